@@ -1,0 +1,196 @@
+//! Command line and environment → one validated [`Config`].
+//!
+//! clap reads the raw arguments (each option also from a `PROGRESSD_*`
+//! variable); [`Config::from_cli`] turns them into checked types, so nothing
+//! later has to validate them again.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::params::MAX_MAXAGE_SECS;
+
+/// Live progress bars for the workers of distributed jobs.
+#[derive(Debug, Parser)]
+#[command(name = "progressd", version, about)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of the service.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (the default).
+    Serve,
+}
+
+/// Options of `serve`, as typed.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(
+        long,
+        env = "PROGRESSD_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub listen: String,
+    /// SQLite database file; created with its schema if missing.
+    #[arg(
+        long,
+        env = "PROGRESSD_DB",
+        default_value = "./progressd.sqlite3",
+        global = true
+    )]
+    pub db: PathBuf,
+    /// Request threads.
+    #[arg(long, env = "PROGRESSD_THREADS", default_value_t = 8, global = true)]
+    pub threads: usize,
+    /// Seconds between runs of the expiry thread.
+    #[arg(
+        long,
+        env = "PROGRESSD_EXPIRE_INTERVAL",
+        default_value_t = 60.0,
+        global = true
+    )]
+    pub expire_interval: f64,
+    /// Seconds of inactivity after which a job without its own maxage expires.
+    #[arg(
+        long,
+        env = "PROGRESSD_DEFAULT_MAXAGE",
+        default_value_t = 604_800.0,
+        global = true
+    )]
+    pub default_maxage: f64,
+}
+
+/// Most request threads accepted.
+const MAX_THREADS: usize = 1024;
+
+/// The service's settings, checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to bind, as `host:port`; port 0 picks a free port.
+    pub listen: String,
+    /// The SQLite database file.
+    pub db: PathBuf,
+    /// Request threads, 1–1024.
+    pub threads: usize,
+    /// How often the expiry thread runs.
+    pub expire_interval: Duration,
+    /// Seconds of inactivity before a job expires when it has no maxage of
+    /// its own; positive, at most ten years.
+    pub default_maxage: f64,
+}
+
+impl Config {
+    /// Checks the options; the error is one line naming the bad option.
+    pub fn from_cli(args: &ServeArgs) -> Result<Config, String> {
+        if args.threads == 0 || args.threads > MAX_THREADS {
+            return Err(format!(
+                "--threads must be 1 to {MAX_THREADS}, got {}",
+                args.threads
+            ));
+        }
+        let expire_interval = Duration::try_from_secs_f64(args.expire_interval)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                format!(
+                    "--expire-interval must be a positive number of seconds, got {}",
+                    args.expire_interval
+                )
+            })?;
+        if !(args.default_maxage > 0.0 && args.default_maxage <= MAX_MAXAGE_SECS) {
+            return Err(format!(
+                "--default-maxage must be positive and at most ten years ({MAX_MAXAGE_SECS} s), got {}",
+                args.default_maxage
+            ));
+        }
+        Ok(Config {
+            listen: args.listen.clone(),
+            db: args.db.clone(),
+            threads: args.threads,
+            expire_interval,
+            default_maxage: args.default_maxage,
+        })
+    }
+
+    /// Defaults for a server on a free loopback port with this database: for
+    /// tests and examples.
+    pub fn for_tests(db: PathBuf) -> Config {
+        Config {
+            listen: "127.0.0.1:0".into(),
+            db,
+            threads: 8,
+            expire_interval: Duration::from_secs(60),
+            default_maxage: 604_800.0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let cli = Cli::try_parse_from(args).map_err(|e| e.to_string())?;
+        Config::from_cli(&cli.serve)
+    }
+
+    #[test]
+    fn defaults() {
+        let config = parse(&["progressd"]).expect("defaults are valid");
+        assert_eq!(config.listen, "127.0.0.1:8080");
+        assert_eq!(config.db, PathBuf::from("./progressd.sqlite3"));
+        assert_eq!(config.threads, 8);
+        assert_eq!(config.expire_interval, Duration::from_secs(60));
+        assert_eq!(config.default_maxage, 604_800.0);
+    }
+
+    #[test]
+    fn options_after_serve() {
+        let config = parse(&[
+            "progressd",
+            "serve",
+            "--listen",
+            "0.0.0.0:9",
+            "--threads",
+            "2",
+        ])
+        .expect("valid");
+        assert_eq!((config.listen.as_str(), config.threads), ("0.0.0.0:9", 2));
+    }
+
+    #[test]
+    fn bad_values_name_the_option() {
+        for (args, option) in [
+            (&["progressd", "--threads", "0"][..], "--threads"),
+            (
+                &["progressd", "--expire-interval", "0"][..],
+                "--expire-interval",
+            ),
+            (
+                &["progressd", "--expire-interval=-1"][..],
+                "--expire-interval",
+            ),
+            (
+                &["progressd", "--default-maxage", "0"][..],
+                "--default-maxage",
+            ),
+            (
+                &["progressd", "--default-maxage", "1e12"][..],
+                "--default-maxage",
+            ),
+        ] {
+            let err = parse(args).expect_err(option);
+            assert!(err.contains(option), "{err}");
+        }
+    }
+}

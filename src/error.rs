@@ -1,0 +1,148 @@
+//! The one error type of a request, and the one place that decides its HTTP
+//! status.
+//!
+//! The client gets a one-line `text/plain` message naming what was wrong; the
+//! log gets the full cause for faults.
+
+use std::fmt;
+
+use crate::params::ParamError;
+use crate::store::StoreError;
+
+/// Why a request did not succeed.
+#[derive(Debug)]
+pub enum Error {
+    /// A parameter is missing or malformed.
+    BadParam(ParamError),
+    /// No route has this path.
+    NoRoute(String),
+    /// The route exists but not for this method.
+    MethodNotAllowed {
+        /// The methods the route takes.
+        allow: &'static str,
+    },
+    /// The request body is larger than the server accepts.
+    BodyTooLarge {
+        /// The largest body accepted, in bytes.
+        limit: usize,
+    },
+    /// The request body is in a form the server does not read.
+    UnsupportedBody(String),
+    /// The request body could not be read from the connection.
+    BodyUnreadable(std::io::Error),
+    /// No job has the id the client named.
+    UnknownJob(String),
+    /// The store failed or refused.
+    Store(StoreError),
+    /// The handler panicked; the panic message went to the log.
+    Panic,
+}
+
+impl Error {
+    /// The HTTP status for this error: decided here and nowhere else.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::BadParam(_) | Error::BodyUnreadable(_) => 400,
+            Error::NoRoute(_) | Error::UnknownJob(_) => 404,
+            Error::MethodNotAllowed { .. } => 405,
+            Error::BodyTooLarge { .. } => 413,
+            Error::UnsupportedBody(_) => 415,
+            Error::Store(StoreError::UnknownJob) => 404,
+            Error::Store(StoreError::TotalRequired) => 400,
+            Error::Store(e) if e.is_transient() => 503,
+            Error::Store(_) | Error::Panic => 500,
+        }
+    }
+
+    /// True when the server, not the client, is at fault: worth a log line
+    /// with the cause.
+    pub fn is_fault(&self) -> bool {
+        self.status() >= 500
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::BadParam(e) => e.fmt(f),
+            Error::NoRoute(path) => write!(f, "not found: {path:?} (the API is under /progress/)"),
+            Error::MethodNotAllowed { allow } => write!(f, "method not allowed; use {allow}"),
+            Error::BodyTooLarge { limit } => {
+                write!(f, "request body too large; at most {limit} bytes")
+            }
+            Error::UnsupportedBody(kind) => write!(
+                f,
+                "unsupported body type {kind:?}; send application/x-www-form-urlencoded \
+                 (curl --data-urlencode) or use the query string"
+            ),
+            Error::BodyUnreadable(e) => write!(f, "request body could not be read: {e}"),
+            Error::UnknownJob(jobid) => write!(f, "no job with jobid {jobid:?}"),
+            Error::Store(StoreError::TotalRequired) => StoreError::TotalRequired.fmt(f),
+            Error::Store(e) if e.is_transient() => write!(
+                f,
+                "service unavailable, nothing was stored; try again ({e})"
+            ),
+            Error::Store(_) => write!(f, "internal error in the database; see the server log"),
+            Error::Panic => write!(f, "internal error; see the server log"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::BadParam(e) => Some(e),
+            Error::BodyUnreadable(e) => Some(e),
+            Error::Store(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<ParamError> for Error {
+    fn from(e: ParamError) -> Error {
+        Error::BadParam(e)
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Error {
+        Error::Store(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses() {
+        let param = ParamError {
+            name: "jobid".into(),
+            problem: "is required".into(),
+        };
+        assert_eq!(Error::BadParam(param).status(), 400);
+        assert_eq!(Error::Store(StoreError::TotalRequired).status(), 400);
+        assert_eq!(Error::Store(StoreError::UnknownJob).status(), 404);
+        assert_eq!(
+            Error::Store(StoreError::CommitFailed("disk".into())).status(),
+            503
+        );
+        assert_eq!(Error::Store(StoreError::WriterStopped).status(), 503);
+        assert_eq!(
+            Error::Store(StoreError::NewerSchema {
+                found: 9,
+                supported: 2
+            })
+            .status(),
+            500
+        );
+        assert_eq!(Error::Panic.status(), 500);
+    }
+
+    #[test]
+    fn messages_are_one_line() {
+        let e = Error::UnknownJob("a\nb".into());
+        assert_eq!(e.to_string(), r#"no job with jobid "a\nb""#);
+    }
+}

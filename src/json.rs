@@ -1,0 +1,95 @@
+//! Model → JSON for the `status` and `jobs` endpoints.
+//!
+//! Numbers that are whole come out as integers (`5`, not `5.0`), as the
+//! Python and shell clients sent them; times are Unix seconds to the
+//! millisecond.
+
+use serde_json::{Value, json};
+
+use crate::model::{Job, JobSummary, Worker};
+
+/// Largest integer an `f64` holds exactly.
+const EXACT_INT: f64 = 9_007_199_254_740_992.0;
+
+/// A number as JSON: an integer when it is whole, else a float.
+fn number(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < EXACT_INT {
+        // Whole and in range, so the cast is exact.
+        json!(x as i64)
+    } else {
+        json!(x)
+    }
+}
+
+/// `x` rounded to `places` decimals, as JSON.
+fn rounded(x: f64, places: i32) -> Value {
+    let scale = 10f64.powi(places);
+    number((x * scale).round() / scale)
+}
+
+fn time(t: f64) -> Value {
+    rounded(t, 3)
+}
+
+fn worker(w: &Worker) -> Value {
+    json!({
+        "workid": w.workid,
+        "current": number(w.current),
+        "total": number(w.total),
+        "percent": rounded(w.percent(), 2),
+        "ok": w.ok,
+        "desc": w.desc,
+        "state": w.state().as_str(),
+        "first_seen": time(w.first_seen),
+        "updated": time(w.updated),
+        "eta_seconds": w.eta_seconds().map(|eta| rounded(eta, 1)),
+    })
+}
+
+/// The `status` document: the job and every worker.
+pub fn job_status(job: &Job) -> Value {
+    json!({
+        "jobid": job.jobid,
+        "desc": job.desc,
+        "created": time(job.created),
+        "updated": time(job.updated),
+        "expires": time(job.expires()),
+        "workers": job.workers.iter().map(worker).collect::<Vec<_>>(),
+    })
+}
+
+/// The `jobs` document: one summary per job, in the order given.
+pub fn job_list(jobs: &[JobSummary]) -> Value {
+    Value::Array(
+        jobs.iter()
+            .map(|j| {
+                json!({
+                    "jobid": j.jobid,
+                    "desc": j.desc,
+                    "created": time(j.created),
+                    "updated": time(j.updated),
+                    "expires": time(j.expires),
+                    "workers": j.workers,
+                    "done": j.done,
+                    "failed": j.failed,
+                    "percent": rounded(j.percent, 2),
+                })
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_numbers_are_integers() {
+        assert_eq!(number(5.0).to_string(), "5");
+        assert_eq!(number(-0.0).to_string(), "0");
+        assert_eq!(number(2.5).to_string(), "2.5");
+        assert_eq!(number(1e300).to_string(), "1e+300");
+        assert_eq!(rounded(100.0 * 5.0 / 22.0, 2).to_string(), "22.73");
+        assert_eq!(time(1_764_107_205.123_456).to_string(), "1764107205.123");
+    }
+}

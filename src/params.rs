@@ -1,0 +1,476 @@
+//! Query strings and form bodies → typed, validated request parameters.
+//!
+//! Pure functions: nothing here knows HTTP or SQL. Decoding follows
+//! `application/x-www-form-urlencoded` as `url::form_urlencoded` does it
+//! (`+` is a space, percent-escapes decoded, a repeated key's last value
+//! wins), except that a value that does not decode to UTF-8 is refused rather
+//! than silently mangled with U+FFFD: ids are kept exactly as sent, so two
+//! different byte strings must never become one id.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use percent_encoding::percent_decode;
+
+/// Longest job id, in bytes.
+pub const MAX_JOBID_BYTES: usize = 256;
+/// Longest worker id, in bytes.
+pub const MAX_WORKID_BYTES: usize = 128;
+/// Longest job or worker description, in bytes.
+pub const MAX_DESC_BYTES: usize = 1024;
+/// Longest maxage: ten years of 365.25 days.
+pub const MAX_MAXAGE_SECS: f64 = 10.0 * 365.25 * 86_400.0;
+/// Default number of jobs `jobs` lists.
+pub const DEFAULT_LIST_LIMIT: u64 = 1000;
+
+/// A parameter that is missing or malformed. Its `Display` is the one line
+/// the client gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamError {
+    /// The parameter's name, as the client spelt it.
+    pub name: String,
+    /// What is wrong with it, lowercase, without the name.
+    pub problem: String,
+}
+
+impl ParamError {
+    fn new(name: &str, problem: impl Into<String>) -> ParamError {
+        ParamError {
+            name: name.to_string(),
+            problem: problem.into(),
+        }
+    }
+}
+
+impl fmt::Display for ParamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "parameter '{}': {}", self.name, self.problem)
+    }
+}
+
+impl std::error::Error for ParamError {}
+
+/// Decoded `name=value` pairs; a repeated name keeps its last value.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Form {
+    pairs: HashMap<String, String>,
+}
+
+impl Form {
+    /// Decodes a query string or form body, adding its pairs to this form
+    /// (so a POST body's values override the query string's).
+    pub fn extend_from(&mut self, input: &[u8]) -> Result<(), ParamError> {
+        for piece in input.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+            let (raw_name, raw_value) = match piece.iter().position(|&b| b == b'=') {
+                Some(i) => (&piece[..i], &piece[i + 1..]),
+                None => (piece, &b""[..]),
+            };
+            let name = decode_component(raw_name).map_err(|_| {
+                ParamError::new(
+                    &String::from_utf8_lossy(raw_name),
+                    "name is not valid UTF-8 after percent-decoding",
+                )
+            })?;
+            let value = decode_component(raw_value).map_err(|_| {
+                ParamError::new(&name, "value is not valid UTF-8 after percent-decoding")
+            })?;
+            self.pairs.insert(name, value);
+        }
+        Ok(())
+    }
+
+    /// Decodes one query string or form body.
+    pub fn parse(input: &[u8]) -> Result<Form, ParamError> {
+        let mut form = Form::default();
+        form.extend_from(input)?;
+        Ok(form)
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.pairs.get(name).map(String::as_str)
+    }
+
+    fn required(&self, name: &str) -> Result<&str, ParamError> {
+        self.get(name)
+            .ok_or_else(|| ParamError::new(name, "is required"))
+    }
+}
+
+/// `+` to space, then percent-decoding, then strict UTF-8.
+fn decode_component(raw: &[u8]) -> Result<String, std::str::Utf8Error> {
+    let plus_as_space: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    percent_decode(&plus_as_space)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+}
+
+/// Quotes a client's value for an error message, cut short so that a huge
+/// value never makes a huge message.
+fn quoted(value: &str) -> String {
+    const SHOWN: usize = 40;
+    match value.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{:?}…", &value[..cut]),
+        None => format!("{value:?}"),
+    }
+}
+
+fn id(form: &Form, name: &str, max_bytes: usize) -> Result<String, ParamError> {
+    let value = form.required(name)?;
+    if value.is_empty() {
+        return Err(ParamError::new(name, "must not be empty"));
+    }
+    if value.len() > max_bytes {
+        return Err(ParamError::new(
+            name,
+            format!("must be at most {max_bytes} bytes, got {}", value.len()),
+        ));
+    }
+    Ok(value.to_string())
+}
+
+fn desc(form: &Form) -> Result<Option<String>, ParamError> {
+    match form.get("desc") {
+        Some(value) if value.len() > MAX_DESC_BYTES => Err(ParamError::new(
+            "desc",
+            format!(
+                "must be at most {MAX_DESC_BYTES} bytes, got {}",
+                value.len()
+            ),
+        )),
+        other => Ok(other.map(str::to_string)),
+    }
+}
+
+/// A finite number ≥ 0, written as Python and shell scripts write numbers:
+/// `5`, `5.0`, `1e3`.
+fn amount(form: &Form, name: &str) -> Result<Option<f64>, ParamError> {
+    let Some(value) = form.get(name) else {
+        return Ok(None);
+    };
+    match value.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(Some(x)),
+        Ok(x) if x.is_finite() => Err(ParamError::new(
+            name,
+            format!("must not be negative, got {}", quoted(value)),
+        )),
+        Ok(_) => Err(ParamError::new(
+            name,
+            format!("must be a finite number, got {}", quoted(value)),
+        )),
+        Err(_) => Err(ParamError::new(
+            name,
+            format!(
+                "must be a number such as 5, 5.0 or 1e3, got {}",
+                quoted(value)
+            ),
+        )),
+    }
+}
+
+/// `ok`: omitted means ok; numerically zero, `false` or `no` means failed.
+fn ok_flag(form: &Form) -> Result<bool, ParamError> {
+    let Some(value) = form.get("ok") else {
+        return Ok(true);
+    };
+    let word = value.to_ascii_lowercase();
+    match word.as_str() {
+        "false" | "no" => Ok(false),
+        "true" | "yes" => Ok(true),
+        _ => match value.parse::<f64>() {
+            Ok(x) if !x.is_nan() => Ok(x != 0.0),
+            _ => Err(ParamError::new(
+                "ok",
+                format!(
+                    "must be a number (0 = failed) or true/false/yes/no, got {}",
+                    quoted(value)
+                ),
+            )),
+        },
+    }
+}
+
+/// Parameters of `create`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateJob {
+    /// The job's id.
+    pub jobid: String,
+    /// Title; empty when omitted.
+    pub desc: String,
+    /// Seconds of inactivity before the job may be deleted; the server's
+    /// default when omitted.
+    pub maxage: Option<f64>,
+}
+
+impl CreateJob {
+    /// Validates `jobid`, `desc` and `maxage`.
+    pub fn from_form(form: &Form) -> Result<CreateJob, ParamError> {
+        let jobid = id(form, "jobid", MAX_JOBID_BYTES)?;
+        let desc = desc(form)?.unwrap_or_default();
+        let maxage = match amount(form, "maxage")? {
+            Some(secs) if secs <= 0.0 => {
+                return Err(ParamError::new(
+                    "maxage",
+                    "must be a positive number of seconds",
+                ));
+            }
+            Some(secs) if secs > MAX_MAXAGE_SECS => {
+                return Err(ParamError::new(
+                    "maxage",
+                    format!("must be at most ten years ({MAX_MAXAGE_SECS} seconds)"),
+                ));
+            }
+            other => other,
+        };
+        Ok(CreateJob {
+            jobid,
+            desc,
+            maxage,
+        })
+    }
+}
+
+/// Parameters of `update`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerUpdate {
+    /// The job's id.
+    pub jobid: String,
+    /// The worker's id within the job.
+    pub workid: String,
+    /// Units done so far.
+    pub current: f64,
+    /// Units to do; `None` keeps the stored total (required on a worker's
+    /// first update, which the store checks).
+    pub total: Option<f64>,
+    /// False when the worker reports a problem.
+    pub ok: bool,
+    /// Status text; `None` keeps the stored one.
+    pub desc: Option<String>,
+}
+
+impl WorkerUpdate {
+    /// Validates `jobid`, `workid`, `current`, `total`, `ok` and `desc`.
+    pub fn from_form(form: &Form) -> Result<WorkerUpdate, ParamError> {
+        let jobid = id(form, "jobid", MAX_JOBID_BYTES)?;
+        let workid = id(form, "workid", MAX_WORKID_BYTES)?;
+        let current =
+            amount(form, "current")?.ok_or_else(|| ParamError::new("current", "is required"))?;
+        Ok(WorkerUpdate {
+            jobid,
+            workid,
+            current,
+            total: amount(form, "total")?,
+            ok: ok_flag(form)?,
+            desc: desc(form)?,
+        })
+    }
+}
+
+/// A request about one job: `status`, `delete`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRef {
+    /// The job's id.
+    pub jobid: String,
+}
+
+impl JobRef {
+    /// Validates `jobid`.
+    pub fn from_form(form: &Form) -> Result<JobRef, ParamError> {
+        Ok(JobRef {
+            jobid: id(form, "jobid", MAX_JOBID_BYTES)?,
+        })
+    }
+}
+
+/// Parameters of `jobs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListJobs {
+    /// At most this many jobs, most recent activity first.
+    pub limit: u64,
+}
+
+impl ListJobs {
+    /// Validates `limit` (default [`DEFAULT_LIST_LIMIT`]).
+    pub fn from_form(form: &Form) -> Result<ListJobs, ParamError> {
+        let limit = match form.get("limit") {
+            None => DEFAULT_LIST_LIMIT,
+            Some(value) => value
+                .parse::<u64>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| {
+                    ParamError::new(
+                        "limit",
+                        format!("must be a positive whole number, got {}", quoted(value)),
+                    )
+                })?,
+        };
+        Ok(ListJobs { limit })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(s: &str) -> Form {
+        Form::parse(s.as_bytes()).expect("test input decodes")
+    }
+
+    fn update(s: &str) -> Result<WorkerUpdate, ParamError> {
+        WorkerUpdate::from_form(&form(s))
+    }
+
+    #[test]
+    fn decodes_plus_percent_and_last_repeat_wins() {
+        let f = form("jobid=a+b%2Bc&desc=x&desc=My+Job%21&flag");
+        assert_eq!(f.get("jobid"), Some("a b+c"));
+        assert_eq!(f.get("desc"), Some("My Job!"));
+        assert_eq!(f.get("flag"), Some(""));
+    }
+
+    #[test]
+    fn body_overrides_query() {
+        let mut f = form("jobid=a&desc=q");
+        f.extend_from(b"desc=b").expect("decodes");
+        assert_eq!(f.get("jobid"), Some("a"));
+        assert_eq!(f.get("desc"), Some("b"));
+    }
+
+    #[test]
+    fn invalid_utf8_is_refused_naming_the_parameter() {
+        let err = Form::parse(b"jobid=%FF%FE").expect_err("not UTF-8");
+        assert_eq!(err.name, "jobid");
+        assert!(err.to_string().contains("UTF-8"));
+    }
+
+    #[test]
+    fn malformed_percent_escapes_are_kept_literally_as_form_urlencoded_does() {
+        assert_eq!(form("jobid=100%&x=%zz").get("jobid"), Some("100%"));
+        assert_eq!(form("x=%zz").get("x"), Some("%zz"));
+    }
+
+    #[test]
+    fn numbers_as_python_and_shell_send_them() {
+        for (text, want) in [
+            ("5", 5.0),
+            ("5.0", 5.0),
+            ("1e3", 1000.0),
+            ("0", 0.0),
+            (".5", 0.5),
+        ] {
+            let u = update(&format!("jobid=j&workid=w&current={text}")).expect("valid");
+            assert_eq!(u.current, want, "{text}");
+        }
+    }
+
+    #[test]
+    fn bad_numbers_name_the_parameter() {
+        for bad in ["abc", "", "NaN", "inf", "-inf", "1e309", "-1", "5,0", " 5"] {
+            let err = update(&format!("jobid=j&workid=w&current=1&total={bad}")).expect_err(bad);
+            assert_eq!(err.name, "total", "{bad}");
+        }
+    }
+
+    #[test]
+    fn required_fields() {
+        assert_eq!(update("workid=w&current=1").unwrap_err().name, "jobid");
+        assert_eq!(update("jobid=j&current=1").unwrap_err().name, "workid");
+        assert_eq!(update("jobid=j&workid=w").unwrap_err().name, "current");
+        assert_eq!(
+            update("jobid=&workid=w&current=1").unwrap_err().name,
+            "jobid"
+        );
+        let u = update("jobid=j&workid=w&current=1").expect("total may be omitted");
+        assert_eq!((u.total, u.desc, u.ok), (None, None, true));
+    }
+
+    #[test]
+    fn id_and_desc_lengths_are_bytes() {
+        let jobid = "é".repeat(128); // 256 bytes
+        assert!(update(&format!("jobid={jobid}&workid=w&current=1")).is_ok());
+        let err = update(&format!("jobid={jobid}x&workid=w&current=1")).unwrap_err();
+        assert_eq!(err.name, "jobid");
+        let workid = "w".repeat(129);
+        assert_eq!(
+            update(&format!("jobid=j&workid={workid}&current=1"))
+                .unwrap_err()
+                .name,
+            "workid"
+        );
+        let desc = "d".repeat(1025);
+        assert_eq!(
+            update(&format!("jobid=j&workid=w&current=1&desc={desc}"))
+                .unwrap_err()
+                .name,
+            "desc"
+        );
+    }
+
+    #[test]
+    fn ids_are_kept_exactly() {
+        let u = update("jobid=1.0&workid=%20w%20&current=1").expect("valid");
+        assert_eq!((u.jobid.as_str(), u.workid.as_str()), ("1.0", " w "));
+    }
+
+    #[test]
+    fn ok_flag_values() {
+        for (text, want) in [
+            ("0", false),
+            ("0.0", false),
+            ("false", false),
+            ("No", false),
+            ("1", true),
+            ("2", true),
+            ("True", true),
+            ("yes", true),
+        ] {
+            let u = update(&format!("jobid=j&workid=w&current=1&ok={text}")).expect(text);
+            assert_eq!(u.ok, want, "{text}");
+        }
+        for bad in ["", "maybe", "nan"] {
+            assert_eq!(
+                update(&format!("jobid=j&workid=w&current=1&ok={bad}"))
+                    .unwrap_err()
+                    .name,
+                "ok"
+            );
+        }
+    }
+
+    #[test]
+    fn maxage_positive_and_at_most_ten_years() {
+        let create = |s: &str| CreateJob::from_form(&form(s));
+        assert_eq!(create("jobid=j&maxage=60").unwrap().maxage, Some(60.0));
+        assert_eq!(create("jobid=j").unwrap().maxage, None);
+        for bad in ["0", "-5", "abc", "315576001", "inf"] {
+            assert_eq!(
+                create(&format!("jobid=j&maxage={bad}")).unwrap_err().name,
+                "maxage",
+                "{bad}"
+            );
+        }
+        assert!(create("jobid=j&maxage=315576000").is_ok());
+    }
+
+    #[test]
+    fn error_message_quotes_short() {
+        let long = "x".repeat(500);
+        let msg = update(&format!("jobid=j&workid=w&current={long}"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.starts_with("parameter 'current': "), "{msg}");
+        assert!(msg.len() < 150, "{msg}");
+    }
+
+    #[test]
+    fn list_limit() {
+        let list = |s: &str| ListJobs::from_form(&form(s));
+        assert_eq!(list("").unwrap().limit, DEFAULT_LIST_LIMIT);
+        assert_eq!(list("limit=5").unwrap().limit, 5);
+        assert_eq!(list("limit=0").unwrap_err().name, "limit");
+        assert_eq!(list("limit=x").unwrap_err().name, "limit");
+    }
+}

@@ -1,0 +1,68 @@
+//! A response as the handlers build it: status, content type, body and extra
+//! headers, with named constructors. The server module turns it into bytes on
+//! the wire; nothing here knows tiny_http.
+
+use crate::error::Error;
+
+/// An HTTP response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The `Content-Type` header.
+    pub content_type: &'static str,
+    /// Other headers. Values never hold client text unescaped.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// 200 with a plain text body.
+    pub fn text(body: impl Into<String>) -> Response {
+        Response {
+            status: 200,
+            content_type: "text/plain; charset=utf-8",
+            headers: Vec::new(),
+            body: body.into().into_bytes(),
+        }
+    }
+
+    /// 200 with a JSON body.
+    pub fn json(value: &serde_json::Value) -> Response {
+        Response {
+            status: 200,
+            content_type: "application/json",
+            headers: Vec::new(),
+            body: value.to_string().into_bytes(),
+        }
+    }
+
+    /// 302 to `location`, a path of our own.
+    pub fn redirect(location: &'static str) -> Response {
+        Response::text(format!("see {location}\n"))
+            .with_status(302)
+            .with_header("Location", location.to_string())
+    }
+
+    /// The one-line `text/plain` answer for an error, with its status.
+    pub fn error(error: &Error) -> Response {
+        let mut response = Response::text(format!("{error}\n")).with_status(error.status());
+        if let Error::MethodNotAllowed { allow } = error {
+            response = response.with_header("Allow", (*allow).to_string());
+        }
+        response
+    }
+
+    /// The same response with another status.
+    pub fn with_status(mut self, status: u16) -> Response {
+        self.status = status;
+        self
+    }
+
+    /// The same response with one more header.
+    pub fn with_header(mut self, name: &'static str, value: String) -> Response {
+        self.headers.push((name, value));
+        self
+    }
+}

@@ -1,0 +1,146 @@
+//! `(method, path) → handler`. Handlers are plain functions from a request
+//! to `Result<Response, Error>`; the last route is the 404 fallback.
+//!
+//! Parameters are decoded and validated by `params` before a handler looks
+//! at them; the store does the rest. Nothing here knows tiny_http.
+
+use rusqlite::Connection;
+
+use crate::error::Error;
+use crate::json;
+use crate::params::{CreateJob, Form, JobRef, ListJobs, WorkerUpdate};
+use crate::response::Response;
+use crate::store::{self, WriteOp, Writer};
+
+/// The HTTP methods routes tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET.
+    Get,
+    /// HEAD: answered as GET; the server sends no body.
+    Head,
+    /// POST, with a form body.
+    Post,
+    /// Anything else.
+    Other,
+}
+
+/// A request as the routes see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The method.
+    pub method: Method,
+    /// The path, without the query string.
+    pub path: &'a str,
+    /// The raw query string (after `?`), possibly empty.
+    pub query: &'a [u8],
+    /// The raw form body of a POST, else empty.
+    pub body: &'a [u8],
+    /// The `Host` header, for links back to this server.
+    pub host: Option<&'a str>,
+}
+
+/// What a request thread owns for its handlers.
+pub struct Context {
+    /// This thread's read-only connection.
+    pub reader: Connection,
+    /// The handle to the writer thread.
+    pub writer: Writer,
+    /// `host:port` for links when a request has no usable `Host` header.
+    pub fallback_host: String,
+}
+
+/// Answers one request.
+pub fn handle(ctx: &Context, request: &Request) -> Result<Response, Error> {
+    let form = || -> Result<Form, Error> {
+        let mut form = Form::parse(request.query)?;
+        if request.method == Method::Post {
+            form.extend_from(request.body)?;
+        }
+        Ok(form)
+    };
+    if request.method == Method::Other {
+        return Err(Error::MethodNotAllowed {
+            allow: "GET, HEAD, POST",
+        });
+    }
+    match request.path {
+        "/" => Ok(Response::redirect("/progress/")),
+        "/progress/create" => create(ctx, request, &form()?),
+        "/progress/update" => update(ctx, &form()?),
+        "/progress/status" => status(ctx, &form()?),
+        "/progress/jobs" => jobs(ctx, &form()?),
+        "/progress/delete" => delete(ctx, &form()?),
+        other => Err(Error::NoRoute(other.to_string())),
+    }
+}
+
+fn create(ctx: &Context, request: &Request, form: &Form) -> Result<Response, Error> {
+    let create = CreateJob::from_form(form)?;
+    let host = request
+        .host
+        .filter(|h| is_plain_host(h))
+        .unwrap_or(&ctx.fallback_host);
+    let show = format!(
+        "http://{host}/progress/show?jobid={}",
+        url::form_urlencoded::byte_serialize(create.jobid.as_bytes()).collect::<String>()
+    );
+    let jobid = create.jobid.clone();
+    ctx.writer.submit(WriteOp::Create(create))?;
+    Ok(Response::text(format!(
+        "Created job {jobid:?}; watch it at {show}\n"
+    )))
+}
+
+/// A `Host` header fit to put in a link: a name or address and a port.
+fn is_plain_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_:[]".contains(&b))
+}
+
+fn update(ctx: &Context, form: &Form) -> Result<Response, Error> {
+    let update = WorkerUpdate::from_form(form)?;
+    ctx.writer.submit(WriteOp::Update(update))?;
+    Ok(Response::text("OK\n"))
+}
+
+fn status(ctx: &Context, form: &Form) -> Result<Response, Error> {
+    let job = JobRef::from_form(form)?;
+    match store::read_job(&ctx.reader, &job.jobid)? {
+        Some(found) => Ok(Response::json(&json::job_status(&found))),
+        None => Err(Error::UnknownJob(job.jobid)),
+    }
+}
+
+fn jobs(ctx: &Context, form: &Form) -> Result<Response, Error> {
+    let list = ListJobs::from_form(form)?;
+    let jobs = store::list_jobs(&ctx.reader, list.limit)?;
+    Ok(Response::json(&json::job_list(&jobs)))
+}
+
+fn delete(ctx: &Context, form: &Form) -> Result<Response, Error> {
+    let job = JobRef::from_form(form)?;
+    match ctx.writer.submit(WriteOp::Delete(job.clone())) {
+        Ok(_) => Ok(Response::text(format!("Deleted job {:?}\n", job.jobid))),
+        Err(store::StoreError::UnknownJob) => Err(Error::UnknownJob(job.jobid)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_hosts_only() {
+        assert!(is_plain_host("localhost:8080"));
+        assert!(is_plain_host("[::1]:8080"));
+        assert!(is_plain_host("head-node.example.org"));
+        assert!(!is_plain_host(""));
+        assert!(!is_plain_host("evil.com/<script>"));
+        assert!(!is_plain_host("a b"));
+    }
+}

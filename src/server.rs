@@ -1,0 +1,204 @@
+//! Every tiny_http call: bind, a pool of request threads on one shared
+//! `Server`, request/response conversion, `catch_unwind` as the last-resort
+//! 500, and clean shutdown.
+//!
+//! Each request thread owns its read connection and a writer handle (the
+//! `routes::Context`), so handlers never share a connection or take a lock.
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+
+use tiny_http::{Header, Server};
+
+use crate::error::Error;
+use crate::response::Response;
+use crate::routes::{self, Context, Method, Request};
+
+/// Largest POST body read, in bytes: a form with every field at its limit
+/// fits many times over.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The request threads of a running server.
+pub struct HttpServer {
+    server: Arc<Server>,
+    addr: SocketAddr,
+    stopping: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl HttpServer {
+    /// Binds `listen` and starts `contexts.len()` request threads, one per
+    /// context.
+    pub fn start(listen: &str, contexts: Vec<Context>) -> std::io::Result<HttpServer> {
+        let listener = TcpListener::bind(listen)?;
+        let addr = listener.local_addr()?;
+        let server =
+            Arc::new(Server::from_listener(listener, None).map_err(std::io::Error::other)?);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::with_capacity(contexts.len());
+        for (i, ctx) in contexts.into_iter().enumerate() {
+            let server = Arc::clone(&server);
+            let stopping = Arc::clone(&stopping);
+            threads.push(
+                thread::Builder::new()
+                    .name(format!("progressd-http-{i}"))
+                    .spawn(move || serve(&server, &stopping, &ctx))?,
+            );
+        }
+        Ok(HttpServer {
+            server,
+            addr,
+            stopping,
+            threads,
+        })
+    }
+
+    /// The address actually bound (the real port when 0 was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Lets the requests already received finish, then stops every request
+    /// thread and closes the listener.
+    pub fn shutdown(self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        // Each unblock wakes exactly one thread blocked in recv().
+        for _ in &self.threads {
+            self.server.unblock();
+        }
+        self.join();
+    }
+
+    /// Blocks until every request thread has ended.
+    pub fn join(self) {
+        for thread in self.threads {
+            if thread.join().is_err() {
+                log::error!("a request thread panicked outside a handler");
+            }
+        }
+    }
+}
+
+fn serve(server: &Server, stopping: &AtomicBool, ctx: &Context) {
+    loop {
+        match server.recv() {
+            Ok(request) => answer(ctx, request),
+            Err(_) if stopping.load(Ordering::SeqCst) => return,
+            Err(e) => log::warn!("accepting a request failed: {e}"),
+        }
+    }
+}
+
+fn answer(ctx: &Context, mut request: tiny_http::Request) {
+    let method = match request.method() {
+        tiny_http::Method::Get => Method::Get,
+        tiny_http::Method::Head => Method::Head,
+        tiny_http::Method::Post => Method::Post,
+        _ => Method::Other,
+    };
+    let body = if method == Method::Post {
+        read_body(&mut request)
+    } else {
+        Ok(Vec::new())
+    };
+    let url = request.url().to_string();
+    let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
+    let host = header(&request, "Host");
+    let result = body.and_then(|body| {
+        let routed = Request {
+            method,
+            path,
+            query: query.as_bytes(),
+            body: &body,
+            host: host.as_deref(),
+        };
+        catch_unwind(AssertUnwindSafe(|| routes::handle(ctx, &routed))).unwrap_or_else(|_| {
+            log::error!("handler panicked on {path}");
+            Err(Error::Panic)
+        })
+    });
+    let response = result.unwrap_or_else(|error| {
+        if error.is_fault() {
+            log::error!("{} {path}: {}", error.status(), cause_chain(&error));
+        }
+        Response::error(&error)
+    });
+    // A failed send means the client went away; there is no one to tell.
+    let _ = request.respond(to_tiny_http(response));
+}
+
+fn header(request: &tiny_http::Request, name: &'static str) -> Option<String> {
+    request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv(name))
+        .map(|h| h.value.as_str().to_string())
+}
+
+/// Reads a POST body of an accepted type, refusing one over the limit
+/// before reading it.
+fn read_body(request: &mut tiny_http::Request) -> Result<Vec<u8>, Error> {
+    if let Some(kind) = header(request, "Content-Type") {
+        let essence = kind
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if !matches!(
+            essence.as_str(),
+            "" | "application/x-www-form-urlencoded" | "text/plain"
+        ) {
+            return Err(Error::UnsupportedBody(essence));
+        }
+    }
+    let too_large = Error::BodyTooLarge {
+        limit: MAX_BODY_BYTES,
+    };
+    if request.body_length().is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(too_large);
+    }
+    let mut body = Vec::new();
+    request
+        .as_reader()
+        .take(MAX_BODY_BYTES as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(Error::BodyUnreadable)?;
+    if body.len() > MAX_BODY_BYTES {
+        return Err(too_large);
+    }
+    Ok(body)
+}
+
+fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn to_tiny_http(response: Response) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    let mut out = tiny_http::Response::from_data(response.body).with_status_code(response.status);
+    let fixed = [
+        ("Content-Type", response.content_type.to_string()),
+        ("X-Content-Type-Options", "nosniff".to_string()),
+        ("Cache-Control", "no-store".to_string()),
+    ];
+    for (name, value) in fixed.into_iter().chain(response.headers) {
+        // Header values are ours (no client text), so this only fails on a
+        // bug; such a header is dropped rather than the response.
+        match Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+            Ok(h) => out.add_header(h),
+            Err(()) => log::error!("invalid response header {name}: {value:?}"),
+        }
+    }
+    out
+}

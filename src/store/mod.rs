@@ -1,0 +1,107 @@
+//! The SQLite store: opening the file, the schema, the queries, and the one
+//! writer thread that commits every change.
+//!
+//! It knows nothing of HTTP. Writes go through [`Writer`] (group commit on one
+//! connection, so no two writers ever contend for the lock); reads use their
+//! own connections from [`open_reader`], which WAL lets run beside the writer.
+
+mod queries;
+mod schema;
+mod writer;
+
+use std::fmt;
+use std::path::Path;
+
+pub use queries::{list_jobs, read_job};
+pub use schema::{MIGRATIONS, open_reader, open_writer};
+pub use writer::{WriteOp, WriteOutcome, Writer};
+
+/// What can go wrong in the store.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The database file could not be opened or prepared.
+    Open {
+        /// The file.
+        path: String,
+        /// SQLite's reason.
+        source: rusqlite::Error,
+    },
+    /// The database was written by a newer progressd.
+    NewerSchema {
+        /// The schema version found in the file.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// A query or statement failed.
+    Sqlite(rusqlite::Error),
+    /// The batch this write was in could not be committed; nothing of it was
+    /// stored.
+    CommitFailed(String),
+    /// The writer thread is gone (the server is shutting down).
+    WriterStopped,
+    /// No job has this id.
+    UnknownJob,
+    /// A worker's first update did not say its total.
+    TotalRequired,
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Open { path, source } => {
+                write!(f, "cannot open database {path}: {source}")
+            }
+            StoreError::NewerSchema { found, supported } => write!(
+                f,
+                "database schema version {found} is newer than this progressd supports \
+                 ({supported}); upgrade progressd or use another --db file"
+            ),
+            StoreError::Sqlite(e) => write!(f, "database error: {e}"),
+            StoreError::CommitFailed(reason) => {
+                write!(f, "update not stored, commit failed: {reason}")
+            }
+            StoreError::WriterStopped => write!(f, "the database writer has stopped"),
+            StoreError::UnknownJob => write!(f, "no such job"),
+            StoreError::TotalRequired => {
+                write!(
+                    f,
+                    "parameter 'total': is required on a worker's first update"
+                )
+            }
+        }
+    }
+}
+
+// Display already includes the SQLite error, so `source` stays empty and a
+// logged cause chain says it once.
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite(e)
+    }
+}
+
+impl StoreError {
+    /// True for faults that may pass (a busy or full disk), as opposed to a
+    /// bug or a broken file.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::CommitFailed(_) | StoreError::WriterStopped => true,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+                    | rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::SystemIoFailure
+                    | rusqlite::ErrorCode::OutOfMemory
+            ),
+            _ => false,
+        }
+    }
+}
+
+fn path_text(path: &Path) -> String {
+    path.display().to_string()
+}

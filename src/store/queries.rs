@@ -1,0 +1,213 @@
+//! The SQL: reads for the request threads, and the statements the writer
+//! thread runs inside its batches. Every value is a bound parameter.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::StoreError;
+use crate::model::{Job, JobSummary, Worker};
+use crate::params::{CreateJob, WorkerUpdate};
+
+/// The job with this id and all its workers, or `None`.
+pub fn read_job(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreError> {
+    let found = conn
+        .prepare_cached("SELECT id, desc, created, updated, maxage FROM jobs WHERE jobid = ?1")?
+        .query_row([jobid], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                Job {
+                    jobid: jobid.to_string(),
+                    desc: row.get(1)?,
+                    created: row.get(2)?,
+                    updated: row.get(3)?,
+                    maxage: row.get(4)?,
+                    workers: Vec::new(),
+                },
+            ))
+        })
+        .optional()?;
+    let Some((id, mut job)) = found else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT workid, current, total, ok, desc, first_seen, updated, base_time, base_current
+           FROM workers WHERE job = ?1",
+    )?;
+    job.workers = stmt
+        .query_map([id], |row| {
+            Ok(Worker {
+                workid: row.get(0)?,
+                current: row.get(1)?,
+                total: row.get(2)?,
+                ok: row.get(3)?,
+                desc: row.get(4)?,
+                first_seen: row.get(5)?,
+                updated: row.get(6)?,
+                base_time: row.get(7)?,
+                base_current: row.get(8)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(Some(job))
+}
+
+/// The `limit` jobs with the most recent activity, newest first, each with
+/// its workers summarised. Needs the SQL functions of `open_reader`.
+pub fn list_jobs(conn: &Connection, limit: u64) -> Result<Vec<JobSummary>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT j.jobid, j.desc, j.created, j.updated, j.expires,
+                COUNT(w.workid),
+                COALESCE(SUM(worker_state(w.current, w.total, w.ok) = 'done'), 0),
+                COALESCE(SUM(worker_state(w.current, w.total, w.ok) = 'failed'), 0),
+                COALESCE(AVG(progress_percent(w.current, w.total)), 0)
+           FROM (SELECT * FROM jobs ORDER BY updated DESC, id DESC LIMIT ?1) AS j
+           LEFT JOIN workers AS w ON w.job = j.id
+          GROUP BY j.id
+          ORDER BY j.updated DESC, j.id DESC",
+    )?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = stmt
+        .query_map([limit], |row| {
+            Ok(JobSummary {
+                jobid: row.get(0)?,
+                desc: row.get(1)?,
+                created: row.get(2)?,
+                updated: row.get(3)?,
+                expires: row.get(4)?,
+                workers: row.get(5)?,
+                done: row.get(6)?,
+                failed: row.get(7)?,
+                percent: row.get(8)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// The row id of a job, or `None`.
+pub(super) fn job_row(conn: &Connection, jobid: &str) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT id FROM jobs WHERE jobid = ?1")?
+        .query_row([jobid], |row| row.get(0))
+        .optional()
+}
+
+/// Creates a job, or overwrites one with the same id: title and maxage
+/// replaced, created anew, its workers deleted. Returns its row id.
+pub(super) fn create_job(
+    conn: &Connection,
+    create: &CreateJob,
+    maxage: f64,
+    now: f64,
+) -> rusqlite::Result<i64> {
+    let id: i64 = conn
+        .prepare_cached(
+            "INSERT INTO jobs (jobid, desc, created, updated, maxage, expires)
+                  VALUES (?1, ?2, ?3, ?3, ?4, ?3 + ?4)
+             ON CONFLICT (jobid) DO UPDATE
+                 SET desc = excluded.desc, created = excluded.created,
+                     updated = excluded.updated, maxage = excluded.maxage,
+                     expires = excluded.expires
+             RETURNING id",
+        )?
+        .query_row(params![create.jobid, create.desc, now, maxage], |row| {
+            row.get(0)
+        })?;
+    conn.prepare_cached("DELETE FROM workers WHERE job = ?1")?
+        .execute([id])?;
+    Ok(id)
+}
+
+/// Records activity on a job now, pushing its expiry back.
+pub(super) fn touch_job(conn: &Connection, id: i64, now: f64) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE jobs SET updated = ?2, expires = ?2 + maxage WHERE id = ?1")?
+        .execute(params![id, now])?;
+    Ok(())
+}
+
+/// Stores a worker's report. Without a total it only updates an existing
+/// worker and returns false when there is none.
+pub(super) fn write_worker(
+    conn: &Connection,
+    job: i64,
+    update: &WorkerUpdate,
+    now: f64,
+) -> rusqlite::Result<bool> {
+    // A worker whose `current` goes backwards has restarted: its rate is
+    // measured afresh from this report.
+    const REBASE: &str = "base_time = CASE WHEN ?3 < current THEN ?6 ELSE base_time END,
+                          base_current = CASE WHEN ?3 < current THEN ?3 ELSE base_current END";
+    let changed = match update.total {
+        Some(total) => conn
+            .prepare_cached(&format!(
+                "INSERT INTO workers (job, workid, current, total, ok, desc,
+                                      first_seen, updated, base_time, base_current)
+                      VALUES (?1, ?2, ?3, ?4, ?5, COALESCE(?7, ''), ?6, ?6, ?6, ?3)
+                 ON CONFLICT (job, workid) DO UPDATE
+                     SET {REBASE}, current = ?3, total = ?4, ok = ?5,
+                         desc = COALESCE(?7, desc), updated = ?6"
+            ))?
+            .execute(params![
+                job,
+                update.workid,
+                update.current,
+                total,
+                update.ok,
+                now,
+                update.desc
+            ])?,
+        None => conn
+            .prepare_cached(&format!(
+                "UPDATE workers
+                    SET {REBASE}, current = ?3, ok = ?4, desc = COALESCE(?5, desc), updated = ?6
+                  WHERE job = ?1 AND workid = ?2"
+            ))?
+            .execute(params![
+                job,
+                update.workid,
+                update.current,
+                update.ok,
+                update.desc,
+                now
+            ])?,
+    };
+    Ok(changed > 0)
+}
+
+/// Creates a job that an update names before any `create`.
+pub(super) fn create_implicit_job(
+    conn: &Connection,
+    jobid: &str,
+    maxage: f64,
+    now: f64,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO jobs (jobid, desc, created, updated, maxage, expires)
+              VALUES (?1, '', ?2, ?2, ?3, ?2 + ?3)
+         RETURNING id",
+    )?
+    .query_row(params![jobid, now, maxage], |row| row.get(0))
+}
+
+/// Deletes a job and its workers; false when there was no such job.
+pub(super) fn delete_job(conn: &Connection, jobid: &str) -> rusqlite::Result<bool> {
+    let deleted = conn
+        .prepare_cached("DELETE FROM jobs WHERE jobid = ?1")?
+        .execute([jobid])?;
+    Ok(deleted > 0)
+}
+
+/// Deletes up to `limit` jobs that expired by `now`, with their workers;
+/// returns the ids of the jobs deleted.
+pub(super) fn delete_expired(
+    conn: &Connection,
+    now: f64,
+    limit: usize,
+) -> rusqlite::Result<Vec<String>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    conn.prepare_cached(
+        "DELETE FROM jobs
+          WHERE id IN (SELECT id FROM jobs WHERE expires <= ?1 ORDER BY expires LIMIT ?2)
+         RETURNING jobid",
+    )?
+    .query_map(params![now, limit], |row| row.get(0))?
+    .collect()
+}

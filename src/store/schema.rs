@@ -1,0 +1,214 @@
+//! Opening connections: pragmas, numbered migrations, SQL functions.
+//!
+//! The schema version lives in `PRAGMA user_version`; it is the number of
+//! migrations applied. Pending migrations run in one transaction, so a
+//! database is never left half-upgraded. A file from a newer progressd is
+//! refused rather than misread.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::Connection;
+use rusqlite::functions::FunctionFlags;
+
+use super::{StoreError, path_text};
+use crate::model::{WorkerState, percent};
+
+/// The migrations, in order; migration `i` (0-based) takes the schema from
+/// version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_jobs_and_workers.sql"),
+    include_str!("../../migrations/0002_expiry_and_rate.sql"),
+];
+
+/// How long a connection waits for a lock before giving up. Only checkpoints
+/// and start-up ever take locks that a reader could meet.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens (creating if missing) the database for writing, sets its pragmas and
+/// brings its schema up to date.
+pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let open_error = |source| StoreError::Open {
+        path: path_text(path),
+        source,
+    };
+    let mut conn = Connection::open(path).map_err(open_error)?;
+    set_pragmas(&conn).map_err(open_error)?;
+    // WAL is a property of the file, so only the writer needs to set it;
+    // `synchronous` is per connection and matters only where commits happen.
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+        .map_err(open_error)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Open {
+            path: path_text(path),
+            source: rusqlite::Error::InvalidParameterName(format!(
+                "journal_mode is {mode}, WAL is needed"
+            )),
+        });
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(open_error)?;
+    migrate(&mut conn, MIGRATIONS)?;
+    Ok(conn)
+}
+
+/// Opens a read-only connection to a database that [`open_writer`] has
+/// prepared, with the SQL functions the queries use.
+pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let open_error = |source| StoreError::Open {
+        path: path_text(path),
+        source,
+    };
+    let conn = Connection::open(path).map_err(open_error)?;
+    set_pragmas(&conn).map_err(open_error)?;
+    conn.pragma_update(None, "query_only", true)
+        .map_err(open_error)?;
+    add_functions(&conn).map_err(open_error)?;
+    Ok(conn)
+}
+
+fn set_pragmas(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", true)
+}
+
+/// `progress_percent(current, total)` and `worker_state(current, total, ok)`:
+/// the model's own definitions, so SQL aggregates agree with the JSON. Both
+/// give NULL for NULL arguments (a job without workers in a LEFT JOIN), which
+/// the aggregates then skip.
+fn add_functions(conn: &Connection) -> rusqlite::Result<()> {
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("progress_percent", 2, flags, |ctx| {
+        Ok(match (ctx.get(0)?, ctx.get(1)?) {
+            (Some(current), Some(total)) => Some(percent(current, total)),
+            _ => None,
+        })
+    })?;
+    conn.create_scalar_function("worker_state", 3, flags, |ctx| {
+        Ok(match (ctx.get(0)?, ctx.get(1)?, ctx.get(2)?) {
+            (Some(current), Some(total), Some(ok)) => {
+                Some(WorkerState::of(current, total, ok).as_str())
+            }
+            _ => None,
+        })
+    })
+}
+
+/// Applies the migrations the database lacks, in one transaction.
+pub(crate) fn migrate(conn: &mut Connection, migrations: &[&str]) -> Result<(), StoreError> {
+    let supported = migrations.len() as i64;
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if found > supported {
+        return Err(StoreError::NewerSchema { found, supported });
+    }
+    if found == supported {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    for sql in &migrations[found as usize..] {
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "user_version", supported)?;
+    tx.commit()?;
+    log::info!("database schema upgraded from version {found} to {supported}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(conn: &Connection) -> i64 {
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("user_version")
+    }
+
+    #[test]
+    fn migrates_an_empty_database_to_the_latest_version() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("new.sqlite3");
+        let conn = open_writer(&path)?;
+        assert_eq!(version(&conn), MIGRATIONS.len() as i64);
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        assert_eq!(mode, "wal");
+        let fk: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+        assert!(fk);
+        // The tables and the expiry index exist.
+        conn.execute_batch(
+            "SELECT id, jobid, desc, created, updated, maxage, expires FROM jobs;
+             SELECT job, workid, current, total, ok, desc, first_seen, updated,
+                    base_time, base_current FROM workers;",
+        )?;
+        let index: String = conn.query_row(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'jobs_by_expiry'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(index, "jobs_by_expiry");
+        Ok(())
+    }
+
+    #[test]
+    fn upgrades_a_version_1_database_keeping_its_rows() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("old.sqlite3");
+        {
+            let mut conn = Connection::open(&path)?;
+            migrate(&mut conn, &MIGRATIONS[..1])?;
+            assert_eq!(version(&conn), 1);
+            conn.execute_batch(
+                "INSERT INTO jobs (id, jobid, desc, created, updated, maxage)
+                     VALUES (1, 'old', 'from v1', 100, 200, 50);
+                 INSERT INTO workers (job, workid, current, total, ok, desc, first_seen, updated)
+                     VALUES (1, 'w1', 3, 10, 1, '', 100, 200);",
+            )?;
+        }
+        let conn = open_writer(&path)?;
+        assert_eq!(version(&conn), MIGRATIONS.len() as i64);
+        let expires: f64 =
+            conn.query_row("SELECT expires FROM jobs WHERE jobid = 'old'", [], |r| {
+                r.get(0)
+            })?;
+        assert_eq!(expires, 250.0);
+        let base: (f64, f64) = conn.query_row(
+            "SELECT base_time, base_current FROM workers WHERE workid = 'w1'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        assert_eq!(base, (200.0, 3.0));
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_a_database_from_a_newer_version() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("future.sqlite3");
+        {
+            let conn = Connection::open(&path)?;
+            conn.pragma_update(None, "user_version", 99)?;
+        }
+        match open_writer(&path) {
+            Err(e @ StoreError::NewerSchema { found: 99, .. }) => {
+                assert!(e.to_string().contains("newer than this progressd"));
+            }
+            other => panic!("expected NewerSchema, got {other:?}"),
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn sql_functions_match_the_model() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("f.sqlite3");
+        drop(open_writer(&path)?);
+        let conn = open_reader(&path)?;
+        let row: (f64, String, String) = conn.query_row(
+            "SELECT progress_percent(30, 20), worker_state(5, 10, 1), worker_state(10, 10, 0)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        assert_eq!(row, (100.0, "running".into(), "failed".into()));
+        Ok(())
+    }
+}

@@ -1,0 +1,212 @@
+//! A real progressd on a free port with a temp database, and an HTTP client
+//! for it. The server stops when the guard is dropped.
+
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use progressd::Running;
+use progressd::config::Config;
+
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A running server and the temp dir holding its database.
+pub struct TestServer {
+    running: Option<Running>,
+    pub config: Config,
+    pub base: String,
+    agent: ureq::Agent,
+    _dir: tempfile::TempDir,
+}
+
+/// An answer: status, content type and body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        TestServer::start_with(|_| {})
+    }
+
+    /// Starts with the test defaults changed by `adjust`.
+    pub fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::for_tests(dir.path().join("progressd.sqlite3"));
+        adjust(&mut config);
+        let running = progressd::start(&config).expect("server starts");
+        let base = format!("http://{}", running.addr());
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        TestServer {
+            running: Some(running),
+            config,
+            base,
+            agent,
+            _dir: dir,
+        }
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.config.db.clone()
+    }
+
+    /// Stops the server and starts a new one on the same database file.
+    pub fn restart(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown();
+        }
+        let running = progressd::start(&self.config).expect("server restarts");
+        self.base = format!("http://{}", running.addr());
+        self.running = Some(running);
+    }
+
+    /// GET `path_and_query`, sent exactly as written (already URL-encoded).
+    pub fn get(&self, path_and_query: &str) -> Reply {
+        let response = self
+            .agent
+            .get(format!("{}{}", self.base, path_and_query))
+            .call()
+            .expect("request answered");
+        reply(response)
+    }
+
+    /// HEAD `path_and_query`.
+    pub fn head(&self, path_and_query: &str) -> Reply {
+        let response = self
+            .agent
+            .head(format!("{}{}", self.base, path_and_query))
+            .call()
+            .expect("request answered");
+        reply(response)
+    }
+
+    /// POST a form body (already URL-encoded) to `path`.
+    pub fn post(&self, path: &str, body: &str) -> Reply {
+        let response = self
+            .agent
+            .post(format!("{}{}", self.base, path))
+            .content_type("application/x-www-form-urlencoded")
+            .send(body)
+            .expect("request answered");
+        reply(response)
+    }
+
+    /// The status JSON of a job that must exist.
+    pub fn status(&self, jobid: &str) -> serde_json::Value {
+        let r = self.get(&format!("/progress/status?jobid={}", python_quote(jobid)));
+        assert_eq!(r.status, 200, "status of {jobid:?}: {}", r.body);
+        r.json()
+    }
+
+    /// Sends an update built from pairs, encoded as Python requests does;
+    /// asserts it was accepted.
+    pub fn update(&self, pairs: &[(&str, &str)]) {
+        let r = self.get(&format!("/progress/update?{}", python_query(pairs)));
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (200, "OK\n"),
+            "update {pairs:?}"
+        );
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown();
+        }
+    }
+}
+
+fn reply(mut response: ureq::http::Response<ureq::Body>) -> Reply {
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect::<Vec<_>>();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    Reply {
+        status,
+        content_type,
+        headers,
+        body,
+    }
+}
+
+/// Percent-encodes all but letters, digits and `_.-~`; a space becomes `+`
+/// or `%20`.
+fn quote(s: &str, space_as_plus: bool) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' if space_as_plus => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Encodes like Python's `urllib.parse.quote_plus`, which `requests` uses for
+/// `params=`.
+pub fn python_quote(s: &str) -> String {
+    quote(s, true)
+}
+
+/// A query string as `requests.get(url, params={...})` sends it.
+pub fn python_query(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", python_quote(k), python_quote(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Encodes like `curl --data-urlencode name=value` (space as `%20`).
+pub fn curl_quote(s: &str) -> String {
+    quote(s, false)
+}
+
+/// The workers of a status document, by workid.
+pub fn worker<'a>(status: &'a serde_json::Value, workid: &str) -> &'a serde_json::Value {
+    status["workers"]
+        .as_array()
+        .and_then(|ws| ws.iter().find(|w| w["workid"] == workid))
+        .unwrap_or_else(|| panic!("no worker {workid:?} in {status}"))
+}
