@@ -236,3 +236,75 @@ fn apply_op(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{open_reader, open_writer, read_job};
+
+    fn update(workid: &str, total: Option<f64>, desc: &str) -> WriteOp {
+        WriteOp::Update(WorkerUpdate {
+            jobid: "j".into(),
+            workid: workid.into(),
+            current: 1.0,
+            total,
+            ok: true,
+            desc: Some(desc.into()),
+        })
+    }
+
+    #[test]
+    fn a_bad_operation_fails_alone_in_its_batch() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("w.sqlite3");
+        let mut conn = open_writer(&path)?;
+        let ops = [
+            update("a", Some(2.0), ""),
+            update("b", None, ""),
+            update("c", Some(2.0), ""),
+            WriteOp::Delete(JobRef {
+                jobid: "nope".into(),
+            }),
+        ];
+        let results = apply_batch(&mut conn, &ops.iter().collect::<Vec<_>>(), 60.0)?;
+        assert!(matches!(results[0], Ok(WriteOutcome::Updated)));
+        assert!(matches!(results[1], Err(StoreError::TotalRequired)));
+        assert!(matches!(results[2], Ok(WriteOutcome::Updated)));
+        assert!(matches!(results[3], Err(StoreError::UnknownJob)));
+        let job = read_job(&open_reader(&path)?, "j")?.expect("job created");
+        let mut ids: Vec<_> = job.workers.iter().map(|w| w.workid.as_str()).collect();
+        ids.sort();
+        assert_eq!(ids, ["a", "c"]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_full_disk_fails_updates_and_writes_resume_after() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("full.sqlite3");
+        let mut conn = open_writer(&path)?;
+        let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        conn.pragma_update(None, "max_page_count", pages + 2)?;
+        let desc = "x".repeat(1000);
+        let mut failure = None;
+        for n in 0..200 {
+            let op = update(&format!("w{n}"), Some(1.0), &desc);
+            let result = match apply_batch(&mut conn, &[&op], 60.0) {
+                Ok(mut results) => results.remove(0),
+                Err(e) => Err(StoreError::CommitFailed(e.to_string())),
+            };
+            if let Err(e) = result {
+                failure = Some(e);
+                break;
+            }
+        }
+        let failure = failure.expect("the capped database fills up");
+        assert!(failure.is_transient(), "{failure} must be answered 503");
+        // Space comes back: the same connection writes again.
+        conn.pragma_update(None, "max_page_count", 1_000_000)?;
+        let op = update("after", Some(1.0), &desc);
+        let results = apply_batch(&mut conn, &[&op], 60.0)?;
+        assert!(matches!(results[0], Ok(WriteOutcome::Updated)));
+        Ok(())
+    }
+}

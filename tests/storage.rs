@@ -1,0 +1,260 @@
+//! What the SQLite file guarantees: data survives a restart, concurrent
+//! updates are all kept, expired jobs go, and the binary starts and refuses
+//! what it should.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{TestResult, TestServer, worker};
+
+#[test]
+fn data_survives_a_restart_on_the_same_file() {
+    let mut s = TestServer::start();
+    s.get("/progress/create?jobid=keep&desc=Kept&maxage=86400");
+    s.update(&[
+        ("jobid", "keep"),
+        ("workid", "w1"),
+        ("current", "3"),
+        ("total", "9"),
+        ("desc", "step 3"),
+    ]);
+    s.update(&[
+        ("jobid", "keep"),
+        ("workid", "w2"),
+        ("current", "1"),
+        ("total", "9"),
+        ("ok", "0"),
+    ]);
+    let before = s.status("keep");
+    s.restart();
+    let after = s.status("keep");
+    assert_eq!(before, after);
+    assert_eq!(worker(&after, "w1")["desc"], "step 3");
+    assert_eq!(worker(&after, "w2")["state"], "failed");
+    // And the restarted server keeps taking updates, total kept from before.
+    s.update(&[("jobid", "keep"), ("workid", "w1"), ("current", "9")]);
+    assert_eq!(worker(&s.status("keep"), "w1")["state"], "done");
+}
+
+#[test]
+fn thirty_two_threads_of_updates_lose_nothing() {
+    const THREADS: usize = 32;
+    const UPDATES: usize = 150;
+    let s = Arc::new(TestServer::start());
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let s = Arc::clone(&s);
+            thread::spawn(move || {
+                for n in 0..UPDATES {
+                    // One worker row per update proves each was stored, and
+                    // a shared worker per thread that each was applied in order.
+                    let (workid, current) = (format!("t{t}-u{n}"), n.to_string());
+                    s.update(&[
+                        ("jobid", "load"),
+                        ("workid", &workid),
+                        ("current", "1"),
+                        ("total", "1"),
+                    ]);
+                    let shared = format!("t{t}");
+                    s.update(&[
+                        ("jobid", "load"),
+                        ("workid", &shared),
+                        ("current", &current),
+                        ("total", "1000"),
+                    ]);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("client thread");
+    }
+    let status = s.status("load");
+    let workers = status["workers"].as_array().expect("workers");
+    assert_eq!(workers.len(), THREADS * UPDATES + THREADS);
+    for t in 0..THREADS {
+        assert_eq!(
+            worker(&status, &format!("t{t}"))["current"],
+            UPDATES - 1,
+            "thread {t}'s last update"
+        );
+    }
+}
+
+#[test]
+fn expired_jobs_are_deleted_and_active_ones_kept() {
+    let s = TestServer::start_with(|c| c.expire_interval = Duration::from_millis(200));
+    s.get("/progress/create?jobid=short&maxage=1");
+    s.update(&[
+        ("jobid", "short"),
+        ("workid", "w"),
+        ("current", "1"),
+        ("total", "2"),
+    ]);
+    s.get("/progress/create?jobid=active&maxage=1");
+    s.get("/progress/create?jobid=long&maxage=3600");
+    // `active` keeps reporting, so its expiry keeps moving.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut n = 0;
+    while s.get("/progress/status?jobid=short").status == 200 {
+        assert!(Instant::now() < deadline, "short job never expired");
+        n += 1;
+        s.update(&[
+            ("jobid", "active"),
+            ("workid", "w"),
+            ("current", &n.to_string()),
+            ("total", "1000"),
+        ]);
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert!(n >= 8, "expired after {n} rounds: too early for maxage=1");
+    assert_eq!(s.get("/progress/status?jobid=active").status, 200);
+    assert_eq!(s.get("/progress/status?jobid=long").status, 200);
+    // The expired job's workers went with it: a new job of the same id
+    // starts empty.
+    s.get("/progress/create?jobid=short");
+    assert_eq!(
+        s.status("short")["workers"].as_array().map(Vec::len),
+        Some(0)
+    );
+}
+
+#[test]
+fn expiry_counts_from_the_last_update() {
+    let s = TestServer::start();
+    s.get("/progress/create?jobid=e&maxage=600");
+    let created = s.status("e");
+    thread::sleep(Duration::from_millis(20));
+    s.update(&[
+        ("jobid", "e"),
+        ("workid", "w"),
+        ("current", "1"),
+        ("total", "2"),
+    ]);
+    let updated = s.status("e");
+    let (c, u) = (
+        created["expires"].as_f64().unwrap_or(0.0),
+        updated["expires"].as_f64().unwrap_or(0.0),
+    );
+    assert!(u > c, "an update pushes expiry back: {c} → {u}");
+    let lifetime = u - updated["updated"].as_f64().unwrap_or(0.0);
+    assert!((lifetime - 600.0).abs() < 0.01);
+}
+
+/// The real binary, killed on drop.
+struct Binary(Child);
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn progressd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_progressd"))
+}
+
+#[test]
+fn binary_logs_its_address_and_database_and_serves() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("bin.sqlite3");
+    let mut child = Binary(
+        progressd()
+            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .arg(&db)
+            .env_remove("RUST_LOG")
+            .stderr(Stdio::piped())
+            .spawn()?,
+    );
+    let stderr = child.0.stderr.take().ok_or("stderr")?;
+    let mut line = String::new();
+    let mut reader = BufReader::new(stderr);
+    while !line.contains("listening on") {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            return Err("progressd exited before listening".into());
+        }
+    }
+    assert!(line.contains(&db.display().to_string()), "{line}");
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .ok_or("address in the log line")?
+        .to_string();
+    let r = ureq::get(format!(
+        "http://{addr}/progress/update?jobid=b&workid=w&current=1&total=2"
+    ))
+    .call()?
+    .body_mut()
+    .read_to_string()?;
+    assert_eq!(r, "OK\n");
+    assert!(db.exists(), "database created");
+    Ok(())
+}
+
+#[test]
+fn binary_help_and_version() -> TestResult {
+    let help = progressd().arg("--help").output()?;
+    assert!(help.status.success());
+    let text = String::from_utf8(help.stdout)?;
+    for option in [
+        "--listen",
+        "--db",
+        "--threads",
+        "--expire-interval",
+        "--default-maxage",
+        "serve",
+    ] {
+        assert!(text.contains(option), "{option} in --help");
+    }
+    let version = progressd().arg("--version").output()?;
+    assert_eq!(
+        String::from_utf8(version.stdout)?.trim(),
+        format!("progressd {}", env!("CARGO_PKG_VERSION"))
+    );
+    Ok(())
+}
+
+#[test]
+fn binary_takes_options_from_the_environment() -> TestResult {
+    let out = progressd().env("PROGRESSD_THREADS", "0").output()?;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr)?.contains("--threads"));
+    Ok(())
+}
+
+#[test]
+fn binary_refuses_a_database_from_a_newer_version() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("future.sqlite3");
+    rusqlite::Connection::open(&db)?.pragma_update(None, "user_version", 999)?;
+    let out = progressd()
+        .args(["--listen", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .output()?;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr)?;
+    assert!(stderr.contains("newer than this progressd"), "{stderr}");
+    Ok(())
+}
+
+#[test]
+fn binary_reports_a_missing_database_directory() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("no/such/dir/x.sqlite3");
+    let out = progressd()
+        .args(["--listen", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .output()?;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr)?;
+    assert!(stderr.contains("cannot open database"), "{stderr}");
+    Ok(())
+}
