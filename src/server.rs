@@ -11,6 +11,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 use tiny_http::{Header, Server};
 
@@ -21,6 +22,11 @@ use crate::routes::{self, Context, Method, Request};
 /// Largest POST body read, in bytes: a form with every field at its limit
 /// fits many times over.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// How long a connection may stay silent (idle between kept-alive requests,
+/// or stalled mid-request) and how long a response may take to send, before
+/// the connection is closed and its thread freed.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The request threads of a running server.
 pub struct HttpServer {
@@ -36,8 +42,10 @@ impl HttpServer {
     pub fn start(listen: &str, contexts: Vec<Context>) -> std::io::Result<HttpServer> {
         let listener = TcpListener::bind(listen)?;
         let addr = listener.local_addr()?;
-        let server =
-            Arc::new(Server::from_listener(listener, None).map_err(std::io::Error::other)?);
+        let server = Arc::new(
+            Server::from_listener_with_timeout(listener, None, Some(CONNECTION_TIMEOUT))
+                .map_err(std::io::Error::other)?,
+        );
         let stopping = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::with_capacity(contexts.len());
         for (i, ctx) in contexts.into_iter().enumerate() {
@@ -106,7 +114,8 @@ fn answer(ctx: &Context, mut request: tiny_http::Request) {
         Ok(Vec::new())
     };
     let url = request.url().to_string();
-    let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
+    let target = origin_form(&url);
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let host = header(&request, "Host");
     let result = body.and_then(|body| {
         let routed = Request {
@@ -129,6 +138,18 @@ fn answer(ctx: &Context, mut request: tiny_http::Request) {
     });
     // A failed send means the client went away; there is no one to tell.
     let _ = request.respond(to_tiny_http(response));
+}
+
+/// The path and query of a request target; an absolute-form target
+/// (`http://host/path?q`, which HTTP/1.1 servers must accept) loses its
+/// scheme and authority.
+fn origin_form(target: &str) -> &str {
+    let Some((_, rest)) = target.split_once("://").filter(|(scheme, _)| {
+        scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
+    }) else {
+        return target;
+    };
+    rest.find(['/', '?']).map_or("/", |i| &rest[i..])
 }
 
 fn header(request: &tiny_http::Request, name: &'static str) -> Option<String> {
@@ -201,4 +222,25 @@ fn to_tiny_http(response: Response) -> tiny_http::Response<std::io::Cursor<Vec<u
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absolute_form_targets_lose_scheme_and_authority() {
+        assert_eq!(origin_form("/progress/jobs?x=1"), "/progress/jobs?x=1");
+        assert_eq!(
+            origin_form("http://h:8080/progress/jobs?x=1"),
+            "/progress/jobs?x=1"
+        );
+        assert_eq!(origin_form("HTTPS://h/p"), "/p");
+        assert_eq!(origin_form("http://h"), "/");
+        // A path that merely contains :// stays a path.
+        assert_eq!(
+            origin_form("/progress/show?jobid=http://x"),
+            "/progress/show?jobid=http://x"
+        );
+    }
 }

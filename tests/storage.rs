@@ -4,13 +4,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{TestResult, TestServer, worker};
+use common::{BinaryServer, TestResult, TestServer, progressd_command, worker};
 
 #[test]
 fn data_survives_a_restart_on_the_same_file() {
@@ -146,50 +145,23 @@ fn expiry_counts_from_the_last_update() {
     assert!((lifetime - 600.0).abs() < 0.01);
 }
 
-/// The real binary, killed on drop.
-struct Binary(Child);
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn progressd() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_progressd"))
-}
-
 #[test]
 fn binary_logs_its_address_and_database_and_serves() -> TestResult {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("bin.sqlite3");
-    let mut child = Binary(
-        progressd()
-            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-            .arg(&db)
-            .env_remove("RUST_LOG")
-            .stderr(Stdio::piped())
-            .spawn()?,
+    let mut command = progressd();
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(&db);
+    let server = BinaryServer::spawn(command)?;
+    assert!(
+        server.log_line.contains(&db.display().to_string()),
+        "{}",
+        server.log_line
     );
-    let stderr = child.0.stderr.take().ok_or("stderr")?;
-    let mut line = String::new();
-    let mut reader = BufReader::new(stderr);
-    while !line.contains("listening on") {
-        line.clear();
-        if reader.read_line(&mut line)? == 0 {
-            return Err("progressd exited before listening".into());
-        }
-    }
-    assert!(line.contains(&db.display().to_string()), "{line}");
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .ok_or("address in the log line")?
-        .to_string();
     let r = ureq::get(format!(
-        "http://{addr}/progress/update?jobid=b&workid=w&current=1&total=2"
+        "http://{}/progress/update?jobid=b&workid=w&current=1&total=2",
+        server.addr
     ))
     .call()?
     .body_mut()
@@ -197,6 +169,65 @@ fn binary_logs_its_address_and_database_and_serves() -> TestResult {
     assert_eq!(r, "OK\n");
     assert!(db.exists(), "database created");
     Ok(())
+}
+
+#[test]
+fn every_acknowledged_update_survives_sigkill() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("crash.sqlite3");
+    let mut command = progressd();
+    command.args(["--listen", "127.0.0.1:0", "--db"]).arg(&db);
+    let server = BinaryServer::spawn(command)?;
+    let addr = server.addr.clone();
+    // Eight clients create workers as fast as they are acknowledged, until
+    // the server is killed under them.
+    let clients: Vec<_> = (0..8)
+        .map(|c| {
+            let addr = addr.clone();
+            thread::spawn(move || {
+                let mut acknowledged = Vec::new();
+                for n in 0..100_000 {
+                    let url = format!(
+                        "http://{addr}/progress/update?jobid=crash&workid=c{c}-{n}&current=1&total=1"
+                    );
+                    match ureq::get(&url).call() {
+                        Ok(r) if r.status() == 200 => acknowledged.push(format!("c{c}-{n}")),
+                        _ => break,
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(500));
+    server.kill();
+    let acknowledged: Vec<String> = clients
+        .into_iter()
+        .flat_map(|c| c.join().expect("client"))
+        .collect();
+    assert!(acknowledged.len() > 50, "load ran: {}", acknowledged.len());
+    let conn = rusqlite::Connection::open(&db)?;
+    let mut stmt = conn.prepare("SELECT workid FROM workers")?;
+    let stored: std::collections::HashSet<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let lost: Vec<_> = acknowledged
+        .iter()
+        .filter(|w| !stored.contains(*w))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged updates lost",
+        lost.len(),
+        acknowledged.len()
+    );
+    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    assert_eq!(check, "ok");
+    Ok(())
+}
+
+fn progressd() -> Command {
+    progressd_command()
 }
 
 #[test]
@@ -224,9 +255,41 @@ fn binary_help_and_version() -> TestResult {
 
 #[test]
 fn binary_takes_options_from_the_environment() -> TestResult {
-    let out = progressd().env("PROGRESSD_THREADS", "0").output()?;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8(out.stderr)?.contains("--threads"));
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("env.sqlite3");
+    let mut command = progressd();
+    command
+        .env("PROGRESSD_LISTEN", "127.0.0.1:0")
+        .env("PROGRESSD_DB", &db);
+    let server = BinaryServer::spawn(command)?;
+    assert!(
+        server.log_line.contains(&db.display().to_string()),
+        "{}",
+        server.log_line
+    );
+    drop(server);
+    // A bad value from the environment is refused like a bad option.
+    let mut child = progressd()
+        .env("PROGRESSD_LISTEN", "127.0.0.1:0")
+        .env("PROGRESSD_DB", &db)
+        .env("PROGRESSD_THREADS", "0")
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill()?;
+            return Err("PROGRESSD_THREADS=0 was ignored: the server started".into());
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(2));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().ok_or("stderr")?, &mut stderr)?;
+    assert!(stderr.contains("--threads"), "{stderr}");
     Ok(())
 }
 

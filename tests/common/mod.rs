@@ -210,3 +210,90 @@ pub fn worker<'a>(status: &'a serde_json::Value, workid: &str) -> &'a serde_json
         .and_then(|ws| ws.iter().find(|w| w["workid"] == workid))
         .unwrap_or_else(|| panic!("no worker {workid:?} in {status}"))
 }
+
+/// Sends raw bytes on a new connection and returns everything the server
+/// sends back until it closes the connection (or 10 s pass).
+pub fn raw_exchange(addr: &str, request: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    // The server may close before reading all of a hostile request.
+    let _ = stream.write_all(request);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    answer
+}
+
+impl TestServer {
+    /// `host:port` of the server.
+    pub fn addr(&self) -> String {
+        self.base.trim_start_matches("http://").to_string()
+    }
+}
+
+/// The real `progressd` binary serving on a free port; killed on drop.
+pub struct BinaryServer {
+    child: std::process::Child,
+    /// `host:port` it listens on.
+    pub addr: String,
+    /// Its start-up log line.
+    pub log_line: String,
+}
+
+impl BinaryServer {
+    /// Runs `command` (a `progressd` invocation, perhaps wrapped in a shell)
+    /// and waits for its "listening on" log line.
+    pub fn spawn(mut command: std::process::Command) -> std::io::Result<BinaryServer> {
+        use std::io::BufRead;
+        let mut child = command
+            .env_remove("RUST_LOG")
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| std::io::Error::other("no stderr"))?;
+        let mut reader = std::io::BufReader::new(stderr);
+        let mut line = String::new();
+        while !line.contains("listening on") {
+            line.clear();
+            if reader.read_line(&mut line)? == 0 {
+                let _ = child.kill();
+                return Err(std::io::Error::other("progressd exited before listening"));
+            }
+        }
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .ok_or_else(|| std::io::Error::other(format!("no address in {line:?}")))?
+            .to_string();
+        Ok(BinaryServer {
+            child,
+            addr,
+            log_line: line,
+        })
+    }
+
+    /// Kills the process with SIGKILL, as a crash would, and waits for it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for BinaryServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `progressd` command for the binary under test.
+pub fn progressd_command() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_progressd"))
+}

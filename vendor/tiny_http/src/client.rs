@@ -79,6 +79,9 @@ impl ClientConnection {
     ///  at the first byte of the new line.
     fn read_next_line(&mut self) -> IoResult<AsciiString> {
         let mut buf = Vec::new();
+        // progressd: a line longer than this ends the connection, so a
+        // client cannot make the server buffer without bound.
+        const MAX_LINE_BYTES: usize = 16 * 1024;
         let mut prev_byte_was_cr = false;
 
         loop {
@@ -97,6 +100,9 @@ impl ClientConnection {
 
             prev_byte_was_cr = byte == b'\r';
 
+            if buf.len() >= MAX_LINE_BYTES {
+                return Err(IoError::new(ErrorKind::InvalidData, "line too long"));
+            }
             buf.push(byte);
         }
     }
@@ -123,6 +129,10 @@ impl ClientConnection {
                     if line.is_empty() {
                         break;
                     };
+                    // progressd: a bounded number of headers.
+                    if headers.len() >= 100 {
+                        return Err(ReadError::WrongHeader(version));
+                    }
                     headers.push(match FromStr::from_str(line.as_str().trim()) {
                         // TODO: remove this conversion
                         Ok(h) => h,
@@ -236,6 +246,15 @@ impl Iterator for ClientConnection {
                     .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
                     .ok();
                 continue;
+            }
+
+            // progressd: a body the request's reader would not drain (too
+            // large, or chunked, which is never drained) leaves the stream
+            // in an unknown place: answer this request, then close rather
+            // than parse body bytes as the next request.
+            let chunked = rq.headers().iter().any(|h| h.field.equiv("Transfer-Encoding"));
+            if chunked || rq.body_length().map_or(false, |n| n > crate::util::MAX_DRAINED_BODY) {
+                self.no_more_requests = true;
             }
 
             // updating the status of the connection

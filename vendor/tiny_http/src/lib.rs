@@ -161,6 +161,7 @@ impl From<Request> for Message {
 
 // this trait is to make sure that Server implements Share and Send
 #[doc(hidden)]
+#[allow(dead_code)] // progressd: a compile-time check, never called
 trait MustBeShareDummy: Sync + Send {}
 #[doc(hidden)]
 impl MustBeShareDummy for Server {}
@@ -243,6 +244,17 @@ impl Server {
         listener: L,
         ssl_config: Option<SslConfig>,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        Self::from_listener_with_timeout(listener, ssl_config, None)
+    }
+
+    /// progressd: as `from_listener`, with a read and write timeout set on
+    /// every accepted connection, so a silent or stalled client frees its
+    /// thread.
+    pub fn from_listener_with_timeout<L: Into<Listener>>(
+        listener: L,
+        ssl_config: Option<SslConfig>,
+        timeout: Option<Duration>,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         let listener = listener.into();
         // building the "close" variable
         let close_trigger = Arc::new(AtomicBool::new(false));
@@ -293,6 +305,11 @@ impl Server {
             while !inside_close_trigger.load(Relaxed) {
                 let new_client = match server.accept() {
                     Ok((sock, _)) => {
+                        if let Connection::Tcp(tcp) = &sock {
+                            // A socket that refuses timeouts still serves.
+                            let _ = tcp.set_read_timeout(timeout);
+                            let _ = tcp.set_write_timeout(timeout);
+                        }
                         use util::RefinedTcpStream;
                         let (read_closable, write_closable) = match ssl {
                             None => RefinedTcpStream::new(sock),
@@ -338,10 +355,14 @@ impl Server {
                         }));
                     }
 
+                    // progressd: an accept error (out of file descriptors,
+                    // a connection reset before accept) is passing; the
+                    // original ended the accept thread here for good, leaving
+                    // a process that no longer listens. Pause so a lasting
+                    // error does not spin, then accept again.
                     Err(e) => {
                         log::error!("Error accepting new client: {}", e);
-                        inside_messages.push(e.into());
-                        break;
+                        thread::sleep(Duration::from_millis(100));
                     }
                 }
             }

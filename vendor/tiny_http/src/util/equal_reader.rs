@@ -3,6 +3,11 @@ use std::io::Result as IoResult;
 use std::sync::mpsc::channel;
 use std::sync::mpsc::{Receiver, Sender};
 
+/// progressd: the most unread body bytes drained to reach the next request
+/// on a kept-alive connection; a connection with a larger body is closed
+/// after its response.
+pub const MAX_DRAINED_BODY: usize = 1024 * 1024;
+
 /// A `Reader` that reads exactly the number of bytes from a sub-reader.
 ///
 /// If the limit is reached, it returns EOF. If the limit is not reached
@@ -15,6 +20,9 @@ where
     reader: R,
     size: usize,
     last_read_signal: Sender<IoResult<()>>,
+    // progressd: set when a read failed (a timeout); the stream is then in
+    // an unknown state and is not drained on drop.
+    failed: bool,
 }
 
 impl<R> EqualReader<R>
@@ -28,6 +36,7 @@ where
             reader,
             size,
             last_read_signal: tx,
+            failed: false,
         };
 
         (r, rx)
@@ -54,7 +63,10 @@ where
                 self.size -= len;
                 Ok(len)
             }
-            err @ Err(_) => err,
+            err @ Err(_) => {
+                self.failed = true;
+                err
+            }
         }
     }
 }
@@ -64,12 +76,26 @@ where
     R: Read,
 {
     fn drop(&mut self) {
+        // progressd: drain through a fixed buffer (the original allocated
+        // the whole declared remainder, so a huge Content-Length aborted the
+        // process), and only up to MAX_DRAINED_BODY: past it, the
+        // connection is not reused (see ClientConnection::next).
         let mut remaining_to_read = self.size;
+        if self.failed {
+            let err = std::io::Error::new(std::io::ErrorKind::InvalidData, "body read failed");
+            self.last_read_signal.send(Err(err)).ok();
+            return;
+        }
+        if remaining_to_read > MAX_DRAINED_BODY {
+            let err = std::io::Error::new(std::io::ErrorKind::InvalidData, "unread body too large");
+            self.last_read_signal.send(Err(err)).ok();
+            return;
+        }
+        let mut buf = [0u8; 8192];
 
         while remaining_to_read > 0 {
-            let mut buf = vec![0; remaining_to_read];
-
-            match self.reader.read(&mut buf) {
+            let want = remaining_to_read.min(buf.len());
+            match self.reader.read(&mut buf[..want]) {
                 Err(e) => {
                     self.last_read_signal.send(Err(e)).ok();
                     break;

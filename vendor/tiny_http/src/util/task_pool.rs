@@ -69,7 +69,12 @@ impl TaskPool {
     pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
         let mut queue = self.sharing.todo.lock().unwrap();
 
-        if self.sharing.waiting_tasks.load(Ordering::Acquire) == 0 {
+        // progressd: a waiting thread already notified for a queued task
+        // still counts as waiting until it takes that task, so comparing
+        // with zero lost wake-ups and left a new connection queued until
+        // some other connection closed. Only threads beyond the queued
+        // tasks are free for this one.
+        if self.sharing.waiting_tasks.load(Ordering::Acquire) <= queue.len() {
             self.add_thread(Some(code));
         } else {
             queue.push_back(code);
