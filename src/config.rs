@@ -4,6 +4,7 @@
 //! variable); [`Config::from_cli`] turns them into checked types, so nothing
 //! later has to validate them again.
 
+use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -92,6 +93,16 @@ pub struct Config {
 impl Config {
     /// Checks the options; the error is one line naming the bad option.
     pub fn from_cli(args: &ServeArgs) -> Result<Config, String> {
+        let resolves = args
+            .listen
+            .to_socket_addrs()
+            .is_ok_and(|mut addrs| addrs.next().is_some());
+        if !resolves {
+            return Err(format!(
+                "--listen must be HOST:PORT, such as 127.0.0.1:8080 or 0.0.0.0:8080, got {:?}",
+                args.listen
+            ));
+        }
         if args.threads == 0 || args.threads > MAX_THREADS {
             return Err(format!(
                 "--threads must be 1 to {MAX_THREADS}, got {}",
@@ -172,6 +183,8 @@ mod tests {
     fn bad_values_name_the_option() {
         for (args, option) in [
             (&["progressd", "--threads", "0"][..], "--threads"),
+            (&["progressd", "--listen", "nonsense"][..], "--listen"),
+            (&["progressd", "--listen", "127.0.0.1"][..], "--listen"),
             (
                 &["progressd", "--expire-interval", "0"][..],
                 "--expire-interval",

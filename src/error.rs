@@ -47,7 +47,6 @@ impl Error {
             Error::MethodNotAllowed { .. } => 405,
             Error::BodyTooLarge { .. } => 413,
             Error::UnsupportedBody(_) => 415,
-            Error::Store(StoreError::UnknownJob) => 404,
             Error::Store(StoreError::TotalRequired) => 400,
             Error::Store(e) if e.is_transient() => 503,
             Error::Store(_) | Error::Panic => 500,
@@ -77,11 +76,16 @@ impl fmt::Display for Error {
             ),
             Error::BodyUnreadable(e) => write!(f, "request body could not be read: {e}"),
             Error::UnknownJob(jobid) => write!(f, "no job with jobid {jobid:?}"),
-            Error::Store(StoreError::TotalRequired) => StoreError::TotalRequired.fmt(f),
-            Error::Store(e) if e.is_transient() => write!(
-                f,
-                "service unavailable, nothing was stored; try again ({e})"
-            ),
+            Error::Store(StoreError::TotalRequired) => {
+                write!(
+                    f,
+                    "parameter 'total': is required on a worker's first update"
+                )
+            }
+            // The cause goes to the log, not to the client.
+            Error::Store(e) if e.is_transient() => {
+                write!(f, "service unavailable, nothing was stored; try again")
+            }
             Error::Store(_) => write!(f, "internal error in the database; see the server log"),
             Error::Panic => write!(f, "internal error; see the server log"),
         }
@@ -123,7 +127,6 @@ mod tests {
         };
         assert_eq!(Error::BadParam(param).status(), 400);
         assert_eq!(Error::Store(StoreError::TotalRequired).status(), 400);
-        assert_eq!(Error::Store(StoreError::UnknownJob).status(), 404);
         assert_eq!(
             Error::Store(StoreError::CommitFailed("disk".into())).status(),
             503

@@ -68,7 +68,7 @@ pub fn job_list(jobs: &[JobSummary]) -> Value {
                     "desc": j.desc,
                     "created": time(j.created),
                     "updated": time(j.updated),
-                    "expires": time(j.expires),
+                    "expires": time(j.expires()),
                     "workers": j.workers,
                     "done": j.done,
                     "failed": j.failed,

@@ -20,7 +20,7 @@ mod server;
 pub mod store;
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::thread::JoinHandle;
 
 use config::Config;
@@ -91,6 +91,12 @@ impl Running {
 /// Opens the database and starts serving; returns once the port is bound.
 pub fn start(config: &Config) -> Result<Running, StartError> {
     logger::init();
+    // Bind first: a port in use should not leave a new database behind.
+    let bind_error = |source| StartError::Bind {
+        listen: config.listen.clone(),
+        source,
+    };
+    let listener = TcpListener::bind(&config.listen).map_err(bind_error)?;
     let conn = store::open_writer(&config.db)?;
     let (writer, writer_thread) =
         Writer::start(conn, config.default_maxage).map_err(StartError::Thread)?;
@@ -103,10 +109,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    let http = HttpServer::start(&config.listen, contexts).map_err(|source| StartError::Bind {
-        listen: config.listen.clone(),
-        source,
-    })?;
+    let http = HttpServer::start(listener, contexts).map_err(StartError::Thread)?;
     let expiry = Expiry::start(writer, config.expire_interval).map_err(StartError::Thread)?;
     log::info!(
         "progressd listening on http://{} with database {}",

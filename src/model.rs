@@ -24,10 +24,15 @@ pub struct Job {
     pub workers: Vec<Worker>,
 }
 
+/// Unix seconds from which a job last active at `updated` may be deleted.
+pub fn expires(updated: f64, maxage: f64) -> f64 {
+    updated + maxage
+}
+
 impl Job {
     /// Unix seconds from which the job may be deleted.
     pub fn expires(&self) -> f64 {
-        self.updated + self.maxage
+        expires(self.updated, self.maxage)
     }
 }
 
@@ -137,8 +142,8 @@ pub struct JobSummary {
     pub created: f64,
     /// Unix seconds of the last activity.
     pub updated: f64,
-    /// Unix seconds from which the job may be deleted.
-    pub expires: f64,
+    /// Seconds after `updated` when the job may be deleted.
+    pub maxage: f64,
     /// Number of workers that have reported.
     pub workers: i64,
     /// Workers in state done.
@@ -147,6 +152,13 @@ pub struct JobSummary {
     pub failed: i64,
     /// Mean percent over the workers; 0 for a job without workers.
     pub percent: f64,
+}
+
+impl JobSummary {
+    /// Unix seconds from which the job may be deleted.
+    pub fn expires(&self) -> f64 {
+        expires(self.updated, self.maxage)
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::json;
 use crate::params::{CreateJob, Form, JobRef, ListJobs, WorkerUpdate};
 use crate::response::Response;
-use crate::store::{self, WriteOp, Writer};
+use crate::store::{self, WriteOp, WriteOutcome, Writer};
 
 /// The HTTP methods routes tell apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,10 +123,9 @@ fn jobs(ctx: &Context, form: &Form) -> Result<Response, Error> {
 
 fn delete(ctx: &Context, form: &Form) -> Result<Response, Error> {
     let job = JobRef::from_form(form)?;
-    match ctx.writer.submit(WriteOp::Delete(job.clone())) {
-        Ok(_) => Ok(Response::text(format!("Deleted job {:?}\n", job.jobid))),
-        Err(store::StoreError::UnknownJob) => Err(Error::UnknownJob(job.jobid)),
-        Err(e) => Err(e.into()),
+    match ctx.writer.submit(WriteOp::Delete(job.clone()))? {
+        WriteOutcome::Deleted(true) => Ok(Response::text(format!("Deleted job {:?}\n", job.jobid))),
+        _ => Err(Error::UnknownJob(job.jobid)),
     }
 }
 

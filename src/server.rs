@@ -37,10 +37,9 @@ pub struct HttpServer {
 }
 
 impl HttpServer {
-    /// Binds `listen` and starts `contexts.len()` request threads, one per
-    /// context.
-    pub fn start(listen: &str, contexts: Vec<Context>) -> std::io::Result<HttpServer> {
-        let listener = TcpListener::bind(listen)?;
+    /// Serves on a bound listener with `contexts.len()` request threads,
+    /// one per context.
+    pub fn start(listener: TcpListener, contexts: Vec<Context>) -> std::io::Result<HttpServer> {
         let addr = listener.local_addr()?;
         let server = Arc::new(
             Server::from_listener_with_timeout(listener, None, Some(CONNECTION_TIMEOUT))

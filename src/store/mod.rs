@@ -40,8 +40,6 @@ pub enum StoreError {
     CommitFailed(String),
     /// The writer thread is gone (the server is shutting down).
     WriterStopped,
-    /// No job has this id.
-    UnknownJob,
     /// A worker's first update did not say its total.
     TotalRequired,
 }
@@ -62,12 +60,8 @@ impl fmt::Display for StoreError {
                 write!(f, "update not stored, commit failed: {reason}")
             }
             StoreError::WriterStopped => write!(f, "the database writer has stopped"),
-            StoreError::UnknownJob => write!(f, "no such job"),
             StoreError::TotalRequired => {
-                write!(
-                    f,
-                    "parameter 'total': is required on a worker's first update"
-                )
+                write!(f, "a worker's first update must give its total")
             }
         }
     }

@@ -9,6 +9,15 @@ use crate::params::{CreateJob, WorkerUpdate};
 
 /// The job with this id and all its workers, or `None`.
 pub fn read_job(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreError> {
+    // One read transaction, so a job overwritten between the two queries
+    // never shows the old header with the new workers.
+    let tx = conn.unchecked_transaction()?;
+    let job = read_job_in(&tx, jobid)?;
+    tx.finish()?;
+    Ok(job)
+}
+
+fn read_job_in(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreError> {
     let found = conn
         .prepare_cached("SELECT id, desc, created, updated, maxage FROM jobs WHERE jobid = ?1")?
         .query_row([jobid], |row| {
@@ -54,7 +63,7 @@ pub fn read_job(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreErro
 /// its workers summarised. Needs the SQL functions of `open_reader`.
 pub fn list_jobs(conn: &Connection, limit: u64) -> Result<Vec<JobSummary>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT j.jobid, j.desc, j.created, j.updated, j.expires,
+        "SELECT j.jobid, j.desc, j.created, j.updated, j.maxage,
                 COUNT(w.workid),
                 COALESCE(SUM(worker_state(w.current, w.total, w.ok) = 'done'), 0),
                 COALESCE(SUM(worker_state(w.current, w.total, w.ok) = 'failed'), 0),
@@ -72,7 +81,7 @@ pub fn list_jobs(conn: &Connection, limit: u64) -> Result<Vec<JobSummary>, Store
                 desc: row.get(1)?,
                 created: row.get(2)?,
                 updated: row.get(3)?,
-                expires: row.get(4)?,
+                maxage: row.get(4)?,
                 workers: row.get(5)?,
                 done: row.get(6)?,
                 failed: row.get(7)?,

@@ -47,8 +47,8 @@ pub enum WriteOutcome {
     Created,
     /// The worker's report was stored.
     Updated,
-    /// The job was deleted.
-    Deleted,
+    /// The job was deleted (true), or there was no such job (false).
+    Deleted(bool),
     /// This many expired jobs were deleted.
     Expired(usize),
 }
@@ -221,14 +221,11 @@ fn apply_op(
             Ok((WriteOutcome::Updated, effect))
         }
         WriteOp::Delete(job) => {
-            if queries::delete_job(conn, &job.jobid)? {
-                Ok((
-                    WriteOutcome::Deleted,
-                    Effect::Deleted(vec![job.jobid.clone()]),
-                ))
-            } else {
-                Err(StoreError::UnknownJob)
-            }
+            let deleted = queries::delete_job(conn, &job.jobid)?;
+            Ok((
+                WriteOutcome::Deleted(deleted),
+                Effect::Deleted(vec![job.jobid.clone()]),
+            ))
         }
         WriteOp::Expire { limit } => {
             let jobids = queries::delete_expired(conn, now, *limit)?;
@@ -270,11 +267,53 @@ mod tests {
         assert!(matches!(results[0], Ok(WriteOutcome::Updated)));
         assert!(matches!(results[1], Err(StoreError::TotalRequired)));
         assert!(matches!(results[2], Ok(WriteOutcome::Updated)));
-        assert!(matches!(results[3], Err(StoreError::UnknownJob)));
+        assert!(matches!(results[3], Ok(WriteOutcome::Deleted(false))));
         let job = read_job(&open_reader(&path)?, "j")?.expect("job created");
         let mut ids: Vec<_> = job.workers.iter().map(|w| w.workid.as_str()).collect();
         ids.sort();
         assert_eq!(ids, ["a", "c"]);
+        Ok(())
+    }
+
+    fn create(jobid: &str) -> WriteOp {
+        WriteOp::Create(CreateJob {
+            jobid: jobid.into(),
+            desc: String::new(),
+            maxage: None,
+        })
+    }
+
+    #[test]
+    fn jobs_created_and_deleted_within_one_batch() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("b.sqlite3");
+        let mut conn = open_writer(&path)?;
+        let ops = [
+            update("a", Some(2.0), ""),
+            WriteOp::Delete(JobRef { jobid: "j".into() }),
+            // The job is gone, so this is a first update again.
+            update("a", None, ""),
+            create("j"),
+            // Created afresh, empty: still a first update.
+            update("a", None, ""),
+            update("b", Some(3.0), "kept"),
+            WriteOp::Delete(JobRef { jobid: "j".into() }),
+            WriteOp::Delete(JobRef { jobid: "j".into() }),
+            update("c", Some(4.0), ""),
+        ];
+        let results = apply_batch(&mut conn, &ops.iter().collect::<Vec<_>>(), 60.0)?;
+        assert!(matches!(results[0], Ok(WriteOutcome::Updated)));
+        assert!(matches!(results[1], Ok(WriteOutcome::Deleted(true))));
+        assert!(matches!(results[2], Err(StoreError::TotalRequired)));
+        assert!(matches!(results[3], Ok(WriteOutcome::Created)));
+        assert!(matches!(results[4], Err(StoreError::TotalRequired)));
+        assert!(matches!(results[5], Ok(WriteOutcome::Updated)));
+        assert!(matches!(results[6], Ok(WriteOutcome::Deleted(true))));
+        assert!(matches!(results[7], Ok(WriteOutcome::Deleted(false))));
+        assert!(matches!(results[8], Ok(WriteOutcome::Updated)));
+        let job = read_job(&open_reader(&path)?, "j")?.expect("recreated by the last update");
+        let ids: Vec<_> = job.workers.iter().map(|w| w.workid.as_str()).collect();
+        assert_eq!(ids, ["c"]);
         Ok(())
     }
 
