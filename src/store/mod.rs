@@ -16,6 +16,11 @@ pub use queries::{list_jobs, read_job};
 pub use schema::{MIGRATIONS, open_reader, open_writer};
 pub use writer::{WriteOp, WriteOutcome, Writer};
 
+/// How often, at most, the writer re-stamps a busy job's row with its
+/// latest activity. Between stamps the activity is in its workers' rows;
+/// reads take the latest of the two.
+pub(crate) const ACTIVITY_STAMP_SECS: f64 = 1.0;
+
 /// What can go wrong in the store.
 #[derive(Debug)]
 pub enum StoreError {

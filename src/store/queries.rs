@@ -56,14 +56,22 @@ fn read_job_in(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreError
             })
         })?
         .collect::<Result<_, _>>()?;
+    // The job row's stamp may lag its workers' by the stamp interval.
+    job.updated = job
+        .workers
+        .iter()
+        .map(|w| w.updated)
+        .fold(job.updated, f64::max);
     Ok(Some(job))
 }
 
 /// The `limit` jobs with the most recent activity, newest first, each with
-/// its workers summarised. Needs the SQL functions of `open_reader`.
+/// its workers summarised. Needs the SQL functions of `open_reader`. The
+/// order follows the job rows' stamps, which may lag by the stamp interval;
+/// the `updated` reported is exact.
 pub fn list_jobs(conn: &Connection, limit: u64) -> Result<Vec<JobSummary>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT j.jobid, j.desc, j.created, j.updated, j.maxage,
+        "SELECT j.jobid, j.desc, j.created, MAX(j.updated, COALESCE(MAX(w.updated), 0)), j.maxage,
                 COUNT(w.workid),
                 COALESCE(SUM(worker_state(w.current, w.total, w.ok) = 'done'), 0),
                 COALESCE(SUM(worker_state(w.current, w.total, w.ok) = 'failed'), 0),
@@ -92,10 +100,10 @@ pub fn list_jobs(conn: &Connection, limit: u64) -> Result<Vec<JobSummary>, Store
     Ok(rows)
 }
 
-/// The row id of a job, or `None`.
-pub(super) fn job_row(conn: &Connection, jobid: &str) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached("SELECT id FROM jobs WHERE jobid = ?1")?
-        .query_row([jobid], |row| row.get(0))
+/// The row id and stored `updated` of a job, or `None`.
+pub(super) fn job_row(conn: &Connection, jobid: &str) -> rusqlite::Result<Option<(i64, f64)>> {
+    conn.prepare_cached("SELECT id, updated FROM jobs WHERE jobid = ?1")?
+        .query_row([jobid], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()
 }
 

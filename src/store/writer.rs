@@ -7,6 +7,14 @@
 //! Each operation runs inside its own savepoint, so one bad operation (a
 //! worker's first update without a total) fails alone; a failed commit fails
 //! the whole batch.
+//!
+//! Because only this thread changes jobs, it keeps a map of the jobs it has
+//! seen ([`KnownJobs`]): their row ids, and when each job row was last stamped
+//! with activity. A job row is re-stamped at most once per
+//! [`ACTIVITY_STAMP_SECS`], so a busy job's updates write one page (the
+//! worker's) instead of three (worker, job row, expiry index). Readers take a
+//! job's activity as the latest of its row and its workers, and expiry allows
+//! for the stamp's lag.
 
 use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
@@ -15,14 +23,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::StoreError;
 use super::queries;
+use super::{ACTIVITY_STAMP_SECS, StoreError};
 use crate::params::{CreateJob, JobRef, WorkerUpdate};
 
 /// Most operations committed in one transaction; more wait for the next.
 const MAX_BATCH: usize = 4096;
 /// Operations that may wait for the writer before submitters block.
 const QUEUE_DEPTH: usize = 16_384;
+/// Most jobs [`KnownJobs`] remembers; past this it starts afresh.
+const MAX_KNOWN_JOBS: usize = 10_000;
 
 /// A change to the database.
 #[derive(Debug, Clone)]
@@ -94,6 +104,7 @@ impl Writer {
 
 fn run(mut conn: Connection, inbox: Receiver<Envelope>, default_maxage: f64) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut known = KnownJobs::default();
     // Block for the first operation, then take whatever else is waiting.
     while let Ok(first) = inbox.recv() {
         batch.push(first);
@@ -104,10 +115,12 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, default_maxage: f64) {
             }
         }
         let ops: Vec<&WriteOp> = batch.iter().map(|e| &e.op).collect();
-        let results = match apply_batch(&mut conn, &ops, default_maxage) {
+        let results = match apply_batch(&mut conn, &ops, unix_now(), default_maxage, &mut known) {
             Ok(results) => results,
             Err(e) => {
                 log::error!("commit of {} operations failed: {e}", batch.len());
+                // What the map learnt from the lost batch is not in the file.
+                known = KnownJobs::default();
                 let reason = e.to_string();
                 ops.iter()
                     .map(|_| Err(StoreError::CommitFailed(reason.clone())))
@@ -123,47 +136,76 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, default_maxage: f64) {
     log::debug!("writer thread stopping: every handle dropped");
 }
 
+/// What the writer knows of a job's row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct KnownJob {
+    /// The row id.
+    id: i64,
+    /// The `updated` value stored in the row.
+    stamped: f64,
+}
+
+/// The jobs the writer has seen, by jobid. Only the writer changes jobs, so
+/// this matches the file as long as batches commit; it is dropped when one
+/// does not.
+#[derive(Debug, Default)]
+struct KnownJobs {
+    jobs: HashMap<String, KnownJob>,
+}
+
+impl KnownJobs {
+    fn get(&self, jobid: &str) -> Option<KnownJob> {
+        self.jobs.get(jobid).copied()
+    }
+
+    fn apply(&mut self, effect: Effect) {
+        match effect {
+            Effect::Nothing => {}
+            Effect::Known(jobid, job) => {
+                if self.jobs.len() >= MAX_KNOWN_JOBS {
+                    self.jobs.clear();
+                }
+                self.jobs.insert(jobid, job);
+            }
+            Effect::Deleted(jobids) => {
+                for jobid in jobids {
+                    self.jobs.remove(&jobid);
+                }
+            }
+        }
+    }
+}
+
 fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// Applies a batch in one transaction. The outer error means the transaction
+/// Applies a batch in one transaction at time `now`. The outer error means the transaction
 /// did not commit, so nothing of the batch is stored.
 fn apply_batch(
     conn: &mut Connection,
     ops: &[&WriteOp],
+    now: f64,
     default_maxage: f64,
+    known: &mut KnownJobs,
 ) -> rusqlite::Result<Vec<Reply>> {
-    let now = unix_now();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    // Jobs already looked up (and stamped with `now`) in this batch: a
-    // thousand updates to one job cost one job-row write.
-    let mut touched: HashMap<String, i64> = HashMap::new();
     let mut results = Vec::with_capacity(ops.len());
     for op in ops {
-        tx.execute_batch("SAVEPOINT op")?;
-        match apply_op(&tx, op, now, default_maxage, &touched) {
+        tx.prepare_cached("SAVEPOINT op")?.execute([])?;
+        match apply_op(&tx, op, now, default_maxage, known) {
             Ok((outcome, effect)) => {
-                tx.execute_batch("RELEASE op")?;
-                match effect {
-                    Effect::Nothing => {}
-                    Effect::Touched(jobid, id) => {
-                        touched.insert(jobid, id);
-                    }
-                    Effect::Deleted(jobids) => {
-                        for jobid in jobids {
-                            touched.remove(&jobid);
-                        }
-                    }
-                }
+                tx.prepare_cached("RELEASE op")?.execute([])?;
+                known.apply(effect);
                 results.push(Ok(outcome));
             }
             Err(e) => {
                 // If SQLite already rolled the whole transaction back (it
                 // does on a full disk), this fails and so does the batch.
-                tx.execute_batch("ROLLBACK TO op; RELEASE op")?;
+                tx.prepare_cached("ROLLBACK TO op")?.execute([])?;
+                tx.prepare_cached("RELEASE op")?.execute([])?;
                 results.push(Err(e));
             }
         }
@@ -172,12 +214,12 @@ fn apply_batch(
     Ok(results)
 }
 
-/// What a successful operation changed in the batch's map of touched jobs;
-/// applied only once its savepoint is released.
+/// What a successful operation taught the writer about jobs; applied only
+/// once its savepoint is released.
 enum Effect {
     Nothing,
-    /// This job now exists with this row id and is stamped with `now`.
-    Touched(String, i64),
+    /// This job's row is now as given.
+    Known(String, KnownJob),
     /// These jobs no longer exist.
     Deleted(Vec<String>),
 }
@@ -187,37 +229,43 @@ fn apply_op(
     op: &WriteOp,
     now: f64,
     default_maxage: f64,
-    touched: &HashMap<String, i64>,
+    known: &KnownJobs,
 ) -> Result<(WriteOutcome, Effect), StoreError> {
     match op {
         WriteOp::Create(create) => {
             let maxage = create.maxage.unwrap_or(default_maxage);
             let id = queries::create_job(conn, create, maxage, now)?;
+            let job = KnownJob { id, stamped: now };
             Ok((
                 WriteOutcome::Created,
-                Effect::Touched(create.jobid.clone(), id),
+                Effect::Known(create.jobid.clone(), job),
             ))
         }
         WriteOp::Update(update) => {
-            let (id, effect) = match touched.get(&update.jobid) {
-                Some(&id) => (id, Effect::Nothing),
-                None => {
-                    let id = match queries::job_row(conn, &update.jobid)? {
-                        Some(id) => {
-                            queries::touch_job(conn, id, now)?;
-                            id
-                        }
-                        None if update.total.is_none() => return Err(StoreError::TotalRequired),
-                        None => {
-                            queries::create_implicit_job(conn, &update.jobid, default_maxage, now)?
-                        }
-                    };
-                    (id, Effect::Touched(update.jobid.clone(), id))
-                }
+            let job = match known.get(&update.jobid) {
+                Some(job) => job,
+                None => match queries::job_row(conn, &update.jobid)? {
+                    Some((id, stamped)) => KnownJob { id, stamped },
+                    None if update.total.is_none() => return Err(StoreError::TotalRequired),
+                    None => KnownJob {
+                        id: queries::create_implicit_job(conn, &update.jobid, default_maxage, now)?,
+                        stamped: now,
+                    },
+                },
             };
-            if !queries::write_worker(conn, id, update, now)? {
+            if !queries::write_worker(conn, job.id, update, now)? {
                 return Err(StoreError::TotalRequired);
             }
+            let mut stamped = job;
+            if now - job.stamped >= ACTIVITY_STAMP_SECS {
+                queries::touch_job(conn, job.id, now)?;
+                stamped.stamped = now;
+            }
+            let effect = if known.get(&update.jobid) == Some(stamped) {
+                Effect::Nothing
+            } else {
+                Effect::Known(update.jobid.clone(), stamped)
+            };
             Ok((WriteOutcome::Updated, effect))
         }
         WriteOp::Delete(job) => {
@@ -228,7 +276,9 @@ fn apply_op(
             ))
         }
         WriteOp::Expire { limit } => {
-            let jobids = queries::delete_expired(conn, now, *limit)?;
+            // A row's stamp may lag its last activity by up to the stamp
+            // interval; waiting that much longer never deletes a job early.
+            let jobids = queries::delete_expired(conn, now - ACTIVITY_STAMP_SECS, *limit)?;
             Ok((WriteOutcome::Expired(jobids.len()), Effect::Deleted(jobids)))
         }
     }
@@ -263,7 +313,13 @@ mod tests {
                 jobid: "nope".into(),
             }),
         ];
-        let results = apply_batch(&mut conn, &ops.iter().collect::<Vec<_>>(), 60.0)?;
+        let results = apply_batch(
+            &mut conn,
+            &ops.iter().collect::<Vec<_>>(),
+            1000.0,
+            60.0,
+            &mut KnownJobs::default(),
+        )?;
         assert!(matches!(results[0], Ok(WriteOutcome::Updated)));
         assert!(matches!(results[1], Err(StoreError::TotalRequired)));
         assert!(matches!(results[2], Ok(WriteOutcome::Updated)));
@@ -301,7 +357,13 @@ mod tests {
             WriteOp::Delete(JobRef { jobid: "j".into() }),
             update("c", Some(4.0), ""),
         ];
-        let results = apply_batch(&mut conn, &ops.iter().collect::<Vec<_>>(), 60.0)?;
+        let results = apply_batch(
+            &mut conn,
+            &ops.iter().collect::<Vec<_>>(),
+            1000.0,
+            60.0,
+            &mut KnownJobs::default(),
+        )?;
         assert!(matches!(results[0], Ok(WriteOutcome::Updated)));
         assert!(matches!(results[1], Ok(WriteOutcome::Deleted(true))));
         assert!(matches!(results[2], Err(StoreError::TotalRequired)));
@@ -318,6 +380,60 @@ mod tests {
     }
 
     #[test]
+    fn a_busy_job_row_is_stamped_once_a_second_and_reads_stay_exact() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("s.sqlite3");
+        let mut conn = open_writer(&path)?;
+        let reader = open_reader(&path)?;
+        let mut known = KnownJobs::default();
+        let row_updated = |conn: &Connection| -> rusqlite::Result<f64> {
+            conn.query_row("SELECT updated FROM jobs WHERE jobid = 'j'", [], |r| {
+                r.get(0)
+            })
+        };
+        let mut at = |now: f64, op: WriteOp| apply_batch(&mut conn, &[&op], now, 60.0, &mut known);
+        at(1000.0, update("w", Some(9.0), ""))?;
+        at(1000.5, update("w", None, ""))?;
+        let job = read_job(&reader, "j")?.expect("job");
+        assert_eq!(job.updated, 1000.5, "reads see the worker's later activity");
+        assert_eq!(job.expires(), 1060.5);
+        at(1001.2, update("w", None, ""))?;
+        assert_eq!(row_updated(&conn)?, 1001.2, "re-stamped a second later");
+        Ok(())
+    }
+
+    #[test]
+    fn expiry_allows_for_the_stamp_lag_and_never_deletes_early() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("x.sqlite3");
+        let mut conn = open_writer(&path)?;
+        let mut known = KnownJobs::default();
+        let mut at = |now: f64, op: WriteOp| -> Result<WriteOutcome, StoreError> {
+            let mut results = apply_batch(&mut conn, &[&op], now, 60.0, &mut known)?;
+            results.remove(0)
+        };
+        let create = WriteOp::Create(CreateJob {
+            jobid: "j".into(),
+            desc: String::new(),
+            maxage: Some(10.0),
+        });
+        at(2000.0, create)?;
+        // Activity at 2000.9 is not stamped on the job row (too soon)...
+        at(2000.9, update("w", Some(9.0), ""))?;
+        // ...so the job truly expires at 2010.9: not at 2010.5,
+        assert_eq!(
+            at(2010.5, WriteOp::Expire { limit: 10 })?,
+            WriteOutcome::Expired(0)
+        );
+        // but by 2011.
+        assert_eq!(
+            at(2011.0, WriteOp::Expire { limit: 10 })?,
+            WriteOutcome::Expired(1)
+        );
+        Ok(())
+    }
+
+    #[test]
     fn a_full_disk_fails_updates_and_writes_resume_after() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("full.sqlite3");
@@ -328,10 +444,11 @@ mod tests {
         let mut failure = None;
         for n in 0..200 {
             let op = update(&format!("w{n}"), Some(1.0), &desc);
-            let result = match apply_batch(&mut conn, &[&op], 60.0) {
-                Ok(mut results) => results.remove(0),
-                Err(e) => Err(StoreError::CommitFailed(e.to_string())),
-            };
+            let result =
+                match apply_batch(&mut conn, &[&op], 1000.0, 60.0, &mut KnownJobs::default()) {
+                    Ok(mut results) => results.remove(0),
+                    Err(e) => Err(StoreError::CommitFailed(e.to_string())),
+                };
             if let Err(e) = result {
                 failure = Some(e);
                 break;
@@ -342,7 +459,7 @@ mod tests {
         // Space comes back: the same connection writes again.
         conn.pragma_update(None, "max_page_count", 1_000_000)?;
         let op = update("after", Some(1.0), &desc);
-        let results = apply_batch(&mut conn, &[&op], 60.0)?;
+        let results = apply_batch(&mut conn, &[&op], 1000.0, 60.0, &mut KnownJobs::default())?;
         assert!(matches!(results[0], Ok(WriteOutcome::Updated)));
         Ok(())
     }
