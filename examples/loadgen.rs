@@ -1,0 +1,539 @@
+//! Load generator: how many `/progress/update` requests progressd answers
+//! per second, next to a bare tiny_http server that answers `OK\n` with no
+//! work at all, and whether every acknowledged update was stored.
+//!
+//! Both servers get the same number of request threads (progressd's default)
+//! and the same hand-written HTTP/1.1 client, so the ratio progressd/bare is
+//! the cost of progressd's own work: routing, parsing, and the group-commit
+//! writer. Each server is measured in two modes: keep-alive (one connection
+//! per client thread, requests back to back) and a new connection per
+//! request (`Connection: close`). Modes run in turn (bare, then progressd) so
+//! background noise hits both servers alike.
+//!
+//! After each progressd run the service is shut down and its database is
+//! opened read-only: every worker's stored `current` must be at least the
+//! last value acknowledged with a 200. The program exits non-zero if not.
+//!
+//! Run: `cargo run --release --example loadgen [-- --connections K --seconds D --threads N]`
+//! (defaults: 32 connections, 5 seconds per run; talks only to 127.0.0.1).
+
+use std::error::Error;
+use std::fmt;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use progressd::config::Config;
+use rusqlite::OptionalExtension;
+
+/// Longest wait for one connect, read or write: it bounds how far a run can
+/// overshoot its duration when a server stalls.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// Pause after an I/O error, so a refused connect does not spin a core.
+const ERROR_BACKOFF: Duration = Duration::from_millis(1);
+/// The `total` every update reports; larger than any `current` reached.
+const TOTAL: u64 = 1_000_000_000;
+/// Longest status line or header line accepted from a server.
+const MAX_LINE: usize = 8 * 1024;
+
+/// How a client thread uses connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// One connection per client thread, requests back to back.
+    KeepAlive,
+    /// `Connection: close` and a new connection for every request.
+    NewConnection,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::KeepAlive => "keep-alive",
+            Mode::NewConnection => "new-conn",
+        })
+    }
+}
+
+/// The settings of one benchmark, from the command line.
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    /// Client threads, each with its own connection and worker id.
+    connections: usize,
+    /// Length of each run.
+    duration: Duration,
+    /// Request threads of each server (progressd's default unless given).
+    threads: usize,
+}
+
+/// What one client thread saw.
+#[derive(Debug, Default)]
+struct ClientReport {
+    /// Requests sent (or attempted).
+    requests: u64,
+    /// Requests answered with something other than 200, or failed by I/O.
+    errors: u64,
+    /// The last `current` acknowledged with 200; 0 when none was.
+    last_acked: u64,
+    /// Latency of each request answered with 200, in microseconds.
+    latencies_us: Vec<u64>,
+    /// The first error, with the `current` it happened at.
+    first_error: Option<String>,
+    /// The `current` of every request that failed: the server may still
+    /// apply one after the client gave up on it.
+    failed: Vec<u64>,
+}
+
+/// What one run (one server, one mode) measured.
+#[derive(Debug)]
+struct RunReport {
+    mode: Mode,
+    server: &'static str,
+    elapsed: Duration,
+    clients: Vec<ClientReport>,
+}
+
+impl RunReport {
+    fn requests(&self) -> u64 {
+        self.clients.iter().map(|c| c.requests).sum()
+    }
+
+    fn errors(&self) -> u64 {
+        self.clients.iter().map(|c| c.errors).sum()
+    }
+
+    fn updates_per_sec(&self) -> f64 {
+        let ok = self.requests() - self.errors();
+        ok as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Latency percentiles (p50, p99) in milliseconds over requests answered
+    /// with 200; `None` when there were none.
+    fn percentiles_ms(&self) -> Option<(f64, f64)> {
+        let mut all: Vec<u64> = self
+            .clients
+            .iter()
+            .flat_map(|c| c.latencies_us.iter().copied())
+            .collect();
+        if all.is_empty() {
+            return None;
+        }
+        all.sort_unstable();
+        let at = |p: f64| all[((all.len() - 1) as f64 * p).round() as usize] as f64 / 1000.0;
+        Some((at(0.50), at(0.99)))
+    }
+}
+
+fn main() -> ExitCode {
+    let settings = match parse_args(std::env::args().skip(1)) {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("loadgen: {message}");
+            eprintln!("usage: loadgen [--connections K] [--seconds D] [--threads N]");
+            return ExitCode::from(2);
+        }
+    };
+    match run(settings) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Settings, String> {
+    let mut settings = Settings {
+        connections: 32,
+        duration: Duration::from_secs(5),
+        threads: Config::for_tests(PathBuf::new()).threads,
+    };
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--connections" => {
+                let text = value()?;
+                settings.connections = text
+                    .parse()
+                    .ok()
+                    .filter(|k| (1..=1024).contains(k))
+                    .ok_or_else(|| format!("--connections must be 1 to 1024, got {text}"))?;
+            }
+            "--seconds" => {
+                let text = value()?;
+                settings.duration = text
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|d| *d > 0.0 && *d <= 3600.0)
+                    .map(Duration::from_secs_f64)
+                    .ok_or_else(|| {
+                        format!("--seconds must be above 0 and at most 3600, got {text}")
+                    })?;
+            }
+            "--threads" => {
+                let text = value()?;
+                settings.threads = text
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1024).contains(n))
+                    .ok_or_else(|| format!("--threads must be 1 to 1024, got {text}"))?;
+            }
+            _ => return Err(format!("unknown argument {arg}")),
+        }
+    }
+    Ok(settings)
+}
+
+/// Runs the four benchmarks and prints the results; `Ok(false)` when an
+/// acknowledged update is missing from the database.
+fn run(settings: Settings) -> Result<bool, Box<dyn Error>> {
+    let cores = thread::available_parallelism().map_or(0, |n| n.get());
+    let dir = tempfile::tempdir()?;
+    let threads = settings.threads;
+    println!(
+        "loadgen: {cores} cores, {} connections, {:.1} s per run, {threads} request threads per server",
+        settings.connections,
+        settings.duration.as_secs_f64()
+    );
+
+    let mut reports = Vec::new();
+    let mut durability = Vec::new();
+    for mode in [Mode::KeepAlive, Mode::NewConnection] {
+        let bare = BareServer::start(threads)?;
+        reports.push(drive(bare.addr, "bare", mode, settings));
+        bare.shutdown();
+
+        let db = dir.path().join(format!("bench-{mode}.sqlite3"));
+        let mut config = Config::for_tests(db.clone());
+        config.threads = threads;
+        let running = progressd::start(&config)?;
+        let report = drive(running.addr(), "progressd", mode, settings);
+        running.shutdown();
+        durability.push((mode, check_durability(&db, &report)?));
+        reports.push(report);
+    }
+    print_table(&reports);
+    for (mode, (durable, total)) in &durability {
+        println!("durable: {durable}/{total} workers have every acknowledged update ({mode})");
+    }
+    Ok(durability
+        .iter()
+        .all(|(_, (durable, total))| durable == total))
+}
+
+/// A tiny_http server doing nothing but answer `OK\n`: the ceiling progressd
+/// is measured against.
+struct BareServer {
+    server: Arc<tiny_http::Server>,
+    addr: SocketAddr,
+    stopping: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl BareServer {
+    fn start(threads: usize) -> Result<BareServer, Box<dyn Error>> {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").map_err(|e| e.to_string())?);
+        let addr = server
+            .server_addr()
+            .to_ip()
+            .ok_or("the bare server has no IP address")?;
+        let stopping = Arc::new(AtomicBool::new(false));
+        let threads = (0..threads)
+            .map(|i| {
+                let server = Arc::clone(&server);
+                let stopping = Arc::clone(&stopping);
+                thread::Builder::new()
+                    .name(format!("bare-http-{i}"))
+                    .spawn(move || {
+                        while !stopping.load(Ordering::SeqCst) {
+                            if let Ok(request) = server.recv() {
+                                // A failed send means the client went away.
+                                let _ = request.respond(tiny_http::Response::from_string("OK\n"));
+                            }
+                        }
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(BareServer {
+            server,
+            addr,
+            stopping,
+            threads,
+        })
+    }
+
+    fn shutdown(self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        // Each unblock wakes exactly one thread blocked in recv().
+        for _ in &self.threads {
+            self.server.unblock();
+        }
+        for thread in self.threads {
+            if thread.join().is_err() {
+                eprintln!("loadgen: a bare server thread panicked");
+            }
+        }
+    }
+}
+
+/// Runs `settings.connections` client threads against `addr` for
+/// `settings.duration`.
+fn drive(addr: SocketAddr, server: &'static str, mode: Mode, settings: Settings) -> RunReport {
+    let start = Instant::now();
+    let deadline = start + settings.duration;
+    let handles: Vec<_> = (0..settings.connections)
+        .map(|worker| thread::spawn(move || client_loop(addr, mode, worker, deadline)))
+        .collect();
+    let clients = handles
+        .into_iter()
+        .map(|h| h.join().expect("a client thread panicked"))
+        .collect();
+    RunReport {
+        mode,
+        server,
+        elapsed: start.elapsed(),
+        clients,
+    }
+}
+
+/// One client thread: sends updates for worker `w{worker}` with `current`
+/// counting up from 1 until `deadline`.
+fn client_loop(addr: SocketAddr, mode: Mode, worker: usize, deadline: Instant) -> ClientReport {
+    let mut report = ClientReport::default();
+    let mut connection: Option<HttpConnection> = None;
+    let mut request = Vec::with_capacity(256);
+    let mut current = 0;
+    loop {
+        let sent = Instant::now();
+        if sent >= deadline {
+            return report;
+        }
+        current += 1;
+        report.requests += 1;
+        request.clear();
+        // Writing to a Vec cannot fail.
+        let _ = write!(
+            request,
+            "GET /progress/update?jobid=bench&workid=w{worker}&current={current}&total={TOTAL} HTTP/1.1\r\nHost: {addr}\r\n{}\r\n",
+            if mode == Mode::NewConnection {
+                "Connection: close\r\n"
+            } else {
+                ""
+            }
+        );
+        let outcome = match connection.take() {
+            Some(conn) => Ok(conn),
+            None => HttpConnection::open(addr),
+        }
+        .and_then(|mut conn| conn.exchange(&request).map(|answer| (conn, answer)));
+        match outcome {
+            Ok((conn, answer)) => {
+                if answer.status == 200 {
+                    report.last_acked = current;
+                    report
+                        .latencies_us
+                        .push(sent.elapsed().as_micros().try_into().unwrap_or(u64::MAX));
+                } else {
+                    report.errors += 1;
+                    report.failed.push(current);
+                    report.first_error.get_or_insert_with(|| {
+                        format!("current={current}: status {}", answer.status)
+                    });
+                }
+                if mode == Mode::KeepAlive && !answer.close {
+                    connection = Some(conn);
+                }
+            }
+            Err(e) => {
+                report.errors += 1;
+                report.failed.push(current);
+                report.first_error.get_or_insert_with(|| {
+                    format!(
+                        "current={current}: {e} after {:.1} s",
+                        sent.elapsed().as_secs_f64()
+                    )
+                });
+                thread::sleep(ERROR_BACKOFF);
+            }
+        }
+    }
+}
+
+/// A client connection: just enough HTTP/1.1 to send a GET and read a
+/// response with a `Content-Length`.
+struct HttpConnection {
+    stream: BufReader<TcpStream>,
+    line: String,
+    body: Vec<u8>,
+}
+
+/// The parts of a response the benchmark looks at.
+struct Answer {
+    status: u16,
+    /// The server will close the connection after this response.
+    close: bool,
+}
+
+impl HttpConnection {
+    fn open(addr: SocketAddr) -> std::io::Result<HttpConnection> {
+        let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(IO_TIMEOUT))?;
+        stream.set_write_timeout(Some(IO_TIMEOUT))?;
+        Ok(HttpConnection {
+            stream: BufReader::new(stream),
+            line: String::new(),
+            body: Vec::new(),
+        })
+    }
+
+    /// Sends one request and reads its whole response.
+    fn exchange(&mut self, request: &[u8]) -> std::io::Result<Answer> {
+        self.stream.get_mut().write_all(request)?;
+        self.read_line()?;
+        let status = self
+            .line
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .ok_or_else(|| invalid(format!("bad status line {:?}", self.line)))?;
+        let mut length = None;
+        let mut close = false;
+        loop {
+            self.read_line()?;
+            let header = self.line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            let Some((name, value)) = header.split_once(':') else {
+                return Err(invalid(format!("bad header {header:?}")));
+            };
+            let value = value.trim();
+            if name.eq_ignore_ascii_case("content-length") {
+                length = Some(
+                    value
+                        .parse::<usize>()
+                        .map_err(|_| invalid(format!("bad Content-Length {value:?}")))?,
+                );
+            } else if name.eq_ignore_ascii_case("connection") {
+                close = value.eq_ignore_ascii_case("close");
+            }
+        }
+        let length = length.ok_or_else(|| invalid("response without Content-Length".into()))?;
+        self.body.resize(length, 0);
+        self.stream.read_exact(&mut self.body)?;
+        Ok(Answer { status, close })
+    }
+
+    /// Reads one CRLF-terminated line into `self.line`, refusing an endless
+    /// one and a closed connection.
+    fn read_line(&mut self) -> std::io::Result<()> {
+        self.line.clear();
+        let n = (&mut self.stream)
+            .take(MAX_LINE as u64)
+            .read_line(&mut self.line)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if !self.line.ends_with('\n') {
+            return Err(invalid("line too long".into()));
+        }
+        Ok(())
+    }
+}
+
+fn invalid(message: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, message)
+}
+
+/// Counts the workers whose stored `current` is at least the last one
+/// acknowledged: (durable, all). Prints each worker that falls short.
+fn check_durability(db: &Path, report: &RunReport) -> Result<(usize, usize), Box<dyn Error>> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut query = conn.prepare(
+        "SELECT w.current FROM workers w JOIN jobs j ON j.id = w.job \
+         WHERE j.jobid = 'bench' AND w.workid = ?1",
+    )?;
+    let mut durable = 0;
+    for (worker, client) in report.clients.iter().enumerate() {
+        let stored: Option<f64> = query
+            .query_row([format!("w{worker}")], |row| row.get(0))
+            .optional()?;
+        // `current` is stored as REAL; counts stay far below 2^53, so the
+        // comparison is exact. A worker with nothing acknowledged owes nothing.
+        if client.last_acked == 0 || stored.is_some_and(|s| s >= client.last_acked as f64) {
+            durable += 1;
+        } else {
+            // A request the client gave up on (a timeout) may be applied
+            // after later ones were acknowledged, overwriting them.
+            let late = stored
+                .filter(|s| client.failed.iter().any(|&f| f as f64 == *s))
+                .map_or(String::new(), |s| {
+                    format!(" (written late by its own failed request current={s})")
+                });
+            println!(
+                "missing ({}): worker w{worker} acknowledged current={} but stored {stored:?}{late}",
+                report.mode, client.last_acked
+            );
+        }
+    }
+    Ok((durable, report.clients.len()))
+}
+
+fn print_table(reports: &[RunReport]) {
+    println!();
+    println!(
+        "{:<11} {:<10} {:>9} {:>10} {:>8} {:>8} {:>7}",
+        "mode", "server", "requests", "updates/s", "p50 ms", "p99 ms", "errors"
+    );
+    for r in reports {
+        let (p50, p99) = r
+            .percentiles_ms()
+            .map_or(("-".into(), "-".into()), |(p50, p99)| {
+                (format!("{p50:.2}"), format!("{p99:.2}"))
+            });
+        println!(
+            "{:<11} {:<10} {:>9} {:>10.0} {:>8} {:>8} {:>7}",
+            r.mode.to_string(),
+            r.server,
+            r.requests(),
+            r.updates_per_sec(),
+            p50,
+            p99,
+            r.errors()
+        );
+    }
+    println!();
+    for r in reports {
+        let failing = r.clients.iter().filter(|c| c.errors > 0).count();
+        let first = r.clients.iter().enumerate().find_map(|(worker, c)| {
+            c.first_error
+                .as_ref()
+                .map(|error| format!("w{worker} {error}"))
+        });
+        if let Some(first) = first {
+            println!(
+                "errors ({} {}): {failing} workers, first: {first}",
+                r.mode, r.server
+            );
+        }
+    }
+    for mode in [Mode::KeepAlive, Mode::NewConnection] {
+        let rate = |server: &str| {
+            reports
+                .iter()
+                .find(|r| r.mode == mode && r.server == server)
+                .map(RunReport::updates_per_sec)
+        };
+        if let (Some(bare), Some(progressd)) = (rate("bare"), rate("progressd")) {
+            let ratio = if bare > 0.0 { progressd / bare } else { 0.0 };
+            println!("ratio progressd/bare ({mode}): {ratio:.2}");
+        }
+    }
+}
