@@ -149,22 +149,6 @@ fn post_form_bodies_work_like_query_strings() {
 }
 
 #[test]
-fn head_answers_like_get_without_a_body() {
-    let s = TestServer::start();
-    s.update(&[
-        ("jobid", "h"),
-        ("workid", "w"),
-        ("current", "1"),
-        ("total", "2"),
-    ]);
-    let r = s.head("/progress/status?jobid=h");
-    assert_eq!(r.status, 200);
-    assert_eq!(r.content_type, "application/json");
-    assert!(r.body.is_empty());
-    assert_eq!(s.head("/progress/status?jobid=nope").status, 404);
-}
-
-#[test]
 fn each_input_rule_gives_a_400_naming_the_parameter() {
     let s = TestServer::start();
     s.update(&[

@@ -130,7 +130,7 @@ fn stalled_request_bodies_do_not_hold_the_threads_forever() {
 }
 
 #[test]
-fn head_sends_no_body_bytes() {
+fn head_answers_like_get_without_body_bytes() {
     let s = TestServer::start();
     s.update(&[
         ("jobid", "h"),
@@ -151,6 +151,16 @@ fn head_sends_no_body_bytes() {
         "{head}"
     );
     assert_eq!(body, "", "no body after the head");
+    let answer = raw_exchange(
+        &s.addr(),
+        b"HEAD /progress/status?jobid=nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 404"), "{text}");
+    assert!(
+        text.ends_with("\r\n\r\n"),
+        "no body after a 404 head either"
+    );
 }
 
 #[test]

@@ -182,9 +182,7 @@ fn binary_logs_its_address_and_database_and_serves() -> TestResult {
 fn every_acknowledged_update_survives_sigkill() -> TestResult {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("crash.sqlite3");
-    let mut command = progressd();
-    command.args(["--listen", "127.0.0.1:0", "--db"]).arg(&db);
-    let server = BinaryServer::spawn(command)?;
+    let server = serve_binary(&db)?;
     let addr = server.addr.clone();
     // Eight clients create workers as fast as they are acknowledged, until
     // the server is killed under them.
@@ -235,6 +233,15 @@ fn every_acknowledged_update_survives_sigkill() -> TestResult {
 
 fn progressd() -> Command {
     progressd_command()
+}
+
+/// `progressd serve` on a free port and `db`.
+fn serve_binary(db: &std::path::Path) -> std::io::Result<BinaryServer> {
+    let mut command = progressd();
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(db);
+    BinaryServer::spawn(command)
 }
 
 #[test]

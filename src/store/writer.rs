@@ -289,6 +289,20 @@ mod tests {
     use super::*;
     use crate::store::{open_reader, open_writer, read_job};
 
+    /// A new database and its writer connection.
+    fn new_db() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("w.sqlite3");
+        let conn = open_writer(&path).expect("database opens");
+        (dir, path, conn)
+    }
+
+    /// One batch at `now` with a writer that knows no jobs yet.
+    fn batch(conn: &mut Connection, now: f64, ops: &[WriteOp]) -> rusqlite::Result<Vec<Reply>> {
+        let ops: Vec<&WriteOp> = ops.iter().collect();
+        apply_batch(conn, &ops, now, 60.0, &mut KnownJobs::default())
+    }
+
     fn update(workid: &str, total: Option<f64>, desc: &str) -> WriteOp {
         WriteOp::Update(WorkerUpdate {
             jobid: "j".into(),
@@ -302,9 +316,7 @@ mod tests {
 
     #[test]
     fn a_bad_operation_fails_alone_in_its_batch() -> Result<(), StoreError> {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("w.sqlite3");
-        let mut conn = open_writer(&path)?;
+        let (_dir, path, mut conn) = new_db();
         let ops = [
             update("a", Some(2.0), ""),
             update("b", None, ""),
@@ -313,13 +325,7 @@ mod tests {
                 jobid: "nope".into(),
             }),
         ];
-        let results = apply_batch(
-            &mut conn,
-            &ops.iter().collect::<Vec<_>>(),
-            1000.0,
-            60.0,
-            &mut KnownJobs::default(),
-        )?;
+        let results = batch(&mut conn, 1000.0, &ops)?;
         assert!(matches!(results[0], Ok(WriteOutcome::Updated)));
         assert!(matches!(results[1], Err(StoreError::TotalRequired)));
         assert!(matches!(results[2], Ok(WriteOutcome::Updated)));
@@ -341,9 +347,7 @@ mod tests {
 
     #[test]
     fn jobs_created_and_deleted_within_one_batch() -> Result<(), StoreError> {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("b.sqlite3");
-        let mut conn = open_writer(&path)?;
+        let (_dir, path, mut conn) = new_db();
         let ops = [
             update("a", Some(2.0), ""),
             WriteOp::Delete(JobRef { jobid: "j".into() }),
@@ -357,13 +361,7 @@ mod tests {
             WriteOp::Delete(JobRef { jobid: "j".into() }),
             update("c", Some(4.0), ""),
         ];
-        let results = apply_batch(
-            &mut conn,
-            &ops.iter().collect::<Vec<_>>(),
-            1000.0,
-            60.0,
-            &mut KnownJobs::default(),
-        )?;
+        let results = batch(&mut conn, 1000.0, &ops)?;
         assert!(matches!(results[0], Ok(WriteOutcome::Updated)));
         assert!(matches!(results[1], Ok(WriteOutcome::Deleted(true))));
         assert!(matches!(results[2], Err(StoreError::TotalRequired)));
@@ -381,9 +379,7 @@ mod tests {
 
     #[test]
     fn a_busy_job_row_is_stamped_once_a_second_and_reads_stay_exact() -> Result<(), StoreError> {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("s.sqlite3");
-        let mut conn = open_writer(&path)?;
+        let (_dir, path, mut conn) = new_db();
         let reader = open_reader(&path)?;
         let mut known = KnownJobs::default();
         let row_updated = |conn: &Connection| -> rusqlite::Result<f64> {
@@ -404,9 +400,7 @@ mod tests {
 
     #[test]
     fn expiry_allows_for_the_stamp_lag_and_never_deletes_early() -> Result<(), StoreError> {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("x.sqlite3");
-        let mut conn = open_writer(&path)?;
+        let (_dir, _path, mut conn) = new_db();
         let mut known = KnownJobs::default();
         let mut at = |now: f64, op: WriteOp| -> Result<WriteOutcome, StoreError> {
             let mut results = apply_batch(&mut conn, &[&op], now, 60.0, &mut known)?;
@@ -435,20 +429,17 @@ mod tests {
 
     #[test]
     fn a_full_disk_fails_updates_and_writes_resume_after() -> Result<(), StoreError> {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("full.sqlite3");
-        let mut conn = open_writer(&path)?;
+        let (_dir, _path, mut conn) = new_db();
         let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
         conn.pragma_update(None, "max_page_count", pages + 2)?;
         let desc = "x".repeat(1000);
         let mut failure = None;
         for n in 0..200 {
             let op = update(&format!("w{n}"), Some(1.0), &desc);
-            let result =
-                match apply_batch(&mut conn, &[&op], 1000.0, 60.0, &mut KnownJobs::default()) {
-                    Ok(mut results) => results.remove(0),
-                    Err(e) => Err(StoreError::CommitFailed(e.to_string())),
-                };
+            let result = match batch(&mut conn, 1000.0, &[op]) {
+                Ok(mut results) => results.remove(0),
+                Err(e) => Err(StoreError::CommitFailed(e.to_string())),
+            };
             if let Err(e) = result {
                 failure = Some(e);
                 break;
@@ -459,7 +450,7 @@ mod tests {
         // Space comes back: the same connection writes again.
         conn.pragma_update(None, "max_page_count", 1_000_000)?;
         let op = update("after", Some(1.0), &desc);
-        let results = apply_batch(&mut conn, &[&op], 1000.0, 60.0, &mut KnownJobs::default())?;
+        let results = batch(&mut conn, 1000.0, &[op])?;
         assert!(matches!(results[0], Ok(WriteOutcome::Updated)));
         Ok(())
     }

@@ -92,16 +92,6 @@ impl TestServer {
         reply(response)
     }
 
-    /// HEAD `path_and_query`.
-    pub fn head(&self, path_and_query: &str) -> Reply {
-        let response = self
-            .agent
-            .head(format!("{}{}", self.base, path_and_query))
-            .call()
-            .expect("request answered");
-        reply(response)
-    }
-
     /// POST a form body (already URL-encoded) to `path`.
     pub fn post(&self, path: &str, body: &str) -> Reply {
         let response = self
