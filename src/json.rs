@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use crate::model::{Job, JobSummary, Worker};
+use crate::model::{BarState, Job, JobSummary, Worker};
 
 /// Largest integer an `f64` holds exactly.
 const EXACT_INT: f64 = 9_007_199_254_740_992.0;
@@ -31,7 +31,7 @@ fn time(t: f64) -> Value {
     rounded(t, 3)
 }
 
-fn worker(w: &Worker) -> Value {
+fn worker(w: &Worker, now: f64) -> Value {
     json!({
         "workid": w.workid,
         "current": number(w.current),
@@ -43,18 +43,31 @@ fn worker(w: &Worker) -> Value {
         "first_seen": time(w.first_seen),
         "updated": time(w.updated),
         "eta_seconds": w.eta_seconds().map(|eta| rounded(eta, 1)),
+        "stale": w.is_stale(now),
     })
 }
 
-/// The `status` document: the job and every worker.
-pub fn job_status(job: &Job) -> Value {
+/// The `status` document at `now`: the job, its summary and every worker
+/// (in natural order of workid).
+pub fn job_status(job: &Job, now: f64) -> Value {
+    let progress = job.progress(now);
     json!({
         "jobid": job.jobid,
         "desc": job.desc,
         "created": time(job.created),
         "updated": time(job.updated),
         "expires": time(job.expires()),
-        "workers": job.workers.iter().map(worker).collect::<Vec<_>>(),
+        "now": time(now),
+        "summary": {
+            "percent": rounded(progress.percent, 2),
+            "running": progress.count(BarState::Running),
+            "done": progress.count(BarState::Done),
+            "failed": progress.count(BarState::Failed),
+            "stale": progress.count(BarState::Stale),
+            "last_report": progress.last_report.map(time),
+            "eta_seconds": progress.eta_seconds.map(|eta| rounded(eta, 1)),
+        },
+        "workers": job.workers.iter().map(|w| worker(w, now)).collect::<Vec<_>>(),
     })
 }
 

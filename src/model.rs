@@ -1,5 +1,5 @@
 //! Plain data: a job, its workers, and what is derived from them (percent,
-//! state, ETA).
+//! state, staleness, ETA, the job's summary, the natural order of ids).
 //!
 //! Nothing here knows SQL or HTTP. The store fills these structs; the JSON,
 //! page and chart read them. Every derived figure is computed here and only
@@ -20,7 +20,7 @@ pub struct Job {
     pub updated: f64,
     /// Seconds after `updated` when the job may be deleted.
     pub maxage: f64,
-    /// The job's workers.
+    /// The job's workers, in natural order of workid.
     pub workers: Vec<Worker>,
 }
 
@@ -57,6 +57,8 @@ pub struct Worker {
     pub base_time: f64,
     /// `current` at `base_time`.
     pub base_current: f64,
+    /// How many reports the worker has sent.
+    pub updates: i64,
 }
 
 /// What a worker's bar means.
@@ -88,6 +90,55 @@ impl WorkerState {
             WorkerState::Running => "running",
             WorkerState::Done => "done",
             WorkerState::Failed => "failed",
+        }
+    }
+}
+
+/// The current time as Unix seconds: the clock every derived figure is
+/// measured against.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// A running worker silent longer than this is stale, however long its usual
+/// gap between reports.
+pub const STALE_FLOOR_SECS: f64 = 120.0;
+/// A running worker is stale once silent for more than this many of its
+/// usual gaps between reports (and more than [`STALE_FLOOR_SECS`]).
+pub const STALE_GAPS: f64 = 5.0;
+
+/// How a worker's bar is drawn: its state, with a running worker that has
+/// gone silent shown apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BarState {
+    /// Running and reporting.
+    Running,
+    /// Finished.
+    Done,
+    /// Reported a problem.
+    Failed,
+    /// Running but silent for much longer than usual.
+    Stale,
+}
+
+impl BarState {
+    /// Every state, in legend order.
+    pub const ALL: [BarState; 4] = [
+        BarState::Running,
+        BarState::Done,
+        BarState::Failed,
+        BarState::Stale,
+    ];
+
+    /// The word shown on the page and in the chart's legend.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BarState::Running => "running",
+            BarState::Done => "done",
+            BarState::Failed => "failed",
+            BarState::Stale => "stale",
         }
     }
 }
@@ -129,6 +180,130 @@ impl Worker {
         }
         self.rate().map(|rate| (self.total - self.current) / rate)
     }
+
+    /// The mean time between the worker's reports, once it has sent two.
+    pub fn usual_gap(&self) -> Option<f64> {
+        (self.updates >= 2).then(|| (self.updated - self.first_seen) / (self.updates - 1) as f64)
+    }
+
+    /// True for a running worker silent at `now` for more than
+    /// [`STALE_GAPS`] of its usual gaps and more than [`STALE_FLOOR_SECS`].
+    pub fn is_stale(&self, now: f64) -> bool {
+        let patience = self.usual_gap().map_or(STALE_FLOOR_SECS, |gap| {
+            (STALE_GAPS * gap).max(STALE_FLOOR_SECS)
+        });
+        self.state() == WorkerState::Running && now - self.updated > patience
+    }
+
+    /// How the worker's bar is drawn at `now`.
+    pub fn bar_state(&self, now: f64) -> BarState {
+        match self.state() {
+            WorkerState::Done => BarState::Done,
+            WorkerState::Failed => BarState::Failed,
+            WorkerState::Running if self.is_stale(now) => BarState::Stale,
+            WorkerState::Running => BarState::Running,
+        }
+    }
+}
+
+/// A job's progress as a whole, at some moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobProgress {
+    /// Mean percent over the workers; 0 without workers.
+    pub percent: f64,
+    /// Workers by how their bar is drawn, in [`BarState::ALL`] order.
+    pub counts: [usize; 4],
+    /// Unix seconds of the latest report, if any worker has reported.
+    pub last_report: Option<f64>,
+    /// Seconds from now until the slowest running worker should finish;
+    /// `None` unless every running worker that still reports has a rate.
+    pub eta_seconds: Option<f64>,
+}
+
+impl JobProgress {
+    /// How many workers are drawn in `state`.
+    pub fn count(&self, state: BarState) -> usize {
+        self.counts[state as usize]
+    }
+}
+
+impl Job {
+    /// The job's progress at `now`. Stale workers are left out of the ETA:
+    /// a worker that stopped reporting gives no useful finishing time.
+    pub fn progress(&self, now: f64) -> JobProgress {
+        let mut counts = [0; 4];
+        let mut eta: Option<f64> = None;
+        let mut eta_known = true;
+        for w in &self.workers {
+            let state = w.bar_state(now);
+            counts[state as usize] += 1;
+            if state == BarState::Running {
+                match w.eta_seconds() {
+                    Some(secs) => {
+                        let from_now = (w.updated + secs - now).max(0.0);
+                        eta = Some(eta.map_or(from_now, |e| e.max(from_now)));
+                    }
+                    None => eta_known = false,
+                }
+            }
+        }
+        let n = self.workers.len();
+        JobProgress {
+            percent: if n == 0 {
+                0.0
+            } else {
+                self.workers.iter().map(Worker::percent).sum::<f64>() / n as f64
+            },
+            counts,
+            last_report: self.workers.iter().map(|w| w.updated).reduce(f64::max),
+            eta_seconds: eta.filter(|_| eta_known),
+        }
+    }
+}
+
+/// Orders ids as people read them: runs of digits compare as numbers, so
+/// `worker2` comes before `worker10`; otherwise byte order.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let (da, ra) = split_digits(a);
+                let (db, rb) = split_digits(b);
+                let (na, nb) = (trim_zeros(da), trim_zeros(db));
+                let by_value = na.len().cmp(&nb.len()).then_with(|| na.cmp(nb));
+                // Equal values: fewer leading zeros first, so the order is total.
+                match by_value.then_with(|| da.len().cmp(&db.len())) {
+                    Ordering::Equal => (a, b) = (ra, rb),
+                    other => return other,
+                }
+            }
+            (Some(x), Some(y)) => match x.cmp(y) {
+                Ordering::Equal => (a, b) = (&a[1..], &b[1..]),
+                other => return other,
+            },
+        }
+    }
+}
+
+fn split_digits(s: &[u8]) -> (&[u8], &[u8]) {
+    let end = s
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(s.len());
+    s.split_at(end)
+}
+
+fn trim_zeros(digits: &[u8]) -> &[u8] {
+    let start = digits
+        .iter()
+        .position(|&b| b != b'0')
+        .unwrap_or(digits.len());
+    &digits[start..]
 }
 
 /// One row of the job list: a job with its workers summarised.
@@ -176,6 +351,7 @@ mod tests {
             updated: 110.0,
             base_time: 100.0,
             base_current: 0.0,
+            updates: 2,
         }
     }
 
@@ -213,5 +389,94 @@ mod tests {
         assert_eq!(w.eta_seconds(), None, "no time has passed");
         assert_eq!(worker(5.0, 20.0, false).eta_seconds(), None);
         assert_eq!(worker(20.0, 20.0, true).eta_seconds(), None);
+    }
+
+    #[test]
+    fn stale_after_five_usual_gaps_with_a_two_minute_floor() {
+        // Two reports 10 s apart: a usual gap of 10 s, so the floor rules.
+        let w = worker(5.0, 20.0, true);
+        assert_eq!(w.usual_gap(), Some(10.0));
+        assert!(!w.is_stale(110.0 + 120.0));
+        assert!(w.is_stale(110.0 + 121.0));
+        assert_eq!(w.bar_state(110.0 + 121.0), BarState::Stale);
+        // A worker that reports every 60 s may be silent for five minutes.
+        let slow = Worker {
+            first_seen: 0.0,
+            updated: 600.0,
+            updates: 11,
+            ..w.clone()
+        };
+        assert_eq!(slow.usual_gap(), Some(60.0));
+        assert!(!slow.is_stale(600.0 + 300.0));
+        assert!(slow.is_stale(600.0 + 301.0));
+        // One report only: the floor.
+        let once = Worker {
+            updates: 1,
+            ..w.clone()
+        };
+        assert_eq!(once.usual_gap(), None);
+        assert!(once.is_stale(110.0 + 121.0));
+        // Done and failed workers are never stale.
+        assert_eq!(worker(20.0, 20.0, true).bar_state(1e9), BarState::Done);
+        assert_eq!(worker(5.0, 20.0, false).bar_state(1e9), BarState::Failed);
+    }
+
+    #[test]
+    fn job_progress_counts_and_eta() {
+        let mut job = Job {
+            jobid: "j".into(),
+            desc: String::new(),
+            created: 0.0,
+            updated: 110.0,
+            maxage: 60.0,
+            workers: vec![
+                worker(5.0, 20.0, true),  // running, 30 s to go from 110
+                worker(10.0, 20.0, true), // running, rate 1/s: 10 s to go
+                worker(20.0, 20.0, true), // done
+                worker(1.0, 20.0, false), // failed
+            ],
+        };
+        let p = job.progress(115.0);
+        assert_eq!(p.counts, [2, 1, 1, 0]);
+        assert_eq!(p.count(BarState::Running), 2);
+        assert_eq!(p.eta_seconds, Some(25.0), "the slowest, counted from now");
+        assert_eq!(p.last_report, Some(110.0));
+        let mean = (25.0 + 50.0 + 100.0 + 5.0) / 4.0;
+        assert!((p.percent - mean).abs() < 1e-9);
+        // A running worker without a rate makes the job's ETA unknown...
+        job.workers.push(Worker {
+            base_current: 3.0,
+            current: 3.0,
+            ..worker(3.0, 20.0, true)
+        });
+        assert_eq!(job.progress(115.0).eta_seconds, None);
+        // ...unless it is stale, when it no longer counts.
+        let later = job.progress(110.0 + 500.0);
+        assert_eq!(later.count(BarState::Stale), 3);
+        assert_eq!(later.eta_seconds, None, "no running worker left");
+        let empty = Job {
+            workers: vec![],
+            ..job
+        };
+        let p = empty.progress(0.0);
+        assert_eq!((p.percent, p.last_report, p.eta_seconds), (0.0, None, None));
+    }
+
+    #[test]
+    fn natural_order() {
+        let mut ids = vec![
+            "worker10", "worker2", "worker1", "w", "worker02", "a10b2", "a10b10", "a9", "10", "9",
+            "",
+        ];
+        ids.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            ids,
+            [
+                "", "9", "10", "a9", "a10b2", "a10b10", "w", "worker1", "worker2", "worker02",
+                "worker10"
+            ]
+        );
+        assert_eq!(natural_cmp("x007", "x7"), std::cmp::Ordering::Greater);
+        assert_eq!(natural_cmp("1.0", "1"), std::cmp::Ordering::Greater);
     }
 }

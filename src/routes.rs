@@ -8,6 +8,7 @@ use rusqlite::Connection;
 
 use crate::error::Error;
 use crate::json;
+use crate::model::unix_now;
 use crate::params::{CreateJob, Form, JobRef, ListJobs, WorkerUpdate};
 use crate::response::Response;
 use crate::store::{self, WriteOp, WriteOutcome, Writer};
@@ -110,7 +111,7 @@ fn update(ctx: &Context, form: &Form) -> Result<Response, Error> {
 fn status(ctx: &Context, form: &Form) -> Result<Response, Error> {
     let job = JobRef::from_form(form)?;
     match store::read_job(&ctx.reader, &job.jobid)? {
-        Some(found) => Ok(Response::json(&json::job_status(&found))),
+        Some(found) => Ok(Response::json(&json::job_status(&found, unix_now()))),
         None => Err(Error::UnknownJob(job.jobid)),
     }
 }

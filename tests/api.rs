@@ -659,3 +659,44 @@ fn percent_encoded_unicode_and_plus_in_desc() {
     assert_eq!(r.status, 200);
     assert_eq!(s.status("u")["desc"], desc);
 }
+
+#[test]
+fn status_lists_workers_in_natural_order_with_a_summary() {
+    let s = TestServer::start();
+    for (workid, current, ok) in [
+        ("worker10", "10", "1"),
+        ("worker2", "2", "1"),
+        ("worker1", "1", "0"),
+    ] {
+        s.update(&[
+            ("jobid", "n"),
+            ("workid", workid),
+            ("current", current),
+            ("total", "10"),
+            ("ok", ok),
+        ]);
+    }
+    let status = s.status("n");
+    let order: Vec<_> = status["workers"]
+        .as_array()
+        .map(|ws| {
+            ws.iter()
+                .map(|w| w["workid"].as_str().unwrap_or(""))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(order, ["worker1", "worker2", "worker10"]);
+    let summary = &status["summary"];
+    assert_eq!(
+        (
+            &summary["running"],
+            &summary["done"],
+            &summary["failed"],
+            &summary["stale"]
+        ),
+        (&1.into(), &1.into(), &1.into(), &0.into())
+    );
+    assert_eq!(summary["percent"].as_f64(), Some(43.33));
+    assert!(summary["last_report"].as_f64() >= status["created"].as_f64());
+    assert!(status["workers"][0]["stale"] == false);
+}

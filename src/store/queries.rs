@@ -4,7 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
-use crate::model::{Job, JobSummary, Worker};
+use crate::model::{Job, JobSummary, Worker, natural_cmp};
 use crate::params::{CreateJob, WorkerUpdate};
 
 /// The job with this id and all its workers, or `None`.
@@ -38,7 +38,8 @@ fn read_job_in(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreError
         return Ok(None);
     };
     let mut stmt = conn.prepare_cached(
-        "SELECT workid, current, total, ok, desc, first_seen, updated, base_time, base_current
+        "SELECT workid, current, total, ok, desc, first_seen, updated, base_time, base_current,
+                updates
            FROM workers WHERE job = ?1",
     )?;
     job.workers = stmt
@@ -53,9 +54,12 @@ fn read_job_in(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreError
                 updated: row.get(6)?,
                 base_time: row.get(7)?,
                 base_current: row.get(8)?,
+                updates: row.get(9)?,
             })
         })?
         .collect::<Result<_, _>>()?;
+    job.workers
+        .sort_by(|a, b| natural_cmp(&a.workid, &b.workid));
     // The job row's stamp may lag its workers' by the stamp interval.
     job.updated = job
         .workers
@@ -160,7 +164,7 @@ pub(super) fn write_worker(
                       VALUES (?1, ?2, ?3, ?4, ?5, COALESCE(?7, ''), ?6, ?6, ?6, ?3)
                  ON CONFLICT (job, workid) DO UPDATE
                      SET {REBASE}, current = ?3, total = ?4, ok = ?5,
-                         desc = COALESCE(?7, desc), updated = ?6"
+                         desc = COALESCE(?7, desc), updated = ?6, updates = updates + 1"
             ))?
             .execute(params![
                 job,
@@ -174,7 +178,8 @@ pub(super) fn write_worker(
         None => conn
             .prepare_cached(&format!(
                 "UPDATE workers
-                    SET {REBASE}, current = ?3, ok = ?4, desc = COALESCE(?5, desc), updated = ?6
+                    SET {REBASE}, current = ?3, ok = ?4, desc = COALESCE(?5, desc), updated = ?6,
+                        updates = updates + 1
                   WHERE job = ?1 AND workid = ?2"
             ))?
             .execute(params![

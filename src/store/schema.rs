@@ -19,6 +19,7 @@ use crate::model::{WorkerState, percent};
 pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_jobs_and_workers.sql"),
     include_str!("../../migrations/0002_expiry_and_rate.sql"),
+    include_str!("../../migrations/0003_update_count.sql"),
 ];
 
 /// How long a connection waits for a lock before giving up. Only checkpoints
@@ -138,7 +139,7 @@ mod tests {
         conn.execute_batch(
             "SELECT id, jobid, desc, created, updated, maxage, expires FROM jobs;
              SELECT job, workid, current, total, ok, desc, first_seen, updated,
-                    base_time, base_current FROM workers;",
+                    base_time, base_current, updates FROM workers;",
         )?;
         let index: String = conn.query_row(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'jobs_by_expiry'",

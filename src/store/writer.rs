@@ -19,12 +19,12 @@
 use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread::{self, JoinHandle};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::queries;
 use super::{ACTIVITY_STAMP_SECS, StoreError};
+use crate::model::unix_now;
 use crate::params::{CreateJob, JobRef, WorkerUpdate};
 
 /// Most operations committed in one transaction; more wait for the next.
@@ -174,12 +174,6 @@ impl KnownJobs {
             }
         }
     }
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Applies a batch in one transaction at time `now`. The outer error means the transaction
