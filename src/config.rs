@@ -69,6 +69,10 @@ pub struct ServeArgs {
         global = true
     )]
     pub default_maxage: f64,
+    /// Do not list the jobs at /progress/ (it answers 404), for sites that
+    /// keep job ids private.
+    #[arg(long, env = "PROGRESSD_NO_INDEX", global = true)]
+    pub no_index: bool,
 }
 
 /// Most request threads accepted.
@@ -88,6 +92,8 @@ pub struct Config {
     /// Seconds of inactivity before a job expires when it has no maxage of
     /// its own; positive, at most ten years.
     pub default_maxage: f64,
+    /// True to answer 404 at the job index.
+    pub no_index: bool,
 }
 
 impl Config {
@@ -130,6 +136,7 @@ impl Config {
             threads: args.threads,
             expire_interval,
             default_maxage: args.default_maxage,
+            no_index: args.no_index,
         })
     }
 
@@ -142,6 +149,7 @@ impl Config {
             threads: 8,
             expire_interval: Duration::from_secs(60),
             default_maxage: 604_800.0,
+            no_index: false,
         }
     }
 }

@@ -83,8 +83,10 @@ pub fn job_list(jobs: &[JobSummary]) -> Value {
                     "updated": time(j.updated),
                     "expires": time(j.expires()),
                     "workers": j.workers,
+                    "running": j.running,
                     "done": j.done,
                     "failed": j.failed,
+                    "stale": j.stale,
                     "percent": rounded(j.percent, 2),
                 })
             })

@@ -13,6 +13,7 @@ mod expiry;
 mod json;
 mod logger;
 pub mod model;
+pub mod page;
 pub mod params;
 pub mod response;
 pub mod routes;
@@ -106,6 +107,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
                 reader: store::open_reader(&config.db)?,
                 writer: writer.clone(),
                 fallback_host: config.listen.clone(),
+                index: !config.no_index,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

@@ -321,10 +321,14 @@ pub struct JobSummary {
     pub maxage: f64,
     /// Number of workers that have reported.
     pub workers: i64,
-    /// Workers in state done.
+    /// Workers running and reporting.
+    pub running: i64,
+    /// Workers done.
     pub done: i64,
-    /// Workers in state failed.
+    /// Workers failed.
     pub failed: i64,
+    /// Running workers gone silent.
+    pub stale: i64,
     /// Mean percent over the workers; 0 for a job without workers.
     pub percent: f64,
 }

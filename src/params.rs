@@ -284,6 +284,42 @@ impl JobRef {
     }
 }
 
+/// Parameters of `show`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShowPage {
+    /// The job's id.
+    pub jobid: String,
+    /// Seconds between the page's updates.
+    pub interval: u64,
+}
+
+/// Seconds between a show page's updates unless `interval` says otherwise
+/// (the spec's default).
+pub const DEFAULT_INTERVAL_SECS: u64 = 30;
+/// The longest `interval` accepted: a day.
+pub const MAX_INTERVAL_SECS: u64 = 86_400;
+
+impl ShowPage {
+    /// Validates `jobid` and `interval` (whole seconds, 1 to a day; a
+    /// fraction is rounded).
+    pub fn from_form(form: &Form) -> Result<ShowPage, ParamError> {
+        let jobid = id(form, "jobid", MAX_JOBID_BYTES)?;
+        let interval = match amount(form, "interval")? {
+            None => DEFAULT_INTERVAL_SECS,
+            Some(secs) if (1.0..=MAX_INTERVAL_SECS as f64).contains(&secs.round()) => {
+                secs.round() as u64
+            }
+            Some(_) => {
+                return Err(ParamError::new(
+                    "interval",
+                    format!("must be 1 to {MAX_INTERVAL_SECS} seconds"),
+                ));
+            }
+        };
+        Ok(ShowPage { jobid, interval })
+    }
+}
+
 /// Parameters of `jobs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListJobs {
@@ -463,6 +499,22 @@ mod tests {
             .to_string();
         assert!(msg.starts_with("parameter 'current': "), "{msg}");
         assert!(msg.len() < 150, "{msg}");
+    }
+
+    #[test]
+    fn show_interval() {
+        let show = |s: &str| ShowPage::from_form(&form(s));
+        assert_eq!(show("jobid=j").unwrap().interval, 30);
+        assert_eq!(show("jobid=j&interval=5").unwrap().interval, 5);
+        assert_eq!(show("jobid=j&interval=2.4").unwrap().interval, 2);
+        for bad in ["0", "0.4", "-1", "x", "86401", "inf"] {
+            assert_eq!(
+                show(&format!("jobid=j&interval={bad}")).unwrap_err().name,
+                "interval",
+                "{bad}"
+            );
+        }
+        assert_eq!(show("interval=5").unwrap_err().name, "jobid");
     }
 
     #[test]

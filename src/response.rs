@@ -38,6 +38,26 @@ impl Response {
         }
     }
 
+    /// 200 with an HTML page.
+    pub fn html(body: String) -> Response {
+        Response {
+            status: 200,
+            content_type: "text/html; charset=utf-8",
+            headers: Vec::new(),
+            body: body.into_bytes(),
+        }
+    }
+
+    /// 200 with one of the files compiled into the binary.
+    pub fn asset(content_type: &'static str, body: &str) -> Response {
+        Response {
+            status: 200,
+            content_type,
+            headers: Vec::new(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
     /// 302 to `location`, a path of our own.
     pub fn redirect(location: &'static str) -> Response {
         Response::text(format!("see {location}\n"))

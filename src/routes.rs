@@ -9,7 +9,10 @@ use rusqlite::Connection;
 use crate::error::Error;
 use crate::json;
 use crate::model::unix_now;
-use crate::params::{CreateJob, Form, JobRef, ListJobs, WorkerUpdate};
+use crate::page;
+use crate::params::{
+    CreateJob, DEFAULT_LIST_LIMIT, Form, JobRef, ListJobs, ShowPage, WorkerUpdate,
+};
 use crate::response::Response;
 use crate::store::{self, WriteOp, WriteOutcome, Writer};
 
@@ -49,6 +52,8 @@ pub struct Context {
     pub writer: Writer,
     /// `host:port` for links when a request has no usable `Host` header.
     pub fallback_host: String,
+    /// Whether `/progress/` lists the jobs (`--no-index` turns it off).
+    pub index: bool,
 }
 
 /// Answers one request.
@@ -72,6 +77,16 @@ pub fn handle(ctx: &Context, request: &Request) -> Result<Response, Error> {
         "/progress/status" => status(ctx, &form()?),
         "/progress/jobs" => jobs(ctx, &form()?),
         "/progress/delete" => delete(ctx, &form()?),
+        "/progress/" if ctx.index => index(ctx),
+        "/progress/show" => show(ctx, &form()?),
+        "/progress/assets/progressd.css" => Ok(Response::asset(
+            "text/css; charset=utf-8",
+            page::stylesheet(),
+        )),
+        "/progress/assets/show.js" => Ok(Response::asset(
+            "text/javascript; charset=utf-8",
+            page::SHOW_JS,
+        )),
         other => Err(Error::NoRoute(other.to_string())),
     }
 }
@@ -118,8 +133,27 @@ fn status(ctx: &Context, form: &Form) -> Result<Response, Error> {
 
 fn jobs(ctx: &Context, form: &Form) -> Result<Response, Error> {
     let list = ListJobs::from_form(form)?;
-    let jobs = store::list_jobs(&ctx.reader, list.limit)?;
+    let jobs = store::list_jobs(&ctx.reader, list.limit, unix_now())?;
     Ok(Response::json(&json::job_list(&jobs)))
+}
+
+fn show(ctx: &Context, form: &Form) -> Result<Response, Error> {
+    let show = ShowPage::from_form(form)?;
+    match store::read_job(&ctx.reader, &show.jobid)? {
+        Some(job) => Ok(Response::html(page::show_page(
+            &job,
+            unix_now(),
+            show.interval,
+        ))),
+        None => {
+            Ok(Response::html(page::missing_job_page(&show.jobid, show.interval)).with_status(404))
+        }
+    }
+}
+
+fn index(ctx: &Context) -> Result<Response, Error> {
+    let jobs = store::list_jobs(&ctx.reader, DEFAULT_LIST_LIMIT, unix_now())?;
+    Ok(Response::html(page::index_page(&jobs, unix_now())))
 }
 
 fn delete(ctx: &Context, form: &Form) -> Result<Response, Error> {

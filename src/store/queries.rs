@@ -70,24 +70,28 @@ fn read_job_in(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreError
 }
 
 /// The `limit` jobs with the most recent activity, newest first, each with
-/// its workers summarised. Needs the SQL functions of `open_reader`. The
-/// order follows the job rows' stamps, which may lag by the stamp interval;
-/// the `updated` reported is exact.
-pub fn list_jobs(conn: &Connection, limit: u64) -> Result<Vec<JobSummary>, StoreError> {
+/// its workers summarised as of `now`. Needs the SQL functions of
+/// `open_reader`. The order follows the job rows' stamps, which may lag by
+/// the stamp interval; the `updated` reported is exact.
+pub fn list_jobs(conn: &Connection, limit: u64, now: f64) -> Result<Vec<JobSummary>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT j.jobid, j.desc, j.created, MAX(j.updated, COALESCE(MAX(w.updated), 0)), j.maxage,
-                COUNT(w.workid),
-                COALESCE(SUM(worker_state(w.current, w.total, w.ok) = 'done'), 0),
-                COALESCE(SUM(worker_state(w.current, w.total, w.ok) = 'failed'), 0),
-                COALESCE(AVG(progress_percent(w.current, w.total)), 0)
-           FROM (SELECT * FROM jobs ORDER BY updated DESC, id DESC LIMIT ?1) AS j
-           LEFT JOIN workers AS w ON w.job = j.id
-          GROUP BY j.id
-          ORDER BY j.updated DESC, j.id DESC",
+        "SELECT jobid, desc, created, MAX(stamped, COALESCE(MAX(reported), 0)), maxage,
+                COUNT(workid), COALESCE(AVG(percent), 0),
+                COALESCE(SUM(state = 'running'), 0), COALESCE(SUM(state = 'done'), 0),
+                COALESCE(SUM(state = 'failed'), 0), COALESCE(SUM(state = 'stale'), 0)
+           FROM (SELECT j.id, j.jobid, j.desc, j.created, j.updated AS stamped, j.maxage,
+                        w.workid, w.updated AS reported,
+                        progress_percent(w.current, w.total) AS percent,
+                        bar_state(w.current, w.total, w.ok, w.first_seen, w.updated, w.updates, ?2)
+                            AS state
+                   FROM (SELECT * FROM jobs ORDER BY updated DESC, id DESC LIMIT ?1) AS j
+                   LEFT JOIN workers AS w ON w.job = j.id)
+          GROUP BY id
+          ORDER BY stamped DESC, id DESC",
     )?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = stmt
-        .query_map([limit], |row| {
+        .query_map(params![limit, now], |row| {
             Ok(JobSummary {
                 jobid: row.get(0)?,
                 desc: row.get(1)?,
@@ -95,9 +99,11 @@ pub fn list_jobs(conn: &Connection, limit: u64) -> Result<Vec<JobSummary>, Store
                 updated: row.get(3)?,
                 maxage: row.get(4)?,
                 workers: row.get(5)?,
-                done: row.get(6)?,
-                failed: row.get(7)?,
-                percent: row.get(8)?,
+                percent: row.get(6)?,
+                running: row.get(7)?,
+                done: row.get(8)?,
+                failed: row.get(9)?,
+                stale: row.get(10)?,
             })
         })?
         .collect::<Result<_, _>>()?;

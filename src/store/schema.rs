@@ -12,7 +12,7 @@ use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
 
 use super::{StoreError, path_text};
-use crate::model::{WorkerState, percent};
+use crate::model::{Worker, percent};
 
 /// The migrations, in order; migration `i` (0-based) takes the schema from
 /// version `i` to `i + 1`.
@@ -74,10 +74,11 @@ fn set_pragmas(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "foreign_keys", true)
 }
 
-/// `progress_percent(current, total)` and `worker_state(current, total, ok)`:
-/// the model's own definitions, so SQL aggregates agree with the JSON. Both
-/// give NULL for NULL arguments (a job without workers in a LEFT JOIN), which
-/// the aggregates then skip.
+/// `progress_percent(current, total)` and
+/// `bar_state(current, total, ok, first_seen, updated, updates, now)`: the
+/// model's own definitions, so SQL aggregates agree with the JSON. Both give
+/// NULL for a NULL worker (a job without workers in a LEFT JOIN), which the
+/// aggregates then skip.
 fn add_functions(conn: &Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("progress_percent", 2, flags, |ctx| {
@@ -86,13 +87,23 @@ fn add_functions(conn: &Connection) -> rusqlite::Result<()> {
             _ => None,
         })
     })?;
-    conn.create_scalar_function("worker_state", 3, flags, |ctx| {
-        Ok(match (ctx.get(0)?, ctx.get(1)?, ctx.get(2)?) {
-            (Some(current), Some(total), Some(ok)) => {
-                Some(WorkerState::of(current, total, ok).as_str())
-            }
-            _ => None,
-        })
+    conn.create_scalar_function("bar_state", 7, flags, |ctx| {
+        let Some(current) = ctx.get::<Option<f64>>(0)? else {
+            return Ok(None);
+        };
+        let worker = Worker {
+            workid: String::new(),
+            current,
+            total: ctx.get(1)?,
+            ok: ctx.get(2)?,
+            desc: String::new(),
+            first_seen: ctx.get(3)?,
+            updated: ctx.get(4)?,
+            base_time: 0.0,
+            base_current: 0.0,
+            updates: ctx.get(5)?,
+        };
+        Ok(Some(worker.bar_state(ctx.get(6)?).as_str()))
     })
 }
 
@@ -205,7 +216,8 @@ mod tests {
         drop(open_writer(&path)?);
         let conn = open_reader(&path)?;
         let row: (f64, String, String) = conn.query_row(
-            "SELECT progress_percent(30, 20), worker_state(5, 10, 1), worker_state(10, 10, 0)",
+            "SELECT progress_percent(30, 20), bar_state(5, 10, 1, 0, 10, 2, 11),
+                    bar_state(10, 10, 0, 0, 10, 2, 11)",
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;

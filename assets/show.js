@@ -1,0 +1,185 @@
+// progressd show page: fetches the job's status JSON every `interval`
+// seconds and updates the server-rendered bars in place (no reload, the
+// scroll position stays). Every figure comes from the JSON (computed by the
+// server); this script only formats and places them. Client text is only
+// ever set as textContent or a data attribute, never as HTML.
+(function () {
+  "use strict";
+
+  var body = document.body;
+  var jobid = body.dataset.jobid;
+  var interval = Math.max(1, Number(body.dataset.interval) || 30);
+  var list = document.getElementById("workers");
+  var statusUrl = "status?jobid=" + encodeURIComponent(jobid);
+  var icons = { running: "\u25b6", done: "\u2714", failed: "\u2716", stale: "\u25f7" };
+  var renders = 0;
+  // Server time minus client time, from each answer's `now`.
+  var skew = Number(body.dataset.now) * 1000 - Date.now();
+
+  function serverNow() {
+    return (Date.now() + skew) / 1000;
+  }
+
+  // A span of seconds as the server's page::span says it.
+  function span(secs) {
+    var s = Math.round(Math.max(0, secs));
+    if (s < 90) return s + " s";
+    if (s < 5400) return Math.floor((s + 30) / 60) + " min";
+    if (s < 172800) {
+      var minutes = Math.floor((s + 30) / 60);
+      var m = minutes % 60;
+      return Math.floor(minutes / 60) + " h" + (m ? " " + m + " min" : "");
+    }
+    return Math.floor((s + 43200) / 86400) + " days";
+  }
+
+  // A quantity as the server's page::qty writes it.
+  function qty(x) {
+    if (Number.isInteger(x)) return String(x);
+    return String(Number(x.toFixed(3)));
+  }
+
+  function pct(p) {
+    return p.toFixed(1) + "%";
+  }
+
+  function el(tag, cls) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    return e;
+  }
+
+  // A new row with the same structure the server renders.
+  function newRow(workid) {
+    var li = el("li", "worker");
+    li.dataset.workid = workid;
+    var wid = el("span", "wid");
+    wid.textContent = workid;
+    wid.title = workid;
+    var track = el("span", "track");
+    var txt = el("span", "txt");
+    txt.appendChild(el("b"));
+    txt.appendChild(document.createTextNode(" "));
+    txt.appendChild(el("span", "pc"));
+    txt.appendChild(el("i", "wdesc"));
+    track.appendChild(el("span", "fill"));
+    track.appendChild(txt);
+    li.appendChild(wid);
+    li.appendChild(track);
+    li.appendChild(el("span", "st"));
+    li.appendChild(el("span", "ago"));
+    return li;
+  }
+
+  function barState(w) {
+    return w.state === "running" && w.stale ? "stale" : w.state;
+  }
+
+  function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
+  }
+
+  function updateRow(li, w) {
+    var state = barState(w);
+    li.className = "worker s-" + state;
+    li.dataset.state = state;
+    var fill = li.querySelector(".fill");
+    fill.className = "fill";
+    fill.style.width = w.percent + "%";
+    fill.dataset.percent = String(w.percent);
+    var track = li.querySelector(".track");
+    track.title = w.workid + ": " + qty(w.current) + " of " + qty(w.total);
+    setText(li.querySelector(".txt b"), qty(w.current) + "/" + qty(w.total));
+    setText(li.querySelector(".pc"), pct(w.percent));
+    var desc = li.querySelector(".wdesc");
+    if (!desc) {
+      desc = el("i", "wdesc");
+      li.querySelector(".txt").appendChild(desc);
+    }
+    setText(desc, w.desc);
+    setText(li.querySelector(".st"), icons[state] + " " + state);
+    var ago = li.querySelector(".ago");
+    ago.dataset.t = String(w.updated);
+  }
+
+  function tickAgo() {
+    var now = serverNow();
+    var agos = list.querySelectorAll(".ago");
+    for (var i = 0; i < agos.length; i++) {
+      setText(agos[i], span(now - Number(agos[i].dataset.t)) + " ago");
+    }
+  }
+
+  function render(job) {
+    skew = job.now * 1000 - Date.now();
+    var s = job.summary;
+    setText(document.getElementById("title"), job.desc || job.jobid);
+    document.title = (job.desc || job.jobid) + " \u00b7 progressd";
+    setText(document.getElementById("overall"), pct(s.percent));
+    var overall = document.getElementById("overall-fill");
+    overall.className = "fill";
+    overall.style.width = s.percent + "%";
+    overall.dataset.percent = String(s.percent);
+    ["running", "done", "failed", "stale"].forEach(function (k) {
+      setText(document.getElementById("n-" + k), String(s[k]));
+    });
+    setText(
+      document.getElementById("last"),
+      s.last_report === null ? "no report yet" : span(job.now - s.last_report) + " ago"
+    );
+    var etaWrap = document.getElementById("eta-wrap");
+    etaWrap.hidden = s.eta_seconds === null;
+    if (s.eta_seconds !== null) setText(document.getElementById("eta"), span(s.eta_seconds));
+    document.getElementById("waiting").hidden = job.workers.length > 0;
+    document.getElementById("gone").hidden = true;
+
+    // Rows: reuse by workid, create what is new, drop what is gone, and
+    // keep the server's order, all in one pass.
+    var rows = new Map();
+    var children = list.children;
+    for (var i = 0; i < children.length; i++) rows.set(children[i].dataset.workid, children[i]);
+    var next = list.firstElementChild;
+    job.workers.forEach(function (w) {
+      var li = rows.get(w.workid);
+      if (li) rows.delete(w.workid);
+      else li = newRow(w.workid);
+      updateRow(li, w);
+      if (li !== next) list.insertBefore(li, next);
+      else next = next.nextElementSibling;
+    });
+    rows.forEach(function (li) {
+      li.remove();
+    });
+    tickAgo();
+    renders += 1;
+    body.dataset.renders = String(renders);
+  }
+
+  function poll() {
+    fetch(statusUrl, { cache: "no-store" })
+      .then(function (r) {
+        if (r.status === 404) {
+          document.getElementById("gone").hidden = false;
+          return null;
+        }
+        return r.ok ? r.json() : null;
+      })
+      .then(function (job) {
+        if (job) render(job);
+      })
+      .catch(function () {
+        // The server is unreachable for now; the next poll tries again.
+      })
+      .then(function () {
+        setTimeout(poll, interval * 1000);
+      });
+  }
+
+  // The server rendered the page just now; refine widths, then poll.
+  document.querySelectorAll(".fill[data-percent]").forEach(function (fill) {
+    fill.style.width = fill.dataset.percent + "%";
+  });
+  body.dataset.renders = "0";
+  setInterval(tickAgo, 5000);
+  setTimeout(poll, interval * 1000);
+})();

@@ -1,0 +1,396 @@
+//! HTML for the show page, the page of a job that does not exist (yet), and
+//! the job index; the stylesheet and script they load.
+//!
+//! Every string a client sent (jobid, workid, desc) passes through
+//! [`escape`] wherever it lands: text, attributes, and the query of a link
+//! (encoded first, then escaped). The pages load their script and stylesheet
+//! from this server, so the Content-Security-Policy can forbid inline script
+//! and inline style; server-rendered bar widths are classes (`p0`…`p100`)
+//! and the script sets exact widths through the CSSOM, which that policy
+//! allows.
+
+use std::fmt::Write;
+use std::sync::OnceLock;
+
+use crate::model::{BarState, Job, JobSummary, Worker};
+
+/// The page's script.
+pub const SHOW_JS: &str = include_str!("../assets/show.js");
+
+const STYLE_BASE: &str = include_str!("../assets/progressd.css");
+
+/// The stylesheet: the static part plus one width class per whole percent.
+pub fn stylesheet() -> &'static str {
+    static CSS: OnceLock<String> = OnceLock::new();
+    CSS.get_or_init(|| {
+        let mut css = String::from(STYLE_BASE);
+        css.push_str("\n/* Bar widths before the script refines them. */\n");
+        for p in 0..=100 {
+            // Writing to a String cannot fail.
+            let _ = writeln!(css, ".p{p} {{ width: {p}%; }}");
+        }
+        css
+    })
+}
+
+/// Escapes text for HTML text and quoted attribute values alike.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// `show?jobid=…` for a job, encoded and escaped for an `href`.
+fn show_href(jobid: &str) -> String {
+    escape(&format!(
+        "show?jobid={}",
+        url::form_urlencoded::byte_serialize(jobid.as_bytes()).collect::<String>()
+    ))
+}
+
+/// A Unix time as `2026-11-25 21:46 UTC`.
+pub fn utc(t: f64) -> String {
+    let secs = t.floor() as i64;
+    let days = secs.div_euclid(86_400);
+    let of_day = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        of_day / 3600,
+        of_day % 3600 / 60
+    )
+}
+
+/// A span of seconds as people say it: `45 s`, `12 min`, `3 h 5 min`,
+/// `6 days`. The script's `span()` says it the same way.
+pub fn span(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    match s {
+        0..=89 => format!("{s} s"),
+        90..=5399 => format!("{} min", (s + 30) / 60),
+        5400..=172_799 => {
+            let minutes = (s + 30) / 60;
+            match minutes % 60 {
+                0 => format!("{} h", minutes / 60),
+                m => format!("{} h {m} min", minutes / 60),
+            }
+        }
+        _ => format!("{} days", (s + 43_200) / 86_400),
+    }
+}
+
+/// A quantity as sent: whole numbers without a fraction, others to at most
+/// three decimals. The script's `qty()` does the same.
+fn qty(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else {
+        let text = format!("{x:.3}");
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+fn pct(p: f64) -> String {
+    format!("{p:.1}%")
+}
+
+/// The icon beside each state's word.
+fn icon(state: BarState) -> &'static str {
+    match state {
+        BarState::Running => "▶",
+        BarState::Done => "✔",
+        BarState::Failed => "✖",
+        BarState::Stale => "◷",
+    }
+}
+
+fn head(out: &mut String, title: &str, refresh: Option<u64>, script: bool) {
+    out.push_str(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
+    );
+    let _ = writeln!(out, "<title>{} · progressd</title>", escape(title));
+    out.push_str("<link rel=\"stylesheet\" href=\"assets/progressd.css\">\n");
+    match (refresh, script) {
+        // With the script, a refresh is only the fallback without it.
+        (Some(secs), true) => {
+            let _ = writeln!(
+                out,
+                "<noscript><meta http-equiv=\"refresh\" content=\"{secs}\"></noscript>"
+            );
+        }
+        (Some(secs), false) => {
+            let _ = writeln!(out, "<meta http-equiv=\"refresh\" content=\"{secs}\">");
+        }
+        (None, _) => {}
+    }
+    if script {
+        out.push_str("<script src=\"assets/show.js\" defer></script>\n");
+    }
+    out.push_str("</head>\n");
+}
+
+fn worker_row(out: &mut String, w: &Worker, now: f64) {
+    let state = w.bar_state(now);
+    let desc = if w.desc.is_empty() {
+        String::new()
+    } else {
+        format!("<i class=\"wdesc\">{}</i>", escape(&w.desc))
+    };
+    let _ = writeln!(
+        out,
+        "<li class=\"worker s-{state}\" data-workid=\"{id}\" data-state=\"{state}\">\
+         <span class=\"wid\" title=\"{id}\">{id}</span>\
+         <span class=\"track\" title=\"{id}: {current} of {total}\">\
+         <span class=\"fill p{width}\" data-percent=\"{percent}\"></span>\
+         <span class=\"txt\"><b>{current}/{total}</b> <span class=\"pc\">{pc}</span>{desc}</span></span>\
+         <span class=\"st\">{icon} {state}</span>\
+         <span class=\"ago\" data-t=\"{updated}\" title=\"last report {stamp}\">{ago} ago</span></li>",
+        state = state.as_str(),
+        id = escape(&w.workid),
+        current = qty(w.current),
+        total = qty(w.total),
+        width = w.percent().round() as u32,
+        percent = w.percent(),
+        pc = pct(w.percent()),
+        icon = icon(state),
+        updated = w.updated,
+        stamp = utc(w.updated),
+        ago = span(now - w.updated),
+    );
+}
+
+/// The show page of `job` at `now`, refreshing every `interval` seconds.
+pub fn show_page(job: &Job, now: f64, interval: u64) -> String {
+    let title = if job.desc.is_empty() {
+        &job.jobid
+    } else {
+        &job.desc
+    };
+    let progress = job.progress(now);
+    let mut out = String::with_capacity(2048 + job.workers.len() * 520);
+    head(&mut out, title, Some(interval), true);
+    let _ = writeln!(
+        out,
+        "<body data-jobid=\"{jobid}\" data-interval=\"{interval}\" data-now=\"{now}\">\n<main>\n\
+         <header><h1 id=\"title\">{title}</h1>\n\
+         <p class=\"sub\">job <code>{jobid}</code> · created {created} · \
+         <span id=\"expires\" data-t=\"{expires}\">expires {expires_utc}</span></p></header>",
+        jobid = escape(&job.jobid),
+        title = escape(title),
+        created = utc(job.created),
+        expires = job.expires(),
+        expires_utc = utc(job.expires()),
+    );
+    let overall = progress.percent;
+    let _ = write!(
+        out,
+        "<section class=\"panel summary\" aria-label=\"summary\">\n\
+         <div class=\"overall\"><span class=\"big\" id=\"overall\">{pc}</span>\
+         <span class=\"track\"><span class=\"fill p{width}\" id=\"overall-fill\" data-percent=\"{overall}\"></span></span></div>\n\
+         <ul class=\"counts\" aria-label=\"workers by state\">",
+        pc = pct(overall),
+        width = overall.round() as u32,
+    );
+    for state in BarState::ALL {
+        let _ = write!(
+            out,
+            "<li class=\"s-{s}\"><span class=\"swatch\"></span>{icon} <b id=\"n-{s}\">{n}</b> {s}</li>",
+            s = state.as_str(),
+            icon = icon(state),
+            n = progress.count(state),
+        );
+    }
+    let last = progress
+        .last_report
+        .map_or("no report yet".to_string(), |t| {
+            format!("{} ago", span(now - t))
+        });
+    let eta = progress.eta_seconds.map_or(String::new(), span);
+    let _ = writeln!(
+        out,
+        "</ul>\n<p class=\"meta\">last report <b id=\"last\">{last}</b>\
+         <span id=\"eta-wrap\"{hidden}> · estimated to finish in <b id=\"eta\">{eta}</b></span></p>\n</section>",
+        hidden = if progress.eta_seconds.is_some() {
+            ""
+        } else {
+            " hidden"
+        },
+    );
+    let _ = writeln!(
+        out,
+        "<p id=\"waiting\" class=\"notice\"{}>Waiting for the first update from a worker. \
+         This page updates itself.</p>\n\
+         <p id=\"gone\" class=\"notice gone\" hidden>This job no longer exists: it was deleted or expired.</p>",
+        if job.workers.is_empty() {
+            ""
+        } else {
+            " hidden"
+        }
+    );
+    out.push_str("<section class=\"panel\">\n<ol id=\"workers\">\n");
+    for w in &job.workers {
+        worker_row(&mut out, w, now);
+    }
+    let _ = writeln!(
+        out,
+        "</ol>\n<p class=\"legend-note\">A worker is <b>stale</b> when it is still running but has \
+         been silent for more than five times its usual gap between reports (and at least \
+         two minutes).</p>\n</section>\n\
+         <footer>Updates every {interval} s · <a href=\"status?jobid={q}\">JSON</a> · \
+         <a href=\"./\">all jobs</a> · progressd</footer>\n</main>\n</body>\n</html>",
+        q = escape(&url::form_urlencoded::byte_serialize(job.jobid.as_bytes()).collect::<String>()),
+    );
+    out
+}
+
+/// The page for a jobid no job has (yet): people often open the link before
+/// the job starts, so it says so and checks again every `interval` seconds.
+pub fn missing_job_page(jobid: &str, interval: u64) -> String {
+    let mut out = String::new();
+    head(&mut out, jobid, Some(interval), false);
+    let _ = writeln!(
+        out,
+        "<body>\n<main>\n<header><h1>No job “{id}” yet</h1>\n\
+         <p class=\"sub\">job <code>{id}</code></p></header>\n\
+         <p class=\"notice\">There is no job with this id: it has not been created yet, or it was \
+         deleted or expired. This page checks again every {interval} s and shows the job as soon \
+         as it exists.</p>\n<footer><a href=\"./\">all jobs</a> · progressd</footer>\n</main>\n</body>\n</html>",
+        id = escape(jobid),
+    );
+    out
+}
+
+/// The index of `jobs` (newest activity first) at `now`; it reloads itself
+/// every 30 seconds.
+pub fn index_page(jobs: &[JobSummary], now: f64) -> String {
+    let mut out = String::with_capacity(2048 + jobs.len() * 600);
+    head(&mut out, "Jobs", Some(30), false);
+    let _ = writeln!(
+        out,
+        "<body>\n<main>\n<header><h1>Jobs</h1>\n<p class=\"sub\">{} job{}, most recent activity first</p></header>",
+        jobs.len(),
+        if jobs.len() == 1 { "" } else { "s" }
+    );
+    if jobs.is_empty() {
+        out.push_str(
+            "<p class=\"notice\">No jobs yet. Create one with \
+             <code>curl 'http://HOST/progress/create?jobid=myjob&amp;desc=My+job'</code>.</p>\n",
+        );
+    } else {
+        out.push_str(
+            "<section class=\"panel\">\n<table class=\"jobs\">\n<thead><tr><th>Job</th><th>Progress</th>\
+             <th>Workers</th><th>Last activity</th><th class=\"hide-narrow\">Expires</th></tr></thead>\n<tbody>\n",
+        );
+        for job in jobs {
+            index_row(&mut out, job, now);
+        }
+        out.push_str("</tbody>\n</table>\n</section>\n");
+    }
+    out.push_str("<footer>Updates every 30 s · <a href=\"jobs\">JSON</a> · progressd</footer>\n</main>\n</body>\n</html>\n");
+    out
+}
+
+fn index_row(out: &mut String, job: &JobSummary, now: f64) {
+    let title = if job.desc.is_empty() {
+        &job.jobid
+    } else {
+        &job.desc
+    };
+    let mut states = String::new();
+    for (state, n) in [
+        (BarState::Running, job.running),
+        (BarState::Done, job.done),
+        (BarState::Failed, job.failed),
+        (BarState::Stale, job.stale),
+    ] {
+        if n > 0 {
+            let _ = write!(
+                states,
+                "<span class=\"s-{s}\"><span class=\"swatch\"></span>{n} {s}</span>",
+                s = state.as_str()
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "<tr><td><a class=\"desc\" href=\"{href}\">{title}</a><div class=\"jobid\">{jobid}</div></td>\
+         <td><div class=\"prog\"><span class=\"track\"><span class=\"fill p{width}\"></span></span>\
+         <span class=\"num\">{pc}</span></div></td>\
+         <td><span class=\"num\">{workers}</span> <span class=\"states\">{states}</span></td>\
+         <td class=\"num\" title=\"{stamp}\">{ago} ago</td>\
+         <td class=\"num hide-narrow\" title=\"{expires}\">in {left}</td></tr>",
+        href = show_href(&job.jobid),
+        title = escape(title),
+        jobid = escape(&job.jobid),
+        width = job.percent.round() as u32,
+        pc = pct(job.percent),
+        workers = job.workers,
+        stamp = utc(job.updated),
+        ago = span(now - job.updated),
+        expires = utc(job.expires()),
+        left = span(job.expires() - now),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_every_special_character() {
+        assert_eq!(
+            escape(r#"<script>alert("x")</script> & 'y'"#),
+            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
+        );
+    }
+
+    #[test]
+    fn show_links_are_encoded_then_escaped() {
+        assert_eq!(show_href("a&b=\"c\" d"), "show?jobid=a%26b%3D%22c%22+d");
+    }
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0.0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(951_782_400.0), "2000-02-29 00:00 UTC");
+        assert_eq!(utc(1_795_643_652.0), "2026-11-25 21:54 UTC");
+    }
+
+    #[test]
+    fn spans() {
+        assert_eq!(span(12.4), "12 s");
+        assert_eq!(span(-3.0), "0 s");
+        assert_eq!(span(89.0), "89 s");
+        assert_eq!(span(90.0), "2 min");
+        assert_eq!(span(3600.0 * 3.0 + 300.0), "3 h 5 min");
+        assert_eq!(span(7200.0), "2 h");
+        assert_eq!(span(6.0 * 86_400.0), "6 days");
+    }
+
+    #[test]
+    fn quantities() {
+        assert_eq!(qty(5.0), "5");
+        assert_eq!(qty(7.5), "7.5");
+        assert_eq!(qty(1.0 / 3.0), "0.333");
+        assert_eq!(qty(1e20), "100000000000000000000");
+    }
+}

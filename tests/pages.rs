@@ -1,0 +1,222 @@
+//! The HTML pages over HTTP: what they show, that client text never comes
+//! out live, and the headers that keep it so.
+
+mod common;
+
+use common::{TestServer, python_query};
+
+const HOSTILE: [&str; 5] = [
+    "<script>alert(1)</script>",
+    "\"><img src=x onerror=alert(2)>",
+    "</script><script>alert(3)</script>",
+    "line\u{2028}separator\u{2029}",
+    "' onmouseover='alert(4)",
+];
+
+fn hostile_job(s: &TestServer) {
+    let r = s.get(&format!(
+        "/progress/create?{}",
+        python_query(&[("jobid", HOSTILE[1]), ("desc", HOSTILE[0])])
+    ));
+    assert_eq!(r.status, 200);
+    for (n, text) in HOSTILE.iter().enumerate() {
+        let current = n.to_string();
+        s.update(&[
+            ("jobid", HOSTILE[1]),
+            ("workid", text),
+            ("current", &current),
+            ("total", "5"),
+            ("desc", text),
+        ]);
+    }
+}
+
+/// True when `html` contains none of the hostile strings as written, only
+/// escaped.
+fn nothing_live(html: &str) {
+    for bad in ["<script>alert", "<img", "\"><img", "' onmouseover='"] {
+        assert!(!html.contains(bad), "{bad:?} came out live");
+    }
+}
+
+#[test]
+fn show_page_escapes_everything_a_client_sent() {
+    let s = TestServer::start();
+    hostile_job(&s);
+    let r = s.get(&format!(
+        "/progress/show?{}",
+        python_query(&[("jobid", HOSTILE[1])])
+    ));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.content_type.starts_with("text/html"));
+    nothing_live(&r.body);
+    assert!(
+        r.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "the desc, escaped"
+    );
+    assert!(
+        r.body
+            .contains("&quot;&gt;&lt;img src=x onerror=alert(2)&gt;"),
+        "the jobid, escaped"
+    );
+    assert!(r.body.contains("&#39; onmouseover=&#39;alert(4)"));
+    // The only script is our own file.
+    assert_eq!(r.body.matches("<script").count(), 1);
+    assert!(
+        r.body
+            .contains("<script src=\"assets/show.js\" defer></script>")
+    );
+}
+
+#[test]
+fn index_escapes_everything_a_client_sent() {
+    let s = TestServer::start();
+    hostile_job(&s);
+    let r = s.get("/progress/");
+    assert_eq!(r.status, 200);
+    nothing_live(&r.body);
+    // The link to the job carries its id encoded.
+    assert!(
+        r.body
+            .contains("href=\"show?jobid=%22%3E%3Cimg+src%3Dx+onerror%3Dalert%282%29%3E\""),
+        "{}",
+        r.body
+    );
+}
+
+#[test]
+fn every_response_has_a_strict_content_security_policy() {
+    let s = TestServer::start();
+    s.update(&[
+        ("jobid", "c"),
+        ("workid", "w"),
+        ("current", "1"),
+        ("total", "2"),
+    ]);
+    for path in [
+        "/progress/",
+        "/progress/show?jobid=c",
+        "/progress/show?jobid=nope",
+        "/progress/status?jobid=c",
+        "/nope",
+    ] {
+        let r = s.get(path);
+        let csp = r
+            .header("content-security-policy")
+            .unwrap_or_default()
+            .to_string();
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert_eq!(
+            r.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn show_page_has_a_bar_per_worker_in_natural_order() {
+    let s = TestServer::start();
+    s.get("/progress/create?jobid=p&desc=Nightly+reduction");
+    for (workid, current, ok) in [
+        ("node10", "10", "1"),
+        ("node2", "5", "1"),
+        ("node1", "3", "0"),
+    ] {
+        s.update(&[
+            ("jobid", "p"),
+            ("workid", workid),
+            ("current", current),
+            ("total", "10"),
+            ("ok", ok),
+            ("desc", "flagging"),
+        ]);
+    }
+    let html = s.get("/progress/show?jobid=p&interval=7").body;
+    assert!(html.contains("<h1 id=\"title\">Nightly reduction</h1>"));
+    assert!(html.contains("data-interval=\"7\""));
+    assert!(html.contains("<noscript><meta http-equiv=\"refresh\" content=\"7\"></noscript>"));
+    let order: Vec<usize> = ["node1", "node2", "node10"]
+        .iter()
+        .map(|id| html.find(&format!("data-workid=\"{id}\"")).expect(id))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "natural order");
+    assert!(html.contains("class=\"worker s-failed\" data-workid=\"node1\""));
+    assert!(html.contains("class=\"worker s-done\" data-workid=\"node10\""));
+    assert!(html.contains("<span class=\"fill p50\" data-percent=\"50\">"));
+    assert!(html.contains("<b>5/10</b>"));
+    assert!(html.contains("flagging"));
+    // The summary counts workers by state, with words beside the colours.
+    assert!(html.contains("<b id=\"n-running\">1</b> running"));
+    assert!(html.contains("<b id=\"n-failed\">1</b> failed"));
+    assert!(html.contains("id=\"waiting\" class=\"notice\" hidden"));
+}
+
+#[test]
+fn a_job_without_workers_says_it_is_waiting() {
+    let s = TestServer::start();
+    s.get("/progress/create?jobid=empty");
+    let html = s.get("/progress/show?jobid=empty").body;
+    assert!(html.contains("<p id=\"waiting\" class=\"notice\">Waiting for the first update"));
+}
+
+#[test]
+fn an_unknown_job_gets_a_404_page_that_keeps_checking() {
+    let s = TestServer::start();
+    let r = s.get("/progress/show?jobid=later&interval=5");
+    assert_eq!(r.status, 404);
+    assert!(r.content_type.starts_with("text/html"));
+    assert!(r.body.contains("No job “later” yet"));
+    assert!(
+        r.body
+            .contains("<meta http-equiv=\"refresh\" content=\"5\">")
+    );
+}
+
+#[test]
+fn show_needs_a_jobid_and_a_sane_interval() {
+    let s = TestServer::start();
+    assert_eq!(s.get("/progress/show").status, 400);
+    let r = s.get("/progress/show?jobid=j&interval=0");
+    assert_eq!(r.status, 400);
+    assert!(r.body.starts_with("parameter 'interval'"));
+}
+
+#[test]
+fn index_lists_jobs_newest_first_and_can_be_turned_off() {
+    let s = TestServer::start();
+    s.get("/progress/create?jobid=first&desc=First+job");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    s.update(&[
+        ("jobid", "second"),
+        ("workid", "w"),
+        ("current", "1"),
+        ("total", "4"),
+    ]);
+    let html = s.get("/progress/").body;
+    let (a, b) = (
+        html.find("show?jobid=second"),
+        html.find("show?jobid=first"),
+    );
+    assert!(a.is_some() && a < b, "newest first");
+    assert!(html.contains(">First job</a>"));
+    assert!(html.contains("25.0%"));
+    let hidden = TestServer::start_with(|c| c.no_index = true);
+    assert_eq!(hidden.get("/progress/").status, 404);
+    assert_eq!(hidden.get("/").status, 404, "the redirect leads to the 404");
+}
+
+#[test]
+fn assets_are_served_with_their_types() {
+    let s = TestServer::start();
+    let css = s.get("/progress/assets/progressd.css");
+    assert_eq!(css.status, 200);
+    assert!(css.content_type.starts_with("text/css"));
+    assert!(css.body.contains(".p100 { width: 100%; }"));
+    assert!(css.body.contains("prefers-color-scheme: dark"));
+    let js = s.get("/progress/assets/show.js");
+    assert_eq!(js.status, 200);
+    assert!(js.content_type.starts_with("text/javascript"));
+    assert!(js.body.contains("status?jobid="));
+}
