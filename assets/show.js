@@ -79,38 +79,60 @@
     if (node.textContent !== text) node.textContent = text;
   }
 
-  function updateRow(li, w) {
-    var state = barState(w);
-    li.className = "worker s-" + state;
-    li.dataset.state = state;
-    var fill = li.querySelector(".fill");
-    fill.className = "fill";
-    fill.style.width = w.percent + "%";
-    fill.dataset.percent = String(w.percent);
-    var track = li.querySelector(".track");
-    track.title = w.workid + ": " + qty(w.current) + " of " + qty(w.total);
-    setText(li.querySelector(".txt b"), qty(w.current) + "/" + qty(w.total));
-    setText(li.querySelector(".pc"), pct(w.percent));
-    var desc = li.querySelector(".wdesc");
-    if (!desc) {
-      desc = el("i", "wdesc");
-      li.querySelector(".txt").appendChild(desc);
+  // The parts of a row that change, found once per row.
+  function parts(li) {
+    if (!li.parts) {
+      li.parts = {
+        fill: li.querySelector(".fill"),
+        track: li.querySelector(".track"),
+        txt: li.querySelector(".txt"),
+        counts: li.querySelector(".txt b"),
+        pc: li.querySelector(".pc"),
+        desc: li.querySelector(".wdesc"),
+        st: li.querySelector(".st"),
+        ago: li.querySelector(".ago"),
+      };
     }
-    setText(desc, w.desc);
-    setText(li.querySelector(".st"), icons[state] + " " + state);
-    var ago = li.querySelector(".ago");
-    ago.dataset.t = String(w.updated);
+    return li.parts;
+  }
+
+  function setClass(node, name) {
+    if (node.className !== name) node.className = name;
+  }
+
+  function updateRow(li, w) {
+    var p = parts(li);
+    var state = barState(w);
+    setClass(li, "worker s-" + state);
+    li.dataset.state = state;
+    setClass(p.fill, "fill");
+    var width = w.percent + "%";
+    if (p.fill.style.width !== width) p.fill.style.width = width;
+    p.fill.dataset.percent = String(w.percent);
+    var title = w.workid + ": " + qty(w.current) + " of " + qty(w.total);
+    if (p.track.title !== title) p.track.title = title;
+    setText(p.counts, qty(w.current) + "/" + qty(w.total));
+    setText(p.pc, pct(w.percent));
+    if (!p.desc) {
+      p.desc = el("i", "wdesc");
+      p.txt.appendChild(p.desc);
+    }
+    setText(p.desc, w.desc);
+    setText(p.st, icons[state] + " " + state);
+    p.ago.dataset.t = String(w.updated);
   }
 
   function tickAgo() {
     var now = serverNow();
-    var agos = list.querySelectorAll(".ago");
-    for (var i = 0; i < agos.length; i++) {
-      setText(agos[i], span(now - Number(agos[i].dataset.t)) + " ago");
+    var rows = list.children;
+    for (var i = 0; i < rows.length; i++) {
+      var ago = parts(rows[i]).ago;
+      setText(ago, span(now - Number(ago.dataset.t)) + " ago");
     }
   }
 
   function render(job) {
+    var started = performance.now();
     skew = job.now * 1000 - Date.now();
     var s = job.summary;
     setText(document.getElementById("title"), job.desc || job.jobid);
@@ -153,6 +175,8 @@
     tickAgo();
     renders += 1;
     body.dataset.renders = String(renders);
+    // How long the last update took, for anyone checking a large job.
+    body.dataset.renderMs = (performance.now() - started).toFixed(1);
   }
 
   function poll() {

@@ -188,6 +188,12 @@ mod tests {
     }
 
     #[test]
+    fn no_index_flag() {
+        assert!(!parse(&["progressd"]).expect("valid").no_index);
+        assert!(parse(&["progressd", "--no-index"]).expect("valid").no_index);
+    }
+
+    #[test]
     fn bad_values_name_the_option() {
         for (args, option) in [
             (&["progressd", "--threads", "0"][..], "--threads"),

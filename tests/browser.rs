@@ -1,0 +1,352 @@
+//! The show page in a real browser: headless Chromium, driven over the
+//! DevTools protocol, loads the page, runs its script, and must show the
+//! right bars and follow an update without reloading.
+//!
+//! Without Chromium the test is skipped with a message, unless the `CI`
+//! environment variable is set: then a missing browser is a failure
+//! (`.ci/run` installs Debian's `chromium`).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+use common::{TestResult, TestServer};
+
+/// The browser to use: `$CHROMIUM`, else the first of the usual names on
+/// the PATH.
+fn find_chromium() -> Option<String> {
+    if let Some(path) = std::env::var("CHROMIUM").ok().filter(|p| !p.is_empty()) {
+        return Some(path);
+    }
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|name| {
+            Command::new(name)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .map(str::to_string)
+}
+
+/// A headless Chromium with a fresh profile, killed on drop.
+struct Browser {
+    child: Child,
+    _profile: tempfile::TempDir,
+    devtools: String,
+}
+
+impl Browser {
+    fn start(binary: &str) -> Result<Browser, Box<dyn std::error::Error>> {
+        let profile = tempfile::tempdir()?;
+        let mut child = Command::new(binary)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--remote-debugging-port=0",
+                "--window-size=1200,900",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let stderr = child.stderr.take().ok_or("no stderr")?;
+        let mut lines = BufReader::new(stderr).lines();
+        let devtools = loop {
+            match lines.next() {
+                Some(line) => {
+                    let line = line?;
+                    if let Some(at) = line.find("ws://") {
+                        break line[at..].trim().to_string();
+                    }
+                }
+                None => {
+                    let _ = child.kill();
+                    return Err("chromium exited without a DevTools address".into());
+                }
+            }
+        };
+        // Keep reading so Chromium never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Ok(Browser {
+            child,
+            _profile: profile,
+            devtools,
+        })
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One DevTools session attached to one page.
+struct Page {
+    socket: WebSocket<MaybeTlsStream<TcpStream>>,
+    session: String,
+    next_id: u64,
+}
+
+impl Page {
+    fn open(browser: &Browser, url: &str) -> Result<Page, Box<dyn std::error::Error>> {
+        let (socket, _) = tungstenite::connect(browser.devtools.as_str())?;
+        let mut page = Page {
+            socket,
+            session: String::new(),
+            next_id: 0,
+        };
+        let target = page.call("Target.createTarget", json!({ "url": url }))?;
+        let target_id = target["targetId"]
+            .as_str()
+            .ok_or("no targetId")?
+            .to_string();
+        let attached = page.call(
+            "Target.attachToTarget",
+            json!({ "targetId": target_id, "flatten": true }),
+        )?;
+        page.session = attached["sessionId"]
+            .as_str()
+            .ok_or("no sessionId")?
+            .to_string();
+        Ok(page)
+    }
+
+    /// Sends a command (to the page once attached) and waits for its result.
+    fn call(&mut self, method: &str, params: Value) -> Result<Value, Box<dyn std::error::Error>> {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut message = json!({ "id": id, "method": method, "params": params });
+        if !self.session.is_empty() {
+            message["sessionId"] = json!(self.session);
+        }
+        self.socket.send(Message::text(message.to_string()))?;
+        loop {
+            let Message::Text(text) = self.socket.read()? else {
+                continue;
+            };
+            let answer: Value = serde_json::from_str(text.as_str())?;
+            if answer["id"] == id {
+                if let Some(error) = answer.get("error") {
+                    return Err(format!("{method}: {error}").into());
+                }
+                return Ok(answer["result"].clone());
+            }
+        }
+    }
+
+    /// Evaluates a JavaScript expression in the page; returns its value.
+    fn eval(&mut self, expression: &str) -> Result<Value, Box<dyn std::error::Error>> {
+        let result = self.call(
+            "Runtime.evaluate",
+            json!({ "expression": expression, "returnByValue": true }),
+        )?;
+        if let Some(exception) = result.get("exceptionDetails") {
+            return Err(format!("{expression}: {exception}").into());
+        }
+        Ok(result["result"]["value"].clone())
+    }
+
+    /// Waits until `expression` is true in the page.
+    fn wait_for(&mut self, expression: &str, what: &str) -> TestResult {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.eval(expression)? == json!(true) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(format!("timed out waiting for {what}").into())
+    }
+}
+
+/// The bars on the page: workid, bar state, and fill width as a percent of
+/// its track, as laid out by the browser.
+const BARS: &str = "JSON.stringify([...document.querySelectorAll('#workers .worker')].map(li => ({
+    id: li.dataset.workid,
+    state: li.dataset.state,
+    width: 100 * li.querySelector('.fill').getBoundingClientRect().width
+               / li.querySelector('.track').getBoundingClientRect().width,
+    text: li.querySelector('.txt').textContent })))";
+
+fn bars(page: &mut Page) -> Result<Vec<Value>, Box<dyn std::error::Error>> {
+    let text = page.eval(BARS)?;
+    Ok(serde_json::from_str(text.as_str().ok_or("bars as text")?)?)
+}
+
+#[test]
+fn show_page_draws_the_bars_and_follows_updates_without_reloading() -> TestResult {
+    let Some(chromium) = find_chromium() else {
+        if std::env::var_os("CI").is_some() {
+            return Err("CI is set but no Chromium was found (install Debian's chromium)".into());
+        }
+        eprintln!("SKIPPED show page browser test: no Chromium found (set CHROMIUM=/path)");
+        return Ok(());
+    };
+    let s = TestServer::start();
+    s.get("/progress/create?jobid=browser&desc=Browser+test");
+    for (workid, current, ok, desc) in [
+        ("w1", "5", "1", "half"),
+        ("w2", "10", "1", "finished"),
+        ("w3", "3", "0", "crashed"),
+        ("worker10", "1", "1", "<img src=x onerror=alert(1)>"),
+    ] {
+        let total = if workid == "worker10" { "4" } else { "10" };
+        s.update(&[
+            ("jobid", "browser"),
+            ("workid", workid),
+            ("current", current),
+            ("total", total),
+            ("ok", ok),
+            ("desc", desc),
+        ]);
+    }
+    let browser = Browser::start(&chromium)?;
+    let mut page = Page::open(
+        &browser,
+        &format!("{}/progress/show?jobid=browser&interval=1", s.base),
+    )?;
+    page.wait_for(
+        "document.readyState === 'complete' && document.body.dataset.renders !== undefined",
+        "the page's script to run",
+    )?;
+
+    let shown = bars(&mut page)?;
+    let ids: Vec<&str> = shown.iter().filter_map(|b| b["id"].as_str()).collect();
+    assert_eq!(ids, ["w1", "w2", "w3", "worker10"], "natural order");
+    for (bar, (state, width)) in shown.iter().zip([
+        ("running", 50.0),
+        ("done", 100.0),
+        ("failed", 30.0),
+        ("running", 25.0),
+    ]) {
+        assert_eq!(bar["state"], state, "{bar}");
+        let drawn = bar["width"].as_f64().ok_or("width")?;
+        assert!(
+            (drawn - width).abs() < 1.0,
+            "{bar}: width {drawn} for {width}%"
+        );
+    }
+    // The hostile desc is text, not an element.
+    assert_eq!(
+        page.eval("document.querySelectorAll('img').length")?,
+        json!(0)
+    );
+    assert!(
+        shown[3]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("<img src=x"))
+    );
+
+    // An update and a new worker appear without a reload.
+    page.eval("window.loadedOnce = true")?;
+    s.update(&[("jobid", "browser"), ("workid", "w1"), ("current", "8")]);
+    s.update(&[
+        ("jobid", "browser"),
+        ("workid", "w0"),
+        ("current", "1"),
+        ("total", "2"),
+    ]);
+    page.wait_for(
+        "document.querySelector('[data-workid=\"w1\"] .txt b').textContent === '8/10'",
+        "the update to show",
+    )?;
+    assert_eq!(
+        page.eval("window.loadedOnce === true")?,
+        json!(true),
+        "no reload"
+    );
+    let shown = bars(&mut page)?;
+    let ids: Vec<&str> = shown.iter().filter_map(|b| b["id"].as_str()).collect();
+    assert_eq!(ids, ["w0", "w1", "w2", "w3", "worker10"]);
+    let w1 = shown[1]["width"].as_f64().ok_or("width")?;
+    assert!((w1 - 80.0).abs() < 1.0, "w1 width {w1}");
+    assert_eq!(
+        page.eval("document.getElementById('n-running').textContent")?,
+        json!("3")
+    );
+    Ok(())
+}
+
+/// Not a pass/fail test but a measurement, run by `scripts/page-timing.sh`:
+/// how long a 5,000-worker page takes to load and to update in place.
+#[test]
+#[ignore = "a measurement: scripts/page-timing.sh runs it"]
+fn page_timing_with_5000_workers() -> TestResult {
+    const WORKERS: usize = 5000;
+    let chromium = find_chromium().ok_or("no Chromium found")?;
+    let s = TestServer::start();
+    let form: Vec<String> = (0..WORKERS)
+        .map(|i| {
+            format!(
+                "jobid=big&workid=rank{i}&current={}&total=1000&desc=step+{i}",
+                i * 7 % 1000
+            )
+        })
+        .collect();
+    for body in &form {
+        assert_eq!(s.post("/progress/update", body).status, 200);
+    }
+    let started = Instant::now();
+    let html = s.get("/progress/show?jobid=big&interval=2");
+    println!(
+        "server: show page with {WORKERS} workers, {} bytes, answered in {:.1} ms",
+        html.body.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    let browser = Browser::start(&chromium)?;
+    let mut page = Page::open(
+        &browser,
+        &format!("{}/progress/show?jobid=big&interval=2", s.base),
+    )?;
+    page.wait_for(
+        "location.pathname.endsWith('/show') && document.readyState === 'complete'",
+        "the page to load",
+    )?;
+    let timing = page.eval(
+        "(() => { const n = performance.getEntriesByType('navigation')[0];
+                  const p = performance.getEntriesByName('first-contentful-paint')[0];
+                  return JSON.stringify({ first_paint: p ? p.startTime : null,
+                                          dom_ready: n.domContentLoadedEventEnd,
+                                          loaded: n.loadEventEnd }); })()",
+    )?;
+    println!(
+        "browser: load timings in ms {}",
+        timing.as_str().unwrap_or("?")
+    );
+    assert_eq!(
+        page.eval("document.querySelectorAll('#workers .worker').length")?,
+        json!(WORKERS)
+    );
+    for round in 1..=3 {
+        page.wait_for(
+            &format!("Number(document.body.dataset.renders) >= {round}"),
+            "an update",
+        )?;
+        println!(
+            "browser: update {round} of all {WORKERS} rows from the status JSON took {} ms",
+            page.eval("document.body.dataset.renderMs")?
+                .as_str()
+                .unwrap_or("?")
+        );
+    }
+    Ok(())
+}
