@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod chart;
 pub mod config;
 pub mod error;
 mod expiry;
@@ -15,6 +16,7 @@ mod logger;
 pub mod model;
 pub mod page;
 pub mod params;
+mod render_cache;
 pub mod response;
 pub mod routes;
 mod server;
@@ -22,10 +24,12 @@ pub mod store;
 
 use std::fmt;
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use config::Config;
 use expiry::Expiry;
+use render_cache::RenderCache;
 use routes::Context;
 use server::HttpServer;
 use store::{StoreError, Writer};
@@ -98,9 +102,11 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
         source,
     };
     let listener = TcpListener::bind(&config.listen).map_err(bind_error)?;
+    chart::load_fonts();
     let conn = store::open_writer(&config.db)?;
     let (writer, writer_thread) =
         Writer::start(conn, config.default_maxage).map_err(StartError::Thread)?;
+    let renders = Arc::new(RenderCache::default());
     let contexts = (0..config.threads)
         .map(|_| {
             Ok(Context {
@@ -108,6 +114,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
                 writer: writer.clone(),
                 fallback_host: config.listen.clone(),
                 index: !config.no_index,
+                renders: Arc::clone(&renders),
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

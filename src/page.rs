@@ -99,7 +99,7 @@ pub fn span(secs: f64) -> String {
 
 /// A quantity as sent: whole numbers without a fraction, others to at most
 /// three decimals. The script's `qty()` does the same.
-fn qty(x: f64) -> String {
+pub fn qty(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
         format!("{x:.0}")
     } else {

@@ -320,6 +320,46 @@ impl ShowPage {
     }
 }
 
+/// Parameters of `render`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderChart {
+    /// The job's id.
+    pub jobid: String,
+    /// Image width in pixels.
+    pub width: u32,
+}
+
+impl RenderChart {
+    /// Validates `jobid` and `width` (whole pixels within `width_range`,
+    /// `default_width` when omitted).
+    pub fn from_form(
+        form: &Form,
+        default_width: u32,
+        width_range: (u32, u32),
+    ) -> Result<RenderChart, ParamError> {
+        let jobid = id(form, "jobid", MAX_JOBID_BYTES)?;
+        let width = match form.get("width") {
+            None => default_width,
+            Some(text) => text
+                .parse::<u32>()
+                .ok()
+                .filter(|w| (width_range.0..=width_range.1).contains(w))
+                .ok_or_else(|| {
+                    ParamError::new(
+                        "width",
+                        format!(
+                            "must be a whole number of pixels from {} to {}, got {}",
+                            width_range.0,
+                            width_range.1,
+                            quoted(text)
+                        ),
+                    )
+                })?,
+        };
+        Ok(RenderChart { jobid, width })
+    }
+}
+
 /// Parameters of `jobs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListJobs {
@@ -515,6 +555,21 @@ mod tests {
             );
         }
         assert_eq!(show("interval=5").unwrap_err().name, "jobid");
+    }
+
+    #[test]
+    fn render_width() {
+        let render = |s: &str| RenderChart::from_form(&form(s), 800, (300, 4000));
+        assert_eq!(render("jobid=j").unwrap().width, 800);
+        assert_eq!(render("jobid=j&width=300").unwrap().width, 300);
+        assert_eq!(render("jobid=j&width=4000").unwrap().width, 4000);
+        for bad in ["299", "4001", "x", "", "800.5", "-1"] {
+            assert_eq!(
+                render(&format!("jobid=j&width={bad}")).unwrap_err().name,
+                "width",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

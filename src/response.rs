@@ -58,6 +58,33 @@ impl Response {
         }
     }
 
+    /// 200 with a PNG image; browsers revalidate it (with its ETag) each
+    /// time.
+    pub fn png(body: Vec<u8>) -> Response {
+        Response {
+            status: 200,
+            content_type: "image/png",
+            headers: vec![("Cache-Control", "no-cache".to_string())],
+            body,
+        }
+    }
+
+    /// 304: the client's copy, named by `etag`, is current.
+    pub fn not_modified(etag: String) -> Response {
+        Response {
+            status: 304,
+            content_type: "image/png",
+            headers: vec![("Cache-Control", "no-cache".to_string())],
+            body: Vec::new(),
+        }
+        .with_etag(etag)
+    }
+
+    /// The same response with an `ETag` header.
+    pub fn with_etag(self, etag: String) -> Response {
+        self.with_header("ETag", etag)
+    }
+
     /// 302 to `location`, a path of our own.
     pub fn redirect(location: &'static str) -> Response {
         Response::text(format!("see {location}\n"))

@@ -9,10 +9,16 @@ use rusqlite::Connection;
 use crate::error::Error;
 use crate::json;
 use crate::model::unix_now;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use crate::chart;
+use crate::model::Job;
 use crate::page;
 use crate::params::{
-    CreateJob, DEFAULT_LIST_LIMIT, Form, JobRef, ListJobs, ShowPage, WorkerUpdate,
+    CreateJob, DEFAULT_LIST_LIMIT, Form, JobRef, ListJobs, RenderChart, ShowPage, WorkerUpdate,
 };
+use crate::render_cache::RenderCache;
 use crate::response::Response;
 use crate::store::{self, WriteOp, WriteOutcome, Writer};
 
@@ -42,6 +48,8 @@ pub struct Request<'a> {
     pub body: &'a [u8],
     /// The `Host` header, for links back to this server.
     pub host: Option<&'a str>,
+    /// The `If-None-Match` header, for answering 304.
+    pub if_none_match: Option<&'a str>,
 }
 
 /// What a request thread owns for its handlers.
@@ -54,6 +62,8 @@ pub struct Context {
     pub fallback_host: String,
     /// Whether `/progress/` lists the jobs (`--no-index` turns it off).
     pub index: bool,
+    /// Recent chart renders, shared by every request thread.
+    pub renders: Arc<RenderCache>,
 }
 
 /// Answers one request.
@@ -79,6 +89,7 @@ pub fn handle(ctx: &Context, request: &Request) -> Result<Response, Error> {
         "/progress/delete" => delete(ctx, &form()?),
         "/progress/" if ctx.index => index(ctx),
         "/progress/show" => show(ctx, &form()?),
+        "/progress/render" => render(ctx, request, &form()?),
         "/progress/assets/progressd.css" => Ok(Response::asset(
             "text/css; charset=utf-8",
             page::stylesheet(),
@@ -149,6 +160,57 @@ fn show(ctx: &Context, form: &Form) -> Result<Response, Error> {
             Ok(Response::html(page::missing_job_page(&show.jobid, show.interval)).with_status(404))
         }
     }
+}
+
+/// Widest picture for a job that does not exist: a small message.
+const MISSING_JOB_WIDTH: u32 = 520;
+
+fn render(ctx: &Context, request: &Request, form: &Form) -> Result<Response, Error> {
+    let params = RenderChart::from_form(form, chart::DEFAULT_WIDTH, chart::WIDTH_RANGE)?;
+    let now = unix_now();
+    let Some(job) = store::read_job(&ctx.reader, &params.jobid)? else {
+        let title = format!("No job “{}” yet", params.jobid);
+        let png = chart::render_message(
+            &title,
+            "It has not been created yet, or it was deleted or expired.",
+            params.width.min(MISSING_JOB_WIDTH),
+            now,
+        );
+        return Ok(Response::png(png).with_status(404));
+    };
+    let etag = chart_etag(&job, now, params.width);
+    let etag_matches = request
+        .if_none_match
+        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if etag_matches {
+        return Ok(Response::not_modified(etag));
+    }
+    let png = match ctx.renders.get(&etag) {
+        Some(png) => png,
+        None => {
+            let png = Arc::new(chart::render_job(&job, now, params.width));
+            ctx.renders.put(etag.clone(), Arc::clone(&png));
+            png
+        }
+    };
+    Ok(Response::png(png.to_vec()).with_etag(etag))
+}
+
+/// An ETag that changes whenever the chart would: the job's last change,
+/// the width, and which workers are stale (that changes with time alone).
+fn chart_etag(job: &Job, now: f64, width: u32) -> String {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (env!("CARGO_PKG_VERSION"), &job.jobid, &job.desc, width).hash(&mut hasher);
+    (
+        job.created.to_bits(),
+        job.updated.to_bits(),
+        job.workers.len(),
+    )
+        .hash(&mut hasher);
+    for w in &job.workers {
+        w.is_stale(now).hash(&mut hasher);
+    }
+    format!("\"{:016x}\"", hasher.finish())
 }
 
 fn index(ctx: &Context) -> Result<Response, Error> {

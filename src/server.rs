@@ -120,6 +120,7 @@ fn answer(ctx: &Context, mut request: tiny_http::Request) {
     let target = origin_form(&url);
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let host = header(&request, "Host");
+    let if_none_match = header(&request, "If-None-Match");
     let result = body.and_then(|body| {
         let routed = Request {
             method,
@@ -127,6 +128,7 @@ fn answer(ctx: &Context, mut request: tiny_http::Request) {
             query: query.as_bytes(),
             body: &body,
             host: host.as_deref(),
+            if_none_match: if_none_match.as_deref(),
         };
         catch_unwind(AssertUnwindSafe(|| routes::handle(ctx, &routed))).unwrap_or_else(|_| {
             log::error!("handler panicked on {path}");
@@ -211,15 +213,20 @@ fn cause_chain(error: &dyn std::error::Error) -> String {
 
 fn to_tiny_http(response: Response) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
     let mut out = tiny_http::Response::from_data(response.body).with_status_code(response.status);
+    let cache_control = (!response.headers.iter().any(|(n, _)| *n == "Cache-Control"))
+        .then(|| ("Cache-Control", "no-store".to_string()));
     let fixed = [
         ("Content-Type", response.content_type.to_string()),
         ("X-Content-Type-Options", "nosniff".to_string()),
         // Scripts and styles only from this server, no inline ones; data
         // fetched only from here.
         ("Content-Security-Policy", CSP.to_string()),
-        ("Cache-Control", "no-store".to_string()),
     ];
-    for (name, value) in fixed.into_iter().chain(response.headers) {
+    for (name, value) in fixed
+        .into_iter()
+        .chain(cache_control)
+        .chain(response.headers)
+    {
         // Header values are ours (no client text), so this only fails on a
         // bug; such a header is dropped rather than the response.
         match Header::from_bytes(name.as_bytes(), value.as_bytes()) {

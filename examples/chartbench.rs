@@ -1,0 +1,97 @@
+//! Chart benchmark: render time and PNG size of `/progress/render` charts for
+//! 10, 100, 1,000 and 10,000 workers, drawn by `progressd::chart` directly
+//! (no HTTP, no SQLite), each the median of several renders.
+//!
+//! Run: `cargo run --release --example chartbench [-- --out DIR]`; with
+//! `--out` the charts are also written there as PNG files to look at.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use progressd::chart;
+use progressd::model::{Job, Worker, unix_now};
+
+/// A job of `n` workers in every state: most running at varied progress, every
+/// 10th done, every 37th failed, every 53rd silent long enough to be stale.
+fn job(n: usize, now: f64) -> Job {
+    let workers = (0..n)
+        .map(|i| {
+            let total = 1000.0;
+            let current = ((i * 7919) % 1000) as f64;
+            let (current, ok, updated) = match i {
+                _ if i % 37 == 5 => (current, false, now - 10.0),
+                _ if i % 10 == 3 => (total, true, now - 10.0),
+                _ if i % 53 == 7 => (current, true, now - 900.0),
+                _ => (current, true, now - 5.0),
+            };
+            Worker {
+                workid: format!("rank{i}"),
+                current,
+                total,
+                ok,
+                desc: if i % 3 == 0 {
+                    format!("step {} of 40: imaging", i % 40)
+                } else {
+                    String::new()
+                },
+                first_seen: now - 1000.0,
+                updated,
+                base_time: now - 1000.0,
+                base_current: 0.0,
+                updates: 100,
+            }
+        })
+        .collect();
+    Job {
+        jobid: format!("bench{n}"),
+        desc: format!("Benchmark job with {n} workers"),
+        created: now - 1000.0,
+        updated: now - 5.0,
+        maxage: 604_800.0,
+        workers,
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let out: Option<PathBuf> = match (args.next().as_deref(), args.next()) {
+        (Some("--out"), Some(dir)) => Some(PathBuf::from(dir)),
+        (None, _) => None,
+        _ => {
+            eprintln!("usage: chartbench [--out DIR]");
+            std::process::exit(2);
+        }
+    };
+    chart::load_fonts();
+    let now = unix_now();
+    println!(
+        "{:>8} {:>10} {:>10} {:>12}",
+        "workers", "median ms", "best ms", "PNG bytes"
+    );
+    for n in [10, 100, 1000, 10_000] {
+        let job = job(n, now);
+        let runs = if n >= 10_000 { 5 } else { 21 };
+        let mut times = Vec::with_capacity(runs);
+        let mut png = Vec::new();
+        for _ in 0..runs {
+            let started = Instant::now();
+            png = chart::render_job(&job, now, chart::DEFAULT_WIDTH);
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "{n:>8} {:>10.2} {:>10.2} {:>12}",
+            times[runs / 2],
+            times[0],
+            png.len()
+        );
+        if let Some(dir) = &out {
+            let path = dir.join(format!("chart-{n}.png"));
+            if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, &png))
+            {
+                eprintln!("chartbench: cannot write {}: {e}", path.display());
+                std::process::exit(1);
+            }
+        }
+    }
+}

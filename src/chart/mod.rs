@@ -1,0 +1,443 @@
+//! The PNG chart: a pure function from a job (and the time) to PNG bytes.
+//!
+//! It draws what the show page shows: a title, a legend that counts the
+//! workers by state, one bar per worker labelled with its workid, with
+//! current/total, percent and desc inside, an x axis 0–100 % with light
+//! gridlines, and a footer with the time it was drawn. It draws on an
+//! indexed [`canvas`] (imageproc rectangles, DejaVu Sans text through
+//! [`text`]) and encodes an indexed PNG. Nothing here knows HTTP or SQL.
+//!
+//! Past [`COMPACT_FROM`] workers the bars get thin and lose their text (a
+//! label every few rows remains); past the rows the height limit allows,
+//! each pixel row stands for several workers: their mean percent, in the
+//! colour of the most serious state among them (failed, stale, running,
+//! done). The image is never taller than [`MAX_HEIGHT`].
+
+mod canvas;
+mod text;
+
+use image::Rgb;
+
+use canvas::{Canvas, Ink};
+
+use crate::model::{BarState, Job, Worker};
+use crate::page::{qty, span, utc};
+
+/// Narrowest and widest image, in pixels.
+pub const WIDTH_RANGE: (u32, u32) = (300, 4000);
+/// Width unless the request says otherwise.
+pub const DEFAULT_WIDTH: u32 = 800;
+/// Tallest image, in pixels.
+pub const MAX_HEIGHT: u32 = 4000;
+/// From this many workers on, bars are thin and carry no text.
+pub const COMPACT_FROM: usize = 200;
+
+const PAD: i32 = 16;
+const ROW: i32 = 20;
+const BAR: i32 = 15;
+const TITLE_SIZE: f32 = 18.0;
+const TEXT_SIZE: f32 = 12.0;
+const SMALL_SIZE: f32 = 11.0;
+/// Space above the plot: title, subtitle, legend.
+const HEAD: i32 = 92;
+/// Space below the plot: axis labels and footer.
+const FOOT: i32 = 46;
+
+const BACKGROUND: Rgb<u8> = Rgb([255, 255, 255]);
+const TEXT: Rgb<u8> = Rgb([0x1d, 0x21, 0x27]);
+const MUTED: Rgb<u8> = Rgb([0x5f, 0x67, 0x73]);
+const TRACK: Rgb<u8> = Rgb([0xe9, 0xec, 0xf0]);
+const GRID: Rgb<u8> = Rgb([0xd2, 0xd7, 0xde]);
+
+/// The colour of a state, as on the show page.
+pub fn state_color(state: BarState) -> Rgb<u8> {
+    match state {
+        BarState::Running => Rgb([0x2f, 0x9e, 0x57]),
+        BarState::Done => Rgb([0x35, 0x66, 0xc9]),
+        BarState::Failed => Rgb([0xd3, 0x42, 0x3d]),
+        BarState::Stale => Rgb([0x8c, 0x93, 0x9e]),
+    }
+}
+
+/// `fg` over `bg` at `alpha` / 255.
+fn mix(bg: Rgb<u8>, fg: Rgb<u8>, alpha: u32) -> Rgb<u8> {
+    let channel = |i: usize| {
+        let (b, f) = (u32::from(bg.0[i]), u32::from(fg.0[i]));
+        ((b * (255 - alpha) + f * alpha + 127) / 255) as u8
+    };
+    Rgb([channel(0), channel(1), channel(2)])
+}
+
+/// The fill of a bar in `state`: its colour at 48 % over the track, as the
+/// page's `color-mix` draws it.
+pub fn fill_color(state: BarState) -> Rgb<u8> {
+    mix(TRACK, state_color(state), 122)
+}
+
+/// How serious a state is when one pixel row stands for several workers.
+fn severity(state: BarState) -> u8 {
+    match state {
+        BarState::Failed => 3,
+        BarState::Stale => 2,
+        BarState::Running => 1,
+        BarState::Done => 0,
+    }
+}
+
+/// `width` within [`WIDTH_RANGE`].
+pub fn clamp_width(width: u32) -> u32 {
+    width.clamp(WIDTH_RANGE.0, WIDTH_RANGE.1)
+}
+
+/// Loads the fonts now, so the first request does not pay for it.
+pub fn load_fonts() {
+    text::regular();
+    text::bold();
+}
+
+/// The canvas as PNG bytes; an encoding error (impossible for these sizes)
+/// is logged and gives an empty body rather than a panic.
+fn encode(canvas: &Canvas) -> Vec<u8> {
+    canvas.encode().unwrap_or_else(|e| {
+        log::error!("PNG encoding failed: {e}");
+        Vec::new()
+    })
+}
+
+/// The palette entries every chart uses.
+struct Inks {
+    text: Ink,
+    muted: Ink,
+    track: Ink,
+    grid: Ink,
+    state: [Ink; 4],
+    fill: [Ink; 4],
+    stripe: Ink,
+}
+
+impl Inks {
+    fn new(canvas: &mut Canvas) -> Inks {
+        let state = BarState::ALL.map(|s| canvas.ink(state_color(s)));
+        let fill = BarState::ALL.map(|s| canvas.ink(fill_color(s)));
+        Inks {
+            text: canvas.ink(TEXT),
+            muted: canvas.ink(MUTED),
+            track: canvas.ink(TRACK),
+            grid: canvas.ink(GRID),
+            state,
+            fill,
+            stripe: canvas.ink(mix(TRACK, state_color(BarState::Stale), 64)),
+        }
+    }
+}
+
+/// The title block: a bold title and a muted line under it.
+fn heading(canvas: &mut Canvas, inks: &Inks, title: &str, subtitle: &str) {
+    let w = canvas.width() as i32;
+    let room = (w - 2 * PAD) as f32;
+    let bold = text::bold();
+    let title = bold.fit(title, TITLE_SIZE, room);
+    bold.draw(
+        canvas,
+        PAD as f32,
+        PAD + 18,
+        &title,
+        TITLE_SIZE,
+        inks.text,
+        (0, w),
+    );
+    let regular = text::regular();
+    let subtitle = regular.fit(subtitle, TEXT_SIZE, room);
+    regular.draw(
+        canvas,
+        PAD as f32,
+        PAD + 38,
+        &subtitle,
+        TEXT_SIZE,
+        inks.muted,
+        (0, w),
+    );
+}
+
+/// `drawn … · progressd` along the bottom.
+fn footer(canvas: &mut Canvas, inks: &Inks, now: f64) {
+    let footer = format!("drawn {} · progressd", utc(now));
+    let (w, h) = (canvas.width() as i32, canvas.height() as i32);
+    text::regular().draw(
+        canvas,
+        PAD as f32,
+        h - 10,
+        &footer,
+        SMALL_SIZE,
+        inks.muted,
+        (0, w),
+    );
+}
+
+/// A small picture with a title and one line: for a job that does not exist
+/// (yet) or has no workers yet.
+pub fn render_message(title: &str, message: &str, width: u32, now: f64) -> Vec<u8> {
+    let mut canvas = Canvas::new(clamp_width(width), 96, BACKGROUND);
+    let inks = Inks::new(&mut canvas);
+    heading(&mut canvas, &inks, title, message);
+    footer(&mut canvas, &inks, now);
+    encode(&canvas)
+}
+
+/// How the bars are laid out.
+struct Plot {
+    top: i32,
+    left: i32,
+    right: i32,
+    /// Pixel rows, each standing for `per_row` workers.
+    rows: usize,
+    per_row: usize,
+    row_height: i32,
+    compact: bool,
+}
+
+impl Plot {
+    /// The x of `percent` along the bars.
+    fn x(&self, percent: f64) -> i32 {
+        let span = f64::from(self.right - self.left);
+        self.left + (span * percent.clamp(0.0, 100.0) / 100.0).round() as i32
+    }
+
+    fn height(&self) -> i32 {
+        self.rows as i32 * self.row_height
+    }
+}
+
+/// The chart of `job` at `now`, `width` pixels wide.
+pub fn render_job(job: &Job, now: f64, width: u32) -> Vec<u8> {
+    let title = if job.desc.is_empty() {
+        job.jobid.as_str()
+    } else {
+        job.desc.as_str()
+    };
+    if job.workers.is_empty() {
+        let waiting = "Waiting for the first update from a worker.";
+        return render_message(title, waiting, width, now);
+    }
+    let width = clamp_width(width);
+    let n = job.workers.len();
+    let regular = text::regular();
+    let compact = n >= COMPACT_FROM;
+    let max_plot = (MAX_HEIGHT as i32 - HEAD - FOOT) as usize;
+    let (rows, per_row, row_height) = if !compact {
+        (n, 1, ROW)
+    } else if n <= max_plot {
+        (n, 1, (max_plot / n).clamp(1, 6) as i32)
+    } else {
+        let per_row = n.div_ceil(max_plot);
+        (n.div_ceil(per_row), per_row, 1)
+    };
+    let label_size = if compact { SMALL_SIZE } else { TEXT_SIZE };
+    // Measuring every label of a huge job costs more than it tells.
+    let widest_label = job
+        .workers
+        .iter()
+        .take(2000)
+        .map(|w| regular.width(&w.workid, label_size))
+        .fold(0.0f32, f32::max);
+    let label_room = widest_label.min(width as f32 * 0.28).ceil() as i32;
+    let plot = Plot {
+        top: HEAD,
+        left: PAD + label_room + 10,
+        right: width as i32 - PAD - 4,
+        rows,
+        per_row,
+        row_height,
+        compact,
+    };
+    let height = (HEAD + plot.height() + FOOT) as u32;
+    let mut canvas = Canvas::new(width, height, BACKGROUND);
+    let inks = Inks::new(&mut canvas);
+
+    let progress = job.progress(now);
+    let mut subtitle = format!(
+        "job {} · {} worker{} · {:.1}% overall",
+        job.jobid,
+        n,
+        if n == 1 { "" } else { "s" },
+        progress.percent
+    );
+    if let Some(eta) = progress.eta_seconds {
+        subtitle.push_str(&format!(" · finishes in about {}", span(eta)));
+    }
+    heading(&mut canvas, &inks, title, &subtitle);
+    legend(&mut canvas, &inks, &progress.counts);
+    bars(&mut canvas, &inks, job, now, &plot, label_room);
+    axis(&mut canvas, &inks, &plot);
+    footer(&mut canvas, &inks, now);
+    encode(&canvas)
+}
+
+/// Swatches with each state's count and word, left to right.
+fn legend(canvas: &mut Canvas, inks: &Inks, counts: &[usize; 4]) {
+    let regular = text::regular();
+    let mut x = PAD;
+    let y = PAD + 58;
+    let w = canvas.width() as i32;
+    for state in BarState::ALL {
+        canvas.rect(x, y - 9, 10, 10, inks.state[state as usize]);
+        let label = format!("{} {}", counts[state as usize], state.as_str());
+        regular.draw(
+            canvas,
+            (x + 14) as f32,
+            y,
+            &label,
+            TEXT_SIZE,
+            inks.text,
+            (0, w),
+        );
+        x += 14 + regular.width(&label, TEXT_SIZE).ceil() as i32 + 16;
+    }
+}
+
+fn bars(canvas: &mut Canvas, inks: &Inks, job: &Job, now: f64, plot: &Plot, label_room: i32) {
+    let regular = text::regular();
+    // Normal rows: a bar centred in its row. Compact rows: the whole row
+    // less a one-pixel gap where there is room for one.
+    let (inset, bar_h) = if plot.compact {
+        let gap = i32::from(plot.row_height >= 3);
+        (0, plot.row_height - gap)
+    } else {
+        ((ROW - BAR) / 2, BAR)
+    };
+    // Tracks first, then the gridlines over them, then the fills.
+    if plot.compact {
+        canvas.rect(
+            plot.left,
+            plot.top,
+            plot.right - plot.left,
+            plot.height(),
+            inks.track,
+        );
+    } else {
+        for row in 0..plot.rows as i32 {
+            let y = plot.top + row * ROW + inset;
+            canvas.rect(plot.left, y, plot.right - plot.left, BAR, inks.track);
+        }
+    }
+    for tick in TICKS {
+        canvas.rect(plot.x(tick), plot.top, 1, plot.height(), inks.grid);
+    }
+    let label_size = if plot.compact { SMALL_SIZE } else { TEXT_SIZE };
+    // In compact mode, a label every ~22 px.
+    let label_every = (22 / plot.row_height).max(1) as usize;
+    let ascent = regular.ascent(label_size).round() as i32;
+    for (row, group) in job.workers.chunks(plot.per_row).enumerate() {
+        let y = plot.top + row as i32 * plot.row_height + inset;
+        let (state, percent) = summarise(group, now);
+        let end = plot.x(percent);
+        if plot.compact {
+            // Thin bars in the state's full colour: a tint would vanish.
+            canvas.rect(
+                plot.left,
+                y,
+                end - plot.left,
+                bar_h,
+                inks.state[state as usize],
+            );
+        } else {
+            if state == BarState::Stale {
+                stripes(canvas, inks, plot.left, y, end - plot.left, bar_h);
+            } else {
+                canvas.rect(
+                    plot.left,
+                    y,
+                    end - plot.left,
+                    bar_h,
+                    inks.fill[state as usize],
+                );
+            }
+            // The solid leading edge, as on the page.
+            let edge = 3.min(end - plot.left);
+            canvas.rect(end - edge, y, edge, bar_h, inks.state[state as usize]);
+        }
+        if !plot.compact || row % label_every == 0 {
+            let label = regular.fit(&group[0].workid, label_size, label_room as f32);
+            let lw = regular.width(&label, label_size);
+            let baseline = if plot.compact {
+                y + ascent - 2
+            } else {
+                y + (bar_h + ascent) / 2 - 1
+            };
+            let x = (plot.left - 8) as f32 - lw;
+            regular.draw(
+                canvas,
+                x,
+                baseline,
+                &label,
+                label_size,
+                inks.text,
+                (0, plot.left - 4),
+            );
+        }
+        if !plot.compact {
+            bar_text(canvas, inks, &group[0], plot, y);
+        }
+    }
+}
+
+/// The state and percent one row shows: the worker's own, or for several
+/// workers the most serious state and the mean percent.
+fn summarise(group: &[Worker], now: f64) -> (BarState, f64) {
+    let state = group
+        .iter()
+        .map(|w| w.bar_state(now))
+        .max_by_key(|&s| severity(s))
+        .unwrap_or(BarState::Running);
+    let percent = group.iter().map(Worker::percent).sum::<f64>() / group.len().max(1) as f64;
+    (state, percent)
+}
+
+/// A stale bar: diagonal stripes, as on the page.
+fn stripes(canvas: &mut Canvas, inks: &Inks, x: i32, y: i32, w: i32, h: i32) {
+    for py in y..y + h {
+        for px in x..x + w {
+            let ink = if (px + py).rem_euclid(12) < 6 {
+                inks.fill[BarState::Stale as usize]
+            } else {
+                inks.stripe
+            };
+            canvas.dot(px, py, ink);
+        }
+    }
+}
+
+/// `current/total  percent  desc` inside the bar, cut to fit.
+fn bar_text(canvas: &mut Canvas, inks: &Inks, w: &Worker, plot: &Plot, y: i32) {
+    let regular = text::regular();
+    let bold = text::bold();
+    let baseline = y + (BAR + regular.ascent(SMALL_SIZE).round() as i32) / 2 - 1;
+    let clip = (plot.left + 4, plot.right - 4);
+    let counts = format!("{}/{}", qty(w.current), qty(w.total));
+    let mut x = (plot.left + 6) as f32;
+    bold.draw(canvas, x, baseline, &counts, SMALL_SIZE, inks.text, clip);
+    x += bold.width(&counts, SMALL_SIZE) + 7.0;
+    let pc = format!("{:.1}%", w.percent());
+    regular.draw(canvas, x, baseline, &pc, SMALL_SIZE, inks.text, clip);
+    x += regular.width(&pc, SMALL_SIZE) + 8.0;
+    let room = clip.1 as f32 - x;
+    if !w.desc.is_empty() && room > 12.0 {
+        let desc = regular.fit(&w.desc, SMALL_SIZE, room);
+        regular.draw(canvas, x, baseline, &desc, SMALL_SIZE, inks.muted, clip);
+    }
+}
+
+/// Where the gridlines and axis labels go, in percent.
+const TICKS: [f64; 5] = [0.0, 25.0, 50.0, 75.0, 100.0];
+
+/// `0%`, `25%`, … under the gridlines.
+fn axis(canvas: &mut Canvas, inks: &Inks, plot: &Plot) {
+    let regular = text::regular();
+    let y = plot.top + plot.height() + 16;
+    let w = canvas.width() as i32;
+    for tick in TICKS {
+        let label = format!("{tick:.0}%");
+        let x = plot.x(tick) as f32 - regular.width(&label, SMALL_SIZE) / 2.0;
+        regular.draw(canvas, x, y, &label, SMALL_SIZE, inks.muted, (0, w));
+    }
+}
