@@ -7,10 +7,11 @@
   "use strict";
 
   var body = document.body;
-  var jobid = body.dataset.jobid;
+  // The server writes the status URL already encoded (ASCII only), so the
+  // id never has to survive HTML parsing and come back.
+  var statusUrl = body.dataset.status;
   var interval = Math.max(1, Number(body.dataset.interval) || 30);
   var list = document.getElementById("workers");
-  var statusUrl = "status?jobid=" + encodeURIComponent(jobid);
   var icons = { running: "\u25b6", done: "\u2714", failed: "\u2716", stale: "\u25f7" };
   var renders = 0;
   // Server time minus client time, from each answer's `now`.
@@ -30,17 +31,26 @@
       var m = minutes % 60;
       return Math.floor(minutes / 60) + " h" + (m ? " " + m + " min" : "");
     }
+    if (Math.floor(s / 86400) >= 400) return "over a year";
     return Math.floor((s + 43200) / 86400) + " days";
   }
 
   // A quantity as the server's page::qty writes it.
   function qty(x) {
+    var m = Math.abs(x);
+    if (m >= 1e15 || (m > 0 && m < 1e-3)) return x.toExponential(2).replace("e+", "e");
     if (Number.isInteger(x)) return String(x);
     return String(Number(x.toFixed(3)));
   }
 
+  // A percent as the server's page::pct writes it: rounded down.
   function pct(p) {
-    return p.toFixed(1) + "%";
+    return (Math.floor(p * 10) / 10).toFixed(1) + "%";
+  }
+
+  // A Unix time as the server's page::utc writes it.
+  function utc(t) {
+    return new Date(t * 1000).toISOString().slice(0, 16).replace("T", " ") + " UTC";
   }
 
   function el(tag, cls) {
@@ -105,7 +115,7 @@
     var state = barState(w);
     setClass(li, "worker s-" + state);
     li.dataset.state = state;
-    setClass(p.fill, "fill");
+    setClass(p.fill, w.percent === 0 ? "fill p0" : "fill");
     var width = w.percent + "%";
     if (p.fill.style.width !== width) p.fill.style.width = width;
     p.fill.dataset.percent = String(w.percent);
@@ -120,10 +130,17 @@
     setText(p.desc, w.desc);
     setText(p.st, icons[state] + " " + state);
     p.ago.dataset.t = String(w.updated);
+    var stamp = "last report " + utc(w.updated);
+    if (p.ago.title !== stamp) p.ago.title = stamp;
   }
+
+  // Since when the server has not answered, if it has not.
+  var unreachableSince = null;
+  var lastReport = null;
 
   function tickAgo() {
     var now = serverNow();
+    if (lastReport !== null) setText(document.getElementById("last"), span(now - lastReport) + " ago");
     var rows = list.children;
     for (var i = 0; i < rows.length; i++) {
       var ago = parts(rows[i]).ago;
@@ -145,15 +162,15 @@
     ["running", "done", "failed", "stale"].forEach(function (k) {
       setText(document.getElementById("n-" + k), String(s[k]));
     });
-    setText(
-      document.getElementById("last"),
-      s.last_report === null ? "no report yet" : span(job.now - s.last_report) + " ago"
-    );
+    lastReport = s.last_report;
+    if (lastReport === null) setText(document.getElementById("last"), "no report yet");
+    setText(document.getElementById("expires"), "expires " + utc(job.expires));
     var etaWrap = document.getElementById("eta-wrap");
     etaWrap.hidden = s.eta_seconds === null;
     if (s.eta_seconds !== null) setText(document.getElementById("eta"), span(s.eta_seconds));
     document.getElementById("waiting").hidden = job.workers.length > 0;
     document.getElementById("gone").hidden = true;
+    body.classList.remove("gone");
 
     // Rows: reuse by workid, create what is new, drop what is gone, and
     // keep the server's order, all in one pass.
@@ -179,11 +196,29 @@
     body.dataset.renderMs = (performance.now() - started).toFixed(1);
   }
 
+  function reachable(ok) {
+    var notice = document.getElementById("offline");
+    if (ok) {
+      unreachableSince = null;
+      notice.hidden = true;
+      return;
+    }
+    if (unreachableSince === null) unreachableSince = Date.now() / 1000;
+    setText(
+      notice,
+      "Cannot reach the server since " + utc(unreachableSince) + "; the bars below may be out of date. Retrying every " + interval + " s."
+    );
+    notice.hidden = false;
+  }
+
   function poll() {
     fetch(statusUrl, { cache: "no-store" })
       .then(function (r) {
+        reachable(r.ok || r.status === 404);
         if (r.status === 404) {
+          // Deleted or expired: say so and grey out what is left.
           document.getElementById("gone").hidden = false;
+          body.classList.add("gone");
           return null;
         }
         return r.ok ? r.json() : null;
@@ -192,7 +227,7 @@
         if (job) render(job);
       })
       .catch(function () {
-        // The server is unreachable for now; the next poll tries again.
+        reachable(false);
       })
       .then(function () {
         setTimeout(poll, interval * 1000);
@@ -200,6 +235,8 @@
   }
 
   // The server rendered the page just now; refine widths, then poll.
+  var last = document.getElementById("last");
+  if (last.dataset.t) lastReport = Number(last.dataset.t);
   document.querySelectorAll(".fill[data-percent]").forEach(function (fill) {
     fill.style.width = fill.dataset.percent + "%";
   });

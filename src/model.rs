@@ -7,7 +7,7 @@
 //! registers [`percent`] and [`WorkerState::of`] as SQL functions for the job
 //! list's aggregates).
 
-/// A job as stored, with its workers in no particular order.
+/// A job as stored, with its workers in natural order of workid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     /// The job's id, exactly as the client sent it (after URL decoding).
@@ -149,7 +149,8 @@ pub fn percent(current: f64, total: f64) -> f64 {
     if total <= 0.0 {
         100.0
     } else {
-        (100.0 * current / total).min(100.0)
+        // Divide first: 100 * current could overflow for huge values.
+        (current / total * 100.0).min(100.0)
     }
 }
 
@@ -365,6 +366,7 @@ mod tests {
         assert_eq!(percent(30.0, 20.0), 100.0);
         assert_eq!(percent(0.0, 0.0), 100.0);
         assert_eq!(percent(0.0, 7.0), 0.0);
+        assert_eq!(percent(5e307, 1e308), 50.0, "no overflow");
     }
 
     #[test]

@@ -12,7 +12,7 @@
 use std::fmt::Write;
 use std::sync::OnceLock;
 
-use crate::model::{BarState, Job, JobSummary, Worker};
+use crate::model::{BarState, Job, JobSummary, STALE_FLOOR_SECS, STALE_GAPS, Worker};
 
 /// The page's script.
 pub const SHOW_JS: &str = include_str!("../assets/show.js");
@@ -49,10 +49,10 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// `show?jobid=…` for a job, encoded and escaped for an `href`.
-fn show_href(jobid: &str) -> String {
+/// `ENDPOINT?jobid=…` for a job, encoded and escaped for an attribute.
+fn job_href(endpoint: &str, jobid: &str) -> String {
     escape(&format!(
-        "show?jobid={}",
+        "{endpoint}?jobid={}",
         url::form_urlencoded::byte_serialize(jobid.as_bytes()).collect::<String>()
     ))
 }
@@ -79,8 +79,11 @@ pub fn utc(t: f64) -> String {
     )
 }
 
+/// Longest span said in days; past it, "over a year".
+const MAX_SPAN_DAYS: u64 = 400;
+
 /// A span of seconds as people say it: `45 s`, `12 min`, `3 h 5 min`,
-/// `6 days`. The script's `span()` says it the same way.
+/// `6 days`, `over a year`. The script's `span()` says it the same way.
 pub fn span(secs: f64) -> String {
     let s = secs.max(0.0).round() as u64;
     match s {
@@ -93,14 +96,19 @@ pub fn span(secs: f64) -> String {
                 m => format!("{} h {m} min", minutes / 60),
             }
         }
+        _ if s / 86_400 >= MAX_SPAN_DAYS => "over a year".to_string(),
         _ => format!("{} days", (s + 43_200) / 86_400),
     }
 }
 
-/// A quantity as sent: whole numbers without a fraction, others to at most
-/// three decimals. The script's `qty()` does the same.
+/// A quantity as people read it: whole numbers as they are, others to at
+/// most three decimals, and very large or very small ones in exponent form
+/// (`1.00e300`). The script's `qty()` writes them the same way.
 pub fn qty(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
+    let magnitude = x.abs();
+    if magnitude >= 1e15 || (magnitude > 0.0 && magnitude < 1e-3) {
+        format!("{x:.2e}")
+    } else if x.fract() == 0.0 {
         format!("{x:.0}")
     } else {
         let text = format!("{x:.3}");
@@ -108,8 +116,10 @@ pub fn qty(x: f64) -> String {
     }
 }
 
-fn pct(p: f64) -> String {
-    format!("{p:.1}%")
+/// A percent to one decimal, rounded down, so a worker shows 100.0% only
+/// when it is done. The script's `pct()` does the same.
+pub fn pct(p: f64) -> String {
+    format!("{:.1}%", (p * 10.0).floor() / 10.0)
 }
 
 /// The icon beside each state's word.
@@ -179,7 +189,27 @@ fn worker_row(out: &mut String, w: &Worker, now: f64) {
 }
 
 /// The show page of `job` at `now`, refreshing every `interval` seconds.
-pub fn show_page(job: &Job, now: f64, interval: u64) -> String {
+/// `· <a>all jobs</a>` for a footer, when the index is on.
+fn index_link(index: bool) -> &'static str {
+    if index {
+        " · <a href=\"./\">all jobs</a>"
+    } else {
+        ""
+    }
+}
+
+/// The stale rule in words, from the constants that define it.
+fn stale_rule() -> String {
+    format!(
+        "A worker is <b>stale</b> when it is still running but has been silent for more than \
+         {STALE_GAPS} times its usual gap between reports (and at least {}).",
+        span(STALE_FLOOR_SECS)
+    )
+}
+
+/// The show page of `job` at `now`, updating every `interval` seconds;
+/// `index` says whether to link to the job index.
+pub fn show_page(job: &Job, now: f64, interval: u64, index: bool) -> String {
     let title = if job.desc.is_empty() {
         &job.jobid
     } else {
@@ -190,10 +220,11 @@ pub fn show_page(job: &Job, now: f64, interval: u64) -> String {
     head(&mut out, title, Some(interval), true);
     let _ = writeln!(
         out,
-        "<body data-jobid=\"{jobid}\" data-interval=\"{interval}\" data-now=\"{now}\">\n<main>\n\
-         <header><h1 id=\"title\">{title}</h1>\n\
+        "<body data-status=\"{status}\" data-interval=\"{interval}\" data-now=\"{now}\">\n<main>\n\
+         <header><h1 id=\"title\" title=\"{title}\">{title}</h1>\n\
          <p class=\"sub\">job <code>{jobid}</code> · created {created} · \
          <span id=\"expires\" data-t=\"{expires}\">expires {expires_utc}</span></p></header>",
+        status = job_href("status", &job.jobid),
         jobid = escape(&job.jobid),
         title = escape(title),
         created = utc(job.created),
@@ -227,8 +258,11 @@ pub fn show_page(job: &Job, now: f64, interval: u64) -> String {
     let eta = progress.eta_seconds.map_or(String::new(), span);
     let _ = writeln!(
         out,
-        "</ul>\n<p class=\"meta\">last report <b id=\"last\">{last}</b>\
+        "</ul>\n<p class=\"meta\">last report <b id=\"last\"{last_t}>{last}</b>\
          <span id=\"eta-wrap\"{hidden}> · estimated to finish in <b id=\"eta\">{eta}</b></span></p>\n</section>",
+        last_t = progress
+            .last_report
+            .map_or(String::new(), |t| format!(" data-t=\"{t}\"")),
         hidden = if progress.eta_seconds.is_some() {
             ""
         } else {
@@ -239,7 +273,8 @@ pub fn show_page(job: &Job, now: f64, interval: u64) -> String {
         out,
         "<p id=\"waiting\" class=\"notice\"{}>Waiting for the first update from a worker. \
          This page updates itself.</p>\n\
-         <p id=\"gone\" class=\"notice gone\" hidden>This job no longer exists: it was deleted or expired.</p>",
+         <p id=\"gone\" class=\"notice gone\" hidden>This job no longer exists: it was deleted or expired.</p>\n\
+         <p id=\"offline\" class=\"notice gone\" hidden></p>",
         if job.workers.is_empty() {
             ""
         } else {
@@ -252,29 +287,30 @@ pub fn show_page(job: &Job, now: f64, interval: u64) -> String {
     }
     let _ = writeln!(
         out,
-        "</ol>\n<p class=\"legend-note\">A worker is <b>stale</b> when it is still running but has \
-         been silent for more than five times its usual gap between reports (and at least \
-         two minutes).</p>\n</section>\n\
-         <footer>Updates every {interval} s · <a href=\"status?jobid={q}\">JSON</a> · \
-         <a href=\"./\">all jobs</a> · progressd</footer>\n</main>\n</body>\n</html>",
-        q = escape(&url::form_urlencoded::byte_serialize(job.jobid.as_bytes()).collect::<String>()),
+        "</ol>\n<p class=\"legend-note\">{rule}</p>\n</section>\n\
+         <footer>Updates every {interval} s · <a href=\"{status}\">JSON</a>{index} · \
+         progressd</footer>\n</main>\n</body>\n</html>",
+        rule = stale_rule(),
+        status = job_href("status", &job.jobid),
+        index = index_link(index),
     );
     out
 }
 
 /// The page for a jobid no job has (yet): people often open the link before
 /// the job starts, so it says so and checks again every `interval` seconds.
-pub fn missing_job_page(jobid: &str, interval: u64) -> String {
+pub fn missing_job_page(jobid: &str, interval: u64, index: bool) -> String {
     let mut out = String::new();
     head(&mut out, jobid, Some(interval), false);
     let _ = writeln!(
         out,
-        "<body>\n<main>\n<header><h1>No job “{id}” yet</h1>\n\
+        "<body>\n<main>\n<header><h1>No job “<bdi>{id}</bdi>” yet</h1>\n\
          <p class=\"sub\">job <code>{id}</code></p></header>\n\
          <p class=\"notice\">There is no job with this id: it has not been created yet, or it was \
          deleted or expired. This page checks again every {interval} s and shows the job as soon \
-         as it exists.</p>\n<footer><a href=\"./\">all jobs</a> · progressd</footer>\n</main>\n</body>\n</html>",
+         as it exists.</p>\n<footer>progressd{index}</footer>\n</main>\n</body>\n</html>",
         id = escape(jobid),
+        index = index_link(index),
     );
     out
 }
@@ -338,7 +374,7 @@ fn index_row(out: &mut String, job: &JobSummary, now: f64) {
          <td><span class=\"num\">{workers}</span> <span class=\"states\">{states}</span></td>\
          <td class=\"num\" title=\"{stamp}\">{ago} ago</td>\
          <td class=\"num hide-narrow\" title=\"{expires}\">in {left}</td></tr>",
-        href = show_href(&job.jobid),
+        href = job_href("show", &job.jobid),
         title = escape(title),
         jobid = escape(&job.jobid),
         width = job.percent.round() as u32,
@@ -365,7 +401,10 @@ mod tests {
 
     #[test]
     fn show_links_are_encoded_then_escaped() {
-        assert_eq!(show_href("a&b=\"c\" d"), "show?jobid=a%26b%3D%22c%22+d");
+        assert_eq!(
+            job_href("show", "a&b=\"c\" d"),
+            "show?jobid=a%26b%3D%22c%22+d"
+        );
     }
 
     #[test]
@@ -389,8 +428,26 @@ mod tests {
     #[test]
     fn quantities() {
         assert_eq!(qty(5.0), "5");
+        assert_eq!(qty(0.0), "0");
         assert_eq!(qty(7.5), "7.5");
         assert_eq!(qty(1.0 / 3.0), "0.333");
-        assert_eq!(qty(1e20), "100000000000000000000");
+        assert_eq!(qty(1e20), "1.00e20");
+        assert_eq!(qty(1e300), "1.00e300");
+        assert_eq!(qty(1e-7), "1.00e-7");
+        assert_eq!(qty(0.0004), "4.00e-4");
+    }
+
+    #[test]
+    fn percents_round_down() {
+        assert_eq!(pct(99.99), "99.9%");
+        assert_eq!(pct(100.0), "100.0%");
+        assert_eq!(pct(0.0), "0.0%");
+    }
+
+    #[test]
+    fn huge_spans_do_not_overflow() {
+        assert_eq!(span(f64::MAX), "over a year");
+        assert_eq!(span(1e300), "over a year");
+        assert_eq!(span(399.0 * 86_400.0), "399 days");
     }
 }

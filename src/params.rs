@@ -117,10 +117,27 @@ fn quoted(value: &str) -> String {
     }
 }
 
+/// Characters an id may not hold: control characters (a CR or NUL does not
+/// survive HTML, so the page could not name the job back) and the bidi
+/// controls that would make an id display as something else.
+fn forbidden_in_id(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 fn id(form: &Form, name: &str, max_bytes: usize) -> Result<String, ParamError> {
     let value = form.required(name)?;
     if value.is_empty() {
         return Err(ParamError::new(name, "must not be empty"));
+    }
+    if let Some(c) = value.chars().find(|&c| forbidden_in_id(c)) {
+        return Err(ParamError::new(
+            name,
+            format!(
+                "must not contain control or bidi-override characters, found U+{:04X}",
+                c as u32
+            ),
+        ));
     }
     if value.len() > max_bytes {
         return Err(ParamError::new(
@@ -300,22 +317,14 @@ pub const DEFAULT_INTERVAL_SECS: u64 = 30;
 pub const MAX_INTERVAL_SECS: u64 = 86_400;
 
 impl ShowPage {
-    /// Validates `jobid` and `interval` (whole seconds, 1 to a day; a
-    /// fraction is rounded).
+    /// Validates `jobid` and `interval` (seconds, rounded and kept within 1
+    /// to a day).
     pub fn from_form(form: &Form) -> Result<ShowPage, ParamError> {
         let jobid = id(form, "jobid", MAX_JOBID_BYTES)?;
-        let interval = match amount(form, "interval")? {
-            None => DEFAULT_INTERVAL_SECS,
-            Some(secs) if (1.0..=MAX_INTERVAL_SECS as f64).contains(&secs.round()) => {
-                secs.round() as u64
-            }
-            Some(_) => {
-                return Err(ParamError::new(
-                    "interval",
-                    format!("must be 1 to {MAX_INTERVAL_SECS} seconds"),
-                ));
-            }
-        };
+        // Any finite number is taken, kept within 1 s to a day.
+        let interval = amount(form, "interval")?.map_or(DEFAULT_INTERVAL_SECS, |secs| {
+            secs.round().clamp(1.0, MAX_INTERVAL_SECS as f64) as u64
+        });
         Ok(ShowPage { jobid, interval })
     }
 }
@@ -486,6 +495,28 @@ mod tests {
     }
 
     #[test]
+    fn ids_refuse_control_and_bidi_override_characters() {
+        for bad in [
+            "a%0Db",
+            "a%00b",
+            "a%09b",
+            "abc%E2%80%AE",
+            "%E2%81%A6x",
+            "x%7F",
+        ] {
+            let err = update(&format!("jobid={bad}&workid=w&current=1")).unwrap_err();
+            assert_eq!(err.name, "jobid", "{bad}");
+            assert!(err.problem.contains("U+"), "{}", err.problem);
+            let err = update(&format!("jobid=j&workid={bad}&current=1")).unwrap_err();
+            assert_eq!(err.name, "workid", "{bad}");
+        }
+        // Descs may hold them: they are shown isolated, never parsed.
+        assert!(update("jobid=j&workid=w&current=1&desc=a%0Db%E2%80%AE").is_ok());
+        // Other non-ASCII is fine in ids.
+        assert!(update("jobid=%D7%A9%D7%9C%D7%95%D7%9D&workid=%E2%9C%93&current=1").is_ok());
+    }
+
+    #[test]
     fn ids_are_kept_exactly() {
         let u = update("jobid=1.0&workid=%20w%20&current=1").expect("valid");
         assert_eq!((u.jobid.as_str(), u.workid.as_str()), ("1.0", " w "));
@@ -547,7 +578,10 @@ mod tests {
         assert_eq!(show("jobid=j").unwrap().interval, 30);
         assert_eq!(show("jobid=j&interval=5").unwrap().interval, 5);
         assert_eq!(show("jobid=j&interval=2.4").unwrap().interval, 2);
-        for bad in ["0", "0.4", "-1", "x", "86401", "inf"] {
+        assert_eq!(show("jobid=j&interval=0").unwrap().interval, 1, "minimum 1");
+        assert_eq!(show("jobid=j&interval=0.2").unwrap().interval, 1);
+        assert_eq!(show("jobid=j&interval=1e9").unwrap().interval, 86_400);
+        for bad in ["-1", "x", "inf"] {
             assert_eq!(
                 show(&format!("jobid=j&interval={bad}")).unwrap_err().name,
                 "interval",

@@ -48,12 +48,13 @@ impl Response {
         }
     }
 
-    /// 200 with one of the files compiled into the binary.
+    /// 200 with one of the files compiled into the binary; browsers may
+    /// keep it for five minutes (pages reload every 30 s by default).
     pub fn asset(content_type: &'static str, body: &str) -> Response {
         Response {
             status: 200,
             content_type,
-            headers: Vec::new(),
+            headers: vec![("Cache-Control", "max-age=300".to_string())],
             body: body.as_bytes().to_vec(),
         }
     }

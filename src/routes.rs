@@ -85,7 +85,8 @@ pub fn handle(ctx: &Context, request: &Request) -> Result<Response, Error> {
         "/progress/create" => create(ctx, request, &form()?),
         "/progress/update" => update(ctx, &form()?),
         "/progress/status" => status(ctx, &form()?),
-        "/progress/jobs" => jobs(ctx, &form()?),
+        // The job list is the index as JSON: off with it.
+        "/progress/jobs" if ctx.index => jobs(ctx, &form()?),
         "/progress/delete" => delete(ctx, &form()?),
         "/progress/" if ctx.index => index(ctx),
         "/progress/show" => show(ctx, &form()?),
@@ -155,10 +156,14 @@ fn show(ctx: &Context, form: &Form) -> Result<Response, Error> {
             &job,
             unix_now(),
             show.interval,
+            ctx.index,
         ))),
-        None => {
-            Ok(Response::html(page::missing_job_page(&show.jobid, show.interval)).with_status(404))
-        }
+        None => Ok(Response::html(page::missing_job_page(
+            &show.jobid,
+            show.interval,
+            ctx.index,
+        ))
+        .with_status(404)),
     }
 }
 

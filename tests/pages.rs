@@ -134,7 +134,7 @@ fn show_page_has_a_bar_per_worker_in_natural_order() {
         ]);
     }
     let html = s.get("/progress/show?jobid=p&interval=7").body;
-    assert!(html.contains("<h1 id=\"title\">Nightly reduction</h1>"));
+    assert!(html.contains("<h1 id=\"title\" title=\"Nightly reduction\">Nightly reduction</h1>"));
     assert!(html.contains("data-interval=\"7\""));
     assert!(html.contains("<noscript><meta http-equiv=\"refresh\" content=\"7\"></noscript>"));
     let order: Vec<usize> = ["node1", "node2", "node10"]
@@ -167,7 +167,7 @@ fn an_unknown_job_gets_a_404_page_that_keeps_checking() {
     let r = s.get("/progress/show?jobid=later&interval=5");
     assert_eq!(r.status, 404);
     assert!(r.content_type.starts_with("text/html"));
-    assert!(r.body.contains("No job “later” yet"));
+    assert!(r.body.contains("No job “<bdi>later</bdi>” yet"));
     assert!(
         r.body
             .contains("<meta http-equiv=\"refresh\" content=\"5\">")
@@ -175,12 +175,53 @@ fn an_unknown_job_gets_a_404_page_that_keeps_checking() {
 }
 
 #[test]
-fn show_needs_a_jobid_and_a_sane_interval() {
+fn show_needs_a_jobid_and_keeps_the_interval_sane() {
     let s = TestServer::start();
+    s.get("/progress/create?jobid=j");
     assert_eq!(s.get("/progress/show").status, 400);
-    let r = s.get("/progress/show?jobid=j&interval=0");
+    let r = s.get("/progress/show?jobid=j&interval=soon");
     assert_eq!(r.status, 400);
     assert!(r.body.starts_with("parameter 'interval'"));
+    // Below the minimum of 1 s it is 1 s.
+    let r = s.get("/progress/show?jobid=j&interval=0");
+    assert!(r.body.contains("data-interval=\"1\""), "{}", r.body);
+}
+
+#[test]
+fn ids_that_would_not_survive_html_are_refused() {
+    // RLO would reverse the text after it; CR and NUL are changed by HTML
+    // parsing, so the page could not name the job back to the server.
+    let s = TestServer::start();
+    for id in ["abc%E2%80%AE", "cr%0Dx", "nul%00x"] {
+        let r = s.get(&format!("/progress/create?jobid={id}"));
+        assert_eq!(r.status, 400, "{id}");
+        assert!(r.body.starts_with("parameter 'jobid'"), "{}", r.body);
+        let r = s.get(&format!(
+            "/progress/update?jobid=j&workid={id}&current=1&total=2"
+        ));
+        assert_eq!(r.status, 400, "{id}");
+    }
+}
+
+#[test]
+fn the_page_names_its_status_url_already_encoded() {
+    let s = TestServer::start();
+    s.update(&[
+        ("jobid", "a b&c"),
+        ("workid", "w"),
+        ("current", "1"),
+        ("total", "2"),
+    ]);
+    let html = s
+        .get(&format!(
+            "/progress/show?{}",
+            python_query(&[("jobid", "a b&c")])
+        ))
+        .body;
+    assert!(
+        html.contains("data-status=\"status?jobid=a+b%26c\""),
+        "{html}"
+    );
 }
 
 #[test]
@@ -203,8 +244,17 @@ fn index_lists_jobs_newest_first_and_can_be_turned_off() {
     assert!(html.contains(">First job</a>"));
     assert!(html.contains("25.0%"));
     let hidden = TestServer::start_with(|c| c.no_index = true);
+    hidden.get("/progress/create?jobid=private");
     assert_eq!(hidden.get("/progress/").status, 404);
+    assert_eq!(hidden.get("/progress/jobs").status, 404, "nor as JSON");
     assert_eq!(hidden.get("/").status, 404, "the redirect leads to the 404");
+    let page = hidden.get("/progress/show?jobid=private").body;
+    assert!(!page.contains("all jobs"), "no link to a hidden index");
+    assert!(
+        s.get("/progress/show?jobid=first")
+            .body
+            .contains("all jobs")
+    );
 }
 
 #[test]
@@ -218,5 +268,5 @@ fn assets_are_served_with_their_types() {
     let js = s.get("/progress/assets/show.js");
     assert_eq!(js.status, 200);
     assert!(js.content_type.starts_with("text/javascript"));
-    assert!(js.body.contains("status?jobid="));
+    assert!(js.body.contains("body.dataset.status"));
 }
