@@ -7,7 +7,8 @@
 //! indexed [`canvas`] (imageproc rectangles, DejaVu Sans text through
 //! [`text`]) and encodes an indexed PNG. Nothing here knows HTTP or SQL.
 //!
-//! Past [`COMPACT_FROM`] workers the bars get thin and lose their text (a
+//! When bars with text would make the image taller than [`MAX_HEIGHT`]
+//! (from about 190 workers), the bars get thin and lose their text (a
 //! label every few rows remains); past the rows the height limit allows,
 //! each pixel row stands for several workers: their mean percent, in the
 //! colour of the most serious state among them (failed, stale, running,
@@ -29,9 +30,9 @@ pub const WIDTH_RANGE: (u32, u32) = (300, 4000);
 pub const DEFAULT_WIDTH: u32 = 800;
 /// Tallest image, in pixels.
 pub const MAX_HEIGHT: u32 = 4000;
-/// From this many workers on, bars are thin and carry no text.
-pub const COMPACT_FROM: usize = 200;
 
+/// Tallest row in compact mode.
+const COMPACT_ROW_MAX: usize = 10;
 const PAD: i32 = 16;
 const ROW: i32 = 20;
 const BAR: i32 = 15;
@@ -222,12 +223,12 @@ pub fn render_job(job: &Job, now: f64, width: u32) -> Vec<u8> {
     let width = clamp_width(width);
     let n = job.workers.len();
     let regular = text::regular();
-    let compact = n >= COMPACT_FROM;
     let max_plot = (MAX_HEIGHT as i32 - HEAD - FOOT) as usize;
+    let compact = n * ROW as usize > max_plot;
     let (rows, per_row, row_height) = if !compact {
         (n, 1, ROW)
     } else if n <= max_plot {
-        (n, 1, (max_plot / n).clamp(1, 6) as i32)
+        (n, 1, (max_plot / n).clamp(1, COMPACT_ROW_MAX) as i32)
     } else {
         let per_row = n.div_ceil(max_plot);
         (n.div_ceil(per_row), per_row, 1)
@@ -439,5 +440,99 @@ fn axis(canvas: &mut Canvas, inks: &Inks, plot: &Plot) {
         let label = format!("{tick:.0}%");
         let x = plot.x(tick) as f32 - regular.width(&label, SMALL_SIZE) / 2.0;
         regular.draw(canvas, x, y, &label, SMALL_SIZE, inks.muted, (0, w));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn worker(i: usize, current: f64, ok: bool, updated: f64) -> Worker {
+        Worker {
+            workid: format!("w{i}"),
+            current,
+            total: 100.0,
+            ok,
+            desc: "a description long enough to need cutting when the chart is narrow".into(),
+            first_seen: 0.0,
+            updated,
+            base_time: 0.0,
+            base_current: 0.0,
+            updates: 10,
+        }
+    }
+
+    fn job(workers: Vec<Worker>) -> Job {
+        Job {
+            jobid: "j".into(),
+            desc: "Ünïcödé title ✓".into(),
+            created: 0.0,
+            updated: 1000.0,
+            maxage: 60.0,
+            workers,
+        }
+    }
+
+    fn decode(png: &[u8]) -> image::RgbImage {
+        image::load_from_memory(png).expect("a valid PNG").to_rgb8()
+    }
+
+    #[test]
+    fn a_stale_bar_is_striped() {
+        // Silent for 900 s after reports every 100 s: stale at 1000.
+        let img = decode(&render_job(
+            &job(vec![worker(0, 80.0, true, 100.0)]),
+            1000.0,
+            800,
+        ));
+        let y = (HEAD + (ROW - BAR) / 2 + BAR - 1) as u32;
+        let row: Vec<Rgb<u8>> = (150..400).map(|x| *img.get_pixel(x, y)).collect();
+        let light = fill_color(BarState::Stale);
+        assert!(row.contains(&light), "light stripes");
+        assert!(
+            row.iter().any(|&c| c != light && c != TRACK),
+            "dark stripes"
+        );
+    }
+
+    #[test]
+    fn the_height_stays_bounded_at_any_size() {
+        let height = |n: usize| {
+            let workers = (0..n)
+                .map(|i| worker(i, (i % 100) as f64, i % 7 != 0, 990.0))
+                .collect();
+            decode(&render_job(&job(workers), 1000.0, 800)).height()
+        };
+        let heights: Vec<u32> = [10, 100, 193, 194, 500, 2000, 3862, 10_000, 50_000]
+            .into_iter()
+            .map(height)
+            .collect();
+        assert!(heights.iter().all(|&h| h <= MAX_HEIGHT), "{heights:?}");
+        // Growing with the workers while bars carry text (up to 193)...
+        assert!(heights[..3].windows(2).all(|h| h[0] < h[1]), "{heights:?}");
+        // ...and compact after, never shrunk to a sliver.
+        assert!(heights[3..].iter().all(|&h| h > 2000), "{heights:?}");
+    }
+
+    #[test]
+    fn a_row_standing_for_many_workers_shows_the_most_serious_state() {
+        let group = [worker(0, 50.0, true, 990.0), worker(1, 10.0, false, 990.0)];
+        assert_eq!(summarise(&group, 1000.0), (BarState::Failed, 30.0));
+    }
+
+    #[test]
+    fn narrow_charts_cut_text_inside_the_plot() {
+        let img = decode(&render_job(
+            &job(vec![worker(0, 100.0, true, 990.0)]),
+            1000.0,
+            300,
+        ));
+        assert_eq!(img.width(), 300);
+        // Nothing but background right of the bars.
+        let right = 300 - PAD as u32 + 1;
+        let y0 = HEAD as u32;
+        assert!(
+            (right..300).all(|x| (y0..y0 + ROW as u32).all(|y| img.get_pixel(x, y) == &BACKGROUND))
+        );
     }
 }

@@ -27,6 +27,7 @@ pub struct Reply {
     pub content_type: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -92,6 +93,15 @@ impl TestServer {
         reply(response)
     }
 
+    /// GET with extra request headers.
+    pub fn get_with(&self, path_and_query: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut request = self.agent.get(format!("{}{}", self.base, path_and_query));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        reply(request.call().expect("request answered"))
+    }
+
     /// POST a form body (already URL-encoded) to `path`.
     pub fn post(&self, path: &str, body: &str) -> Reply {
         let response = self
@@ -148,12 +158,18 @@ fn reply(mut response: ureq::http::Response<ureq::Body>) -> Reply {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let body = response.body_mut().read_to_string().unwrap_or_default();
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .read_to_vec()
+        .unwrap_or_default();
     Reply {
         status,
         content_type,
         headers,
-        body,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+        bytes,
     }
 }
 

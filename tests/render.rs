@@ -1,0 +1,181 @@
+//! `/progress/render`: the PNG decoded and checked pixel by pixel, its size
+//! rules, its 404 image, and its ETag.
+
+mod common;
+
+use common::TestServer;
+use image::{Rgb, RgbImage};
+use progressd::chart::{fill_color, state_color};
+use progressd::model::BarState;
+
+fn png(s: &TestServer, path: &str) -> (u16, RgbImage) {
+    let r = s.get(path);
+    assert_eq!(r.content_type, "image/png", "{path}");
+    let img = image::load_from_memory(&r.bytes)
+        .unwrap_or_else(|e| panic!("{path}: not a PNG: {e}"))
+        .to_rgb8();
+    (r.status, img)
+}
+
+/// The bottom pixel row of bar `row` in a normal (not compact) chart: the
+/// plot starts 92 px down, rows are 20 px with 15 px bars inset by 2.
+fn bar_y(row: u32) -> u32 {
+    92 + row * 20 + 2 + 14
+}
+
+/// The x range of the bar tracks on pixel row `y`: from the first pixel
+/// that is a track, fill or edge colour to the last track pixel.
+fn track_span(img: &RgbImage, y: u32) -> (u32, u32) {
+    let bar_colors: Vec<Rgb<u8>> = BarState::ALL
+        .iter()
+        .flat_map(|&s| [fill_color(s), state_color(s)])
+        .chain([Rgb([0xe9, 0xec, 0xf0]), Rgb([0xd2, 0xd7, 0xde])])
+        .collect();
+    let left = (0..img.width())
+        .find(|&x| bar_colors.contains(img.get_pixel(x, y)))
+        .expect("a bar on this row");
+    let right = (0..img.width())
+        .rev()
+        .find(|&x| bar_colors.contains(img.get_pixel(x, y)))
+        .expect("a track on this row");
+    (left, right + 1)
+}
+
+#[test]
+fn each_bar_has_its_state_colour_up_to_its_percent() {
+    let s = TestServer::start();
+    s.get("/progress/create?jobid=c&desc=Chart+test");
+    for (workid, current, ok) in [
+        ("w1", "40", "1"),
+        ("w2", "100", "1"),
+        ("w3", "30", "0"),
+        ("w10", "70", "1"),
+    ] {
+        s.update(&[
+            ("jobid", "c"),
+            ("workid", workid),
+            ("current", current),
+            ("total", "100"),
+            ("ok", ok),
+        ]);
+    }
+    let (status, img) = png(&s, "/progress/render?jobid=c");
+    assert_eq!(status, 200);
+    assert_eq!(img.width(), 800);
+    for (row, (percent, state)) in [
+        (40.0, BarState::Running),
+        (100.0, BarState::Done),
+        (30.0, BarState::Failed),
+        (70.0, BarState::Running),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let y = bar_y(row as u32);
+        let (left, right) = track_span(&img, y);
+        let end = left as f64 + f64::from(right - left) * percent / 100.0;
+        let inside = (end - 8.0) as u32;
+        assert_eq!(
+            img.get_pixel(inside, y),
+            &fill_color(state),
+            "row {row}: fill before {percent}%"
+        );
+        if percent < 100.0 {
+            let outside = (end + 8.0) as u32;
+            assert_eq!(
+                img.get_pixel(outside, y),
+                &Rgb([0xe9, 0xec, 0xf0]),
+                "row {row}: track after {percent}%"
+            );
+        }
+        // The workid is drawn in the label column, left of the bars.
+        let y_mid = y - 7;
+        let ink = (0..left)
+            .flat_map(|x| (y_mid - 6..y_mid + 6).map(move |y| (x, y)))
+            .filter(|&(x, y)| img.get_pixel(x, y).0[0] < 128)
+            .count();
+        assert!(ink > 10, "row {row}: label pixels {ink}");
+    }
+}
+
+#[test]
+fn height_grows_with_workers_and_width_is_asked_for() {
+    let s = TestServer::start();
+    let mut heights = Vec::new();
+    for n in [2, 8, 32] {
+        let jobid = format!("h{n}");
+        for i in 0..n {
+            s.update(&[
+                ("jobid", &jobid),
+                ("workid", &i.to_string()),
+                ("current", "1"),
+                ("total", "2"),
+            ]);
+        }
+        heights.push(
+            png(&s, &format!("/progress/render?jobid={jobid}"))
+                .1
+                .height(),
+        );
+    }
+    assert!(heights.windows(2).all(|h| h[0] < h[1]), "{heights:?}");
+    assert_eq!(
+        png(&s, "/progress/render?jobid=h2&width=300").1.width(),
+        300
+    );
+    assert_eq!(
+        png(&s, "/progress/render?jobid=h2&width=1600").1.width(),
+        1600
+    );
+    let r = s.get("/progress/render?jobid=h2&width=5000");
+    assert_eq!(r.status, 400);
+    assert!(r.body.starts_with("parameter 'width'"));
+}
+
+#[test]
+fn an_unknown_job_gets_a_404_picture_that_says_so() {
+    let s = TestServer::start();
+    let (status, img) = png(&s, "/progress/render?jobid=nope");
+    assert_eq!(status, 404);
+    assert!(img.width() <= 800 && img.height() < 200);
+    let ink = img.pixels().filter(|p| p.0[0] < 128).count();
+    assert!(ink > 50, "it has text: {ink}");
+}
+
+#[test]
+fn a_job_without_workers_gets_a_waiting_picture() {
+    let s = TestServer::start();
+    s.get("/progress/create?jobid=w");
+    let (status, img) = png(&s, "/progress/render?jobid=w");
+    assert_eq!(status, 200);
+    assert!(img.height() < 200);
+}
+
+#[test]
+fn etag_answers_304_until_the_job_changes() {
+    let s = TestServer::start();
+    s.update(&[
+        ("jobid", "e"),
+        ("workid", "w"),
+        ("current", "1"),
+        ("total", "4"),
+    ]);
+    let first = s.get("/progress/render?jobid=e");
+    let etag = first.header("etag").expect("an ETag").to_string();
+    let again = s.get_with("/progress/render?jobid=e", &[("If-None-Match", &etag)]);
+    assert_eq!(again.status, 304);
+    assert!(again.bytes.is_empty());
+    let other_width = s.get_with(
+        "/progress/render?jobid=e&width=400",
+        &[("If-None-Match", &etag)],
+    );
+    assert_eq!(other_width.status, 200, "another width is another picture");
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    s.update(&[("jobid", "e"), ("workid", "w"), ("current", "2")]);
+    let changed = s.get_with("/progress/render?jobid=e", &[("If-None-Match", &etag)]);
+    assert_eq!(changed.status, 200);
+    assert_ne!(changed.header("etag"), Some(etag.as_str()));
+    // The same version asked for again is the same picture.
+    let cached = s.get("/progress/render?jobid=e");
+    assert_eq!(cached.bytes, changed.bytes);
+}
