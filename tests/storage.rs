@@ -238,6 +238,17 @@ fn progressd() -> Command {
     progressd_command()
 }
 
+/// Starts the binary on `db`, which must refuse to start with exit code 1;
+/// returns what it said.
+fn refused_start(db: &std::path::Path) -> Result<String, Box<dyn std::error::Error>> {
+    let out = progressd()
+        .args(["--listen", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .output()?;
+    assert_eq!(out.status.code(), Some(1));
+    Ok(String::from_utf8(out.stderr)?)
+}
+
 /// `progressd serve` on a free port and `db`.
 fn serve_binary(db: &std::path::Path) -> std::io::Result<BinaryServer> {
     let mut command = progressd();
@@ -315,12 +326,7 @@ fn binary_refuses_a_database_from_a_newer_version() -> TestResult {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("future.sqlite3");
     rusqlite::Connection::open(&db)?.pragma_update(None, "user_version", 999)?;
-    let out = progressd()
-        .args(["--listen", "127.0.0.1:0", "--db"])
-        .arg(&db)
-        .output()?;
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8(out.stderr)?;
+    let stderr = refused_start(&db)?;
     assert!(stderr.contains("newer than this progressd"), "{stderr}");
     Ok(())
 }
@@ -329,12 +335,7 @@ fn binary_refuses_a_database_from_a_newer_version() -> TestResult {
 fn binary_reports_a_missing_database_directory() -> TestResult {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("no/such/dir/x.sqlite3");
-    let out = progressd()
-        .args(["--listen", "127.0.0.1:0", "--db"])
-        .arg(&db)
-        .output()?;
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8(out.stderr)?;
+    let stderr = refused_start(&db)?;
     assert!(stderr.contains("cannot open database"), "{stderr}");
     Ok(())
 }

@@ -477,14 +477,15 @@ mod tests {
         image::load_from_memory(png).expect("a valid PNG").to_rgb8()
     }
 
+    /// The chart of a job with one worker, at time 1000.
+    fn render_one(w: Worker, width: u32) -> image::RgbImage {
+        decode(&render_job(&job(vec![w]), 1000.0, width))
+    }
+
     #[test]
     fn a_stale_bar_is_striped() {
         // Silent for 900 s after reports every 100 s: stale at 1000.
-        let img = decode(&render_job(
-            &job(vec![worker(0, 80.0, true, 100.0)]),
-            1000.0,
-            800,
-        ));
+        let img = render_one(worker(0, 80.0, true, 100.0), 800);
         let y = (HEAD + (ROW - BAR) / 2 + BAR - 1) as u32;
         let row: Vec<Rgb<u8>> = (150..400).map(|x| *img.get_pixel(x, y)).collect();
         let light = fill_color(BarState::Stale);
@@ -522,11 +523,7 @@ mod tests {
 
     #[test]
     fn narrow_charts_cut_text_inside_the_plot() {
-        let img = decode(&render_job(
-            &job(vec![worker(0, 100.0, true, 990.0)]),
-            1000.0,
-            300,
-        ));
+        let img = render_one(worker(0, 100.0, true, 990.0), 300);
         assert_eq!(img.width(), 300);
         // Nothing but background right of the bars.
         let right = 300 - PAD as u32 + 1;
