@@ -75,7 +75,13 @@ fn main() {
         let mut png = Vec::new();
         for _ in 0..runs {
             let started = Instant::now();
-            png = chart::render_job(&job, now, chart::DEFAULT_WIDTH);
+            png = match chart::render_job(&job, now, chart::DEFAULT_WIDTH) {
+                Ok(png) => png,
+                Err(e) => {
+                    eprintln!("chartbench: encoding failed: {e}");
+                    std::process::exit(1);
+                }
+            };
             times.push(started.elapsed().as_secs_f64() * 1000.0);
         }
         times.sort_by(f64::total_cmp);

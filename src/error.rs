@@ -34,6 +34,8 @@ pub enum Error {
     UnknownJob(String),
     /// The store failed or refused.
     Store(StoreError),
+    /// A chart could not be encoded as PNG.
+    Chart(crate::chart::ChartError),
     /// The handler panicked; the panic message went to the log.
     Panic,
 }
@@ -49,7 +51,7 @@ impl Error {
             Error::UnsupportedBody(_) => 415,
             Error::Store(StoreError::TotalRequired) => 400,
             Error::Store(e) if e.is_transient() => 503,
-            Error::Store(_) | Error::Panic => 500,
+            Error::Store(_) | Error::Chart(_) | Error::Panic => 500,
         }
     }
 
@@ -87,6 +89,7 @@ impl fmt::Display for Error {
                 write!(f, "service unavailable, nothing was stored; try again")
             }
             Error::Store(_) => write!(f, "internal error in the database; see the server log"),
+            Error::Chart(_) => write!(f, "the chart could not be drawn; see the server log"),
             Error::Panic => write!(f, "internal error; see the server log"),
         }
     }
@@ -98,6 +101,7 @@ impl std::error::Error for Error {
             Error::BadParam(e) => Some(e),
             Error::BodyUnreadable(e) => Some(e),
             Error::Store(e) => Some(e),
+            Error::Chart(e) => Some(e),
             _ => None,
         }
     }

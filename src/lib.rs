@@ -11,6 +11,7 @@ pub mod chart;
 pub mod config;
 pub mod error;
 mod expiry;
+pub mod format;
 mod json;
 mod logger;
 pub mod model;

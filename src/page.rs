@@ -12,6 +12,7 @@
 use std::fmt::Write;
 use std::sync::OnceLock;
 
+use crate::format::{pct, qty, span, utc};
 use crate::model::{BarState, Job, JobSummary, STALE_FLOOR_SECS, STALE_GAPS, Worker};
 
 /// The page's script.
@@ -55,71 +56,6 @@ fn job_href(endpoint: &str, jobid: &str) -> String {
         "{endpoint}?jobid={}",
         url::form_urlencoded::byte_serialize(jobid.as_bytes()).collect::<String>()
     ))
-}
-
-/// A Unix time as `2026-11-25 21:46 UTC`.
-pub fn utc(t: f64) -> String {
-    let secs = t.floor() as i64;
-    let days = secs.div_euclid(86_400);
-    let of_day = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        of_day / 3600,
-        of_day % 3600 / 60
-    )
-}
-
-/// Longest span said in days; past it, "over a year".
-const MAX_SPAN_DAYS: u64 = 400;
-
-/// A span of seconds as people say it: `45 s`, `12 min`, `3 h 5 min`,
-/// `6 days`, `over a year`. The script's `span()` says it the same way.
-pub fn span(secs: f64) -> String {
-    let s = secs.max(0.0).round() as u64;
-    match s {
-        0..=89 => format!("{s} s"),
-        90..=5399 => format!("{} min", (s + 30) / 60),
-        5400..=172_799 => {
-            let minutes = (s + 30) / 60;
-            match minutes % 60 {
-                0 => format!("{} h", minutes / 60),
-                m => format!("{} h {m} min", minutes / 60),
-            }
-        }
-        _ if s / 86_400 >= MAX_SPAN_DAYS => "over a year".to_string(),
-        _ => format!("{} days", (s + 43_200) / 86_400),
-    }
-}
-
-/// A quantity as people read it: whole numbers as they are, others to at
-/// most three decimals, and very large or very small ones in exponent form
-/// (`1.00e300`). The script's `qty()` writes them the same way.
-pub fn qty(x: f64) -> String {
-    let magnitude = x.abs();
-    if magnitude >= 1e15 || (magnitude > 0.0 && magnitude < 1e-3) {
-        format!("{x:.2e}")
-    } else if x.fract() == 0.0 {
-        format!("{x:.0}")
-    } else {
-        let text = format!("{x:.3}");
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
-}
-
-/// A percent to one decimal, rounded down, so a worker shows 100.0% only
-/// when it is done. The script's `pct()` does the same.
-pub fn pct(p: f64) -> String {
-    format!("{:.1}%", (p * 10.0).floor() / 10.0)
 }
 
 /// The icon beside each state's word.
@@ -405,49 +341,5 @@ mod tests {
             job_href("show", "a&b=\"c\" d"),
             "show?jobid=a%26b%3D%22c%22+d"
         );
-    }
-
-    #[test]
-    fn utc_dates() {
-        assert_eq!(utc(0.0), "1970-01-01 00:00 UTC");
-        assert_eq!(utc(951_782_400.0), "2000-02-29 00:00 UTC");
-        assert_eq!(utc(1_795_643_652.0), "2026-11-25 21:54 UTC");
-    }
-
-    #[test]
-    fn spans() {
-        assert_eq!(span(12.4), "12 s");
-        assert_eq!(span(-3.0), "0 s");
-        assert_eq!(span(89.0), "89 s");
-        assert_eq!(span(90.0), "2 min");
-        assert_eq!(span(3600.0 * 3.0 + 300.0), "3 h 5 min");
-        assert_eq!(span(7200.0), "2 h");
-        assert_eq!(span(6.0 * 86_400.0), "6 days");
-    }
-
-    #[test]
-    fn quantities() {
-        assert_eq!(qty(5.0), "5");
-        assert_eq!(qty(0.0), "0");
-        assert_eq!(qty(7.5), "7.5");
-        assert_eq!(qty(1.0 / 3.0), "0.333");
-        assert_eq!(qty(1e20), "1.00e20");
-        assert_eq!(qty(1e300), "1.00e300");
-        assert_eq!(qty(1e-7), "1.00e-7");
-        assert_eq!(qty(0.0004), "4.00e-4");
-    }
-
-    #[test]
-    fn percents_round_down() {
-        assert_eq!(pct(99.99), "99.9%");
-        assert_eq!(pct(100.0), "100.0%");
-        assert_eq!(pct(0.0), "0.0%");
-    }
-
-    #[test]
-    fn huge_spans_do_not_overflow() {
-        assert_eq!(span(f64::MAX), "over a year");
-        assert_eq!(span(1e300), "over a year");
-        assert_eq!(span(399.0 * 86_400.0), "399 days");
     }
 }

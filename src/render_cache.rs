@@ -6,8 +6,10 @@ use std::sync::{Arc, Mutex};
 
 /// Most renders kept.
 const MAX_ENTRIES: usize = 32;
+/// Most bytes kept in all; the oldest renders go first past it.
+const MAX_TOTAL_BYTES: usize = 24 * 1024 * 1024;
 /// Largest render kept, in bytes; bigger ones are drawn each time.
-const MAX_ENTRY_BYTES: usize = 4 * 1024 * 1024;
+const MAX_ENTRY_BYTES: usize = 8 * 1024 * 1024;
 
 /// Recent renders, newest last.
 #[derive(Default)]
@@ -34,10 +36,14 @@ impl RenderCache {
         }
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.retain(|(tag, _)| *tag != etag);
-        if entries.len() >= MAX_ENTRIES {
-            entries.pop_front();
-        }
         entries.push_back((etag, png));
+        let mut total: usize = entries.iter().map(|(_, png)| png.len()).sum();
+        while entries.len() > MAX_ENTRIES || total > MAX_TOTAL_BYTES {
+            match entries.pop_front() {
+                Some((_, oldest)) => total -= oldest.len(),
+                None => break,
+            }
+        }
     }
 }
 
@@ -60,5 +66,11 @@ mod tests {
         );
         cache.put("big".into(), Arc::new(vec![0; MAX_ENTRY_BYTES + 1]));
         assert!(cache.get("big").is_none());
+        // The byte budget: four of the largest renders do not fit together.
+        for i in 0..4 {
+            cache.put(format!("large{i}"), Arc::new(vec![0; MAX_ENTRY_BYTES]));
+        }
+        assert!(cache.get("large0").is_none());
+        assert!((1..4).all(|i| cache.get(&format!("large{i}")).is_some()));
     }
 }

@@ -9,11 +9,9 @@ use rusqlite::Connection;
 use crate::error::Error;
 use crate::json;
 use crate::model::unix_now;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use crate::chart;
-use crate::model::Job;
 use crate::page;
 use crate::params::{
     CreateJob, DEFAULT_LIST_LIMIT, Form, JobRef, ListJobs, RenderChart, ShowPage, WorkerUpdate,
@@ -180,42 +178,29 @@ fn render(ctx: &Context, request: &Request, form: &Form) -> Result<Response, Err
             "It has not been created yet, or it was deleted or expired.",
             params.width.min(MISSING_JOB_WIDTH),
             now,
-        );
+        )
+        .map_err(Error::Chart)?;
         return Ok(Response::png(png).with_status(404));
     };
-    let etag = chart_etag(&job, now, params.width);
-    let etag_matches = request
-        .if_none_match
-        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let etag = chart::version(&job, now, params.width);
+    // Weak comparison, as RFC 9110 asks for If-None-Match.
+    let etag_matches = request.if_none_match.is_some_and(|tags| {
+        tags.split(',')
+            .map(|t| t.trim().trim_start_matches("W/"))
+            .any(|t| t == etag || t == "*")
+    });
     if etag_matches {
         return Ok(Response::not_modified(etag));
     }
     let png = match ctx.renders.get(&etag) {
         Some(png) => png,
         None => {
-            let png = Arc::new(chart::render_job(&job, now, params.width));
+            let png = Arc::new(chart::render_job(&job, now, params.width).map_err(Error::Chart)?);
             ctx.renders.put(etag.clone(), Arc::clone(&png));
             png
         }
     };
     Ok(Response::png(png.to_vec()).with_etag(etag))
-}
-
-/// An ETag that changes whenever the chart would: the job's last change,
-/// the width, and which workers are stale (that changes with time alone).
-fn chart_etag(job: &Job, now: f64, width: u32) -> String {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (env!("CARGO_PKG_VERSION"), &job.jobid, &job.desc, width).hash(&mut hasher);
-    (
-        job.created.to_bits(),
-        job.updated.to_bits(),
-        job.workers.len(),
-    )
-        .hash(&mut hasher);
-    for w in &job.workers {
-        w.is_stale(now).hash(&mut hasher);
-    }
-    format!("\"{:016x}\"", hasher.finish())
 }
 
 fn index(ctx: &Context) -> Result<Response, Error> {

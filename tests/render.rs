@@ -5,7 +5,7 @@ mod common;
 
 use common::TestServer;
 use image::{Rgb, RgbImage};
-use progressd::chart::{fill_color, state_color};
+use progressd::chart::{fill_color, state_color, track_color};
 use progressd::model::BarState;
 
 fn png(s: &TestServer, path: &str) -> (u16, RgbImage) {
@@ -28,8 +28,8 @@ fn bar_y(row: u32) -> u32 {
 fn track_span(img: &RgbImage, y: u32) -> (u32, u32) {
     let bar_colors: Vec<Rgb<u8>> = BarState::ALL
         .iter()
-        .flat_map(|&s| [fill_color(s), state_color(s)])
-        .chain([Rgb([0xe9, 0xec, 0xf0]), Rgb([0xd2, 0xd7, 0xde])])
+        .flat_map(|&s| [fill_color(s), state_color(s), track_color(s)])
+        .chain([Rgb([0xd2, 0xd7, 0xde])])
         .collect();
     let left = (0..img.width())
         .find(|&x| bar_colors.contains(img.get_pixel(x, y)))
@@ -84,7 +84,7 @@ fn each_bar_has_its_state_colour_up_to_its_percent() {
             let outside = (end + 8.0) as u32;
             assert_eq!(
                 img.get_pixel(outside, y),
-                &Rgb([0xe9, 0xec, 0xf0]),
+                &track_color(state),
                 "row {row}: track after {percent}%"
             );
         }
@@ -165,6 +165,13 @@ fn etag_answers_304_until_the_job_changes() {
     let again = s.get_with("/progress/render?jobid=e", &[("If-None-Match", &etag)]);
     assert_eq!(again.status, 304);
     assert!(again.bytes.is_empty());
+    // A list, and a weak tag, match too.
+    let list = format!("\"other\", W/{etag}");
+    assert_eq!(
+        s.get_with("/progress/render?jobid=e", &[("If-None-Match", &list)])
+            .status,
+        304
+    );
     let other_width = s.get_with(
         "/progress/render?jobid=e&width=400",
         &[("If-None-Match", &etag)],

@@ -21,8 +21,10 @@ use image::Rgb;
 
 use canvas::{Canvas, Ink};
 
-use crate::model::{BarState, Job, Worker};
-use crate::page::{qty, span, utc};
+use crate::format::{pct, qty, span, utc};
+use std::hash::{Hash, Hasher};
+
+use crate::model::{BarState, Job, JobProgress, Worker};
 
 /// Narrowest and widest image, in pixels.
 pub const WIDTH_RANGE: (u32, u32) = (300, 4000);
@@ -75,6 +77,15 @@ pub fn fill_color(state: BarState) -> Rgb<u8> {
     mix(TRACK, state_color(state), 122)
 }
 
+/// The track behind a bar in `state`: tinted red for a failed worker, as
+/// on the page.
+pub fn track_color(state: BarState) -> Rgb<u8> {
+    match state {
+        BarState::Failed => mix(TRACK, state_color(BarState::Failed), 36),
+        _ => TRACK,
+    }
+}
+
 /// How serious a state is when one pixel row stands for several workers.
 fn severity(state: BarState) -> u8 {
     match state {
@@ -96,14 +107,8 @@ pub fn load_fonts() {
     text::bold();
 }
 
-/// The canvas as PNG bytes; an encoding error (impossible for these sizes)
-/// is logged and gives an empty body rather than a panic.
-fn encode(canvas: &Canvas) -> Vec<u8> {
-    canvas.encode().unwrap_or_else(|e| {
-        log::error!("PNG encoding failed: {e}");
-        Vec::new()
-    })
-}
+/// A chart that could not be encoded (not seen for the sizes drawn here).
+pub type ChartError = png::EncodingError;
 
 /// The palette entries every chart uses.
 struct Inks {
@@ -114,6 +119,7 @@ struct Inks {
     state: [Ink; 4],
     fill: [Ink; 4],
     stripe: Ink,
+    failed_track: Ink,
 }
 
 impl Inks {
@@ -128,6 +134,7 @@ impl Inks {
             state,
             fill,
             stripe: canvas.ink(mix(TRACK, state_color(BarState::Stale), 64)),
+            failed_track: canvas.ink(track_color(BarState::Failed)),
         }
     }
 }
@@ -177,12 +184,17 @@ fn footer(canvas: &mut Canvas, inks: &Inks, now: f64) {
 
 /// A small picture with a title and one line: for a job that does not exist
 /// (yet) or has no workers yet.
-pub fn render_message(title: &str, message: &str, width: u32, now: f64) -> Vec<u8> {
+pub fn render_message(
+    title: &str,
+    message: &str,
+    width: u32,
+    now: f64,
+) -> Result<Vec<u8>, ChartError> {
     let mut canvas = Canvas::new(clamp_width(width), 96, BACKGROUND);
     let inks = Inks::new(&mut canvas);
     heading(&mut canvas, &inks, title, message);
     footer(&mut canvas, &inks, now);
-    encode(&canvas)
+    canvas.encode()
 }
 
 /// How the bars are laid out.
@@ -210,7 +222,7 @@ impl Plot {
 }
 
 /// The chart of `job` at `now`, `width` pixels wide.
-pub fn render_job(job: &Job, now: f64, width: u32) -> Vec<u8> {
+pub fn render_job(job: &Job, now: f64, width: u32) -> Result<Vec<u8>, ChartError> {
     let title = if job.desc.is_empty() {
         job.jobid.as_str()
     } else {
@@ -256,22 +268,48 @@ pub fn render_job(job: &Job, now: f64, width: u32) -> Vec<u8> {
     let inks = Inks::new(&mut canvas);
 
     let progress = job.progress(now);
-    let mut subtitle = format!(
-        "job {} · {} worker{} · {:.1}% overall",
-        job.jobid,
-        n,
-        if n == 1 { "" } else { "s" },
-        progress.percent
-    );
-    if let Some(eta) = progress.eta_seconds {
-        subtitle.push_str(&format!(" · finishes in about {}", span(eta)));
-    }
-    heading(&mut canvas, &inks, title, &subtitle);
+    heading(&mut canvas, &inks, title, &subtitle(job, &progress));
     legend(&mut canvas, &inks, &progress.counts);
     bars(&mut canvas, &inks, job, now, &plot, label_room);
     axis(&mut canvas, &inks, &plot);
     footer(&mut canvas, &inks, now);
-    encode(&canvas)
+    canvas.encode()
+}
+
+/// The line under the title: the jobid (unless it is the title), worker
+/// count, overall percent and ETA. It changes with time (the ETA), so the
+/// chart's version hashes it.
+fn subtitle(job: &Job, progress: &JobProgress) -> String {
+    let n = job.workers.len();
+    let mut line = String::new();
+    if !job.desc.is_empty() {
+        line.push_str(&format!("job {} · ", job.jobid));
+    }
+    line.push_str(&format!(
+        "{n} worker{} · {} overall",
+        if n == 1 { "" } else { "s" },
+        pct(progress.percent)
+    ));
+    if let Some(eta) = progress.eta_seconds {
+        line.push_str(&format!(" · finishes in about {}", span(eta)));
+    }
+    line
+}
+
+/// A tag that changes whenever the chart of `job` at `now`, `width` wide,
+/// would look different: every worker's figures, which are stale, the text
+/// that depends on the time. (The footer's time of drawing is left out: it
+/// says when this version was drawn.) For HTTP's ETag.
+pub fn version(job: &Job, now: f64, width: u32) -> String {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (env!("CARGO_PKG_VERSION"), &job.jobid, &job.desc, width).hash(&mut hasher);
+    job.created.to_bits().hash(&mut hasher);
+    for w in &job.workers {
+        (&w.workid, &w.desc, w.ok, w.is_stale(now)).hash(&mut hasher);
+        (w.current.to_bits(), w.total.to_bits(), w.updated.to_bits()).hash(&mut hasher);
+    }
+    subtitle(job, &job.progress(now)).hash(&mut hasher);
+    format!("\"{:016x}\"", hasher.finish())
 }
 
 /// Swatches with each state's count and word, left to right.
@@ -331,7 +369,23 @@ fn bars(canvas: &mut Canvas, inks: &Inks, job: &Job, now: f64, plot: &Plot, labe
     for (row, group) in job.workers.chunks(plot.per_row).enumerate() {
         let y = plot.top + row as i32 * plot.row_height + inset;
         let (state, percent) = summarise(group, now);
-        let end = plot.x(percent);
+        // A failed or stale worker shows its colour even at 0 %.
+        let least = if matches!(state, BarState::Failed | BarState::Stale) {
+            3
+        } else {
+            0
+        };
+        let end = plot.x(percent).max(plot.left + least);
+        if state == BarState::Failed && !plot.compact {
+            // A failed worker's whole track is tinted, as on the page.
+            canvas.rect(
+                plot.left,
+                y,
+                plot.right - plot.left,
+                bar_h,
+                inks.failed_track,
+            );
+        }
         if plot.compact {
             // Thin bars in the state's full colour: a tint would vanish.
             canvas.rect(
@@ -418,7 +472,7 @@ fn bar_text(canvas: &mut Canvas, inks: &Inks, w: &Worker, plot: &Plot, y: i32) {
     let mut x = (plot.left + 6) as f32;
     bold.draw(canvas, x, baseline, &counts, SMALL_SIZE, inks.text, clip);
     x += bold.width(&counts, SMALL_SIZE) + 7.0;
-    let pc = format!("{:.1}%", w.percent());
+    let pc = pct(w.percent());
     regular.draw(canvas, x, baseline, &pc, SMALL_SIZE, inks.text, clip);
     x += regular.width(&pc, SMALL_SIZE) + 8.0;
     let room = clip.1 as f32 - x;
@@ -473,7 +527,8 @@ mod tests {
         }
     }
 
-    fn decode(png: &[u8]) -> image::RgbImage {
+    fn decode(png: &Result<Vec<u8>, ChartError>) -> image::RgbImage {
+        let png = png.as_ref().expect("encodes");
         image::load_from_memory(png).expect("a valid PNG").to_rgb8()
     }
 
@@ -513,6 +568,27 @@ mod tests {
         assert!(heights[..3].windows(2).all(|h| h[0] < h[1]), "{heights:?}");
         // ...and compact after, never shrunk to a sliver.
         assert!(heights[3..].iter().all(|&h| h > 2000), "{heights:?}");
+    }
+
+    #[test]
+    fn a_failed_worker_at_zero_percent_is_still_red() {
+        let img = render_one(worker(0, 0.0, false, 990.0), 800);
+        let y = (HEAD + (ROW - BAR) / 2 + BAR - 1) as u32;
+        let row: Vec<Rgb<u8>> = (0..800).map(|x| *img.get_pixel(x, y)).collect();
+        assert!(row.contains(&state_color(BarState::Failed)), "a red edge");
+        assert!(!row.contains(&TRACK), "the track is tinted");
+    }
+
+    #[test]
+    fn the_version_changes_when_only_time_changes_the_picture() {
+        // 40 units in 400 s: an ETA that shrinks as time passes.
+        let mut w = worker(0, 40.0, true, 400.0);
+        w.base_time = 0.0;
+        let job = job(vec![w]);
+        let (at_401, at_500) = (version(&job, 401.0, 800), version(&job, 500.0, 800));
+        assert_ne!(at_401, at_500, "the ETA text differs");
+        assert_eq!(at_401, version(&job, 401.2, 800), "same text, same version");
+        assert_ne!(at_401, version(&job, 401.0, 801), "width");
     }
 
     #[test]

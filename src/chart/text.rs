@@ -113,6 +113,8 @@ impl Face {
         let GlyphCache { ascii, other } = &mut *cache;
         let ascii = &mut ascii[table].1;
         text.chars()
+            // Control characters have no glyph; they read as a space.
+            .map(|c| if c.is_control() { ' ' } else { c })
             .map(|c| {
                 let make = || Arc::new(self.rasterise(c, size));
                 match ascii.get_mut(c as usize) {
