@@ -21,7 +21,7 @@
     return (Date.now() + skew) / 1000;
   }
 
-  // A span of seconds as the server's page::span says it.
+  // A span of seconds as the server's format::span says it.
   function span(secs) {
     var s = Math.round(Math.max(0, secs));
     if (s < 90) return s + " s";
@@ -35,7 +35,12 @@
     return Math.floor((s + 43200) / 86400) + " days";
   }
 
-  // A quantity as the server's page::qty writes it.
+  // An ETA as the server's format::eta says it.
+  function etaText(secs) {
+    return secs < 1 ? "any moment" : "in " + span(secs);
+  }
+
+  // A quantity as the server's format::qty writes it.
   function qty(x) {
     var m = Math.abs(x);
     if (m >= 1e15 || (m > 0 && m < 1e-3)) return x.toExponential(2).replace("e+", "e");
@@ -43,12 +48,12 @@
     return String(Number(x.toFixed(3)));
   }
 
-  // A percent as the server's page::pct writes it: rounded down.
+  // A percent as the server's format::pct writes it: rounded down.
   function pct(p) {
     return (Math.floor(p * 10) / 10).toFixed(1) + "%";
   }
 
-  // A Unix time as the server's page::utc writes it.
+  // A Unix time as the server's format::utc writes it.
   function utc(t) {
     return new Date(t * 1000).toISOString().slice(0, 16).replace("T", " ") + " UTC";
   }
@@ -167,7 +172,7 @@
     setText(document.getElementById("expires"), "expires " + utc(job.expires));
     var etaWrap = document.getElementById("eta-wrap");
     etaWrap.hidden = s.eta_seconds === null;
-    if (s.eta_seconds !== null) setText(document.getElementById("eta"), span(s.eta_seconds));
+    if (s.eta_seconds !== null) setText(document.getElementById("eta"), etaText(s.eta_seconds));
     document.getElementById("waiting").hidden = job.workers.length > 0;
     document.getElementById("gone").hidden = true;
     body.classList.remove("gone");

@@ -71,7 +71,12 @@ pub struct ServeArgs {
     pub default_maxage: f64,
     /// Do not list the jobs at /progress/ (it answers 404), for sites that
     /// keep job ids private.
-    #[arg(long, env = "PROGRESSD_NO_INDEX", global = true)]
+    #[arg(
+        long,
+        env = "PROGRESSD_NO_INDEX",
+        global = true,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub no_index: bool,
 }
 

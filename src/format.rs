@@ -45,6 +45,17 @@ pub fn span(secs: f64) -> String {
     }
 }
 
+/// An ETA in words: a span, or `any moment` once it has run out (the
+/// workers have not said they are done yet). The script's `etaText()`
+/// says the same.
+pub fn eta(secs: f64) -> String {
+    if secs < 1.0 {
+        "any moment".to_string()
+    } else {
+        format!("in {}", span(secs))
+    }
+}
+
 /// A quantity as people read it: whole numbers as they are, others to at
 /// most three decimals, and very large or very small ones in exponent form
 /// (`1.00e300`). The script's `qty()` writes them the same way.
@@ -86,6 +97,12 @@ mod tests {
         assert_eq!(span(3600.0 * 3.0 + 300.0), "3 h 5 min");
         assert_eq!(span(7200.0), "2 h");
         assert_eq!(span(6.0 * 86_400.0), "6 days");
+    }
+
+    #[test]
+    fn etas() {
+        assert_eq!(eta(0.0), "any moment");
+        assert_eq!(eta(45.0), "in 45 s");
     }
 
     #[test]

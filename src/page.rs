@@ -12,7 +12,7 @@
 use std::fmt::Write;
 use std::sync::OnceLock;
 
-use crate::format::{pct, qty, span, utc};
+use crate::format::{eta, pct, qty, span, utc};
 use crate::model::{BarState, Job, JobSummary, STALE_FLOOR_SECS, STALE_GAPS, Worker};
 
 /// The page's script.
@@ -191,11 +191,11 @@ pub fn show_page(job: &Job, now: f64, interval: u64, index: bool) -> String {
         .map_or("no report yet".to_string(), |t| {
             format!("{} ago", span(now - t))
         });
-    let eta = progress.eta_seconds.map_or(String::new(), span);
+    let eta = progress.eta_seconds.map_or(String::new(), eta);
     let _ = writeln!(
         out,
         "</ul>\n<p class=\"meta\">last report <b id=\"last\"{last_t}>{last}</b>\
-         <span id=\"eta-wrap\"{hidden}> · estimated to finish in <b id=\"eta\">{eta}</b></span></p>\n</section>",
+         <span id=\"eta-wrap\"{hidden}> · estimated to finish <b id=\"eta\">{eta}</b></span></p>\n</section>",
         last_t = progress
             .last_report
             .map_or(String::new(), |t| format!(" data-t=\"{t}\"")),

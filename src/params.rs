@@ -90,6 +90,23 @@ impl Form {
         self.pairs.get(name).map(String::as_str)
     }
 
+    /// Refuses a parameter not in `known`: for the endpoints that write, a
+    /// misspelt name (`okay=0`) would otherwise be dropped without a word.
+    fn only(&self, known: &[&str]) -> Result<(), ParamError> {
+        let unknown = self
+            .pairs
+            .keys()
+            .filter(|k| !known.contains(&k.as_str()))
+            .min();
+        match unknown {
+            Some(name) => Err(ParamError::new(
+                name,
+                format!("is not a parameter here; use {}", known.join(", ")),
+            )),
+            None => Ok(()),
+        }
+    }
+
     fn required(&self, name: &str) -> Result<&str, ParamError> {
         self.get(name)
             .ok_or_else(|| ParamError::new(name, "is required"))
@@ -224,6 +241,7 @@ pub struct CreateJob {
 impl CreateJob {
     /// Validates `jobid`, `desc` and `maxage`.
     pub fn from_form(form: &Form) -> Result<CreateJob, ParamError> {
+        form.only(&["jobid", "desc", "maxage"])?;
         let jobid = id(form, "jobid", MAX_JOBID_BYTES)?;
         let desc = desc(form)?.unwrap_or_default();
         let maxage = match amount(form, "maxage")? {
@@ -270,6 +288,7 @@ pub struct WorkerUpdate {
 impl WorkerUpdate {
     /// Validates `jobid`, `workid`, `current`, `total`, `ok` and `desc`.
     pub fn from_form(form: &Form) -> Result<WorkerUpdate, ParamError> {
+        form.only(&["jobid", "workid", "current", "total", "ok", "desc"])?;
         let jobid = id(form, "jobid", MAX_JOBID_BYTES)?;
         let workid = id(form, "workid", MAX_WORKID_BYTES)?;
         let current =
@@ -457,6 +476,30 @@ mod tests {
             let err = update(&format!("jobid=j&workid=w&current=1&total={bad}")).expect_err(bad);
             assert_eq!(err.name, "total", "{bad}");
         }
+    }
+
+    #[test]
+    fn writes_refuse_unknown_parameters() {
+        let err = update("jobid=j&workid=w&current=1&okay=0").unwrap_err();
+        assert_eq!(err.name, "okay");
+        assert!(
+            err.problem
+                .contains("jobid, workid, current, total, ok, desc"),
+            "{}",
+            err.problem
+        );
+        assert_eq!(
+            update("jobid=j&workid=w&curent=1").unwrap_err().name,
+            "curent"
+        );
+        assert_eq!(
+            CreateJob::from_form(&form("jobid=j&maxag=5"))
+                .unwrap_err()
+                .name,
+            "maxag"
+        );
+        // Reads take extra parameters (cache busters on an <img>, say).
+        assert!(JobRef::from_form(&form("jobid=j&_=123")).is_ok());
     }
 
     #[test]

@@ -34,7 +34,8 @@ impl Response {
             status: 200,
             content_type: "application/json",
             headers: Vec::new(),
-            body: value.to_string().into_bytes(),
+            // A newline, so `curl` leaves the shell prompt on its own line.
+            body: format!("{value}\n").into_bytes(),
         }
     }
 

@@ -21,7 +21,7 @@ use image::Rgb;
 
 use canvas::{Canvas, Ink};
 
-use crate::format::{pct, qty, span, utc};
+use crate::format::{eta, pct, qty, utc};
 use std::hash::{Hash, Hasher};
 
 use crate::model::{BarState, Job, JobProgress, Worker};
@@ -290,8 +290,8 @@ fn subtitle(job: &Job, progress: &JobProgress) -> String {
         if n == 1 { "" } else { "s" },
         pct(progress.percent)
     ));
-    if let Some(eta) = progress.eta_seconds {
-        line.push_str(&format!(" · finishes in about {}", span(eta)));
+    if let Some(secs) = progress.eta_seconds {
+        line.push_str(&format!(" · should finish {}", eta(secs)));
     }
     line
 }
