@@ -40,7 +40,8 @@ struct GlyphCache {
 
 fn face(cell: &'static OnceLock<Face>, bytes: &'static [u8]) -> &'static Face {
     cell.get_or_init(|| Face {
-        // The font is compiled in and known to parse; a test checks it.
+        // The font is compiled in and known to parse (a test checks it), and
+        // start-up calls load_fonts(), so this never runs on a request.
         font: Font::try_from_bytes(bytes).expect("the compiled-in font parses"),
         glyphs: Mutex::new(GlyphCache::default()),
     })
