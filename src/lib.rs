@@ -25,14 +25,17 @@ pub mod store;
 
 use std::fmt;
 use std::net::{SocketAddr, TcpListener};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::sync::{Arc, mpsc};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 use config::Config;
 use expiry::Expiry;
 use render_cache::RenderCache;
 use routes::Context;
 use server::HttpServer;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 use store::{StoreError, Writer};
 
 /// Why the service could not start.
@@ -49,6 +52,8 @@ pub enum StartError {
     },
     /// A thread could not be started.
     Thread(std::io::Error),
+    /// SIGTERM and SIGINT could not be caught.
+    Signals(std::io::Error),
 }
 
 impl fmt::Display for StartError {
@@ -57,6 +62,7 @@ impl fmt::Display for StartError {
             StartError::Store(e) => e.fmt(f),
             StartError::Bind { listen, source } => write!(f, "cannot listen on {listen}: {source}"),
             StartError::Thread(e) => write!(f, "cannot start a thread: {e}"),
+            StartError::Signals(e) => write!(f, "cannot handle SIGTERM and SIGINT: {e}"),
         }
     }
 }
@@ -133,9 +139,44 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
     })
 }
 
-/// Runs the service until its request threads end.
+/// The longest a shutdown on SIGTERM or SIGINT may take before the process
+/// exits anyway. Exiting then loses nothing acknowledged: an update is only
+/// answered 200 after its commit.
+const SHUTDOWN_LIMIT: Duration = Duration::from_millis(4500);
+
+/// Runs the service until SIGTERM or SIGINT, then shuts it down gracefully
+/// (see `Running::shutdown`); a second signal, or a shutdown that overruns
+/// `SHUTDOWN_LIMIT`, ends it at once.
 pub fn run(config: &Config) -> Result<(), StartError> {
+    let mut signals = Signals::new([SIGTERM, SIGINT]).map_err(StartError::Signals)?;
     let running = start(config)?;
-    running.http.join();
+    let first = signals.forever().next();
+    log::info!("progressd stopping on {}", signal_name(first));
+    let (stopped, stop_result) = mpsc::channel();
+    let on_second = stopped.clone();
+    thread::spawn(move || {
+        let second = signals.forever().next();
+        let _ = on_second.send(Some(second));
+    });
+    thread::spawn(move || {
+        running.shutdown();
+        let _ = stopped.send(None);
+    });
+    match stop_result.recv_timeout(SHUTDOWN_LIMIT) {
+        Ok(None) => log::info!("progressd stopped"),
+        Ok(Some(second)) => log::warn!(
+            "progressd stopping at once on a second {}",
+            signal_name(second)
+        ),
+        Err(_) => log::warn!("progressd stopping at once: shutdown took over {SHUTDOWN_LIMIT:?}"),
+    }
     Ok(())
+}
+
+fn signal_name(signal: Option<i32>) -> &'static str {
+    match signal {
+        Some(SIGTERM) => "SIGTERM",
+        Some(SIGINT) => "SIGINT",
+        _ => "a signal",
+    }
 }

@@ -9,9 +9,9 @@ use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tiny_http::{Header, Server};
 
@@ -32,12 +32,32 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 /// the connection is closed and its thread freed.
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a shutdown keeps answering after the listener closed, once no
+/// request is in flight: requests still arriving on open connections (sent
+/// just before the signal) get answered.
+const SHUTDOWN_QUIET: Duration = Duration::from_millis(100);
+
+/// The longest a shutdown waits for that quiet moment before it stops the
+/// request threads anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// The request threads of a running server.
 pub struct HttpServer {
     server: Arc<Server>,
     addr: SocketAddr,
-    stopping: Arc<AtomicBool>,
+    state: Arc<ServeState>,
     threads: Vec<JoinHandle<()>>,
+}
+
+/// What the request threads share with the shutdown.
+#[derive(Default)]
+struct ServeState {
+    /// Set once the threads should end when they next find no request.
+    stopping: AtomicBool,
+    /// Requests being answered right now.
+    in_flight: AtomicUsize,
+    /// Requests answered so far; a shutdown watches it for quiet.
+    answered: AtomicUsize,
 }
 
 impl HttpServer {
@@ -49,21 +69,21 @@ impl HttpServer {
             Server::from_listener_with_timeout(listener, None, Some(CONNECTION_TIMEOUT))
                 .map_err(std::io::Error::other)?,
         );
-        let stopping = Arc::new(AtomicBool::new(false));
+        let state = Arc::new(ServeState::default());
         let mut threads = Vec::with_capacity(contexts.len());
         for (i, ctx) in contexts.into_iter().enumerate() {
             let server = Arc::clone(&server);
-            let stopping = Arc::clone(&stopping);
+            let state = Arc::clone(&state);
             threads.push(
                 thread::Builder::new()
                     .name(format!("progressd-http-{i}"))
-                    .spawn(move || serve(&server, &stopping, &ctx))?,
+                    .spawn(move || serve(&server, &state, &ctx))?,
             );
         }
         Ok(HttpServer {
             server,
             addr,
-            stopping,
+            state,
             threads,
         })
     }
@@ -73,19 +93,29 @@ impl HttpServer {
         self.addr
     }
 
-    /// Lets the requests already received finish, then stops every request
-    /// thread and closes the listener.
+    /// Closes the listener, keeps answering until requests stop arriving on
+    /// the connections already open (or `SHUTDOWN_GRACE` passes), lets the
+    /// requests already received finish, then stops every request thread.
     pub fn shutdown(self) {
-        self.stopping.store(true, Ordering::SeqCst);
+        self.server.stop_accepting();
+        let started = Instant::now();
+        let mut seen = self.state.answered.load(Ordering::SeqCst);
+        let mut quiet_since = Instant::now();
+        while started.elapsed() < SHUTDOWN_GRACE {
+            thread::sleep(SHUTDOWN_QUIET / 5);
+            let answered = self.state.answered.load(Ordering::SeqCst);
+            if answered != seen || self.state.in_flight.load(Ordering::SeqCst) > 0 {
+                seen = answered;
+                quiet_since = Instant::now();
+            } else if quiet_since.elapsed() >= SHUTDOWN_QUIET {
+                break;
+            }
+        }
+        self.state.stopping.store(true, Ordering::SeqCst);
         // Each unblock wakes exactly one thread blocked in recv().
         for _ in &self.threads {
             self.server.unblock();
         }
-        self.join();
-    }
-
-    /// Blocks until every request thread has ended.
-    pub fn join(self) {
         for thread in self.threads {
             if thread.join().is_err() {
                 log::error!("a request thread panicked outside a handler");
@@ -94,11 +124,16 @@ impl HttpServer {
     }
 }
 
-fn serve(server: &Server, stopping: &AtomicBool, ctx: &Context) {
+fn serve(server: &Server, state: &ServeState, ctx: &Context) {
     loop {
         match server.recv() {
-            Ok(request) => answer(ctx, request),
-            Err(_) if stopping.load(Ordering::SeqCst) => return,
+            Ok(request) => {
+                state.in_flight.fetch_add(1, Ordering::SeqCst);
+                answer(ctx, request);
+                state.in_flight.fetch_sub(1, Ordering::SeqCst);
+                state.answered.fetch_add(1, Ordering::SeqCst);
+            }
+            Err(_) if state.stopping.load(Ordering::SeqCst) => return,
             Err(e) => log::warn!("accepting a request failed: {e}"),
         }
     }

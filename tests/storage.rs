@@ -234,6 +234,72 @@ fn every_acknowledged_update_survives_sigkill() -> TestResult {
     Ok(())
 }
 
+#[test]
+fn sigterm_and_sigint_stop_gracefully_under_load() -> TestResult {
+    for signal in ["TERM", "INT"] {
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("stop.sqlite3");
+        let mut server = serve_binary(&db)?;
+        let addr = server.addr.clone();
+        // An idle kept-alive connection must not hold the shutdown up.
+        let idle = std::net::TcpStream::connect(&addr)?;
+        // Four clients each raise one worker's `current` until the server
+        // goes away; each remembers the last value answered 200 and every
+        // status that was not 200.
+        let clients: Vec<_> = (0..4)
+            .map(|c| {
+                let addr = addr.clone();
+                thread::spawn(move || {
+                    let agent: ureq::Agent = ureq::Agent::config_builder()
+                        .http_status_as_error(false)
+                        .timeout_global(Some(Duration::from_secs(10)))
+                        .build()
+                        .into();
+                    let mut acknowledged = 0;
+                    let mut other_statuses = Vec::new();
+                    for n in 1..1_000_000 {
+                        let url = format!(
+                            "http://{addr}/progress/update?jobid=stop&workid=w{c}&current={n}&total=1000000"
+                        );
+                        match agent.get(&url).call() {
+                            Ok(r) if r.status() == 200 => acknowledged = n,
+                            Ok(r) => other_statuses.push(r.status().as_u16()),
+                            Err(_) => break,
+                        }
+                    }
+                    (format!("w{c}"), acknowledged, other_statuses)
+                })
+            })
+            .collect();
+        thread::sleep(Duration::from_millis(400));
+        let (status, took) = server.stop_with(signal)?;
+        assert!(status.success(), "SIG{signal}: exit {status}");
+        assert!(took < Duration::from_secs(5), "SIG{signal}: took {took:?}");
+        drop(idle);
+        let conn = rusqlite::Connection::open(&db)?;
+        for client in clients {
+            let (workid, acknowledged, other_statuses) = client.join().expect("client");
+            assert!(acknowledged > 0, "SIG{signal}: {workid} got answers");
+            assert!(
+                other_statuses.is_empty(),
+                "SIG{signal}: {workid} got {other_statuses:?}"
+            );
+            let stored: f64 = conn.query_row(
+                "SELECT current FROM workers WHERE workid = ?1",
+                [&workid],
+                |r| r.get(0),
+            )?;
+            assert!(
+                stored >= acknowledged as f64,
+                "SIG{signal}: {workid} stored {stored} < acknowledged {acknowledged}"
+            );
+        }
+        let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        assert_eq!(check, "ok");
+    }
+    Ok(())
+}
+
 fn progressd() -> Command {
     progressd_command()
 }

@@ -285,6 +285,31 @@ impl BinaryServer {
         })
     }
 
+    /// Sends `signal` (a name `kill -s` knows, like `TERM`) and waits up to
+    /// 10 s for the process to exit; returns how it exited and how long
+    /// that took.
+    pub fn stop_with(
+        &mut self,
+        signal: &str,
+    ) -> std::io::Result<(std::process::ExitStatus, Duration)> {
+        let sent = std::time::Instant::now();
+        let kill = std::process::Command::new("kill")
+            .args(["-s", signal, &self.child.id().to_string()])
+            .status()?;
+        if !kill.success() {
+            return Err(std::io::Error::other(format!("kill -s {signal} failed")));
+        }
+        while sent.elapsed() < Duration::from_secs(10) {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok((status, sent.elapsed()));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Err(std::io::Error::other(format!(
+            "still running 10 s after SIG{signal}"
+        )))
+    }
+
     /// Kills the process with SIGKILL, as a crash would, and waits for it.
     pub fn kill(mut self) {
         let _ = self.child.kill();
