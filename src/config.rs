@@ -78,10 +78,31 @@ pub struct ServeArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub no_index: bool,
+    /// Connections open at once; one more is answered 503 and closed. Each
+    /// open connection holds a small thread and two file descriptors.
+    #[arg(
+        long,
+        env = "PROGRESSD_MAX_CONNECTIONS",
+        default_value_t = 4096,
+        global = true
+    )]
+    pub max_connections: usize,
+    /// Seconds a request may take to arrive (with the wait for it on a
+    /// kept-alive connection) and a response to be sent.
+    #[arg(
+        long,
+        env = "PROGRESSD_REQUEST_TIMEOUT",
+        default_value_t = 10.0,
+        global = true
+    )]
+    pub request_timeout: f64,
 }
 
 /// Most request threads accepted.
 const MAX_THREADS: usize = 1024;
+
+/// Most connections accepted for `--max-connections`.
+const MAX_CONNECTIONS: usize = 100_000;
 
 /// The service's settings, checked.
 #[derive(Debug, Clone)]
@@ -99,6 +120,11 @@ pub struct Config {
     pub default_maxage: f64,
     /// True to answer 404 at the job index.
     pub no_index: bool,
+    /// Connections open at once, 1–100,000.
+    pub max_connections: usize,
+    /// Time for a request to arrive and a response to be sent; 0.1 s to
+    /// one hour.
+    pub request_timeout: Duration,
 }
 
 impl Config {
@@ -120,6 +146,21 @@ impl Config {
                 args.threads
             ));
         }
+        if args.max_connections == 0 || args.max_connections > MAX_CONNECTIONS {
+            return Err(format!(
+                "--max-connections must be 1 to {MAX_CONNECTIONS}, got {}",
+                args.max_connections
+            ));
+        }
+        let request_timeout = Duration::try_from_secs_f64(args.request_timeout)
+            .ok()
+            .filter(|d| (0.1..=3600.0).contains(&d.as_secs_f64()))
+            .ok_or_else(|| {
+                format!(
+                    "--request-timeout must be 0.1 to 3600 seconds, got {}",
+                    args.request_timeout
+                )
+            })?;
         let expire_interval = Duration::try_from_secs_f64(args.expire_interval)
             .ok()
             .filter(|d| !d.is_zero())
@@ -142,6 +183,8 @@ impl Config {
             expire_interval,
             default_maxage: args.default_maxage,
             no_index: args.no_index,
+            max_connections: args.max_connections,
+            request_timeout,
         })
     }
 
@@ -155,6 +198,8 @@ impl Config {
             expire_interval: Duration::from_secs(60),
             default_maxage: 604_800.0,
             no_index: false,
+            max_connections: 4096,
+            request_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -176,6 +221,8 @@ mod tests {
         assert_eq!(config.threads, 8);
         assert_eq!(config.expire_interval, Duration::from_secs(60));
         assert_eq!(config.default_maxage, 604_800.0);
+        assert_eq!(config.max_connections, 4096);
+        assert_eq!(config.request_timeout, Duration::from_secs(10));
     }
 
     #[test]

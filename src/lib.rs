@@ -109,6 +109,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
         source,
     };
     let listener = TcpListener::bind(&config.listen).map_err(bind_error)?;
+    check_descriptors(config);
     chart::load_fonts();
     let conn = store::open_writer(&config.db)?;
     let (writer, writer_thread) =
@@ -125,7 +126,13 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    let http = HttpServer::start(listener, contexts).map_err(StartError::Thread)?;
+    let http = HttpServer::start(
+        listener,
+        contexts,
+        config.max_connections,
+        config.request_timeout,
+    )
+    .map_err(StartError::Thread)?;
     let expiry = Expiry::start(writer, config.expire_interval).map_err(StartError::Thread)?;
     log::info!(
         "progressd listening on http://{} with database {}",
@@ -137,6 +144,25 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
         expiry,
         writer_thread,
     })
+}
+
+/// Raises the soft limit on open files to the hard one (many systems start
+/// services at 1,024) and warns when even that cannot hold
+/// `--max-connections` connections: past it, new connections wait in the
+/// listen queue until others close.
+fn check_descriptors(config: &Config) {
+    // Two per connection (tiny_http splits each socket), three per SQLite
+    // connection (database, WAL, shared memory), some to spare.
+    let wanted = 2 * config.max_connections + 3 * (config.threads + 2) + 32;
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < wanted as u64 => log::warn!(
+            "the open-file limit ({limit}) is below the {wanted} that --max-connections {} needs; \
+             raise it (ulimit -n, or LimitNOFILE= under systemd) or lower --max-connections",
+            config.max_connections
+        ),
+        Ok(_) => {}
+        Err(e) => log::warn!("cannot read or raise the open-file limit: {e}"),
+    }
 }
 
 /// The longest a shutdown on SIGTERM or SIGINT may take before the process

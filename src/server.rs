@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use tiny_http::{Header, Server};
+use tiny_http::{Header, Limits, Server};
 
 use crate::error::Error;
 use crate::response::Response;
@@ -26,11 +26,6 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The Content-Security-Policy of every response.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; base-uri 'none'; form-action 'none'";
-
-/// How long a connection may stay silent (idle between kept-alive requests,
-/// or stalled mid-request) and how long a response may take to send, before
-/// the connection is closed and its thread freed.
-const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a shutdown keeps answering after the listener closed, once no
 /// request is in flight: requests still arriving on open connections (sent
@@ -62,11 +57,26 @@ struct ServeState {
 
 impl HttpServer {
     /// Serves on a bound listener with `contexts.len()` request threads,
-    /// one per context.
-    pub fn start(listener: TcpListener, contexts: Vec<Context>) -> std::io::Result<HttpServer> {
+    /// one per context, and at most `max_connections` connections open.
+    ///
+    /// `request_timeout` bounds how long a request may take to arrive
+    /// (counting the wait for it on a kept-alive connection) and a response
+    /// to be sent, before the connection is closed and its thread freed: a
+    /// deadline for the whole request, not a per-read timeout, so a client
+    /// trickling a byte at a time is cut off too.
+    pub fn start(
+        listener: TcpListener,
+        contexts: Vec<Context>,
+        max_connections: usize,
+        request_timeout: Duration,
+    ) -> std::io::Result<HttpServer> {
         let addr = listener.local_addr()?;
+        let limits = Limits {
+            timeout: Some(request_timeout),
+            max_connections: Some(max_connections),
+        };
         let server = Arc::new(
-            Server::from_listener_with_timeout(listener, None, Some(CONNECTION_TIMEOUT))
+            Server::from_listener_with_limits(listener, None, limits)
                 .map_err(std::io::Error::other)?,
         );
         let state = Arc::new(ServeState::default());

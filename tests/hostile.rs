@@ -104,9 +104,12 @@ fn an_endless_header_line_closes_the_connection() {
 }
 
 #[test]
-fn stalled_request_bodies_do_not_hold_the_threads_forever() {
+fn stalled_request_bodies_do_not_hold_the_request_threads() {
+    // tiny_http 0.12 handed a request with a body over 1 KiB to the request
+    // threads before reading it, so two stalled bodies held both threads
+    // until their timeout. Bodies up to the form limit are now read on the
+    // connection's own thread first.
     let s = TestServer::start_with(|c| c.threads = 2);
-    // Two clients promise 5000 bytes and send 10, occupying both threads.
     let stalled: Vec<TcpStream> = (0..2)
         .map(|_| {
             let mut stream = TcpStream::connect(s.addr()).expect("connect");
@@ -122,11 +125,62 @@ fn stalled_request_bodies_do_not_hold_the_threads_forever() {
     let started = Instant::now();
     still_serves(&s);
     assert!(
-        started.elapsed() < Duration::from_secs(15),
+        started.elapsed() < Duration::from_secs(2),
         "served after {:?}",
         started.elapsed()
     );
     drop(stalled);
+}
+
+#[test]
+fn a_request_trickled_a_byte_at_a_time_is_cut_off_at_the_deadline() {
+    // A per-read timeout never fires while bytes keep coming; the request
+    // deadline does.
+    let s = TestServer::start_with(|c| c.request_timeout = Duration::from_secs(1));
+    let mut stream = TcpStream::connect(s.addr()).expect("connect");
+    stream
+        .write_all(b"GET /progress/jobs HTTP/1.1\r\nX-Slow: ")
+        .expect("write");
+    let started = Instant::now();
+    let mut closed = false;
+    while started.elapsed() < Duration::from_secs(5) {
+        thread::sleep(Duration::from_millis(200));
+        if stream.write_all(b"a").is_err() {
+            closed = true;
+            break;
+        }
+        stream
+            .set_read_timeout(Some(Duration::from_millis(1)))
+            .expect("timeout");
+        let mut buf = [0u8; 64];
+        if matches!(stream.read(&mut buf), Ok(0)) {
+            closed = true;
+            break;
+        }
+    }
+    let took = started.elapsed();
+    assert!(closed, "still open after {took:?}");
+    assert!(took < Duration::from_secs(3), "closed after {took:?}");
+    still_serves(&s);
+}
+
+#[test]
+fn connections_past_the_limit_are_told_503_and_served_again_later() {
+    let s = TestServer::start_with(|c| c.max_connections = 4);
+    let idle: Vec<TcpStream> = (0..4)
+        .map(|_| TcpStream::connect(s.addr()).expect("connect"))
+        .collect();
+    thread::sleep(Duration::from_millis(200));
+    let answer = raw_exchange(&s.addr(), b"GET /progress/jobs HTTP/1.1\r\nHost: x\r\n\r\n");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(
+        text.ends_with("too many connections open; try again soon\n"),
+        "{text}"
+    );
+    drop(idle);
+    thread::sleep(Duration::from_millis(200));
+    still_serves(&s);
 }
 
 #[test]

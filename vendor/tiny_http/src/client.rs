@@ -34,6 +34,11 @@ pub struct ClientConnection {
 
     // true if the connection goes through SSL
     secure: bool,
+
+    // progressd: the read deadline, disarmed when the connection starts
+    // waiting for its next request, so that each request (with the wait for
+    // it) gets the whole limit.
+    read_deadline: std::sync::Arc<crate::util::Deadline>,
 }
 
 /// Error that can happen when reading a request.
@@ -54,6 +59,7 @@ impl ClientConnection {
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
+        let read_deadline = read_socket.deadline();
 
         let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, read_socket));
         let first_header = source.next().unwrap();
@@ -65,6 +71,7 @@ impl ClientConnection {
             next_header_source: first_header,
             no_more_requests: false,
             secure,
+            read_deadline,
         }
     }
 
@@ -110,6 +117,7 @@ impl ClientConnection {
     /// Reads a request from the stream.
     /// Blocks until the header has been read.
     fn read(&mut self) -> Result<Request, ReadError> {
+        self.read_deadline.disarm();
         let (method, path, version, headers) = {
             // reading the request line
             let (method, path, version) = {
@@ -160,7 +168,9 @@ impl ClientConnection {
             path,
             version.clone(),
             headers,
-            *self.remote_addr.as_ref().unwrap(),
+            // progressd: was unwrap(), a panic when the peer had already
+            // gone (ENOTCONN) before its address was asked for.
+            self.remote_addr.as_ref().ok().and_then(|a| *a),
             data_source,
             writer,
         )

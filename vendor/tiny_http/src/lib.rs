@@ -99,7 +99,8 @@ use std::io::Error as IoError;
 use std::io::ErrorKind as IoErrorKind;
 use std::io::Result as IoResult;
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
-use std::sync::atomic::AtomicBool;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -165,6 +166,32 @@ impl From<Request> for Message {
 trait MustBeShareDummy: Sync + Send {}
 #[doc(hidden)]
 impl MustBeShareDummy for Server {}
+
+/// progressd: limits for `Server::from_listener_with_limits`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    /// How long a request may take to arrive (counting the wait for it on a
+    /// kept-alive connection) and a response to be sent; None: no limit.
+    pub timeout: Option<Duration>,
+    /// Connections open at once; one more is answered 503 and closed.
+    /// None: no limit.
+    pub max_connections: Option<usize>,
+}
+
+/// progressd: counts a connection as open while it lives.
+struct OpenConnection(Arc<AtomicUsize>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
+}
+
+/// progressd: what a connection over the limit is told before it is closed.
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+Content-Type: text/plain; charset=utf-8\r\nContent-Length: 42\r\n\
+Retry-After: 1\r\nConnection: close\r\n\r\n\
+too many connections open; try again soon\n";
 
 pub struct IncomingRequests<'a> {
     server: &'a Server,
@@ -244,17 +271,21 @@ impl Server {
         listener: L,
         ssl_config: Option<SslConfig>,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
-        Self::from_listener_with_timeout(listener, ssl_config, None)
+        Self::from_listener_with_limits(listener, ssl_config, Limits::default())
     }
 
-    /// progressd: as `from_listener`, with a read and write timeout set on
-    /// every accepted connection, so a silent or stalled client frees its
-    /// thread.
-    pub fn from_listener_with_timeout<L: Into<Listener>>(
+    /// progressd: as `from_listener`, with limits on how long a request may
+    /// take to arrive and a response to be sent, and on the number of open
+    /// connections.
+    pub fn from_listener_with_limits<L: Into<Listener>>(
         listener: L,
         ssl_config: Option<SslConfig>,
-        timeout: Option<Duration>,
+        limits: Limits,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        let Limits {
+            timeout,
+            max_connections,
+        } = limits;
         let listener = listener.into();
         // building the "close" variable
         let close_trigger = Arc::new(AtomicBool::new(false));
@@ -302,17 +333,28 @@ impl Server {
             let tasks_pool = util::TaskPool::new();
 
             log::debug!("Running accept thread");
+            let open = Arc::new(AtomicUsize::new(0));
             while !inside_close_trigger.load(Relaxed) {
                 let new_client = match server.accept() {
-                    Ok((sock, _)) => {
+                    Ok((mut sock, _)) => {
                         if let Connection::Tcp(tcp) = &sock {
                             // A socket that refuses timeouts still serves.
                             let _ = tcp.set_read_timeout(timeout);
                             let _ = tcp.set_write_timeout(timeout);
                         }
+                        // progressd: over the limit, say so and close. The
+                        // send buffer of a new socket takes these few bytes
+                        // at once (and the write timeout bounds it anyway).
+                        if max_connections.map_or(false, |max| open.load(Relaxed) >= max) {
+                            let _ = sock.write_all(TOO_MANY_CONNECTIONS);
+                            let _ = sock.shutdown(Shutdown::Both);
+                            continue;
+                        }
+                        open.fetch_add(1, Relaxed);
+                        let counted = OpenConnection(Arc::clone(&open));
                         use util::RefinedTcpStream;
                         let halves = match ssl {
-                            None => RefinedTcpStream::new(sock),
+                            None => RefinedTcpStream::new(sock, timeout),
                             #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
                             Some(ref ssl) => {
                                 // trying to apply SSL over the connection
@@ -322,7 +364,7 @@ impl Server {
                                     Err(_) => continue,
                                 };
 
-                                RefinedTcpStream::new(sock)
+                                RefinedTcpStream::new(sock, timeout)
                             }
                             #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
                             Some(ref _ssl) => unreachable!(),
@@ -331,18 +373,19 @@ impl Server {
                         // progressd: splitting the socket needs a second
                         // descriptor; without one, drop the connection.
                         halves.map(|(read_closable, write_closable)| {
-                            ClientConnection::new(write_closable, read_closable)
+                            (ClientConnection::new(write_closable, read_closable), counted)
                         })
                     }
                     Err(e) => Err(e),
                 };
 
                 match new_client {
-                    Ok(client) => {
+                    Ok((client, counted)) => {
                         let messages = inside_messages.clone();
-                        let mut client = Some(client);
+                        let mut client = Some((client, counted));
                         tasks_pool.spawn(Box::new(move || {
-                            if let Some(client) = client.take() {
+                            // `_counted` ends with the connection.
+                            if let Some((client, _counted)) = client.take() {
                                 // Synchronization is needed for HTTPS requests to avoid a deadlock
                                 if client.secure() {
                                     let (sender, receiver) = mpsc::channel();

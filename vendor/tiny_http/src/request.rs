@@ -124,6 +124,9 @@ impl From<IoError> for RequestCreationError {
 /// You must pass a `Read` that will allow the `Request` object to read from the incoming data.
 /// It is the responsibility of the `Request` to read only the data of the request and not further.
 ///
+/// progressd: the largest body read before the request is handed over.
+const EAGER_BODY_BYTES: usize = 64 * 1024;
+
 /// The `Write` object will be used by the `Request` to write the response.
 #[allow(clippy::too_many_arguments)]
 pub fn new_request<R, W>(
@@ -191,7 +194,11 @@ where
     } else if let Some(content_length) = content_length {
         if content_length == 0 {
             Box::new(io::empty()) as Box<dyn Read + Send + 'static>
-        } else if content_length <= 1024 && !expects_continue {
+        // progressd: was 1024. A body up to this size is read here, on the
+        // connection's own thread under its deadline, so a client that sends
+        // its body slowly holds that thread, not one of the few request
+        // threads.
+        } else if content_length <= EAGER_BODY_BYTES && !expects_continue {
             // if the content-length is small enough, we just read everything into a buffer
 
             let mut buffer = vec![0; content_length];

@@ -1,4 +1,5 @@
 pub use self::custom_stream::CustomStream;
+pub(crate) use self::deadline::Deadline;
 pub use self::equal_reader::{EqualReader, MAX_DRAINED_BODY};
 pub use self::fused_reader::FusedReader;
 pub use self::messages_queue::MessagesQueue;
@@ -10,6 +11,7 @@ pub use self::task_pool::TaskPool;
 use std::str::FromStr;
 
 mod custom_stream;
+mod deadline;
 mod equal_reader;
 mod fused_reader;
 mod messages_queue;

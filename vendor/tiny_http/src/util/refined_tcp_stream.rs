@@ -1,6 +1,10 @@
 use std::io::Result as IoResult;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::util::Deadline;
 
 use crate::connection::Connection;
 #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
@@ -48,6 +52,20 @@ impl Stream {
         }
     }
 
+    /// progressd: the socket timeout for the next read or write: the time
+    /// left before `deadline`.
+    fn limit_to(&self, deadline: &Deadline, write: bool) -> IoResult<()> {
+        let Some(left) = deadline.remaining()? else {
+            return Ok(());
+        };
+        match self {
+            Stream::Http(c) if write => c.set_write_timeout(Some(left)),
+            Stream::Http(c) => c.set_read_timeout(Some(left)),
+            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
+            Stream::Https(_) => Ok(()),
+        }
+    }
+
     fn shutdown(&mut self, how: Shutdown) -> IoResult<()> {
         match self {
             Stream::Http(tcp_stream) => tcp_stream.shutdown(how),
@@ -89,10 +107,20 @@ pub struct RefinedTcpStream {
     stream: Stream,
     close_read: bool,
     close_write: bool,
+    // progressd: reads must finish by this deadline, armed by the first read
+    // of a request and disarmed by the connection when it waits for the
+    // next one; writes by their own, armed by the first write of a response
+    // and disarmed when it is flushed.
+    deadline: Arc<Deadline>,
 }
 
 impl RefinedTcpStream {
-    pub(crate) fn new<S>(stream: S) -> IoResult<(RefinedTcpStream, RefinedTcpStream)>
+    /// `limit`: how long a request may take to arrive, counted from its
+    /// first byte read, and a response to be sent (None: no limit).
+    pub(crate) fn new<S>(
+        stream: S,
+        limit: Option<Duration>,
+    ) -> IoResult<(RefinedTcpStream, RefinedTcpStream)>
     where
         S: Into<Stream>,
     {
@@ -104,12 +132,14 @@ impl RefinedTcpStream {
             stream: read,
             close_read: true,
             close_write: false,
+            deadline: Arc::new(Deadline::new(limit)),
         };
 
         let write = RefinedTcpStream {
             stream: write,
             close_read: false,
             close_write: true,
+            deadline: Arc::new(Deadline::new(limit)),
         };
 
         Ok((read, write))
@@ -123,6 +153,11 @@ impl RefinedTcpStream {
 
     pub(crate) fn peer_addr(&mut self) -> IoResult<Option<SocketAddr>> {
         self.stream.peer_addr()
+    }
+
+    /// progressd: the deadline of this half, for its owner to disarm.
+    pub(crate) fn deadline(&self) -> Arc<Deadline> {
+        Arc::clone(&self.deadline)
     }
 }
 
@@ -140,16 +175,22 @@ impl Drop for RefinedTcpStream {
 
 impl Read for RefinedTcpStream {
     fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
+        self.deadline.arm_if_disarmed();
+        self.stream.limit_to(&self.deadline, false)?;
         self.stream.read(buf)
     }
 }
 
 impl Write for RefinedTcpStream {
     fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
+        self.deadline.arm_if_disarmed();
+        self.stream.limit_to(&self.deadline, true)?;
         self.stream.write(buf)
     }
 
     fn flush(&mut self) -> IoResult<()> {
-        self.stream.flush()
+        self.stream.flush()?;
+        self.deadline.disarm();
+        Ok(())
     }
 }

@@ -29,6 +29,11 @@ struct Sharing {
 /// Minimum number of active threads.
 static MIN_THREADS: usize = 4;
 
+/// progressd: stack of a connection thread. It parses a request head and
+/// reads a small body (into the heap); the default 2 MiB per thread only
+/// made many connections reserve much memory.
+const STACK_BYTES: usize = 256 * 1024;
+
 struct Registration<'a> {
     nb: &'a AtomicUsize,
 }
@@ -85,7 +90,10 @@ impl TaskPool {
     fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) {
         let sharing = self.sharing.clone();
 
-        thread::spawn(move || {
+        // progressd: was thread::spawn, which panics (ending the accept
+        // thread and the listener with it) when the system has no thread to
+        // give; now the task, and its connection, is dropped instead.
+        let spawned = thread::Builder::new().stack_size(STACK_BYTES).spawn(move || {
             let sharing = sharing;
             let _active_guard = Registration::new(&sharing.active_tasks);
 
@@ -129,6 +137,9 @@ impl TaskPool {
                 task();
             }
         });
+        if let Err(e) = spawned {
+            log::error!("cannot start a connection thread: {}", e);
+        }
     }
 }
 
