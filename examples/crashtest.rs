@@ -1,0 +1,572 @@
+//! Crash test: is every update progressd acknowledged still in the database
+//! after the process is killed with SIGKILL at a random moment under load?
+//!
+//! Each round starts the real release binary (`target/release/progressd`,
+//! next to this example's own executable) on the same temp database and a
+//! free port, lets W client threads send updates as fast as they are
+//! answered, and kills the server a pseudo-random 50–700 ms after it
+//! started listening. Each client owns one worker of job `crash` and counts
+//! its `current` up by one per request (1, 2, 3, ... across all rounds), so
+//! the last `current` answered 200 names exactly what the server promised to
+//! keep.
+//!
+//! The kill comes first, while requests are in flight, and only then are the
+//! clients stopped: a kill in an idle moment would test nothing. That order
+//! is still exact, because progressd answers 200 only after the commit, so a
+//! 200 that reaches the client, even one read after the kill, was committed
+//! before it. The database is checked once every client has finished its
+//! last request: `PRAGMA integrity_check` must say ok, and each worker's
+//! stored `current` must be at least its last acknowledged one. A request
+//! that got no answer may or may not be stored; both are fine.
+//!
+//! The check opens the file read-only, so the write-ahead log the killed
+//! process left behind is still there for the next round's server to
+//! recover, as it would be after a real crash.
+//!
+//! Prints one line per kill and a summary; exits non-zero when an
+//! acknowledged update was lost or the integrity check failed. The seed is
+//! printed so a run can be repeated with `--seed`; by default it comes from
+//! the clock.
+//!
+//! Run: `scripts/crash-test.sh [--kills N --workers W --seed S]`, or, with
+//! `target/release/progressd` already built and current,
+//! `cargo run --release --example crashtest [-- --kills N --workers W --seed S]`
+//! (defaults: 20 kills, 16 workers; talks only to 127.0.0.1).
+
+use std::error::Error;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rusqlite::OptionalExtension;
+
+/// Longest wait for one connect, read or write: it bounds how long a client
+/// can take to notice that a round is over when the server stalls.
+const IO_TIMEOUT: Duration = Duration::from_secs(2);
+/// Pause after a connection error before trying again on a fresh
+/// connection, so a dead port does not spin a core.
+const ERROR_BACKOFF: Duration = Duration::from_millis(5);
+/// Longest wait for a started server's "listening on" line.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// The range of the delay from a server's start to its kill, in ms.
+const KILL_AFTER_MS: (u64, u64) = (50, 700);
+/// The job every client reports to.
+const JOBID: &str = "crash";
+/// The `total` every update reports; larger than any `current` reached.
+const TOTAL: u64 = 1_000_000_000;
+/// Longest status line or header line accepted from the server.
+const MAX_LINE: usize = 8 * 1024;
+
+/// The settings of one crash test, from the command line.
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    /// How many times the server is started and killed.
+    kills: u32,
+    /// Client threads, each reporting for its own worker id.
+    workers: usize,
+    /// Seed of the kill delays.
+    seed: u64,
+}
+
+fn main() -> ExitCode {
+    let settings = match parse_args(std::env::args().skip(1)) {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("crashtest: {message}");
+            eprintln!("usage: crashtest [--kills N] [--workers W] [--seed S]");
+            return ExitCode::from(2);
+        }
+    };
+    match run(settings) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("crashtest: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Settings, String> {
+    let mut settings = Settings {
+        kills: 20,
+        workers: 16,
+        seed: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |t| t.as_nanos() as u64),
+    };
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--kills" => {
+                let text = value()?;
+                settings.kills = text
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| format!("--kills must be 1 to 1000, got {text}"))?;
+            }
+            "--workers" => {
+                let text = value()?;
+                settings.workers = text
+                    .parse()
+                    .ok()
+                    .filter(|w| (1..=1024).contains(w))
+                    .ok_or_else(|| format!("--workers must be 1 to 1024, got {text}"))?;
+            }
+            "--seed" => {
+                let text = value()?;
+                settings.seed = text.parse().map_err(|_| {
+                    format!("--seed must be a whole number from 0 to 2^64-1, got {text}")
+                })?;
+            }
+            _ => return Err(format!("unknown argument {arg}")),
+        }
+    }
+    Ok(settings)
+}
+
+/// Runs every round and prints the results; `Ok(false)` when an
+/// acknowledged update was lost or the database failed its integrity check.
+fn run(settings: Settings) -> Result<bool, Box<dyn Error>> {
+    let binary = progressd_binary()?;
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("crash.sqlite3");
+    println!(
+        "crashtest: {} kills, {} workers, seed {}, binary {}",
+        settings.kills,
+        settings.workers,
+        settings.seed,
+        binary.display()
+    );
+    let mut rng = SplitMix64(settings.seed);
+    let mut clients: Vec<Client> = (0..settings.workers).map(Client::new).collect();
+    let mut acknowledged = 0;
+    let mut lost = 0;
+    let mut intact = 0;
+    for kill in 1..=settings.kills {
+        let delay = Duration::from_millis(rng.in_range(KILL_AFTER_MS.0, KILL_AFTER_MS.1));
+        let round = run_round(&binary, &db, delay, &mut clients)?;
+        let check = check_database(&db, &clients)?;
+        let integrity = if check.integrity == ["ok"] {
+            intact += 1;
+            "ok".to_string()
+        } else {
+            format!("FAILED: {}", check.integrity.join("; "))
+        };
+        println!(
+            "kill {kill:>3}: {:>4} ms after start, {:>6} updates acknowledged, {} lost, integrity {integrity}{}",
+            round.killed_after.as_millis(),
+            round.acknowledged,
+            check.lost,
+            if round.refused > 0 {
+                format!(" ({} answers not 200)", round.refused)
+            } else {
+                String::new()
+            }
+        );
+        for shortfall in &check.shortfalls {
+            println!("  {shortfall}");
+        }
+        acknowledged += round.acknowledged;
+        lost += check.lost;
+    }
+    println!(
+        "crashtest: {} kills, {acknowledged} acknowledged updates, {lost} lost, integrity ok {intact}/{}",
+        settings.kills, settings.kills
+    );
+    if acknowledged == 0 {
+        println!("crashtest: no update was acknowledged, so nothing was tested");
+    }
+    Ok(acknowledged > 0 && lost == 0 && intact == settings.kills)
+}
+
+/// `target/release/progressd`: the binary `cargo build --release` leaves
+/// next to the `examples/` directory holding this program.
+fn progressd_binary() -> Result<PathBuf, Box<dyn Error>> {
+    let exe = std::env::current_exe()?;
+    let binary = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("progressd"))
+        .ok_or_else(|| format!("cannot find the target directory from {}", exe.display()))?;
+    if !binary.is_file() {
+        return Err(format!(
+            "no progressd binary at {}: build it with `cargo build --release`, \
+             or run scripts/crash-test.sh, which does",
+            binary.display()
+        )
+        .into());
+    }
+    Ok(binary)
+}
+
+/// What one round between a start and a kill did.
+struct Round {
+    /// From the server's "listening on" line to its kill.
+    killed_after: Duration,
+    /// Updates answered 200 in this round.
+    acknowledged: u64,
+    /// Answers other than 200 in this round.
+    refused: u64,
+}
+
+/// Starts the server on `db`, runs every client against it and kills it
+/// `delay` after it started listening; returns once every client has
+/// finished its last request, so their `acked` are final.
+fn run_round(
+    binary: &Path,
+    db: &Path,
+    delay: Duration,
+    clients: &mut [Client],
+) -> Result<Round, Box<dyn Error>> {
+    let server = Server::start(binary, db)?;
+    let started = Instant::now();
+    let stop = AtomicBool::new(false);
+    let (killed_after, counts) = thread::scope(|scope| {
+        let handles: Vec<_> = clients
+            .iter_mut()
+            .map(|client| {
+                let stop = &stop;
+                let addr = server.addr;
+                scope.spawn(move || client.run_until(addr, stop))
+            })
+            .collect();
+        thread::sleep(delay.saturating_sub(started.elapsed()));
+        let killed_after = started.elapsed();
+        server.kill();
+        // Only now: a client's request in flight at the kill ends with an
+        // answer or an error, and either way its outcome counts as it is.
+        stop.store(true, Ordering::SeqCst);
+        let counts: Vec<(u64, u64)> = handles
+            .into_iter()
+            .map(|h| h.join().expect("a client thread panicked"))
+            .collect();
+        (killed_after, counts)
+    });
+    Ok(Round {
+        killed_after,
+        acknowledged: counts.iter().map(|(acked, _)| acked).sum(),
+        refused: counts.iter().map(|(_, refused)| refused).sum(),
+    })
+}
+
+/// A running `progressd` process; killed on drop.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts `binary` on `db` and a free port, and waits for its
+    /// "listening on http://ADDR" line.
+    fn start(binary: &Path, db: &Path) -> Result<Server, Box<dyn Error>> {
+        let mut child = Command::new(binary)
+            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .arg(db)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        let stderr = child.stderr.take().ok_or("progressd has no stderr")?;
+        let (tx, rx) = mpsc::channel();
+        // Reads the log in its own thread, so a server that never gets to
+        // listening cannot hang this program, and keeps draining it after,
+        // so the server never blocks on a full pipe.
+        thread::spawn(move || {
+            let mut reader = BufReader::new(stderr);
+            let mut said = String::new();
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match reader.read_line(&mut line) {
+                    Ok(0) | Err(_) => {
+                        let _ = tx.send(Err(said));
+                        return;
+                    }
+                    Ok(_) if line.contains("listening on") => break,
+                    Ok(_) => said.push_str(&line),
+                }
+            }
+            // The receiver is gone only if this program gave up waiting.
+            let _ = tx.send(Ok(line));
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        });
+        let mut server = Server {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
+        let line = match rx.recv_timeout(START_TIMEOUT) {
+            Ok(Ok(line)) => line,
+            Ok(Err(said)) => {
+                return Err(format!("progressd exited before listening: {}", said.trim()).into());
+            }
+            Err(_) => {
+                return Err(format!(
+                    "progressd did not say it was listening within {} s",
+                    START_TIMEOUT.as_secs()
+                )
+                .into());
+            }
+        };
+        server.addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|addr| addr.parse().ok())
+            .ok_or_else(|| format!("no address in {line:?}"))?;
+        if !server.addr.ip().is_loopback() {
+            return Err(format!("progressd listens on {}, not on 127.0.0.1", server.addr).into());
+        }
+        Ok(server)
+    }
+
+    /// Kills the process with SIGKILL, as a crash would, and waits for it to
+    /// be gone.
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One client: the worker `w{worker}` and what the server acknowledged of it.
+struct Client {
+    worker: usize,
+    /// The `current` of the next request; never sent twice.
+    next: u64,
+    /// The last `current` answered 200; 0 when none was.
+    acked: u64,
+    /// Every `current` that got no answer: for diagnosing a shortfall.
+    unanswered: Vec<u64>,
+}
+
+impl Client {
+    fn new(worker: usize) -> Client {
+        Client {
+            worker,
+            next: 1,
+            acked: 0,
+            unanswered: Vec::new(),
+        }
+    }
+
+    /// Sends updates to `addr` until `stop`, one at a time, a fresh
+    /// connection after each error; returns (answered 200, answered
+    /// otherwise).
+    fn run_until(&mut self, addr: SocketAddr, stop: &AtomicBool) -> (u64, u64) {
+        let mut acked = 0;
+        let mut refused = 0;
+        let mut connection: Option<HttpConnection> = None;
+        let mut request = Vec::with_capacity(256);
+        while !stop.load(Ordering::SeqCst) {
+            let current = self.next;
+            self.next += 1;
+            request.clear();
+            // Writing to a Vec cannot fail.
+            let _ = write!(
+                request,
+                "GET /progress/update?jobid={JOBID}&workid=w{}&current={current}&total={TOTAL} HTTP/1.1\r\nHost: {addr}\r\n\r\n",
+                self.worker
+            );
+            let outcome = match connection.take() {
+                Some(conn) => Ok(conn),
+                None => HttpConnection::open(addr),
+            }
+            .and_then(|mut conn| conn.exchange(&request).map(|answer| (conn, answer)));
+            match outcome {
+                Ok((conn, answer)) => {
+                    if answer.status == 200 {
+                        self.acked = current;
+                        acked += 1;
+                    } else {
+                        refused += 1;
+                    }
+                    if !answer.close {
+                        connection = Some(conn);
+                    }
+                }
+                Err(_) => {
+                    self.unanswered.push(current);
+                    thread::sleep(ERROR_BACKOFF);
+                }
+            }
+        }
+        (acked, refused)
+    }
+}
+
+/// A client connection: just enough HTTP/1.1 to send a GET and read a
+/// response with a `Content-Length` (loadgen's client, trimmed).
+struct HttpConnection {
+    stream: BufReader<TcpStream>,
+    line: String,
+    body: Vec<u8>,
+}
+
+/// The parts of a response the crash test looks at.
+struct Answer {
+    status: u16,
+    /// The server will close the connection after this response.
+    close: bool,
+}
+
+impl HttpConnection {
+    fn open(addr: SocketAddr) -> std::io::Result<HttpConnection> {
+        let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(IO_TIMEOUT))?;
+        stream.set_write_timeout(Some(IO_TIMEOUT))?;
+        Ok(HttpConnection {
+            stream: BufReader::new(stream),
+            line: String::new(),
+            body: Vec::new(),
+        })
+    }
+
+    /// Sends one request and reads its whole response.
+    fn exchange(&mut self, request: &[u8]) -> std::io::Result<Answer> {
+        self.stream.get_mut().write_all(request)?;
+        self.read_line()?;
+        let status = self
+            .line
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .ok_or_else(|| invalid(format!("bad status line {:?}", self.line)))?;
+        let mut length = None;
+        let mut close = false;
+        loop {
+            self.read_line()?;
+            let header = self.line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            let Some((name, value)) = header.split_once(':') else {
+                return Err(invalid(format!("bad header {header:?}")));
+            };
+            let value = value.trim();
+            if name.eq_ignore_ascii_case("content-length") {
+                length = Some(
+                    value
+                        .parse::<usize>()
+                        .map_err(|_| invalid(format!("bad Content-Length {value:?}")))?,
+                );
+            } else if name.eq_ignore_ascii_case("connection") {
+                close = value.eq_ignore_ascii_case("close");
+            }
+        }
+        let length = length.ok_or_else(|| invalid("response without Content-Length".into()))?;
+        self.body.resize(length, 0);
+        self.stream.read_exact(&mut self.body)?;
+        Ok(Answer { status, close })
+    }
+
+    /// Reads one CRLF-terminated line into `self.line`, refusing an endless
+    /// one and a closed connection.
+    fn read_line(&mut self) -> std::io::Result<()> {
+        self.line.clear();
+        let n = (&mut self.stream)
+            .take(MAX_LINE as u64)
+            .read_line(&mut self.line)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if !self.line.ends_with('\n') {
+            return Err(invalid("line too long".into()));
+        }
+        Ok(())
+    }
+}
+
+fn invalid(message: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, message)
+}
+
+/// What the database held after a kill.
+struct Check {
+    /// The rows of `PRAGMA integrity_check`: just `ok` when the file is sound.
+    integrity: Vec<String>,
+    /// Acknowledged updates missing: for each worker, how far its stored
+    /// `current` falls short of its last acknowledged one.
+    lost: u64,
+    /// One line for each worker that falls short.
+    shortfalls: Vec<String>,
+}
+
+/// Opens `db` read-only and compares it with what `clients` were promised.
+fn check_database(db: &Path, clients: &[Client]) -> Result<Check, Box<dyn Error>> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let integrity = conn
+        .prepare("PRAGMA integrity_check")?
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    let mut query = conn.prepare(
+        "SELECT w.current FROM workers w JOIN jobs j ON j.id = w.job \
+         WHERE j.jobid = ?1 AND w.workid = ?2",
+    )?;
+    let mut lost = 0;
+    let mut shortfalls = Vec::new();
+    for client in clients {
+        let stored: Option<f64> = query
+            .query_row((JOBID, format!("w{}", client.worker)), |row| row.get(0))
+            .optional()?;
+        // `current` is stored as REAL; counts stay far below 2^53, so the
+        // comparison is exact. A worker with nothing acknowledged owes nothing.
+        let kept = stored.unwrap_or(0.0);
+        if kept >= client.acked as f64 {
+            continue;
+        }
+        lost += client.acked - kept as u64;
+        // A request the client gave up on (a timeout, with the server still
+        // alive) may be applied after later ones were acknowledged.
+        let late = stored
+            .filter(|s| client.unanswered.iter().any(|&u| u as f64 == *s))
+            .map_or(String::new(), |s| {
+                format!(" (written late by its own unanswered request current={s})")
+            });
+        shortfalls.push(format!(
+            "lost: worker w{} acknowledged current={} but stored {stored:?}{late}",
+            client.worker, client.acked
+        ));
+    }
+    Ok(Check {
+        integrity,
+        lost,
+        shortfalls,
+    })
+}
+
+/// SplitMix64 (Steele, Lea and Flood, 2014): a tiny seeded generator, good
+/// enough to spread kill moments, with no dependency.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number from `low` to `high`, both included (the tiny modulo bias
+    /// does not matter here).
+    fn in_range(&mut self, low: u64, high: u64) -> u64 {
+        low + self.next() % (high - low + 1)
+    }
+}
