@@ -33,16 +33,18 @@
 //! `cargo run --release --example crashtest [-- --kills N --workers W --seed S]`
 //! (defaults: 20 kills, 16 workers; talks only to 127.0.0.1).
 
+mod common;
+
 use std::error::Error;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::{HttpConnection, Server, progressd_binary};
 use rusqlite::OptionalExtension;
 
 /// Longest wait for one connect, read or write: it bounds how long a client
@@ -51,16 +53,12 @@ const IO_TIMEOUT: Duration = Duration::from_secs(2);
 /// Pause after a connection error before trying again on a fresh
 /// connection, so a dead port does not spin a core.
 const ERROR_BACKOFF: Duration = Duration::from_millis(5);
-/// Longest wait for a started server's "listening on" line.
-const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// The range of the delay from a server's start to its kill, in ms.
 const KILL_AFTER_MS: (u64, u64) = (50, 700);
 /// The job every client reports to.
 const JOBID: &str = "crash";
 /// The `total` every update reports; larger than any `current` reached.
 const TOTAL: u64 = 1_000_000_000;
-/// Longest status line or header line accepted from the server.
-const MAX_LINE: usize = 8 * 1024;
 
 /// The settings of one crash test, from the command line.
 #[derive(Debug, Clone, Copy)]
@@ -186,26 +184,6 @@ fn run(settings: Settings) -> Result<bool, Box<dyn Error>> {
     Ok(acknowledged > 0 && lost == 0 && intact == settings.kills)
 }
 
-/// `target/release/progressd`: the binary `cargo build --release` leaves
-/// next to the `examples/` directory holding this program.
-fn progressd_binary() -> Result<PathBuf, Box<dyn Error>> {
-    let exe = std::env::current_exe()?;
-    let binary = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join("progressd"))
-        .ok_or_else(|| format!("cannot find the target directory from {}", exe.display()))?;
-    if !binary.is_file() {
-        return Err(format!(
-            "no progressd binary at {}: build it with `cargo build --release`, \
-             or run scripts/crash-test.sh, which does",
-            binary.display()
-        )
-        .into());
-    }
-    Ok(binary)
-}
-
 /// What one round between a start and a kill did.
 struct Round {
     /// From the server's "listening on" line to its kill.
@@ -256,93 +234,6 @@ fn run_round(
     })
 }
 
-/// A running `progressd` process; killed on drop.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    /// Starts `binary` on `db` and a free port, and waits for its
-    /// "listening on http://ADDR" line.
-    fn start(binary: &Path, db: &Path) -> Result<Server, Box<dyn Error>> {
-        let mut child = Command::new(binary)
-            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-            .arg(db)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-        let stderr = child.stderr.take().ok_or("progressd has no stderr")?;
-        let (tx, rx) = mpsc::channel();
-        // Reads the log in its own thread, so a server that never gets to
-        // listening cannot hang this program, and keeps draining it after,
-        // so the server never blocks on a full pipe.
-        thread::spawn(move || {
-            let mut reader = BufReader::new(stderr);
-            let mut said = String::new();
-            let mut line = String::new();
-            loop {
-                line.clear();
-                match reader.read_line(&mut line) {
-                    Ok(0) | Err(_) => {
-                        let _ = tx.send(Err(said));
-                        return;
-                    }
-                    Ok(_) if line.contains("listening on") => break,
-                    Ok(_) => said.push_str(&line),
-                }
-            }
-            // The receiver is gone only if this program gave up waiting.
-            let _ = tx.send(Ok(line));
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let mut server = Server {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        };
-        let line = match rx.recv_timeout(START_TIMEOUT) {
-            Ok(Ok(line)) => line,
-            Ok(Err(said)) => {
-                return Err(format!("progressd exited before listening: {}", said.trim()).into());
-            }
-            Err(_) => {
-                return Err(format!(
-                    "progressd did not say it was listening within {} s",
-                    START_TIMEOUT.as_secs()
-                )
-                .into());
-            }
-        };
-        server.addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|addr| addr.parse().ok())
-            .ok_or_else(|| format!("no address in {line:?}"))?;
-        if !server.addr.ip().is_loopback() {
-            return Err(format!("progressd listens on {}, not on 127.0.0.1", server.addr).into());
-        }
-        Ok(server)
-    }
-
-    /// Kills the process with SIGKILL, as a crash would, and waits for it to
-    /// be gone.
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// One client: the worker `w{worker}` and what the server acknowledged of it.
 struct Client {
     worker: usize,
@@ -384,7 +275,7 @@ impl Client {
             );
             let outcome = match connection.take() {
                 Some(conn) => Ok(conn),
-                None => HttpConnection::open(addr),
+                None => HttpConnection::open(addr, IO_TIMEOUT),
             }
             .and_then(|mut conn| conn.exchange(&request).map(|answer| (conn, answer)));
             match outcome {
@@ -407,93 +298,6 @@ impl Client {
         }
         (acked, refused)
     }
-}
-
-/// A client connection: just enough HTTP/1.1 to send a GET and read a
-/// response with a `Content-Length` (loadgen's client, trimmed).
-struct HttpConnection {
-    stream: BufReader<TcpStream>,
-    line: String,
-    body: Vec<u8>,
-}
-
-/// The parts of a response the crash test looks at.
-struct Answer {
-    status: u16,
-    /// The server will close the connection after this response.
-    close: bool,
-}
-
-impl HttpConnection {
-    fn open(addr: SocketAddr) -> std::io::Result<HttpConnection> {
-        let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(IO_TIMEOUT))?;
-        stream.set_write_timeout(Some(IO_TIMEOUT))?;
-        Ok(HttpConnection {
-            stream: BufReader::new(stream),
-            line: String::new(),
-            body: Vec::new(),
-        })
-    }
-
-    /// Sends one request and reads its whole response.
-    fn exchange(&mut self, request: &[u8]) -> std::io::Result<Answer> {
-        self.stream.get_mut().write_all(request)?;
-        self.read_line()?;
-        let status = self
-            .line
-            .split(' ')
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .ok_or_else(|| invalid(format!("bad status line {:?}", self.line)))?;
-        let mut length = None;
-        let mut close = false;
-        loop {
-            self.read_line()?;
-            let header = self.line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            let Some((name, value)) = header.split_once(':') else {
-                return Err(invalid(format!("bad header {header:?}")));
-            };
-            let value = value.trim();
-            if name.eq_ignore_ascii_case("content-length") {
-                length = Some(
-                    value
-                        .parse::<usize>()
-                        .map_err(|_| invalid(format!("bad Content-Length {value:?}")))?,
-                );
-            } else if name.eq_ignore_ascii_case("connection") {
-                close = value.eq_ignore_ascii_case("close");
-            }
-        }
-        let length = length.ok_or_else(|| invalid("response without Content-Length".into()))?;
-        self.body.resize(length, 0);
-        self.stream.read_exact(&mut self.body)?;
-        Ok(Answer { status, close })
-    }
-
-    /// Reads one CRLF-terminated line into `self.line`, refusing an endless
-    /// one and a closed connection.
-    fn read_line(&mut self) -> std::io::Result<()> {
-        self.line.clear();
-        let n = (&mut self.stream)
-            .take(MAX_LINE as u64)
-            .read_line(&mut self.line)?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        if !self.line.ends_with('\n') {
-            return Err(invalid("line too long".into()));
-        }
-        Ok(())
-    }
-}
-
-fn invalid(message: String) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidData, message)
 }
 
 /// What the database held after a kill.

@@ -17,10 +17,12 @@
 //! Run: `cargo run --release --example loadgen [-- --connections K --seconds D --threads N]`
 //! (defaults: 32 connections, 5 seconds per run; talks only to 127.0.0.1).
 
+mod common;
+
 use std::error::Error;
 use std::fmt;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -28,6 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use common::HttpConnection;
 use progressd::config::Config;
 use rusqlite::OptionalExtension;
 
@@ -38,8 +41,6 @@ const IO_TIMEOUT: Duration = Duration::from_secs(5);
 const ERROR_BACKOFF: Duration = Duration::from_millis(1);
 /// The `total` every update reports; larger than any `current` reached.
 const TOTAL: u64 = 1_000_000_000;
-/// Longest status line or header line accepted from a server.
-const MAX_LINE: usize = 8 * 1024;
 
 /// How a client thread uses connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -328,7 +329,7 @@ fn client_loop(addr: SocketAddr, mode: Mode, worker: usize, deadline: Instant) -
         );
         let outcome = match connection.take() {
             Some(conn) => Ok(conn),
-            None => HttpConnection::open(addr),
+            None => HttpConnection::open(addr, IO_TIMEOUT),
         }
         .and_then(|mut conn| conn.exchange(&request).map(|answer| (conn, answer)));
         match outcome {
@@ -362,93 +363,6 @@ fn client_loop(addr: SocketAddr, mode: Mode, worker: usize, deadline: Instant) -
             }
         }
     }
-}
-
-/// A client connection: just enough HTTP/1.1 to send a GET and read a
-/// response with a `Content-Length`.
-struct HttpConnection {
-    stream: BufReader<TcpStream>,
-    line: String,
-    body: Vec<u8>,
-}
-
-/// The parts of a response the benchmark looks at.
-struct Answer {
-    status: u16,
-    /// The server will close the connection after this response.
-    close: bool,
-}
-
-impl HttpConnection {
-    fn open(addr: SocketAddr) -> std::io::Result<HttpConnection> {
-        let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(IO_TIMEOUT))?;
-        stream.set_write_timeout(Some(IO_TIMEOUT))?;
-        Ok(HttpConnection {
-            stream: BufReader::new(stream),
-            line: String::new(),
-            body: Vec::new(),
-        })
-    }
-
-    /// Sends one request and reads its whole response.
-    fn exchange(&mut self, request: &[u8]) -> std::io::Result<Answer> {
-        self.stream.get_mut().write_all(request)?;
-        self.read_line()?;
-        let status = self
-            .line
-            .split(' ')
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .ok_or_else(|| invalid(format!("bad status line {:?}", self.line)))?;
-        let mut length = None;
-        let mut close = false;
-        loop {
-            self.read_line()?;
-            let header = self.line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            let Some((name, value)) = header.split_once(':') else {
-                return Err(invalid(format!("bad header {header:?}")));
-            };
-            let value = value.trim();
-            if name.eq_ignore_ascii_case("content-length") {
-                length = Some(
-                    value
-                        .parse::<usize>()
-                        .map_err(|_| invalid(format!("bad Content-Length {value:?}")))?,
-                );
-            } else if name.eq_ignore_ascii_case("connection") {
-                close = value.eq_ignore_ascii_case("close");
-            }
-        }
-        let length = length.ok_or_else(|| invalid("response without Content-Length".into()))?;
-        self.body.resize(length, 0);
-        self.stream.read_exact(&mut self.body)?;
-        Ok(Answer { status, close })
-    }
-
-    /// Reads one CRLF-terminated line into `self.line`, refusing an endless
-    /// one and a closed connection.
-    fn read_line(&mut self) -> std::io::Result<()> {
-        self.line.clear();
-        let n = (&mut self.stream)
-            .take(MAX_LINE as u64)
-            .read_line(&mut self.line)?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        if !self.line.ends_with('\n') {
-            return Err(invalid("line too long".into()));
-        }
-        Ok(())
-    }
-}
-
-fn invalid(message: String) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidData, message)
 }
 
 /// Counts the workers whose stored `current` is at least the last one
