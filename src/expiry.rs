@@ -4,43 +4,23 @@
 //! a time, so updates queued behind it never wait long: each batch is one
 //! operation among the updates in the writer's queue.
 
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use crate::periodic::Periodic;
 use crate::store::{WriteOp, WriteOutcome, Writer};
 
 /// Most jobs deleted in one write operation.
 const JOBS_PER_BATCH: usize = 100;
 
-/// The running expiry thread.
-pub struct Expiry {
-    stop: Sender<()>,
-    thread: JoinHandle<()>,
-}
-
-impl Expiry {
-    /// Starts the thread; it first runs one interval from now.
-    pub fn start(writer: Writer, interval: Duration) -> std::io::Result<Expiry> {
-        let (stop, stopped) = mpsc::channel::<()>();
-        let thread = thread::Builder::new()
-            .name("progressd-expiry".into())
-            .spawn(move || {
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
-                    expire_jobs(&writer);
-                }
-            })?;
-        Ok(Expiry { stop, thread })
-    }
-
-    /// Stops the thread, waiting for a run in progress to finish.
-    pub fn stop(self) {
-        // Dropping the sender would do as well; sending says why.
-        let _ = self.stop.send(());
-        if self.thread.join().is_err() {
-            log::error!("the expiry thread panicked");
-        }
-    }
+/// Starts the expiry thread; it first runs one interval from now.
+pub fn start(writer: Writer, interval: Duration) -> std::io::Result<Periodic> {
+    Periodic::start(
+        "progressd-expiry",
+        interval,
+        writer,
+        |writer| expire_jobs(writer),
+        drop,
+    )
 }
 
 /// Deletes every job expired by now, in batches.

@@ -17,6 +17,7 @@ mod logger;
 pub mod model;
 pub mod page;
 pub mod params;
+mod periodic;
 mod render_cache;
 pub mod response;
 pub mod routes;
@@ -30,7 +31,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use config::Config;
-use expiry::Expiry;
+use periodic::Periodic;
 use render_cache::RenderCache;
 use routes::Context;
 use server::HttpServer;
@@ -75,11 +76,13 @@ impl From<StoreError> for StartError {
     }
 }
 
-/// A running service: request threads, the writer and the expiry thread.
+/// A running service: request threads, the writer, and the expiry and
+/// checkpoint threads.
 pub struct Running {
     http: HttpServer,
-    expiry: Expiry,
+    expiry: Periodic,
     writer_thread: JoinHandle<()>,
+    checkpoints: Periodic,
 }
 
 impl Running {
@@ -97,6 +100,8 @@ impl Running {
         if self.writer_thread.join().is_err() {
             log::error!("the writer thread panicked");
         }
+        // Its last run empties the log into the database file.
+        self.checkpoints.stop();
     }
 }
 
@@ -133,7 +138,8 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
         config.request_timeout,
     )
     .map_err(StartError::Thread)?;
-    let expiry = Expiry::start(writer, config.expire_interval).map_err(StartError::Thread)?;
+    let expiry = expiry::start(writer, config.expire_interval).map_err(StartError::Thread)?;
+    let checkpoints = start_checkpoints(store::open_checkpointer(&config.db)?)?;
     log::info!(
         "progressd listening on http://{} with database {}",
         http.addr(),
@@ -143,7 +149,32 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
         http,
         expiry,
         writer_thread,
+        checkpoints,
     })
+}
+
+/// How often the checkpoint thread copies the write-ahead log into the
+/// database file: often enough that the log stays small under a steady
+/// stream of updates.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+fn start_checkpoints(conn: rusqlite::Connection) -> Result<Periodic, StartError> {
+    Periodic::start(
+        "progressd-checkpoint",
+        CHECKPOINT_EVERY,
+        conn,
+        |conn| {
+            if let Err(e) = store::checkpoint(conn) {
+                log::warn!("checkpoint failed, will retry: {e}");
+            }
+        },
+        |conn| {
+            if let Err(e) = store::truncate(&conn) {
+                log::warn!("final checkpoint failed: {e}");
+            }
+        },
+    )
+    .map_err(StartError::Thread)
 }
 
 /// Raises the soft limit on open files to the hard one (many systems start

@@ -4,8 +4,10 @@
 
 mod common;
 
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -232,6 +234,94 @@ fn every_acknowledged_update_survives_sigkill() -> TestResult {
     let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
     assert_eq!(check, "ok");
     Ok(())
+}
+
+#[test]
+fn the_write_ahead_log_stays_bounded_while_pages_poll_during_writes() {
+    let mut s = TestServer::start();
+    let wal = PathBuf::from(format!("{}-wal", s.db().display()));
+    for w in 0..200 {
+        s.update(&[
+            ("jobid", "wal"),
+            ("workid", &format!("w{w}")),
+            ("current", "0"),
+            ("total", "1000000"),
+        ]);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let base = s.base.clone();
+    // Readers poll the status JSON and the page all the time, as watching
+    // browsers do; writers update the job's workers as fast as answered.
+    let readers: Vec<_> = (0..4)
+        .map(|r| {
+            let (base, stop) = (base.clone(), stop.clone());
+            thread::spawn(move || {
+                let path = if r % 2 == 0 { "status" } else { "show" };
+                let mut polls = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    let r = ureq::get(format!("{base}/progress/{path}?jobid=wal")).call();
+                    assert!(r.is_ok_and(|r| r.status() == 200), "poll answered");
+                    polls += 1;
+                }
+                polls
+            })
+        })
+        .collect();
+    let writers: Vec<_> = (0..4)
+        .map(|c| {
+            let (base, stop) = (base.clone(), stop.clone());
+            thread::spawn(move || {
+                let mut acknowledged = 0;
+                for n in 1.. {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let url = format!(
+                        "{base}/progress/update?jobid=wal&workid=w{}&current={n}&total=1000000",
+                        (n * 4 + c) % 200
+                    );
+                    if ureq::get(url).call().is_ok_and(|r| r.status() == 200) {
+                        acknowledged += 1;
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let mut largest = 0;
+    let first_restart = wal_restarts(&wal);
+    while started.elapsed() < Duration::from_secs(4) {
+        largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+        thread::sleep(Duration::from_millis(20));
+    }
+    let restarts = wal_restarts(&wal) - first_restart;
+    stop.store(true, Ordering::SeqCst);
+    let polls: usize = readers.into_iter().map(|r| r.join().expect("reader")).sum();
+    let updates: usize = writers.into_iter().map(|w| w.join().expect("writer")).sum();
+    assert!(
+        polls > 40 && updates > 300,
+        "load ran: {polls} polls, {updates} updates"
+    );
+    // Without checkpoints the log never starts again and grows with every
+    // commit; with them it starts again several times a second.
+    assert!(
+        restarts >= 4,
+        "log restarted {restarts} times in 4 s ({updates} updates, {polls} polls)"
+    );
+    let bound = (progressd::store::WAL_LIMIT_PAGES as u64 / 2) * 4096;
+    assert!(largest < bound, "log file reached {largest} bytes");
+    // A graceful stop leaves the database file complete by itself.
+    s.stop();
+    let left = std::fs::metadata(&wal).map_or(0, |m| m.len());
+    assert_eq!(left, 0, "log left after shutdown");
+}
+
+/// How many times the write-ahead log has started again: the checkpoint
+/// sequence number in its header (bytes 12–15, big-endian).
+fn wal_restarts(wal: &std::path::Path) -> u32 {
+    let header = std::fs::read(wal).expect("the log exists");
+    u32::from_be_bytes(header[12..16].try_into().expect("a WAL header"))
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! connection, so no two writers ever contend for the lock); reads use their
 //! own connections from [`open_reader`], which WAL lets run beside the writer.
 
+mod checkpoint;
 mod queries;
 mod schema;
 mod writer;
@@ -12,8 +13,9 @@ mod writer;
 use std::fmt;
 use std::path::Path;
 
+pub use checkpoint::{Checkpoint, WAL_KEPT_BYTES, WAL_LIMIT_PAGES, checkpoint, truncate};
 pub use queries::{list_jobs, read_job};
-pub use schema::{MIGRATIONS, open_reader, open_writer};
+pub use schema::{MIGRATIONS, open_checkpointer, open_reader, open_writer};
 pub use writer::{WriteOp, WriteOutcome, Writer};
 
 /// How often, at most, the writer re-stamps a busy job's row with its

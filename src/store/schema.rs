@@ -11,6 +11,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
 
+use super::checkpoint::WAL_KEPT_BYTES;
 use super::{StoreError, path_text};
 use crate::model::{Worker, percent};
 
@@ -25,6 +26,9 @@ pub const MIGRATIONS: &[&str] = &[
 /// How long a connection waits for a lock before giving up. Only checkpoints
 /// and start-up ever take locks that a reader could meet.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a truncating checkpoint waits for readers to finish.
+const CHECKPOINT_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Opens (creating if missing) the database for writing, sets its pragmas and
 /// brings its schema up to date.
@@ -50,7 +54,31 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     }
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(open_error)?;
+    // Checkpoints run on their own thread (see `checkpoint`), not inside a
+    // commit; when the log starts again its file is cut back to this.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)
+        .map_err(open_error)?;
+    conn.pragma_update(None, "journal_size_limit", WAL_KEPT_BYTES)
+        .map_err(open_error)?;
     migrate(&mut conn, MIGRATIONS)?;
+    Ok(conn)
+}
+
+/// Opens the connection the checkpoint thread uses, on a database that
+/// [`open_writer`] has prepared.
+pub fn open_checkpointer(path: &Path) -> Result<Connection, StoreError> {
+    let open_error = |source| StoreError::Open {
+        path: path_text(path),
+        source,
+    };
+    let conn = Connection::open(path).map_err(open_error)?;
+    set_pragmas(&conn).map_err(open_error)?;
+    // The truncating checkpoint waits for readers this long at most, and
+    // writes wait behind it.
+    conn.busy_timeout(CHECKPOINT_BUSY_TIMEOUT)
+        .map_err(open_error)?;
+    conn.pragma_update(None, "journal_size_limit", WAL_KEPT_BYTES)
+        .map_err(open_error)?;
     Ok(conn)
 }
 

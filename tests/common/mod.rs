@@ -73,11 +73,16 @@ impl TestServer {
         self.config.db.clone()
     }
 
-    /// Stops the server and starts a new one on the same database file.
-    pub fn restart(&mut self) {
+    /// Stops the server gracefully, as SIGTERM would.
+    pub fn stop(&mut self) {
         if let Some(running) = self.running.take() {
             running.shutdown();
         }
+    }
+
+    /// Stops the server and starts a new one on the same database file.
+    pub fn restart(&mut self) {
+        self.stop();
         let running = progressd::start(&self.config).expect("server restarts");
         self.base = format!("http://{}", running.addr());
         self.running = Some(running);
