@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::params::MAX_MAXAGE_SECS;
+use crate::store::Caps;
 
 /// Live progress bars for the workers of distributed jobs.
 #[derive(Debug, Parser)]
@@ -96,6 +97,24 @@ pub struct ServeArgs {
         global = true
     )]
     pub request_timeout: f64,
+    /// Most workers in one job; an update that would add one more is
+    /// refused with 413.
+    #[arg(
+        long,
+        env = "PROGRESSD_MAX_WORKERS_PER_JOB",
+        default_value_t = 100_000,
+        global = true
+    )]
+    pub max_workers_per_job: u64,
+    /// Most jobs stored; a create or update that would add one more is
+    /// refused with 429 until jobs expire or are deleted.
+    #[arg(
+        long,
+        env = "PROGRESSD_MAX_JOBS",
+        default_value_t = 1_000_000,
+        global = true
+    )]
+    pub max_jobs: u64,
 }
 
 /// Most request threads accepted.
@@ -125,6 +144,10 @@ pub struct Config {
     /// Time for a request to arrive and a response to be sent; 0.1 s to
     /// one hour.
     pub request_timeout: Duration,
+    /// Most workers in one job, at least 1.
+    pub max_workers_per_job: u64,
+    /// Most jobs stored, at least 1.
+    pub max_jobs: u64,
 }
 
 impl Config {
@@ -151,6 +174,12 @@ impl Config {
                 "--max-connections must be 1 to {MAX_CONNECTIONS}, got {}",
                 args.max_connections
             ));
+        }
+        if args.max_workers_per_job == 0 {
+            return Err("--max-workers-per-job must be at least 1, got 0".into());
+        }
+        if args.max_jobs == 0 {
+            return Err("--max-jobs must be at least 1, got 0".into());
         }
         let request_timeout = Duration::try_from_secs_f64(args.request_timeout)
             .ok()
@@ -185,7 +214,18 @@ impl Config {
             no_index: args.no_index,
             max_connections: args.max_connections,
             request_timeout,
+            max_workers_per_job: args.max_workers_per_job,
+            max_jobs: args.max_jobs,
         })
+    }
+
+    /// What the store may hold.
+    pub fn caps(&self) -> Caps {
+        Caps {
+            default_maxage: self.default_maxage,
+            max_jobs: self.max_jobs,
+            max_workers_per_job: self.max_workers_per_job,
+        }
     }
 
     /// Defaults for a server on a free loopback port with this database: for
@@ -200,6 +240,8 @@ impl Config {
             no_index: false,
             max_connections: 4096,
             request_timeout: Duration::from_secs(10),
+            max_workers_per_job: 100_000,
+            max_jobs: 1_000_000,
         }
     }
 }
@@ -223,6 +265,10 @@ mod tests {
         assert_eq!(config.default_maxage, 604_800.0);
         assert_eq!(config.max_connections, 4096);
         assert_eq!(config.request_timeout, Duration::from_secs(10));
+        assert_eq!(
+            (config.max_workers_per_job, config.max_jobs),
+            (100_000, 1_000_000)
+        );
     }
 
     #[test]

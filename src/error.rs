@@ -50,6 +50,10 @@ impl Error {
             Error::BodyTooLarge { .. } => 413,
             Error::UnsupportedBody(_) => 415,
             Error::Store(StoreError::TotalRequired) => 400,
+            // The job is too large to take more; retrying will not help.
+            Error::Store(StoreError::TooManyWorkers { .. }) => 413,
+            // Space comes back as jobs expire or are deleted.
+            Error::Store(StoreError::TooManyJobs { .. }) => 429,
             Error::Store(e) if e.is_transient() => 503,
             Error::Store(_) | Error::Chart(_) | Error::Panic => 500,
         }
@@ -84,6 +88,9 @@ impl fmt::Display for Error {
                     "parameter 'total': is required on a worker's first update"
                 )
             }
+            Error::Store(
+                e @ (StoreError::TooManyWorkers { .. } | StoreError::TooManyJobs { .. }),
+            ) => e.fmt(f),
             // The cause goes to the log, not to the client.
             Error::Store(e) if e.is_transient() => {
                 write!(f, "service unavailable, nothing was stored; try again")

@@ -117,8 +117,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
     check_descriptors(config);
     chart::load_fonts();
     let conn = store::open_writer(&config.db)?;
-    let (writer, writer_thread) =
-        Writer::start(conn, config.default_maxage).map_err(StartError::Thread)?;
+    let (writer, writer_thread) = Writer::start(conn, config.caps()).map_err(StartError::Thread)?;
     let renders = Arc::new(RenderCache::default());
     let contexts = (0..config.threads)
         .map(|_| {
@@ -159,16 +158,26 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 fn start_checkpoints(conn: rusqlite::Connection) -> Result<Periodic, StartError> {
+    // Whether the last checkpoint failed: a full disk fails every one, and
+    // the log should say so once, and once more when they work again.
+    let failing = false;
     Periodic::start(
         "progressd-checkpoint",
         CHECKPOINT_EVERY,
-        conn,
-        |conn| {
-            if let Err(e) = store::checkpoint(conn) {
-                log::warn!("checkpoint failed, will retry: {e}");
+        (conn, failing),
+        |(conn, failing)| match store::checkpoint(conn) {
+            Ok(_) if *failing => {
+                log::info!("checkpoints work again");
+                *failing = false;
             }
+            Ok(_) => {}
+            Err(e) if !*failing => {
+                log::warn!("checkpoint failed, retrying every {CHECKPOINT_EVERY:?}: {e}");
+                *failing = true;
+            }
+            Err(_) => {}
         },
-        |conn| {
+        |(conn, _)| {
             if let Err(e) = store::truncate(&conn) {
                 log::warn!("final checkpoint failed: {e}");
             }

@@ -700,3 +700,62 @@ fn status_lists_workers_in_natural_order_with_a_summary() {
     assert!(summary["last_report"].as_f64() >= status["created"].as_f64());
     assert!(status["workers"][0]["stale"] == false);
 }
+
+#[test]
+fn workers_past_the_per_job_cap_are_refused_with_413() {
+    let mut s = TestServer::start_with(|c| c.max_workers_per_job = 3);
+    let update = |s: &TestServer, job: &str, w: &str| {
+        s.get(&format!(
+            "/progress/update?jobid={job}&workid={w}&current=1&total=2"
+        ))
+    };
+    for w in ["a", "b", "c"] {
+        assert_eq!(update(&s, "cap", w).status, 200);
+    }
+    let refused = update(&s, "cap", "d");
+    assert_eq!(refused.status, 413, "{}", refused.body);
+    assert!(
+        refused.body.contains("--max-workers-per-job") && refused.body.contains('3'),
+        "{}",
+        refused.body
+    );
+    assert!(refused.content_type.starts_with("text/plain"));
+    // Workers already there still report; other jobs have their own room.
+    assert_eq!(update(&s, "cap", "b").status, 200);
+    assert_eq!(update(&s, "other", "d").status, 200);
+    let workers = s.status("cap")["workers"].as_array().map(Vec::len);
+    assert_eq!(workers, Some(3), "the refused worker was not stored");
+    // The cap holds across a restart (counted from the file), and a
+    // re-created job starts empty.
+    s.restart();
+    assert_eq!(update(&s, "cap", "e").status, 413);
+    assert_eq!(s.get("/progress/create?jobid=cap").status, 200);
+    assert_eq!(update(&s, "cap", "e").status, 200);
+}
+
+#[test]
+fn jobs_past_the_cap_are_refused_with_429_until_one_goes() {
+    let mut s = TestServer::start_with(|c| c.max_jobs = 2);
+    assert_eq!(s.get("/progress/create?jobid=a").status, 200);
+    assert_eq!(
+        s.get("/progress/update?jobid=b&workid=w&current=1&total=2")
+            .status,
+        200
+    );
+    let refused = s.get("/progress/create?jobid=c");
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(refused.body.contains("--max-jobs"), "{}", refused.body);
+    let implicit = s.get("/progress/update?jobid=c&workid=w&current=1&total=2");
+    assert_eq!(implicit.status, 429, "{}", implicit.body);
+    assert_eq!(s.get("/progress/status?jobid=c").status, 404);
+    // Existing jobs take updates and re-creates.
+    assert_eq!(s.get("/progress/create?jobid=a&desc=again").status, 200);
+    assert_eq!(
+        s.get("/progress/update?jobid=b&workid=w&current=2").status,
+        200
+    );
+    s.restart();
+    assert_eq!(s.get("/progress/create?jobid=c").status, 429);
+    assert_eq!(s.get("/progress/delete?jobid=a").status, 200);
+    assert_eq!(s.get("/progress/create?jobid=c").status, 200);
+}

@@ -492,6 +492,21 @@ fn binary_reports_a_missing_database_directory() -> TestResult {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("no/such/dir/x.sqlite3");
     let stderr = refused_start(&db)?;
-    assert!(stderr.contains("cannot open database"), "{stderr}");
+    assert!(
+        stderr.contains("does not exist") && stderr.contains("no/such/dir"),
+        "{stderr}"
+    );
+    Ok(())
+}
+
+#[test]
+fn binary_reports_a_database_directory_it_cannot_write() -> TestResult {
+    // /proc takes no new files, even from root (tests may run as root, who
+    // ignores permission bits).
+    let stderr = refused_start(std::path::Path::new("/proc/progressd-test.sqlite3"))?;
+    assert!(
+        stderr.contains("cannot use database directory /proc: cannot create files in it"),
+        "{stderr}"
+    );
     Ok(())
 }

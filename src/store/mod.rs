@@ -16,7 +16,7 @@ use std::path::Path;
 pub use checkpoint::{Checkpoint, WAL_KEPT_BYTES, WAL_LIMIT_PAGES, checkpoint, truncate};
 pub use queries::{list_jobs, read_job};
 pub use schema::{MIGRATIONS, open_checkpointer, open_reader, open_writer};
-pub use writer::{WriteOp, WriteOutcome, Writer};
+pub use writer::{Caps, WriteOp, WriteOutcome, Writer};
 
 /// How often, at most, the writer re-stamps a busy job's row with its
 /// latest activity. Between stamps the activity is in its workers' rows;
@@ -32,6 +32,13 @@ pub enum StoreError {
         path: String,
         /// SQLite's reason.
         source: rusqlite::Error,
+    },
+    /// The database's directory is missing or cannot be written to.
+    Directory {
+        /// The directory.
+        dir: String,
+        /// What is wrong with it.
+        problem: String,
     },
     /// The database was written by a newer progressd.
     NewerSchema {
@@ -49,6 +56,16 @@ pub enum StoreError {
     WriterStopped,
     /// A worker's first update did not say its total.
     TotalRequired,
+    /// A new worker would pass the cap on workers per job.
+    TooManyWorkers {
+        /// The cap (`--max-workers-per-job`).
+        limit: u64,
+    },
+    /// A new job would pass the cap on jobs stored.
+    TooManyJobs {
+        /// The cap (`--max-jobs`).
+        limit: u64,
+    },
 }
 
 impl fmt::Display for StoreError {
@@ -56,6 +73,9 @@ impl fmt::Display for StoreError {
         match self {
             StoreError::Open { path, source } => {
                 write!(f, "cannot open database {path}: {source}")
+            }
+            StoreError::Directory { dir, problem } => {
+                write!(f, "cannot use database directory {dir}: {problem}")
             }
             StoreError::NewerSchema { found, supported } => write!(
                 f,
@@ -70,6 +90,16 @@ impl fmt::Display for StoreError {
             StoreError::TotalRequired => {
                 write!(f, "a worker's first update must give its total")
             }
+            StoreError::TooManyWorkers { limit } => write!(
+                f,
+                "this job already has {limit} workers, the most allowed \
+                 (--max-workers-per-job); the update was not stored"
+            ),
+            StoreError::TooManyJobs { limit } => write!(
+                f,
+                "the server already holds {limit} jobs, the most allowed (--max-jobs); \
+                 delete jobs or wait for old ones to expire"
+            ),
         }
     }
 }

@@ -110,11 +110,43 @@ pub fn list_jobs(conn: &Connection, limit: u64, now: f64) -> Result<Vec<JobSumma
     Ok(rows)
 }
 
-/// The row id and stored `updated` of a job, or `None`.
-pub(super) fn job_row(conn: &Connection, jobid: &str) -> rusqlite::Result<Option<(i64, f64)>> {
-    conn.prepare_cached("SELECT id, updated FROM jobs WHERE jobid = ?1")?
-        .query_row([jobid], |row| Ok((row.get(0)?, row.get(1)?)))
+/// The row id, stored `updated` and worker count of a job, or `None`.
+pub(super) fn job_row(conn: &Connection, jobid: &str) -> rusqlite::Result<Option<(i64, f64, u64)>> {
+    conn.prepare_cached(
+        "SELECT id, updated, (SELECT COUNT(*) FROM workers WHERE job = jobs.id)
+           FROM jobs WHERE jobid = ?1",
+    )?
+    .query_row([jobid], |row| {
+        let workers: i64 = row.get(2)?;
+        Ok((row.get(0)?, row.get(1)?, workers.unsigned_abs()))
+    })
+    .optional()
+}
+
+/// How many jobs are stored.
+pub(super) fn count_jobs(conn: &Connection) -> rusqlite::Result<u64> {
+    conn.prepare_cached("SELECT COUNT(*) FROM jobs")?
+        .query_row([], |row| row.get::<_, i64>(0))
+        .map(i64::unsigned_abs)
+}
+
+/// True when the job has a worker with this id.
+pub(super) fn worker_exists(conn: &Connection, job: i64, workid: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM workers WHERE job = ?1 AND workid = ?2")?
+        .query_row(params![job, workid], |_| Ok(()))
         .optional()
+        .map(|found| found.is_some())
+}
+
+/// What [`write_worker`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum WorkerWrite {
+    /// A new worker row.
+    Inserted,
+    /// An existing worker's row.
+    Updated,
+    /// Nothing: no such worker, and no total to create it with.
+    Missing,
 }
 
 /// Creates a job, or overwrites one with the same id: title and maxage
@@ -151,18 +183,19 @@ pub(super) fn touch_job(conn: &Connection, id: i64, now: f64) -> rusqlite::Resul
 }
 
 /// Stores a worker's report. Without a total it only updates an existing
-/// worker and returns false when there is none.
+/// worker.
 pub(super) fn write_worker(
     conn: &Connection,
     job: i64,
     update: &WorkerUpdate,
     now: f64,
-) -> rusqlite::Result<bool> {
+) -> rusqlite::Result<WorkerWrite> {
     // A worker whose `current` goes backwards has restarted: its rate is
     // measured afresh from this report.
     const REBASE: &str = "base_time = CASE WHEN ?3 < current THEN ?6 ELSE base_time END,
                           base_current = CASE WHEN ?3 < current THEN ?3 ELSE base_current END";
-    let changed = match update.total {
+    // `updates` is 1 only on a row just inserted.
+    let updates: Option<i64> = match update.total {
         Some(total) => conn
             .prepare_cached(&format!(
                 "INSERT INTO workers (job, workid, current, total, ok, desc,
@@ -170,34 +203,48 @@ pub(super) fn write_worker(
                       VALUES (?1, ?2, ?3, ?4, ?5, COALESCE(?7, ''), ?6, ?6, ?6, ?3)
                  ON CONFLICT (job, workid) DO UPDATE
                      SET {REBASE}, current = ?3, total = ?4, ok = ?5,
-                         desc = COALESCE(?7, desc), updated = ?6, updates = updates + 1"
+                         desc = COALESCE(?7, desc), updated = ?6, updates = updates + 1
+                 RETURNING updates"
             ))?
-            .execute(params![
-                job,
-                update.workid,
-                update.current,
-                total,
-                update.ok,
-                now,
-                update.desc
-            ])?,
+            .query_row(
+                params![
+                    job,
+                    update.workid,
+                    update.current,
+                    total,
+                    update.ok,
+                    now,
+                    update.desc
+                ],
+                |row| row.get(0),
+            )
+            .optional()?,
         None => conn
             .prepare_cached(&format!(
                 "UPDATE workers
                     SET {REBASE}, current = ?3, ok = ?4, desc = COALESCE(?5, desc), updated = ?6,
                         updates = updates + 1
-                  WHERE job = ?1 AND workid = ?2"
+                  WHERE job = ?1 AND workid = ?2
+                 RETURNING updates"
             ))?
-            .execute(params![
-                job,
-                update.workid,
-                update.current,
-                update.ok,
-                update.desc,
-                now
-            ])?,
+            .query_row(
+                params![
+                    job,
+                    update.workid,
+                    update.current,
+                    update.ok,
+                    update.desc,
+                    now
+                ],
+                |row| row.get(0),
+            )
+            .optional()?,
     };
-    Ok(changed > 0)
+    Ok(match updates {
+        None => WorkerWrite::Missing,
+        Some(1) if update.total.is_some() => WorkerWrite::Inserted,
+        Some(_) => WorkerWrite::Updated,
+    })
 }
 
 /// Creates a job that an update names before any `create`.

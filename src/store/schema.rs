@@ -33,6 +33,7 @@ const CHECKPOINT_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Opens (creating if missing) the database for writing, sets its pragmas and
 /// brings its schema up to date.
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    check_directory(path)?;
     let open_error = |source| StoreError::Open {
         path: path_text(path),
         source,
@@ -62,6 +63,41 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
         .map_err(open_error)?;
     migrate(&mut conn, MIGRATIONS)?;
     Ok(conn)
+}
+
+/// Says plainly when the database's directory is missing or read-only,
+/// where SQLite would only say "unable to open database file". WAL needs the
+/// directory writable even when the file exists: the `-wal` and `-shm`
+/// files are created beside it.
+fn check_directory(path: &Path) -> Result<(), StoreError> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let problem = |problem: String| StoreError::Directory {
+        dir: path_text(dir),
+        problem,
+    };
+    if !dir.is_dir() {
+        return Err(problem(format!(
+            "it does not exist; create it first (mkdir -p {})",
+            path_text(dir)
+        )));
+    }
+    let probe = dir.join(format!(".progressd-write-test-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(problem(format!(
+            "cannot create files in it ({e}); the database and its -wal and -shm files live there"
+        ))),
+    }
 }
 
 /// Opens the connection the checkpoint thread uses, on a database that

@@ -22,7 +22,7 @@ use std::thread::{self, JoinHandle};
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::queries;
+use super::queries::{self, WorkerWrite};
 use super::{ACTIVITY_STAMP_SECS, StoreError};
 use crate::model::unix_now;
 use crate::params::{CreateJob, JobRef, WorkerUpdate};
@@ -70,6 +70,19 @@ struct Envelope {
     reply: SyncSender<Reply>,
 }
 
+/// Limits on what the store holds; past one, a write that would add a job or
+/// a worker is refused (updates of what exists are always taken).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Caps {
+    /// Seconds of inactivity before a job expires, for jobs created
+    /// implicitly by an update or without a maxage.
+    pub default_maxage: f64,
+    /// Most jobs stored at once.
+    pub max_jobs: u64,
+    /// Most workers in one job.
+    pub max_workers_per_job: u64,
+}
+
 /// A handle for submitting writes; cheap to clone, one per thread. The writer
 /// thread ends once every handle is dropped and the queue is drained.
 #[derive(Clone)]
@@ -78,17 +91,12 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on a connection from `open_writer`. Jobs
-    /// created implicitly by an update, or without a maxage, get
-    /// `default_maxage` seconds.
-    pub fn start(
-        conn: Connection,
-        default_maxage: f64,
-    ) -> std::io::Result<(Writer, JoinHandle<()>)> {
+    /// Starts the writer thread on a connection from `open_writer`.
+    pub fn start(conn: Connection, caps: Caps) -> std::io::Result<(Writer, JoinHandle<()>)> {
         let (queue, inbox) = mpsc::sync_channel(QUEUE_DEPTH);
         let handle = thread::Builder::new()
             .name("progressd-writer".into())
-            .spawn(move || run(conn, inbox, default_maxage))?;
+            .spawn(move || run(conn, inbox, caps))?;
         Ok((Writer { queue }, handle))
     }
 
@@ -102,7 +110,7 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, inbox: Receiver<Envelope>, default_maxage: f64) {
+fn run(mut conn: Connection, inbox: Receiver<Envelope>, caps: Caps) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut known = KnownJobs::default();
     // Block for the first operation, then take whatever else is waiting.
@@ -115,7 +123,7 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, default_maxage: f64) {
             }
         }
         let ops: Vec<&WriteOp> = batch.iter().map(|e| &e.op).collect();
-        let results = match apply_batch(&mut conn, &ops, unix_now(), default_maxage, &mut known) {
+        let results = match apply_batch(&mut conn, &ops, unix_now(), caps, &mut known) {
             Ok(results) => results,
             Err(e) => {
                 log::error!("commit of {} operations failed: {e}", batch.len());
@@ -143,14 +151,18 @@ struct KnownJob {
     id: i64,
     /// The `updated` value stored in the row.
     stamped: f64,
+    /// Its workers.
+    workers: u64,
 }
 
-/// The jobs the writer has seen, by jobid. Only the writer changes jobs, so
-/// this matches the file as long as batches commit; it is dropped when one
-/// does not.
+/// The jobs the writer has seen, by jobid, and how many jobs there are.
+/// Only the writer changes jobs, so this matches the file as long as batches
+/// commit; it is dropped when one does not.
 #[derive(Debug, Default)]
 struct KnownJobs {
     jobs: HashMap<String, KnownJob>,
+    /// Jobs stored; counted when first needed.
+    count: Option<u64>,
 }
 
 impl KnownJobs {
@@ -158,16 +170,46 @@ impl KnownJobs {
         self.jobs.get(jobid).copied()
     }
 
+    /// The job's row, from memory or the file; None when there is no job.
+    fn find(&self, conn: &Connection, jobid: &str) -> rusqlite::Result<Option<KnownJob>> {
+        if let Some(job) = self.get(jobid) {
+            return Ok(Some(job));
+        }
+        Ok(
+            queries::job_row(conn, jobid)?.map(|(id, stamped, workers)| KnownJob {
+                id,
+                stamped,
+                workers,
+            }),
+        )
+    }
+
+    /// Refuses a new job when `max` are stored already.
+    fn check_room(&mut self, conn: &Connection, max: u64) -> Result<(), StoreError> {
+        let count = match self.count {
+            Some(count) => count,
+            None => *self.count.insert(queries::count_jobs(conn)?),
+        };
+        if count >= max {
+            return Err(StoreError::TooManyJobs { limit: max });
+        }
+        Ok(())
+    }
+
     fn apply(&mut self, effect: Effect) {
         match effect {
             Effect::Nothing => {}
-            Effect::Known(jobid, job) => {
+            Effect::Known { jobid, job, new } => {
                 if self.jobs.len() >= MAX_KNOWN_JOBS {
                     self.jobs.clear();
                 }
                 self.jobs.insert(jobid, job);
+                if new {
+                    self.count = self.count.map(|n| n + 1);
+                }
             }
             Effect::Deleted(jobids) => {
+                self.count = self.count.map(|n| n.saturating_sub(jobids.len() as u64));
                 for jobid in jobids {
                     self.jobs.remove(&jobid);
                 }
@@ -182,14 +224,14 @@ fn apply_batch(
     conn: &mut Connection,
     ops: &[&WriteOp],
     now: f64,
-    default_maxage: f64,
+    caps: Caps,
     known: &mut KnownJobs,
 ) -> rusqlite::Result<Vec<Reply>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(ops.len());
     for op in ops {
         tx.prepare_cached("SAVEPOINT op")?.execute([])?;
-        match apply_op(&tx, op, now, default_maxage, known) {
+        match apply_op(&tx, op, now, caps, known) {
             Ok((outcome, effect)) => {
                 tx.prepare_cached("RELEASE op")?.execute([])?;
                 known.apply(effect);
@@ -212,8 +254,12 @@ fn apply_batch(
 /// once its savepoint is released.
 enum Effect {
     Nothing,
-    /// This job's row is now as given.
-    Known(String, KnownJob),
+    /// This job's row is now as given; `new` when the operation created it.
+    Known {
+        jobid: String,
+        job: KnownJob,
+        new: bool,
+    },
     /// These jobs no longer exist.
     Deleted(Vec<String>),
 }
@@ -222,43 +268,69 @@ fn apply_op(
     conn: &Connection,
     op: &WriteOp,
     now: f64,
-    default_maxage: f64,
-    known: &KnownJobs,
+    caps: Caps,
+    known: &mut KnownJobs,
 ) -> Result<(WriteOutcome, Effect), StoreError> {
     match op {
         WriteOp::Create(create) => {
-            let maxage = create.maxage.unwrap_or(default_maxage);
+            let new = known.find(conn, &create.jobid)?.is_none();
+            if new {
+                known.check_room(conn, caps.max_jobs)?;
+            }
+            let maxage = create.maxage.unwrap_or(caps.default_maxage);
             let id = queries::create_job(conn, create, maxage, now)?;
-            let job = KnownJob { id, stamped: now };
-            Ok((
-                WriteOutcome::Created,
-                Effect::Known(create.jobid.clone(), job),
-            ))
+            let job = KnownJob {
+                id,
+                stamped: now,
+                workers: 0,
+            };
+            let jobid = create.jobid.clone();
+            Ok((WriteOutcome::Created, Effect::Known { jobid, job, new }))
         }
         WriteOp::Update(update) => {
-            let job = match known.get(&update.jobid) {
-                Some(job) => job,
-                None => match queries::job_row(conn, &update.jobid)? {
-                    Some((id, stamped)) => KnownJob { id, stamped },
-                    None if update.total.is_none() => return Err(StoreError::TotalRequired),
-                    None => KnownJob {
-                        id: queries::create_implicit_job(conn, &update.jobid, default_maxage, now)?,
+            let (job, new) = match known.find(conn, &update.jobid)? {
+                Some(job) => (job, false),
+                None if update.total.is_none() => return Err(StoreError::TotalRequired),
+                None => {
+                    known.check_room(conn, caps.max_jobs)?;
+                    let id = queries::create_implicit_job(
+                        conn,
+                        &update.jobid,
+                        caps.default_maxage,
+                        now,
+                    )?;
+                    let job = KnownJob {
+                        id,
                         stamped: now,
-                    },
-                },
+                        workers: 0,
+                    };
+                    (job, true)
+                }
             };
-            if !queries::write_worker(conn, job.id, update, now)? {
-                return Err(StoreError::TotalRequired);
+            let full = job.workers >= caps.max_workers_per_job;
+            if full && !queries::worker_exists(conn, job.id, &update.workid)? {
+                return Err(StoreError::TooManyWorkers {
+                    limit: caps.max_workers_per_job,
+                });
             }
-            let mut stamped = job;
+            let mut changed = job;
+            match queries::write_worker(conn, job.id, update, now)? {
+                WorkerWrite::Missing => return Err(StoreError::TotalRequired),
+                WorkerWrite::Inserted => changed.workers += 1,
+                WorkerWrite::Updated => {}
+            }
             if now - job.stamped >= ACTIVITY_STAMP_SECS {
                 queries::touch_job(conn, job.id, now)?;
-                stamped.stamped = now;
+                changed.stamped = now;
             }
-            let effect = if known.get(&update.jobid) == Some(stamped) {
+            let effect = if !new && known.get(&update.jobid) == Some(changed) {
                 Effect::Nothing
             } else {
-                Effect::Known(update.jobid.clone(), stamped)
+                Effect::Known {
+                    jobid: update.jobid.clone(),
+                    job: changed,
+                    new,
+                }
             };
             Ok((WriteOutcome::Updated, effect))
         }
@@ -283,6 +355,12 @@ mod tests {
     use super::*;
     use crate::store::{open_reader, open_writer, read_job};
 
+    const CAPS: Caps = Caps {
+        default_maxage: 60.0,
+        max_jobs: 1_000_000,
+        max_workers_per_job: 100_000,
+    };
+
     /// A new database and its writer connection.
     fn new_db() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -294,7 +372,7 @@ mod tests {
     /// One batch at `now` with a writer that knows no jobs yet.
     fn batch(conn: &mut Connection, now: f64, ops: &[WriteOp]) -> rusqlite::Result<Vec<Reply>> {
         let ops: Vec<&WriteOp> = ops.iter().collect();
-        apply_batch(conn, &ops, now, 60.0, &mut KnownJobs::default())
+        apply_batch(conn, &ops, now, CAPS, &mut KnownJobs::default())
     }
 
     fn update(workid: &str, total: Option<f64>, desc: &str) -> WriteOp {
@@ -381,7 +459,7 @@ mod tests {
                 r.get(0)
             })
         };
-        let mut at = |now: f64, op: WriteOp| apply_batch(&mut conn, &[&op], now, 60.0, &mut known);
+        let mut at = |now: f64, op: WriteOp| apply_batch(&mut conn, &[&op], now, CAPS, &mut known);
         at(1000.0, update("w", Some(9.0), ""))?;
         at(1000.5, update("w", None, ""))?;
         let job = read_job(&reader, "j")?.expect("job");
@@ -397,7 +475,7 @@ mod tests {
         let (_dir, _path, mut conn) = new_db();
         let mut known = KnownJobs::default();
         let mut at = |now: f64, op: WriteOp| -> Result<WriteOutcome, StoreError> {
-            let mut results = apply_batch(&mut conn, &[&op], now, 60.0, &mut known)?;
+            let mut results = apply_batch(&mut conn, &[&op], now, CAPS, &mut known)?;
             results.remove(0)
         };
         let create = WriteOp::Create(CreateJob {
