@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::auth::Tokens;
 use crate::params::MAX_MAXAGE_SECS;
 use crate::store::Caps;
 
@@ -115,6 +116,40 @@ pub struct ServeArgs {
         global = true
     )]
     pub max_jobs: u64,
+    /// Token that create, update and delete need (as `Authorization: Bearer
+    /// TOKEN` or `token=TOKEN`). Prefer the environment variable: options
+    /// show in `ps` to every user of the machine.
+    #[arg(
+        long,
+        env = "PROGRESSD_WRITE_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub write_token: Option<String>,
+    /// Token that the pages, status, charts and job list need; the write
+    /// token opens them too.
+    #[arg(
+        long,
+        env = "PROGRESSD_READ_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub read_token: Option<String>,
+}
+
+/// A token as given, checked: it travels in headers and URLs, so visible
+/// ASCII only. The message never repeats the token.
+fn checked_token(option: &str, token: Option<&str>) -> Result<Option<String>, String> {
+    match token {
+        None => Ok(None),
+        Some(t) if !t.is_empty() && t.len() <= 256 && t.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(t.to_string()))
+        }
+        Some(_) => Err(format!(
+            "{option} must be 1 to 256 visible ASCII characters (no spaces), \
+             such as the output of: openssl rand -hex 32"
+        )),
+    }
 }
 
 /// Most request threads accepted.
@@ -148,6 +183,8 @@ pub struct Config {
     pub max_workers_per_job: u64,
     /// Most jobs stored, at least 1.
     pub max_jobs: u64,
+    /// The write and read tokens, each 1–256 visible ASCII characters.
+    pub tokens: Tokens,
 }
 
 impl Config {
@@ -181,6 +218,10 @@ impl Config {
         if args.max_jobs == 0 {
             return Err("--max-jobs must be at least 1, got 0".into());
         }
+        let tokens = Tokens {
+            write: checked_token("--write-token", args.write_token.as_deref())?,
+            read: checked_token("--read-token", args.read_token.as_deref())?,
+        };
         let request_timeout = Duration::try_from_secs_f64(args.request_timeout)
             .ok()
             .filter(|d| (0.1..=3600.0).contains(&d.as_secs_f64()))
@@ -216,6 +257,7 @@ impl Config {
             request_timeout,
             max_workers_per_job: args.max_workers_per_job,
             max_jobs: args.max_jobs,
+            tokens,
         })
     }
 
@@ -242,6 +284,7 @@ impl Config {
             request_timeout: Duration::from_secs(10),
             max_workers_per_job: 100_000,
             max_jobs: 1_000_000,
+            tokens: Tokens::default(),
         }
     }
 }
@@ -283,6 +326,22 @@ mod tests {
         ])
         .expect("valid");
         assert_eq!((config.listen.as_str(), config.threads), ("0.0.0.0:9", 2));
+    }
+
+    #[test]
+    fn tokens_are_checked_and_never_echoed() {
+        let config =
+            parse(&["progressd", "--write-token", "w1", "--read-token", "r1"]).expect("valid");
+        assert_eq!(config.tokens.write.as_deref(), Some("w1"));
+        assert_eq!(config.tokens.read.as_deref(), Some("r1"));
+        for bad in ["", "has space", "tab\there", "ünï"] {
+            let e = parse(&["progressd", "--write-token", bad]).expect_err(bad);
+            assert!(e.contains("--write-token"), "{e}");
+            assert!(
+                bad.is_empty() || !e.contains(bad),
+                "the token is echoed: {e}"
+            );
+        }
     }
 
     #[test]

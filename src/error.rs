@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use crate::auth::Refusal;
 use crate::params::ParamError;
 use crate::store::StoreError;
 
@@ -30,6 +31,8 @@ pub enum Error {
     UnsupportedBody(String),
     /// The request body could not be read from the connection.
     BodyUnreadable(std::io::Error),
+    /// The route needs a token the client did not give.
+    Unauthorized(Refusal),
     /// No job has the id the client named.
     UnknownJob(String),
     /// The store failed or refused.
@@ -45,6 +48,7 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Error::BadParam(_) | Error::BodyUnreadable(_) => 400,
+            Error::Unauthorized(_) => 401,
             Error::NoRoute(_) | Error::UnknownJob(_) => 404,
             Error::MethodNotAllowed { .. } => 405,
             Error::BodyTooLarge { .. } => 413,
@@ -81,6 +85,7 @@ impl fmt::Display for Error {
                  (curl --data-urlencode) or use the query string"
             ),
             Error::BodyUnreadable(e) => write!(f, "request body could not be read: {e}"),
+            Error::Unauthorized(refusal) => refusal.fmt(f),
             Error::UnknownJob(jobid) => write!(f, "no job with jobid {jobid:?}"),
             Error::Store(StoreError::TotalRequired) => {
                 write!(

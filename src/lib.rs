@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod chart;
 pub mod config;
 pub mod error;
@@ -119,6 +120,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
     let conn = store::open_writer(&config.db)?;
     let (writer, writer_thread) = Writer::start(conn, config.caps()).map_err(StartError::Thread)?;
     let renders = Arc::new(RenderCache::default());
+    let tokens = Arc::new(config.tokens.clone());
     let contexts = (0..config.threads)
         .map(|_| {
             Ok(Context {
@@ -126,6 +128,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
                 writer: writer.clone(),
                 fallback_host: config.listen.clone(),
                 index: !config.no_index,
+                tokens: Arc::clone(&tokens),
                 renders: Arc::clone(&renders),
             })
         })

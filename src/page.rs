@@ -50,12 +50,46 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// `ENDPOINT?jobid=…` for a job, encoded and escaped for an attribute.
-fn job_href(endpoint: &str, jobid: &str) -> String {
-    escape(&format!(
-        "{endpoint}?jobid={}",
-        url::form_urlencoded::byte_serialize(jobid.as_bytes()).collect::<String>()
-    ))
+/// How a page links to the rest of the service.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Links<'a> {
+    /// Whether the job index exists (`--no-index` turns it off).
+    pub index: bool,
+    /// The read token the page was opened with (`?token=`), carried into
+    /// its links and its status requests so they keep working.
+    pub token: Option<&'a str>,
+}
+
+impl Links<'_> {
+    /// `ENDPOINT?jobid=…` for a job, encoded and escaped for an attribute.
+    fn job(&self, endpoint: &str, jobid: &str) -> String {
+        self.with_token(&format!("{endpoint}?jobid={}", encode(jobid)), '&')
+    }
+
+    /// `ENDPOINT` with the token, escaped for an attribute.
+    fn plain(&self, endpoint: &str) -> String {
+        self.with_token(endpoint, '?')
+    }
+
+    fn with_token(&self, href: &str, separator: char) -> String {
+        match self.token {
+            Some(token) => escape(&format!("{href}{separator}token={}", encode(token))),
+            None => escape(href),
+        }
+    }
+
+    /// `· <a>all jobs</a>` for a footer, when the index is on.
+    fn index_link(&self) -> String {
+        if self.index {
+            format!(" · <a href=\"{}\">all jobs</a>", self.plain("./"))
+        } else {
+            String::new()
+        }
+    }
+}
+
+fn encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 /// The icon beside each state's word.
@@ -124,16 +158,6 @@ fn worker_row(out: &mut String, w: &Worker, now: f64) {
     );
 }
 
-/// The show page of `job` at `now`, refreshing every `interval` seconds.
-/// `· <a>all jobs</a>` for a footer, when the index is on.
-fn index_link(index: bool) -> &'static str {
-    if index {
-        " · <a href=\"./\">all jobs</a>"
-    } else {
-        ""
-    }
-}
-
 /// The stale rule in words, from the constants that define it.
 fn stale_rule() -> String {
     format!(
@@ -143,9 +167,9 @@ fn stale_rule() -> String {
     )
 }
 
-/// The show page of `job` at `now`, updating every `interval` seconds;
-/// `index` says whether to link to the job index.
-pub fn show_page(job: &Job, now: f64, interval: u64, index: bool) -> String {
+/// The show page of `job` at `now`, updating every `interval` seconds and
+/// linking to the rest as `links` says.
+pub fn show_page(job: &Job, now: f64, interval: u64, links: Links) -> String {
     let title = if job.desc.is_empty() {
         &job.jobid
     } else {
@@ -160,7 +184,7 @@ pub fn show_page(job: &Job, now: f64, interval: u64, index: bool) -> String {
          <header><h1 id=\"title\" title=\"{title}\">{title}</h1>\n\
          <p class=\"sub\">job <code>{jobid}</code> · created {created} · \
          <span id=\"expires\" data-t=\"{expires}\">expires {expires_utc}</span></p></header>",
-        status = job_href("status", &job.jobid),
+        status = links.job("status", &job.jobid),
         jobid = escape(&job.jobid),
         title = escape(title),
         created = utc(job.created),
@@ -227,15 +251,15 @@ pub fn show_page(job: &Job, now: f64, interval: u64, index: bool) -> String {
          <footer>Updates every {interval} s · <a href=\"{status}\">JSON</a>{index} · \
          progressd</footer>\n</main>\n</body>\n</html>",
         rule = stale_rule(),
-        status = job_href("status", &job.jobid),
-        index = index_link(index),
+        status = links.job("status", &job.jobid),
+        index = links.index_link(),
     );
     out
 }
 
 /// The page for a jobid no job has (yet): people often open the link before
 /// the job starts, so it says so and checks again every `interval` seconds.
-pub fn missing_job_page(jobid: &str, interval: u64, index: bool) -> String {
+pub fn missing_job_page(jobid: &str, interval: u64, links: Links) -> String {
     let mut out = String::new();
     head(&mut out, jobid, Some(interval), false);
     let _ = writeln!(
@@ -246,14 +270,14 @@ pub fn missing_job_page(jobid: &str, interval: u64, index: bool) -> String {
          deleted or expired. This page checks again every {interval} s and shows the job as soon \
          as it exists.</p>\n<footer>progressd{index}</footer>\n</main>\n</body>\n</html>",
         id = escape(jobid),
-        index = index_link(index),
+        index = links.index_link(),
     );
     out
 }
 
 /// The index of `jobs` (newest activity first) at `now`; it reloads itself
 /// every 30 seconds.
-pub fn index_page(jobs: &[JobSummary], now: f64) -> String {
+pub fn index_page(jobs: &[JobSummary], now: f64, links: Links) -> String {
     let mut out = String::with_capacity(2048 + jobs.len() * 600);
     head(&mut out, "Jobs", Some(30), false);
     let _ = writeln!(
@@ -273,15 +297,19 @@ pub fn index_page(jobs: &[JobSummary], now: f64) -> String {
              <th>Workers</th><th>Last activity</th><th class=\"hide-narrow\">Expires</th></tr></thead>\n<tbody>\n",
         );
         for job in jobs {
-            index_row(&mut out, job, now);
+            index_row(&mut out, job, now, links);
         }
         out.push_str("</tbody>\n</table>\n</section>\n");
     }
-    out.push_str("<footer>Updates every 30 s · <a href=\"jobs\">JSON</a> · progressd</footer>\n</main>\n</body>\n</html>\n");
+    let _ = writeln!(
+        out,
+        "<footer>Updates every 30 s · <a href=\"{}\">JSON</a> · progressd</footer>\n</main>\n</body>\n</html>",
+        links.plain("jobs")
+    );
     out
 }
 
-fn index_row(out: &mut String, job: &JobSummary, now: f64) {
+fn index_row(out: &mut String, job: &JobSummary, now: f64, links: Links) {
     let title = if job.desc.is_empty() {
         &job.jobid
     } else {
@@ -310,7 +338,7 @@ fn index_row(out: &mut String, job: &JobSummary, now: f64) {
          <td><span class=\"num\">{workers}</span> <span class=\"states\">{states}</span></td>\
          <td class=\"num\" title=\"{stamp}\">{ago} ago</td>\
          <td class=\"num hide-narrow\" title=\"{expires}\">in {left}</td></tr>",
-        href = job_href("show", &job.jobid),
+        href = links.job("show", &job.jobid),
         title = escape(title),
         jobid = escape(&job.jobid),
         width = job.percent.round() as u32,
@@ -337,9 +365,22 @@ mod tests {
 
     #[test]
     fn show_links_are_encoded_then_escaped() {
+        let links = Links::default();
         assert_eq!(
-            job_href("show", "a&b=\"c\" d"),
+            links.job("show", "a&b=\"c\" d"),
             "show?jobid=a%26b%3D%22c%22+d"
+        );
+        let links = Links {
+            index: true,
+            token: Some("t&<\"x"),
+        };
+        assert_eq!(
+            links.job("status", "j"),
+            "status?jobid=j&amp;token=t%26%3C%22x"
+        );
+        assert_eq!(
+            links.index_link(),
+            " · <a href=\"./?token=t%26%3C%22x\">all jobs</a>"
         );
     }
 }

@@ -86,6 +86,12 @@ impl Form {
         Ok(form)
     }
 
+    /// Removes a parameter and returns its value: for `token`, which every
+    /// route takes and none passes on.
+    pub fn take(&mut self, name: &str) -> Option<String> {
+        self.pairs.remove(name)
+    }
+
     fn get(&self, name: &str) -> Option<&str> {
         self.pairs.get(name).map(String::as_str)
     }

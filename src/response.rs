@@ -97,8 +97,15 @@ impl Response {
     /// The one-line `text/plain` answer for an error, with its status.
     pub fn error(error: &Error) -> Response {
         let mut response = Response::text(format!("{error}\n")).with_status(error.status());
-        if let Error::MethodNotAllowed { allow } = error {
-            response = response.with_header("Allow", (*allow).to_string());
+        match error {
+            Error::MethodNotAllowed { allow } => {
+                response = response.with_header("Allow", (*allow).to_string());
+            }
+            Error::Unauthorized(_) => {
+                response =
+                    response.with_header("WWW-Authenticate", "Bearer realm=\"progressd\"".into());
+            }
+            _ => {}
         }
         response
     }

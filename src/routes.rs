@@ -11,8 +11,9 @@ use crate::json;
 use crate::model::unix_now;
 use std::sync::Arc;
 
+use crate::auth::{self, Access, Tokens};
 use crate::chart;
-use crate::page;
+use crate::page::{self, Links};
 use crate::params::{
     CreateJob, DEFAULT_LIST_LIMIT, Form, JobRef, ListJobs, RenderChart, ShowPage, WorkerUpdate,
 };
@@ -48,6 +49,8 @@ pub struct Request<'a> {
     pub host: Option<&'a str>,
     /// The `If-None-Match` header, for answering 304.
     pub if_none_match: Option<&'a str>,
+    /// The `Authorization` header, for the tokens.
+    pub authorization: Option<&'a str>,
 }
 
 /// What a request thread owns for its handlers.
@@ -62,42 +65,72 @@ pub struct Context {
     pub index: bool,
     /// Recent chart renders, shared by every request thread.
     pub renders: Arc<RenderCache>,
+    /// The write and read tokens, if the server has them.
+    pub tokens: Arc<Tokens>,
 }
 
 /// Answers one request.
 pub fn handle(ctx: &Context, request: &Request) -> Result<Response, Error> {
-    let form = || -> Result<Form, Error> {
-        let mut form = Form::parse(request.query)?;
-        if request.method == Method::Post {
-            form.extend_from(request.body)?;
-        }
-        Ok(form)
-    };
     if request.method == Method::Other {
         return Err(Error::MethodNotAllowed {
             allow: "GET, HEAD, POST",
         });
     }
+    let access = access(request.path, ctx.index);
+    if access == Access::Public {
+        return match request.path {
+            "/" => Ok(Response::redirect("/progress/")),
+            "/progress/assets/progressd.css" => Ok(Response::asset(
+                "text/css; charset=utf-8",
+                page::stylesheet(),
+            )),
+            "/progress/assets/show.js" => Ok(Response::asset(
+                "text/javascript; charset=utf-8",
+                page::SHOW_JS,
+            )),
+            other => Err(Error::NoRoute(other.to_string())),
+        };
+    }
+    let mut form = Form::parse(request.query)?;
+    if request.method == Method::Post {
+        form.extend_from(request.body)?;
+    }
+    // Every route takes a token; none passes it on.
+    let token = form.take("token");
+    let given = request
+        .authorization
+        .and_then(auth::bearer)
+        .or(token.as_deref());
+    ctx.tokens
+        .check(access, given)
+        .map_err(Error::Unauthorized)?;
+    // Pages carry a token given in the URL into their links, so that a page
+    // opened with ?token= keeps working.
+    let links = Links {
+        index: ctx.index,
+        token: token.as_deref().filter(|_| ctx.tokens.read.is_some()),
+    };
     match request.path {
-        "/" => Ok(Response::redirect("/progress/")),
-        "/progress/create" => create(ctx, request, &form()?),
-        "/progress/update" => update(ctx, &form()?),
-        "/progress/status" => status(ctx, &form()?),
-        // The job list is the index as JSON: off with it.
-        "/progress/jobs" if ctx.index => jobs(ctx, &form()?),
-        "/progress/delete" => delete(ctx, &form()?),
-        "/progress/" if ctx.index => index(ctx),
-        "/progress/show" => show(ctx, &form()?),
-        "/progress/render" => render(ctx, request, &form()?),
-        "/progress/assets/progressd.css" => Ok(Response::asset(
-            "text/css; charset=utf-8",
-            page::stylesheet(),
-        )),
-        "/progress/assets/show.js" => Ok(Response::asset(
-            "text/javascript; charset=utf-8",
-            page::SHOW_JS,
-        )),
+        "/progress/create" => create(ctx, request, &form),
+        "/progress/update" => update(ctx, &form),
+        "/progress/delete" => delete(ctx, &form),
+        "/progress/status" => status(ctx, &form),
+        "/progress/jobs" => jobs(ctx, &form),
+        "/progress/" => index(ctx, links),
+        "/progress/show" => show(ctx, &form, links),
+        "/progress/render" => render(ctx, request, &form),
         other => Err(Error::NoRoute(other.to_string())),
+    }
+}
+
+/// What a path needs; unknown paths are public (they answer 404), and so is
+/// the job index when `--no-index` turns it off.
+fn access(path: &str, index: bool) -> Access {
+    match path {
+        "/progress/create" | "/progress/update" | "/progress/delete" => Access::Write,
+        "/progress/status" | "/progress/show" | "/progress/render" => Access::Read,
+        "/progress/jobs" | "/progress/" if index => Access::Read,
+        _ => Access::Public,
     }
 }
 
@@ -147,21 +180,19 @@ fn jobs(ctx: &Context, form: &Form) -> Result<Response, Error> {
     Ok(Response::json(&json::job_list(&jobs)))
 }
 
-fn show(ctx: &Context, form: &Form) -> Result<Response, Error> {
+fn show(ctx: &Context, form: &Form, links: Links) -> Result<Response, Error> {
     let show = ShowPage::from_form(form)?;
     match store::read_job(&ctx.reader, &show.jobid)? {
         Some(job) => Ok(Response::html(page::show_page(
             &job,
             unix_now(),
             show.interval,
-            ctx.index,
+            links,
         ))),
-        None => Ok(Response::html(page::missing_job_page(
-            &show.jobid,
-            show.interval,
-            ctx.index,
-        ))
-        .with_status(404)),
+        None => Ok(
+            Response::html(page::missing_job_page(&show.jobid, show.interval, links))
+                .with_status(404),
+        ),
     }
 }
 
@@ -203,9 +234,9 @@ fn render(ctx: &Context, request: &Request, form: &Form) -> Result<Response, Err
     Ok(Response::png(png.to_vec()).with_etag(etag))
 }
 
-fn index(ctx: &Context) -> Result<Response, Error> {
+fn index(ctx: &Context, links: Links) -> Result<Response, Error> {
     let jobs = store::list_jobs(&ctx.reader, DEFAULT_LIST_LIMIT, unix_now())?;
-    Ok(Response::html(page::index_page(&jobs, unix_now())))
+    Ok(Response::html(page::index_page(&jobs, unix_now(), links)))
 }
 
 fn delete(ctx: &Context, form: &Form) -> Result<Response, Error> {

@@ -166,6 +166,7 @@ fn answer(ctx: &Context, mut request: tiny_http::Request) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let host = header(&request, "Host");
     let if_none_match = header(&request, "If-None-Match");
+    let authorization = header(&request, "Authorization");
     let result = body.and_then(|body| {
         let routed = Request {
             method,
@@ -174,6 +175,7 @@ fn answer(ctx: &Context, mut request: tiny_http::Request) {
             body: &body,
             host: host.as_deref(),
             if_none_match: if_none_match.as_deref(),
+            authorization: authorization.as_deref(),
         };
         catch_unwind(AssertUnwindSafe(|| routes::handle(ctx, &routed))).unwrap_or_else(|_| {
             log::error!("handler panicked on {path}");
@@ -266,6 +268,9 @@ fn to_tiny_http(response: Response) -> tiny_http::Response<std::io::Cursor<Vec<u
         // Scripts and styles only from this server, no inline ones; data
         // fetched only from here.
         ("Content-Security-Policy", CSP.to_string()),
+        // A page opened with ?token= must not hand the token on to another
+        // site in a Referer header.
+        ("Referrer-Policy", "no-referrer".to_string()),
     ];
     for (name, value) in fixed
         .into_iter()

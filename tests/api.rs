@@ -759,3 +759,32 @@ fn jobs_past_the_cap_are_refused_with_429_until_one_goes() {
     assert_eq!(s.get("/progress/delete?jobid=a").status, 200);
     assert_eq!(s.get("/progress/create?jobid=c").status, 200);
 }
+
+#[test]
+fn sql_in_ids_and_descs_is_stored_as_text() {
+    // Every statement binds its values; these must come back verbatim and
+    // leave the tables whole.
+    let s = TestServer::start();
+    let nasty = [
+        "'; DROP TABLE jobs; --",
+        "\" OR 1=1 --",
+        "x') ON CONFLICT DO NOTHING; --",
+        "%' OR workid LIKE '%",
+    ];
+    for (i, id) in nasty.iter().enumerate() {
+        let w = format!("{id}{i}");
+        s.update(&[
+            ("jobid", id),
+            ("workid", &w),
+            ("current", "1"),
+            ("total", "2"),
+            ("desc", id),
+        ]);
+        let status = s.status(id);
+        assert_eq!(status["jobid"], *id);
+        assert_eq!(worker(&status, &w)["desc"], *id);
+        assert_eq!(status["workers"].as_array().map(Vec::len), Some(1));
+    }
+    let jobs = s.get("/progress/jobs").json();
+    assert_eq!(jobs.as_array().map(Vec::len), Some(nasty.len()), "{jobs}");
+}

@@ -303,3 +303,76 @@ fn running_out_of_file_descriptors_does_not_stop_the_accept_loop() -> common::Te
     }
     Ok(())
 }
+
+#[test]
+fn no_response_header_carries_client_text() {
+    // Header injection: a value with CR LF (raw or encoded) must never
+    // start a header of its own, and no header may echo what the client
+    // sent. Every response's head may only hold these names.
+    const ALLOWED: &[&str] = &[
+        "server",
+        "date",
+        "content-type",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "x-content-type-options",
+        "content-security-policy",
+        "referrer-policy",
+        "cache-control",
+        "etag",
+        "location",
+        "allow",
+        "www-authenticate",
+    ];
+    let s = TestServer::start();
+    s.update(&[
+        ("jobid", "inj"),
+        ("workid", "w"),
+        ("current", "1"),
+        ("total", "2"),
+    ]);
+    let marker = "Injected-kq7";
+    let evil = format!("x%0d%0a{marker}:%20yes%0d%0a%0d%0a");
+    let targets = [
+        format!("/progress/create?jobid={evil}&desc={evil}"),
+        format!("/progress/update?jobid={evil}&workid={evil}&current=1&total=2"),
+        format!("/progress/status?jobid={evil}"),
+        format!("/progress/show?jobid={evil}"),
+        format!("/progress/render?jobid={evil}"),
+        format!("/progress/render?jobid=inj&width={evil}"),
+        format!("/progress/delete?jobid={evil}"),
+        format!("/progress/{evil}"),
+        format!("/{evil}"),
+        "/progress/status?jobid=inj".to_string(),
+    ];
+    for target in &targets {
+        for extra in [
+            String::new(),
+            format!("If-None-Match: \"{marker}\"\r\n"),
+            format!("Authorization: Bearer {marker}\r\n"),
+        ] {
+            let request =
+                format!("GET {target} HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n");
+            let answer = raw_exchange(&s.addr(), request.as_bytes());
+            let text = String::from_utf8_lossy(&answer);
+            let head = text.split("\r\n\r\n").next().unwrap_or_default();
+            assert!(head.starts_with("HTTP/1.1 "), "{target}: {head}");
+            for line in head.lines().skip(1) {
+                let name = line
+                    .split(':')
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                assert!(
+                    ALLOWED.contains(&name.as_str()),
+                    "{target}: header {line:?}"
+                );
+                assert!(
+                    !line.contains(marker),
+                    "{target}: {line:?} echoes the client"
+                );
+            }
+        }
+    }
+}

@@ -304,9 +304,9 @@ fn the_write_ahead_log_stays_bounded_while_pages_poll_during_writes() {
         "load ran: {polls} polls, {updates} updates"
     );
     // Without checkpoints the log never starts again and grows with every
-    // commit; with them it starts again several times a second.
+    // commit; with them it starts again whenever no reader is in it.
     assert!(
-        restarts >= 4,
+        restarts >= 1,
         "log restarted {restarts} times in 4 s ({updates} updates, {polls} polls)"
     );
     let bound = (progressd::store::WAL_LIMIT_PAGES as u64 / 2) * 4096;

@@ -1,0 +1,180 @@
+//! The write and read tokens: what they guard, how clients give them, and
+//! that they never reach the log.
+
+mod common;
+
+use common::{TestResult, TestServer};
+
+const WRITE: &str = "w-0123456789abcdef";
+const READ: &str = "r-fedcba9876543210";
+
+fn with_tokens(write: Option<&str>, read: Option<&str>) -> TestServer {
+    TestServer::start_with(|c| {
+        c.tokens.write = write.map(String::from);
+        c.tokens.read = read.map(String::from);
+    })
+}
+
+#[test]
+fn writes_need_the_write_token_and_change_nothing_without_it() {
+    let s = with_tokens(Some(WRITE), None);
+    for path in [
+        "/progress/create?jobid=j",
+        "/progress/update?jobid=j&workid=w&current=1&total=2",
+        "/progress/delete?jobid=j",
+    ] {
+        let missing = s.get(path);
+        assert_eq!(missing.status, 401, "{path}: {}", missing.body);
+        assert!(missing.body.contains("write token"), "{}", missing.body);
+        assert_eq!(
+            missing.header("WWW-Authenticate"),
+            Some("Bearer realm=\"progressd\"")
+        );
+        assert!(missing.content_type.starts_with("text/plain"));
+        let wrong = s.get(&format!("{path}&token=w-0123456789abcdeF"));
+        assert_eq!(wrong.status, 401);
+        assert!(wrong.body.contains("not this server's write token"));
+        // The refusal says nothing of the token it expected.
+        assert!(!wrong.body.contains(WRITE));
+    }
+    // Nothing was created by any of them.
+    assert_eq!(s.get("/progress/status?jobid=j").status, 404);
+
+    // As a parameter (GET and POST) and as a Bearer header.
+    assert_eq!(
+        s.get(&format!("/progress/create?jobid=j&token={WRITE}"))
+            .status,
+        200
+    );
+    let posted = s.post(
+        "/progress/update",
+        &format!("jobid=j&workid=w&current=1&total=2&token={WRITE}"),
+    );
+    assert_eq!(posted.status, 200, "{}", posted.body);
+    let bearer = format!("Bearer {WRITE}");
+    let header = s.get_with(
+        "/progress/update?jobid=j&workid=w&current=2",
+        &[("Authorization", &bearer)],
+    );
+    assert_eq!(header.status, 200, "{}", header.body);
+    // Reads stay open without a read token.
+    assert_eq!(s.status("j")["workers"][0]["current"], 2.0);
+}
+
+#[test]
+fn reads_need_the_read_token_which_pages_carry_into_their_links() {
+    let s = with_tokens(Some(WRITE), Some(READ));
+    s.get(&format!(
+        "/progress/update?jobid=j&workid=w&current=1&total=2&token={WRITE}"
+    ));
+    for path in [
+        "/progress/status?jobid=j",
+        "/progress/show?jobid=j",
+        "/progress/render?jobid=j",
+        "/progress/jobs",
+        "/progress/",
+    ] {
+        let missing = s.get(path);
+        assert_eq!(missing.status, 401, "{path}: {}", missing.body);
+        assert!(missing.body.contains("read token"), "{}", missing.body);
+        let sep = if path.contains('?') { '&' } else { '?' };
+        assert_eq!(
+            s.get(&format!("{path}{sep}token={READ}")).status,
+            200,
+            "{path}"
+        );
+        // The write token opens reads too; the read token does not write.
+        assert_eq!(
+            s.get(&format!("{path}{sep}token={WRITE}")).status,
+            200,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        s.get(&format!(
+            "/progress/update?jobid=j&workid=w&current=2&token={READ}"
+        ))
+        .status,
+        401
+    );
+    // Assets and the redirect are public: they hold no job data.
+    assert_eq!(s.get("/progress/assets/show.js").status, 200);
+    assert_eq!(s.get("/progress/assets/progressd.css").status, 200);
+
+    // A page opened with ?token= polls its status with it and links with it.
+    let page = s.get(&format!("/progress/show?jobid=j&token={READ}")).body;
+    let status_url = format!("data-status=\"status?jobid=j&amp;token={READ}\"");
+    assert!(page.contains(&status_url), "{page}");
+    assert!(
+        page.contains(&format!("href=\"./?token={READ}\"")),
+        "{page}"
+    );
+    let index = s.get(&format!("/progress/?token={READ}")).body;
+    assert!(
+        index.contains(&format!("href=\"show?jobid=j&amp;token={READ}\"")),
+        "{index}"
+    );
+    // Given as a header instead, nothing is copied into the page.
+    let bearer = format!("Bearer {READ}");
+    let by_header = s.get_with("/progress/show?jobid=j", &[("Authorization", &bearer)]);
+    assert_eq!(by_header.status, 200);
+    assert!(!by_header.body.contains(READ));
+    assert_eq!(by_header.header("Referrer-Policy"), Some("no-referrer"));
+}
+
+#[test]
+fn tokens_never_reach_the_log() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let log_path = dir.path().join("stderr.log");
+    let mut child = common::progressd_command()
+        .args(["--listen", "127.0.0.1:0", "--db"])
+        .arg(dir.path().join("t.sqlite3"))
+        .env("PROGRESSD_WRITE_TOKEN", WRITE)
+        .env("PROGRESSD_READ_TOKEN", READ)
+        .env("RUST_LOG", "debug")
+        .stderr(std::fs::File::create(&log_path)?)
+        .spawn()?;
+    let addr = loop {
+        let log = std::fs::read_to_string(&log_path)?;
+        if let Some(rest) = log.split("http://").nth(1) {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let wrong = "wrong-token-0000";
+    for (path, token) in [
+        ("update?jobid=j&workid=w&current=1&total=2", WRITE),
+        ("update?jobid=j&workid=w&current=1&total=2", wrong),
+        ("status?jobid=j", READ),
+        ("status?jobid=j", wrong),
+        // A fault on the request path logs its path.
+        ("update?jobid=j&workid=x&current=1", WRITE),
+        ("nowhere", READ),
+    ] {
+        let _ = agent
+            .get(format!("http://{addr}/progress/{path}&token={token}"))
+            .call();
+        let _ = agent
+            .get(format!("http://{addr}/progress/{path}"))
+            .header("Authorization", format!("Bearer {token}"))
+            .call();
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-s", "TERM", &child.id().to_string()])
+        .status();
+    child.wait()?;
+    let log = std::fs::read_to_string(&log_path)?;
+    assert!(log.contains("stopped"), "the server ran and stopped: {log}");
+    for token in [WRITE, READ, wrong] {
+        assert!(!log.contains(token), "{token} in the log:\n{log}");
+    }
+    Ok(())
+}
