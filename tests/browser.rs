@@ -192,13 +192,24 @@ fn bars(page: &mut Page) -> Result<Vec<Value>, Box<dyn std::error::Error>> {
     Ok(serde_json::from_str(text.as_str().ok_or("bars as text")?)?)
 }
 
+/// The browser for a test: `Ok(None)` (the test skips, saying so) when
+/// there is none, an error when there is none and `CI` is set.
+fn chromium_for(test: &str) -> Result<Option<String>, Box<dyn std::error::Error>> {
+    match find_chromium() {
+        Some(chromium) => Ok(Some(chromium)),
+        None if std::env::var_os("CI").is_some() => {
+            Err("CI is set but no Chromium was found (install Debian's chromium)".into())
+        }
+        None => {
+            eprintln!("SKIPPED {test} browser test: no Chromium found (set CHROMIUM=/path)");
+            Ok(None)
+        }
+    }
+}
+
 #[test]
 fn show_page_draws_the_bars_and_follows_updates_without_reloading() -> TestResult {
-    let Some(chromium) = find_chromium() else {
-        if std::env::var_os("CI").is_some() {
-            return Err("CI is set but no Chromium was found (install Debian's chromium)".into());
-        }
-        eprintln!("SKIPPED show page browser test: no Chromium found (set CHROMIUM=/path)");
+    let Some(chromium) = chromium_for("show page")? else {
         return Ok(());
     };
     let s = TestServer::start();
@@ -283,6 +294,37 @@ fn show_page_draws_the_bars_and_follows_updates_without_reloading() -> TestResul
         page.eval("document.getElementById('n-running').textContent")?,
         json!("3")
     );
+    Ok(())
+}
+
+#[test]
+fn a_page_opened_with_the_read_token_keeps_updating() -> TestResult {
+    let Some(chromium) = chromium_for("read token")? else {
+        return Ok(());
+    };
+    let s = TestServer::start_with(|c| c.tokens.read = Some("r-secret".into()));
+    s.update(&[
+        ("jobid", "t"),
+        ("workid", "w"),
+        ("current", "1"),
+        ("total", "10"),
+    ]);
+    let browser = Browser::start(&chromium)?;
+    let mut page = Page::open(
+        &browser,
+        &format!("{}/progress/show?jobid=t&interval=1&token=r-secret", s.base),
+    )?;
+    page.wait_for(
+        "document.readyState === 'complete' && document.body.dataset.renders !== undefined",
+        "the page's script to run",
+    )?;
+    s.update(&[("jobid", "t"), ("workid", "w"), ("current", "7")]);
+    // Its status polls carry the token: a 401 would show the offline notice
+    // and never the update.
+    page.wait_for(
+        "document.querySelector('[data-workid=\"w\"] .txt b').textContent === '7/10'",
+        "the update to show",
+    )?;
     Ok(())
 }
 
