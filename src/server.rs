@@ -235,10 +235,23 @@ fn read_body(request: &mut tiny_http::Request) -> Result<Vec<u8>, Error> {
     if request.body_length().is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(too_large);
     }
+    // With `Connection: upgrade` (an h2c upgrade, say) tiny_http hands over
+    // the rest of the connection rather than the body, and reading that to
+    // its end waits for a client that is waiting for us. So read what
+    // Content-Length announces, and without one only a body that tiny_http
+    // decodes (chunked, not upgraded).
+    let upgrade =
+        header(request, "Connection").is_some_and(|v| v.to_ascii_lowercase().contains("upgrade"));
+    let chunked = header(request, "Transfer-Encoding").is_some();
+    let announced = match request.body_length() {
+        Some(n) => n as u64,
+        None if chunked && !upgrade => MAX_BODY_BYTES as u64 + 1,
+        None => 0,
+    };
     let mut body = Vec::new();
     request
         .as_reader()
-        .take(MAX_BODY_BYTES as u64 + 1)
+        .take(announced.min(MAX_BODY_BYTES as u64 + 1))
         .read_to_end(&mut body)
         .map_err(Error::BodyUnreadable)?;
     if body.len() > MAX_BODY_BYTES {

@@ -1343,6 +1343,45 @@ fn bodies(c: &mut Corpus) {
         Some("ct-empty"),
         no_check(),
     );
+    // `Connection: Upgrade` (curl --http2 on an http:// URL asks for h2c
+    // this way) made tiny_http hand over the whole connection as the body,
+    // and the server read it until the client closed: 10 s, then a 400.
+    let upgrade = [
+        "Connection: Upgrade, HTTP2-Settings",
+        "Upgrade: h2c",
+        "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA",
+        "Content-Type: application/x-www-form-urlencoded",
+    ];
+    let fresh = b"jobid=h2c&workid=w&current=1&total=2";
+    let length = format!("Content-Length: {}", fresh.len());
+    c.served(
+        g,
+        "POST asking for an h2c upgrade",
+        request(
+            "POST",
+            b"/progress/update",
+            &[&upgrade[..], &[&length]].concat(),
+            fresh,
+        ),
+        "RFC 9110 7.8: a server may ignore Upgrade; the body is what Content-Length says",
+        Some("h2c"),
+        no_check(),
+    );
+    c.refused(
+        g,
+        "POST asking for an upgrade, no Content-Length",
+        request("POST", b"/progress/update", &upgrade, body),
+    );
+    c.refused(
+        g,
+        "POST asking for an upgrade, chunked",
+        request(
+            "POST",
+            b"/progress/update",
+            &[&upgrade[..], &["Transfer-Encoding: chunked"]].concat(),
+            b"28\r\njobid=corpus&workid=w&current=9&total=10\r\n0\r\n\r\n",
+        ),
+    );
 }
 
 /// Paths that are not a route as written, whatever they would become if
