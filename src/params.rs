@@ -67,7 +67,7 @@ impl Form {
             };
             let name = decode_component(raw_name).map_err(|_| {
                 ParamError::new(
-                    &String::from_utf8_lossy(raw_name),
+                    &shown_name(&String::from_utf8_lossy(raw_name)),
                     "name is not valid UTF-8 after percent-decoding",
                 )
             })?;
@@ -106,7 +106,7 @@ impl Form {
             .min();
         match unknown {
             Some(name) => Err(ParamError::new(
-                name,
+                &shown_name(name),
                 format!("is not a parameter here; use {}", known.join(", ")),
             )),
             None => Ok(()),
@@ -138,6 +138,21 @@ fn quoted(value: &str) -> String {
         Some((cut, _)) => format!("{:?}…", &value[..cut]),
         None => format!("{value:?}"),
     }
+}
+
+/// A parameter name the client made up, fit for a one-line message:
+/// control characters escaped, cut short.
+fn shown_name(name: &str) -> String {
+    const SHOWN: usize = 40;
+    let mut shown: String = name
+        .chars()
+        .take(SHOWN)
+        .flat_map(char::escape_debug)
+        .collect();
+    if name.chars().nth(SHOWN).is_some() {
+        shown.push('…');
+    }
+    shown
 }
 
 /// Characters an id may not hold: control characters (a CR or NUL does not
@@ -439,6 +454,26 @@ mod tests {
         assert_eq!(f.get("jobid"), Some("a b+c"));
         assert_eq!(f.get("desc"), Some("My Job!"));
         assert_eq!(f.get("flag"), Some(""));
+    }
+
+    #[test]
+    fn unknown_names_are_shown_escaped_and_short_on_one_line() {
+        let long = "n".repeat(10_000);
+        for name in ["a%0Ab", "x%1B%5B31m", long.as_str()] {
+            let err = update(&format!("jobid=j&workid=w&current=1&{name}=1"))
+                .expect_err("unknown parameter");
+            let message = err.to_string();
+            assert!(
+                !message.contains('\n') && !message.contains('\u{1b}'),
+                "{message:?}"
+            );
+            assert!(message.len() < 200, "{} bytes", message.len());
+        }
+        let err = update("jobid=j&workid=w&current=1&a%0Ab=1").expect_err("unknown");
+        assert!(
+            err.to_string()
+                .starts_with("parameter 'a\\nb': is not a parameter here")
+        );
     }
 
     #[test]

@@ -376,3 +376,39 @@ fn no_response_header_carries_client_text() {
         }
     }
 }
+
+#[test]
+fn a_body_behind_a_bad_content_length_is_never_run_as_a_request() {
+    // tiny_http read an unparseable Content-Length as "no body", so on a
+    // kept-alive connection the body ran as the next request: request
+    // smuggling, behind a proxy that framed it another way.
+    let s = TestServer::start();
+    s.update(&[
+        ("jobid", "keep"),
+        ("workid", "w"),
+        ("current", "1"),
+        ("total", "2"),
+    ]);
+    let smuggled = "GET /progress/delete?jobid=keep HTTP/1.1\r\nHost: x\r\n\r\n";
+    for length in ["abc", "+57", "57, 57", "-1"] {
+        let request = format!(
+            "POST /progress/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n{smuggled}"
+        );
+        let answer = raw_exchange(&s.addr(), request.as_bytes());
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with("HTTP/1.1 400"), "{length}: {text}");
+        assert_eq!(text.matches("HTTP/1.1").count(), 1, "{length}: {text}");
+    }
+    for te in ["gzip", "chunked, chunked", "identity"] {
+        let request = format!(
+            "POST /progress/jobs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: {te}\r\n\r\n{smuggled}"
+        );
+        let answer = raw_exchange(&s.addr(), request.as_bytes());
+        assert!(answer.starts_with(b"HTTP/1.1 400"), "{te}");
+    }
+    assert_eq!(
+        s.get("/progress/status?jobid=keep").status,
+        200,
+        "not deleted"
+    );
+}
