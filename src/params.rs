@@ -44,7 +44,9 @@ impl ParamError {
 
 impl fmt::Display for ParamError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "parameter '{}': {}", self.name, self.problem)
+        // The name may be one the client made up: escaped and cut short, so
+        // the message stays one short line.
+        write!(f, "parameter '{}': {}", shown_name(&self.name), self.problem)
     }
 }
 
@@ -67,7 +69,7 @@ impl Form {
             };
             let name = decode_component(raw_name).map_err(|_| {
                 ParamError::new(
-                    &shown_name(&String::from_utf8_lossy(raw_name)),
+                    &String::from_utf8_lossy(raw_name),
                     "name is not valid UTF-8 after percent-decoding",
                 )
             })?;
@@ -106,7 +108,7 @@ impl Form {
             .min();
         match unknown {
             Some(name) => Err(ParamError::new(
-                &shown_name(name),
+                name,
                 format!("is not a parameter here; use {}", known.join(", ")),
             )),
             None => Ok(()),
