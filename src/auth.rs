@@ -92,6 +92,17 @@ impl Tokens {
     }
 }
 
+impl Tokens {
+    /// True when `given` is the read token: the one token a page may copy
+    /// into its links (never the write token, which a shared link would
+    /// give away).
+    pub fn is_read_token(&self, given: &str) -> bool {
+        self.read
+            .as_deref()
+            .is_some_and(|read| same(read.as_bytes(), given.as_bytes()))
+    }
+}
+
 /// The token of an `Authorization: Bearer TOKEN` header value.
 pub fn bearer(header: &str) -> Option<&str> {
     let (scheme, token) = header.trim().split_once(' ')?;
@@ -164,6 +175,15 @@ mod tests {
         // The read token does not write.
         assert!(t.check(Access::Write, Some("r")).is_err());
         assert_eq!(t.check(Access::Public, None), Ok(()));
+    }
+
+    #[test]
+    fn only_the_read_token_is_the_read_token() {
+        let t = tokens(Some("w"), Some("r"));
+        assert!(t.is_read_token("r"));
+        assert!(!t.is_read_token("w"));
+        assert!(!t.is_read_token("x"));
+        assert!(!tokens(Some("w"), None).is_read_token("w"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! a time, so updates queued behind it never wait long: each batch is one
 //! operation among the updates in the writer's queue.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::periodic::Periodic;
@@ -18,15 +19,17 @@ pub fn start(writer: Writer, interval: Duration) -> std::io::Result<Periodic> {
         "progressd-expiry",
         interval,
         writer,
-        |writer| expire_jobs(writer),
+        |writer, stopping| expire_jobs(writer, stopping),
         drop,
     )
 }
 
-/// Deletes every job expired by now, in batches.
-fn expire_jobs(writer: &Writer) {
+/// Deletes every job expired by now, in batches, until done or `stopping`
+/// (a long backlog must not hold up a shutdown; the rest waits for the next
+/// start).
+fn expire_jobs(writer: &Writer, stopping: &AtomicBool) {
     let mut deleted = 0;
-    loop {
+    while !stopping.load(Ordering::SeqCst) {
         match writer.submit(WriteOp::Expire {
             limit: JOBS_PER_BATCH,
         }) {

@@ -168,7 +168,7 @@ fn start_checkpoints(conn: rusqlite::Connection) -> Result<Periodic, StartError>
         "progressd-checkpoint",
         CHECKPOINT_EVERY,
         (conn, failing),
-        |(conn, failing)| match store::checkpoint(conn) {
+        |(conn, failing), _| match store::checkpoint(conn) {
             Ok(_) if *failing => {
                 log::info!("checkpoints work again");
                 *failing = false;

@@ -46,7 +46,12 @@ impl fmt::Display for ParamError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The name may be one the client made up: escaped and cut short, so
         // the message stays one short line.
-        write!(f, "parameter '{}': {}", shown_name(&self.name), self.problem)
+        write!(
+            f,
+            "parameter '{}': {}",
+            shown_name(&self.name),
+            self.problem
+        )
     }
 }
 

@@ -97,18 +97,18 @@ pub fn handle(ctx: &Context, request: &Request) -> Result<Response, Error> {
     }
     // Every route takes a token; none passes it on.
     let token = form.take("token");
-    let given = request
-        .authorization
-        .and_then(auth::bearer)
-        .or(token.as_deref());
+    let from_header = request.authorization.and_then(auth::bearer);
     ctx.tokens
-        .check(access, given)
+        .check(access, from_header.or(token.as_deref()))
         .map_err(Error::Unauthorized)?;
-    // Pages carry a token given in the URL into their links, so that a page
-    // opened with ?token= keeps working.
+    // A page opened with ?token=READ_TOKEN carries it into its links and
+    // status polls, so it keeps working; only that token, and only when it
+    // is the one that was checked.
     let links = Links {
         index: ctx.index,
-        token: token.as_deref().filter(|_| ctx.tokens.read.is_some()),
+        token: token
+            .as_deref()
+            .filter(|t| from_header.is_none() && ctx.tokens.is_read_token(t)),
     };
     match request.path {
         "/progress/create" => create(ctx, request, &form),

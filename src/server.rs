@@ -19,9 +19,10 @@ use crate::error::Error;
 use crate::response::Response;
 use crate::routes::{self, Context, Method, Request};
 
-/// Largest POST body read, in bytes: a form with every field at its limit
-/// fits many times over.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest POST body read, in bytes (64 KiB, what the connection's thread
+/// reads before handing a request over): a form with every field at its
+/// limit fits many times over.
+pub const MAX_BODY_BYTES: usize = tiny_http::EAGER_BODY_BYTES;
 
 /// The Content-Security-Policy of every response.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -134,14 +135,30 @@ impl HttpServer {
     }
 }
 
+/// Counts a request in flight, and as answered once it ends (even by a
+/// panic outside the handler's `catch_unwind`), for the shutdown's wait.
+struct InFlight<'a>(&'a ServeState);
+
+impl InFlight<'_> {
+    fn start(state: &ServeState) -> InFlight<'_> {
+        state.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(state)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.0.answered.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 fn serve(server: &Server, state: &ServeState, ctx: &Context) {
     loop {
         match server.recv() {
             Ok(request) => {
-                state.in_flight.fetch_add(1, Ordering::SeqCst);
+                let _counted = InFlight::start(state);
                 answer(ctx, request);
-                state.in_flight.fetch_sub(1, Ordering::SeqCst);
-                state.answered.fetch_add(1, Ordering::SeqCst);
             }
             Err(_) if state.stopping.load(Ordering::SeqCst) => return,
             Err(e) => log::warn!("accepting a request failed: {e}"),
@@ -235,23 +252,13 @@ fn read_body(request: &mut tiny_http::Request) -> Result<Vec<u8>, Error> {
     if request.body_length().is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(too_large);
     }
-    // With `Connection: upgrade` (an h2c upgrade, say) tiny_http hands over
-    // the rest of the connection rather than the body, and reading that to
-    // its end waits for a client that is waiting for us. So read what
-    // Content-Length announces, and without one only a body that tiny_http
-    // decodes (chunked, not upgraded).
-    let upgrade =
-        header(request, "Connection").is_some_and(|v| v.to_ascii_lowercase().contains("upgrade"));
-    let chunked = header(request, "Transfer-Encoding").is_some();
-    let announced = match request.body_length() {
-        Some(n) => n as u64,
-        None if chunked && !upgrade => MAX_BODY_BYTES as u64 + 1,
-        None => 0,
-    };
+    // The connection's thread has already read the body (one byte past the
+    // limit of a chunked one says it is too large), so this never waits for
+    // the client; see vendor/tiny_http/PATCHES.md.
     let mut body = Vec::new();
     request
         .as_reader()
-        .take(announced.min(MAX_BODY_BYTES as u64 + 1))
+        .take(MAX_BODY_BYTES as u64 + 1)
         .read_to_end(&mut body)
         .map_err(Error::BodyUnreadable)?;
     if body.len() > MAX_BODY_BYTES {

@@ -754,6 +754,11 @@ fn jobs_past_the_cap_are_refused_with_429_until_one_goes() {
         s.get("/progress/update?jobid=b&workid=w&current=2").status,
         200
     );
+    // Deleting jobs that do not exist makes no room.
+    for _ in 0..3 {
+        assert_eq!(s.get("/progress/delete?jobid=nope").status, 404);
+    }
+    assert_eq!(s.get("/progress/create?jobid=c").status, 429);
     s.restart();
     assert_eq!(s.get("/progress/create?jobid=c").status, 429);
     assert_eq!(s.get("/progress/delete?jobid=a").status, 200);

@@ -114,6 +114,10 @@ fn reads_need_the_read_token_which_pages_carry_into_their_links() {
         index.contains(&format!("href=\"show?jobid=j&amp;token={READ}\"")),
         "{index}"
     );
+    // The write token opens the page but is never copied into it: a shared
+    // link would give it away.
+    let opened_with_write = s.get(&format!("/progress/show?jobid=j&token={WRITE}")).body;
+    assert!(!opened_with_write.contains(WRITE));
     // Given as a header instead, nothing is copied into the page.
     let bearer = format!("Bearer {READ}");
     let by_header = s.get_with("/progress/show?jobid=j", &[("Authorization", &bearer)]);

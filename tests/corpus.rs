@@ -1361,15 +1361,18 @@ fn bodies(c: &mut Corpus) {
         "POST asking for an upgrade, no Content-Length",
         request("POST", b"/progress/update", &upgrade, body),
     );
-    c.refused(
+    c.served(
         g,
         "POST asking for an upgrade, chunked",
         request(
             "POST",
             b"/progress/update",
             &[&upgrade[..], &["Transfer-Encoding: chunked"]].concat(),
-            b"28\r\njobid=corpus&workid=w&current=9&total=10\r\n0\r\n\r\n",
+            b"2c\r\njobid=h2c-chunked&workid=w&current=1&total=2\r\n0\r\n\r\n",
         ),
+        "RFC 9110 7.8: a server may ignore Upgrade; the body is chunked as it says",
+        Some("h2c-chunked"),
+        no_check(),
     );
 }
 

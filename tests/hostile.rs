@@ -109,15 +109,22 @@ fn stalled_request_bodies_do_not_hold_the_request_threads() {
     // threads before reading it, so two stalled bodies held both threads
     // until their timeout. Bodies up to the form limit are now read on the
     // connection's own thread first.
+    // Later found: bodies sent with `Expect: 100-continue`, chunked ones,
+    // and ones over the limit (drained after the answer) were still read on
+    // a request thread. Each kind, twice, against two request threads.
     let s = TestServer::start_with(|c| c.threads = 2);
-    let stalled: Vec<TcpStream> = (0..2)
-        .map(|_| {
+    let heads: [&[u8]; 4] = [
+        b"POST /progress/create HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\njobid=slow",
+        b"POST /progress/create HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n",
+        b"POST /progress/create HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\njobid=",
+        b"GET /progress/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nabc",
+    ];
+    let stalled: Vec<TcpStream> = heads
+        .iter()
+        .chain(heads.iter())
+        .map(|head| {
             let mut stream = TcpStream::connect(s.addr()).expect("connect");
-            stream
-                .write_all(
-                    b"POST /progress/create HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\njobid=slow",
-                )
-                .expect("write");
+            stream.write_all(head).expect("write");
             stream
         })
         .collect();
@@ -390,7 +397,7 @@ fn a_body_behind_a_bad_content_length_is_never_run_as_a_request() {
         ("total", "2"),
     ]);
     let smuggled = "GET /progress/delete?jobid=keep HTTP/1.1\r\nHost: x\r\n\r\n";
-    for length in ["abc", "+57", "57, 57", "-1"] {
+    for length in ["abc", "+57", "57, 57", "-1", "18446744073709551616"] {
         let request = format!(
             "POST /progress/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n{smuggled}"
         );

@@ -31,8 +31,9 @@ use crate::params::{CreateJob, JobRef, WorkerUpdate};
 const MAX_BATCH: usize = 4096;
 /// Operations that may wait for the writer before submitters block.
 const QUEUE_DEPTH: usize = 16_384;
-/// Most jobs [`KnownJobs`] remembers; past this it starts afresh.
-const MAX_KNOWN_JOBS: usize = 10_000;
+/// Most jobs [`KnownJobs`] remembers (a few MB at most); past this it
+/// forgets one for each new one.
+const MAX_KNOWN_JOBS: usize = 100_000;
 
 /// A change to the database.
 #[derive(Debug, Clone)]
@@ -200,8 +201,12 @@ impl KnownJobs {
         match effect {
             Effect::Nothing => {}
             Effect::Known { jobid, job, new } => {
-                if self.jobs.len() >= MAX_KNOWN_JOBS {
-                    self.jobs.clear();
+                if self.jobs.len() >= MAX_KNOWN_JOBS && !self.jobs.contains_key(&jobid) {
+                    // Forget one job (any): it is looked up again if it
+                    // reports, while the others stay known.
+                    if let Some(forget) = self.jobs.keys().next().cloned() {
+                        self.jobs.remove(&forget);
+                    }
                 }
                 self.jobs.insert(jobid, job);
                 if new {
@@ -336,10 +341,13 @@ fn apply_op(
         }
         WriteOp::Delete(job) => {
             let deleted = queries::delete_job(conn, &job.jobid)?;
-            Ok((
-                WriteOutcome::Deleted(deleted),
-                Effect::Deleted(vec![job.jobid.clone()]),
-            ))
+            // Only a job that was there lowers the count.
+            let effect = if deleted {
+                Effect::Deleted(vec![job.jobid.clone()])
+            } else {
+                Effect::Nothing
+            };
+            Ok((WriteOutcome::Deleted(deleted), effect))
         }
         WriteOp::Expire { limit } => {
             // A row's stamp may lag its last activity by up to the stamp

@@ -75,10 +75,6 @@ impl ClientConnection {
         }
     }
 
-    /// true if the connection is HTTPS
-    pub fn secure(&self) -> bool {
-        self.secure
-    }
 
     /// Reads the next line from self.next_header_source.
     ///
@@ -260,7 +256,7 @@ impl Iterator for ClientConnection {
             // in an unknown place: answer this request, then close rather
             // than parse body bytes as the next request.
             let chunked = rq.headers().iter().any(|h| h.field.equiv("Transfer-Encoding"));
-            if chunked || rq.body_length().map_or(false, |n| n > crate::util::MAX_DRAINED_BODY) {
+            if chunked || rq.body_length().map_or(false, |n| n > crate::request::EAGER_BODY_BYTES) {
                 self.no_more_requests = true;
             }
 
@@ -299,7 +295,11 @@ fn framing_is_clear(headers: &[crate::Header]) -> bool {
     for h in headers {
         let value = h.value.as_str().trim();
         if h.field.equiv("Content-Length") {
-            let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+            // All digits, and a length this machine can hold: 2^64 would
+            // parse as "no length" further on.
+            let digits = !value.is_empty()
+                && value.bytes().all(|b| b.is_ascii_digit())
+                && value.parse::<usize>().is_ok();
             if !digits || length.map_or(false, |l| l != value) {
                 return false;
             }

@@ -113,7 +113,7 @@ use util::MessagesQueue;
 
 pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
 pub use connection::{ConfigListenAddr, ListenAddr, Listener};
-pub use request::{ReadWrite, Request};
+pub use request::{ReadWrite, Request, EAGER_BODY_BYTES};
 pub use response::{Response, ResponseBox};
 pub use test::TestRequest;
 
@@ -345,9 +345,17 @@ impl Server {
                         // progressd: over the limit, say so and close. The
                         // send buffer of a new socket takes these few bytes
                         // at once (and the write timeout bounds it anyway).
+                        // Whatever of the request has arrived is read
+                        // first (without waiting): closing a socket with
+                        // unread data resets it, and the reset can destroy
+                        // the 503 before the client reads it.
                         if max_connections.map_or(false, |max| open.load(Relaxed) >= max) {
+                            if let Connection::Tcp(tcp) = &sock {
+                                let _ = tcp.set_nonblocking(true);
+                                let _ = std::io::Read::read(&mut &*tcp, &mut [0u8; 4096]);
+                            }
                             let _ = sock.write_all(TOO_MANY_CONNECTIONS);
-                            let _ = sock.shutdown(Shutdown::Both);
+                            let _ = sock.shutdown(Shutdown::Write);
                             continue;
                         }
                         open.fetch_add(1, Relaxed);
@@ -386,16 +394,19 @@ impl Server {
                         tasks_pool.spawn(Box::new(move || {
                             // `_counted` ends with the connection.
                             if let Some((client, _counted)) = client.take() {
-                                // Synchronization is needed for HTTPS requests to avoid a deadlock
-                                if client.secure() {
-                                    let (sender, receiver) = mpsc::channel();
-                                    for rq in client {
-                                        messages.push(rq.with_notify_sender(sender.clone()).into());
-                                        receiver.recv().unwrap();
-                                    }
-                                } else {
-                                    for rq in client {
-                                        messages.push(rq.into());
+                                // progressd: one request at a time on every
+                                // connection (was: on HTTPS ones only). The
+                                // next request is read once the last one is
+                                // answered, so its deadline never runs while
+                                // the server is still busy with the previous
+                                // one (a late 408 would answer the next
+                                // request), and a client that pipelines
+                                // cannot queue requests without bound.
+                                let (sender, receiver) = mpsc::channel();
+                                for rq in client {
+                                    messages.push(rq.with_notify_sender(sender.clone()).into());
+                                    if receiver.recv().is_err() {
+                                        break;
                                     }
                                 }
                             }

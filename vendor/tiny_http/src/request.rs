@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use std::sync::mpsc::Sender;
 
-use crate::util::{EqualReader, FusedReader};
+
 use crate::{HTTPVersion, Header, Method, Response, StatusCode};
 use chunked_transfer::Decoder;
 
@@ -124,8 +124,9 @@ impl From<IoError> for RequestCreationError {
 /// You must pass a `Read` that will allow the `Request` object to read from the incoming data.
 /// It is the responsibility of the `Request` to read only the data of the request and not further.
 ///
-/// progressd: the largest body read before the request is handed over.
-const EAGER_BODY_BYTES: usize = 64 * 1024;
+/// progressd: the largest body read before the request is handed over;
+/// a larger one is not read at all.
+pub const EAGER_BODY_BYTES: usize = 64 * 1024;
 
 /// The `Write` object will be used by the `Request` to write the response.
 #[allow(clippy::too_many_arguments)]
@@ -174,64 +175,57 @@ where
         }
     };
 
-    // true if the client sent a `Connection: upgrade` header
-    let connection_upgrade = {
-        match headers
-            .iter()
-            .find(|h: &&Header| h.field.equiv("Connection"))
-            .map(|h| h.value.as_str())
-        {
-            Some(v) if v.to_ascii_lowercase().contains("upgrade") => true,
-            _ => false,
+    // progressd: the body is read here, on the connection's own thread
+    // under its deadline, or not at all, so a request thread never waits
+    // for a client's bytes. Was: bodies up to 1 KiB read here; larger ones,
+    // `100-continue` ones and chunked ones read (or drained) later on the
+    // thread answering the request, and after `Connection: upgrade` the
+    // rest of the connection handed over as the body. progressd never
+    // upgrades, so the body is framed the same way there too.
+    let mut writer = writer;
+    let mut continued = false;
+    let mut send_continue = |writer: &mut W| -> io::Result<()> {
+        if expects_continue && !continued {
+            continued = true;
+            writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            writer.flush()?;
         }
+        Ok(())
     };
-
-    // we wrap `source_data` around a reading whose nature depends on the transfer-encoding and
-    // content-length headers
-    let reader = if connection_upgrade {
-        // if we have a `Connection: upgrade`, always keeping the whole reader
-        Box::new(source_data) as Box<dyn Read + Send + 'static>
-    } else if let Some(content_length) = content_length {
-        if content_length == 0 {
-            Box::new(io::empty()) as Box<dyn Read + Send + 'static>
-        // progressd: was 1024. A body up to this size is read here, on the
-        // connection's own thread under its deadline, so a client that sends
-        // its body slowly holds that thread, not one of the few request
-        // threads.
-        } else if content_length <= EAGER_BODY_BYTES && !expects_continue {
-            // if the content-length is small enough, we just read everything into a buffer
-
-            let mut buffer = vec![0; content_length];
-            let mut offset = 0;
-
-            while offset != content_length {
-                let read = source_data.read(&mut buffer[offset..])?;
-                if read == 0 {
-                    // the socket returned EOF, but we were before the expected content-length
-                    // aborting
-                    let info = "Connection has been closed before we received enough data";
-                    let err = IoError::new(ErrorKind::ConnectionAborted, info);
-                    return Err(RequestCreationError::CreationIoError(err));
+    let body: Vec<u8> = match content_length {
+        Some(0) => Vec::new(),
+        Some(n) if n <= EAGER_BODY_BYTES => {
+            send_continue(&mut writer)?;
+            let mut buffer = vec![0; n];
+            source_data.read_exact(&mut buffer).map_err(|e| {
+                if e.kind() == ErrorKind::UnexpectedEof {
+                    IoError::new(
+                        ErrorKind::ConnectionAborted,
+                        "Connection has been closed before we received enough data",
+                    )
+                } else {
+                    e
                 }
-
-                offset += read;
-            }
-
-            Box::new(Cursor::new(buffer)) as Box<dyn Read + Send + 'static>
-        } else {
-            let (data_reader, _) = EqualReader::new(source_data, content_length); // TODO:
-            Box::new(FusedReader::new(data_reader)) as Box<dyn Read + Send + 'static>
+            })?;
+            buffer
         }
-    } else if transfer_encoding.is_some() {
-        // if a transfer-encoding was specified, then "chunked" is ALWAYS applied
-        // over the message (RFC2616 #3.6)
-        Box::new(FusedReader::new(Decoder::new(source_data))) as Box<dyn Read + Send + 'static>
-    } else {
-        // if we have neither a Content-Length nor a Transfer-Encoding,
-        // assuming that we have no data
-        // TODO: could also be multipart/byteranges
-        Box::new(io::empty()) as Box<dyn Read + Send + 'static>
+        // Too large to take: left unread, and the connection is closed
+        // after the answer (a 413 from whoever reads `body_length`).
+        Some(_) => Vec::new(),
+        None if transfer_encoding.is_some() => {
+            // Chunked (the only coding the connection accepts). One byte
+            // past the limit tells the reader it is too large; the
+            // connection is closed after chunked requests.
+            send_continue(&mut writer)?;
+            let mut buffer = Vec::new();
+            Decoder::new(&mut source_data)
+                .take(EAGER_BODY_BYTES as u64 + 1)
+                .read_to_end(&mut buffer)?;
+            buffer
+        }
+        None => Vec::new(),
     };
+    let reader = Box::new(Cursor::new(body)) as Box<dyn Read + Send + 'static>;
 
     Ok(Request {
         data_reader: Some(reader),
@@ -243,7 +237,8 @@ where
         http_version: version,
         headers,
         body_length: content_length,
-        must_send_continue: expects_continue,
+        // progressd: sent above, when the body was read.
+        must_send_continue: false,
         notify_when_responded: None,
     })
 }
@@ -442,7 +437,8 @@ impl Request {
     {
         let res = self.respond_impl(response);
         if let Some(sender) = self.notify_when_responded.take() {
-            sender.send(()).unwrap();
+            // progressd: was unwrap(); the connection may be gone.
+            let _ = sender.send(());
         }
         res
     }
@@ -498,7 +494,8 @@ impl Drop for Request {
             let response = Response::empty(500);
             let _ = self.respond_impl(response); // ignoring any potential error
             if let Some(sender) = self.notify_when_responded.take() {
-                sender.send(()).unwrap();
+                // progressd: was unwrap(), a panic in a destructor.
+                let _ = sender.send(());
             }
         }
     }

@@ -1,7 +1,5 @@
 pub use self::custom_stream::CustomStream;
 pub(crate) use self::deadline::Deadline;
-pub use self::equal_reader::{EqualReader, MAX_DRAINED_BODY};
-pub use self::fused_reader::FusedReader;
 pub use self::messages_queue::MessagesQueue;
 pub use self::refined_tcp_stream::RefinedTcpStream;
 pub use self::sequential::{SequentialReader, SequentialReaderBuilder};
@@ -12,8 +10,6 @@ use std::str::FromStr;
 
 mod custom_stream;
 mod deadline;
-mod equal_reader;
-mod fused_reader;
 mod messages_queue;
 pub(crate) mod refined_tcp_stream;
 mod sequential;
