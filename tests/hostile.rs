@@ -419,3 +419,82 @@ fn a_body_behind_a_bad_content_length_is_never_run_as_a_request() {
         "not deleted"
     );
 }
+
+#[test]
+fn a_slow_answer_does_not_time_out_the_next_request_on_its_connection() {
+    // The wait for a kept-alive connection's next request used to start
+    // when the previous request was handed over, so an answer slower than
+    // the request timeout made the connection send a stray 408, which the
+    // client took as the answer to its next request.
+    let s = TestServer::start_with(|c| c.request_timeout = Duration::from_millis(200));
+    let mut stream = TcpStream::connect(s.addr()).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut reader = std::io::BufReader::new(stream.try_clone().expect("clone"));
+    // Another connection holds the write lock for 600 ms, so the writer
+    // (and the update's answer) waits that long.
+    let blocker = rusqlite::Connection::open(s.db()).expect("open");
+    blocker.execute_batch("BEGIN IMMEDIATE").expect("lock");
+    let release = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(600));
+        blocker.execute_batch("COMMIT").expect("unlock");
+    });
+    let started = Instant::now();
+    stream
+        .write_all(
+            b"GET /progress/update?jobid=slow&workid=w&current=1&total=2 HTTP/1.1\r\nHost: x\r\n\r\n",
+        )
+        .expect("write");
+    assert_eq!(read_response(&mut reader), 200);
+    let took = started.elapsed();
+    assert!(
+        took > Duration::from_millis(400),
+        "the answer took {took:?}"
+    );
+    release.join().expect("released");
+    // The next request on the same connection gets its own answer.
+    stream
+        .write_all(b"GET /progress/status?jobid=slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    assert_eq!(read_response(&mut reader), 200);
+}
+
+/// Reads a whole response (with a Content-Length or chunked) and returns
+/// its status.
+fn read_response(reader: &mut impl std::io::BufRead) -> u16 {
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("status line");
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("status line {line:?}"));
+    let (mut length, mut chunked) = (0, false);
+    loop {
+        line.clear();
+        reader.read_line(&mut line).expect("header");
+        if line.trim().is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':').expect("a header");
+        if name.eq_ignore_ascii_case("content-length") {
+            length = value.trim().parse().expect("length");
+        }
+        chunked |= name.eq_ignore_ascii_case("transfer-encoding");
+    }
+    if !chunked {
+        reader.read_exact(&mut vec![0; length]).expect("body");
+        return status;
+    }
+    loop {
+        line.clear();
+        reader.read_line(&mut line).expect("chunk size");
+        let size = usize::from_str_radix(line.trim(), 16).expect("hex size");
+        // The chunk and its CRLF.
+        reader.read_exact(&mut vec![0; size + 2]).expect("chunk");
+        if size == 0 {
+            return status;
+        }
+    }
+}

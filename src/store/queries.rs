@@ -190,61 +190,50 @@ pub(super) fn write_worker(
     update: &WorkerUpdate,
     now: f64,
 ) -> rusqlite::Result<WorkerWrite> {
-    // A worker whose `current` goes backwards has restarted: its rate is
-    // measured afresh from this report.
-    const REBASE: &str = "base_time = CASE WHEN ?3 < current THEN ?6 ELSE base_time END,
-                          base_current = CASE WHEN ?3 < current THEN ?3 ELSE base_current END";
-    // `updates` is 1 only on a row just inserted.
-    let updates: Option<i64> = match update.total {
-        Some(total) => conn
-            .prepare_cached(&format!(
-                "INSERT INTO workers (job, workid, current, total, ok, desc,
-                                      first_seen, updated, base_time, base_current)
-                      VALUES (?1, ?2, ?3, ?4, ?5, COALESCE(?7, ''), ?6, ?6, ?6, ?3)
-                 ON CONFLICT (job, workid) DO UPDATE
-                     SET {REBASE}, current = ?3, total = ?4, ok = ?5,
-                         desc = COALESCE(?7, desc), updated = ?6, updates = updates + 1
-                 RETURNING updates"
-            ))?
-            .query_row(
-                params![
-                    job,
-                    update.workid,
-                    update.current,
-                    total,
-                    update.ok,
-                    now,
-                    update.desc
-                ],
-                |row| row.get(0),
-            )
-            .optional()?,
-        None => conn
-            .prepare_cached(&format!(
-                "UPDATE workers
-                    SET {REBASE}, current = ?3, ok = ?4, desc = COALESCE(?5, desc), updated = ?6,
-                        updates = updates + 1
-                  WHERE job = ?1 AND workid = ?2
-                 RETURNING updates"
-            ))?
-            .query_row(
-                params![
-                    job,
-                    update.workid,
-                    update.current,
-                    update.ok,
-                    update.desc,
-                    now
-                ],
-                |row| row.get(0),
-            )
-            .optional()?,
+    // Most reports are for a worker that exists: one UPDATE, then an INSERT
+    // only for a new one, which tells the writer's count which it was
+    // (cheaper than an upsert with RETURNING, which buffers its row). A
+    // worker whose `current` goes backwards has restarted: its rate is
+    // measured afresh from this report. ?4 is the total, NULL to keep it.
+    let updated = conn
+        .prepare_cached(
+            "UPDATE workers
+                SET base_time = CASE WHEN ?3 < current THEN ?6 ELSE base_time END,
+                    base_current = CASE WHEN ?3 < current THEN ?3 ELSE base_current END,
+                    current = ?3, total = COALESCE(?4, total), ok = ?5,
+                    desc = COALESCE(?7, desc), updated = ?6, updates = updates + 1
+              WHERE job = ?1 AND workid = ?2",
+        )?
+        .execute(params![
+            job,
+            update.workid,
+            update.current,
+            update.total,
+            update.ok,
+            now,
+            update.desc
+        ])?;
+    if updated > 0 {
+        return Ok(WorkerWrite::Updated);
+    }
+    let Some(total) = update.total else {
+        return Ok(WorkerWrite::Missing);
     };
-    Ok(match updates {
-        None => WorkerWrite::Missing,
-        Some(1) if update.total.is_some() => WorkerWrite::Inserted,
-        Some(_) => WorkerWrite::Updated,
-    })
+    conn.prepare_cached(
+        "INSERT INTO workers (job, workid, current, total, ok, desc,
+                              first_seen, updated, base_time, base_current)
+              VALUES (?1, ?2, ?3, ?4, ?5, COALESCE(?7, ''), ?6, ?6, ?6, ?3)",
+    )?
+    .execute(params![
+        job,
+        update.workid,
+        update.current,
+        total,
+        update.ok,
+        now,
+        update.desc
+    ])?;
+    Ok(WorkerWrite::Inserted)
 }
 
 /// Creates a job that an update names before any `create`.

@@ -76,6 +76,12 @@ impl ClientConnection {
     }
 
 
+    /// progressd: the read deadline, paused by whoever hands a request over
+    /// and restarted when it is answered.
+    pub(crate) fn read_deadline(&self) -> std::sync::Arc<crate::util::Deadline> {
+        std::sync::Arc::clone(&self.read_deadline)
+    }
+
     /// Reads the next line from self.next_header_source.
     ///
     /// Reads until `CRLF` is reached. The next read will start

@@ -396,18 +396,29 @@ impl Server {
                             if let Some((client, _counted)) = client.take() {
                                 // progressd: one request at a time on every
                                 // connection (was: on HTTPS ones only). The
-                                // next request is read once the last one is
-                                // answered, so its deadline never runs while
-                                // the server is still busy with the previous
-                                // one (a late 408 would answer the next
-                                // request), and a client that pipelines
-                                // cannot queue requests without bound.
+                                // next request is read at once but handed
+                                // over only when the last one is answered
+                                // (usually long since: the client waited for
+                                // it), so a client that pipelines cannot
+                                // queue requests without bound. The read
+                                // deadline is paused while a request is
+                                // being answered, so a slow answer never
+                                // times out the wait for the next request
+                                // (a late 408 would answer it).
                                 let (sender, receiver) = mpsc::channel();
+                                let read_deadline = client.read_deadline();
+                                let mut answered = true;
                                 for rq in client {
-                                    messages.push(rq.with_notify_sender(sender.clone()).into());
-                                    if receiver.recv().is_err() {
+                                    if !answered && receiver.recv().is_err() {
                                         break;
                                     }
+                                    read_deadline.pause();
+                                    let responded = request::Responded {
+                                        sender: sender.clone(),
+                                        read_deadline: Arc::clone(&read_deadline),
+                                    };
+                                    messages.push(rq.with_notify_sender(responded).into());
+                                    answered = false;
                                 }
                             }
                         }));

@@ -73,11 +73,28 @@ pub struct Request {
     must_send_continue: bool,
 
     // If Some, a message must be sent after responding
-    notify_when_responded: Option<Sender<()>>,
+    notify_when_responded: Option<Responded>,
+}
+
+/// progressd: what a connection learns when its request is answered: a
+/// message (the connection waits for it before handing over the next
+/// request), and its read deadline restarts, having been paused while the
+/// server worked on this one.
+pub(crate) struct Responded {
+    pub(crate) sender: Sender<()>,
+    pub(crate) read_deadline: std::sync::Arc<crate::util::Deadline>,
+}
+
+impl Responded {
+    fn done(self) {
+        self.read_deadline.resume();
+        // The connection may be gone; nothing to tell then.
+        let _ = self.sender.send(());
+    }
 }
 
 struct NotifyOnDrop<R> {
-    sender: Sender<()>,
+    sender: Option<Responded>,
     inner: R,
 }
 
@@ -96,7 +113,9 @@ impl<R: Write> Write for NotifyOnDrop<R> {
 }
 impl<R> Drop for NotifyOnDrop<R> {
     fn drop(&mut self) {
-        self.sender.send(()).unwrap();
+        if let Some(responded) = self.sender.take() {
+            responded.done();
+        }
     }
 }
 
@@ -326,7 +345,7 @@ impl Request {
         let stream = CustomStream::new(self.extract_reader_impl(), self.extract_writer_impl());
         if let Some(sender) = self.notify_when_responded.take() {
             let stream = NotifyOnDrop {
-                sender,
+                sender: Some(sender),
                 inner: stream,
             };
             Box::new(stream) as Box<dyn ReadWrite + Send>
@@ -393,7 +412,7 @@ impl Request {
         let writer = self.extract_writer_impl();
         if let Some(sender) = self.notify_when_responded.take() {
             let writer = NotifyOnDrop {
-                sender,
+                sender: Some(sender),
                 inner: writer,
             };
             Box::new(writer) as Box<dyn Write + Send + 'static>
@@ -436,9 +455,8 @@ impl Request {
         R: Read,
     {
         let res = self.respond_impl(response);
-        if let Some(sender) = self.notify_when_responded.take() {
-            // progressd: was unwrap(); the connection may be gone.
-            let _ = sender.send(());
+        if let Some(responded) = self.notify_when_responded.take() {
+            responded.done();
         }
         res
     }
@@ -472,8 +490,8 @@ impl Request {
         })
     }
 
-    pub(crate) fn with_notify_sender(mut self, sender: Sender<()>) -> Self {
-        self.notify_when_responded = Some(sender);
+    pub(crate) fn with_notify_sender(mut self, responded: Responded) -> Self {
+        self.notify_when_responded = Some(responded);
         self
     }
 }
@@ -493,9 +511,8 @@ impl Drop for Request {
         if self.response_writer.is_some() {
             let response = Response::empty(500);
             let _ = self.respond_impl(response); // ignoring any potential error
-            if let Some(sender) = self.notify_when_responded.take() {
-                // progressd: was unwrap(), a panic in a destructor.
-                let _ = sender.send(());
+            if let Some(responded) = self.notify_when_responded.take() {
+                responded.done();
             }
         }
     }

@@ -4,7 +4,7 @@
 
 use std::convert::TryFrom;
 use std::io::{Error as IoError, ErrorKind, Result as IoResult};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// A moment by which the current request (or response) must be done; armed
@@ -14,6 +14,10 @@ pub(crate) struct Deadline {
     /// Nanoseconds after `base`; 0 while disarmed.
     at: AtomicU64,
     limit: Option<Duration>,
+    /// While set, the deadline never passes: the connection's last request
+    /// is still being answered, and the client waits for that answer
+    /// before it sends the next.
+    paused: AtomicBool,
 }
 
 impl Deadline {
@@ -24,6 +28,7 @@ impl Deadline {
             base: Instant::now(),
             at: AtomicU64::new(0),
             limit,
+            paused: AtomicBool::new(false),
         }
     }
 
@@ -47,8 +52,23 @@ impl Deadline {
         self.at.store(0, Ordering::Relaxed);
     }
 
+    /// Stops the clock until `resume`.
+    pub(crate) fn pause(&self) {
+        self.paused.store(true, Ordering::SeqCst);
+    }
+
+    /// Starts the clock again, from the whole limit.
+    pub(crate) fn resume(&self) {
+        self.arm();
+        self.paused.store(false, Ordering::SeqCst);
+    }
+
     /// The time left, None while disarmed; an error once it has passed.
+    /// While paused, the whole limit is left.
     pub(crate) fn remaining(&self) -> IoResult<Option<Duration>> {
+        if self.paused.load(Ordering::SeqCst) {
+            return Ok(self.limit);
+        }
         let at = self.at.load(Ordering::Relaxed);
         if at == 0 {
             return Ok(None);

@@ -1,5 +1,5 @@
 use std::io::Result as IoResult;
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -176,8 +176,17 @@ impl Drop for RefinedTcpStream {
 impl Read for RefinedTcpStream {
     fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
         self.deadline.arm_if_disarmed();
-        self.stream.limit_to(&self.deadline, false)?;
-        self.stream.read(buf)
+        loop {
+            self.stream.limit_to(&self.deadline, false)?;
+            match self.stream.read(buf) {
+                // The socket's timeout ran out, but the deadline was paused
+                // or restarted meanwhile: wait on.
+                Err(e)
+                    if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+                        && self.deadline.remaining().is_ok() => {}
+                other => return other,
+            }
+        }
     }
 }
 
