@@ -72,22 +72,12 @@ struct Settings {
 }
 
 fn main() -> ExitCode {
-    let settings = match parse_args(std::env::args().skip(1)) {
-        Ok(settings) => settings,
-        Err(message) => {
-            eprintln!("crashtest: {message}");
-            eprintln!("usage: crashtest [--kills N] [--workers W] [--seed S]");
-            return ExitCode::from(2);
-        }
-    };
-    match run(settings) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("crashtest: {e}");
-            ExitCode::from(2)
-        }
-    }
+    common::main_with(
+        "crashtest",
+        "[--kills N] [--workers W] [--seed S]",
+        parse_args,
+        run,
+    )
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Settings, String> {
@@ -103,19 +93,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Settings, String
         match arg.as_str() {
             "--kills" => {
                 let text = value()?;
-                settings.kills = text
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| format!("--kills must be 1 to 1000, got {text}"))?;
+                settings.kills = common::number_in("--kills", &text, 1..=1000)?;
             }
             "--workers" => {
                 let text = value()?;
-                settings.workers = text
-                    .parse()
-                    .ok()
-                    .filter(|w| (1..=1024).contains(w))
-                    .ok_or_else(|| format!("--workers must be 1 to 1024, got {text}"))?;
+                settings.workers = common::number_in("--workers", &text, 1..=1024)?;
             }
             "--seed" => {
                 let text = value()?;

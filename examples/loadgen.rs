@@ -130,22 +130,12 @@ impl RunReport {
 }
 
 fn main() -> ExitCode {
-    let settings = match parse_args(std::env::args().skip(1)) {
-        Ok(settings) => settings,
-        Err(message) => {
-            eprintln!("loadgen: {message}");
-            eprintln!("usage: loadgen [--connections K] [--seconds D] [--threads N]");
-            return ExitCode::from(2);
-        }
-    };
-    match run(settings) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("loadgen: {e}");
-            ExitCode::from(2)
-        }
-    }
+    common::main_with(
+        "loadgen",
+        "[--connections K] [--seconds D] [--threads N]",
+        parse_args,
+        run,
+    )
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Settings, String> {
@@ -159,11 +149,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Settings, String
         match arg.as_str() {
             "--connections" => {
                 let text = value()?;
-                settings.connections = text
-                    .parse()
-                    .ok()
-                    .filter(|k| (1..=1024).contains(k))
-                    .ok_or_else(|| format!("--connections must be 1 to 1024, got {text}"))?;
+                settings.connections = common::number_in("--connections", &text, 1..=1024)?;
             }
             "--seconds" => {
                 let text = value()?;
@@ -178,11 +164,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Settings, String
             }
             "--threads" => {
                 let text = value()?;
-                settings.threads = text
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=1024).contains(n))
-                    .ok_or_else(|| format!("--threads must be 1 to 1024, got {text}"))?;
+                settings.threads = common::number_in("--threads", &text, 1..=1024)?;
             }
             _ => return Err(format!("unknown argument {arg}")),
         }

@@ -49,22 +49,12 @@ struct Settings {
 }
 
 fn main() -> ExitCode {
-    let settings = match parse_args(std::env::args().skip(1)) {
-        Ok(settings) => settings,
-        Err(message) => {
-            eprintln!("slowclients: {message}");
-            eprintln!("usage: slowclients [--connections N] [--seconds D]");
-            return ExitCode::from(2);
-        }
-    };
-    match run(settings) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("slowclients: {e}");
-            ExitCode::from(2)
-        }
-    }
+    common::main_with(
+        "slowclients",
+        "[--connections N] [--seconds D]",
+        parse_args,
+        run,
+    )
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Settings, String> {
@@ -77,19 +67,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Settings, String
         match arg.as_str() {
             "--connections" => {
                 let text = value()?;
-                settings.connections = text
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=4000).contains(n))
-                    .ok_or_else(|| format!("--connections must be 1 to 4000, got {text}"))?;
+                settings.connections = common::number_in("--connections", &text, 1..=4000)?;
             }
             "--seconds" => {
                 let text = value()?;
-                settings.seconds = text
-                    .parse()
-                    .ok()
-                    .filter(|s| (1..=600).contains(s))
-                    .ok_or_else(|| format!("--seconds must be 1 to 600, got {text}"))?;
+                settings.seconds = common::number_in("--seconds", &text, 1..=600)?;
             }
             _ => return Err(format!("unknown argument {arg}")),
         }
