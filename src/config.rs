@@ -135,6 +135,10 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub read_token: Option<String>,
+    /// Log level: error, warn, info (one line per request), debug, trace.
+    /// Without it, RUST_LOG, else info.
+    #[arg(long, env = "PROGRESSD_LOG_LEVEL", global = true)]
+    pub log_level: Option<String>,
 }
 
 /// A token as given, checked: it travels in headers and URLs, so visible
@@ -185,6 +189,8 @@ pub struct Config {
     pub max_jobs: u64,
     /// The write and read tokens, each 1–256 visible ASCII characters.
     pub tokens: Tokens,
+    /// The log level; None: `RUST_LOG`, else info.
+    pub log_level: Option<log::LevelFilter>,
 }
 
 impl Config {
@@ -222,6 +228,19 @@ impl Config {
             write: checked_token("--write-token", args.write_token.as_deref())?,
             read: checked_token("--read-token", args.read_token.as_deref())?,
         };
+        let log_level = match &args.log_level {
+            None => None,
+            Some(text) => Some(
+                text.parse::<log::LevelFilter>()
+                    .ok()
+                    .filter(|l| *l != log::LevelFilter::Off)
+                    .ok_or_else(|| {
+                        format!(
+                            "--log-level must be error, warn, info, debug or trace, got {text:?}"
+                        )
+                    })?,
+            ),
+        };
         let request_timeout = Duration::try_from_secs_f64(args.request_timeout)
             .ok()
             .filter(|d| (0.1..=3600.0).contains(&d.as_secs_f64()))
@@ -258,6 +277,7 @@ impl Config {
             max_workers_per_job: args.max_workers_per_job,
             max_jobs: args.max_jobs,
             tokens,
+            log_level,
         })
     }
 
@@ -285,6 +305,8 @@ impl Config {
             max_workers_per_job: 100_000,
             max_jobs: 1_000_000,
             tokens: Tokens::default(),
+            // One line per request would bury a test's own output.
+            log_level: Some(log::LevelFilter::Warn),
         }
     }
 }
@@ -341,6 +363,17 @@ mod tests {
                 bad.is_empty() || !e.contains(bad),
                 "the token is echoed: {e}"
             );
+        }
+    }
+
+    #[test]
+    fn log_levels() {
+        assert_eq!(parse(&["progressd"]).expect("valid").log_level, None);
+        let debug = parse(&["progressd", "--log-level", "debug"]).expect("valid");
+        assert_eq!(debug.log_level, Some(log::LevelFilter::Debug));
+        for bad in ["loud", "off", ""] {
+            let e = parse(&["progressd", "--log-level", bad]).expect_err(bad);
+            assert!(e.contains("--log-level"), "{e}");
         }
     }
 

@@ -77,9 +77,31 @@ pub fn pct(p: f64) -> String {
     format!("{:.1}%", (p * 10.0).floor() / 10.0)
 }
 
+/// Client text fit for one line of a message or the log: control
+/// characters and quotes escaped (no line breaks, no terminal sequences),
+/// cut after `max_chars` characters with an ellipsis.
+pub fn one_line(text: &str, max_chars: usize) -> String {
+    let mut shown: String = text
+        .chars()
+        .take(max_chars)
+        .flat_map(char::escape_debug)
+        .collect();
+    if text.chars().nth(max_chars).is_some() {
+        shown.push('…');
+    }
+    shown
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_line_escapes_and_cuts() {
+        assert_eq!(one_line("a\nb\u{1b}[31m", 40), "a\\nb\\u{1b}[31m");
+        assert_eq!(one_line("abcdef", 3), "abc…");
+        assert_eq!(one_line("abc", 3), "abc");
+    }
 
     #[test]
     fn utc_dates() {

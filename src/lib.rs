@@ -108,7 +108,7 @@ impl Running {
 
 /// Opens the database and starts serving; returns once the port is bound.
 pub fn start(config: &Config) -> Result<Running, StartError> {
-    logger::init();
+    logger::init(config.log_level);
     // Bind first: a port in use should not leave a new database behind.
     let bind_error = |source| StartError::Bind {
         listen: config.listen.clone(),

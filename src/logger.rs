@@ -1,5 +1,6 @@
 //! A minimal `log` backend: one line per record on stderr, level from
-//! `RUST_LOG` (`error`, `warn`, `info`, `debug`, `trace`; default `info`).
+//! `--log-level`, else `RUST_LOG` (`error`, `warn`, `info`, `debug`,
+//! `trace`; default `info`).
 //!
 //! Records from other crates (tiny_http logs each connection at debug) are
 //! shown only at `trace`, so `debug` stays readable.
@@ -29,12 +30,12 @@ impl Log for StderrLogger {
     fn flush(&self) {}
 }
 
-/// Installs the logger; the level comes from `RUST_LOG` when it names one.
-/// A second call (tests start several servers) keeps the first logger.
-pub fn init() {
-    let level = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|v| v.parse().ok())
+/// Installs the logger at `level`, else the level `RUST_LOG` names, else
+/// `info`. A second call (tests start several servers) keeps the first
+/// logger.
+pub fn init(level: Option<LevelFilter>) {
+    let level = level
+        .or_else(|| std::env::var("RUST_LOG").ok().and_then(|v| v.parse().ok()))
         .unwrap_or(LevelFilter::Info);
     let logger = LOGGER.get_or_init(|| StderrLogger { level });
     if log::set_logger(logger).is_ok() {

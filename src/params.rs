@@ -12,6 +12,8 @@ use std::fmt;
 
 use percent_encoding::percent_decode;
 
+use crate::format::one_line;
+
 /// Longest job id, in bytes.
 pub const MAX_JOBID_BYTES: usize = 256;
 /// Longest worker id, in bytes.
@@ -49,7 +51,7 @@ impl fmt::Display for ParamError {
         write!(
             f,
             "parameter '{}': {}",
-            shown_name(&self.name),
+            one_line(&self.name, 40),
             self.problem
         )
     }
@@ -145,21 +147,6 @@ fn quoted(value: &str) -> String {
         Some((cut, _)) => format!("{:?}…", &value[..cut]),
         None => format!("{value:?}"),
     }
-}
-
-/// A parameter name the client made up, fit for a one-line message:
-/// control characters escaped, cut short.
-fn shown_name(name: &str) -> String {
-    const SHOWN: usize = 40;
-    let mut shown: String = name
-        .chars()
-        .take(SHOWN)
-        .flat_map(char::escape_debug)
-        .collect();
-    if name.chars().nth(SHOWN).is_some() {
-        shown.push('…');
-    }
-    shown
 }
 
 /// Characters an id may not hold: control characters (a CR or NUL does not

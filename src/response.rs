@@ -87,6 +87,12 @@ impl Response {
         self.with_header("ETag", etag)
     }
 
+    /// The same response, readable by pages of any site (CORS): for the
+    /// status JSON and the chart, which other dashboards embed.
+    pub fn with_cors(self) -> Response {
+        self.with_header("Access-Control-Allow-Origin", "*".to_string())
+    }
+
     /// 302 to `location`, a path of our own.
     pub fn redirect(location: &'static str) -> Response {
         Response::text(format!("see {location}\n"))

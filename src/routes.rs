@@ -80,6 +80,7 @@ pub fn handle(ctx: &Context, request: &Request) -> Result<Response, Error> {
     if access == Access::Public {
         return match request.path {
             "/" => Ok(Response::redirect("/progress/")),
+            "/healthz" => healthz(ctx),
             "/progress/assets/progressd.css" => Ok(Response::asset(
                 "text/css; charset=utf-8",
                 page::stylesheet(),
@@ -114,11 +115,11 @@ pub fn handle(ctx: &Context, request: &Request) -> Result<Response, Error> {
         "/progress/create" => create(ctx, request, &form),
         "/progress/update" => update(ctx, &form),
         "/progress/delete" => delete(ctx, &form),
-        "/progress/status" => status(ctx, &form),
+        "/progress/status" => status(ctx, &form).map(Response::with_cors),
         "/progress/jobs" => jobs(ctx, &form),
         "/progress/" => index(ctx, links),
         "/progress/show" => show(ctx, &form, links),
-        "/progress/render" => render(ctx, request, &form),
+        "/progress/render" => render(ctx, request, &form).map(Response::with_cors),
         other => Err(Error::NoRoute(other.to_string())),
     }
 }
@@ -132,6 +133,12 @@ fn access(path: &str, index: bool) -> Access {
         "/progress/jobs" | "/progress/" if index => Access::Read,
         _ => Access::Public,
     }
+}
+
+/// 200 when the database answers a read, for load balancers and monitors.
+fn healthz(ctx: &Context) -> Result<Response, Error> {
+    store::check_readable(&ctx.reader)?;
+    Ok(Response::text("ok\n"))
 }
 
 fn create(ctx: &Context, request: &Request, form: &Form) -> Result<Response, Error> {

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use tiny_http::{Header, Limits, Server};
 
 use crate::error::Error;
+use crate::format::one_line;
 use crate::response::Response;
 use crate::routes::{self, Context, Method, Request};
 
@@ -167,6 +168,7 @@ fn serve(server: &Server, state: &ServeState, ctx: &Context) {
 }
 
 fn answer(ctx: &Context, mut request: tiny_http::Request) {
+    let started = Instant::now();
     let method = match request.method() {
         tiny_http::Method::Get => Method::Get,
         tiny_http::Method::Head => Method::Head,
@@ -205,8 +207,18 @@ fn answer(ctx: &Context, mut request: tiny_http::Request) {
         }
         Response::error(&error)
     });
+    let status = response.status;
+    let method_name = request.method().to_string();
     // A failed send means the client went away; there is no one to tell.
     let _ = request.respond(to_tiny_http(response));
+    // The path only: a token travels in the query string or a header (and
+    // one pasted into the path by mistake is cut out).
+    log::info!(
+        "{} {} {status} {:.1} ms",
+        one_line(&method_name, 20),
+        one_line(without_token(path), 200),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
 }
 
 /// The path and query of a request target; an absolute-form target
@@ -219,6 +231,12 @@ fn origin_form(target: &str) -> &str {
         return target;
     };
     rest.find(['/', '?']).map_or("/", |i| &rest[i..])
+}
+
+/// `path` up to a `token=` in it, if any.
+fn without_token(path: &str) -> &str {
+    path.find("token=")
+        .map_or(path, |at| &path[..at + "token=".len()])
 }
 
 fn header(request: &tiny_http::Request, name: &'static str) -> Option<String> {
@@ -310,6 +328,15 @@ fn to_tiny_http(response: Response) -> tiny_http::Response<std::io::Cursor<Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_pasted_into_a_path_are_cut_out() {
+        assert_eq!(without_token("/progress/jobs"), "/progress/jobs");
+        assert_eq!(
+            without_token("/progress/x&token=secret"),
+            "/progress/x&token="
+        );
+    }
 
     #[test]
     fn absolute_form_targets_lose_scheme_and_authority() {

@@ -793,3 +793,39 @@ fn sql_in_ids_and_descs_is_stored_as_text() {
     let jobs = s.get("/progress/jobs").json();
     assert_eq!(jobs.as_array().map(Vec::len), Some(nasty.len()), "{jobs}");
 }
+
+#[test]
+fn status_and_render_may_be_embedded_by_other_sites() {
+    let s = TestServer::start();
+    s.update(&[
+        ("jobid", "c"),
+        ("workid", "w"),
+        ("current", "1"),
+        ("total", "2"),
+    ]);
+    for path in [
+        "/progress/status?jobid=c",
+        "/progress/render?jobid=c",
+        "/progress/render?jobid=missing",
+    ] {
+        let r = s.get(path);
+        assert_eq!(r.header("Access-Control-Allow-Origin"), Some("*"), "{path}");
+    }
+    // The pages and the writes are not for other sites' scripts.
+    for path in ["/progress/show?jobid=c", "/progress/create?jobid=d"] {
+        assert_eq!(
+            s.get(path).header("Access-Control-Allow-Origin"),
+            None,
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn healthz_answers_when_the_database_does() {
+    let s = TestServer::start_with(|c| c.tokens.read = Some("r".into()));
+    let r = s.get("/healthz");
+    assert_eq!((r.status, r.body.as_str()), (200, "ok\n"));
+    // It says nothing of the jobs, so it needs no token, even with one set.
+    assert_eq!(s.get("/progress/jobs").status, 401);
+}

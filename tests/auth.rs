@@ -171,12 +171,25 @@ fn tokens_never_reach_the_log() -> TestResult {
             .header("Authorization", format!("Bearer {token}"))
             .call();
     }
+    // A path with a line break and a terminal escape in it, raw.
+    let _ = common::raw_exchange(
+        &addr,
+        b"GET /x\x1b[31m\rforged HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
     let _ = std::process::Command::new("kill")
         .args(["-s", "TERM", &child.id().to_string()])
         .status();
     child.wait()?;
     let log = std::fs::read_to_string(&log_path)?;
     assert!(log.contains("stopped"), "the server ran and stopped: {log}");
+    // One line per request: method, path (never the query), status, time.
+    assert!(log.contains("[INFO] GET /progress/update 200 "), "{log}");
+    assert!(log.contains("[INFO] GET /progress/update 401 "), "{log}");
+    assert!(log.contains("[INFO] GET /progress/status 401 "), "{log}");
+    assert!(
+        !log.contains('\u{1b}') && !log.contains("\rforged"),
+        "{log:?}"
+    );
     for token in [WRITE, READ, wrong] {
         assert!(!log.contains(token), "{token} in the log:\n{log}");
     }

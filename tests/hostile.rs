@@ -331,6 +331,7 @@ fn no_response_header_carries_client_text() {
         "location",
         "allow",
         "www-authenticate",
+        "access-control-allow-origin",
     ];
     let s = TestServer::start();
     s.update(&[

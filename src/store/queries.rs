@@ -123,6 +123,13 @@ pub(super) fn job_row(conn: &Connection, jobid: &str) -> rusqlite::Result<Option
     .optional()
 }
 
+/// Fails unless the database answers a read.
+pub fn check_readable(conn: &Connection) -> Result<(), StoreError> {
+    conn.prepare_cached("SELECT COUNT(*) FROM (SELECT 1 FROM jobs LIMIT 1)")?
+        .query_row([], |_| Ok(()))?;
+    Ok(())
+}
+
 /// How many jobs are stored.
 pub(super) fn count_jobs(conn: &Connection) -> rusqlite::Result<u64> {
     conn.prepare_cached("SELECT COUNT(*) FROM jobs")?
