@@ -4,9 +4,11 @@
 //! a time, so updates queued behind it never wait long: each batch is one
 //! operation among the updates in the writer's queue.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::metrics::Metrics;
 use crate::periodic::Periodic;
 use crate::store::{WriteOp, WriteOutcome, Writer};
 
@@ -14,20 +16,25 @@ use crate::store::{WriteOp, WriteOutcome, Writer};
 const JOBS_PER_BATCH: usize = 100;
 
 /// Starts the expiry thread; it first runs one interval from now.
-pub fn start(writer: Writer, interval: Duration) -> std::io::Result<Periodic> {
+/// Each run is counted in `metrics`.
+pub fn start(
+    writer: Writer,
+    interval: Duration,
+    metrics: Arc<Metrics>,
+) -> std::io::Result<Periodic> {
     Periodic::start(
         "progressd-expiry",
         interval,
         writer,
-        |writer, stopping| expire_jobs(writer, stopping),
+        move |writer, stopping| metrics.expiry_run(expire_jobs(writer, stopping)),
         drop,
     )
 }
 
 /// Deletes every job expired by now, in batches, until done or `stopping`
 /// (a long backlog must not hold up a shutdown; the rest waits for the next
-/// start).
-fn expire_jobs(writer: &Writer, stopping: &AtomicBool) {
+/// start); returns how many it deleted.
+fn expire_jobs(writer: &Writer, stopping: &AtomicBool) -> usize {
     let mut deleted = 0;
     while !stopping.load(Ordering::SeqCst) {
         match writer.submit(WriteOp::Expire {
@@ -52,4 +59,5 @@ fn expire_jobs(writer: &Writer, stopping: &AtomicBool) {
     if deleted > 0 {
         log::info!("expired {deleted} jobs");
     }
+    deleted
 }

@@ -15,6 +15,7 @@ mod expiry;
 pub mod format;
 mod json;
 mod logger;
+pub mod metrics;
 pub mod model;
 pub mod page;
 pub mod params;
@@ -32,6 +33,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use config::Config;
+use metrics::Metrics;
 use periodic::Periodic;
 use render_cache::RenderCache;
 use routes::Context;
@@ -118,7 +120,9 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
     check_descriptors(config);
     chart::load_fonts();
     let conn = store::open_writer(&config.db)?;
-    let (writer, writer_thread) = Writer::start(conn, config.caps()).map_err(StartError::Thread)?;
+    let metrics = Arc::new(Metrics::default());
+    let (writer, writer_thread) =
+        Writer::start(conn, config.caps(), Arc::clone(&metrics)).map_err(StartError::Thread)?;
     let renders = Arc::new(RenderCache::default());
     let tokens = Arc::new(config.tokens.clone());
     let contexts = (0..config.threads)
@@ -129,6 +133,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
                 fallback_host: config.listen.clone(),
                 index: !config.no_index,
                 tokens: Arc::clone(&tokens),
+                metrics: Arc::clone(&metrics),
                 renders: Arc::clone(&renders),
             })
         })
@@ -140,7 +145,8 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
         config.request_timeout,
     )
     .map_err(StartError::Thread)?;
-    let expiry = expiry::start(writer, config.expire_interval).map_err(StartError::Thread)?;
+    let expiry =
+        expiry::start(writer, config.expire_interval, metrics).map_err(StartError::Thread)?;
     let checkpoints = start_checkpoints(store::open_checkpointer(&config.db)?)?;
     log::info!(
         "progressd listening on http://{} with database {}",

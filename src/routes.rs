@@ -8,6 +8,7 @@ use rusqlite::Connection;
 
 use crate::error::Error;
 use crate::json;
+use crate::metrics::{Metrics, Stored};
 use crate::model::unix_now;
 use std::sync::Arc;
 
@@ -67,6 +68,8 @@ pub struct Context {
     pub renders: Arc<RenderCache>,
     /// The write and read tokens, if the server has them.
     pub tokens: Arc<Tokens>,
+    /// The counters behind `/metrics`, shared by every thread.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Answers one request.
@@ -120,6 +123,7 @@ pub fn handle(ctx: &Context, request: &Request) -> Result<Response, Error> {
         "/progress/" => index(ctx, links),
         "/progress/show" => show(ctx, &form, links),
         "/progress/render" => render(ctx, request, &form).map(Response::with_cors),
+        "/metrics" => metrics(ctx),
         other => Err(Error::NoRoute(other.to_string())),
     }
 }
@@ -129,10 +133,21 @@ pub fn handle(ctx: &Context, request: &Request) -> Result<Response, Error> {
 fn access(path: &str, index: bool) -> Access {
     match path {
         "/progress/create" | "/progress/update" | "/progress/delete" => Access::Write,
-        "/progress/status" | "/progress/show" | "/progress/render" => Access::Read,
+        "/progress/status" | "/progress/show" | "/progress/render" | "/metrics" => Access::Read,
         "/progress/jobs" | "/progress/" if index => Access::Read,
         _ => Access::Public,
     }
+}
+
+/// The counters and the store's totals, for Prometheus.
+fn metrics(ctx: &Context) -> Result<Response, Error> {
+    let (jobs, workers, database_bytes) = store::stored_totals(&ctx.reader)?;
+    let text = ctx.metrics.render(Stored {
+        jobs,
+        workers,
+        database_bytes,
+    });
+    Ok(Response::text(text))
 }
 
 /// 200 when the database answers a read, for load balancers and monitors.

@@ -211,13 +211,15 @@ fn answer(ctx: &Context, mut request: tiny_http::Request) {
     let method_name = request.method().to_string();
     // A failed send means the client went away; there is no one to tell.
     let _ = request.respond(to_tiny_http(response));
+    let took = started.elapsed();
+    ctx.metrics.request(path, status, took);
     // The path only: a token travels in the query string or a header (and
     // one pasted into the path by mistake is cut out).
     log::info!(
         "{} {} {status} {:.1} ms",
         one_line(&method_name, 20),
         one_line(without_token(path), 200),
-        started.elapsed().as_secs_f64() * 1000.0
+        took.as_secs_f64() * 1000.0
     );
 }
 

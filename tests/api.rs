@@ -829,3 +829,61 @@ fn healthz_answers_when_the_database_does() {
     // It says nothing of the jobs, so it needs no token, even with one set.
     assert_eq!(s.get("/progress/jobs").status, 401);
 }
+
+#[test]
+fn metrics_count_requests_commits_expiry_and_what_is_stored() {
+    let s = TestServer::start_with(|c| c.expire_interval = std::time::Duration::from_millis(100));
+    s.get("/progress/create?jobid=brief&maxage=0.2");
+    for (job, w) in [("m1", "a"), ("m1", "b"), ("m-2", "a")] {
+        s.update(&[
+            ("jobid", job),
+            ("workid", w),
+            ("current", "1"),
+            ("total", "2"),
+        ]);
+    }
+    s.get("/progress/update?jobid=m1&workid=c&current=1");
+    // Expiry allows a second for the activity stamp's lag: wait for it.
+    let started = std::time::Instant::now();
+    let r = loop {
+        let r = s.get("/metrics");
+        if r.body.contains("\nprogressd_jobs 2\n") || started.elapsed().as_secs() > 10 {
+            break r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(r.status, 200);
+    assert!(r.content_type.starts_with("text/plain"));
+    let value = |name: &str| -> f64 {
+        r.body
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{}", r.body))
+    };
+    assert_eq!(
+        value("progressd_requests_total{endpoint=\"/progress/update\",status=\"200\"}"),
+        3.0
+    );
+    assert_eq!(
+        value("progressd_requests_total{endpoint=\"/progress/update\",status=\"400\"}"),
+        1.0
+    );
+    assert_eq!(value("progressd_updates_committed_total"), 3.0);
+    assert!(value("progressd_commit_batch_size_count") >= 4.0);
+    assert!(value("progressd_request_duration_seconds_count") >= 5.0);
+    assert_eq!(value("progressd_jobs"), 2.0, "the brief job expired");
+    assert_eq!(value("progressd_workers"), 3.0);
+    assert!(value("progressd_jobs_expired_total") >= 1.0);
+    assert!(value("progressd_expiry_runs_total") >= 1.0);
+    assert!(value("progressd_database_bytes") > 0.0);
+    // No job id is ever a label: their number has no bound.
+    assert!(!r.body.contains("m-2") && !r.body.contains("brief"));
+}
+
+#[test]
+fn metrics_need_the_read_token_when_there_is_one() {
+    let s = TestServer::start_with(|c| c.tokens.read = Some("r".into()));
+    assert_eq!(s.get("/metrics").status, 401);
+    let r = s.get_with("/metrics", &[("Authorization", "Bearer r")]);
+    assert_eq!(r.status, 200);
+}

@@ -130,6 +130,26 @@ pub fn check_readable(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Jobs and workers stored, and the bytes of the database file and its
+/// write-ahead log: for `/metrics`.
+pub fn stored_totals(conn: &Connection) -> Result<(u64, u64, u64), StoreError> {
+    let (jobs, workers, bytes): (i64, i64, i64) = conn
+        .prepare_cached(
+            "SELECT (SELECT COUNT(*) FROM jobs), (SELECT COUNT(*) FROM workers),
+                    (SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size())",
+        )?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+    let wal = conn
+        .path()
+        .and_then(|p| std::fs::metadata(format!("{p}-wal")).ok())
+        .map_or(0, |m| m.len());
+    Ok((
+        jobs.unsigned_abs(),
+        workers.unsigned_abs(),
+        bytes.unsigned_abs() + wal,
+    ))
+}
+
 /// How many jobs are stored.
 pub(super) fn count_jobs(conn: &Connection) -> rusqlite::Result<u64> {
     conn.prepare_cached("SELECT COUNT(*) FROM jobs")?

@@ -17,6 +17,7 @@
 //! for the stamp's lag.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread::{self, JoinHandle};
 
@@ -24,6 +25,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use super::queries::{self, WorkerWrite};
 use super::{ACTIVITY_STAMP_SECS, StoreError};
+use crate::metrics::Metrics;
 use crate::model::unix_now;
 use crate::params::{CreateJob, JobRef, WorkerUpdate};
 
@@ -93,11 +95,16 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer thread on a connection from `open_writer`.
-    pub fn start(conn: Connection, caps: Caps) -> std::io::Result<(Writer, JoinHandle<()>)> {
+    /// Committed batches are counted in `metrics`.
+    pub fn start(
+        conn: Connection,
+        caps: Caps,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<(Writer, JoinHandle<()>)> {
         let (queue, inbox) = mpsc::sync_channel(QUEUE_DEPTH);
         let handle = thread::Builder::new()
             .name("progressd-writer".into())
-            .spawn(move || run(conn, inbox, caps))?;
+            .spawn(move || run(conn, inbox, caps, &metrics))?;
         Ok((Writer { queue }, handle))
     }
 
@@ -111,7 +118,7 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, inbox: Receiver<Envelope>, caps: Caps) {
+fn run(mut conn: Connection, inbox: Receiver<Envelope>, caps: Caps, metrics: &Metrics) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut known = KnownJobs::default();
     // Block for the first operation, then take whatever else is waiting.
@@ -125,7 +132,15 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, caps: Caps) {
         }
         let ops: Vec<&WriteOp> = batch.iter().map(|e| &e.op).collect();
         let results = match apply_batch(&mut conn, &ops, unix_now(), caps, &mut known) {
-            Ok(results) => results,
+            Ok(results) => {
+                let updates = ops
+                    .iter()
+                    .zip(&results)
+                    .filter(|(op, result)| matches!(op, WriteOp::Update(_)) && result.is_ok())
+                    .count();
+                metrics.batch(ops.len(), updates);
+                results
+            }
             Err(e) => {
                 log::error!("commit of {} operations failed: {e}", batch.len());
                 // What the map learnt from the lost batch is not in the file.

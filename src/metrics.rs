@@ -1,0 +1,276 @@
+//! Counters behind `GET /metrics`, in the Prometheus text format.
+//!
+//! Everything is a fixed set of atomics: labels are route names and status
+//! codes, never job ids (their number is unbounded), so recording costs a
+//! few atomic adds and a scrape's size never grows with the jobs stored.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The routes requests are counted by; anything else is `other`.
+const ENDPOINTS: [&str; 13] = [
+    "/progress/create",
+    "/progress/update",
+    "/progress/status",
+    "/progress/jobs",
+    "/progress/delete",
+    "/progress/",
+    "/progress/show",
+    "/progress/render",
+    "/progress/assets",
+    "/healthz",
+    "/metrics",
+    "/",
+    "other",
+];
+
+/// The statuses requests are counted by; anything else is counted as 0.
+const STATUSES: [u16; 15] = [
+    200, 302, 304, 400, 401, 404, 405, 408, 413, 415, 429, 431, 500, 503, 0,
+];
+
+/// Upper bounds of the request latency histogram, in seconds.
+const LATENCY_BOUNDS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// Upper bounds of the group-commit batch size histogram.
+const BATCH_BOUNDS: [f64; 10] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 512.0, 4096.0];
+
+/// A histogram with fixed bounds (a `+Inf` bucket past the last).
+struct Histogram<const N: usize> {
+    bounds: [f64; N],
+    /// One count per bound, then `+Inf`; not cumulative (summed on output).
+    counts: Vec<AtomicU64>,
+    /// The sum of observations, in millionths.
+    sum_micros: AtomicU64,
+}
+
+impl<const N: usize> Histogram<N> {
+    fn new(bounds: [f64; N]) -> Histogram<N> {
+        Histogram {
+            bounds,
+            counts: (0..=N).map(|_| AtomicU64::new(0)).collect(),
+            sum_micros: AtomicU64::new(0),
+        }
+    }
+
+    fn observe(&self, value: f64) {
+        let bucket = self.bounds.iter().position(|b| value <= *b).unwrap_or(N);
+        self.counts[bucket].fetch_add(1, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add((value * 1e6) as u64, Ordering::Relaxed);
+    }
+
+    fn write(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (i, count) in self.counts.iter().enumerate() {
+            cumulative += count.load(Ordering::Relaxed);
+            let le = self
+                .bounds
+                .get(i)
+                .map_or("+Inf".to_string(), f64::to_string);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+        }
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {cumulative}");
+    }
+}
+
+/// The service's counters, shared by every thread.
+pub struct Metrics {
+    /// Requests by endpoint (row) and status (column).
+    requests: Vec<AtomicU64>,
+    latency: Histogram<12>,
+    batches: Histogram<10>,
+    updates_committed: AtomicU64,
+    expiry_runs: AtomicU64,
+    jobs_expired: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics {
+            requests: (0..ENDPOINTS.len() * STATUSES.len())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            latency: Histogram::new(LATENCY_BOUNDS),
+            batches: Histogram::new(BATCH_BOUNDS),
+            updates_committed: AtomicU64::new(0),
+            expiry_runs: AtomicU64::new(0),
+            jobs_expired: AtomicU64::new(0),
+        }
+    }
+}
+
+/// What a scrape reads from the store at that moment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stored {
+    /// Jobs stored.
+    pub jobs: u64,
+    /// Workers stored, over all jobs.
+    pub workers: u64,
+    /// Bytes of the database file and its write-ahead log.
+    pub database_bytes: u64,
+}
+
+impl Metrics {
+    /// Counts one answered request to `path` (the path only, no query).
+    pub fn request(&self, path: &str, status: u16, took: Duration) {
+        let endpoint = ENDPOINTS
+            .iter()
+            .position(|e| *e == path || (*e == "/progress/assets" && path.starts_with(e)))
+            .unwrap_or(ENDPOINTS.len() - 1);
+        let code = STATUSES
+            .iter()
+            .position(|s| *s == status)
+            .unwrap_or(STATUSES.len() - 1);
+        self.requests[endpoint * STATUSES.len() + code].fetch_add(1, Ordering::Relaxed);
+        self.latency.observe(took.as_secs_f64());
+    }
+
+    /// Counts one committed batch of `size` operations, `updates` of them
+    /// worker updates.
+    pub fn batch(&self, size: usize, updates: usize) {
+        self.batches.observe(size as f64);
+        self.updates_committed
+            .fetch_add(updates as u64, Ordering::Relaxed);
+    }
+
+    /// Counts one run of the expiry thread and the jobs it deleted.
+    pub fn expiry_run(&self, deleted: usize) {
+        self.expiry_runs.fetch_add(1, Ordering::Relaxed);
+        self.jobs_expired
+            .fetch_add(deleted as u64, Ordering::Relaxed);
+    }
+
+    /// Everything, in the Prometheus text exposition format.
+    pub fn render(&self, stored: Stored) -> String {
+        let mut out = String::with_capacity(8192);
+        out.push_str(
+            "# HELP progressd_requests_total Requests answered, by endpoint and status \
+             (status 0: any other).\n# TYPE progressd_requests_total counter\n",
+        );
+        for (e, endpoint) in ENDPOINTS.iter().enumerate() {
+            for (c, status) in STATUSES.iter().enumerate() {
+                let n = self.requests[e * STATUSES.len() + c].load(Ordering::Relaxed);
+                if n > 0 {
+                    let _ = writeln!(
+                        out,
+                        "progressd_requests_total{{endpoint=\"{endpoint}\",status=\"{status}\"}} {n}"
+                    );
+                }
+            }
+        }
+        self.latency.write(
+            &mut out,
+            "progressd_request_duration_seconds",
+            "Time from a request's arrival at a request thread to its answer.",
+        );
+        self.batches.write(
+            &mut out,
+            "progressd_commit_batch_size",
+            "Operations committed together in one transaction (group commit).",
+        );
+        let counters = [
+            (
+                "progressd_updates_committed_total",
+                "Worker updates committed.",
+                self.updates_committed.load(Ordering::Relaxed),
+            ),
+            (
+                "progressd_expiry_runs_total",
+                "Runs of the expiry thread.",
+                self.expiry_runs.load(Ordering::Relaxed),
+            ),
+            (
+                "progressd_jobs_expired_total",
+                "Jobs deleted by the expiry thread.",
+                self.jobs_expired.load(Ordering::Relaxed),
+            ),
+        ];
+        let gauges = [
+            ("progressd_jobs", "Jobs stored.", stored.jobs),
+            (
+                "progressd_workers",
+                "Workers stored, over all jobs.",
+                stored.workers,
+            ),
+            (
+                "progressd_database_bytes",
+                "Size of the database file and its write-ahead log.",
+                stored.database_bytes,
+            ),
+        ];
+        for (kind, rows) in [("counter", counters), ("gauge", gauges)] {
+            for (name, help, value) in rows {
+                let _ = writeln!(
+                    out,
+                    "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+                );
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_counted_by_route_and_status_with_bounded_labels() {
+        let m = Metrics::default();
+        m.request("/progress/update", 200, Duration::from_micros(300));
+        m.request("/progress/update", 200, Duration::from_millis(3));
+        m.request("/progress/assets/show.js", 200, Duration::from_millis(1));
+        m.request("/progress/some-job-id-path", 404, Duration::from_millis(1));
+        m.request("/progress/update", 418, Duration::from_millis(1));
+        let text = m.render(Stored::default());
+        assert!(
+            text.contains(
+                "progressd_requests_total{endpoint=\"/progress/update\",status=\"200\"} 2"
+            )
+        );
+        assert!(
+            text.contains(
+                "progressd_requests_total{endpoint=\"/progress/assets\",status=\"200\"} 1"
+            )
+        );
+        assert!(text.contains("progressd_requests_total{endpoint=\"other\",status=\"404\"} 1"));
+        assert!(
+            text.contains("progressd_requests_total{endpoint=\"/progress/update\",status=\"0\"} 1")
+        );
+        assert!(!text.contains("some-job-id"));
+        // Cumulative buckets: 0.3 ms is under 0.5 ms; 3 ms under 5 ms.
+        assert!(text.contains("progressd_request_duration_seconds_bucket{le=\"0.0005\"} 1\n"));
+        assert!(text.contains("progressd_request_duration_seconds_bucket{le=\"0.005\"} 5\n"));
+        assert!(text.contains("progressd_request_duration_seconds_bucket{le=\"+Inf\"} 5\n"));
+        assert!(text.contains("progressd_request_duration_seconds_count 5\n"));
+    }
+
+    #[test]
+    fn batches_expiry_and_stored_figures() {
+        let m = Metrics::default();
+        m.batch(1, 1);
+        m.batch(40, 38);
+        m.expiry_run(0);
+        m.expiry_run(7);
+        let text = m.render(Stored {
+            jobs: 3,
+            workers: 12,
+            database_bytes: 4096,
+        });
+        assert!(text.contains("progressd_commit_batch_size_bucket{le=\"1\"} 1\n"));
+        assert!(text.contains("progressd_commit_batch_size_bucket{le=\"64\"} 2\n"));
+        assert!(text.contains("progressd_commit_batch_size_sum 41\n"));
+        assert!(text.contains("progressd_updates_committed_total 39\n"));
+        assert!(text.contains("progressd_expiry_runs_total 2\n"));
+        assert!(text.contains("progressd_jobs_expired_total 7\n"));
+        assert!(text.contains("# TYPE progressd_jobs gauge\nprogressd_jobs 3\n"));
+        assert!(text.contains("progressd_workers 12\n"));
+        assert!(text.contains("progressd_database_bytes 4096\n"));
+    }
+}
