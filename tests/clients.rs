@@ -1,0 +1,109 @@
+//! The client helpers shipped with progressd, run for real against a
+//! server: `scripts/progressd.sh` through bash and curl.
+//!
+//! Without bash or curl the test is skipped with a message, unless `CI` is
+//! set: then it fails (`.ci/run` installs curl).
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{TestResult, TestServer, worker};
+
+/// Runs `script` in bash after sourcing the helper, with `env`; returns
+/// (exit status, stderr).
+fn shell(script: &str, env: &[(&str, &str)]) -> Result<(i32, String), Box<dyn std::error::Error>> {
+    let helper = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/progressd.sh");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("source '{helper}'\n{script}"))
+        .envs(env.iter().copied())
+        .output()?;
+    Ok((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stderr)?,
+    ))
+}
+
+fn have_shell_tools() -> Result<bool, Box<dyn std::error::Error>> {
+    let found = ["bash", "curl"].iter().all(|tool| {
+        Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if !found && std::env::var_os("CI").is_some() {
+        return Err("CI is set but bash or curl is missing (.ci/run installs curl)".into());
+    }
+    if !found {
+        eprintln!("SKIPPED shell helper test: bash or curl not found");
+    }
+    Ok(found)
+}
+
+#[test]
+fn the_shell_helper_reports_odd_values_exactly() -> TestResult {
+    if !have_shell_tools()? {
+        return Ok(());
+    }
+    let s = TestServer::start_with(|c| c.tokens.write = Some("sh-token".into()));
+    let env = [
+        ("PROGRESSD_URL", s.base.as_str()),
+        ("PROGRESSD_TOKEN", "sh-token"),
+    ];
+    let job = "my job & co+1 %20 ü";
+    let script = format!(
+        "set -euo pipefail\n\
+         progress_create '{job}' 'Désc with \"quotes\" & =' 3600\n\
+         progress_update '{job}' 'rank 0' 5 10 'step 1/2 & more'\n\
+         progress_update '{job}' 'rank 0' 7\n\
+         progress_update '{job}' 'rank 1' 3 10 '' 0\n"
+    );
+    let (code, stderr) = shell(&script, &env)?;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stderr, "");
+    let status = s.status(job);
+    assert_eq!(status["desc"], "Désc with \"quotes\" & =");
+    let rank0 = worker(&status, "rank 0");
+    assert_eq!(rank0["current"], 7.0);
+    assert_eq!(rank0["total"], 10.0, "kept when omitted");
+    assert_eq!(rank0["desc"], "step 1/2 & more");
+    assert_eq!(worker(&status, "rank 1")["ok"], false);
+    Ok(())
+}
+
+#[test]
+fn the_shell_helper_never_stops_the_job_unless_asked() -> TestResult {
+    if !have_shell_tools()? {
+        return Ok(());
+    }
+    // A refused report (no token) warns and returns 0 under set -e...
+    let s = TestServer::start_with(|c| c.tokens.write = Some("t".into()));
+    let env = [("PROGRESSD_URL", s.base.as_str())];
+    let (code, stderr) = shell(
+        "set -e\nprogress_update j w 1 2\necho still running >&2",
+        &env,
+    )?;
+    assert_eq!(code, 0);
+    assert!(
+        stderr.contains("progressd: update failed (curl exit 22)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("still running"), "{stderr}");
+    // ...and with PROGRESSD_STRICT returns curl's status.
+    let strict = [
+        ("PROGRESSD_URL", s.base.as_str()),
+        ("PROGRESSD_STRICT", "1"),
+    ];
+    let (code, _) = shell("progress_update j w 1 2", &strict)?;
+    assert_eq!(code, 22);
+    // A server that is not there costs seconds, not minutes.
+    let dead = [("PROGRESSD_URL", "http://127.0.0.1:9")];
+    let started = Instant::now();
+    let (code, stderr) = shell("progress_update j w 1 2", &dead)?;
+    assert_eq!(code, 0);
+    assert!(stderr.contains("update failed"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    Ok(())
+}
