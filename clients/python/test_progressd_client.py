@@ -1,0 +1,124 @@
+"""Tests of progressd_client against a real progressd.
+
+`cargo test` (tests/clients.rs) starts the server with a write token and
+runs these with PROGRESSD_TEST_URL and PROGRESSD_TEST_TOKEN set.
+"""
+
+import json
+import os
+import socket
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+import progressd_client as pc
+
+URL = os.environ.get("PROGRESSD_TEST_URL")
+TOKEN = os.environ.get("PROGRESSD_TEST_TOKEN")
+
+pytestmark = pytest.mark.skipif(not URL, reason="needs PROGRESSD_TEST_URL (run by cargo test)")
+
+
+@pytest.fixture(autouse=True)
+def server(monkeypatch):
+    monkeypatch.setenv("PROGRESSD_URL", URL or "")
+    monkeypatch.setenv("PROGRESSD_TOKEN", TOKEN or "")
+
+
+def status(jobid):
+    query = urllib.parse.urlencode({"jobid": jobid})
+    with urllib.request.urlopen(f"{URL}/progress/status?{query}", timeout=5) as r:
+        return json.load(r)
+
+
+def worker(jobid, workid):
+    return next(w for w in status(jobid)["workers"] if w["workid"] == workid)
+
+
+def updates_answered():
+    """Updates answered 200 so far, from /metrics."""
+    with urllib.request.urlopen(f"{URL}/metrics", timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith('progressd_requests_total{endpoint="/progress/update",status="200"}'):
+                return int(float(line.split()[-1]))
+    return 0
+
+
+def test_create_and_update_keep_odd_values_exactly():
+    job = "py job & co+1 %20 ü"
+    assert pc.create(job, desc='Désc "q" & =', maxage=3600)
+    assert pc.update(job, "rank 0", 5, 10, desc="step 1/2 & more")
+    assert pc.update(job, "rank 0", 7.5)
+    assert pc.update(job, "rank 1", 3, 10, ok=False)
+    assert status(job)["desc"] == 'Désc "q" & ='
+    rank0 = worker(job, "rank 0")
+    assert (rank0["current"], rank0["total"], rank0["desc"]) == (7.5, 10, "step 1/2 & more")
+    assert worker(job, "rank 1")["ok"] is False
+
+
+def test_track_reports_at_start_at_most_every_n_seconds_and_at_the_end():
+    before = updates_answered()
+    seen = list(pc.track(range(50), job="py-track", worker="w", every=3600))
+    assert seen == list(range(50))
+    # The start and the end only: the interval never passed.
+    assert updates_answered() - before == 2
+    w = worker("py-track", "w")
+    assert (w["current"], w["total"], w["state"]) == (50, 50, "done")
+
+
+def test_track_reports_as_often_as_asked():
+    before = updates_answered()
+    for _ in pc.track(range(5), job="py-often", worker="w", every=0):
+        pass
+    # Start, one per item, end.
+    assert updates_answered() - before == 7
+
+
+def test_track_without_a_length_ends_complete():
+    items = (i for i in range(7))
+    assert sum(1 for _ in pc.track(items, job="py-gen", worker="w", every=3600)) == 7
+    w = worker("py-gen", "w")
+    assert (w["current"], w["total"]) == (7, 7)
+
+
+def test_track_reports_where_a_broken_loop_stopped():
+    for i in pc.track(range(10), job="py-break", worker="w", every=3600):
+        if i == 3:
+            break
+    w = worker("py-break", "w")
+    assert (w["current"], w["total"], w["state"]) == (3, 10, "running")
+
+
+def test_track_marks_a_failing_iterable_failed():
+    def items():
+        yield from range(3)
+        raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError):
+        for _ in pc.track(items(), job="py-fail", worker="w", total=10, every=3600):
+            pass
+    w = worker("py-fail", "w")
+    assert (w["current"], w["ok"], w["state"]) == (3, False, "failed")
+
+
+def test_errors_never_raise_and_never_stall():
+    # Refused by the server (an empty jobid; a wrong token).
+    assert pc.update("", "w", 1, 2) is False
+    assert pc.update("py-token", "w", 1, 2, token="wrong") is False
+    assert pc.create("py-token", token="wrong") is False
+    # Nobody listening.
+    started = time.monotonic()
+    assert pc.update("j", "w", 1, 2, url="http://127.0.0.1:9") is False
+    assert time.monotonic() - started < 5
+    # A server that takes the connection and never answers.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        assert pc.update("j", "w", 1, 2, url=f"http://127.0.0.1:{port}", timeout=0.5) is False
+        assert time.monotonic() - started < 3
+    # A bad URL, even.
+    assert pc.update("j", "w", 1, 2, url="not a url") is False
