@@ -52,6 +52,8 @@ pub struct Request<'a> {
     pub if_none_match: Option<&'a str>,
     /// The `Authorization` header, for the tokens.
     pub authorization: Option<&'a str>,
+    /// The `X-Forwarded-Proto` header a TLS proxy sets, for links back.
+    pub forwarded_proto: Option<&'a str>,
 }
 
 /// What a request thread owns for its handlers.
@@ -162,8 +164,13 @@ fn create(ctx: &Context, request: &Request, form: &Form) -> Result<Response, Err
         .host
         .filter(|h| is_plain_host(h))
         .unwrap_or(&ctx.fallback_host);
+    // Behind a TLS proxy (deploy/nginx-progressd.conf) the link is https.
+    let scheme = match request.forwarded_proto {
+        Some(proto) if proto.trim().eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    };
     let show = format!(
-        "http://{host}/progress/show?jobid={}",
+        "{scheme}://{host}/progress/show?jobid={}",
         url::form_urlencoded::byte_serialize(create.jobid.as_bytes()).collect::<String>()
     );
     let jobid = create.jobid.clone();

@@ -186,6 +186,7 @@ fn answer(ctx: &Context, mut request: tiny_http::Request) {
     let host = header(&request, "Host");
     let if_none_match = header(&request, "If-None-Match");
     let authorization = header(&request, "Authorization");
+    let forwarded_proto = header(&request, "X-Forwarded-Proto");
     let result = body.and_then(|body| {
         let routed = Request {
             method,
@@ -195,6 +196,7 @@ fn answer(ctx: &Context, mut request: tiny_http::Request) {
             host: host.as_deref(),
             if_none_match: if_none_match.as_deref(),
             authorization: authorization.as_deref(),
+            forwarded_proto: forwarded_proto.as_deref(),
         };
         catch_unwind(AssertUnwindSafe(|| routes::handle(ctx, &routed))).unwrap_or_else(|_| {
             log::error!("handler panicked on {path}");

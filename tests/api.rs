@@ -887,3 +887,31 @@ fn metrics_need_the_read_token_when_there_is_one() {
     let r = s.get_with("/metrics", &[("Authorization", "Bearer r")]);
     assert_eq!(r.status, 200);
 }
+
+#[test]
+fn the_create_link_follows_a_tls_proxy() {
+    let s = TestServer::start();
+    let proxied = s.get_with(
+        "/progress/create?jobid=tls",
+        &[
+            ("Host", "progress.example.org"),
+            ("X-Forwarded-Proto", "https"),
+        ],
+    );
+    assert!(
+        proxied
+            .body
+            .contains("https://progress.example.org/progress/show?jobid=tls"),
+        "{}",
+        proxied.body
+    );
+    let odd = s.get_with(
+        "/progress/create?jobid=tls",
+        &[("Host", "h:1"), ("X-Forwarded-Proto", "javascript")],
+    );
+    assert!(
+        odd.body.contains(" http://h:1/progress/show"),
+        "{}",
+        odd.body
+    );
+}
