@@ -31,6 +31,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the service (the default).
     Serve,
+    /// Run the service with a demo job of simulated workers (on a temporary
+    /// database unless --db is given), until Ctrl-C.
+    Demo,
 }
 
 /// Options of `serve`, as typed.
@@ -44,14 +47,10 @@ pub struct ServeArgs {
         global = true
     )]
     pub listen: String,
-    /// SQLite database file; created with its schema if missing.
-    #[arg(
-        long,
-        env = "PROGRESSD_DB",
-        default_value = "./progressd.sqlite3",
-        global = true
-    )]
-    pub db: PathBuf,
+    /// SQLite database file; created with its schema if missing [default:
+    /// ./progressd.sqlite3; for `demo`, a temporary file]
+    #[arg(long, env = "PROGRESSD_DB", global = true)]
+    pub db: Option<PathBuf>,
     /// Request threads.
     #[arg(long, env = "PROGRESSD_THREADS", default_value_t = 8, global = true)]
     pub threads: usize,
@@ -155,6 +154,9 @@ fn checked_token(option: &str, token: Option<&str>) -> Result<Option<String>, St
         )),
     }
 }
+
+/// The database file when `--db` is not given.
+pub const DEFAULT_DB: &str = "./progressd.sqlite3";
 
 /// Most request threads accepted.
 const MAX_THREADS: usize = 1024;
@@ -267,7 +269,7 @@ impl Config {
         }
         Ok(Config {
             listen: args.listen.clone(),
-            db: args.db.clone(),
+            db: args.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB)),
             threads: args.threads,
             expire_interval,
             default_maxage: args.default_maxage,

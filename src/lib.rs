@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod chart;
 pub mod config;
+mod demo;
 pub mod error;
 mod expiry;
 pub mod format;
@@ -223,8 +224,23 @@ const SHUTDOWN_LIMIT: Duration = Duration::from_millis(4500);
 /// (see `Running::shutdown`); a second signal, or a shutdown that overruns
 /// `SHUTDOWN_LIMIT`, ends it at once.
 pub fn run(config: &Config) -> Result<(), StartError> {
+    run_with(config, |_| Ok(()))
+}
+
+/// Runs the service with a demo job of simulated workers (see `demo`)
+/// until SIGTERM or SIGINT.
+pub fn run_demo(config: &Config) -> Result<(), StartError> {
+    run_with(config, |addr| demo::start(addr).map_err(StartError::Thread))
+}
+
+/// `run`, calling `started` with the bound address once the service is up.
+fn run_with(
+    config: &Config,
+    started: impl FnOnce(SocketAddr) -> Result<(), StartError>,
+) -> Result<(), StartError> {
     let mut signals = Signals::new([SIGTERM, SIGINT]).map_err(StartError::Signals)?;
     let running = start(config)?;
+    started(running.addr())?;
     let first = signals.forever().next();
     log::info!("progressd stopping on {}", signal_name(first));
     let (stopped, stop_result) = mpsc::channel();

@@ -6,18 +6,37 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use progressd::config::{Cli, Config};
+use progressd::config::{Cli, Command, Config};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::from_cli(&cli.serve) {
+    let demo = matches!(cli.command, Some(Command::Demo));
+    // The demo keeps its database in a temporary directory unless told.
+    let scratch = (demo && cli.serve.db.is_none())
+        .then(|| std::env::temp_dir().join(format!("progressd-demo-{}", std::process::id())));
+    let mut config = match Config::from_cli(&cli.serve) {
         Ok(config) => config,
         Err(message) => {
             eprintln!("progressd: {message}");
             return ExitCode::from(2);
         }
     };
-    match progressd::run(&config) {
+    if let Some(dir) = &scratch {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("progressd: cannot create {}: {e}", dir.display());
+            return ExitCode::FAILURE;
+        }
+        config.db = dir.join("demo.sqlite3");
+    }
+    let result = if demo {
+        progressd::run_demo(&config)
+    } else {
+        progressd::run(&config)
+    };
+    if let Some(dir) = &scratch {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("progressd: {e}");

@@ -510,3 +510,60 @@ fn binary_reports_a_database_directory_it_cannot_write() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn demo_runs_simulated_workers_on_a_temporary_database() -> TestResult {
+    use std::io::BufRead;
+    let cwd = tempfile::tempdir()?;
+    let mut child = progressd()
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .current_dir(cwd.path())
+        .env_remove("PROGRESSD_DB")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let show = loop {
+        let line = lines
+            .next()
+            .ok_or("demo ended before printing its link")??;
+        if let Some(url) = line.split("watch it at ").nth(1) {
+            break url.to_string();
+        }
+    };
+    let status_url = show.replace("/show?", "/status?");
+    let started = Instant::now();
+    let workers = loop {
+        let status: serde_json::Value = ureq::get(&status_url)
+            .call()
+            .ok()
+            .and_then(|mut r| r.body_mut().read_to_string().ok())
+            .and_then(|body| serde_json::from_str(&body).ok())
+            .unwrap_or_default();
+        let n = status["workers"].as_array().map_or(0, Vec::len);
+        if n == 24 || started.elapsed() > Duration::from_secs(15) {
+            break n;
+        }
+        thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(workers, 24, "every simulated worker reported");
+    assert!(ureq::get(&show).call().is_ok_and(|r| r.status() == 200));
+    let demo_dir = std::env::temp_dir().join(format!("progressd-demo-{}", child.id()));
+    assert!(
+        demo_dir.join("demo.sqlite3").exists(),
+        "a temporary database"
+    );
+    let _ = Command::new("kill")
+        .args(["-s", "INT", &child.id().to_string()])
+        .status();
+    let status = child.wait()?;
+    assert!(status.success(), "Ctrl-C ends it: {status}");
+    assert!(!demo_dir.exists(), "the temporary database is removed");
+    assert_eq!(
+        std::fs::read_dir(cwd.path())?.count(),
+        0,
+        "nothing in the cwd"
+    );
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! `progressd demo`: a job of simulated workers reporting to the running
+//! service over HTTP, as real ones would, so a newcomer sees every state at
+//! once: workers at different speeds, one that fails, one that goes silent
+//! (stale after the two-minute floor), one that finishes early.
+//!
+//! The workers talk to the service through its own port with plain HTTP/1.1
+//! requests; nothing here touches the store.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+/// The demo's job id.
+const JOBID: &str = "demo";
+/// Simulated workers.
+const WORKERS: u64 = 24;
+/// Steps of every worker's task.
+const TOTAL: u64 = 600;
+/// Time between one worker's reports.
+const TICK: Duration = Duration::from_secs(1);
+/// The worker that fails, at this step.
+const FAILS: (u64, u64) = (5, 20);
+/// The worker that goes silent, at this step.
+const SILENT: (u64, u64) = (7, 30);
+/// The worker that finishes first: it moves this much faster.
+const FAST: (u64, u64) = (3, 12);
+
+/// Starts the simulation against the service at `addr` and prints where
+/// to watch it.
+pub fn start(addr: SocketAddr) -> std::io::Result<()> {
+    let show = format!("http://{addr}/progress/show?jobid={JOBID}&interval=2");
+    println!("progressd demo: {WORKERS} simulated workers report to job \"{JOBID}\"");
+    println!("progressd demo: watch it at {show}");
+    println!("progressd demo: the chart is at http://{addr}/progress/render?jobid={JOBID}");
+    println!("progressd demo: Ctrl-C stops it");
+    thread::Builder::new()
+        .name("progressd-demo".into())
+        .spawn(move || simulate(addr))?;
+    Ok(())
+}
+
+/// Runs rounds of the demo job for as long as the process lives: each
+/// round creates the job afresh, then reports every worker once a tick
+/// until all have finished, failed or gone silent.
+fn simulate(addr: SocketAddr) {
+    loop {
+        send(
+            addr,
+            &format!("create?jobid={JOBID}&desc=Demo+job+(simulated+workers)"),
+        );
+        let mut step = 0;
+        loop {
+            step += 1;
+            let mut active = false;
+            for rank in 0..WORKERS {
+                if let Some(report) = report(rank, step) {
+                    send(addr, &report);
+                    active = true;
+                }
+            }
+            if !active {
+                break;
+            }
+            thread::sleep(TICK);
+        }
+        // Leave the finished picture up for a while, then start again.
+        thread::sleep(Duration::from_secs(300));
+    }
+}
+
+/// What worker `rank` reports at tick `step`, if anything.
+fn report(rank: u64, step: u64) -> Option<String> {
+    // Speeds from 0.6 to 1.7 steps a tick, the fast worker much quicker.
+    let speed = if rank == FAST.0 {
+        FAST.1 * 10
+    } else {
+        6 + (rank * 7) % 12
+    };
+    let current = (step * speed / 10).min(TOTAL);
+    let previous = ((step - 1) * speed / 10).min(TOTAL);
+    let ok = !(rank == FAILS.0 && current >= FAILS.1);
+    let silent = rank == SILENT.0 && current > SILENT.1;
+    let finished = previous >= TOTAL || (rank == FAILS.0 && previous >= FAILS.1);
+    if silent || finished {
+        return None;
+    }
+    let current = if ok { current } else { FAILS.1 };
+    let phase = match current * 3 / TOTAL {
+        0 => "loading+input",
+        1 => "computing",
+        _ => "writing+output",
+    };
+    let desc = if ok { phase } else { "error:+out+of+memory" };
+    Some(format!(
+        "update?jobid={JOBID}&workid=rank{rank}&current={current}&total={TOTAL}&ok={}&desc={desc}",
+        u8::from(ok)
+    ))
+}
+
+/// Sends one GET to `/progress/{path}`; a failure only costs this report.
+fn send(addr: SocketAddr, path: &str) {
+    let attempt = || -> std::io::Result<()> {
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        write!(
+            stream,
+            "GET /progress/{path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )?;
+        std::io::copy(&mut stream.take(1 << 20), &mut std::io::sink())?;
+        Ok(())
+    };
+    if let Err(e) = attempt() {
+        log::warn!("demo report failed: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_of_worker_is_in_the_demo() {
+        let at = |rank, step| report(rank, step);
+        // Everyone reports at the start.
+        assert!((0..WORKERS).all(|r| at(r, 1).is_some()));
+        // The fast worker finishes and stops reporting.
+        let fast_done = TOTAL / FAST.1 + 2;
+        assert!(at(FAST.0, fast_done).is_none());
+        // The failing one reports ok=0 once, then stops.
+        let fails_at = (1..TOTAL).find(|&s| at(FAILS.0, s).is_some_and(|r| r.contains("ok=0")));
+        let fails_at = fails_at.expect("the failing worker fails");
+        assert!(at(FAILS.0, fails_at + 1).is_none());
+        // The silent one stops early without finishing.
+        assert!(at(SILENT.0, 1000).is_none());
+        assert!(at(SILENT.0, 1).is_some());
+        // A slow one is still going when the fast one is done.
+        assert!(at(0, fast_done).is_some());
+    }
+}
