@@ -39,6 +39,7 @@ fn job(n: usize, now: f64) -> Job {
                 base_time: now - 1000.0,
                 base_current: 0.0,
                 updates: 100,
+                seq: None,
             }
         })
         .collect();

@@ -44,6 +44,7 @@ fn worker(w: &Worker, now: f64) -> Value {
         "updated": time(w.updated),
         "eta_seconds": w.eta_seconds().map(|eta| rounded(eta, 1)),
         "stale": w.is_stale(now),
+        "seq": w.seq,
     })
 }
 

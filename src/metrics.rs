@@ -86,6 +86,7 @@ pub struct Metrics {
     latency: Histogram<12>,
     batches: Histogram<10>,
     updates_committed: AtomicU64,
+    updates_ignored: AtomicU64,
     expiry_runs: AtomicU64,
     jobs_expired: AtomicU64,
 }
@@ -99,6 +100,7 @@ impl Default for Metrics {
             latency: Histogram::new(LATENCY_BOUNDS),
             batches: Histogram::new(BATCH_BOUNDS),
             updates_committed: AtomicU64::new(0),
+            updates_ignored: AtomicU64::new(0),
             expiry_runs: AtomicU64::new(0),
             jobs_expired: AtomicU64::new(0),
         }
@@ -131,12 +133,15 @@ impl Metrics {
         self.latency.observe(took.as_secs_f64());
     }
 
-    /// Counts one committed batch of `size` operations, `updates` of them
-    /// worker updates.
-    pub fn batch(&self, size: usize, updates: usize) {
+    /// Counts one committed batch of `size` operations: `updates` worker
+    /// updates stored, `ignored` ones acknowledged but older (by seq) than
+    /// what was stored.
+    pub fn batch(&self, size: usize, updates: usize, ignored: usize) {
         self.batches.observe(size as f64);
         self.updates_committed
             .fetch_add(updates as u64, Ordering::Relaxed);
+        self.updates_ignored
+            .fetch_add(ignored as u64, Ordering::Relaxed);
     }
 
     /// Counts one run of the expiry thread and the jobs it deleted.
@@ -181,6 +186,11 @@ impl Metrics {
                 self.updates_committed.load(Ordering::Relaxed),
             ),
             (
+                "progressd_updates_ignored_total",
+                "Worker updates acknowledged but not applied: their seq was below the stored one.",
+                self.updates_ignored.load(Ordering::Relaxed),
+            ),
+            (
                 "progressd_expiry_runs_total",
                 "Runs of the expiry thread.",
                 self.expiry_runs.load(Ordering::Relaxed),
@@ -204,8 +214,12 @@ impl Metrics {
                 stored.database_bytes,
             ),
         ];
-        for (kind, rows) in [("counter", counters), ("gauge", gauges)] {
-            for (name, help, value) in rows {
+        let rows = counters
+            .iter()
+            .map(|row| ("counter", row))
+            .chain(gauges.iter().map(|row| ("gauge", row)));
+        for (kind, (name, help, value)) in rows {
+            {
                 let _ = writeln!(
                     out,
                     "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
@@ -254,8 +268,8 @@ mod tests {
     #[test]
     fn batches_expiry_and_stored_figures() {
         let m = Metrics::default();
-        m.batch(1, 1);
-        m.batch(40, 38);
+        m.batch(1, 1, 0);
+        m.batch(40, 36, 2);
         m.expiry_run(0);
         m.expiry_run(7);
         let text = m.render(Stored {
@@ -266,7 +280,8 @@ mod tests {
         assert!(text.contains("progressd_commit_batch_size_bucket{le=\"1\"} 1\n"));
         assert!(text.contains("progressd_commit_batch_size_bucket{le=\"64\"} 2\n"));
         assert!(text.contains("progressd_commit_batch_size_sum 41\n"));
-        assert!(text.contains("progressd_updates_committed_total 39\n"));
+        assert!(text.contains("progressd_updates_committed_total 37\n"));
+        assert!(text.contains("progressd_updates_ignored_total 2\n"));
         assert!(text.contains("progressd_expiry_runs_total 2\n"));
         assert!(text.contains("progressd_jobs_expired_total 7\n"));
         assert!(text.contains("# TYPE progressd_jobs gauge\nprogressd_jobs 3\n"));

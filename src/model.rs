@@ -59,6 +59,8 @@ pub struct Worker {
     pub base_current: f64,
     /// How many reports the worker has sent.
     pub updates: i64,
+    /// The highest `seq` the worker has reported, if it sends them.
+    pub seq: Option<u64>,
 }
 
 /// What a worker's bar means.
@@ -357,6 +359,7 @@ mod tests {
             base_time: 100.0,
             base_current: 0.0,
             updates: 2,
+            seq: None,
         }
     }
 

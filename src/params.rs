@@ -149,6 +149,31 @@ fn quoted(value: &str) -> String {
     }
 }
 
+/// Largest `seq`: every integer up to it is exact in a float (as a JSON
+/// number or a Python float) and in SQLite's INTEGER.
+pub const MAX_SEQ: u64 = (1 << 53) - 1;
+
+/// The optional `seq`: a whole number from 0 to `MAX_SEQ`.
+fn seq(form: &Form) -> Result<Option<u64>, ParamError> {
+    let Some(text) = form.get("seq") else {
+        return Ok(None);
+    };
+    text.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n <= MAX_SEQ)
+        .map(Some)
+        .ok_or_else(|| {
+            ParamError::new(
+                "seq",
+                format!(
+                    "must be a whole number from 0 to {MAX_SEQ}, got {}",
+                    quoted(text)
+                ),
+            )
+        })
+}
+
 /// Characters an id may not hold: control characters (a CR or NUL does not
 /// survive HTML, so the page could not name the job back) and the bidi
 /// controls that would make an id display as something else.
@@ -298,12 +323,16 @@ pub struct WorkerUpdate {
     pub ok: bool,
     /// Status text; `None` keeps the stored one.
     pub desc: Option<String>,
+    /// The client's sequence number for this worker's reports: one lower
+    /// than the stored one is acknowledged but not applied.
+    pub seq: Option<u64>,
 }
 
 impl WorkerUpdate {
-    /// Validates `jobid`, `workid`, `current`, `total`, `ok` and `desc`.
+    /// Validates `jobid`, `workid`, `current`, `total`, `ok`, `desc` and
+    /// `seq`.
     pub fn from_form(form: &Form) -> Result<WorkerUpdate, ParamError> {
-        form.only(&["jobid", "workid", "current", "total", "ok", "desc"])?;
+        form.only(&["jobid", "workid", "current", "total", "ok", "desc", "seq"])?;
         let jobid = id(form, "jobid", MAX_JOBID_BYTES)?;
         let workid = id(form, "workid", MAX_WORKID_BYTES)?;
         let current =
@@ -315,6 +344,7 @@ impl WorkerUpdate {
             total: amount(form, "total")?,
             ok: ok_flag(form)?,
             desc: desc(form)?,
+            seq: seq(form)?,
         })
     }
 }

@@ -915,3 +915,52 @@ fn the_create_link_follows_a_tls_proxy() {
         odd.body
     );
 }
+
+#[test]
+fn a_late_retry_with_an_older_seq_never_moves_a_bar_backwards() {
+    let mut s = TestServer::start();
+    let update = |s: &TestServer, query: &str| {
+        let r = s.get(&format!("/progress/update?jobid=seq&workid=w&{query}"));
+        assert_eq!((r.status, r.body.as_str()), (200, "OK\n"), "{query}");
+    };
+    update(&s, "current=50&total=100&seq=5");
+    // A retry of seq 3 arrives late: acknowledged, not applied.
+    update(&s, "current=30&seq=3&desc=late&ok=0");
+    let w = worker(&s.status("seq"), "w").clone();
+    assert_eq!(
+        (w["current"].as_f64(), w["seq"].as_u64()),
+        (Some(50.0), Some(5))
+    );
+    assert_eq!(
+        (w["desc"].as_str(), w["ok"].as_bool()),
+        (Some(""), Some(true))
+    );
+    // The same seq again (a retry of the last one) and a newer one apply.
+    update(&s, "current=55&seq=5");
+    update(&s, "current=60&seq=6");
+    // Without a seq, an update always applies and the stored seq stays.
+    update(&s, "current=61");
+    let w = worker(&s.status("seq"), "w").clone();
+    assert_eq!(
+        (w["current"].as_f64(), w["seq"].as_u64()),
+        (Some(61.0), Some(6))
+    );
+    // The stored seq survives a restart.
+    s.restart();
+    update(&s, "current=10&seq=4");
+    assert_eq!(worker(&s.status("seq"), "w")["current"], 61.0);
+    // A worker's first report may carry a seq; a bad seq is a 400.
+    update(&s, "current=1&total=2&seq=0&workid=x");
+    for bad in ["-1", "1.5", "abc", "9007199254740992", ""] {
+        let r = s.get(&format!(
+            "/progress/update?jobid=seq&workid=w&current=1&seq={bad}"
+        ));
+        assert_eq!(r.status, 400, "seq={bad}: {}", r.body);
+        assert!(r.body.starts_with("parameter 'seq'"), "{}", r.body);
+    }
+    let metrics = s.get("/metrics").body;
+    assert!(
+        metrics.contains("\nprogressd_updates_ignored_total 1\n"),
+        "{metrics}"
+    );
+}

@@ -22,8 +22,8 @@ use libfuzzer_sys::fuzz_target;
 use progressd::chart::{DEFAULT_WIDTH, WIDTH_RANGE};
 use progressd::params::{
     CreateJob, DEFAULT_INTERVAL_SECS, DEFAULT_LIST_LIMIT, Form, JobRef, ListJobs, MAX_DESC_BYTES,
-    MAX_INTERVAL_SECS, MAX_JOBID_BYTES, MAX_MAXAGE_SECS, MAX_WORKID_BYTES, ParamError, RenderChart,
-    ShowPage, WorkerUpdate,
+    MAX_INTERVAL_SECS, MAX_JOBID_BYTES, MAX_MAXAGE_SECS, MAX_SEQ, MAX_WORKID_BYTES, ParamError,
+    RenderChart, ShowPage, WorkerUpdate,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -88,9 +88,14 @@ fuzz_target!(|data: &[u8]| {
             if given("ok").is_none() {
                 assert!(u.ok, "an omitted ok means ok");
             }
+            assert_eq!(
+                u.seq,
+                given("seq").map(|t| t.trim().parse().expect("an accepted seq parses"))
+            );
+            assert!(u.seq.is_none_or(|q| q <= MAX_SEQ));
             only_known(
                 &reference,
-                &["jobid", "workid", "current", "total", "ok", "desc"],
+                &["jobid", "workid", "current", "total", "ok", "desc", "seq"],
             );
         }
         Err(e) => refused(&e, &reference),
@@ -138,9 +143,9 @@ fuzz_target!(|data: &[u8]| {
 });
 
 /// Every parameter name the constructors look up, and one they do not.
-const NAMES: [&str; 11] = [
+const NAMES: [&str; 12] = [
     "jobid", "workid", "current", "total", "ok", "desc", "maxage", "interval", "width", "limit",
-    "_",
+    "seq", "_",
 ];
 
 /// Lengths on either side of the id and desc limits.
@@ -214,7 +219,6 @@ fn message_is_short(e: &ParamError) {
     assert!(message.len() < 800, "{} bytes", message.len());
     assert!(message.starts_with("parameter '"));
 }
-
 
 /// A constructor's refusal names a parameter that was sent, or one that
 /// is required.

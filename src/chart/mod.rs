@@ -513,6 +513,7 @@ mod tests {
             base_time: 0.0,
             base_current: 0.0,
             updates: 10,
+            seq: None,
         }
     }
 

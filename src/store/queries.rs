@@ -39,7 +39,7 @@ fn read_job_in(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreError
     };
     let mut stmt = conn.prepare_cached(
         "SELECT workid, current, total, ok, desc, first_seen, updated, base_time, base_current,
-                updates
+                updates, seq
            FROM workers WHERE job = ?1",
     )?;
     job.workers = stmt
@@ -55,6 +55,7 @@ fn read_job_in(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreError
                 base_time: row.get(7)?,
                 base_current: row.get(8)?,
                 updates: row.get(9)?,
+                seq: row.get::<_, Option<i64>>(10)?.map(i64::unsigned_abs),
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -174,6 +175,8 @@ pub(super) enum WorkerWrite {
     Updated,
     /// Nothing: no such worker, and no total to create it with.
     Missing,
+    /// Nothing: the update's seq is below the stored one (a late retry).
+    Stale,
 }
 
 /// Creates a job, or overwrites one with the same id: title and maxage
@@ -222,14 +225,17 @@ pub(super) fn write_worker(
     // (cheaper than an upsert with RETURNING, which buffers its row). A
     // worker whose `current` goes backwards has restarted: its rate is
     // measured afresh from this report. ?4 is the total, NULL to keep it.
+    // ?8 is the update's seq: one below the stored seq leaves the row alone.
+    let seq = update.seq.map(u64::cast_signed);
     let updated = conn
         .prepare_cached(
             "UPDATE workers
                 SET base_time = CASE WHEN ?3 < current THEN ?6 ELSE base_time END,
                     base_current = CASE WHEN ?3 < current THEN ?3 ELSE base_current END,
                     current = ?3, total = COALESCE(?4, total), ok = ?5,
-                    desc = COALESCE(?7, desc), updated = ?6, updates = updates + 1
-              WHERE job = ?1 AND workid = ?2",
+                    desc = COALESCE(?7, desc), updated = ?6, updates = updates + 1,
+                    seq = COALESCE(?8, seq)
+              WHERE job = ?1 AND workid = ?2 AND (?8 IS NULL OR seq IS NULL OR ?8 >= seq)",
         )?
         .execute(params![
             job,
@@ -238,18 +244,22 @@ pub(super) fn write_worker(
             update.total,
             update.ok,
             now,
-            update.desc
+            update.desc,
+            seq
         ])?;
     if updated > 0 {
         return Ok(WorkerWrite::Updated);
+    }
+    if update.seq.is_some() && worker_exists(conn, job, &update.workid)? {
+        return Ok(WorkerWrite::Stale);
     }
     let Some(total) = update.total else {
         return Ok(WorkerWrite::Missing);
     };
     conn.prepare_cached(
         "INSERT INTO workers (job, workid, current, total, ok, desc,
-                              first_seen, updated, base_time, base_current)
-              VALUES (?1, ?2, ?3, ?4, ?5, COALESCE(?7, ''), ?6, ?6, ?6, ?3)",
+                              first_seen, updated, base_time, base_current, seq)
+              VALUES (?1, ?2, ?3, ?4, ?5, COALESCE(?7, ''), ?6, ?6, ?6, ?3, ?8)",
     )?
     .execute(params![
         job,
@@ -258,7 +268,8 @@ pub(super) fn write_worker(
         total,
         update.ok,
         now,
-        update.desc
+        update.desc,
+        seq
     ])?;
     Ok(WorkerWrite::Inserted)
 }

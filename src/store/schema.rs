@@ -21,6 +21,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_jobs_and_workers.sql"),
     include_str!("../../migrations/0002_expiry_and_rate.sql"),
     include_str!("../../migrations/0003_update_count.sql"),
+    include_str!("../../migrations/0004_worker_seq.sql"),
 ];
 
 /// How long a connection waits for a lock before giving up. Only checkpoints
@@ -166,6 +167,7 @@ fn add_functions(conn: &Connection) -> rusqlite::Result<()> {
             base_time: 0.0,
             base_current: 0.0,
             updates: ctx.get(5)?,
+            seq: None,
         };
         Ok(Some(worker.bar_state(ctx.get(6)?).as_str()))
     })

@@ -60,6 +60,9 @@ pub enum WriteOutcome {
     Created,
     /// The worker's report was stored.
     Updated,
+    /// The worker's report was older (by its seq) than the stored one, so
+    /// it was acknowledged and not applied.
+    Ignored,
     /// The job was deleted (true), or there was no such job (false).
     Deleted(bool),
     /// This many expired jobs were deleted.
@@ -133,12 +136,17 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, caps: Caps, metrics: &Me
         let ops: Vec<&WriteOp> = batch.iter().map(|e| &e.op).collect();
         let results = match apply_batch(&mut conn, &ops, unix_now(), caps, &mut known) {
             Ok(results) => {
-                let updates = ops
-                    .iter()
-                    .zip(&results)
-                    .filter(|(op, result)| matches!(op, WriteOp::Update(_)) && result.is_ok())
-                    .count();
-                metrics.batch(ops.len(), updates);
+                let count = |outcome: WriteOutcome| {
+                    results
+                        .iter()
+                        .filter(|r| r.as_ref().is_ok_and(|o| *o == outcome))
+                        .count()
+                };
+                metrics.batch(
+                    ops.len(),
+                    count(WriteOutcome::Updated),
+                    count(WriteOutcome::Ignored),
+                );
                 results
             }
             Err(e) => {
@@ -336,6 +344,7 @@ fn apply_op(
             let mut changed = job;
             match queries::write_worker(conn, job.id, update, now)? {
                 WorkerWrite::Missing => return Err(StoreError::TotalRequired),
+                WorkerWrite::Stale => return Ok((WriteOutcome::Ignored, Effect::Nothing)),
                 WorkerWrite::Inserted => changed.workers += 1,
                 WorkerWrite::Updated => {}
             }
@@ -406,6 +415,7 @@ mod tests {
             total,
             ok: true,
             desc: Some(desc.into()),
+            seq: None,
         })
     }
 
