@@ -12,7 +12,16 @@
   var statusUrl = body.dataset.status;
   var interval = Math.max(1, Number(body.dataset.interval) || 30);
   var list = document.getElementById("workers");
-  var icons = { running: "\u25b6", done: "\u2714", failed: "\u2716", stale: "\u25f7" };
+  var icons = {
+    running: "\u25b6",
+    done: "\u2714",
+    failed: "\u2716",
+    stale: "\u25f7",
+    not_started: "\u25cb",
+  };
+  var svgNs = "http://www.w3.org/2000/svg";
+  // The history URL: the status URL's query (jobid, token) on `history`.
+  var historyUrl = statusUrl.replace(/^status/, "history");
   var renders = 0;
   // Server time minus client time, from each answer's `now`.
   var skew = Number(body.dataset.now) * 1000 - Date.now();
@@ -38,6 +47,30 @@
   // An ETA as the server's format::eta says it.
   function etaText(secs) {
     return secs < 1 ? "any moment" : "in " + span(secs);
+  }
+
+  // A rate as the server's format::rate writes it.
+  function rateText(perSec) {
+    var value = perSec, unit = "s";
+    if (perSec !== 0 && perSec < 1) {
+      if (perSec * 60 >= 1) { value = perSec * 60; unit = "min"; }
+      else { value = perSec * 3600; unit = "h"; }
+    }
+    if (value !== 0) value = Number(value.toPrecision(3));
+    return qty(value) + "/" + unit;
+  }
+
+  // A running worker's rate and time left, as the server's rate_line().
+  function rateLine(w, state) {
+    if ((state !== "running" && state !== "stale") || w.rate === null) return "";
+    if (w.eta_seconds === null) return rateText(w.rate);
+    return rateText(w.rate) + " \u00b7 " + span(w.eta_seconds) + " left";
+  }
+
+  // A row's state in words, as the server's state_label().
+  function stateLabel(state, slow) {
+    if (slow) return "\u25bc slow";
+    return icons[state] + " " + state.replace("_", " ");
   }
 
   // A quantity as the server's format::qty writes it.
@@ -68,6 +101,8 @@
   function newRow(workid) {
     var li = el("li", "worker");
     li.dataset.workid = workid;
+    li.tabIndex = 0;
+    li.setAttribute("aria-expanded", "false");
     var wid = el("span", "wid");
     wid.textContent = workid;
     wid.title = workid;
@@ -76,6 +111,7 @@
     txt.appendChild(el("b"));
     txt.appendChild(document.createTextNode(" "));
     txt.appendChild(el("span", "pc"));
+    txt.appendChild(el("span", "rate"));
     txt.appendChild(el("i", "wdesc"));
     track.appendChild(el("span", "fill"));
     track.appendChild(txt);
@@ -103,6 +139,7 @@
         txt: li.querySelector(".txt"),
         counts: li.querySelector(".txt b"),
         pc: li.querySelector(".pc"),
+        rate: li.querySelector(".rate"),
         desc: li.querySelector(".wdesc"),
         st: li.querySelector(".st"),
         ago: li.querySelector(".ago"),
@@ -118,25 +155,126 @@
   function updateRow(li, w) {
     var p = parts(li);
     var state = barState(w);
-    setClass(li, "worker s-" + state);
+    var waiting = state === "not_started";
+    setClass(li, "worker s-" + state + (w.slow ? " slow" : "") + (li.detail ? " open" : ""));
     li.dataset.state = state;
     setClass(p.fill, w.percent === 0 ? "fill p0" : "fill");
     var width = w.percent + "%";
     if (p.fill.style.width !== width) p.fill.style.width = width;
     p.fill.dataset.percent = String(w.percent);
-    var title = w.workid + ": " + qty(w.current) + " of " + qty(w.total);
+    var title = w.workid + ": " + (waiting ? "expected, no report yet" : qty(w.current) + " of " + qty(w.total));
     if (p.track.title !== title) p.track.title = title;
-    setText(p.counts, qty(w.current) + "/" + qty(w.total));
-    setText(p.pc, pct(w.percent));
+    setText(p.counts, waiting ? "not started yet" : qty(w.current) + "/" + qty(w.total));
+    setText(p.pc, waiting ? "" : pct(w.percent));
+    if (!p.rate) {
+      p.rate = el("span", "rate");
+      p.txt.insertBefore(p.rate, p.desc);
+    }
+    setText(p.rate, rateLine(w, state));
     if (!p.desc) {
       p.desc = el("i", "wdesc");
       p.txt.appendChild(p.desc);
     }
     setText(p.desc, w.desc);
-    setText(p.st, icons[state] + " " + state);
-    p.ago.dataset.t = String(w.updated);
-    var stamp = "last report " + utc(w.updated);
+    setText(p.st, stateLabel(state, w.slow));
+    p.ago.dataset.t = waiting ? "" : String(w.updated);
+    var stamp = waiting ? "no report yet" : "last report " + utc(w.updated);
     if (p.ago.title !== stamp) p.ago.title = stamp;
+    li.worker = w;
+  }
+
+  // Points [[t, v], ...] as an SVG path across a width x height box, from
+  // t0 to t1 and v 0 to vmax; closed down to the base for an area.
+  function pathOf(points, t0, t1, vmax, width, height, area) {
+    var dt = Math.max(t1 - t0, 1e-9);
+    var d = "";
+    points.forEach(function (pt, i) {
+      var x = ((pt[0] - t0) / dt) * width;
+      var y = height - (Math.min(pt[1], vmax) / (vmax || 1)) * height;
+      d += (i ? "L" : "M") + x.toFixed(1) + " " + y.toFixed(1);
+    });
+    if (area && points.length) d += "L" + width + " " + height + "L0 " + height + "Z";
+    return d;
+  }
+
+  // The burn-up chart: overall percent from the first point to now, the
+  // last figure held until now.
+  function drawBurnUp(points) {
+    var svg = document.getElementById("burnup");
+    if (!svg || !points.length) return;
+    var now = serverNow();
+    var held = points.concat([[Math.max(now, points[points.length - 1][0]), points[points.length - 1][1]]]);
+    var t0 = held[0][0];
+    svg.querySelector(".area").setAttribute("d", pathOf(held, t0, now, 100, 600, 80, true));
+    svg.querySelector(".line").setAttribute("d", pathOf(held, t0, now, 100, 600, 80, false));
+    setText(document.getElementById("burnup-from"), utc(t0));
+    setText(document.getElementById("burnup-span"), span(now - t0) + " shown");
+  }
+
+  // A worker's detail row: its sparkline and figures, from `history`.
+  function fillDetail(li) {
+    var w = li.worker;
+    var detail = li.detail;
+    fetch(historyUrl + "&workid=" + encodeURIComponent(li.dataset.workid), { cache: "no-store" })
+      .then(function (r) {
+        return r.ok ? r.json() : null;
+      })
+      .then(function (h) {
+        if (!h || li.detail !== detail) return;
+        var points = h.workers.length ? h.workers[0].current : [];
+        var svg = detail.querySelector("svg");
+        var note = detail.querySelector("p");
+        if (!points.length) {
+          svg.hidden = true;
+          setText(note, "No report yet.");
+          return;
+        }
+        svg.hidden = false;
+        var t0 = points[0][0];
+        var t1 = Math.max(h.now, points[points.length - 1][0]);
+        var held = points.concat([[t1, points[points.length - 1][1]]]);
+        var top = Math.max(w ? w.total : 0, held.reduce(function (m, p) { return Math.max(m, p[1]); }, 0));
+        svg.querySelector(".area").setAttribute("d", pathOf(held, t0, t1, top, 300, 40, true));
+        svg.querySelector(".line").setAttribute("d", pathOf(held, t0, t1, top, 300, 40, false));
+        var parts = [points.length + " points since " + utc(t0)];
+        if (w && w.rate !== null) parts.push("rate " + rateText(w.rate) + " over its last reports");
+        if (w && w.eta_seconds !== null) parts.push("done " + etaText(w.eta_seconds));
+        if (w && w.slow) parts.push("slow: below half the job's median rate");
+        setText(note, parts.join(" \u00b7 "));
+      })
+      .catch(function () {});
+  }
+
+  function openDetail(li) {
+    var detail = el("div", "detail");
+    var svg = document.createElementNS(svgNs, "svg");
+    svg.setAttribute("viewBox", "0 0 300 40");
+    svg.setAttribute("preserveAspectRatio", "none");
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", "progress of " + li.dataset.workid + " over time");
+    ["area", "line"].forEach(function (k) {
+      var path = document.createElementNS(svgNs, "path");
+      path.setAttribute("class", k);
+      svg.appendChild(path);
+    });
+    detail.appendChild(svg);
+    detail.appendChild(el("p"));
+    li.appendChild(detail);
+    li.detail = detail;
+    li.classList.add("open");
+    li.setAttribute("aria-expanded", "true");
+    fillDetail(li);
+  }
+
+  function toggleDetail(li) {
+    if (li.detail) {
+      li.detail.remove();
+      li.detail = null;
+      li.classList.remove("open");
+      li.setAttribute("aria-expanded", "false");
+    } else {
+      openDetail(li);
+    }
   }
 
   // Since when the server has not answered, if it has not.
@@ -149,7 +287,7 @@
     var rows = list.children;
     for (var i = 0; i < rows.length; i++) {
       var ago = parts(rows[i]).ago;
-      setText(ago, span(now - Number(ago.dataset.t)) + " ago");
+      setText(ago, ago.dataset.t ? span(now - Number(ago.dataset.t)) + " ago" : "no report");
     }
   }
 
@@ -164,9 +302,12 @@
     overall.className = "fill";
     overall.style.width = s.percent + "%";
     overall.dataset.percent = String(s.percent);
-    ["running", "done", "failed", "stale"].forEach(function (k) {
-      setText(document.getElementById("n-" + k), String(s[k]));
+    ["running", "done", "failed", "stale", "not_started", "slow"].forEach(function (k) {
+      var n = document.getElementById("n-" + k);
+      setText(n, String(s[k]));
+      if (k === "not_started" || k === "slow") n.parentNode.hidden = s[k] === 0;
     });
+    drawBurnUp(s.history);
     lastReport = s.last_report;
     if (lastReport === null) setText(document.getElementById("last"), "no report yet");
     setText(document.getElementById("expires"), "expires " + utc(job.expires));
@@ -188,6 +329,7 @@
       if (li) rows.delete(w.workid);
       else li = newRow(w.workid);
       updateRow(li, w);
+      if (li.detail) fillDetail(li);
       if (li !== next) list.insertBefore(li, next);
       else next = next.nextElementSibling;
     });
@@ -244,6 +386,18 @@
   if (last.dataset.t) lastReport = Number(last.dataset.t);
   document.querySelectorAll(".fill[data-percent]").forEach(function (fill) {
     fill.style.width = fill.dataset.percent + "%";
+  });
+  var burnUp = document.getElementById("burnup");
+  if (burnUp) drawBurnUp(JSON.parse(burnUp.dataset.points || "[]"));
+  list.addEventListener("click", function (e) {
+    var li = e.target.closest(".worker");
+    if (li && !e.target.closest(".detail")) toggleDetail(li);
+  });
+  list.addEventListener("keydown", function (e) {
+    if ((e.key === "Enter" || e.key === " ") && e.target.classList.contains("worker")) {
+      e.preventDefault();
+      toggleDetail(e.target);
+    }
   });
   body.dataset.renders = "0";
   setInterval(tickAgo, 5000);

@@ -36,8 +36,7 @@ fn job(n: usize, now: f64) -> Job {
                 },
                 first_seen: now - 1000.0,
                 updated,
-                base_time: now - 1000.0,
-                base_current: 0.0,
+                rate: Some(current / 995.0),
                 updates: 100,
                 seq: None,
             }
@@ -50,6 +49,7 @@ fn job(n: usize, now: f64) -> Job {
         updated: now - 5.0,
         maxage: 604_800.0,
         workers,
+        history: Vec::new(),
     }
 }
 

@@ -35,6 +35,8 @@ pub enum Error {
     Unauthorized(Refusal),
     /// No job has the id the client named.
     UnknownJob(String),
+    /// The job has no worker with the id the client named: (jobid, workid).
+    UnknownWorker(String, String),
     /// The store failed or refused.
     Store(StoreError),
     /// A chart could not be encoded as PNG.
@@ -49,7 +51,7 @@ impl Error {
         match self {
             Error::BadParam(_) | Error::BodyUnreadable(_) => 400,
             Error::Unauthorized(_) => 401,
-            Error::NoRoute(_) | Error::UnknownJob(_) => 404,
+            Error::NoRoute(_) | Error::UnknownJob(_) | Error::UnknownWorker(..) => 404,
             Error::MethodNotAllowed { .. } => 405,
             Error::BodyTooLarge { .. } => 413,
             Error::UnsupportedBody(_) => 415,
@@ -87,6 +89,9 @@ impl fmt::Display for Error {
             Error::BodyUnreadable(e) => write!(f, "request body could not be read: {e}"),
             Error::Unauthorized(refusal) => refusal.fmt(f),
             Error::UnknownJob(jobid) => write!(f, "no job with jobid {jobid:?}"),
+            Error::UnknownWorker(jobid, workid) => {
+                write!(f, "job {jobid:?} has no worker with workid {workid:?}")
+            }
             Error::Store(StoreError::TotalRequired) => {
                 write!(
                     f,

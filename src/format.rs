@@ -71,6 +71,29 @@ pub fn qty(x: f64) -> String {
     }
 }
 
+/// A rate of units per second, in the unit that gives it a whole number or
+/// more: `12.5/s`, `3/min`, `0.4/h`; three significant digits at most. The
+/// script's `rateText()` writes it the same way.
+pub fn rate(per_sec: f64) -> String {
+    let (value, unit) = if per_sec == 0.0 || per_sec >= 1.0 {
+        (per_sec, "s")
+    } else if per_sec * 60.0 >= 1.0 {
+        (per_sec * 60.0, "min")
+    } else {
+        (per_sec * 3600.0, "h")
+    };
+    format!("{}/{unit}", qty(significant(value)))
+}
+
+/// `x` to three significant digits.
+fn significant(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let scale = 10f64.powi(2 - x.abs().log10().floor() as i32);
+    (x * scale).round() / scale
+}
+
 /// A percent to one decimal, rounded down, so a worker shows 100.0% only
 /// when it is done. The script's `pct()` does the same.
 pub fn pct(p: f64) -> String {
@@ -101,6 +124,16 @@ mod tests {
         assert_eq!(one_line("a\nb\u{1b}[31m", 40), "a\\nb\\u{1b}[31m");
         assert_eq!(one_line("abcdef", 3), "abc…");
         assert_eq!(one_line("abc", 3), "abc");
+    }
+
+    #[test]
+    fn rates_in_the_unit_that_reads_best() {
+        assert_eq!(rate(12.5), "12.5/s");
+        assert_eq!(rate(1234.5678), "1230/s");
+        assert_eq!(rate(0.05), "3/min");
+        assert_eq!(rate(1.0 / 7.0), "8.57/min");
+        assert_eq!(rate(0.0001), "0.36/h");
+        assert_eq!(rate(0.0), "0/s");
     }
 
     #[test]

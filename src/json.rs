@@ -6,7 +6,8 @@
 
 use serde_json::{Value, json};
 
-use crate::model::{BarState, Job, JobSummary, Worker};
+use crate::history::Point;
+use crate::model::{BarState, Job, JobProgress, JobSummary, Worker, WorkerHistory};
 
 /// Largest integer an `f64` holds exactly.
 const EXACT_INT: f64 = 9_007_199_254_740_992.0;
@@ -31,7 +32,17 @@ fn time(t: f64) -> Value {
     rounded(t, 3)
 }
 
-fn worker(w: &Worker, now: f64) -> Value {
+/// Points as `[[time, value], …]`.
+fn points(points: &[Point], places: i32) -> Value {
+    Value::Array(
+        points
+            .iter()
+            .map(|&(t, value)| json!([time(t), rounded(value, places)]))
+            .collect(),
+    )
+}
+
+fn worker(w: &Worker, progress: &JobProgress, now: f64) -> Value {
     json!({
         "workid": w.workid,
         "current": number(w.current),
@@ -42,8 +53,10 @@ fn worker(w: &Worker, now: f64) -> Value {
         "state": w.state().as_str(),
         "first_seen": time(w.first_seen),
         "updated": time(w.updated),
+        "rate": w.rate.map(|rate| rounded(rate, 4)),
         "eta_seconds": w.eta_seconds().map(|eta| rounded(eta, 1)),
         "stale": w.is_stale(now),
+        "slow": w.is_slow(progress.median_rate, now),
         "seq": w.seq,
     })
 }
@@ -65,10 +78,28 @@ pub fn job_status(job: &Job, now: f64) -> Value {
             "done": progress.count(BarState::Done),
             "failed": progress.count(BarState::Failed),
             "stale": progress.count(BarState::Stale),
+            "not_started": progress.count(BarState::NotStarted),
+            "slow": progress.slow,
+            "median_rate": progress.median_rate.map(|rate| rounded(rate, 4)),
             "last_report": progress.last_report.map(time),
             "eta_seconds": progress.eta_seconds.map(|eta| rounded(eta, 1)),
+            "history": points(&job.burn_up(&progress), 2),
         },
-        "workers": job.workers.iter().map(|w| worker(w, now)).collect::<Vec<_>>(),
+        "workers": job.workers.iter().map(|w| worker(w, &progress, now)).collect::<Vec<_>>(),
+    })
+}
+
+/// The `history` document at `now`: the job's overall percent over time and
+/// each worker's `current` over time, as `[time, value]` pairs.
+pub fn job_history(job: &Job, workers: &[WorkerHistory], now: f64) -> Value {
+    json!({
+        "jobid": job.jobid,
+        "now": time(now),
+        "percent": points(&job.burn_up(&job.progress(now)), 2),
+        "workers": workers
+            .iter()
+            .map(|w| json!({ "workid": w.workid, "current": points(&w.points, 6) }))
+            .collect::<Vec<_>>(),
     })
 }
 
@@ -88,6 +119,7 @@ pub fn job_list(jobs: &[JobSummary]) -> Value {
                     "done": j.done,
                     "failed": j.failed,
                     "stale": j.stale,
+                    "not_started": j.not_started,
                     "percent": rounded(j.percent, 2),
                 })
             })

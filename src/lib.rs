@@ -14,6 +14,7 @@ mod demo;
 pub mod error;
 mod expiry;
 pub mod format;
+pub mod history;
 mod json;
 mod logger;
 pub mod metrics;

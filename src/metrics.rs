@@ -9,10 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The routes requests are counted by; anything else is `other`.
-const ENDPOINTS: [&str; 13] = [
+const ENDPOINTS: [&str; 14] = [
     "/progress/create",
     "/progress/update",
     "/progress/status",
+    "/progress/history",
     "/progress/jobs",
     "/progress/delete",
     "/progress/",

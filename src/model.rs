@@ -1,5 +1,6 @@
 //! Plain data: a job, its workers, and what is derived from them (percent,
-//! state, staleness, ETA, the job's summary, the natural order of ids).
+//! state, staleness, rate, ETA, stragglers, the job's summary, the natural
+//! order of ids).
 //!
 //! Nothing here knows SQL or HTTP. The store fills these structs; the JSON,
 //! page and chart read them. Every derived figure is computed here and only
@@ -22,6 +23,9 @@ pub struct Job {
     pub maxage: f64,
     /// The job's workers, in natural order of workid.
     pub workers: Vec<Worker>,
+    /// The job's overall percent over time (see [`crate::history`]): a point
+    /// at creation and at most one a second while workers report.
+    pub history: Vec<crate::history::Point>,
 }
 
 /// Unix seconds from which a job last active at `updated` may be deleted.
@@ -36,7 +40,8 @@ impl Job {
     }
 }
 
-/// One worker's latest report.
+/// One worker's latest report, or an expected worker (named by the job's
+/// roster) that has not reported yet.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Worker {
     /// The worker's id, unique within its job.
@@ -49,15 +54,18 @@ pub struct Worker {
     pub ok: bool,
     /// The worker's status text; may be empty.
     pub desc: String,
-    /// Unix seconds of the worker's first update.
+    /// Unix seconds of the worker's first update (for a worker that has not
+    /// reported, when the job expected it).
     pub first_seen: f64,
-    /// Unix seconds of the worker's last update.
+    /// Unix seconds of the worker's last update (as `first_seen` for a
+    /// worker that has not reported).
     pub updated: f64,
-    /// Unix seconds of the point its rate is measured from.
-    pub base_time: f64,
-    /// `current` at `base_time`.
-    pub base_current: f64,
-    /// How many reports the worker has sent.
+    /// Units per second over its newest reports
+    /// ([`crate::history::recent_rate`]); `None` until two reports apart in
+    /// time.
+    pub rate: Option<f64>,
+    /// How many reports the worker has sent; 0 for a worker the job's roster
+    /// expects that has not reported yet.
     pub updates: i64,
     /// The highest `seq` the worker has reported, if it sends them.
     pub seq: Option<u64>,
@@ -66,6 +74,8 @@ pub struct Worker {
 /// What a worker's bar means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkerState {
+    /// Expected by the job's roster; has not reported yet.
+    NotStarted,
     /// Still working: current < total and ok.
     Running,
     /// Finished: current ≥ total and ok.
@@ -86,9 +96,10 @@ impl WorkerState {
         }
     }
 
-    /// The word used in JSON, on the page and in the chart's legend.
+    /// The word used in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
+            WorkerState::NotStarted => "not_started",
             WorkerState::Running => "running",
             WorkerState::Done => "done",
             WorkerState::Failed => "failed",
@@ -123,24 +134,36 @@ pub enum BarState {
     Failed,
     /// Running but silent for much longer than usual.
     Stale,
+    /// Expected by the roster, not reported yet: an empty outlined bar.
+    NotStarted,
 }
 
 impl BarState {
     /// Every state, in legend order.
-    pub const ALL: [BarState; 4] = [
+    pub const ALL: [BarState; 5] = [
         BarState::Running,
         BarState::Done,
         BarState::Failed,
         BarState::Stale,
+        BarState::NotStarted,
     ];
 
-    /// The word shown on the page and in the chart's legend.
+    /// The state's key: in JSON, in CSS class names, in the SQL aggregates.
     pub fn as_str(self) -> &'static str {
         match self {
             BarState::Running => "running",
             BarState::Done => "done",
             BarState::Failed => "failed",
             BarState::Stale => "stale",
+            BarState::NotStarted => "not_started",
+        }
+    }
+
+    /// The words shown on the page and in the chart.
+    pub fn words(self) -> &'static str {
+        match self {
+            BarState::NotStarted => "not started",
+            other => other.as_str(),
         }
     }
 }
@@ -156,32 +179,57 @@ pub fn percent(current: f64, total: f64) -> f64 {
     }
 }
 
+/// A worker's percent: 0 until it reports (its figures are placeholders).
+pub fn worker_percent(current: f64, total: f64, updates: i64) -> f64 {
+    if updates == 0 {
+        0.0
+    } else {
+        percent(current, total)
+    }
+}
+
+/// A running worker is slow when its rate is below this share of the median
+/// rate of the job's running workers.
+pub const SLOW_SHARE: f64 = 0.5;
+/// The fewest running workers with a rate for a median worth comparing with.
+pub const SLOW_PEERS: usize = 3;
+
 impl Worker {
-    /// Percent complete, 0–100.
+    /// Percent complete, 0–100; 0 for a worker that has not reported.
     pub fn percent(&self) -> f64 {
-        percent(self.current, self.total)
+        worker_percent(self.current, self.total, self.updates)
     }
 
-    /// Running, done or failed.
+    /// Not started, running, done or failed.
     pub fn state(&self) -> WorkerState {
-        WorkerState::of(self.current, self.total, self.ok)
+        if self.updates == 0 {
+            WorkerState::NotStarted
+        } else {
+            WorkerState::of(self.current, self.total, self.ok)
+        }
     }
 
-    /// Units per second since `base_time`, or `None` while no progress has
-    /// been seen over a measurable time.
-    pub fn rate(&self) -> Option<f64> {
-        let dt = self.updated - self.base_time;
-        let dx = self.current - self.base_current;
-        (dt > 0.0 && dx > 0.0).then(|| dx / dt)
-    }
-
-    /// Seconds still needed at the current rate, counted from the worker's
-    /// last update; `None` unless the worker is running with a known rate.
+    /// Seconds still needed at the recent rate, counted from the worker's
+    /// last update; `None` unless the worker is running and moving.
     pub fn eta_seconds(&self) -> Option<f64> {
         if self.state() != WorkerState::Running {
             return None;
         }
-        self.rate().map(|rate| (self.total - self.current) / rate)
+        self.rate
+            .filter(|&rate| rate > 0.0)
+            .map(|rate| (self.total - self.current) / rate)
+    }
+
+    /// True for a running, reporting worker whose rate is below
+    /// [`SLOW_SHARE`] of `median` (the job's median rate, see
+    /// [`JobProgress::median_rate`]).
+    pub fn is_slow(&self, median: Option<f64>, now: f64) -> bool {
+        match (self.rate, median) {
+            (Some(rate), Some(median)) => {
+                self.bar_state(now) == BarState::Running && rate < SLOW_SHARE * median
+            }
+            _ => false,
+        }
     }
 
     /// The mean time between the worker's reports, once it has sent two.
@@ -201,6 +249,7 @@ impl Worker {
     /// How the worker's bar is drawn at `now`.
     pub fn bar_state(&self, now: f64) -> BarState {
         match self.state() {
+            WorkerState::NotStarted => BarState::NotStarted,
             WorkerState::Done => BarState::Done,
             WorkerState::Failed => BarState::Failed,
             WorkerState::Running if self.is_stale(now) => BarState::Stale,
@@ -212,10 +261,16 @@ impl Worker {
 /// A job's progress as a whole, at some moment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobProgress {
-    /// Mean percent over the workers; 0 without workers.
+    /// Mean percent over the workers (one not started counts as 0 %); 0
+    /// without workers.
     pub percent: f64,
     /// Workers by how their bar is drawn, in [`BarState::ALL`] order.
-    pub counts: [usize; 4],
+    pub counts: [usize; 5],
+    /// The median rate of the running, reporting workers that have one, when
+    /// there are at least [`SLOW_PEERS`] of them: what "slow" is judged by.
+    pub median_rate: Option<f64>,
+    /// Running workers that are slow (see [`Worker::is_slow`]).
+    pub slow: usize,
     /// Unix seconds of the latest report, if any worker has reported.
     pub last_report: Option<f64>,
     /// Seconds from now until the slowest running worker should finish;
@@ -233,14 +288,17 @@ impl JobProgress {
 impl Job {
     /// The job's progress at `now`. Stale workers are left out of the ETA:
     /// a worker that stopped reporting gives no useful finishing time.
+    /// Workers that have not reported are left out of it too.
     pub fn progress(&self, now: f64) -> JobProgress {
-        let mut counts = [0; 4];
+        let mut counts = [0; 5];
         let mut eta: Option<f64> = None;
         let mut eta_known = true;
+        let mut rates = Vec::new();
         for w in &self.workers {
             let state = w.bar_state(now);
             counts[state as usize] += 1;
             if state == BarState::Running {
+                rates.extend(w.rate);
                 match w.eta_seconds() {
                     Some(secs) => {
                         let from_now = (w.updated + secs - now).max(0.0);
@@ -250,6 +308,12 @@ impl Job {
                 }
             }
         }
+        let median_rate = median(&mut rates).filter(|_| rates.len() >= SLOW_PEERS);
+        let slow = self
+            .workers
+            .iter()
+            .filter(|w| w.is_slow(median_rate, now))
+            .count();
         let n = self.workers.len();
         JobProgress {
             percent: if n == 0 {
@@ -258,9 +322,63 @@ impl Job {
                 self.workers.iter().map(Worker::percent).sum::<f64>() / n as f64
             },
             counts,
-            last_report: self.workers.iter().map(|w| w.updated).reduce(f64::max),
+            median_rate,
+            slow,
+            last_report: self
+                .workers
+                .iter()
+                .filter(|w| w.updates > 0)
+                .map(|w| w.updated)
+                .reduce(f64::max),
             eta_seconds: eta.filter(|_| eta_known),
         }
+    }
+}
+
+/// The median of `values` (reordering them); `None` for none.
+fn median(values: &mut [f64]) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
+    }
+}
+
+/// One worker's history: (Unix seconds, current) points, oldest first, at
+/// most [`crate::history::MAX_POINTS`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerHistory {
+    /// The worker's id.
+    pub workid: String,
+    /// Its points.
+    pub points: Vec<crate::history::Point>,
+}
+
+impl Job {
+    /// The job's overall percent over time, ending at its latest figure: the
+    /// stored points (at most one a second is stored, so the last reports
+    /// may be missing) and, when it differs, `progress.percent` at the last
+    /// report.
+    pub fn burn_up(&self, progress: &JobProgress) -> Vec<crate::history::Point> {
+        let mut points = self.history.clone();
+        let last = points.last().copied();
+        let at = progress
+            .last_report
+            .into_iter()
+            .chain(last.map(|p| p.0))
+            .fold(self.created, f64::max);
+        match last {
+            Some((_, percent)) if percent == progress.percent => {}
+            Some((t, _)) if t >= at => {
+                if let Some(end) = points.last_mut() {
+                    end.1 = progress.percent;
+                }
+            }
+            _ => points.push((at, progress.percent)),
+        }
+        points
     }
 }
 
@@ -322,7 +440,7 @@ pub struct JobSummary {
     pub updated: f64,
     /// Seconds after `updated` when the job may be deleted.
     pub maxage: f64,
-    /// Number of workers that have reported.
+    /// Number of workers, counting those expected that have not reported.
     pub workers: i64,
     /// Workers running and reporting.
     pub running: i64,
@@ -332,6 +450,8 @@ pub struct JobSummary {
     pub failed: i64,
     /// Running workers gone silent.
     pub stale: i64,
+    /// Expected workers that have not reported yet.
+    pub not_started: i64,
     /// Mean percent over the workers; 0 for a job without workers.
     pub percent: f64,
 }
@@ -356,8 +476,8 @@ mod tests {
             desc: String::new(),
             first_seen: 100.0,
             updated: 110.0,
-            base_time: 100.0,
-            base_current: 0.0,
+            // As if it started at 0 ten seconds ago.
+            rate: Some(current / 10.0),
             updates: 2,
             seq: None,
         }
@@ -382,10 +502,9 @@ mod tests {
     }
 
     #[test]
-    fn eta_from_rate_since_base() {
-        // 5 units in 10 s = 0.5/s; 15 left → 30 s.
+    fn eta_from_the_recent_rate() {
+        // 0.5/s; 15 left → 30 s.
         let w = worker(5.0, 20.0, true);
-        assert_eq!(w.rate(), Some(0.5));
         assert_eq!(w.eta_seconds(), Some(30.0));
     }
 
@@ -394,8 +513,8 @@ mod tests {
         let mut w = worker(0.0, 20.0, true);
         assert_eq!(w.eta_seconds(), None);
         w.current = 5.0;
-        w.updated = w.base_time;
-        assert_eq!(w.eta_seconds(), None, "no time has passed");
+        w.rate = None;
+        assert_eq!(w.eta_seconds(), None, "no rate yet");
         assert_eq!(worker(5.0, 20.0, false).eta_seconds(), None);
         assert_eq!(worker(20.0, 20.0, true).eta_seconds(), None);
     }
@@ -438,6 +557,7 @@ mod tests {
             created: 0.0,
             updated: 110.0,
             maxage: 60.0,
+            history: Vec::new(),
             workers: vec![
                 worker(5.0, 20.0, true),  // running, 30 s to go from 110
                 worker(10.0, 20.0, true), // running, rate 1/s: 10 s to go
@@ -446,7 +566,7 @@ mod tests {
             ],
         };
         let p = job.progress(115.0);
-        assert_eq!(p.counts, [2, 1, 1, 0]);
+        assert_eq!(p.counts, [2, 1, 1, 0, 0]);
         assert_eq!(p.count(BarState::Running), 2);
         assert_eq!(p.eta_seconds, Some(25.0), "the slowest, counted from now");
         assert_eq!(p.last_report, Some(110.0));
@@ -454,8 +574,7 @@ mod tests {
         assert!((p.percent - mean).abs() < 1e-9);
         // A running worker without a rate makes the job's ETA unknown...
         job.workers.push(Worker {
-            base_current: 3.0,
-            current: 3.0,
+            rate: Some(0.0),
             ..worker(3.0, 20.0, true)
         });
         assert_eq!(job.progress(115.0).eta_seconds, None);
@@ -469,6 +588,97 @@ mod tests {
         };
         let p = empty.progress(0.0);
         assert_eq!((p.percent, p.last_report, p.eta_seconds), (0.0, None, None));
+    }
+
+    #[test]
+    fn an_expected_worker_counts_as_zero_until_it_reports() {
+        let expected = Worker {
+            updates: 0,
+            total: 0.0,
+            rate: None,
+            ..worker(0.0, 0.0, true)
+        };
+        assert_eq!(expected.state(), WorkerState::NotStarted);
+        assert_eq!(expected.bar_state(1e9), BarState::NotStarted, "never stale");
+        assert_eq!(
+            expected.percent(),
+            0.0,
+            "not 100 % for its placeholder total"
+        );
+        assert_eq!(expected.eta_seconds(), None);
+        let job = Job {
+            jobid: "j".into(),
+            desc: String::new(),
+            created: 0.0,
+            updated: 110.0,
+            maxage: 60.0,
+            history: Vec::new(),
+            workers: vec![worker(20.0, 20.0, true), expected],
+        };
+        let p = job.progress(111.0);
+        assert_eq!(p.count(BarState::NotStarted), 1);
+        assert_eq!(p.percent, 50.0);
+        assert_eq!(p.eta_seconds, None, "nothing running");
+        assert_eq!(p.last_report, Some(110.0));
+    }
+
+    #[test]
+    fn a_worker_below_half_the_median_rate_is_slow() {
+        let at = |rate: Option<f64>| Worker {
+            rate,
+            ..worker(5.0, 100.0, true)
+        };
+        let mut job = Job {
+            jobid: "j".into(),
+            desc: String::new(),
+            created: 0.0,
+            updated: 110.0,
+            maxage: 60.0,
+            history: Vec::new(),
+            workers: vec![at(Some(10.0)), at(Some(4.0))],
+        };
+        // Two workers are too few to call one slow.
+        assert_eq!(job.progress(111.0).median_rate, None);
+        assert_eq!(job.progress(111.0).slow, 0);
+        job.workers
+            .extend([at(Some(12.0)), at(Some(0.0)), at(None)]);
+        // Median of 0, 4, 10, 12 = 7: below 3.5 is slow.
+        let p = job.progress(111.0);
+        assert_eq!(p.median_rate, Some(7.0));
+        let slow: Vec<bool> = job
+            .workers
+            .iter()
+            .map(|w| w.is_slow(p.median_rate, 111.0))
+            .collect();
+        assert_eq!(slow, [false, false, false, true, false]);
+        assert_eq!(p.slow, 1);
+        // A stuck worker that went silent is stale, not slow.
+        assert!(!job.workers[3].is_slow(p.median_rate, 110.0 + 500.0));
+        // Done and failed workers are never slow.
+        assert!(!worker(100.0, 100.0, true).is_slow(Some(1e9), 111.0));
+        assert!(!worker(5.0, 100.0, false).is_slow(Some(1e9), 111.0));
+    }
+
+    #[test]
+    fn the_burn_up_ends_at_the_latest_figure() {
+        let mut job = Job {
+            jobid: "j".into(),
+            desc: String::new(),
+            created: 100.0,
+            updated: 110.0,
+            maxage: 60.0,
+            history: vec![(100.0, 0.0), (105.0, 20.0)],
+            workers: vec![worker(5.0, 20.0, true)],
+        };
+        let p = job.progress(111.0);
+        assert_eq!(
+            job.burn_up(&p),
+            [(100.0, 0.0), (105.0, 20.0), (110.0, 25.0)]
+        );
+        job.history.push((110.0, 25.0));
+        assert_eq!(job.burn_up(&p).len(), 3, "no repeat of the stored end");
+        job.history = Vec::new();
+        assert_eq!(job.burn_up(&p), [(110.0, 25.0)]);
     }
 
     #[test]

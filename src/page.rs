@@ -12,8 +12,11 @@
 use std::fmt::Write;
 use std::sync::OnceLock;
 
-use crate::format::{eta, pct, qty, span, utc};
-use crate::model::{BarState, Job, JobSummary, STALE_FLOOR_SECS, STALE_GAPS, Worker};
+use crate::format::{eta, pct, qty, rate, span, utc};
+use crate::model::{
+    BarState, Job, JobProgress, JobSummary, SLOW_PEERS, SLOW_SHARE, STALE_FLOOR_SECS, STALE_GAPS,
+    Worker,
+};
 
 /// The page's script.
 pub const SHOW_JS: &str = include_str!("../assets/show.js");
@@ -99,6 +102,7 @@ fn icon(state: BarState) -> &'static str {
         BarState::Done => "✔",
         BarState::Failed => "✖",
         BarState::Stale => "◷",
+        BarState::NotStarted => "○",
     }
 }
 
@@ -128,42 +132,92 @@ fn head(out: &mut String, title: &str, refresh: Option<u64>, script: bool) {
     out.push_str("</head>\n");
 }
 
-fn worker_row(out: &mut String, w: &Worker, now: f64) {
+/// The icon and words of a row's state; a slow worker is running, and says
+/// it is slow. The script's `stateLabel()` says the same.
+fn state_label(state: BarState, slow: bool) -> String {
+    if slow {
+        "▼ slow".to_string()
+    } else {
+        format!("{} {}", icon(state), state.words())
+    }
+}
+
+/// A running worker's rate and time left (`1.8/s · 4 s left`); empty for
+/// the others. The script's `rateLine()` says the same.
+fn rate_line(w: &Worker, state: BarState) -> String {
+    if !matches!(state, BarState::Running | BarState::Stale) {
+        return String::new();
+    }
+    match (w.rate, w.eta_seconds()) {
+        (Some(r), Some(secs)) => format!("{} · {} left", rate(r), span(secs)),
+        (Some(r), None) => rate(r),
+        (None, _) => String::new(),
+    }
+}
+
+fn worker_row(out: &mut String, w: &Worker, progress: &JobProgress, now: f64) {
     let state = w.bar_state(now);
+    let slow = w.is_slow(progress.median_rate, now);
     let desc = if w.desc.is_empty() {
         String::new()
     } else {
         format!("<i class=\"wdesc\">{}</i>", escape(&w.desc))
     };
+    let (counts, pc, ago, t) = if state == BarState::NotStarted {
+        (
+            "not started yet".to_string(),
+            String::new(),
+            "no report".to_string(),
+            String::new(),
+        )
+    } else {
+        (
+            format!("{}/{}", qty(w.current), qty(w.total)),
+            pct(w.percent()),
+            format!("{} ago", span(now - w.updated)),
+            w.updated.to_string(),
+        )
+    };
     let _ = writeln!(
         out,
-        "<li class=\"worker s-{state}\" data-workid=\"{id}\" data-state=\"{state}\">\
+        "<li class=\"worker s-{state}{slow_class}\" data-workid=\"{id}\" data-state=\"{state}\" \
+         tabindex=\"0\" aria-expanded=\"false\">\
          <span class=\"wid\" title=\"{id}\">{id}</span>\
-         <span class=\"track\" title=\"{id}: {current} of {total}\">\
+         <span class=\"track\" title=\"{id}: {title}\">\
          <span class=\"fill p{width}\" data-percent=\"{percent}\"></span>\
-         <span class=\"txt\"><b>{current}/{total}</b> <span class=\"pc\">{pc}</span>{desc}</span></span>\
-         <span class=\"st\">{icon} {state}</span>\
-         <span class=\"ago\" data-t=\"{updated}\" title=\"last report {stamp}\">{ago} ago</span></li>",
+         <span class=\"txt\"><b>{counts}</b> <span class=\"pc\">{pc}</span>\
+         <span class=\"rate\">{rate}</span>{desc}</span></span>\
+         <span class=\"st\">{label}</span>\
+         <span class=\"ago\" data-t=\"{t}\" title=\"{stamp}\">{ago}</span></li>",
         state = state.as_str(),
+        slow_class = if slow { " slow" } else { "" },
         id = escape(&w.workid),
-        current = qty(w.current),
-        total = qty(w.total),
+        title = if state == BarState::NotStarted {
+            "expected, no report yet".to_string()
+        } else {
+            format!("{} of {}", qty(w.current), qty(w.total))
+        },
         width = w.percent().round() as u32,
         percent = w.percent(),
-        pc = pct(w.percent()),
-        icon = icon(state),
-        updated = w.updated,
-        stamp = utc(w.updated),
-        ago = span(now - w.updated),
+        rate = rate_line(w, state),
+        label = state_label(state, slow),
+        stamp = if t.is_empty() {
+            "no report yet".to_string()
+        } else {
+            format!("last report {}", utc(w.updated))
+        },
     );
 }
 
-/// The stale rule in words, from the constants that define it.
-fn stale_rule() -> String {
+/// The stale and slow rules in words, from the constants that define them.
+fn state_rules() -> String {
     format!(
         "A worker is <b>stale</b> when it is still running but has been silent for more than \
-         {STALE_GAPS} times its usual gap between reports (and at least {}).",
-        span(STALE_FLOOR_SECS)
+         {STALE_GAPS} times its usual gap between reports (and at least {}). It is <b>slow</b> \
+         when its rate over its last reports is below {}% of the median rate of the running \
+         workers (once {SLOW_PEERS} or more have one). Click a worker for its history.",
+        span(STALE_FLOOR_SECS),
+        SLOW_SHARE * 100.0
     )
 }
 
@@ -202,14 +256,27 @@ pub fn show_page(job: &Job, now: f64, interval: u64, links: Links) -> String {
         width = overall.round() as u32,
     );
     for state in BarState::ALL {
+        let n = progress.count(state);
         let _ = write!(
             out,
-            "<li class=\"s-{s}\"><span class=\"swatch\"></span>{icon} <b id=\"n-{s}\">{n}</b> {s}</li>",
+            "<li class=\"s-{s}\"{hidden}><span class=\"swatch\"></span>{icon} <b id=\"n-{s}\">{n}</b> {words}</li>",
             s = state.as_str(),
+            // Jobs without a roster never have workers not started.
+            hidden = if state == BarState::NotStarted && n == 0 {
+                " hidden"
+            } else {
+                ""
+            },
             icon = icon(state),
-            n = progress.count(state),
+            words = state.words(),
         );
     }
+    let _ = write!(
+        out,
+        "<li class=\"slow\"{hidden}>▼ <b id=\"n-slow\">{n}</b> slow</li>",
+        n = progress.slow,
+        hidden = if progress.slow == 0 { " hidden" } else { "" },
+    );
     let last = progress
         .last_report
         .map_or("no report yet".to_string(), |t| {
@@ -229,6 +296,7 @@ pub fn show_page(job: &Job, now: f64, interval: u64, links: Links) -> String {
             " hidden"
         },
     );
+    burn_up(&mut out, job, &progress);
     let _ = writeln!(
         out,
         "<p id=\"waiting\" class=\"notice\"{}>Waiting for the first update from a worker. \
@@ -243,18 +311,42 @@ pub fn show_page(job: &Job, now: f64, interval: u64, links: Links) -> String {
     );
     out.push_str("<section class=\"panel\">\n<ol id=\"workers\">\n");
     for w in &job.workers {
-        worker_row(&mut out, w, now);
+        worker_row(&mut out, w, &progress, now);
     }
     let _ = writeln!(
         out,
         "</ol>\n<p class=\"legend-note\">{rule}</p>\n</section>\n\
          <footer>Updates every {interval} s · <a href=\"{status}\">JSON</a>{index} · \
          progressd</footer>\n</main>\n</body>\n</html>",
-        rule = stale_rule(),
+        rule = state_rules(),
         status = links.job("status", &job.jobid),
         index = links.index_link(),
     );
     out
+}
+
+/// The panel for the burn-up chart of the job's overall percent over time.
+/// The script draws it, from the points in `data-points` and then from each
+/// status answer's `summary.history`.
+fn burn_up(out: &mut String, job: &Job, progress: &JobProgress) {
+    let points: Vec<[f64; 2]> = job
+        .burn_up(progress)
+        .iter()
+        .map(|&(t, p)| [t, (p * 100.0).round() / 100.0])
+        .collect();
+    let json = serde_json::to_string(&points).unwrap_or_else(|_| "[]".to_string());
+    let _ = writeln!(
+        out,
+        "<section class=\"panel burnup\" aria-label=\"overall progress over time\">\
+         <div class=\"burnup-head\"><span>Overall progress over time</span>\
+         <span id=\"burnup-span\"></span></div>\
+         <svg id=\"burnup\" viewBox=\"0 0 600 80\" preserveAspectRatio=\"none\" role=\"img\" \
+         aria-label=\"overall percent over time\" data-points=\"{points}\">\
+         <path class=\"grid\" d=\"M0 40H600M0 20H600M0 60H600\"/>\
+         <path class=\"area\" d=\"\"/><path class=\"line\" d=\"\"/></svg>\
+         <div class=\"burnup-axis\"><span id=\"burnup-from\"></span><span>now</span></div></section>",
+        points = escape(&json),
+    );
 }
 
 /// The page for a jobid no job has (yet): people often open the link before
@@ -321,12 +413,14 @@ fn index_row(out: &mut String, job: &JobSummary, now: f64, links: Links) {
         (BarState::Done, job.done),
         (BarState::Failed, job.failed),
         (BarState::Stale, job.stale),
+        (BarState::NotStarted, job.not_started),
     ] {
         if n > 0 {
             let _ = write!(
                 states,
-                "<span class=\"s-{s}\"><span class=\"swatch\"></span>{n} {s}</span>",
-                s = state.as_str()
+                "<span class=\"s-{s}\"><span class=\"swatch\"></span>{n} {words}</span>",
+                s = state.as_str(),
+                words = state.words(),
             );
         }
     }

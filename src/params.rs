@@ -183,7 +183,10 @@ fn forbidden_in_id(c: char) -> bool {
 }
 
 fn id(form: &Form, name: &str, max_bytes: usize) -> Result<String, ParamError> {
-    let value = form.required(name)?;
+    checked_id(name, form.required(name)?, max_bytes)
+}
+
+fn checked_id(name: &str, value: &str, max_bytes: usize) -> Result<String, ParamError> {
     if value.is_empty() {
         return Err(ParamError::new(name, "must not be empty"));
     }
@@ -266,6 +269,84 @@ fn ok_flag(form: &Form) -> Result<bool, ParamError> {
     }
 }
 
+/// Most workers `workers=N` may name; the server's `--max-workers-per-job`
+/// is usually lower and answers 413.
+pub const MAX_ROSTER: u64 = 10_000_000;
+
+/// The workers a job expects before they report.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Roster {
+    /// None named: workers appear as they report.
+    #[default]
+    Open,
+    /// `workers=N`: the ids `0` to `N-1`.
+    Count(u64),
+    /// `workids=a,b,c`: these ids, without repeats.
+    Ids(Vec<String>),
+}
+
+impl Roster {
+    /// How many workers it names.
+    pub fn len(&self) -> u64 {
+        match self {
+            Roster::Open => 0,
+            Roster::Count(n) => *n,
+            Roster::Ids(ids) => ids.len() as u64,
+        }
+    }
+
+    /// True when it names no worker.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The ids it names. A count is only expanded here, once the writer has
+    /// checked it against the server's cap.
+    pub fn ids(&self) -> Vec<String> {
+        match self {
+            Roster::Open => Vec::new(),
+            Roster::Count(n) => (0..*n).map(|i| i.to_string()).collect(),
+            Roster::Ids(ids) => ids.clone(),
+        }
+    }
+
+    /// `workers` or `workids`, not both. Empty items of `workids` (a
+    /// trailing comma) are skipped and repeats dropped; each id follows the
+    /// rules of `workid`.
+    fn from_form(form: &Form) -> Result<Roster, ParamError> {
+        match (form.get("workers"), form.get("workids")) {
+            (Some(_), Some(_)) => Err(ParamError::new(
+                "workids",
+                "cannot be given with workers; name the workers one way",
+            )),
+            (Some(count), None) => match count.parse::<f64>() {
+                Ok(n) if n.fract() == 0.0 && (0.0..=MAX_ROSTER as f64).contains(&n) => {
+                    Ok(Roster::Count(n as u64))
+                }
+                _ => Err(ParamError::new(
+                    "workers",
+                    format!(
+                        "must be a whole number from 0 to {MAX_ROSTER}, got {}",
+                        quoted(count)
+                    ),
+                )),
+            },
+            (None, Some(list)) => {
+                let mut seen = std::collections::HashSet::new();
+                let mut ids = Vec::new();
+                for item in list.split(',').filter(|item| !item.is_empty()) {
+                    let workid = checked_id("workids", item, MAX_WORKID_BYTES)?;
+                    if seen.insert(workid.clone()) {
+                        ids.push(workid);
+                    }
+                }
+                Ok(Roster::Ids(ids))
+            }
+            (None, None) => Ok(Roster::Open),
+        }
+    }
+}
+
 /// Parameters of `create`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreateJob {
@@ -276,12 +357,15 @@ pub struct CreateJob {
     /// Seconds of inactivity before the job may be deleted; the server's
     /// default when omitted.
     pub maxage: Option<f64>,
+    /// The workers the job expects.
+    pub roster: Roster,
 }
 
 impl CreateJob {
-    /// Validates `jobid`, `desc` and `maxage`.
+    /// Validates `jobid`, `desc`, `maxage` and the roster (`workers` or
+    /// `workids`).
     pub fn from_form(form: &Form) -> Result<CreateJob, ParamError> {
-        form.only(&["jobid", "desc", "maxage"])?;
+        form.only(&["jobid", "desc", "maxage", "workers", "workids"])?;
         let jobid = id(form, "jobid", MAX_JOBID_BYTES)?;
         let desc = desc(form)?.unwrap_or_default();
         let maxage = match amount(form, "maxage")? {
@@ -303,6 +387,7 @@ impl CreateJob {
             jobid,
             desc,
             maxage,
+            roster: Roster::from_form(form)?,
         })
     }
 }
@@ -346,6 +431,27 @@ impl WorkerUpdate {
             desc: desc(form)?,
             seq: seq(form)?,
         })
+    }
+}
+
+/// Parameters of `history`: a job, and optionally one of its workers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryQuery {
+    /// The job's id.
+    pub jobid: String,
+    /// Only this worker's history; every worker's when `None`.
+    pub workid: Option<String>,
+}
+
+impl HistoryQuery {
+    /// Validates `jobid` and the optional `workid`.
+    pub fn from_form(form: &Form) -> Result<HistoryQuery, ParamError> {
+        let jobid = id(form, "jobid", MAX_JOBID_BYTES)?;
+        let workid = match form.get("workid") {
+            Some(_) => Some(id(form, "workid", MAX_WORKID_BYTES)?),
+            None => None,
+        };
+        Ok(HistoryQuery { jobid, workid })
     }
 }
 

@@ -16,7 +16,8 @@ use crate::auth::{self, Access, Tokens};
 use crate::chart;
 use crate::page::{self, Links};
 use crate::params::{
-    CreateJob, DEFAULT_LIST_LIMIT, Form, JobRef, ListJobs, RenderChart, ShowPage, WorkerUpdate,
+    CreateJob, DEFAULT_LIST_LIMIT, Form, HistoryQuery, JobRef, ListJobs, RenderChart, ShowPage,
+    WorkerUpdate,
 };
 use crate::render_cache::RenderCache;
 use crate::response::Response;
@@ -121,6 +122,7 @@ pub fn handle(ctx: &Context, request: &Request) -> Result<Response, Error> {
         "/progress/update" => update(ctx, &form),
         "/progress/delete" => delete(ctx, &form),
         "/progress/status" => status(ctx, &form).map(Response::with_cors),
+        "/progress/history" => history(ctx, &form).map(Response::with_cors),
         "/progress/jobs" => jobs(ctx, &form),
         "/progress/" => index(ctx, links),
         "/progress/show" => show(ctx, &form, links),
@@ -135,7 +137,8 @@ pub fn handle(ctx: &Context, request: &Request) -> Result<Response, Error> {
 fn access(path: &str, index: bool) -> Access {
     match path {
         "/progress/create" | "/progress/update" | "/progress/delete" => Access::Write,
-        "/progress/status" | "/progress/show" | "/progress/render" | "/metrics" => Access::Read,
+        "/progress/status" | "/progress/history" | "/progress/show" | "/progress/render"
+        | "/metrics" => Access::Read,
         "/progress/jobs" | "/progress/" if index => Access::Read,
         _ => Access::Public,
     }
@@ -201,6 +204,23 @@ fn status(ctx: &Context, form: &Form) -> Result<Response, Error> {
         Some(found) => Ok(Response::json(&json::job_status(&found, unix_now()))),
         None => Err(Error::UnknownJob(job.jobid)),
     }
+}
+
+fn history(ctx: &Context, form: &Form) -> Result<Response, Error> {
+    let query = HistoryQuery::from_form(form)?;
+    let Some((job, workers)) =
+        store::read_history(&ctx.reader, &query.jobid, query.workid.as_deref())?
+    else {
+        return Err(Error::UnknownJob(query.jobid));
+    };
+    if let Some(workid) = query.workid.filter(|_| workers.is_empty()) {
+        return Err(Error::UnknownWorker(query.jobid, workid));
+    }
+    Ok(Response::json(&json::job_history(
+        &job,
+        &workers,
+        unix_now(),
+    )))
 }
 
 fn jobs(ctx: &Context, form: &Form) -> Result<Response, Error> {

@@ -59,6 +59,7 @@ pub fn state_color(state: BarState) -> Rgb<u8> {
         BarState::Done => Rgb([0x35, 0x66, 0xc9]),
         BarState::Failed => Rgb([0xd3, 0x42, 0x3d]),
         BarState::Stale => Rgb([0x8c, 0x93, 0x9e]),
+        BarState::NotStarted => Rgb([0xa3, 0xab, 0xb6]),
     }
 }
 
@@ -89,9 +90,10 @@ pub fn track_color(state: BarState) -> Rgb<u8> {
 /// How serious a state is when one pixel row stands for several workers.
 fn severity(state: BarState) -> u8 {
     match state {
-        BarState::Failed => 3,
-        BarState::Stale => 2,
-        BarState::Running => 1,
+        BarState::Failed => 4,
+        BarState::Stale => 3,
+        BarState::Running => 2,
+        BarState::NotStarted => 1,
         BarState::Done => 0,
     }
 }
@@ -116,8 +118,8 @@ struct Inks {
     muted: Ink,
     track: Ink,
     grid: Ink,
-    state: [Ink; 4],
-    fill: [Ink; 4],
+    state: [Ink; 5],
+    fill: [Ink; 5],
     stripe: Ink,
     failed_track: Ink,
 }
@@ -313,14 +315,14 @@ pub fn version(job: &Job, now: f64, width: u32) -> String {
 }
 
 /// Swatches with each state's count and word, left to right.
-fn legend(canvas: &mut Canvas, inks: &Inks, counts: &[usize; 4]) {
+fn legend(canvas: &mut Canvas, inks: &Inks, counts: &[usize; 5]) {
     let regular = text::regular();
     let mut x = PAD;
     let y = PAD + 58;
     let w = canvas.width() as i32;
     for state in BarState::ALL {
         canvas.rect(x, y - 9, 10, 10, inks.state[state as usize]);
-        let label = format!("{} {}", counts[state as usize], state.as_str());
+        let label = format!("{} {}", counts[state as usize], state.words());
         regular.draw(
             canvas,
             (x + 14) as f32,
@@ -510,8 +512,8 @@ mod tests {
             desc: "a description long enough to need cutting when the chart is narrow".into(),
             first_seen: 0.0,
             updated,
-            base_time: 0.0,
-            base_current: 0.0,
+            // As if it started at 0 at time 0.
+            rate: (updated > 0.0).then(|| current / updated),
             updates: 10,
             seq: None,
         }
@@ -525,6 +527,7 @@ mod tests {
             updated: 1000.0,
             maxage: 60.0,
             workers,
+            history: Vec::new(),
         }
     }
 
@@ -583,8 +586,7 @@ mod tests {
     #[test]
     fn the_version_changes_when_only_time_changes_the_picture() {
         // 40 units in 400 s: an ETA that shrinks as time passes.
-        let mut w = worker(0, 40.0, true, 400.0);
-        w.base_time = 0.0;
+        let w = worker(0, 40.0, true, 400.0);
         let job = job(vec![w]);
         let (at_401, at_500) = (version(&job, 401.0, 800), version(&job, 500.0, 800));
         assert_ne!(at_401, at_500, "the ETA text differs");

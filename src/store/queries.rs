@@ -4,7 +4,8 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
-use crate::model::{Job, JobSummary, Worker, natural_cmp};
+use crate::history;
+use crate::model::{Job, JobSummary, Worker, WorkerHistory, natural_cmp};
 use crate::params::{CreateJob, WorkerUpdate};
 
 /// The job with this id and all its workers, or `None`.
@@ -19,7 +20,9 @@ pub fn read_job(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreErro
 
 fn read_job_in(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreError> {
     let found = conn
-        .prepare_cached("SELECT id, desc, created, updated, maxage FROM jobs WHERE jobid = ?1")?
+        .prepare_cached(
+            "SELECT id, desc, created, updated, maxage, history FROM jobs WHERE jobid = ?1",
+        )?
         .query_row([jobid], |row| {
             Ok((
                 row.get::<_, i64>(0)?,
@@ -30,6 +33,7 @@ fn read_job_in(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreError
                     updated: row.get(3)?,
                     maxage: row.get(4)?,
                     workers: Vec::new(),
+                    history: history::decode(row.get_ref(5)?.as_blob_or_null()?),
                 },
             ))
         })
@@ -38,8 +42,7 @@ fn read_job_in(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreError
         return Ok(None);
     };
     let mut stmt = conn.prepare_cached(
-        "SELECT workid, current, total, ok, desc, first_seen, updated, base_time, base_current,
-                updates, seq
+        "SELECT workid, current, total, ok, desc, first_seen, updated, history, updates, seq
            FROM workers WHERE job = ?1",
     )?;
     job.workers = stmt
@@ -52,10 +55,13 @@ fn read_job_in(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreError
                 desc: row.get(4)?,
                 first_seen: row.get(5)?,
                 updated: row.get(6)?,
-                base_time: row.get(7)?,
-                base_current: row.get(8)?,
-                updates: row.get(9)?,
-                seq: row.get::<_, Option<i64>>(10)?.map(i64::unsigned_abs),
+                // Only the newest points are decoded for every read; the
+                // whole history only for `history`.
+                rate: history::recent_rate(&history::decode_recent(
+                    row.get_ref(7)?.as_blob_or_null()?,
+                )),
+                updates: row.get(8)?,
+                seq: row.get::<_, Option<i64>>(9)?.map(i64::unsigned_abs),
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -70,6 +76,36 @@ fn read_job_in(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreError
     Ok(Some(job))
 }
 
+/// The job with this id and every worker's history (or only `workid`'s),
+/// in natural order of workid; `None` when there is no such job. A worker
+/// missing from the job gives an empty list.
+pub fn read_history(
+    conn: &Connection,
+    jobid: &str,
+    workid: Option<&str>,
+) -> Result<Option<(Job, Vec<WorkerHistory>)>, StoreError> {
+    let tx = conn.unchecked_transaction()?;
+    let Some(job) = read_job_in(&tx, jobid)? else {
+        return Ok(None);
+    };
+    let mut stmt = tx.prepare_cached(
+        "SELECT workid, history FROM workers
+          WHERE job = (SELECT id FROM jobs WHERE jobid = ?1) AND (?2 IS NULL OR workid = ?2)",
+    )?;
+    let mut workers = stmt
+        .query_map(params![jobid, workid], |row| {
+            Ok(WorkerHistory {
+                workid: row.get(0)?,
+                points: history::decode(row.get_ref(1)?.as_blob_or_null()?),
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    drop(stmt);
+    tx.finish()?;
+    workers.sort_by(|a, b| natural_cmp(&a.workid, &b.workid));
+    Ok(Some((job, workers)))
+}
+
 /// The `limit` jobs with the most recent activity, newest first, each with
 /// its workers summarised as of `now`. Needs the SQL functions of
 /// `open_reader`. The order follows the job rows' stamps, which may lag by
@@ -79,10 +115,11 @@ pub fn list_jobs(conn: &Connection, limit: u64, now: f64) -> Result<Vec<JobSumma
         "SELECT jobid, desc, created, MAX(stamped, COALESCE(MAX(reported), 0)), maxage,
                 COUNT(workid), COALESCE(AVG(percent), 0),
                 COALESCE(SUM(state = 'running'), 0), COALESCE(SUM(state = 'done'), 0),
-                COALESCE(SUM(state = 'failed'), 0), COALESCE(SUM(state = 'stale'), 0)
+                COALESCE(SUM(state = 'failed'), 0), COALESCE(SUM(state = 'stale'), 0),
+                COALESCE(SUM(state = 'not_started'), 0)
            FROM (SELECT j.id, j.jobid, j.desc, j.created, j.updated AS stamped, j.maxage,
                         w.workid, w.updated AS reported,
-                        progress_percent(w.current, w.total) AS percent,
+                        progress_percent(w.current, w.total, w.updates) AS percent,
                         bar_state(w.current, w.total, w.ok, w.first_seen, w.updated, w.updates, ?2)
                             AS state
                    FROM (SELECT * FROM jobs ORDER BY updated DESC, id DESC LIMIT ?1) AS j
@@ -105,6 +142,7 @@ pub fn list_jobs(conn: &Connection, limit: u64, now: f64) -> Result<Vec<JobSumma
                 done: row.get(8)?,
                 failed: row.get(9)?,
                 stale: row.get(10)?,
+                not_started: row.get(11)?,
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -160,10 +198,15 @@ pub(super) fn count_jobs(conn: &Connection) -> rusqlite::Result<u64> {
 
 /// True when the job has a worker with this id.
 pub(super) fn worker_exists(conn: &Connection, job: i64, workid: &str) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT 1 FROM workers WHERE job = ?1 AND workid = ?2")?
-        .query_row(params![job, workid], |_| Ok(()))
+    Ok(worker_updates(conn, job, workid)?.is_some())
+}
+
+/// How many reports the job's worker with this id has sent (0 for one its
+/// roster expects), or `None` when there is no such worker.
+fn worker_updates(conn: &Connection, job: i64, workid: &str) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT updates FROM workers WHERE job = ?1 AND workid = ?2")?
+        .query_row(params![job, workid], |row| row.get(0))
         .optional()
-        .map(|found| found.is_some())
 }
 
 /// What [`write_worker`] did.
@@ -173,28 +216,32 @@ pub(super) enum WorkerWrite {
     Inserted,
     /// An existing worker's row.
     Updated,
-    /// Nothing: no such worker, and no total to create it with.
+    /// Nothing: no such worker (or one that has not reported yet), and no
+    /// total to give it.
     Missing,
     /// Nothing: the update's seq is below the stored one (a late retry).
     Stale,
 }
 
 /// Creates a job, or overwrites one with the same id: title and maxage
-/// replaced, created anew, its workers deleted. Returns its row id.
+/// replaced, created anew, its workers replaced by the `roster` (workers
+/// expected, not reported yet), its history started at 0 %. Returns its row
+/// id.
 pub(super) fn create_job(
     conn: &Connection,
     create: &CreateJob,
+    roster: &[String],
     maxage: f64,
     now: f64,
 ) -> rusqlite::Result<i64> {
     let id: i64 = conn
         .prepare_cached(
-            "INSERT INTO jobs (jobid, desc, created, updated, maxage, expires)
-                  VALUES (?1, ?2, ?3, ?3, ?4, ?3 + ?4)
+            "INSERT INTO jobs (jobid, desc, created, updated, maxage, expires, history)
+                  VALUES (?1, ?2, ?3, ?3, ?4, ?3 + ?4, history_push(NULL, ?3, 0))
              ON CONFLICT (jobid) DO UPDATE
                  SET desc = excluded.desc, created = excluded.created,
                      updated = excluded.updated, maxage = excluded.maxage,
-                     expires = excluded.expires
+                     expires = excluded.expires, history = excluded.history
              RETURNING id",
         )?
         .query_row(params![create.jobid, create.desc, now, maxage], |row| {
@@ -202,13 +249,29 @@ pub(super) fn create_job(
         })?;
     conn.prepare_cached("DELETE FROM workers WHERE job = ?1")?
         .execute([id])?;
+    let mut expect = conn.prepare_cached(
+        "INSERT INTO workers (job, workid, current, total, ok, first_seen, updated, updates)
+              VALUES (?1, ?2, 0, 0, 1, ?3, ?3, 0)
+         ON CONFLICT DO NOTHING",
+    )?;
+    for workid in roster {
+        expect.execute(params![id, workid, now])?;
+    }
     Ok(id)
 }
 
-/// Records activity on a job now, pushing its expiry back.
+/// Records activity on a job now: pushes its expiry back and adds its
+/// overall percent to its history.
 pub(super) fn touch_job(conn: &Connection, id: i64, now: f64) -> rusqlite::Result<()> {
-    conn.prepare_cached("UPDATE jobs SET updated = ?2, expires = ?2 + maxage WHERE id = ?1")?
-        .execute(params![id, now])?;
+    conn.prepare_cached(
+        "UPDATE jobs
+            SET updated = ?2, expires = ?2 + maxage,
+                history = history_push(history, ?2,
+                    (SELECT COALESCE(AVG(progress_percent(current, total, updates)), 0)
+                       FROM workers WHERE job = ?1))
+          WHERE id = ?1",
+    )?
+    .execute(params![id, now])?;
     Ok(())
 }
 
@@ -222,20 +285,21 @@ pub(super) fn write_worker(
 ) -> rusqlite::Result<WorkerWrite> {
     // Most reports are for a worker that exists: one UPDATE, then an INSERT
     // only for a new one, which tells the writer's count which it was
-    // (cheaper than an upsert with RETURNING, which buffers its row). A
-    // worker whose `current` goes backwards has restarted: its rate is
-    // measured afresh from this report. ?4 is the total, NULL to keep it.
-    // ?8 is the update's seq: one below the stored seq leaves the row alone.
+    // (cheaper than an upsert with RETURNING, which buffers its row). Each
+    // report adds a point to the worker's history. ?4 is the total, NULL to
+    // keep it (a worker the roster expects has none to keep: its first
+    // report needs one). ?8 is the update's seq: one below the stored seq
+    // leaves the row alone.
     let seq = update.seq.map(u64::cast_signed);
     let updated = conn
         .prepare_cached(
             "UPDATE workers
-                SET base_time = CASE WHEN ?3 < current THEN ?6 ELSE base_time END,
-                    base_current = CASE WHEN ?3 < current THEN ?3 ELSE base_current END,
-                    current = ?3, total = COALESCE(?4, total), ok = ?5,
+                SET current = ?3, total = COALESCE(?4, total), ok = ?5,
                     desc = COALESCE(?7, desc), updated = ?6, updates = updates + 1,
-                    seq = COALESCE(?8, seq)
-              WHERE job = ?1 AND workid = ?2 AND (?8 IS NULL OR seq IS NULL OR ?8 >= seq)",
+                    first_seen = CASE WHEN updates = 0 THEN ?6 ELSE first_seen END,
+                    seq = COALESCE(?8, seq), history = history_push(history, ?6, ?3)
+              WHERE job = ?1 AND workid = ?2 AND (?8 IS NULL OR seq IS NULL OR ?8 >= seq)
+                AND (?4 IS NOT NULL OR updates > 0)",
         )?
         .execute(params![
             job,
@@ -250,16 +314,22 @@ pub(super) fn write_worker(
     if updated > 0 {
         return Ok(WorkerWrite::Updated);
     }
+    let Some(total) = update.total else {
+        // No such worker, or one expected without a total yet; or a late
+        // retry.
+        return Ok(match worker_updates(conn, job, &update.workid)? {
+            Some(updates) if updates > 0 => WorkerWrite::Stale,
+            _ => WorkerWrite::Missing,
+        });
+    };
     if update.seq.is_some() && worker_exists(conn, job, &update.workid)? {
         return Ok(WorkerWrite::Stale);
     }
-    let Some(total) = update.total else {
-        return Ok(WorkerWrite::Missing);
-    };
     conn.prepare_cached(
         "INSERT INTO workers (job, workid, current, total, ok, desc,
-                              first_seen, updated, base_time, base_current, seq)
-              VALUES (?1, ?2, ?3, ?4, ?5, COALESCE(?7, ''), ?6, ?6, ?6, ?3, ?8)",
+                              first_seen, updated, seq, history)
+              VALUES (?1, ?2, ?3, ?4, ?5, COALESCE(?7, ''), ?6, ?6, ?8,
+                      history_push(NULL, ?6, ?3))",
     )?
     .execute(params![
         job,

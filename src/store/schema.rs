@@ -13,7 +13,8 @@ use rusqlite::functions::FunctionFlags;
 
 use super::checkpoint::WAL_KEPT_BYTES;
 use super::{StoreError, path_text};
-use crate::model::{Worker, percent};
+use crate::history;
+use crate::model::{Worker, worker_percent};
 
 /// The migrations, in order; migration `i` (0-based) takes the schema from
 /// version `i` to `i + 1`.
@@ -22,6 +23,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_expiry_and_rate.sql"),
     include_str!("../../migrations/0003_update_count.sql"),
     include_str!("../../migrations/0004_worker_seq.sql"),
+    include_str!("../../migrations/0005_rosters_and_history.sql"),
 ];
 
 /// How long a connection waits for a lock before giving up. Only checkpoints
@@ -62,6 +64,7 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
         .map_err(open_error)?;
     conn.pragma_update(None, "journal_size_limit", WAL_KEPT_BYTES)
         .map_err(open_error)?;
+    add_functions(&conn).map_err(open_error)?;
     migrate(&mut conn, MIGRATIONS)?;
     Ok(conn)
 }
@@ -139,18 +142,25 @@ fn set_pragmas(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "foreign_keys", true)
 }
 
-/// `progress_percent(current, total)` and
+/// `progress_percent(current, total, updates)` and
 /// `bar_state(current, total, ok, first_seen, updated, updates, now)`: the
 /// model's own definitions, so SQL aggregates agree with the JSON. Both give
 /// NULL for a NULL worker (a job without workers in a LEFT JOIN), which the
-/// aggregates then skip.
+/// aggregates then skip. `history_push(history, time, value)`: the history
+/// with a point added ([`history::push`]).
 fn add_functions(conn: &Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
-    conn.create_scalar_function("progress_percent", 2, flags, |ctx| {
-        Ok(match (ctx.get(0)?, ctx.get(1)?) {
-            (Some(current), Some(total)) => Some(percent(current, total)),
+    conn.create_scalar_function("progress_percent", 3, flags, |ctx| {
+        Ok(match (ctx.get(0)?, ctx.get(1)?, ctx.get(2)?) {
+            (Some(current), Some(total), Some(updates)) => {
+                Some(worker_percent(current, total, updates))
+            }
             _ => None,
         })
+    })?;
+    conn.create_scalar_function("history_push", 3, flags, |ctx| {
+        let blob = ctx.get_raw(0).as_blob_or_null()?;
+        Ok(history::push(blob, ctx.get(1)?, ctx.get(2)?))
     })?;
     conn.create_scalar_function("bar_state", 7, flags, |ctx| {
         let Some(current) = ctx.get::<Option<f64>>(0)? else {
@@ -164,8 +174,7 @@ fn add_functions(conn: &Connection) -> rusqlite::Result<()> {
             desc: String::new(),
             first_seen: ctx.get(3)?,
             updated: ctx.get(4)?,
-            base_time: 0.0,
-            base_current: 0.0,
+            rate: None,
             updates: ctx.get(5)?,
             seq: None,
         };
@@ -216,7 +225,8 @@ mod tests {
         conn.execute_batch(
             "SELECT id, jobid, desc, created, updated, maxage, expires FROM jobs;
              SELECT job, workid, current, total, ok, desc, first_seen, updated,
-                    base_time, base_current, updates FROM workers;",
+                    updates, seq, history FROM workers;
+             SELECT history FROM jobs;",
         )?;
         let index: String = conn.query_row(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'jobs_by_expiry'",
@@ -249,12 +259,16 @@ mod tests {
                 r.get(0)
             })?;
         assert_eq!(expires, 250.0);
-        let base: (f64, f64) = conn.query_row(
-            "SELECT base_time, base_current FROM workers WHERE workid = 'w1'",
+        let worker: (f64, i64, bool) = conn.query_row(
+            "SELECT current, updates, history IS NULL FROM workers WHERE workid = 'w1'",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
-        assert_eq!(base, (200.0, 3.0));
+        assert_eq!(
+            worker,
+            (3.0, 1, true),
+            "a reported worker, history from its next report"
+        );
         Ok(())
     }
 
@@ -282,12 +296,18 @@ mod tests {
         drop(open_writer(&path)?);
         let conn = open_reader(&path)?;
         let row: (f64, String, String) = conn.query_row(
-            "SELECT progress_percent(30, 20), bar_state(5, 10, 1, 0, 10, 2, 11),
+            "SELECT progress_percent(30, 20, 1), bar_state(5, 10, 1, 0, 10, 2, 11),
                     bar_state(10, 10, 0, 0, 10, 2, 11)",
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
         assert_eq!(row, (100.0, "running".into(), "failed".into()));
+        let expected: (f64, String) = conn.query_row(
+            "SELECT progress_percent(0, 0, 0), bar_state(0, 0, 1, 0, 0, 0, 1e9)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        assert_eq!(expected, (0.0, "not_started".into()));
         Ok(())
     }
 }

@@ -305,12 +305,18 @@ fn apply_op(
             if new {
                 known.check_room(conn, caps.max_jobs)?;
             }
+            if create.roster.len() > caps.max_workers_per_job {
+                return Err(StoreError::TooManyWorkers {
+                    limit: caps.max_workers_per_job,
+                });
+            }
+            let roster = create.roster.ids();
             let maxage = create.maxage.unwrap_or(caps.default_maxage);
-            let id = queries::create_job(conn, create, maxage, now)?;
+            let id = queries::create_job(conn, create, &roster, maxage, now)?;
             let job = KnownJob {
                 id,
                 stamped: now,
-                workers: 0,
+                workers: roster.len() as u64,
             };
             let jobid = create.jobid.clone();
             Ok((WriteOutcome::Created, Effect::Known { jobid, job, new }))
@@ -385,6 +391,7 @@ fn apply_op(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::params::Roster;
     use crate::store::{open_reader, open_writer, read_job};
 
     const CAPS: Caps = Caps {
@@ -447,6 +454,7 @@ mod tests {
             jobid: jobid.into(),
             desc: String::new(),
             maxage: None,
+            roster: Roster::Open,
         })
     }
 
@@ -515,6 +523,7 @@ mod tests {
             jobid: "j".into(),
             desc: String::new(),
             maxage: Some(10.0),
+            roster: Roster::Open,
         });
         at(2000.0, create)?;
         // Activity at 2000.9 is not stamped on the job row (too soon)...

@@ -1,0 +1,197 @@
+//! Bounded progress history: a worker's (time, current) points, or a job's
+//! (time, percent) points, kept in one small blob per row.
+//!
+//! Every report adds a point. Once a history holds [`MAX_POINTS`], adding one
+//! removes an older point: never the first (where the run started) and never
+//! one of the [`RECENT`] newest (the rate is measured over those), but the
+//! one whose neighbours are closest in time, so old stretches thin out
+//! evenly while the whole span stays covered. A history therefore costs at
+//! most `8 + 12 × MAX_POINTS` bytes (584), whatever the job's length.
+//!
+//! The blob: the first point's time as an `f64`, then per point its time
+//! after that as an `f32` (to 0.25 s after a month) and its value as an
+//! `f64`, all little-endian. A blob that does not decode (none is ever
+//! written) reads as an empty history rather than failing a request.
+//!
+//! Nothing here knows SQL: the store registers [`push`] as a SQL function
+//! and decodes what it reads with [`decode`] and [`recent_rate`].
+
+/// Most points a history keeps.
+pub const MAX_POINTS: usize = 48;
+/// The newest points, never thinned out: the rate is measured over them.
+pub const RECENT: usize = 8;
+
+const HEADER: usize = 8;
+const POINT: usize = 12;
+
+/// One point: Unix seconds and the value then.
+pub type Point = (f64, f64);
+
+/// The points of `blob`, oldest first; empty for a missing or damaged blob.
+pub fn decode(blob: Option<&[u8]>) -> Vec<Point> {
+    decode_newest(blob, MAX_POINTS)
+}
+
+/// The [`RECENT`] newest points of `blob`: all [`recent_rate`] needs.
+pub fn decode_recent(blob: Option<&[u8]>) -> Vec<Point> {
+    decode_newest(blob, RECENT)
+}
+
+fn decode_newest(blob: Option<&[u8]>, most: usize) -> Vec<Point> {
+    let Some(blob) = blob.filter(|b| b.len() >= HEADER && (b.len() - HEADER).is_multiple_of(POINT))
+    else {
+        return Vec::new();
+    };
+    let (head, points) = blob.split_at(HEADER);
+    let start = f64::from_le_bytes(head.try_into().unwrap_or_default());
+    let skip = (points.len() / POINT).saturating_sub(most);
+    points
+        .chunks_exact(POINT)
+        .skip(skip)
+        .map(|p| {
+            let (dt, value) = p.split_at(4);
+            let dt = f32::from_le_bytes(dt.try_into().unwrap_or_default());
+            let value = f64::from_le_bytes(value.try_into().unwrap_or_default());
+            (start + f64::from(dt), value)
+        })
+        .collect()
+}
+
+fn encode(points: &[Point]) -> Vec<u8> {
+    let start = points.first().map_or(0.0, |p| p.0);
+    let mut blob = Vec::with_capacity(HEADER + POINT * points.len());
+    blob.extend_from_slice(&start.to_le_bytes());
+    for &(t, value) in points {
+        blob.extend_from_slice(&((t - start) as f32).to_le_bytes());
+        blob.extend_from_slice(&value.to_le_bytes());
+    }
+    blob
+}
+
+/// `blob` with the point (`t`, `value`) added, thinned to [`MAX_POINTS`].
+/// A point at the time of the last one replaces it.
+pub fn push(blob: Option<&[u8]>, t: f64, value: f64) -> Vec<u8> {
+    let mut points = decode(blob);
+    match points.last_mut() {
+        Some(last) if last.0 >= t => *last = (last.0, value),
+        _ => points.push((t, value)),
+    }
+    if points.len() > MAX_POINTS {
+        thin(&mut points);
+    }
+    encode(&points)
+}
+
+/// Removes the interior point whose neighbours are closest in time, leaving
+/// the first point and the [`RECENT`] newest alone.
+fn thin(points: &mut Vec<Point>) {
+    let last_candidate = points.len() - RECENT;
+    let gap = |i: usize| points[i + 1].0 - points[i - 1].0;
+    let drop = (1..last_candidate).min_by(|&a, &b| gap(a).total_cmp(&gap(b)));
+    if let Some(i) = drop {
+        points.remove(i);
+    }
+}
+
+/// Units per second over the newest points of a worker's history, since it
+/// last went backwards (a restarted worker); `None` without two points
+/// apart in time. Zero for a worker that reports but makes no progress.
+pub fn recent_rate(points: &[Point]) -> Option<f64> {
+    let recent = &points[points.len().saturating_sub(RECENT)..];
+    let since_restart = recent
+        .windows(2)
+        .rposition(|w| w[1].1 < w[0].1)
+        .map_or(0, |i| i + 1);
+    let (first, last) = (recent.get(since_restart)?, recent.last()?);
+    let dt = last.0 - first.0;
+    (dt > 0.0).then(|| ((last.1 - first.1) / dt).max(0.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pushed(points: &[Point]) -> Vec<u8> {
+        points.iter().fold(Vec::new(), |blob, &(t, v)| {
+            push(
+                Some(&blob).filter(|b| !b.is_empty()).map(Vec::as_slice),
+                t,
+                v,
+            )
+        })
+    }
+
+    #[test]
+    fn points_round_trip_to_a_quarter_second_after_a_month() {
+        let start = 1_764_000_000.0;
+        let points = [
+            (start, 0.0),
+            (start + 0.5, 1.5),
+            (start + 30.0 * 86_400.0, 123_456_789.0),
+        ];
+        let back = decode(Some(&pushed(&points)));
+        assert_eq!(back.len(), 3);
+        for (a, b) in points.iter().zip(&back) {
+            assert!((a.0 - b.0).abs() <= 0.25, "{a:?} vs {b:?}");
+            assert_eq!(a.1, b.1, "values are exact");
+        }
+    }
+
+    #[test]
+    fn damaged_or_missing_blobs_read_as_empty() {
+        assert!(decode(None).is_empty());
+        assert!(decode(Some(&[1, 2, 3])).is_empty());
+        assert!(decode(Some(&[0; 8 + 13])).is_empty());
+        assert_eq!(decode(Some(&push(Some(&[9; 5]), 10.0, 1.0))), [(10.0, 1.0)]);
+    }
+
+    #[test]
+    fn a_report_at_the_same_time_replaces_the_last_point() {
+        let blob = pushed(&[(10.0, 1.0), (20.0, 2.0), (20.0, 3.0), (19.0, 4.0)]);
+        assert_eq!(decode(Some(&blob)), [(10.0, 1.0), (20.0, 4.0)]);
+    }
+
+    #[test]
+    fn history_stays_bounded_keeps_its_ends_and_thins_evenly() {
+        // 10,000 reports a second apart.
+        let mut blob: Option<Vec<u8>> = None;
+        for i in 0..10_000 {
+            blob = Some(push(blob.as_deref(), 1000.0 + f64::from(i), f64::from(i)));
+        }
+        let blob = blob.unwrap_or_default();
+        assert!(blob.len() <= 8 + 12 * MAX_POINTS, "{} bytes", blob.len());
+        let points = decode(Some(&blob));
+        assert_eq!(points.len(), MAX_POINTS);
+        assert_eq!(points[0], (1000.0, 0.0), "the start stays");
+        let newest: Vec<f64> = points[MAX_POINTS - RECENT..].iter().map(|p| p.1).collect();
+        let expected: Vec<f64> = (10_000 - RECENT as u32..10_000).map(f64::from).collect();
+        assert_eq!(newest, expected, "the newest stay as reported");
+        // Older points cover the whole span without a big hole: no gap
+        // between kept points is more than a few times the even spacing.
+        let even = 10_000.0 / MAX_POINTS as f64;
+        let widest = points
+            .windows(2)
+            .map(|w| w[1].0 - w[0].0)
+            .fold(0.0, f64::max);
+        assert!(
+            widest < 4.0 * even,
+            "widest gap {widest} s, even spacing {even} s"
+        );
+    }
+
+    #[test]
+    fn rate_over_recent_points_since_the_last_restart() {
+        assert_eq!(recent_rate(&[]), None);
+        assert_eq!(recent_rate(&[(10.0, 5.0)]), None);
+        assert_eq!(recent_rate(&[(10.0, 0.0), (20.0, 5.0)]), Some(0.5));
+        // Only the newest RECENT points count: a fast start is forgotten.
+        let mut points: Vec<Point> = vec![(0.0, 0.0), (1.0, 1000.0)];
+        points.extend((0..RECENT).map(|i| (10.0 + i as f64, 1000.0 + 2.0 * i as f64)));
+        assert_eq!(recent_rate(&points), Some(2.0));
+        // A worker that went back to 0 is measured from its new start.
+        let restarted = [(0.0, 0.0), (10.0, 50.0), (11.0, 0.0), (15.0, 20.0)];
+        assert_eq!(recent_rate(&restarted), Some(5.0));
+        // Reporting without progress: rate 0, not unknown.
+        assert_eq!(recent_rate(&[(0.0, 7.0), (60.0, 7.0)]), Some(0.0));
+    }
+}
