@@ -266,7 +266,10 @@
     fillDetail(li);
   }
 
+  // Opens or closes a worker's detail row; the address keeps the open one
+  // (#worker=ID), so a link can point at a worker.
   function toggleDetail(li) {
+    var hash = "";
     if (li.detail) {
       li.detail.remove();
       li.detail = null;
@@ -274,6 +277,22 @@
       li.setAttribute("aria-expanded", "false");
     } else {
       openDetail(li);
+      hash = "#worker=" + encodeURIComponent(li.dataset.workid);
+    }
+    history.replaceState(null, "", location.pathname + location.search + hash);
+  }
+
+  function openFromAddress() {
+    var m = /^#worker=(.*)$/.exec(location.hash);
+    if (!m) return;
+    var workid = decodeURIComponent(m[1]);
+    var rows = list.children;
+    for (var i = 0; i < rows.length; i++) {
+      if (rows[i].dataset.workid === workid) {
+        if (!rows[i].detail) openDetail(rows[i]);
+        rows[i].scrollIntoView({ block: "center" });
+        return;
+      }
     }
   }
 
@@ -399,6 +418,11 @@
       toggleDetail(e.target);
     }
   });
+  try {
+    openFromAddress();
+  } catch (e) {
+    // A malformed address opens nothing.
+  }
   body.dataset.renders = "0";
   setInterval(tickAgo, 5000);
   setTimeout(poll, interval * 1000);

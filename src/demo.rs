@@ -1,7 +1,9 @@
 //! `progressd demo`: a job of simulated workers reporting to the running
 //! service over HTTP, as real ones would, so a newcomer sees every state at
 //! once: workers at different speeds, one that fails, one that goes silent
-//! (stale after the two-minute floor), one that finishes early.
+//! (stale after the two-minute floor), one that finishes early, one well
+//! below the others' pace (slow), and one the job's roster expects that
+//! starts late (not started until then).
 //!
 //! The workers talk to the service through its own port with plain HTTP/1.1
 //! requests; nothing here touches the store.
@@ -25,6 +27,11 @@ const FAILS: (u64, u64) = (5, 20);
 const SILENT: (u64, u64) = (7, 30);
 /// The worker that finishes first: it moves this much faster.
 const FAST: (u64, u64) = (3, 12);
+/// The straggler, at this speed (tenths of a step a tick; the others make
+/// 6 to 17).
+const SLOW: (u64, u64) = (9, 2);
+/// The worker that starts late, at this tick.
+const LATE: (u64, u64) = (11, 40);
 
 /// Starts the simulation against the service at `addr` and prints where
 /// to watch it.
@@ -45,9 +52,13 @@ pub fn start(addr: SocketAddr) -> std::io::Result<()> {
 /// until all have finished, failed or gone silent.
 fn simulate(addr: SocketAddr) {
     loop {
+        let roster: Vec<String> = (0..WORKERS).map(|rank| format!("rank{rank}")).collect();
         send(
             addr,
-            &format!("create?jobid={JOBID}&desc=Demo+job+(simulated+workers)"),
+            &format!(
+                "create?jobid={JOBID}&desc=Demo+job+(simulated+workers)&workids={}",
+                roster.join(",")
+            ),
         );
         let mut step = 0;
         loop {
@@ -71,11 +82,23 @@ fn simulate(addr: SocketAddr) {
 
 /// What worker `rank` reports at tick `step`, if anything.
 fn report(rank: u64, step: u64) -> Option<String> {
-    // Speeds from 0.6 to 1.7 steps a tick, the fast worker much quicker.
-    let speed = if rank == FAST.0 {
-        FAST.1 * 10
-    } else {
-        6 + (rank * 7) % 12
+    if rank == LATE.0 {
+        if step < LATE.1 {
+            return None;
+        }
+        return report_from(rank, step - LATE.1 + 1);
+    }
+    report_from(rank, step)
+}
+
+/// What worker `rank` reports at the `step`th tick of its own work.
+fn report_from(rank: u64, step: u64) -> Option<String> {
+    // Speeds from 0.6 to 1.7 steps a tick, the fast worker much quicker,
+    // the slow one much slower.
+    let speed = match rank {
+        _ if rank == FAST.0 => FAST.1 * 10,
+        _ if rank == SLOW.0 => SLOW.1,
+        _ => 6 + (rank * 7) % 12,
     };
     let current = (step * speed / 10).min(TOTAL);
     let previous = ((step - 1) * speed / 10).min(TOTAL);
@@ -122,8 +145,8 @@ mod tests {
     #[test]
     fn every_kind_of_worker_is_in_the_demo() {
         let at = |rank, step| report(rank, step);
-        // Everyone reports at the start.
-        assert!((0..WORKERS).all(|r| at(r, 1).is_some()));
+        // Everyone but the late one reports at the start.
+        assert!((0..WORKERS).all(|r| at(r, 1).is_some() == (r != LATE.0)));
         // The fast worker finishes and stops reporting.
         let fast_done = TOTAL / FAST.1 + 2;
         assert!(at(FAST.0, fast_done).is_none());
@@ -136,5 +159,18 @@ mod tests {
         assert!(at(SILENT.0, 1).is_some());
         // A slow one is still going when the fast one is done.
         assert!(at(0, fast_done).is_some());
+        // The straggler moves at under half the pace of the slowest other.
+        let pace = |rank, step: u64| {
+            at(rank, step).and_then(|r| {
+                let current = r.split("current=").nth(1)?.split('&').next()?;
+                current.parse::<u64>().ok()
+            })
+        };
+        let others = (0..WORKERS).filter(|&r| ![SLOW.0, FAST.0, LATE.0].contains(&r));
+        let slowest_other = others.filter_map(|r| pace(r, 100)).min().unwrap_or(0);
+        assert!(pace(SLOW.0, 100).unwrap_or(u64::MAX) * 2 < slowest_other);
+        // The late one says nothing until its time, then starts from 0.
+        assert!(at(LATE.0, LATE.1 - 1).is_none());
+        assert!(at(LATE.0, LATE.1).is_some());
     }
 }

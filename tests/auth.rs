@@ -69,6 +69,7 @@ fn reads_need_the_read_token_which_pages_carry_into_their_links() {
     ));
     for path in [
         "/progress/status?jobid=j",
+        "/progress/history?jobid=j",
         "/progress/show?jobid=j",
         "/progress/render?jobid=j",
         "/progress/jobs",

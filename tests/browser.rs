@@ -328,6 +328,98 @@ fn a_page_opened_with_the_read_token_keeps_updating() -> TestResult {
     Ok(())
 }
 
+#[test]
+fn expected_slow_and_history_show_on_the_page() -> TestResult {
+    let Some(chromium) = chromium_for("roster and history")? else {
+        return Ok(());
+    };
+    let s = TestServer::start();
+    s.get("/progress/create?jobid=roster&workers=5");
+    // Three reports each, 60 ms apart: workers 0-2 move 100 per report,
+    // worker 3 one; worker 4 never reports.
+    for round in 0..3 {
+        for (workid, step) in [("0", 100), ("1", 100), ("2", 100), ("3", 1)] {
+            let current = (round * step).to_string();
+            s.update(&[
+                ("jobid", "roster"),
+                ("workid", workid),
+                ("current", &current),
+                ("total", "1000"),
+            ]);
+        }
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    let browser = Browser::start(&chromium)?;
+    let mut page = Page::open(
+        &browser,
+        &format!("{}/progress/show?jobid=roster&interval=1#worker=0", s.base),
+    )?;
+    page.wait_for(
+        "document.readyState === 'complete' && document.body.dataset.renders !== undefined",
+        "the page's script to run",
+    )?;
+    let states: Vec<String> = bars(&mut page)?
+        .iter()
+        .map(|b| b["state"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        states,
+        ["running", "running", "running", "running", "not_started"]
+    );
+    let slow = "[...document.querySelectorAll('#workers .worker.slow')].map(li => li.dataset.workid).join()";
+    assert_eq!(page.eval(slow)?, json!("3"));
+    assert_eq!(
+        page.eval("document.querySelector('[data-workid=\"4\"] .txt').textContent")?,
+        json!("not started yet ")
+    );
+    assert_eq!(
+        page.eval("document.getElementById('n-not_started').textContent")?,
+        json!("1")
+    );
+    // The burn-up is drawn.
+    page.wait_for(
+        "document.querySelector('#burnup .line').getAttribute('d').startsWith('M')",
+        "the burn-up line",
+    )?;
+    // The address opened worker 0's detail row with its sparkline.
+    page.wait_for(
+        "!!document.querySelector('[data-workid=\"0\"] .detail p') && \
+         document.querySelector('[data-workid=\"0\"] .detail p').textContent.startsWith('3 points since')",
+        "worker 0's history",
+    )?;
+    let path =
+        page.eval("document.querySelector('[data-workid=\"0\"] .detail .line').getAttribute('d')")?;
+    assert_eq!(
+        path.as_str().map(|d| d.matches('L').count()),
+        Some(3),
+        "{path}: 3 points and now"
+    );
+    // A click opens another worker's; the address follows.
+    page.eval("document.querySelector('[data-workid=\"3\"] .wid').click()")?;
+    page.wait_for(
+        "!!document.querySelector('[data-workid=\"3\"] .detail') && location.hash === '#worker=3'",
+        "worker 3's detail",
+    )?;
+    // The expected worker reports: after the next poll it is running, and
+    // still one slow worker.
+    s.update(&[
+        ("jobid", "roster"),
+        ("workid", "4"),
+        ("current", "1"),
+        ("total", "10"),
+    ]);
+    page.wait_for(
+        "document.querySelector('[data-workid=\"4\"]').dataset.state === 'running'",
+        "the expected worker to start",
+    )?;
+    assert_eq!(
+        page.eval("document.getElementById('n-not_started').parentNode.hidden")?,
+        json!(true)
+    );
+    assert_eq!(page.eval(slow)?, json!("3"));
+    Ok(())
+}
+
 /// Not a pass/fail test but a measurement, run by `scripts/page-timing.sh`:
 /// how long a 5,000-worker page takes to load and to update in place.
 #[test]

@@ -154,6 +154,39 @@ fn show_page_has_a_bar_per_worker_in_natural_order() {
 }
 
 #[test]
+fn expected_workers_show_as_not_started_and_their_ids_stay_text() {
+    let s = TestServer::start();
+    let roster = HOSTILE.join(",");
+    let r = s.get(&format!(
+        "/progress/create?{}",
+        python_query(&[("jobid", "r"), ("workids", &roster)])
+    ));
+    assert_eq!(r.status, 200, "{}", r.body);
+    s.update(&[
+        ("jobid", "r"),
+        ("workid", HOSTILE[0]),
+        ("current", "1"),
+        ("total", "4"),
+    ]);
+    let html = s.get("/progress/show?jobid=r").body;
+    nothing_live(&html);
+    assert_eq!(html.matches("class=\"worker s-not_started\"").count(), 4);
+    assert_eq!(html.matches("<b>not started yet</b>").count(), 4);
+    assert!(html.contains("<b id=\"n-not_started\">4</b> not started"));
+    assert!(html.contains("○ not started</span>"));
+    // The burn-up's points travel in an attribute, escaped.
+    assert!(html.contains("id=\"burnup\""));
+    assert!(html.contains("data-points=\"[["));
+    let index = s.get("/progress/").body;
+    nothing_live(&index);
+    assert!(index.contains("4 not started"), "{index}");
+    // A job without a roster does not mention it.
+    s.get("/progress/create?jobid=plain");
+    let plain = s.get("/progress/show?jobid=plain").body;
+    assert!(plain.contains("<li class=\"s-not_started\" hidden>"));
+}
+
+#[test]
 fn a_job_without_workers_says_it_is_waiting() {
     let s = TestServer::start();
     s.get("/progress/create?jobid=empty");

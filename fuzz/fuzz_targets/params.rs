@@ -21,9 +21,9 @@ use std::collections::HashMap;
 use libfuzzer_sys::fuzz_target;
 use progressd::chart::{DEFAULT_WIDTH, WIDTH_RANGE};
 use progressd::params::{
-    CreateJob, DEFAULT_INTERVAL_SECS, DEFAULT_LIST_LIMIT, Form, JobRef, ListJobs, MAX_DESC_BYTES,
-    MAX_INTERVAL_SECS, MAX_JOBID_BYTES, MAX_MAXAGE_SECS, MAX_SEQ, MAX_WORKID_BYTES, ParamError,
-    RenderChart, ShowPage, WorkerUpdate,
+    CreateJob, DEFAULT_INTERVAL_SECS, DEFAULT_LIST_LIMIT, Form, HistoryQuery, JobRef, ListJobs,
+    MAX_DESC_BYTES, MAX_INTERVAL_SECS, MAX_JOBID_BYTES, MAX_MAXAGE_SECS, MAX_ROSTER, MAX_SEQ,
+    MAX_WORKID_BYTES, ParamError, Roster, RenderChart, ShowPage, WorkerUpdate,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -64,7 +64,38 @@ fuzz_target!(|data: &[u8]| {
             if let Some(maxage) = c.maxage {
                 assert!(maxage.is_finite() && maxage > 0.0 && maxage <= MAX_MAXAGE_SECS);
             }
-            only_known(&reference, &["jobid", "desc", "maxage"]);
+            match &c.roster {
+                Roster::Open => {
+                    let items = given("workids").unwrap_or("");
+                    assert!(given("workers").is_none() && items.split(',').all(str::is_empty));
+                }
+                Roster::Count(n) => {
+                    assert!(*n <= MAX_ROSTER && given("workids").is_none());
+                    same_number(*n as f64, given("workers"));
+                }
+                Roster::Ids(ids) => {
+                    let mut seen = std::collections::HashSet::new();
+                    for id in ids {
+                        valid_id(id, MAX_WORKID_BYTES);
+                        assert!(seen.insert(id), "{id:?} twice");
+                    }
+                    let sent: Vec<&str> = given("workids").unwrap_or("").split(',').collect();
+                    assert!(ids.iter().all(|id| sent.contains(&id.as_str())));
+                    assert!(sent.iter().all(|s| s.is_empty() || seen.contains(&s.to_string())));
+                }
+            }
+            only_known(&reference, &["jobid", "desc", "maxage", "workers", "workids"]);
+        }
+        Err(e) => refused(&e, &reference),
+    }
+
+    match HistoryQuery::from_form(&form) {
+        Ok(h) => {
+            valid_id(&h.jobid, MAX_JOBID_BYTES);
+            assert_eq!(h.workid.as_deref(), given("workid"));
+            if let Some(workid) = &h.workid {
+                valid_id(workid, MAX_WORKID_BYTES);
+            }
         }
         Err(e) => refused(&e, &reference),
     }
@@ -143,9 +174,9 @@ fuzz_target!(|data: &[u8]| {
 });
 
 /// Every parameter name the constructors look up, and one they do not.
-const NAMES: [&str; 12] = [
+const NAMES: [&str; 14] = [
     "jobid", "workid", "current", "total", "ok", "desc", "maxage", "interval", "width", "limit",
-    "seq", "_",
+    "seq", "workers", "workids", "_",
 ];
 
 /// Lengths on either side of the id and desc limits.
