@@ -62,7 +62,7 @@
 
   // A running worker's rate and time left, as the server's rate_line().
   function rateLine(w, state) {
-    if ((state !== "running" && state !== "stale") || w.rate === null) return "";
+    if (state !== "running" || w.rate === null) return "";
     if (w.eta_seconds === null) return rateText(w.rate);
     return rateText(w.rate) + " \u00b7 " + span(w.eta_seconds) + " left";
   }

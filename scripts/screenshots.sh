@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Screenshots of the show page and the job index, as a person sees them, in
 # headless Chromium: a 10-worker job (one done, one failed, one stale), the
-# same in dark mode, a 1,000-worker job, and the index.
+# same in dark mode, a 1,000-worker job, a job with a roster (two workers not
+# started, one slow) with and without a worker's history opened, and the
+# index.
 #
 #   scripts/screenshots.sh [OUTDIR]      (default: ./screenshots)
 #
@@ -48,6 +50,19 @@ for i in $(seq 0 999); do
 done >"$tmp/urls"
 curl -fsS -K "$tmp/urls"
 
+# A job with a roster of 12: ten report at different paces (rank3 far
+# slower than the rest), two never do.
+curl -fsS "$base/create?jobid=sweep42&desc=Parameter+sweep+42&workers=12" >/dev/null
+sweep() {
+  local round=$1
+  for i in $(seq 0 9); do
+    local pace=$(( 3 + (i * 5) % 4 ))
+    [ "$i" -eq 3 ] && pace=1
+    update --data-urlencode jobid=sweep42 --data-urlencode "workid=$i" \
+           --data-urlencode "current=$(( round * pace ))" --data-urlencode total=400
+  done
+}
+
 echo "waiting 125 s so that one worker is stale..."
 # Everyone but node8 keeps reporting; node8 goes silent.
 for round in $(seq 1 25); do
@@ -55,6 +70,7 @@ for round in $(seq 1 25); do
     update --data-urlencode jobid=obs1234 --data-urlencode "workid=node$i" \
            --data-urlencode "current=$(( (i * 37) % 90 + 4 + round ))"
   done
+  sweep "$round"
   sleep 5
 done
 
@@ -78,5 +94,7 @@ shot --window-size=1200,720 --screenshot="$out/show-10.png" "$base/show?jobid=ob
 shot --force-dark-mode --window-size=1200,720 --screenshot="$out/show-10-dark.png" "$base/show?jobid=obs1234"
 shot --window-size=1200,1400 --screenshot="$out/show-1000.png" "$base/show?jobid=big"
 shot --window-size=420,900 --screenshot="$out/show-10-phone.png" "$base/show?jobid=obs1234"
+shot --window-size=1200,900 --screenshot="$out/show-roster.png" "$base/show?jobid=sweep42"
+shot --virtual-time-budget=3000 --window-size=1200,900 --screenshot="$out/show-roster-detail.png" "$base/show?jobid=sweep42#worker=3"
 shot --window-size=1200,500 --screenshot="$out/index.png" "$base/"
 ls -l "$out"

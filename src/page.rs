@@ -143,9 +143,10 @@ fn state_label(state: BarState, slow: bool) -> String {
 }
 
 /// A running worker's rate and time left (`1.8/s · 4 s left`); empty for
-/// the others. The script's `rateLine()` says the same.
+/// the others (a stale one's time left would mislead: it is silent). The
+/// script's `rateLine()` says the same.
 fn rate_line(w: &Worker, state: BarState) -> String {
-    if !matches!(state, BarState::Running | BarState::Stale) {
+    if state != BarState::Running {
         return String::new();
     }
     match (w.rate, w.eta_seconds()) {
