@@ -60,7 +60,7 @@
     return qty(value) + "/" + unit;
   }
 
-  // A running worker's rate and time left, as the server's rate_line().
+  // A running worker's rate and time left, as the server's format::rate_line().
   function rateLine(w, state) {
     if (state !== "running" || w.rate === null) return "";
     if (w.eta_seconds === null) return rateText(w.rate);

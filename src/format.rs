@@ -85,6 +85,16 @@ pub fn rate(per_sec: f64) -> String {
     format!("{}/{unit}", qty(significant(value)))
 }
 
+/// A running worker's rate and time left (`1.8/s · 4 s left`), as far as
+/// they are known. The page's `rateLine()` says the same.
+pub fn rate_line(per_sec: Option<f64>, eta_secs: Option<f64>) -> String {
+    match (per_sec, eta_secs) {
+        (Some(r), Some(secs)) => format!("{} · {} left", rate(r), span(secs)),
+        (Some(r), None) => rate(r),
+        (None, _) => String::new(),
+    }
+}
+
 /// `x` to three significant digits.
 fn significant(x: f64) -> f64 {
     if x == 0.0 || !x.is_finite() {
@@ -134,6 +144,9 @@ mod tests {
         assert_eq!(rate(1.0 / 7.0), "8.57/min");
         assert_eq!(rate(0.0001), "0.36/h");
         assert_eq!(rate(0.0), "0/s");
+        assert_eq!(rate_line(Some(2.0), Some(150.0)), "2/s · 3 min left");
+        assert_eq!(rate_line(Some(0.0), None), "0/s");
+        assert_eq!(rate_line(None, Some(1.0)), "");
     }
 
     #[test]

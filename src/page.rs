@@ -12,7 +12,7 @@
 use std::fmt::Write;
 use std::sync::OnceLock;
 
-use crate::format::{eta, pct, qty, rate, span, utc};
+use crate::format::{eta, pct, qty, rate_line, span, utc};
 use crate::model::{
     BarState, Job, JobProgress, JobSummary, SLOW_PEERS, SLOW_SHARE, STALE_FLOOR_SECS, STALE_GAPS,
     Worker,
@@ -142,20 +142,6 @@ fn state_label(state: BarState, slow: bool) -> String {
     }
 }
 
-/// A running worker's rate and time left (`1.8/s · 4 s left`); empty for
-/// the others (a stale one's time left would mislead: it is silent). The
-/// script's `rateLine()` says the same.
-fn rate_line(w: &Worker, state: BarState) -> String {
-    if state != BarState::Running {
-        return String::new();
-    }
-    match (w.rate, w.eta_seconds()) {
-        (Some(r), Some(secs)) => format!("{} · {} left", rate(r), span(secs)),
-        (Some(r), None) => rate(r),
-        (None, _) => String::new(),
-    }
-}
-
 fn worker_row(out: &mut String, w: &Worker, progress: &JobProgress, now: f64) {
     let state = w.bar_state(now);
     let slow = w.is_slow(progress.median_rate, now);
@@ -200,7 +186,11 @@ fn worker_row(out: &mut String, w: &Worker, progress: &JobProgress, now: f64) {
         },
         width = w.percent().round() as u32,
         percent = w.percent(),
-        rate = rate_line(w, state),
+        rate = if state == BarState::Running {
+            rate_line(w.rate, w.eta_seconds())
+        } else {
+            String::new()
+        },
         label = state_label(state, slow),
         stamp = if t.is_empty() {
             "no report yet".to_string()
