@@ -1,11 +1,14 @@
-//! The PNG chart: a pure function from a job (and the time) to PNG bytes.
+//! The chart: a pure function from a job (and the time) to a PNG.
 //!
 //! It draws what the show page shows: a title, a legend that counts the
 //! workers by state, one bar per worker labelled with its workid, with
 //! current/total, percent and desc inside, an x axis 0–100 % with light
-//! gridlines, and a footer with the time it was drawn. It draws on an
-//! indexed [`canvas`] (imageproc rectangles, DejaVu Sans text through
-//! [`text`]) and encodes an indexed PNG. Nothing here knows HTTP or SQL.
+//! gridlines, and a footer with the time it was drawn. This file is the
+//! layout, the one place that decides what goes where; it draws on a
+//! [`surface::Surface`]: [`raster`], an indexed canvas encoded as PNG,
+//! with DejaVu Sans glyphs through [`text`].
+//! Colours, the look of each state and the type are in [`style`]. Nothing
+//! here knows HTTP or SQL.
 //!
 //! When bars with text would make the image taller than [`MAX_HEIGHT`]
 //! (from about 190 workers), the bars get thin and lose their text (a
@@ -15,16 +18,20 @@
 //! done). The image is never taller than [`MAX_HEIGHT`].
 
 mod canvas;
+mod raster;
+mod style;
+mod surface;
 mod text;
+
+use std::hash::{Hash, Hasher};
 
 use image::Rgb;
 
-use canvas::{Canvas, Ink};
-
 use crate::format::{eta, pct, qty, utc};
-use std::hash::{Hash, Hasher};
-
 use crate::model::{BarState, Job, JobProgress, Worker};
+use raster::Raster;
+use style::{BODY, Paint, SMALL, SMALL_BOLD, TITLE, look};
+use surface::Surface;
 
 /// Narrowest and widest image, in pixels.
 pub const WIDTH_RANGE: (u32, u32) = (300, 4000);
@@ -38,62 +45,28 @@ const COMPACT_ROW_MAX: usize = 10;
 const PAD: i32 = 16;
 const ROW: i32 = 20;
 const BAR: i32 = 15;
-const TITLE_SIZE: f32 = 18.0;
-const TEXT_SIZE: f32 = 12.0;
-const SMALL_SIZE: f32 = 11.0;
 /// Space above the plot: title, subtitle, legend.
 const HEAD: i32 = 92;
 /// Space below the plot: axis labels and footer.
 const FOOT: i32 = 46;
-
-const BACKGROUND: Rgb<u8> = Rgb([255, 255, 255]);
-const TEXT: Rgb<u8> = Rgb([0x1d, 0x21, 0x27]);
-const MUTED: Rgb<u8> = Rgb([0x5f, 0x67, 0x73]);
-const TRACK: Rgb<u8> = Rgb([0xe9, 0xec, 0xf0]);
-const GRID: Rgb<u8> = Rgb([0xd2, 0xd7, 0xde]);
+/// Height of a picture with a message and no bars.
+const MESSAGE_HEIGHT: u32 = 96;
 
 /// The colour of a state, as on the show page.
 pub fn state_color(state: BarState) -> Rgb<u8> {
-    match state {
-        BarState::Running => Rgb([0x2f, 0x9e, 0x57]),
-        BarState::Done => Rgb([0x35, 0x66, 0xc9]),
-        BarState::Failed => Rgb([0xd3, 0x42, 0x3d]),
-        BarState::Stale => Rgb([0x8c, 0x93, 0x9e]),
-    }
-}
-
-/// `fg` over `bg` at `alpha` / 255.
-fn mix(bg: Rgb<u8>, fg: Rgb<u8>, alpha: u32) -> Rgb<u8> {
-    let channel = |i: usize| {
-        let (b, f) = (u32::from(bg.0[i]), u32::from(fg.0[i]));
-        ((b * (255 - alpha) + f * alpha + 127) / 255) as u8
-    };
-    Rgb([channel(0), channel(1), channel(2)])
+    Paint::State(state).color()
 }
 
 /// The fill of a bar in `state`: its colour at 48 % over the track, as the
 /// page's `color-mix` draws it.
 pub fn fill_color(state: BarState) -> Rgb<u8> {
-    mix(TRACK, state_color(state), 122)
+    Paint::Fill(state).color()
 }
 
 /// The track behind a bar in `state`: tinted red for a failed worker, as
 /// on the page.
 pub fn track_color(state: BarState) -> Rgb<u8> {
-    match state {
-        BarState::Failed => mix(TRACK, state_color(BarState::Failed), 36),
-        _ => TRACK,
-    }
-}
-
-/// How serious a state is when one pixel row stands for several workers.
-fn severity(state: BarState) -> u8 {
-    match state {
-        BarState::Failed => 3,
-        BarState::Stale => 2,
-        BarState::Running => 1,
-        BarState::Done => 0,
-    }
+    Paint::StateTrack(state).color()
 }
 
 /// `width` within [`WIDTH_RANGE`].
@@ -110,91 +83,88 @@ pub fn load_fonts() {
 /// A chart that could not be encoded (not seen for the sizes drawn here).
 pub type ChartError = png::EncodingError;
 
-/// The palette entries every chart uses.
-struct Inks {
-    text: Ink,
-    muted: Ink,
-    track: Ink,
-    grid: Ink,
-    state: [Ink; 4],
-    fill: [Ink; 4],
-    stripe: Ink,
-    failed_track: Ink,
+/// A chart laid out: its size, its heading, and the bars if it has any.
+struct Chart<'a> {
+    width: u32,
+    height: u32,
+    title: &'a str,
+    subtitle: String,
+    now: f64,
+    bars: Option<Bars<'a>>,
 }
 
-impl Inks {
-    fn new(canvas: &mut Canvas) -> Inks {
-        let state = BarState::ALL.map(|s| canvas.ink(state_color(s)));
-        let fill = BarState::ALL.map(|s| canvas.ink(fill_color(s)));
-        Inks {
-            text: canvas.ink(TEXT),
-            muted: canvas.ink(MUTED),
-            track: canvas.ink(TRACK),
-            grid: canvas.ink(GRID),
-            state,
-            fill,
-            stripe: canvas.ink(mix(TRACK, state_color(BarState::Stale), 64)),
-            failed_track: canvas.ink(track_color(BarState::Failed)),
+/// The bars of a job, laid out.
+struct Bars<'a> {
+    job: &'a Job,
+    plot: Plot,
+    /// Width of the workid column, in pixels.
+    label_room: i32,
+    /// Workers by state, in [`BarState::ALL`] order.
+    counts: Vec<usize>,
+}
+
+impl Chart<'_> {
+    /// Draws everything, in the order the pixels overlap.
+    fn draw<S: Surface>(&self, s: &mut S) {
+        heading(s, self.title, &self.subtitle);
+        if let Some(bars) = &self.bars {
+            legend(s, &bars.counts);
+            draw_bars(s, bars, self.now);
+            axis(s, &bars.plot);
         }
+        footer(s, self.now);
+    }
+
+    fn render_on<S: Surface>(&self) -> Result<Vec<u8>, ChartError> {
+        let mut surface = S::new(self.width, self.height, self.title);
+        self.draw(&mut surface);
+        surface.finish()
     }
 }
 
 /// The title block: a bold title and a muted line under it.
-fn heading(canvas: &mut Canvas, inks: &Inks, title: &str, subtitle: &str) {
-    let w = canvas.width() as i32;
+fn heading<S: Surface>(s: &mut S, title: &str, subtitle: &str) {
+    let w = s.size().0;
     let room = (w - 2 * PAD) as f32;
-    let bold = text::bold();
-    let title = bold.fit(title, TITLE_SIZE, room);
-    bold.draw(
-        canvas,
-        PAD as f32,
-        PAD + 18,
-        &title,
-        TITLE_SIZE,
-        inks.text,
-        (0, w),
-    );
-    let regular = text::regular();
-    let subtitle = regular.fit(subtitle, TEXT_SIZE, room);
-    regular.draw(
-        canvas,
-        PAD as f32,
-        PAD + 38,
+    let title = TITLE.fit(title, room);
+    s.text((PAD as f32, PAD + 18), &title, TITLE, Paint::Text, (0, w));
+    let subtitle = BODY.fit(subtitle, room);
+    s.text(
+        (PAD as f32, PAD + 38),
         &subtitle,
-        TEXT_SIZE,
-        inks.muted,
+        BODY,
+        Paint::Muted,
         (0, w),
     );
 }
 
 /// `drawn … · progressd` along the bottom.
-fn footer(canvas: &mut Canvas, inks: &Inks, now: f64) {
+fn footer<S: Surface>(s: &mut S, now: f64) {
     let footer = format!("drawn {} · progressd", utc(now));
-    let (w, h) = (canvas.width() as i32, canvas.height() as i32);
-    text::regular().draw(
-        canvas,
-        PAD as f32,
-        h - 10,
-        &footer,
-        SMALL_SIZE,
-        inks.muted,
-        (0, w),
-    );
+    let (w, h) = s.size();
+    s.text((PAD as f32, h - 10), &footer, SMALL, Paint::Muted, (0, w));
 }
 
-/// A small picture with a title and one line: for a job that does not exist
-/// (yet) or has no workers yet.
+/// A small picture with a title and one line: for a job that does not
+/// exist (yet) or has no workers yet.
 pub fn render_message(
     title: &str,
     message: &str,
     width: u32,
     now: f64,
 ) -> Result<Vec<u8>, ChartError> {
-    let mut canvas = Canvas::new(clamp_width(width), 96, BACKGROUND);
-    let inks = Inks::new(&mut canvas);
-    heading(&mut canvas, &inks, title, message);
-    footer(&mut canvas, &inks, now);
-    canvas.encode()
+    message_chart(title, message, width, now).render_on::<Raster>()
+}
+
+fn message_chart<'a>(title: &'a str, message: &str, width: u32, now: f64) -> Chart<'a> {
+    Chart {
+        width: clamp_width(width),
+        height: MESSAGE_HEIGHT,
+        title,
+        subtitle: message.to_string(),
+        now,
+        bars: None,
+    }
 }
 
 /// How the bars are laid out.
@@ -223,6 +193,10 @@ impl Plot {
 
 /// The chart of `job` at `now`, `width` pixels wide.
 pub fn render_job(job: &Job, now: f64, width: u32) -> Result<Vec<u8>, ChartError> {
+    job_chart(job, now, width).render_on::<Raster>()
+}
+
+fn job_chart(job: &Job, now: f64, width: u32) -> Chart<'_> {
     let title = if job.desc.is_empty() {
         job.jobid.as_str()
     } else {
@@ -230,11 +204,10 @@ pub fn render_job(job: &Job, now: f64, width: u32) -> Result<Vec<u8>, ChartError
     };
     if job.workers.is_empty() {
         let waiting = "Waiting for the first update from a worker.";
-        return render_message(title, waiting, width, now);
+        return message_chart(title, waiting, width, now);
     }
     let width = clamp_width(width);
     let n = job.workers.len();
-    let regular = text::regular();
     let max_plot = (MAX_HEIGHT as i32 - HEAD - FOOT) as usize;
     let compact = n * ROW as usize > max_plot;
     let (rows, per_row, row_height) = if !compact {
@@ -245,13 +218,13 @@ pub fn render_job(job: &Job, now: f64, width: u32) -> Result<Vec<u8>, ChartError
         let per_row = n.div_ceil(max_plot);
         (n.div_ceil(per_row), per_row, 1)
     };
-    let label_size = if compact { SMALL_SIZE } else { TEXT_SIZE };
+    let label_font = if compact { SMALL } else { BODY };
     // Measuring every label of a huge job costs more than it tells.
     let widest_label = job
         .workers
         .iter()
         .take(2000)
-        .map(|w| regular.width(&w.workid, label_size))
+        .map(|w| label_font.width(&w.workid))
         .fold(0.0f32, f32::max);
     let label_room = widest_label.min(width as f32 * 0.28).ceil() as i32;
     let plot = Plot {
@@ -263,17 +236,20 @@ pub fn render_job(job: &Job, now: f64, width: u32) -> Result<Vec<u8>, ChartError
         row_height,
         compact,
     };
-    let height = (HEAD + plot.height() + FOOT) as u32;
-    let mut canvas = Canvas::new(width, height, BACKGROUND);
-    let inks = Inks::new(&mut canvas);
-
     let progress = job.progress(now);
-    heading(&mut canvas, &inks, title, &subtitle(job, &progress));
-    legend(&mut canvas, &inks, &progress.counts);
-    bars(&mut canvas, &inks, job, now, &plot, label_room);
-    axis(&mut canvas, &inks, &plot);
-    footer(&mut canvas, &inks, now);
-    canvas.encode()
+    Chart {
+        width,
+        height: (HEAD + plot.height() + FOOT) as u32,
+        title,
+        subtitle: subtitle(job, &progress),
+        now,
+        bars: Some(Bars {
+            job,
+            plot,
+            label_room,
+            counts: progress.counts.to_vec(),
+        }),
+    }
 }
 
 /// The line under the title: the jobid (unless it is the title), worker
@@ -313,29 +289,20 @@ pub fn version(job: &Job, now: f64, width: u32) -> String {
 }
 
 /// Swatches with each state's count and word, left to right.
-fn legend(canvas: &mut Canvas, inks: &Inks, counts: &[usize; 4]) {
-    let regular = text::regular();
+fn legend<S: Surface>(s: &mut S, counts: &[usize]) {
     let mut x = PAD;
     let y = PAD + 58;
-    let w = canvas.width() as i32;
-    for state in BarState::ALL {
-        canvas.rect(x, y - 9, 10, 10, inks.state[state as usize]);
-        let label = format!("{} {}", counts[state as usize], state.as_str());
-        regular.draw(
-            canvas,
-            (x + 14) as f32,
-            y,
-            &label,
-            TEXT_SIZE,
-            inks.text,
-            (0, w),
-        );
-        x += 14 + regular.width(&label, TEXT_SIZE).ceil() as i32 + 16;
+    let w = s.size().0;
+    for (state, count) in BarState::ALL.into_iter().zip(counts) {
+        s.rect(x, y - 9, 10, 10, Paint::State(state));
+        let label = format!("{count} {}", state.as_str());
+        s.text(((x + 14) as f32, y), &label, BODY, Paint::Text, (0, w));
+        x += 14 + BODY.width(&label).ceil() as i32 + 16;
     }
 }
 
-fn bars(canvas: &mut Canvas, inks: &Inks, job: &Job, now: f64, plot: &Plot, label_room: i32) {
-    let regular = text::regular();
+fn draw_bars<S: Surface>(s: &mut S, bars: &Bars, now: f64) {
+    let plot = &bars.plot;
     // Normal rows: a bar centred in its row. Compact rows: the whole row
     // less a one-pixel gap where there is room for one.
     let (inset, bar_h) = if plot.compact {
@@ -344,94 +311,64 @@ fn bars(canvas: &mut Canvas, inks: &Inks, job: &Job, now: f64, plot: &Plot, labe
     } else {
         ((ROW - BAR) / 2, BAR)
     };
+    let span = plot.right - plot.left;
     // Tracks first, then the gridlines over them, then the fills.
     if plot.compact {
-        canvas.rect(
-            plot.left,
-            plot.top,
-            plot.right - plot.left,
-            plot.height(),
-            inks.track,
-        );
+        s.rect(plot.left, plot.top, span, plot.height(), Paint::Track);
     } else {
         for row in 0..plot.rows as i32 {
             let y = plot.top + row * ROW + inset;
-            canvas.rect(plot.left, y, plot.right - plot.left, BAR, inks.track);
+            s.rect(plot.left, y, span, BAR, Paint::Track);
         }
     }
     for tick in TICKS {
-        canvas.rect(plot.x(tick), plot.top, 1, plot.height(), inks.grid);
+        s.rect(plot.x(tick), plot.top, 1, plot.height(), Paint::Grid);
     }
-    let label_size = if plot.compact { SMALL_SIZE } else { TEXT_SIZE };
+    let label_font = if plot.compact { SMALL } else { BODY };
     // In compact mode, a label every ~22 px.
     let label_every = (22 / plot.row_height).max(1) as usize;
-    let ascent = regular.ascent(label_size).round() as i32;
-    for (row, group) in job.workers.chunks(plot.per_row).enumerate() {
+    let ascent = label_font.ascent().round() as i32;
+    for (row, group) in bars.job.workers.chunks(plot.per_row).enumerate() {
         let y = plot.top + row as i32 * plot.row_height + inset;
         let (state, percent) = summarise(group, now);
-        // A failed or stale worker shows its colour even at 0 %.
-        let least = if matches!(state, BarState::Failed | BarState::Stale) {
-            3
-        } else {
-            0
-        };
-        let end = plot.x(percent).max(plot.left + least);
-        if state == BarState::Failed && !plot.compact {
-            // A failed worker's whole track is tinted, as on the page.
-            canvas.rect(
-                plot.left,
-                y,
-                plot.right - plot.left,
-                bar_h,
-                inks.failed_track,
-            );
-        }
-        if plot.compact {
-            // Thin bars in the state's full colour: a tint would vanish.
-            canvas.rect(
-                plot.left,
-                y,
-                end - plot.left,
-                bar_h,
-                inks.state[state as usize],
-            );
-        } else {
-            if state == BarState::Stale {
-                stripes(canvas, inks, plot.left, y, end - plot.left, bar_h);
+        let look = look(state);
+        let end = plot.x(percent).max(plot.left + look.least_width);
+        let first = &group[0];
+        if !plot.compact {
+            if look.track != style::TRACK {
+                s.rect(plot.left, y, span, bar_h, Paint::StateTrack(state));
+            }
+            if look.striped {
+                s.stripes(plot.left, y, end - plot.left, bar_h, state);
             } else {
-                canvas.rect(
-                    plot.left,
-                    y,
-                    end - plot.left,
-                    bar_h,
-                    inks.fill[state as usize],
-                );
+                s.rect(plot.left, y, end - plot.left, bar_h, Paint::Fill(state));
             }
             // The solid leading edge, as on the page.
             let edge = 3.min(end - plot.left);
-            canvas.rect(end - edge, y, edge, bar_h, inks.state[state as usize]);
+            s.rect(end - edge, y, edge, bar_h, Paint::State(state));
+        } else {
+            // Thin bars in the state's full colour: a tint would vanish.
+            s.rect(plot.left, y, end - plot.left, bar_h, Paint::State(state));
         }
         if !plot.compact || row % label_every == 0 {
-            let label = regular.fit(&group[0].workid, label_size, label_room as f32);
-            let lw = regular.width(&label, label_size);
+            let label = label_font.fit(&first.workid, bars.label_room as f32);
+            let lw = label_font.width(&label);
             let baseline = if plot.compact {
                 y + ascent - 2
             } else {
                 y + (bar_h + ascent) / 2 - 1
             };
             let x = (plot.left - 8) as f32 - lw;
-            regular.draw(
-                canvas,
-                x,
-                baseline,
+            s.text(
+                (x, baseline),
                 &label,
-                label_size,
-                inks.text,
+                label_font,
+                Paint::Text,
                 (0, plot.left - 4),
             );
         }
         if !plot.compact {
-            bar_text(canvas, inks, &group[0], plot, y);
+            bar_text(s, first, plot, y);
         }
     }
 }
@@ -442,43 +379,27 @@ fn summarise(group: &[Worker], now: f64) -> (BarState, f64) {
     let state = group
         .iter()
         .map(|w| w.bar_state(now))
-        .max_by_key(|&s| severity(s))
+        .max_by_key(|&s| look(s).severity)
         .unwrap_or(BarState::Running);
     let percent = group.iter().map(Worker::percent).sum::<f64>() / group.len().max(1) as f64;
     (state, percent)
 }
 
-/// A stale bar: diagonal stripes, as on the page.
-fn stripes(canvas: &mut Canvas, inks: &Inks, x: i32, y: i32, w: i32, h: i32) {
-    for py in y..y + h {
-        for px in x..x + w {
-            let ink = if (px + py).rem_euclid(12) < 6 {
-                inks.fill[BarState::Stale as usize]
-            } else {
-                inks.stripe
-            };
-            canvas.dot(px, py, ink);
-        }
-    }
-}
-
 /// `current/total  percent  desc` inside the bar, cut to fit.
-fn bar_text(canvas: &mut Canvas, inks: &Inks, w: &Worker, plot: &Plot, y: i32) {
-    let regular = text::regular();
-    let bold = text::bold();
-    let baseline = y + (BAR + regular.ascent(SMALL_SIZE).round() as i32) / 2 - 1;
+fn bar_text<S: Surface>(s: &mut S, w: &Worker, plot: &Plot, y: i32) {
+    let baseline = y + (BAR + SMALL.ascent().round() as i32) / 2 - 1;
     let clip = (plot.left + 4, plot.right - 4);
     let counts = format!("{}/{}", qty(w.current), qty(w.total));
     let mut x = (plot.left + 6) as f32;
-    bold.draw(canvas, x, baseline, &counts, SMALL_SIZE, inks.text, clip);
-    x += bold.width(&counts, SMALL_SIZE) + 7.0;
+    s.text((x, baseline), &counts, SMALL_BOLD, Paint::Text, clip);
+    x += SMALL_BOLD.width(&counts) + 7.0;
     let pc = pct(w.percent());
-    regular.draw(canvas, x, baseline, &pc, SMALL_SIZE, inks.text, clip);
-    x += regular.width(&pc, SMALL_SIZE) + 8.0;
+    s.text((x, baseline), &pc, SMALL, Paint::Text, clip);
+    x += SMALL.width(&pc) + 8.0;
     let room = clip.1 as f32 - x;
     if !w.desc.is_empty() && room > 12.0 {
-        let desc = regular.fit(&w.desc, SMALL_SIZE, room);
-        regular.draw(canvas, x, baseline, &desc, SMALL_SIZE, inks.muted, clip);
+        let desc = SMALL.fit(&w.desc, room);
+        s.text((x, baseline), &desc, SMALL, Paint::Muted, clip);
     }
 }
 
@@ -486,20 +407,20 @@ fn bar_text(canvas: &mut Canvas, inks: &Inks, w: &Worker, plot: &Plot, y: i32) {
 const TICKS: [f64; 5] = [0.0, 25.0, 50.0, 75.0, 100.0];
 
 /// `0%`, `25%`, … under the gridlines.
-fn axis(canvas: &mut Canvas, inks: &Inks, plot: &Plot) {
-    let regular = text::regular();
+fn axis<S: Surface>(s: &mut S, plot: &Plot) {
     let y = plot.top + plot.height() + 16;
-    let w = canvas.width() as i32;
+    let w = s.size().0;
     for tick in TICKS {
         let label = format!("{tick:.0}%");
-        let x = plot.x(tick) as f32 - regular.width(&label, SMALL_SIZE) / 2.0;
-        regular.draw(canvas, x, y, &label, SMALL_SIZE, inks.muted, (0, w));
+        let x = plot.x(tick) as f32 - SMALL.width(&label) / 2.0;
+        s.text((x, y), &label, SMALL, Paint::Muted, (0, w));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use style::{BACKGROUND, TRACK};
 
     fn worker(i: usize, current: f64, ok: bool, updated: f64) -> Worker {
         Worker {

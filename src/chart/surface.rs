@@ -1,0 +1,36 @@
+//! What the chart is drawn on. The layout in `mod.rs` decides every
+//! position and every text (already cut to fit); a [`Surface`] only puts
+//! rectangles and text where it is told. `raster` implements it (the
+//! indexed canvas behind the PNG).
+
+use super::ChartError;
+use super::style::{Font, Paint};
+use crate::model::BarState;
+
+/// A picture being drawn, in whole pixels from the top left.
+pub trait Surface {
+    /// A surface of `width` × `height` pixels filled with the background;
+    /// `title` names the picture where the format has room for it.
+    fn new(width: u32, height: u32, title: &str) -> Self
+    where
+        Self: Sized;
+
+    /// Width and height in pixels.
+    fn size(&self) -> (i32, i32);
+
+    /// Fills a rectangle; an empty one draws nothing.
+    fn rect(&mut self, x: i32, y: i32, w: i32, h: i32, paint: Paint);
+
+    /// Fills a rectangle with diagonal stripes, 6 px wide, of the state's
+    /// [`Paint::Fill`] and [`Paint::Stripe`], in phase across the picture.
+    fn stripes(&mut self, x: i32, y: i32, w: i32, h: i32, state: BarState);
+
+    /// Writes `text` with its pen starting at `at.0` on baseline `at.1`;
+    /// nothing shows left of `clip.0` or right of `clip.1`.
+    fn text(&mut self, at: (f32, i32), text: &str, font: Font, paint: Paint, clip: (i32, i32));
+
+    /// The picture's bytes, in its format.
+    fn finish(self) -> Result<Vec<u8>, ChartError>
+    where
+        Self: Sized;
+}
