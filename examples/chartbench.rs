@@ -76,7 +76,7 @@ fn main() {
         let mut png = Vec::new();
         for _ in 0..runs {
             let started = Instant::now();
-            png = match chart::render_job(&job, now, chart::DEFAULT_WIDTH) {
+            png = match chart::render_job(&job, now, chart::DEFAULT_WIDTH, chart::Format::Png) {
                 Ok(png) => png,
                 Err(e) => {
                     eprintln!("chartbench: encoding failed: {e}");

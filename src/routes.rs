@@ -13,7 +13,7 @@ use crate::model::unix_now;
 use std::sync::Arc;
 
 use crate::auth::{self, Access, Tokens};
-use crate::chart;
+use crate::chart::{self, Format};
 use crate::page::{self, Links};
 use crate::params::{
     CreateJob, DEFAULT_LIST_LIMIT, Form, JobRef, ListJobs, RenderChart, ShowPage, WorkerUpdate,
@@ -238,11 +238,12 @@ fn render(ctx: &Context, request: &Request, form: &Form) -> Result<Response, Err
             "It has not been created yet, or it was deleted or expired.",
             params.width.min(MISSING_JOB_WIDTH),
             now,
+            Format::Png,
         )
         .map_err(Error::Chart)?;
         return Ok(Response::png(png).with_status(404));
     };
-    let etag = chart::version(&job, now, params.width);
+    let etag = chart::version(&job, now, params.width, Format::Png);
     // Weak comparison, as RFC 9110 asks for If-None-Match.
     let etag_matches = request.if_none_match.is_some_and(|tags| {
         tags.split(',')
@@ -255,7 +256,8 @@ fn render(ctx: &Context, request: &Request, form: &Form) -> Result<Response, Err
     let png = match ctx.renders.get(&etag) {
         Some(png) => png,
         None => {
-            let png = Arc::new(chart::render_job(&job, now, params.width).map_err(Error::Chart)?);
+            let png = chart::render_job(&job, now, params.width, Format::Png);
+            let png = Arc::new(png.map_err(Error::Chart)?);
             ctx.renders.put(etag.clone(), Arc::clone(&png));
             png
         }

@@ -1,12 +1,13 @@
-//! The chart: a pure function from a job (and the time) to a PNG.
+//! The chart: a pure function from a job (and the time) to a picture, as
+//! PNG or as SVG.
 //!
 //! It draws what the show page shows: a title, a legend that counts the
 //! workers by state, one bar per worker labelled with its workid, with
 //! current/total, percent and desc inside, an x axis 0–100 % with light
 //! gridlines, and a footer with the time it was drawn. This file is the
 //! layout, the one place that decides what goes where; it draws on a
-//! [`surface::Surface`]: [`raster`], an indexed canvas encoded as PNG,
-//! with DejaVu Sans glyphs through [`text`].
+//! [`surface::Surface`], of which there are two: [`raster`] (an indexed
+//! canvas encoded as PNG, DejaVu Sans glyphs through [`text`]) and [`svg`].
 //! Colours, the look of each state and the type are in [`style`]. Nothing
 //! here knows HTTP or SQL.
 //!
@@ -21,6 +22,7 @@ mod canvas;
 mod raster;
 mod style;
 mod surface;
+mod svg;
 mod text;
 
 use std::hash::{Hash, Hasher};
@@ -32,6 +34,7 @@ use crate::model::{BarState, Job, JobProgress, Worker};
 use raster::Raster;
 use style::{BODY, Paint, SMALL, SMALL_BOLD, TITLE, look};
 use surface::Surface;
+use svg::Svg;
 
 /// Narrowest and widest image, in pixels.
 pub const WIDTH_RANGE: (u32, u32) = (300, 4000);
@@ -51,6 +54,15 @@ const HEAD: i32 = 92;
 const FOOT: i32 = 46;
 /// Height of a picture with a message and no bars.
 const MESSAGE_HEIGHT: u32 = 96;
+
+/// The picture formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// An indexed PNG.
+    Png,
+    /// SVG, text as text.
+    Svg,
+}
 
 /// The colour of a state, as on the show page.
 pub fn state_color(state: BarState) -> Rgb<u8> {
@@ -80,7 +92,8 @@ pub fn load_fonts() {
     text::bold();
 }
 
-/// A chart that could not be encoded (not seen for the sizes drawn here).
+/// A chart that could not be encoded (not seen for the sizes drawn here;
+/// an SVG cannot fail).
 pub type ChartError = png::EncodingError;
 
 /// A chart laid out: its size, its heading, and the bars if it has any.
@@ -115,6 +128,14 @@ impl Chart<'_> {
         footer(s, self.now);
     }
 
+    /// The chart in `format`.
+    fn render(&self, format: Format) -> Result<Vec<u8>, ChartError> {
+        match format {
+            Format::Png => self.render_on::<Raster>(),
+            Format::Svg => self.render_on::<Svg>(),
+        }
+    }
+
     fn render_on<S: Surface>(&self) -> Result<Vec<u8>, ChartError> {
         let mut surface = S::new(self.width, self.height, self.title);
         self.draw(&mut surface);
@@ -145,15 +166,16 @@ fn footer<S: Surface>(s: &mut S, now: f64) {
     s.text((PAD as f32, h - 10), &footer, SMALL, Paint::Muted, (0, w));
 }
 
-/// A small picture with a title and one line: for a job that does not
-/// exist (yet) or has no workers yet.
+/// A small picture with a title and one line, in `format`: for a job that
+/// does not exist (yet) or has no workers yet.
 pub fn render_message(
     title: &str,
     message: &str,
     width: u32,
     now: f64,
+    format: Format,
 ) -> Result<Vec<u8>, ChartError> {
-    message_chart(title, message, width, now).render_on::<Raster>()
+    message_chart(title, message, width, now).render(format)
 }
 
 fn message_chart<'a>(title: &'a str, message: &str, width: u32, now: f64) -> Chart<'a> {
@@ -191,9 +213,9 @@ impl Plot {
     }
 }
 
-/// The chart of `job` at `now`, `width` pixels wide.
-pub fn render_job(job: &Job, now: f64, width: u32) -> Result<Vec<u8>, ChartError> {
-    job_chart(job, now, width).render_on::<Raster>()
+/// The chart of `job` at `now`, `width` pixels wide, in `format`.
+pub fn render_job(job: &Job, now: f64, width: u32, format: Format) -> Result<Vec<u8>, ChartError> {
+    job_chart(job, now, width).render(format)
 }
 
 fn job_chart(job: &Job, now: f64, width: u32) -> Chart<'_> {
@@ -273,12 +295,20 @@ fn subtitle(job: &Job, progress: &JobProgress) -> String {
 }
 
 /// A tag that changes whenever the chart of `job` at `now`, `width` wide,
-/// would look different: every worker's figures, which are stale, the text
-/// that depends on the time. (The footer's time of drawing is left out: it
-/// says when this version was drawn.) For HTTP's ETag.
-pub fn version(job: &Job, now: f64, width: u32) -> String {
+/// in `format`, would look different: every worker's figures, which are
+/// stale, the text that depends on the time. (The footer's time of drawing
+/// is left out: it says when this version was drawn.) For HTTP's ETag; the
+/// PNG and the SVG of one job have different tags.
+pub fn version(job: &Job, now: f64, width: u32, format: Format) -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (env!("CARGO_PKG_VERSION"), &job.jobid, &job.desc, width).hash(&mut hasher);
+    (
+        env!("CARGO_PKG_VERSION"),
+        &job.jobid,
+        &job.desc,
+        width,
+        format,
+    )
+        .hash(&mut hasher);
     job.created.to_bits().hash(&mut hasher);
     for w in &job.workers {
         (&w.workid, &w.desc, w.ok, w.is_stale(now)).hash(&mut hasher);
@@ -335,6 +365,8 @@ fn draw_bars<S: Surface>(s: &mut S, bars: &Bars, now: f64) {
         let end = plot.x(percent).max(plot.left + look.least_width);
         let first = &group[0];
         if !plot.compact {
+            let colon = if first.desc.is_empty() { "" } else { ": " };
+            s.begin_bar(format_args!("{}{colon}{}", first.workid, first.desc));
             if look.track != style::TRACK {
                 s.rect(plot.left, y, span, bar_h, Paint::StateTrack(state));
             }
@@ -369,6 +401,7 @@ fn draw_bars<S: Surface>(s: &mut S, bars: &Bars, now: f64) {
         }
         if !plot.compact {
             bar_text(s, first, plot, y);
+            s.end_bar();
         }
     }
 }
@@ -456,7 +489,7 @@ mod tests {
 
     /// The chart of a job with one worker, at time 1000.
     fn render_one(w: Worker, width: u32) -> image::RgbImage {
-        decode(&render_job(&job(vec![w]), 1000.0, width))
+        decode(&render_job(&job(vec![w]), 1000.0, width, Format::Png))
     }
 
     #[test]
@@ -479,7 +512,7 @@ mod tests {
             let workers = (0..n)
                 .map(|i| worker(i, (i % 100) as f64, i % 7 != 0, 990.0))
                 .collect();
-            decode(&render_job(&job(workers), 1000.0, 800)).height()
+            decode(&render_job(&job(workers), 1000.0, 800, Format::Png)).height()
         };
         let heights: Vec<u32> = [10, 100, 193, 194, 500, 2000, 3862, 10_000, 50_000]
             .into_iter()
@@ -507,10 +540,11 @@ mod tests {
         let mut w = worker(0, 40.0, true, 400.0);
         w.base_time = 0.0;
         let job = job(vec![w]);
-        let (at_401, at_500) = (version(&job, 401.0, 800), version(&job, 500.0, 800));
+        let version = |now, width| version(&job, now, width, Format::Png);
+        let (at_401, at_500) = (version(401.0, 800), version(500.0, 800));
         assert_ne!(at_401, at_500, "the ETA text differs");
-        assert_eq!(at_401, version(&job, 401.2, 800), "same text, same version");
-        assert_ne!(at_401, version(&job, 401.0, 801), "width");
+        assert_eq!(at_401, version(401.2, 800), "same text, same version");
+        assert_ne!(at_401, version(401.0, 801), "width");
     }
 
     #[test]
@@ -528,6 +562,145 @@ mod tests {
         let y0 = HEAD as u32;
         assert!(
             (right..300).all(|x| (y0..y0 + ROW as u32).all(|y| img.get_pixel(x, y) == &BACKGROUND))
+        );
+    }
+
+    /// The SVG of `job` at time 1000, parsed: it must be well-formed.
+    fn svg_of(job: &Job, width: u32) -> String {
+        let bytes = render_job(job, 1000.0, width, Format::Svg).expect("an SVG");
+        let text = String::from_utf8(bytes).expect("UTF-8");
+        if let Err(e) = roxmltree::Document::parse(&text) {
+            panic!("not well-formed XML ({e}):\n{text}");
+        }
+        text
+    }
+
+    /// The elements named `name` in `doc`.
+    fn elements<'a>(doc: &'a roxmltree::Document, name: &str) -> Vec<roxmltree::Node<'a, 'a>> {
+        doc.descendants().filter(|n| n.has_tag_name(name)).collect()
+    }
+
+    #[test]
+    fn the_svg_parses_and_has_the_pngs_size() {
+        let workers: Vec<Worker> = (0..7)
+            .map(|i| {
+                worker(
+                    i,
+                    (i * 15) as f64,
+                    i != 3,
+                    if i == 5 { 100.0 } else { 990.0 },
+                )
+            })
+            .collect();
+        let job = job(workers);
+        for width in [300, 800, 1234] {
+            let png = decode(&render_job(&job, 1000.0, width, Format::Png));
+            let text = svg_of(&job, width);
+            let doc = roxmltree::Document::parse(&text).expect("parsed above");
+            let root = doc.root_element();
+            assert!(root.has_tag_name(("http://www.w3.org/2000/svg", "svg")));
+            let (w, h) = (png.width().to_string(), png.height().to_string());
+            assert_eq!(root.attribute("width"), Some(w.as_str()));
+            assert_eq!(root.attribute("height"), Some(h.as_str()));
+            assert_eq!(
+                root.attribute("viewBox"),
+                Some(format!("0 0 {w} {h}").as_str())
+            );
+            let family = root.attribute("font-family").unwrap_or_default();
+            assert!(family.starts_with("DejaVu Sans"), "{family}");
+        }
+        let message = render_message("No job", "none", 520, 1000.0, Format::Svg).expect("an SVG");
+        let message = String::from_utf8(message).expect("UTF-8");
+        let doc = roxmltree::Document::parse(&message).expect("well-formed");
+        assert_eq!(doc.root_element().attribute("height"), Some("96"));
+        assert_eq!(elements(&doc, "text").len(), 3, "title, message, footer");
+    }
+
+    #[test]
+    fn hostile_text_is_escaped_and_the_svg_still_parses() {
+        let evil = "<script>alert(1)</script>&\"'";
+        let controls = "\u{0}\u{7}\u{1b}[31m\r\n\t\u{7f}\u{85}\u{FFFE}\u{FFFF}";
+        let mut w = worker(0, 50.0, true, 990.0);
+        w.workid = format!("{evil}{controls}");
+        w.desc = format!("{controls}{evil}");
+        let mut job = job(vec![w, worker(1, 10.0, false, 990.0)]);
+        job.jobid = evil.to_string();
+        job.desc = format!("{evil} ]]> <!-- {controls}");
+        for width in [300, 4000] {
+            let text = svg_of(&job, width);
+            let doc = roxmltree::Document::parse(&text).expect("parsed above");
+            assert!(elements(&doc, "script").is_empty(), "{text}");
+            assert!(!text.contains("<script"), "{text}");
+            // What the viewer reads is the client's text, with each control
+            // character a space as in the PNG.
+            let title = elements(&doc, "title")[0].text().unwrap_or_default();
+            assert!(title.starts_with(evil), "{title:?}");
+            let bar_title = elements(&doc, "title")[1].text().unwrap_or_default();
+            assert!(bar_title.starts_with(evil), "{bar_title:?}");
+            let replaced = "&\"'   [31m     \u{FFFD}\u{FFFD}";
+            assert!(bar_title.contains(replaced), "{bar_title:?}");
+        }
+        // Nothing the client sent reaches the document unescaped, even in a
+        // chart of one.
+        let text = svg_of(&job, 800);
+        for c in ['\u{0}', '\u{7}', '\u{1b}', '\u{FFFE}', '\u{FFFF}'] {
+            assert!(!text.contains(c), "{c:?} in the SVG");
+        }
+    }
+
+    #[test]
+    fn normal_mode_draws_one_bar_per_worker_and_compact_mode_stays_small() {
+        let workers = |n: usize| {
+            (0..n)
+                .map(|i| worker(i, (i % 100) as f64, i % 7 != 0, 990.0))
+                .collect::<Vec<_>>()
+        };
+        for n in [1, 10, 193] {
+            let text = svg_of(&job(workers(n)), 800);
+            let doc = roxmltree::Document::parse(&text).expect("parsed above");
+            let bars = elements(&doc, "g")
+                .into_iter()
+                .filter(|g| g.attribute("class") == Some("bar"))
+                .count();
+            assert_eq!(bars, n, "bars for {n} workers");
+        }
+        for n in [194, 3000, 10_000, 50_000] {
+            let text = svg_of(&job(workers(n)), 800);
+            let doc = roxmltree::Document::parse(&text).expect("parsed above");
+            let rects = elements(&doc, "rect").len();
+            // One rect per pixel row at most, besides the background,
+            // track, gridlines and legend.
+            assert!(rects <= 4000 + 20, "{n} workers: {rects} rects");
+            assert!(text.len() < 400_000, "{n} workers: {} bytes", text.len());
+            assert!(
+                elements(&doc, "pattern").is_empty(),
+                "no stripes in compact mode"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stale_bar_in_the_svg_is_filled_with_the_stripe_pattern() {
+        // Silent for 900 s after reports every 100 s: stale at 1000.
+        let text = svg_of(&job(vec![worker(0, 80.0, true, 100.0)]), 800);
+        let doc = roxmltree::Document::parse(&text).expect("parsed above");
+        let patterns = elements(&doc, "pattern");
+        assert_eq!(patterns.len(), 1);
+        let id = patterns[0].attribute("id").unwrap_or_default();
+        let fill = format!("url(#{id})");
+        let striped = elements(&doc, "rect")
+            .into_iter()
+            .filter(|r| r.attribute("fill") == Some(fill.as_str()))
+            .count();
+        assert_eq!(striped, 1, "{text}");
+    }
+
+    #[test]
+    fn the_png_and_the_svg_of_one_job_have_different_versions() {
+        let job = job(vec![worker(0, 40.0, true, 400.0)]);
+        assert_ne!(
+            version(&job, 401.0, 800, Format::Png),
+            version(&job, 401.0, 800, Format::Svg)
         );
     }
 }

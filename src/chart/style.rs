@@ -1,8 +1,8 @@
 //! How the chart looks, apart from where things go: its colours, named by
 //! what they paint ([`Paint`]); how a bar in each state is drawn
 //! ([`StateLook`], one table for every state); and its type ([`Font`]),
-//! measured with the compiled-in DejaVu Sans. Surfaces take their colours
-//! from here.
+//! measured with the compiled-in DejaVu Sans. Both surfaces, the PNG's and
+//! the SVG's, take their colours from here.
 
 use image::Rgb;
 
@@ -146,7 +146,8 @@ pub enum Weight {
 pub struct Font {
     /// Regular or bold.
     pub weight: Weight,
-    /// The size as rusttype takes it: pixels from descender to ascender.
+    /// The size as rusttype takes it: pixels from descender to ascender
+    /// (not the em of CSS; see [`Font::em`]).
     pub size: f32,
 }
 
@@ -194,6 +195,11 @@ impl Font {
     /// Pixels from the baseline to the top of the tallest letters.
     pub fn ascent(self) -> f32 {
         self.face().ascent(self.size)
+    }
+
+    /// The size in CSS terms, pixels per em, for the SVG.
+    pub fn em(self) -> f32 {
+        self.face().em(self.size)
     }
 }
 

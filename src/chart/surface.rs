@@ -1,7 +1,7 @@
 //! What the chart is drawn on. The layout in `mod.rs` decides every
 //! position and every text (already cut to fit); a [`Surface`] only puts
-//! rectangles and text where it is told. `raster` implements it (the
-//! indexed canvas behind the PNG).
+//! rectangles and text where it is told. Two implement it: `raster` (the
+//! indexed canvas behind the PNG) and `svg`.
 
 use super::ChartError;
 use super::style::{Font, Paint};
@@ -28,6 +28,15 @@ pub trait Surface {
     /// Writes `text` with its pen starting at `at.0` on baseline `at.1`;
     /// nothing shows left of `clip.0` or right of `clip.1`.
     fn text(&mut self, at: (f32, i32), text: &str, font: Font, paint: Paint, clip: (i32, i32));
+
+    /// What follows, up to [`Surface::end_bar`], is one worker's bar;
+    /// `title` says in full whose and what (its text may have been cut).
+    fn begin_bar(&mut self, title: std::fmt::Arguments) {
+        let _ = title;
+    }
+
+    /// Ends what [`Surface::begin_bar`] began.
+    fn end_bar(&mut self) {}
 
     /// The picture's bytes, in its format.
     fn finish(self) -> Result<Vec<u8>, ChartError>
