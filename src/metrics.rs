@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The routes requests are counted by; anything else is `other`.
-const ENDPOINTS: [&str; 13] = [
+const ENDPOINTS: [&str; 14] = [
     "/progress/create",
     "/progress/update",
     "/progress/status",
@@ -18,6 +18,7 @@ const ENDPOINTS: [&str; 13] = [
     "/progress/",
     "/progress/show",
     "/progress/render",
+    "/progress/render.svg",
     "/progress/assets",
     "/healthz",
     "/metrics",
