@@ -1,14 +1,16 @@
-//! Chart benchmark: render time and PNG size of `/progress/render` charts for
-//! 10, 100, 1,000 and 10,000 workers, drawn by `progressd::chart` directly
-//! (no HTTP, no SQLite), each the median of several renders.
+//! Chart benchmark: render time and size of `/progress/render` (PNG) and
+//! `/progress/render.svg` charts for 10, 100, 1,000 and 10,000 workers,
+//! drawn by `progressd::chart` directly (no HTTP, no SQLite), each the
+//! median of several renders.
 //!
 //! Run: `cargo run --release --example chartbench [-- --out DIR]`; with
-//! `--out` the charts are also written there as PNG files to look at.
+//! `--out` the charts are also written there as PNG and SVG files to look
+//! at.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use progressd::chart;
+use progressd::chart::{self, Format};
 use progressd::model::{Job, Worker, unix_now};
 
 /// A job of `n` workers in every state: most running at varied progress, every
@@ -66,39 +68,63 @@ fn main() {
     chart::load_fonts();
     let now = unix_now();
     println!(
-        "{:>8} {:>10} {:>10} {:>12}",
-        "workers", "median ms", "best ms", "PNG bytes"
+        "{:>8} {:>10} {:>10} {:>12} {:>10} {:>10} {:>12}",
+        "workers", "PNG ms", "best ms", "PNG bytes", "SVG ms", "best ms", "SVG bytes"
     );
     for n in [10, 100, 1000, 10_000] {
         let job = job(n, now);
         let runs = if n >= 10_000 { 5 } else { 21 };
-        let mut times = Vec::with_capacity(runs);
-        let mut png = Vec::new();
-        for _ in 0..runs {
-            let started = Instant::now();
-            png = match chart::render_job(&job, now, chart::DEFAULT_WIDTH) {
-                Ok(png) => png,
-                Err(e) => {
-                    eprintln!("chartbench: encoding failed: {e}");
-                    std::process::exit(1);
-                }
-            };
-            times.push(started.elapsed().as_secs_f64() * 1000.0);
-        }
-        times.sort_by(f64::total_cmp);
+        let png = measure(&job, now, Format::Png, runs);
+        let svg = measure(&job, now, Format::Svg, runs);
         println!(
-            "{n:>8} {:>10.2} {:>10.2} {:>12}",
-            times[runs / 2],
-            times[0],
-            png.len()
+            "{n:>8} {:>10.2} {:>10.2} {:>12} {:>10.2} {:>10.2} {:>12}",
+            png.median_ms,
+            png.best_ms,
+            png.bytes.len(),
+            svg.median_ms,
+            svg.best_ms,
+            svg.bytes.len()
         );
         if let Some(dir) = &out {
-            let path = dir.join(format!("chart-{n}.png"));
-            if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, &png))
-            {
-                eprintln!("chartbench: cannot write {}: {e}", path.display());
-                std::process::exit(1);
+            for (chart, ext) in [(&png, "png"), (&svg, "svg")] {
+                let path = dir.join(format!("chart-{n}.{ext}"));
+                if let Err(e) =
+                    std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, &chart.bytes))
+                {
+                    eprintln!("chartbench: cannot write {}: {e}", path.display());
+                    std::process::exit(1);
+                }
             }
         }
+    }
+}
+
+/// Render times of one chart and its bytes.
+struct Measured {
+    median_ms: f64,
+    best_ms: f64,
+    bytes: Vec<u8>,
+}
+
+/// Renders the chart of `job` in `format` `runs` times.
+fn measure(job: &Job, now: f64, format: Format, runs: usize) -> Measured {
+    let mut times = Vec::with_capacity(runs);
+    let mut bytes = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        bytes = match chart::render_job(job, now, chart::DEFAULT_WIDTH, format) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                eprintln!("chartbench: encoding failed: {e}");
+                std::process::exit(1);
+            }
+        };
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    Measured {
+        median_ms: times[runs / 2],
+        best_ms: times[0],
+        bytes,
     }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # progressd's chart against matplotlib's barh, in one run on this machine:
 # render time for 100 and 1,000 workers (median of several renders, PNG
-# bytes included). Needs python3 with matplotlib (pip install matplotlib).
+# bytes included; chartbench prints progressd's SVG figures beside its
+# PNG's). Needs python3 with matplotlib (pip install matplotlib).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q --example chartbench

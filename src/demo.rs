@@ -39,7 +39,10 @@ pub fn start(addr: SocketAddr) -> std::io::Result<()> {
     let show = format!("http://{addr}/progress/show?jobid={JOBID}&interval=2");
     println!("progressd demo: {WORKERS} simulated workers report to job \"{JOBID}\"");
     println!("progressd demo: watch it at {show}");
-    println!("progressd demo: the chart is at http://{addr}/progress/render?jobid={JOBID}");
+    println!(
+        "progressd demo: the chart is at http://{addr}/progress/render?jobid={JOBID} (PNG) \
+         and http://{addr}/progress/render.svg?jobid={JOBID} (SVG)"
+    );
     println!("progressd demo: Ctrl-C stops it");
     thread::Builder::new()
         .name("progressd-demo".into())

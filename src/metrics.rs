@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The routes requests are counted by; anything else is `other`.
-const ENDPOINTS: [&str; 14] = [
+const ENDPOINTS: [&str; 15] = [
     "/progress/create",
     "/progress/update",
     "/progress/status",
@@ -19,6 +19,7 @@ const ENDPOINTS: [&str; 14] = [
     "/progress/",
     "/progress/show",
     "/progress/render",
+    "/progress/render.svg",
     "/progress/assets",
     "/healthz",
     "/metrics",

@@ -71,15 +71,23 @@ impl Response {
         }
     }
 
-    /// 304: the client's copy, named by `etag`, is current.
-    pub fn not_modified(etag: String) -> Response {
+    /// 200 with an SVG image; browsers revalidate it (with its ETag) each
+    /// time.
+    pub fn svg(body: Vec<u8>) -> Response {
         Response {
-            status: 304,
-            content_type: "image/png",
+            status: 200,
+            content_type: "image/svg+xml; charset=utf-8",
             headers: vec![("Cache-Control", "no-cache".to_string())],
-            body: Vec::new(),
+            body,
         }
-        .with_etag(etag)
+    }
+
+    /// 304 in place of this response: the client's copy, named by `etag`,
+    /// is current. The type and caching headers stay; the body goes.
+    pub fn not_modified(mut self, etag: String) -> Response {
+        self.status = 304;
+        self.body.clear();
+        self.with_etag(etag)
     }
 
     /// The same response with an `ETag` header.

@@ -13,7 +13,7 @@ use crate::model::unix_now;
 use std::sync::Arc;
 
 use crate::auth::{self, Access, Tokens};
-use crate::chart;
+use crate::chart::{self, Format};
 use crate::page::{self, Links};
 use crate::params::{
     CreateJob, DEFAULT_LIST_LIMIT, Form, HistoryQuery, JobRef, ListJobs, RenderChart, ShowPage,
@@ -126,7 +126,8 @@ pub fn handle(ctx: &Context, request: &Request) -> Result<Response, Error> {
         "/progress/jobs" => jobs(ctx, &form),
         "/progress/" => index(ctx, links),
         "/progress/show" => show(ctx, &form, links),
-        "/progress/render" => render(ctx, request, &form).map(Response::with_cors),
+        "/progress/render" => render(ctx, request, &form, Format::Png).map(Response::with_cors),
+        "/progress/render.svg" => render(ctx, request, &form, Format::Svg).map(Response::with_cors),
         "/metrics" => metrics(ctx),
         other => Err(Error::NoRoute(other.to_string())),
     }
@@ -137,7 +138,11 @@ pub fn handle(ctx: &Context, request: &Request) -> Result<Response, Error> {
 fn access(path: &str, index: bool) -> Access {
     match path {
         "/progress/create" | "/progress/update" | "/progress/delete" => Access::Write,
-        "/progress/status" | "/progress/history" | "/progress/show" | "/progress/render"
+        "/progress/status"
+        | "/progress/history"
+        | "/progress/show"
+        | "/progress/render"
+        | "/progress/render.svg"
         | "/metrics" => Access::Read,
         "/progress/jobs" | "/progress/" if index => Access::Read,
         _ => Access::Public,
@@ -248,21 +253,34 @@ fn show(ctx: &Context, form: &Form, links: Links) -> Result<Response, Error> {
 /// Widest picture for a job that does not exist: a small message.
 const MISSING_JOB_WIDTH: u32 = 520;
 
-fn render(ctx: &Context, request: &Request, form: &Form) -> Result<Response, Error> {
+/// The chart of a job, as PNG (`render`) or SVG (`render.svg`).
+fn render(
+    ctx: &Context,
+    request: &Request,
+    form: &Form,
+    format: Format,
+) -> Result<Response, Error> {
     let params = RenderChart::from_form(form, chart::DEFAULT_WIDTH, chart::WIDTH_RANGE)?;
+    let picture = match format {
+        Format::Png => Response::png,
+        Format::Svg => Response::svg,
+    };
     let now = unix_now();
     let Some(job) = store::read_job(&ctx.reader, &params.jobid)? else {
         let title = format!("No job “{}” yet", params.jobid);
-        let png = chart::render_message(
+        let message = chart::render_message(
             &title,
             "It has not been created yet, or it was deleted or expired.",
             params.width.min(MISSING_JOB_WIDTH),
             now,
+            format,
         )
         .map_err(Error::Chart)?;
-        return Ok(Response::png(png).with_status(404));
+        return Ok(picture(message).with_status(404));
     };
-    let etag = chart::version(&job, now, params.width);
+    // The format is part of the version, so the PNG and the SVG of a job
+    // have different tags, and different entries in the render cache.
+    let etag = chart::version(&job, now, params.width, format);
     // Weak comparison, as RFC 9110 asks for If-None-Match.
     let etag_matches = request.if_none_match.is_some_and(|tags| {
         tags.split(',')
@@ -270,17 +288,18 @@ fn render(ctx: &Context, request: &Request, form: &Form) -> Result<Response, Err
             .any(|t| t == etag || t == "*")
     });
     if etag_matches {
-        return Ok(Response::not_modified(etag));
+        return Ok(picture(Vec::new()).not_modified(etag));
     }
-    let png = match ctx.renders.get(&etag) {
-        Some(png) => png,
+    let bytes = match ctx.renders.get(&etag) {
+        Some(bytes) => bytes,
         None => {
-            let png = Arc::new(chart::render_job(&job, now, params.width).map_err(Error::Chart)?);
-            ctx.renders.put(etag.clone(), Arc::clone(&png));
-            png
+            let bytes = chart::render_job(&job, now, params.width, format).map_err(Error::Chart)?;
+            let bytes = Arc::new(bytes);
+            ctx.renders.put(etag.clone(), Arc::clone(&bytes));
+            bytes
         }
     };
-    Ok(Response::png(png.to_vec()).with_etag(etag))
+    Ok(picture(bytes.to_vec()).with_etag(etag))
 }
 
 fn index(ctx: &Context, links: Links) -> Result<Response, Error> {

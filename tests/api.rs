@@ -807,6 +807,8 @@ fn status_and_render_may_be_embedded_by_other_sites() {
         "/progress/status?jobid=c",
         "/progress/render?jobid=c",
         "/progress/render?jobid=missing",
+        "/progress/render.svg?jobid=c",
+        "/progress/render.svg?jobid=missing",
     ] {
         let r = s.get(path);
         assert_eq!(r.header("Access-Control-Allow-Origin"), Some("*"), "{path}");

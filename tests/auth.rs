@@ -72,6 +72,7 @@ fn reads_need_the_read_token_which_pages_carry_into_their_links() {
         "/progress/history?jobid=j",
         "/progress/show?jobid=j",
         "/progress/render?jobid=j",
+        "/progress/render.svg?jobid=j",
         "/progress/jobs",
         "/progress/",
     ] {

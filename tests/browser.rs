@@ -484,3 +484,85 @@ fn page_timing_with_5000_workers() -> TestResult {
     }
     Ok(())
 }
+
+/// Every clipped text of the SVG chart as the browser lays it out: its
+/// text, its left and right edge, and the x range its clip path allows.
+const SVG_TEXTS: &str = "JSON.stringify([...document.querySelectorAll('text[clip-path]')].map(t => {
+    const clip = document.getElementById(t.getAttribute('clip-path').slice(5, -1)).firstElementChild;
+    const x = Number(clip.getAttribute('x'));
+    const box = t.getBBox();
+    return { text: t.textContent, left: box.x, right: box.x + box.width,
+             clip: [x, x + Number(clip.getAttribute('width'))] }; }))";
+
+#[test]
+fn the_svg_chart_keeps_its_text_inside_the_bars_in_a_browser() -> TestResult {
+    let Some(chromium) = chromium_for("SVG chart")? else {
+        return Ok(());
+    };
+    let s = TestServer::start();
+    s.get("/progress/create?jobid=svg&desc=SVG+in+a+browser");
+    let long = "a description far too long for the bar it is written in, so the chart \
+                cuts it with an ellipsis before the end of the bar, where the PNG does";
+    for (workid, current, ok, desc) in [
+        ("w1", "5", "1", long),
+        ("w2", "10", "1", "finished"),
+        ("w3", "3", "0", "<script>alert(1)</script>"),
+        (
+            "a-worker-id-much-longer-than-the-label-column-allows",
+            "7",
+            "1",
+            long,
+        ),
+    ] {
+        s.update(&[
+            ("jobid", "svg"),
+            ("workid", workid),
+            ("current", current),
+            ("total", "10"),
+            ("ok", ok),
+            ("desc", desc),
+        ]);
+    }
+    let browser = Browser::start(&chromium)?;
+    for width in [300, 800] {
+        let mut page = Page::open(
+            &browser,
+            &format!("{}/progress/render.svg?jobid=svg&width={width}", s.base),
+        )?;
+        page.wait_for(
+            "document.readyState === 'complete' && document.documentElement.localName === 'svg'",
+            "the SVG to load",
+        )?;
+        assert_eq!(
+            page.eval("document.querySelectorAll('g.bar').length")?,
+            json!(4)
+        );
+        assert_eq!(
+            page.eval("document.querySelectorAll('script').length")?,
+            json!(0)
+        );
+        let text = page.eval(SVG_TEXTS)?;
+        let texts: Vec<Value> = serde_json::from_str(text.as_str().ok_or("texts as text")?)?;
+        assert!(texts.len() >= 4 * 3, "labels and bar text: {texts:?}");
+        assert!(
+            texts
+                .iter()
+                .any(|t| t["text"].as_str().is_some_and(|t| t.ends_with('…'))),
+            "something was cut: {texts:?}"
+        );
+        // Laid out by the browser's own font, every text ends before its
+        // clip: cut by the layout's ellipsis, not by the clip path.
+        for t in &texts {
+            let (left, right) = (t["left"].as_f64(), t["right"].as_f64());
+            let (from, to) = (t["clip"][0].as_f64(), t["clip"][1].as_f64());
+            let (Some(left), Some(right), Some(from), Some(to)) = (left, right, from, to) else {
+                return Err(format!("{t}").into());
+            };
+            assert!(
+                left >= from - 1.0 && right <= to + 1.0,
+                "width {width}: {t} spills out of its clip"
+            );
+        }
+    }
+    Ok(())
+}

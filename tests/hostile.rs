@@ -199,19 +199,24 @@ fn head_answers_like_get_without_body_bytes() {
         ("current", "1"),
         ("total", "2"),
     ]);
-    let answer = raw_exchange(
-        &s.addr(),
-        b"HEAD /progress/status?jobid=h HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
-    let text = String::from_utf8_lossy(&answer);
-    let (head, body) = text.split_once("\r\n\r\n").expect("a complete head");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(
-        head.to_ascii_lowercase()
-            .contains("content-type: application/json"),
-        "{head}"
-    );
-    assert_eq!(body, "", "no body after the head");
+    for (path, content_type) in [
+        ("status", "application/json"),
+        ("render.svg", "image/svg+xml; charset=utf-8"),
+    ] {
+        let request = format!(
+            "HEAD /progress/{path}?jobid=h HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        );
+        let answer = raw_exchange(&s.addr(), request.as_bytes());
+        let text = String::from_utf8_lossy(&answer);
+        let (head, body) = text.split_once("\r\n\r\n").expect("a complete head");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains(&format!("content-type: {content_type}")),
+            "{head}"
+        );
+        assert_eq!(body, "", "no body after the head of {path}");
+    }
     let answer = raw_exchange(
         &s.addr(),
         b"HEAD /progress/status?jobid=nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -349,6 +354,8 @@ fn no_response_header_carries_client_text() {
         format!("/progress/show?jobid={evil}"),
         format!("/progress/render?jobid={evil}"),
         format!("/progress/render?jobid=inj&width={evil}"),
+        format!("/progress/render.svg?jobid={evil}"),
+        format!("/progress/render.svg?jobid=inj&width={evil}"),
         format!("/progress/delete?jobid={evil}"),
         format!("/progress/{evil}"),
         format!("/{evil}"),

@@ -1,5 +1,6 @@
 //! `/progress/render`: the PNG decoded and checked pixel by pixel, its size
-//! rules, its 404 image, and its ETag.
+//! rules, its 404 image, and its ETag (and the SVG's, which follows the
+//! same rules).
 
 mod common;
 
@@ -7,6 +8,14 @@ use common::TestServer;
 use image::{Rgb, RgbImage};
 use progressd::chart::{fill_color, state_color, track_color};
 use progressd::model::BarState;
+
+/// Workers in three states: `(workid, current of 100, ok)`.
+const FOUR_WORKERS: [(&str, &str, &str); 4] = [
+    ("w1", "40", "1"),
+    ("w2", "100", "1"),
+    ("w3", "30", "0"),
+    ("w10", "70", "1"),
+];
 
 fn png(s: &TestServer, path: &str) -> (u16, RgbImage) {
     let r = s.get(path);
@@ -26,8 +35,10 @@ fn bar_y(row: u32) -> u32 {
 /// The x range of the bar tracks on pixel row `y`: from the first pixel
 /// that is a track, fill or edge colour to the last track pixel.
 fn track_span(img: &RgbImage, y: u32) -> (u32, u32) {
+    // A worker not started has a white track: the background, so left out.
     let bar_colors: Vec<Rgb<u8>> = BarState::ALL
         .iter()
+        .filter(|&&s| s != BarState::NotStarted)
         .flat_map(|&s| [fill_color(s), state_color(s), track_color(s)])
         .chain([Rgb([0xd2, 0xd7, 0xde])])
         .collect();
@@ -45,20 +56,7 @@ fn track_span(img: &RgbImage, y: u32) -> (u32, u32) {
 fn each_bar_has_its_state_colour_up_to_its_percent() {
     let s = TestServer::start();
     s.get("/progress/create?jobid=c&desc=Chart+test");
-    for (workid, current, ok) in [
-        ("w1", "40", "1"),
-        ("w2", "100", "1"),
-        ("w3", "30", "0"),
-        ("w10", "70", "1"),
-    ] {
-        s.update(&[
-            ("jobid", "c"),
-            ("workid", workid),
-            ("current", current),
-            ("total", "100"),
-            ("ok", ok),
-        ]);
-    }
+    s.report_percents("c", &FOUR_WORKERS);
     let (status, img) = png(&s, "/progress/render?jobid=c");
     assert_eq!(status, 200);
     assert_eq!(img.width(), 800);
@@ -153,36 +151,34 @@ fn a_job_without_workers_gets_a_waiting_picture() {
 
 #[test]
 fn etag_answers_304_until_the_job_changes() {
-    let s = TestServer::start();
-    s.update(&[
-        ("jobid", "e"),
-        ("workid", "w"),
-        ("current", "1"),
-        ("total", "4"),
-    ]);
-    let first = s.get("/progress/render?jobid=e");
-    let etag = first.header("etag").expect("an ETag").to_string();
-    let again = s.get_with("/progress/render?jobid=e", &[("If-None-Match", &etag)]);
-    assert_eq!(again.status, 304);
-    assert!(again.bytes.is_empty());
-    // A list, and a weak tag, match too.
-    let list = format!("\"other\", W/{etag}");
-    assert_eq!(
-        s.get_with("/progress/render?jobid=e", &[("If-None-Match", &list)])
-            .status,
-        304
-    );
-    let other_width = s.get_with(
-        "/progress/render?jobid=e&width=400",
-        &[("If-None-Match", &etag)],
-    );
-    assert_eq!(other_width.status, 200, "another width is another picture");
-    std::thread::sleep(std::time::Duration::from_millis(5));
-    s.update(&[("jobid", "e"), ("workid", "w"), ("current", "2")]);
-    let changed = s.get_with("/progress/render?jobid=e", &[("If-None-Match", &etag)]);
-    assert_eq!(changed.status, 200);
-    assert_ne!(changed.header("etag"), Some(etag.as_str()));
-    // The same version asked for again is the same picture.
-    let cached = s.get("/progress/render?jobid=e");
-    assert_eq!(cached.bytes, changed.bytes);
+    // The PNG and the SVG (tests/svg.rs) follow the same rules, each with
+    // its own tags.
+    for (i, chart) in ["render", "render.svg"].into_iter().enumerate() {
+        let s = TestServer::start();
+        s.report_percents("e", &[("w", "25", "1")]);
+        let url = |query: &str| format!("/progress/{chart}?jobid=e{query}");
+        let first = s.get(&url(""));
+        let etag = first.header("etag").expect("an ETag").to_string();
+        let again = s.get_with(&url(""), &[("If-None-Match", &etag)]);
+        assert_eq!(again.status, 304, "{chart}");
+        assert!(again.bytes.is_empty());
+        assert_eq!(again.content_type, first.content_type, "{chart}");
+        // A list, and a weak tag, match too.
+        let list = format!("\"other\", W/{etag}");
+        assert_eq!(
+            s.get_with(&url(""), &[("If-None-Match", &list)]).status,
+            304
+        );
+        let other_width = s.get_with(&url("&width=400"), &[("If-None-Match", &etag)]);
+        assert_eq!(other_width.status, 200, "another width is another picture");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let current = (50 + i).to_string();
+        s.update(&[("jobid", "e"), ("workid", "w"), ("current", &current)]);
+        let changed = s.get_with(&url(""), &[("If-None-Match", &etag)]);
+        assert_eq!(changed.status, 200, "{chart}");
+        assert_ne!(changed.header("etag"), Some(etag.as_str()));
+        // The same version asked for again is the same picture.
+        let cached = s.get(&url(""));
+        assert_eq!(cached.bytes, changed.bytes, "{chart}");
+    }
 }

@@ -1,11 +1,15 @@
-//! The PNG chart: a pure function from a job (and the time) to PNG bytes.
+//! The chart: a pure function from a job (and the time) to a picture, as
+//! PNG or as SVG.
 //!
 //! It draws what the show page shows: a title, a legend that counts the
 //! workers by state, one bar per worker labelled with its workid, with
 //! current/total, percent and desc inside, an x axis 0–100 % with light
-//! gridlines, and a footer with the time it was drawn. It draws on an
-//! indexed [`canvas`] (imageproc rectangles, DejaVu Sans text through
-//! [`text`]) and encodes an indexed PNG. Nothing here knows HTTP or SQL.
+//! gridlines, and a footer with the time it was drawn. This file is the
+//! layout, the one place that decides what goes where; it draws on a
+//! [`surface::Surface`], of which there are two: [`raster`] (an indexed
+//! canvas encoded as PNG, DejaVu Sans glyphs through [`text`]) and [`svg`].
+//! Colours, the look of each state and the type are in [`style`]. Nothing
+//! here knows HTTP or SQL.
 //!
 //! When bars with text would make the image taller than [`MAX_HEIGHT`]
 //! (from about 190 workers), the bars get thin and lose their text (a
@@ -15,16 +19,22 @@
 //! done). The image is never taller than [`MAX_HEIGHT`].
 
 mod canvas;
+mod raster;
+mod style;
+mod surface;
+mod svg;
 mod text;
+
+use std::hash::{Hash, Hasher};
 
 use image::Rgb;
 
-use canvas::{Canvas, Ink};
-
-use crate::format::{eta, pct, qty, utc};
-use std::hash::{Hash, Hasher};
-
+use crate::format::{eta, pct, qty, rate_line, utc};
 use crate::model::{BarState, Job, JobProgress, Worker};
+use raster::Raster;
+use style::{BODY, Paint, SMALL, SMALL_BOLD, TITLE, look};
+use surface::Surface;
+use svg::Svg;
 
 /// Narrowest and widest image, in pixels.
 pub const WIDTH_RANGE: (u32, u32) = (300, 4000);
@@ -38,64 +48,37 @@ const COMPACT_ROW_MAX: usize = 10;
 const PAD: i32 = 16;
 const ROW: i32 = 20;
 const BAR: i32 = 15;
-const TITLE_SIZE: f32 = 18.0;
-const TEXT_SIZE: f32 = 12.0;
-const SMALL_SIZE: f32 = 11.0;
 /// Space above the plot: title, subtitle, legend.
 const HEAD: i32 = 92;
 /// Space below the plot: axis labels and footer.
 const FOOT: i32 = 46;
+/// Height of a picture with a message and no bars.
+const MESSAGE_HEIGHT: u32 = 96;
 
-const BACKGROUND: Rgb<u8> = Rgb([255, 255, 255]);
-const TEXT: Rgb<u8> = Rgb([0x1d, 0x21, 0x27]);
-const MUTED: Rgb<u8> = Rgb([0x5f, 0x67, 0x73]);
-const TRACK: Rgb<u8> = Rgb([0xe9, 0xec, 0xf0]);
-const GRID: Rgb<u8> = Rgb([0xd2, 0xd7, 0xde]);
+/// The picture formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// An indexed PNG.
+    Png,
+    /// SVG, text as text.
+    Svg,
+}
 
 /// The colour of a state, as on the show page.
 pub fn state_color(state: BarState) -> Rgb<u8> {
-    match state {
-        BarState::Running => Rgb([0x2f, 0x9e, 0x57]),
-        BarState::Done => Rgb([0x35, 0x66, 0xc9]),
-        BarState::Failed => Rgb([0xd3, 0x42, 0x3d]),
-        BarState::Stale => Rgb([0x8c, 0x93, 0x9e]),
-        BarState::NotStarted => Rgb([0xa3, 0xab, 0xb6]),
-    }
-}
-
-/// `fg` over `bg` at `alpha` / 255.
-fn mix(bg: Rgb<u8>, fg: Rgb<u8>, alpha: u32) -> Rgb<u8> {
-    let channel = |i: usize| {
-        let (b, f) = (u32::from(bg.0[i]), u32::from(fg.0[i]));
-        ((b * (255 - alpha) + f * alpha + 127) / 255) as u8
-    };
-    Rgb([channel(0), channel(1), channel(2)])
+    Paint::State(state).color()
 }
 
 /// The fill of a bar in `state`: its colour at 48 % over the track, as the
 /// page's `color-mix` draws it.
 pub fn fill_color(state: BarState) -> Rgb<u8> {
-    mix(TRACK, state_color(state), 122)
+    Paint::Fill(state).color()
 }
 
 /// The track behind a bar in `state`: tinted red for a failed worker, as
 /// on the page.
 pub fn track_color(state: BarState) -> Rgb<u8> {
-    match state {
-        BarState::Failed => mix(TRACK, state_color(BarState::Failed), 36),
-        _ => TRACK,
-    }
-}
-
-/// How serious a state is when one pixel row stands for several workers.
-fn severity(state: BarState) -> u8 {
-    match state {
-        BarState::Failed => 4,
-        BarState::Stale => 3,
-        BarState::Running => 2,
-        BarState::NotStarted => 1,
-        BarState::Done => 0,
-    }
+    Paint::StateTrack(state).color()
 }
 
 /// `width` within [`WIDTH_RANGE`].
@@ -109,94 +92,105 @@ pub fn load_fonts() {
     text::bold();
 }
 
-/// A chart that could not be encoded (not seen for the sizes drawn here).
+/// A chart that could not be encoded (not seen for the sizes drawn here;
+/// an SVG cannot fail).
 pub type ChartError = png::EncodingError;
 
-/// The palette entries every chart uses.
-struct Inks {
-    text: Ink,
-    muted: Ink,
-    track: Ink,
-    grid: Ink,
-    state: [Ink; 5],
-    fill: [Ink; 5],
-    stripe: Ink,
-    failed_track: Ink,
+/// A chart laid out: its size, its heading, and the bars if it has any.
+struct Chart<'a> {
+    width: u32,
+    height: u32,
+    title: &'a str,
+    subtitle: String,
+    now: f64,
+    bars: Option<Bars<'a>>,
 }
 
-impl Inks {
-    fn new(canvas: &mut Canvas) -> Inks {
-        let state = BarState::ALL.map(|s| canvas.ink(state_color(s)));
-        let fill = BarState::ALL.map(|s| canvas.ink(fill_color(s)));
-        Inks {
-            text: canvas.ink(TEXT),
-            muted: canvas.ink(MUTED),
-            track: canvas.ink(TRACK),
-            grid: canvas.ink(GRID),
-            state,
-            fill,
-            stripe: canvas.ink(mix(TRACK, state_color(BarState::Stale), 64)),
-            failed_track: canvas.ink(track_color(BarState::Failed)),
+/// The bars of a job, laid out.
+struct Bars<'a> {
+    job: &'a Job,
+    plot: Plot,
+    /// Width of the workid column, in pixels.
+    label_room: i32,
+    /// Workers by state, in [`BarState::ALL`] order.
+    counts: Vec<usize>,
+    /// Running workers that are slow.
+    slow: usize,
+    /// What slow is judged by (see [`JobProgress::median_rate`]).
+    median_rate: Option<f64>,
+}
+
+impl Chart<'_> {
+    /// Draws everything, in the order the pixels overlap.
+    fn draw<S: Surface>(&self, s: &mut S) {
+        heading(s, self.title, &self.subtitle);
+        if let Some(bars) = &self.bars {
+            legend(s, &bars.counts, bars.slow);
+            draw_bars(s, bars, self.now);
+            axis(s, &bars.plot);
         }
+        footer(s, self.now);
+    }
+
+    /// The chart in `format`.
+    fn render(&self, format: Format) -> Result<Vec<u8>, ChartError> {
+        match format {
+            Format::Png => self.render_on::<Raster>(),
+            Format::Svg => self.render_on::<Svg>(),
+        }
+    }
+
+    fn render_on<S: Surface>(&self) -> Result<Vec<u8>, ChartError> {
+        let mut surface = S::new(self.width, self.height, self.title);
+        self.draw(&mut surface);
+        surface.finish()
     }
 }
 
 /// The title block: a bold title and a muted line under it.
-fn heading(canvas: &mut Canvas, inks: &Inks, title: &str, subtitle: &str) {
-    let w = canvas.width() as i32;
+fn heading<S: Surface>(s: &mut S, title: &str, subtitle: &str) {
+    let w = s.size().0;
     let room = (w - 2 * PAD) as f32;
-    let bold = text::bold();
-    let title = bold.fit(title, TITLE_SIZE, room);
-    bold.draw(
-        canvas,
-        PAD as f32,
-        PAD + 18,
-        &title,
-        TITLE_SIZE,
-        inks.text,
-        (0, w),
-    );
-    let regular = text::regular();
-    let subtitle = regular.fit(subtitle, TEXT_SIZE, room);
-    regular.draw(
-        canvas,
-        PAD as f32,
-        PAD + 38,
+    let title = TITLE.fit(title, room);
+    s.text((PAD as f32, PAD + 18), &title, TITLE, Paint::Text, (0, w));
+    let subtitle = BODY.fit(subtitle, room);
+    s.text(
+        (PAD as f32, PAD + 38),
         &subtitle,
-        TEXT_SIZE,
-        inks.muted,
+        BODY,
+        Paint::Muted,
         (0, w),
     );
 }
 
 /// `drawn … · progressd` along the bottom.
-fn footer(canvas: &mut Canvas, inks: &Inks, now: f64) {
+fn footer<S: Surface>(s: &mut S, now: f64) {
     let footer = format!("drawn {} · progressd", utc(now));
-    let (w, h) = (canvas.width() as i32, canvas.height() as i32);
-    text::regular().draw(
-        canvas,
-        PAD as f32,
-        h - 10,
-        &footer,
-        SMALL_SIZE,
-        inks.muted,
-        (0, w),
-    );
+    let (w, h) = s.size();
+    s.text((PAD as f32, h - 10), &footer, SMALL, Paint::Muted, (0, w));
 }
 
-/// A small picture with a title and one line: for a job that does not exist
-/// (yet) or has no workers yet.
+/// A small picture with a title and one line, in `format`: for a job that
+/// does not exist (yet) or has no workers yet.
 pub fn render_message(
     title: &str,
     message: &str,
     width: u32,
     now: f64,
+    format: Format,
 ) -> Result<Vec<u8>, ChartError> {
-    let mut canvas = Canvas::new(clamp_width(width), 96, BACKGROUND);
-    let inks = Inks::new(&mut canvas);
-    heading(&mut canvas, &inks, title, message);
-    footer(&mut canvas, &inks, now);
-    canvas.encode()
+    message_chart(title, message, width, now).render(format)
+}
+
+fn message_chart<'a>(title: &'a str, message: &str, width: u32, now: f64) -> Chart<'a> {
+    Chart {
+        width: clamp_width(width),
+        height: MESSAGE_HEIGHT,
+        title,
+        subtitle: message.to_string(),
+        now,
+        bars: None,
+    }
 }
 
 /// How the bars are laid out.
@@ -223,8 +217,12 @@ impl Plot {
     }
 }
 
-/// The chart of `job` at `now`, `width` pixels wide.
-pub fn render_job(job: &Job, now: f64, width: u32) -> Result<Vec<u8>, ChartError> {
+/// The chart of `job` at `now`, `width` pixels wide, in `format`.
+pub fn render_job(job: &Job, now: f64, width: u32, format: Format) -> Result<Vec<u8>, ChartError> {
+    job_chart(job, now, width).render(format)
+}
+
+fn job_chart(job: &Job, now: f64, width: u32) -> Chart<'_> {
     let title = if job.desc.is_empty() {
         job.jobid.as_str()
     } else {
@@ -232,11 +230,10 @@ pub fn render_job(job: &Job, now: f64, width: u32) -> Result<Vec<u8>, ChartError
     };
     if job.workers.is_empty() {
         let waiting = "Waiting for the first update from a worker.";
-        return render_message(title, waiting, width, now);
+        return message_chart(title, waiting, width, now);
     }
     let width = clamp_width(width);
     let n = job.workers.len();
-    let regular = text::regular();
     let max_plot = (MAX_HEIGHT as i32 - HEAD - FOOT) as usize;
     let compact = n * ROW as usize > max_plot;
     let (rows, per_row, row_height) = if !compact {
@@ -247,13 +244,13 @@ pub fn render_job(job: &Job, now: f64, width: u32) -> Result<Vec<u8>, ChartError
         let per_row = n.div_ceil(max_plot);
         (n.div_ceil(per_row), per_row, 1)
     };
-    let label_size = if compact { SMALL_SIZE } else { TEXT_SIZE };
+    let label_font = if compact { SMALL } else { BODY };
     // Measuring every label of a huge job costs more than it tells.
     let widest_label = job
         .workers
         .iter()
         .take(2000)
-        .map(|w| regular.width(&w.workid, label_size))
+        .map(|w| label_font.width(&w.workid))
         .fold(0.0f32, f32::max);
     let label_room = widest_label.min(width as f32 * 0.28).ceil() as i32;
     let plot = Plot {
@@ -265,17 +262,22 @@ pub fn render_job(job: &Job, now: f64, width: u32) -> Result<Vec<u8>, ChartError
         row_height,
         compact,
     };
-    let height = (HEAD + plot.height() + FOOT) as u32;
-    let mut canvas = Canvas::new(width, height, BACKGROUND);
-    let inks = Inks::new(&mut canvas);
-
     let progress = job.progress(now);
-    heading(&mut canvas, &inks, title, &subtitle(job, &progress));
-    legend(&mut canvas, &inks, &progress.counts);
-    bars(&mut canvas, &inks, job, now, &plot, label_room);
-    axis(&mut canvas, &inks, &plot);
-    footer(&mut canvas, &inks, now);
-    canvas.encode()
+    Chart {
+        width,
+        height: (HEAD + plot.height() + FOOT) as u32,
+        title,
+        subtitle: subtitle(job, &progress),
+        now,
+        bars: Some(Bars {
+            job,
+            plot,
+            label_room,
+            counts: progress.counts.to_vec(),
+            slow: progress.slow,
+            median_rate: progress.median_rate,
+        }),
+    }
 }
 
 /// The line under the title: the jobid (unless it is the title), worker
@@ -299,45 +301,53 @@ fn subtitle(job: &Job, progress: &JobProgress) -> String {
 }
 
 /// A tag that changes whenever the chart of `job` at `now`, `width` wide,
-/// would look different: every worker's figures, which are stale, the text
-/// that depends on the time. (The footer's time of drawing is left out: it
-/// says when this version was drawn.) For HTTP's ETag.
-pub fn version(job: &Job, now: f64, width: u32) -> String {
+/// in `format`, would look different: every worker's figures, which are
+/// stale, the text that depends on the time. (The footer's time of drawing
+/// is left out: it says when this version was drawn.) For HTTP's ETag; the
+/// PNG and the SVG of one job have different tags.
+pub fn version(job: &Job, now: f64, width: u32, format: Format) -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (env!("CARGO_PKG_VERSION"), &job.jobid, &job.desc, width).hash(&mut hasher);
+    (
+        env!("CARGO_PKG_VERSION"),
+        &job.jobid,
+        &job.desc,
+        width,
+        format,
+    )
+        .hash(&mut hasher);
     job.created.to_bits().hash(&mut hasher);
+    let progress = job.progress(now);
     for w in &job.workers {
-        (&w.workid, &w.desc, w.ok, w.is_stale(now)).hash(&mut hasher);
+        let slow = w.is_slow(progress.median_rate, now);
+        (&w.workid, &w.desc, w.ok, w.is_stale(now), slow, w.updates).hash(&mut hasher);
+        w.rate.map(f64::to_bits).hash(&mut hasher);
         (w.current.to_bits(), w.total.to_bits(), w.updated.to_bits()).hash(&mut hasher);
     }
-    subtitle(job, &job.progress(now)).hash(&mut hasher);
+    subtitle(job, &progress).hash(&mut hasher);
     format!("\"{:016x}\"", hasher.finish())
 }
 
-/// Swatches with each state's count and word, left to right.
-fn legend(canvas: &mut Canvas, inks: &Inks, counts: &[usize; 5]) {
-    let regular = text::regular();
+/// Swatches with each state's count and word, left to right, then the
+/// slow workers when there are any. Workers not started are left out unless
+/// there are some (jobs without a roster never have them).
+fn legend<S: Surface>(s: &mut S, counts: &[usize], slow: usize) {
     let mut x = PAD;
     let y = PAD + 58;
-    let w = canvas.width() as i32;
-    for state in BarState::ALL {
-        canvas.rect(x, y - 9, 10, 10, inks.state[state as usize]);
-        let label = format!("{} {}", counts[state as usize], state.words());
-        regular.draw(
-            canvas,
-            (x + 14) as f32,
-            y,
-            &label,
-            TEXT_SIZE,
-            inks.text,
-            (0, w),
-        );
-        x += 14 + regular.width(&label, TEXT_SIZE).ceil() as i32 + 16;
+    let w = s.size().0;
+    let states = BarState::ALL.into_iter().zip(counts.iter().copied());
+    let entries = states
+        .filter(|&(state, count)| state != BarState::NotStarted || count > 0)
+        .map(|(state, count)| (Paint::State(state), format!("{count} {}", state.words())))
+        .chain((slow > 0).then(|| (Paint::Slow, format!("{slow} slow"))));
+    for (paint, label) in entries {
+        s.rect(x, y - 9, 10, 10, paint);
+        s.text(((x + 14) as f32, y), &label, BODY, Paint::Text, (0, w));
+        x += 14 + BODY.width(&label).ceil() as i32 + 16;
     }
 }
 
-fn bars(canvas: &mut Canvas, inks: &Inks, job: &Job, now: f64, plot: &Plot, label_room: i32) {
-    let regular = text::regular();
+fn draw_bars<S: Surface>(s: &mut S, bars: &Bars, now: f64) {
+    let plot = &bars.plot;
     // Normal rows: a bar centred in its row. Compact rows: the whole row
     // less a one-pixel gap where there is room for one.
     let (inset, bar_h) = if plot.compact {
@@ -346,94 +356,82 @@ fn bars(canvas: &mut Canvas, inks: &Inks, job: &Job, now: f64, plot: &Plot, labe
     } else {
         ((ROW - BAR) / 2, BAR)
     };
+    let span = plot.right - plot.left;
     // Tracks first, then the gridlines over them, then the fills.
     if plot.compact {
-        canvas.rect(
-            plot.left,
-            plot.top,
-            plot.right - plot.left,
-            plot.height(),
-            inks.track,
-        );
+        s.rect(plot.left, plot.top, span, plot.height(), Paint::Track);
     } else {
         for row in 0..plot.rows as i32 {
             let y = plot.top + row * ROW + inset;
-            canvas.rect(plot.left, y, plot.right - plot.left, BAR, inks.track);
+            s.rect(plot.left, y, span, BAR, Paint::Track);
         }
     }
     for tick in TICKS {
-        canvas.rect(plot.x(tick), plot.top, 1, plot.height(), inks.grid);
+        s.rect(plot.x(tick), plot.top, 1, plot.height(), Paint::Grid);
     }
-    let label_size = if plot.compact { SMALL_SIZE } else { TEXT_SIZE };
+    let label_font = if plot.compact { SMALL } else { BODY };
     // In compact mode, a label every ~22 px.
     let label_every = (22 / plot.row_height).max(1) as usize;
-    let ascent = regular.ascent(label_size).round() as i32;
-    for (row, group) in job.workers.chunks(plot.per_row).enumerate() {
+    let ascent = label_font.ascent().round() as i32;
+    for (row, group) in bars.job.workers.chunks(plot.per_row).enumerate() {
         let y = plot.top + row as i32 * plot.row_height + inset;
         let (state, percent) = summarise(group, now);
-        // A failed or stale worker shows its colour even at 0 %.
-        let least = if matches!(state, BarState::Failed | BarState::Stale) {
-            3
+        let look = look(state);
+        let end = plot.x(percent).max(plot.left + look.least_width);
+        let first = &group[0];
+        // A row of one worker may be marked slow; a merged row shows states.
+        let slow = group.len() == 1 && first.is_slow(bars.median_rate, now);
+        let (fill, edge_paint) = if slow {
+            (Paint::SlowFill, Paint::Slow)
         } else {
-            0
+            (Paint::Fill(state), Paint::State(state))
         };
-        let end = plot.x(percent).max(plot.left + least);
-        if state == BarState::Failed && !plot.compact {
-            // A failed worker's whole track is tinted, as on the page.
-            canvas.rect(
-                plot.left,
-                y,
-                plot.right - plot.left,
-                bar_h,
-                inks.failed_track,
-            );
-        }
-        if plot.compact {
-            // Thin bars in the state's full colour: a tint would vanish.
-            canvas.rect(
-                plot.left,
-                y,
-                end - plot.left,
-                bar_h,
-                inks.state[state as usize],
-            );
-        } else {
-            if state == BarState::Stale {
-                stripes(canvas, inks, plot.left, y, end - plot.left, bar_h);
-            } else {
-                canvas.rect(
-                    plot.left,
-                    y,
-                    end - plot.left,
-                    bar_h,
-                    inks.fill[state as usize],
-                );
+        if !plot.compact {
+            let colon = if first.desc.is_empty() { "" } else { ": " };
+            s.begin_bar(format_args!("{}{colon}{}", first.workid, first.desc));
+            if look.track != style::TRACK {
+                s.rect(plot.left, y, span, bar_h, Paint::StateTrack(state));
             }
-            // The solid leading edge, as on the page.
-            let edge = 3.min(end - plot.left);
-            canvas.rect(end - edge, y, edge, bar_h, inks.state[state as usize]);
+            if look.outlined {
+                let outline = Paint::State(state);
+                s.rect(plot.left, y, span, 1, outline);
+                s.rect(plot.left, y + bar_h - 1, span, 1, outline);
+                s.rect(plot.left, y, 1, bar_h, outline);
+                s.rect(plot.right - 1, y, 1, bar_h, outline);
+            } else {
+                if look.striped {
+                    s.stripes(plot.left, y, end - plot.left, bar_h, state);
+                } else {
+                    s.rect(plot.left, y, end - plot.left, bar_h, fill);
+                }
+                // The solid leading edge, as on the page.
+                let edge = 3.min(end - plot.left);
+                s.rect(end - edge, y, edge, bar_h, edge_paint);
+            }
+        } else {
+            // Thin bars in the state's full colour: a tint would vanish.
+            s.rect(plot.left, y, end - plot.left, bar_h, edge_paint);
         }
         if !plot.compact || row % label_every == 0 {
-            let label = regular.fit(&group[0].workid, label_size, label_room as f32);
-            let lw = regular.width(&label, label_size);
+            let label = label_font.fit(&first.workid, bars.label_room as f32);
+            let lw = label_font.width(&label);
             let baseline = if plot.compact {
                 y + ascent - 2
             } else {
                 y + (bar_h + ascent) / 2 - 1
             };
             let x = (plot.left - 8) as f32 - lw;
-            regular.draw(
-                canvas,
-                x,
-                baseline,
+            s.text(
+                (x, baseline),
                 &label,
-                label_size,
-                inks.text,
+                label_font,
+                Paint::Text,
                 (0, plot.left - 4),
             );
         }
         if !plot.compact {
-            bar_text(canvas, inks, &group[0], plot, y);
+            bar_text(s, first, (state, slow), plot, y);
+            s.end_bar();
         }
     }
 }
@@ -444,43 +442,53 @@ fn summarise(group: &[Worker], now: f64) -> (BarState, f64) {
     let state = group
         .iter()
         .map(|w| w.bar_state(now))
-        .max_by_key(|&s| severity(s))
+        .max_by_key(|&s| look(s).severity)
         .unwrap_or(BarState::Running);
     let percent = group.iter().map(Worker::percent).sum::<f64>() / group.len().max(1) as f64;
     (state, percent)
 }
 
-/// A stale bar: diagonal stripes, as on the page.
-fn stripes(canvas: &mut Canvas, inks: &Inks, x: i32, y: i32, w: i32, h: i32) {
-    for py in y..y + h {
-        for px in x..x + w {
-            let ink = if (px + py).rem_euclid(12) < 6 {
-                inks.fill[BarState::Stale as usize]
-            } else {
-                inks.stripe
-            };
-            canvas.dot(px, py, ink);
-        }
-    }
-}
-
-/// `current/total  percent  desc` inside the bar, cut to fit.
-fn bar_text(canvas: &mut Canvas, inks: &Inks, w: &Worker, plot: &Plot, y: i32) {
-    let regular = text::regular();
-    let bold = text::bold();
-    let baseline = y + (BAR + regular.ascent(SMALL_SIZE).round() as i32) / 2 - 1;
+/// `current/total  percent  rate · time left  desc` inside the bar, cut to
+/// fit, as on the page; `not started yet` for a worker that has not
+/// reported. A slow worker's rate is bold.
+fn bar_text<S: Surface>(
+    s: &mut S,
+    w: &Worker,
+    (state, slow): (BarState, bool),
+    plot: &Plot,
+    y: i32,
+) {
+    let baseline = y + (BAR + SMALL.ascent().round() as i32) / 2 - 1;
     let clip = (plot.left + 4, plot.right - 4);
-    let counts = format!("{}/{}", qty(w.current), qty(w.total));
     let mut x = (plot.left + 6) as f32;
-    bold.draw(canvas, x, baseline, &counts, SMALL_SIZE, inks.text, clip);
-    x += bold.width(&counts, SMALL_SIZE) + 7.0;
+    if state == BarState::NotStarted {
+        s.text((x, baseline), "not started yet", SMALL, Paint::Muted, clip);
+        return;
+    }
+    let counts = format!("{}/{}", qty(w.current), qty(w.total));
+    s.text((x, baseline), &counts, SMALL_BOLD, Paint::Text, clip);
+    x += SMALL_BOLD.width(&counts) + 7.0;
     let pc = pct(w.percent());
-    regular.draw(canvas, x, baseline, &pc, SMALL_SIZE, inks.text, clip);
-    x += regular.width(&pc, SMALL_SIZE) + 8.0;
+    s.text((x, baseline), &pc, SMALL, Paint::Text, clip);
+    x += SMALL.width(&pc) + 8.0;
+    let rate = if state == BarState::Running {
+        rate_line(w.rate, w.eta_seconds())
+    } else {
+        String::new()
+    };
+    if !rate.is_empty() {
+        let (font, paint) = if slow {
+            (SMALL_BOLD, Paint::Text)
+        } else {
+            (SMALL, Paint::Muted)
+        };
+        s.text((x, baseline), &rate, font, paint, clip);
+        x += font.width(&rate) + 8.0;
+    }
     let room = clip.1 as f32 - x;
     if !w.desc.is_empty() && room > 12.0 {
-        let desc = regular.fit(&w.desc, SMALL_SIZE, room);
-        regular.draw(canvas, x, baseline, &desc, SMALL_SIZE, inks.muted, clip);
+        let desc = SMALL.fit(&w.desc, room);
+        s.text((x, baseline), &desc, SMALL, Paint::Muted, clip);
     }
 }
 
@@ -488,20 +496,20 @@ fn bar_text(canvas: &mut Canvas, inks: &Inks, w: &Worker, plot: &Plot, y: i32) {
 const TICKS: [f64; 5] = [0.0, 25.0, 50.0, 75.0, 100.0];
 
 /// `0%`, `25%`, … under the gridlines.
-fn axis(canvas: &mut Canvas, inks: &Inks, plot: &Plot) {
-    let regular = text::regular();
+fn axis<S: Surface>(s: &mut S, plot: &Plot) {
     let y = plot.top + plot.height() + 16;
-    let w = canvas.width() as i32;
+    let w = s.size().0;
     for tick in TICKS {
         let label = format!("{tick:.0}%");
-        let x = plot.x(tick) as f32 - regular.width(&label, SMALL_SIZE) / 2.0;
-        regular.draw(canvas, x, y, &label, SMALL_SIZE, inks.muted, (0, w));
+        let x = plot.x(tick) as f32 - SMALL.width(&label) / 2.0;
+        s.text((x, y), &label, SMALL, Paint::Muted, (0, w));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use style::{BACKGROUND, TRACK};
 
     fn worker(i: usize, current: f64, ok: bool, updated: f64) -> Worker {
         Worker {
@@ -538,7 +546,55 @@ mod tests {
 
     /// The chart of a job with one worker, at time 1000.
     fn render_one(w: Worker, width: u32) -> image::RgbImage {
-        decode(&render_job(&job(vec![w]), 1000.0, width))
+        decode(&render_job(&job(vec![w]), 1000.0, width, Format::Png))
+    }
+
+    #[test]
+    fn an_expected_worker_is_an_empty_outline_and_a_slow_one_is_amber() {
+        let mut workers: Vec<Worker> = (0..3).map(|i| worker(i, 50.0, true, 999.0)).collect();
+        workers.push(Worker {
+            rate: Some(0.001),
+            ..worker(3, 50.0, true, 999.0)
+        });
+        workers.push(Worker {
+            current: 0.0,
+            total: 0.0,
+            updates: 0,
+            rate: None,
+            ..worker(4, 0.0, true, 0.0)
+        });
+        let job = job(workers);
+        let img = decode(&render_job(&job, 1000.0, 800, Format::Png));
+        let row_y = |row: i32| HEAD + row * ROW + (ROW - BAR) / 2;
+        // Find the plot's left edge from the first bar's track.
+        let y = row_y(0) as u32 + 1;
+        let left = (0..800).find(|&x| *img.get_pixel(x, y) == fill_color(BarState::Running));
+        let left = left.expect("a running fill");
+        let right = 800 - PAD as u32 - 4;
+        // Row 3 (slow): amber fill and edge where the others are green.
+        let slow_fill = Paint::SlowFill.color();
+        let y3 = row_y(3) as u32 + 1;
+        assert_eq!(*img.get_pixel(left + 1, y3), slow_fill);
+        assert!((left..right).any(|x| *img.get_pixel(x, y3) == Paint::Slow.color()));
+        assert!(!(left..right).any(|x| *img.get_pixel(x, y3) == state_color(BarState::Running)));
+        // Row 4 (not started): an outline round a white inside, no fill.
+        let outline = state_color(BarState::NotStarted);
+        let top = row_y(4) as u32;
+        assert_eq!(*img.get_pixel(left + 200, top), outline, "top edge");
+        assert_eq!(*img.get_pixel(left, top + 5), outline, "left edge");
+        assert_eq!(*img.get_pixel(right - 1, top + 5), outline, "right edge");
+        assert_eq!(
+            *img.get_pixel(right - 20, top + 5),
+            BACKGROUND,
+            "empty inside"
+        );
+        // The version tells a slow worker from one that is not.
+        let mut brisk = job.clone();
+        brisk.workers[3].rate = Some(0.05);
+        assert_ne!(
+            version(&job, 1000.0, 800, Format::Png),
+            version(&brisk, 1000.0, 800, Format::Png)
+        );
     }
 
     #[test]
@@ -561,7 +617,7 @@ mod tests {
             let workers = (0..n)
                 .map(|i| worker(i, (i % 100) as f64, i % 7 != 0, 990.0))
                 .collect();
-            decode(&render_job(&job(workers), 1000.0, 800)).height()
+            decode(&render_job(&job(workers), 1000.0, 800, Format::Png)).height()
         };
         let heights: Vec<u32> = [10, 100, 193, 194, 500, 2000, 3862, 10_000, 50_000]
             .into_iter()
@@ -588,10 +644,11 @@ mod tests {
         // 40 units in 400 s: an ETA that shrinks as time passes.
         let w = worker(0, 40.0, true, 400.0);
         let job = job(vec![w]);
-        let (at_401, at_500) = (version(&job, 401.0, 800), version(&job, 500.0, 800));
+        let version = |now, width| version(&job, now, width, Format::Png);
+        let (at_401, at_500) = (version(401.0, 800), version(500.0, 800));
         assert_ne!(at_401, at_500, "the ETA text differs");
-        assert_eq!(at_401, version(&job, 401.2, 800), "same text, same version");
-        assert_ne!(at_401, version(&job, 401.0, 801), "width");
+        assert_eq!(at_401, version(401.2, 800), "same text, same version");
+        assert_ne!(at_401, version(401.0, 801), "width");
     }
 
     #[test]
@@ -609,6 +666,145 @@ mod tests {
         let y0 = HEAD as u32;
         assert!(
             (right..300).all(|x| (y0..y0 + ROW as u32).all(|y| img.get_pixel(x, y) == &BACKGROUND))
+        );
+    }
+
+    /// The SVG of `job` at time 1000, parsed: it must be well-formed.
+    fn svg_of(job: &Job, width: u32) -> String {
+        let bytes = render_job(job, 1000.0, width, Format::Svg).expect("an SVG");
+        let text = String::from_utf8(bytes).expect("UTF-8");
+        if let Err(e) = roxmltree::Document::parse(&text) {
+            panic!("not well-formed XML ({e}):\n{text}");
+        }
+        text
+    }
+
+    /// The elements named `name` in `doc`.
+    fn elements<'a>(doc: &'a roxmltree::Document, name: &str) -> Vec<roxmltree::Node<'a, 'a>> {
+        doc.descendants().filter(|n| n.has_tag_name(name)).collect()
+    }
+
+    #[test]
+    fn the_svg_parses_and_has_the_pngs_size() {
+        let workers: Vec<Worker> = (0..7)
+            .map(|i| {
+                worker(
+                    i,
+                    (i * 15) as f64,
+                    i != 3,
+                    if i == 5 { 100.0 } else { 990.0 },
+                )
+            })
+            .collect();
+        let job = job(workers);
+        for width in [300, 800, 1234] {
+            let png = decode(&render_job(&job, 1000.0, width, Format::Png));
+            let text = svg_of(&job, width);
+            let doc = roxmltree::Document::parse(&text).expect("parsed above");
+            let root = doc.root_element();
+            assert!(root.has_tag_name(("http://www.w3.org/2000/svg", "svg")));
+            let (w, h) = (png.width().to_string(), png.height().to_string());
+            assert_eq!(root.attribute("width"), Some(w.as_str()));
+            assert_eq!(root.attribute("height"), Some(h.as_str()));
+            assert_eq!(
+                root.attribute("viewBox"),
+                Some(format!("0 0 {w} {h}").as_str())
+            );
+            let family = root.attribute("font-family").unwrap_or_default();
+            assert!(family.starts_with("DejaVu Sans"), "{family}");
+        }
+        let message = render_message("No job", "none", 520, 1000.0, Format::Svg).expect("an SVG");
+        let message = String::from_utf8(message).expect("UTF-8");
+        let doc = roxmltree::Document::parse(&message).expect("well-formed");
+        assert_eq!(doc.root_element().attribute("height"), Some("96"));
+        assert_eq!(elements(&doc, "text").len(), 3, "title, message, footer");
+    }
+
+    #[test]
+    fn hostile_text_is_escaped_and_the_svg_still_parses() {
+        let evil = "<script>alert(1)</script>&\"'";
+        let controls = "\u{0}\u{7}\u{1b}[31m\r\n\t\u{7f}\u{85}\u{FFFE}\u{FFFF}";
+        let mut w = worker(0, 50.0, true, 990.0);
+        w.workid = format!("{evil}{controls}");
+        w.desc = format!("{controls}{evil}");
+        let mut job = job(vec![w, worker(1, 10.0, false, 990.0)]);
+        job.jobid = evil.to_string();
+        job.desc = format!("{evil} ]]> <!-- {controls}");
+        for width in [300, 4000] {
+            let text = svg_of(&job, width);
+            let doc = roxmltree::Document::parse(&text).expect("parsed above");
+            assert!(elements(&doc, "script").is_empty(), "{text}");
+            assert!(!text.contains("<script"), "{text}");
+            // What the viewer reads is the client's text, with each control
+            // character a space as in the PNG.
+            let title = elements(&doc, "title")[0].text().unwrap_or_default();
+            assert!(title.starts_with(evil), "{title:?}");
+            let bar_title = elements(&doc, "title")[1].text().unwrap_or_default();
+            assert!(bar_title.starts_with(evil), "{bar_title:?}");
+            let replaced = "&\"'   [31m     \u{FFFD}\u{FFFD}";
+            assert!(bar_title.contains(replaced), "{bar_title:?}");
+        }
+        // Nothing the client sent reaches the document unescaped, even in a
+        // chart of one.
+        let text = svg_of(&job, 800);
+        for c in ['\u{0}', '\u{7}', '\u{1b}', '\u{FFFE}', '\u{FFFF}'] {
+            assert!(!text.contains(c), "{c:?} in the SVG");
+        }
+    }
+
+    #[test]
+    fn normal_mode_draws_one_bar_per_worker_and_compact_mode_stays_small() {
+        let workers = |n: usize| {
+            (0..n)
+                .map(|i| worker(i, (i % 100) as f64, i % 7 != 0, 990.0))
+                .collect::<Vec<_>>()
+        };
+        for n in [1, 10, 193] {
+            let text = svg_of(&job(workers(n)), 800);
+            let doc = roxmltree::Document::parse(&text).expect("parsed above");
+            let bars = elements(&doc, "g")
+                .into_iter()
+                .filter(|g| g.attribute("class") == Some("bar"))
+                .count();
+            assert_eq!(bars, n, "bars for {n} workers");
+        }
+        for n in [194, 3000, 10_000, 50_000] {
+            let text = svg_of(&job(workers(n)), 800);
+            let doc = roxmltree::Document::parse(&text).expect("parsed above");
+            let rects = elements(&doc, "rect").len();
+            // One rect per pixel row at most, besides the background,
+            // track, gridlines and legend.
+            assert!(rects <= 4000 + 20, "{n} workers: {rects} rects");
+            assert!(text.len() < 400_000, "{n} workers: {} bytes", text.len());
+            assert!(
+                elements(&doc, "pattern").is_empty(),
+                "no stripes in compact mode"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stale_bar_in_the_svg_is_filled_with_the_stripe_pattern() {
+        // Silent for 900 s after reports every 100 s: stale at 1000.
+        let text = svg_of(&job(vec![worker(0, 80.0, true, 100.0)]), 800);
+        let doc = roxmltree::Document::parse(&text).expect("parsed above");
+        let patterns = elements(&doc, "pattern");
+        assert_eq!(patterns.len(), 1);
+        let id = patterns[0].attribute("id").unwrap_or_default();
+        let fill = format!("url(#{id})");
+        let striped = elements(&doc, "rect")
+            .into_iter()
+            .filter(|r| r.attribute("fill") == Some(fill.as_str()))
+            .count();
+        assert_eq!(striped, 1, "{text}");
+    }
+
+    #[test]
+    fn the_png_and_the_svg_of_one_job_have_different_versions() {
+        let job = job(vec![worker(0, 40.0, true, 400.0)]);
+        assert_ne!(
+            version(&job, 401.0, 800, Format::Png),
+            version(&job, 401.0, 800, Format::Svg)
         );
     }
 }

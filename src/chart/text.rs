@@ -131,6 +131,20 @@ impl Face {
         self.font.v_metrics(Scale::uniform(size)).ascent
     }
 
+    /// The CSS font size (pixels per em) of text drawn here at `size`:
+    /// rusttype scales the font's height from descender to ascender to
+    /// `size` pixels, CSS scales its em (for DejaVu Sans, 2048 of 2384
+    /// units).
+    pub fn em(&self, size: f32) -> f32 {
+        let v = self.font.v_metrics_unscaled();
+        let height = v.ascent - v.descent;
+        if height > 0.0 {
+            size * f32::from(self.font.units_per_em()) / height
+        } else {
+            size
+        }
+    }
+
     /// The advance of `text` at `size` px.
     pub fn width(&self, text: &str, size: f32) -> f32 {
         self.glyphs(text, size).iter().map(|g| g.advance).sum()
@@ -204,6 +218,9 @@ mod tests {
             assert!(face.ascent(12.0) > 8.0);
         }
         assert!(bold().width("Mm", 12.0) > regular().width("Mm", 12.0));
+        // DejaVu Sans: 2048 units per em, 2384 from descender to ascender.
+        let em = regular().em(12.0);
+        assert!((em - 12.0 * 2048.0 / 2384.0).abs() < 0.01, "{em}");
     }
 
     #[test]

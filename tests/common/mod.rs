@@ -125,6 +125,20 @@ impl TestServer {
         r.json()
     }
 
+    /// Reports each `(workid, current, ok)` of `jobid`, out of a total of
+    /// 100; asserts each was accepted.
+    pub fn report_percents(&self, jobid: &str, workers: &[(&str, &str, &str)]) {
+        for (workid, current, ok) in workers {
+            self.update(&[
+                ("jobid", jobid),
+                ("workid", workid),
+                ("current", current),
+                ("total", "100"),
+                ("ok", ok),
+            ]);
+        }
+    }
+
     /// Sends an update built from pairs, encoded as Python requests does;
     /// asserts it was accepted.
     pub fn update(&self, pairs: &[(&str, &str)]) {
