@@ -110,6 +110,20 @@ pub fn pct(p: f64) -> String {
     format!("{:.1}%", (p * 10.0).floor() / 10.0)
 }
 
+/// The entity that stands for `c` in HTML or XML text and quoted attribute
+/// values alike, for the five characters that need one. The page's and the
+/// SVG's escaping both use it.
+pub fn markup_entity(c: char) -> Option<&'static str> {
+    match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '"' => Some("&quot;"),
+        '\'' => Some("&#39;"),
+        _ => None,
+    }
+}
+
 /// Client text fit for one line of a message or the log: control
 /// characters and quotes escaped (no line breaks, no terminal sequences),
 /// cut after `max_chars` characters with an ellipsis.

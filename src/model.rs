@@ -483,6 +483,19 @@ mod tests {
         }
     }
 
+    /// A job created at 0, last active at 110, with these workers.
+    fn job_of(workers: Vec<Worker>) -> Job {
+        Job {
+            jobid: "j".into(),
+            desc: String::new(),
+            created: 0.0,
+            updated: 110.0,
+            maxage: 60.0,
+            history: Vec::new(),
+            workers,
+        }
+    }
+
     #[test]
     fn percent_caps_and_treats_zero_total_as_finished() {
         assert_eq!(percent(5.0, 20.0), 25.0);
@@ -551,20 +564,12 @@ mod tests {
 
     #[test]
     fn job_progress_counts_and_eta() {
-        let mut job = Job {
-            jobid: "j".into(),
-            desc: String::new(),
-            created: 0.0,
-            updated: 110.0,
-            maxage: 60.0,
-            history: Vec::new(),
-            workers: vec![
-                worker(5.0, 20.0, true),  // running, 30 s to go from 110
-                worker(10.0, 20.0, true), // running, rate 1/s: 10 s to go
-                worker(20.0, 20.0, true), // done
-                worker(1.0, 20.0, false), // failed
-            ],
-        };
+        let mut job = job_of(vec![
+            worker(5.0, 20.0, true),  // running, 30 s to go from 110
+            worker(10.0, 20.0, true), // running, rate 1/s: 10 s to go
+            worker(20.0, 20.0, true), // done
+            worker(1.0, 20.0, false), // failed
+        ]);
         let p = job.progress(115.0);
         assert_eq!(p.counts, [2, 1, 1, 0, 0]);
         assert_eq!(p.count(BarState::Running), 2);
@@ -606,15 +611,7 @@ mod tests {
             "not 100 % for its placeholder total"
         );
         assert_eq!(expected.eta_seconds(), None);
-        let job = Job {
-            jobid: "j".into(),
-            desc: String::new(),
-            created: 0.0,
-            updated: 110.0,
-            maxage: 60.0,
-            history: Vec::new(),
-            workers: vec![worker(20.0, 20.0, true), expected],
-        };
+        let job = job_of(vec![worker(20.0, 20.0, true), expected]);
         let p = job.progress(111.0);
         assert_eq!(p.count(BarState::NotStarted), 1);
         assert_eq!(p.percent, 50.0);
@@ -628,15 +625,7 @@ mod tests {
             rate,
             ..worker(5.0, 100.0, true)
         };
-        let mut job = Job {
-            jobid: "j".into(),
-            desc: String::new(),
-            created: 0.0,
-            updated: 110.0,
-            maxage: 60.0,
-            history: Vec::new(),
-            workers: vec![at(Some(10.0)), at(Some(4.0))],
-        };
+        let mut job = job_of(vec![at(Some(10.0)), at(Some(4.0))]);
         // Two workers are too few to call one slow.
         assert_eq!(job.progress(111.0).median_rate, None);
         assert_eq!(job.progress(111.0).slow, 0);
@@ -662,13 +651,9 @@ mod tests {
     #[test]
     fn the_burn_up_ends_at_the_latest_figure() {
         let mut job = Job {
-            jobid: "j".into(),
-            desc: String::new(),
             created: 100.0,
-            updated: 110.0,
-            maxage: 60.0,
             history: vec![(100.0, 0.0), (105.0, 20.0)],
-            workers: vec![worker(5.0, 20.0, true)],
+            ..job_of(vec![worker(5.0, 20.0, true)])
         };
         let p = job.progress(111.0);
         assert_eq!(

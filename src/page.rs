@@ -12,7 +12,7 @@
 use std::fmt::Write;
 use std::sync::OnceLock;
 
-use crate::format::{eta, pct, qty, rate_line, span, utc};
+use crate::format::{eta, markup_entity, pct, qty, rate_line, span, utc};
 use crate::model::{
     BarState, Job, JobProgress, JobSummary, SLOW_PEERS, SLOW_SHARE, STALE_FLOOR_SECS, STALE_GAPS,
     Worker,
@@ -41,13 +41,9 @@ pub fn stylesheet() -> &'static str {
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
+        match markup_entity(c) {
+            Some(entity) => out.push_str(entity),
+            None => out.push(c),
         }
     }
     out

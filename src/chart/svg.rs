@@ -17,6 +17,7 @@ use image::Rgb;
 use super::ChartError;
 use super::style::{Font, Paint, Weight};
 use super::surface::Surface;
+use crate::format::markup_entity;
 use crate::model::BarState;
 
 /// The fonts a viewer is asked for, best first.
@@ -177,18 +178,18 @@ impl Surface for Svg {
 }
 
 /// Appends `text` to `out` as XML character data, safe in content and in
-/// attribute values: `& < > " '` as entities; control characters (tab and
-/// line breaks too) as a space, as the PNG draws them; U+FFFE and U+FFFF,
+/// attribute values: `& < > " '` as entities ([`markup_entity`]); control
+/// characters (tab and line breaks too) as a space, as the PNG draws them;
+/// U+FFFE and U+FFFF,
 /// which XML 1.0 does not allow, as U+FFFD. (Rust strings hold no lone
 /// surrogates.) Every text of the SVG goes through here.
 pub fn escape(text: &str, out: &mut String) {
     for c in text.chars() {
+        if let Some(entity) = markup_entity(c) {
+            out.push_str(entity);
+            continue;
+        }
         match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
             c if c.is_control() => out.push(' '),
             '\u{FFFE}' | '\u{FFFF}' => out.push('\u{FFFD}'),
             c => out.push(c),
@@ -270,7 +271,7 @@ mod tests {
     fn escape_leaves_no_markup_and_no_character_xml_refuses() {
         assert_eq!(
             escaped("<script>alert(1)</script>&\"'"),
-            "&lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;&apos;"
+            "&lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;&#39;"
         );
         assert_eq!(escaped("a\u{0}b\tc\r\nd\u{1b}e\u{7f}"), "a b c  d e ");
         assert_eq!(escaped("x\u{FFFE}\u{FFFF}y"), "x\u{FFFD}\u{FFFD}y");
