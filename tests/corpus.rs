@@ -142,8 +142,16 @@ fn jobid_query(endpoint: &str, value: &str) -> String {
     }
 }
 
-const ID_ENDPOINTS: [&str; 7] = [
-    "create", "update", "workid", "status", "delete", "show", "render",
+const ID_ENDPOINTS: [&str; 9] = [
+    "create",
+    "update",
+    "workid",
+    "status",
+    "history",
+    "delete",
+    "show",
+    "render",
+    "render.svg",
 ];
 
 /// A valid first update of job `jobid`, for the cases that the server
@@ -224,7 +232,14 @@ fn corpus() -> Corpus {
 fn percent_encoding(c: &mut Corpus) {
     let g = "percent-encoding";
     for bad in ["%", "%g1", "%zz", "%4", "%%", "%-1", "%+1", "%%34%35"] {
-        for read in ["status", "delete", "show", "render"] {
+        for read in [
+            "status",
+            "history",
+            "delete",
+            "show",
+            "render",
+            "render.svg",
+        ] {
             // Another (unknown) job than "corpus": a 404.
             c.refused(
                 g,
@@ -625,7 +640,14 @@ fn empty_and_missing(c: &mut Corpus) {
             get(&format!("/progress/create?{query}")),
         );
     }
-    for read in ["status", "delete", "show", "render"] {
+    for read in [
+        "status",
+        "history",
+        "delete",
+        "show",
+        "render",
+        "render.svg",
+    ] {
         for query in ["", "jobid=", "jobid", "=corpus", "jobid%3Dcorpus"] {
             c.refused(
                 g,
@@ -726,7 +748,16 @@ fn lengths(c: &mut Corpus) {
     let g = "lengths";
     let long_ascii = "a".repeat(257);
     let long_utf8 = "%C3%A9".repeat(129); // 258 bytes
-    for endpoint in ["create", "update", "status", "delete", "show", "render"] {
+    for endpoint in [
+        "create",
+        "update",
+        "status",
+        "history",
+        "delete",
+        "show",
+        "render",
+        "render.svg",
+    ] {
         c.refused(
             g,
             format!("{endpoint} jobid 257 bytes"),
