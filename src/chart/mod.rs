@@ -54,6 +54,11 @@ const HEAD: i32 = 92;
 const FOOT: i32 = 46;
 /// Height of a picture with a message and no bars.
 const MESSAGE_HEIGHT: u32 = 96;
+/// The burn-up at the top right: its size, and the narrowest chart that
+/// has one.
+const BURN_UP_WIDTH: i32 = 150;
+const BURN_UP_HEIGHT: i32 = 34;
+const BURN_UP_FROM_WIDTH: u32 = 560;
 
 /// The picture formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -104,6 +109,8 @@ struct Chart<'a> {
     subtitle: String,
     now: f64,
     bars: Option<Bars<'a>>,
+    /// The job's burn-up, as column heights in pixels, if it is drawn.
+    burn_up: Option<Vec<i32>>,
 }
 
 /// The bars of a job, laid out.
@@ -123,7 +130,15 @@ struct Bars<'a> {
 impl Chart<'_> {
     /// Draws everything, in the order the pixels overlap.
     fn draw<S: Surface>(&self, s: &mut S) {
-        heading(s, self.title, &self.subtitle);
+        let reserved = if self.burn_up.is_some() {
+            BURN_UP_WIDTH + 16
+        } else {
+            0
+        };
+        heading(s, self.title, &self.subtitle, reserved);
+        if let Some(heights) = &self.burn_up {
+            burn_up(s, heights);
+        }
         if let Some(bars) = &self.bars {
             legend(s, &bars.counts, bars.slow);
             draw_bars(s, bars, self.now);
@@ -147,10 +162,11 @@ impl Chart<'_> {
     }
 }
 
-/// The title block: a bold title and a muted line under it.
-fn heading<S: Surface>(s: &mut S, title: &str, subtitle: &str) {
+/// The title block: a bold title and a muted line under it, leaving
+/// `reserved` pixels free at the right.
+fn heading<S: Surface>(s: &mut S, title: &str, subtitle: &str, reserved: i32) {
     let w = s.size().0;
-    let room = (w - 2 * PAD) as f32;
+    let room = (w - 2 * PAD - reserved) as f32;
     let title = TITLE.fit(title, room);
     s.text((PAD as f32, PAD + 18), &title, TITLE, Paint::Text, (0, w));
     let subtitle = BODY.fit(subtitle, room);
@@ -161,6 +177,56 @@ fn heading<S: Surface>(s: &mut S, title: &str, subtitle: &str) {
         Paint::Muted,
         (0, w),
     );
+}
+
+/// The job's overall percent over time, top right: a small area chart on a
+/// track, 0 to 100 %, from creation to the last report, under a caption.
+fn burn_up<S: Surface>(s: &mut S, heights: &[i32]) {
+    let x = s.size().0 - PAD - BURN_UP_WIDTH;
+    let top = PAD + 12;
+    s.rect(x, top, BURN_UP_WIDTH, BURN_UP_HEIGHT, Paint::Track);
+    let running = BarState::Running;
+    let bottom = top + BURN_UP_HEIGHT;
+    s.area(
+        x,
+        bottom,
+        heights,
+        Paint::Fill(running),
+        Paint::State(running),
+    );
+    let caption = "overall, over time";
+    let at = ((x + BURN_UP_WIDTH) as f32 - SMALL.width(caption), PAD + 6);
+    s.text(at, caption, SMALL, Paint::Muted, (x, x + BURN_UP_WIDTH));
+}
+
+/// Column heights (0 to `height` pixels for 0 to 100 %) of `points`
+/// spread over `width` columns from the first point's time to the last's,
+/// straight between points; `None` with fewer than two points apart in
+/// time (nothing to show yet).
+fn burn_up_heights(points: &[crate::history::Point], width: i32, height: i32) -> Option<Vec<i32>> {
+    let (first, last) = (points.first()?, points.last()?);
+    let span = last.0 - first.0;
+    if span <= 0.0 || width <= 0 {
+        return None;
+    }
+    let mut next = 0;
+    let heights = (0..width)
+        .map(|column| {
+            let t = first.0 + span * (f64::from(column) + 0.5) / f64::from(width);
+            while next + 1 < points.len() && points[next + 1].0 < t {
+                next += 1;
+            }
+            let (a, b) = (points[next], points[(next + 1).min(points.len() - 1)]);
+            let share = if b.0 > a.0 {
+                (t - a.0) / (b.0 - a.0)
+            } else {
+                1.0
+            };
+            let percent = a.1 + (b.1 - a.1) * share.clamp(0.0, 1.0);
+            (percent.clamp(0.0, 100.0) / 100.0 * f64::from(height)).round() as i32
+        })
+        .collect();
+    Some(heights)
 }
 
 /// `drawn … · progressd` along the bottom.
@@ -190,6 +256,7 @@ fn message_chart<'a>(title: &'a str, message: &str, width: u32, now: f64) -> Cha
         subtitle: message.to_string(),
         now,
         bars: None,
+        burn_up: None,
     }
 }
 
@@ -263,12 +330,16 @@ fn job_chart(job: &Job, now: f64, width: u32) -> Chart<'_> {
         compact,
     };
     let progress = job.progress(now);
+    let burn_up = (width >= BURN_UP_FROM_WIDTH)
+        .then(|| burn_up_heights(&job.burn_up(&progress), BURN_UP_WIDTH, BURN_UP_HEIGHT))
+        .flatten();
     Chart {
         width,
         height: (HEAD + plot.height() + FOOT) as u32,
         title,
         subtitle: subtitle(job, &progress),
         now,
+        burn_up,
         bars: Some(Bars {
             job,
             plot,
@@ -324,6 +395,9 @@ pub fn version(job: &Job, now: f64, width: u32, format: Format) -> String {
         (w.current.to_bits(), w.total.to_bits(), w.updated.to_bits()).hash(&mut hasher);
     }
     subtitle(job, &progress).hash(&mut hasher);
+    for (t, percent) in job.burn_up(&progress) {
+        (t.to_bits(), percent.to_bits()).hash(&mut hasher);
+    }
     format!("\"{:016x}\"", hasher.finish())
 }
 
@@ -595,6 +669,31 @@ mod tests {
             version(&job, 1000.0, 800, Format::Png),
             version(&brisk, 1000.0, 800, Format::Png)
         );
+    }
+
+    #[test]
+    fn the_burn_up_follows_the_history_between_its_points() {
+        let points = [(0.0, 0.0), (10.0, 100.0), (20.0, 100.0)];
+        let heights = burn_up_heights(&points, 20, 10).expect("two points apart");
+        assert_eq!(heights.len(), 20);
+        assert_eq!(heights[0], 1, "0.25 s in: 2.5 %");
+        assert_eq!(heights[4], 5, "4.5 s in: 45 %");
+        assert!(heights[10..].iter().all(|&h| h == 10), "{heights:?}");
+        assert!(heights.windows(2).all(|w| w[0] <= w[1]), "{heights:?}");
+        assert_eq!(burn_up_heights(&[(5.0, 50.0)], 20, 10), None, "one point");
+        assert_eq!(burn_up_heights(&[], 20, 10), None);
+        // Drawn top right when there is room, not on a narrow chart.
+        let mut job = job(vec![worker(0, 50.0, true, 999.0)]);
+        job.history = vec![(0.0, 0.0), (500.0, 30.0)];
+        let img = decode(&render_job(&job, 1000.0, 800, Format::Png));
+        let (x, bottom) = (800 - PAD - BURN_UP_WIDTH, PAD + 12 + BURN_UP_HEIGHT);
+        let column: Vec<Rgb<u8>> = (PAD + 12..bottom)
+            .map(|y| *img.get_pixel((x + BURN_UP_WIDTH - 2) as u32, y as u32))
+            .collect();
+        assert!(column.contains(&fill_color(BarState::Running)), "the area");
+        assert!(column.contains(&TRACK), "above it, the track");
+        assert!(job_chart(&job, 1000.0, 500).burn_up.is_none());
+        assert!(job_chart(&job, 1000.0, 800).burn_up.is_some());
     }
 
     #[test]

@@ -75,6 +75,17 @@ impl Surface for Raster {
         }
     }
 
+    fn area(&mut self, x: i32, bottom: i32, heights: &[i32], fill: Paint, edge: Paint) {
+        let mut previous = heights.first().copied().unwrap_or(0);
+        for (i, &h) in (0..).zip(heights) {
+            self.rect(x + i, bottom - h, 1, h, fill);
+            // Down to the lower of this column and the last, so steps join.
+            let (low, high) = (h.min(previous), h.max(previous));
+            self.rect(x + i, bottom - high - 1, 1, high - low + 2, edge);
+            previous = h;
+        }
+    }
+
     fn text(&mut self, at: (f32, i32), text: &str, font: Font, paint: Paint, clip: (i32, i32)) {
         let ink = self.ink(paint);
         font.face()

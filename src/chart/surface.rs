@@ -29,6 +29,11 @@ pub trait Surface {
     /// nothing shows left of `clip.0` or right of `clip.1`.
     fn text(&mut self, at: (f32, i32), text: &str, font: Font, paint: Paint, clip: (i32, i32));
 
+    /// An area chart: column `i` (one pixel wide, from `x`) is filled with
+    /// `fill` from `bottom` up `heights[i]` pixels, and its top is traced
+    /// by a 2 px line in `edge`.
+    fn area(&mut self, x: i32, bottom: i32, heights: &[i32], fill: Paint, edge: Paint);
+
     /// What follows, up to [`Surface::end_bar`], is one worker's bar;
     /// `title` says in full whose and what (its text may have been cut).
     fn begin_bar(&mut self, title: std::fmt::Arguments) {

@@ -125,6 +125,31 @@ impl Surface for Svg {
         }
     }
 
+    fn area(&mut self, x: i32, bottom: i32, heights: &[i32], fill: Paint, edge: Paint) {
+        if heights.is_empty() {
+            return;
+        }
+        // The top as a line through each column's centre, a point only
+        // where the height changes (and at both ends).
+        let mut line = String::new();
+        let last = heights.len() - 1;
+        for (i, &h) in heights.iter().enumerate() {
+            if i == 0 || i == last || h != heights[i - 1] || h != heights[i + 1] {
+                let command = if line.is_empty() { 'M' } else { 'L' };
+                let _ = write!(line, "{command}{}.5 {}", x + i as i32, bottom - h);
+            }
+        }
+        let end = x + heights.len() as i32;
+        let _ = writeln!(
+            self.body,
+            "<path d=\"{line}L{end} {bottom}L{x} {bottom}Z\" fill=\"{}\"/>\n\
+             <path d=\"{line}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" \
+             stroke-linejoin=\"round\"/>",
+            Hex(fill.color()),
+            Hex(edge.color()),
+        );
+    }
+
     fn text(&mut self, at: (f32, i32), text: &str, font: Font, paint: Paint, clip: (i32, i32)) {
         if text.is_empty() {
             return;
