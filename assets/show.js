@@ -203,24 +203,34 @@
     var svg = document.getElementById("burnup");
     if (!svg || !points.length) return;
     var now = serverNow();
-    var held = points.concat([[Math.max(now, points[points.length - 1][0]), points[points.length - 1][1]]]);
+    var end = Math.max(now, points[points.length - 1][0]);
+    var held = points.concat([[end, points[points.length - 1][1]]]);
     var t0 = held[0][0];
-    svg.querySelector(".area").setAttribute("d", pathOf(held, t0, now, 100, 600, 80, true));
-    svg.querySelector(".line").setAttribute("d", pathOf(held, t0, now, 100, 600, 80, false));
+    svg.querySelector(".area").setAttribute("d", pathOf(held, t0, end, 100, 600, 80, true));
+    svg.querySelector(".line").setAttribute("d", pathOf(held, t0, end, 100, 600, 80, false));
     setText(document.getElementById("burnup-from"), utc(t0));
     setText(document.getElementById("burnup-span"), span(now - t0) + " shown");
   }
 
   // A worker's detail row: its sparkline and figures, from `history`.
+  // Rows drawn by the server have no figures from the JSON until the first
+  // status answer; a detail row asks for one at once rather than waiting.
   function fillDetail(li) {
+    if (!li.worker) {
+      refresh();
+      return;
+    }
     var w = li.worker;
     var detail = li.detail;
+    // Only the answer to the latest request is drawn.
+    var asked = (detail.asked || 0) + 1;
+    detail.asked = asked;
     fetch(historyUrl + "&workid=" + encodeURIComponent(li.dataset.workid), { cache: "no-store" })
       .then(function (r) {
         return r.ok ? r.json() : null;
       })
       .then(function (h) {
-        if (!h || li.detail !== detail) return;
+        if (!h || li.detail !== detail || detail.asked !== asked) return;
         var points = h.workers.length ? h.workers[0].current : [];
         var svg = detail.querySelector("svg");
         var note = detail.querySelector("p");
@@ -233,13 +243,13 @@
         var t0 = points[0][0];
         var t1 = Math.max(h.now, points[points.length - 1][0]);
         var held = points.concat([[t1, points[points.length - 1][1]]]);
-        var top = Math.max(w ? w.total : 0, held.reduce(function (m, p) { return Math.max(m, p[1]); }, 0));
+        var top = Math.max(w.total, held.reduce(function (m, p) { return Math.max(m, p[1]); }, 0));
         svg.querySelector(".area").setAttribute("d", pathOf(held, t0, t1, top, 300, 40, true));
         svg.querySelector(".line").setAttribute("d", pathOf(held, t0, t1, top, 300, 40, false));
         var parts = [points.length + " points since " + utc(t0)];
-        if (w && w.rate !== null) parts.push("rate " + rateText(w.rate) + " over its last reports");
-        if (w && w.eta_seconds !== null) parts.push("done " + etaText(w.eta_seconds));
-        if (w && w.slow) parts.push("slow: below half the job's median rate");
+        if (w.rate !== null) parts.push("rate " + rateText(w.rate) + " over its last reports");
+        if (w.eta_seconds !== null) parts.push("done " + etaText(w.eta_seconds));
+        if (w.slow) parts.push("slow: below half the job's median rate");
         setText(note, parts.join(" \u00b7 "));
       })
       .catch(function () {});
@@ -269,15 +279,17 @@
   // Opens or closes a worker's detail row; the address keeps the open one
   // (#worker=ID), so a link can point at a worker.
   function toggleDetail(li) {
-    var hash = "";
+    var own = "#worker=" + encodeURIComponent(li.dataset.workid);
+    var hash = own;
     if (li.detail) {
       li.detail.remove();
       li.detail = null;
       li.classList.remove("open");
       li.setAttribute("aria-expanded", "false");
+      // Closing another row than the one named leaves the address alone.
+      hash = location.hash === own ? "" : location.hash;
     } else {
       openDetail(li);
-      hash = "#worker=" + encodeURIComponent(li.dataset.workid);
     }
     history.replaceState(null, "", location.pathname + location.search + hash);
   }
@@ -333,6 +345,7 @@
     var etaWrap = document.getElementById("eta-wrap");
     etaWrap.hidden = s.eta_seconds === null;
     if (s.eta_seconds !== null) setText(document.getElementById("eta"), etaText(s.eta_seconds));
+    document.getElementById("eta-note").hidden = s.not_started === 0;
     document.getElementById("waiting").hidden = job.workers.length > 0;
     document.getElementById("gone").hidden = true;
     body.classList.remove("gone");
@@ -377,8 +390,9 @@
     notice.hidden = false;
   }
 
-  function poll() {
-    fetch(statusUrl, { cache: "no-store" })
+  // Fetches the status once and shows it.
+  function refresh() {
+    return fetch(statusUrl, { cache: "no-store" })
       .then(function (r) {
         reachable(r.ok || r.status === 404);
         if (r.status === 404) {
@@ -394,10 +408,13 @@
       })
       .catch(function () {
         reachable(false);
-      })
-      .then(function () {
-        setTimeout(poll, interval * 1000);
       });
+  }
+
+  function poll() {
+    refresh().then(function () {
+      setTimeout(poll, interval * 1000);
+    });
   }
 
   // The server rendered the page just now; refine widths, then poll.
@@ -418,11 +435,15 @@
       toggleDetail(e.target);
     }
   });
-  try {
-    openFromAddress();
-  } catch (e) {
-    // A malformed address opens nothing.
+  function followAddress() {
+    try {
+      openFromAddress();
+    } catch (e) {
+      // A malformed address opens nothing.
+    }
   }
+  followAddress();
+  window.addEventListener("hashchange", followAddress);
   body.dataset.renders = "0";
   setInterval(tickAgo, 5000);
   setTimeout(poll, interval * 1000);

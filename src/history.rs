@@ -8,10 +8,13 @@
 //! evenly while the whole span stays covered. A history therefore costs at
 //! most `8 + 12 × MAX_POINTS` bytes (584), whatever the job's length.
 //!
-//! The blob: the first point's time as an `f64`, then per point its time
-//! after that as an `f32` (to 0.25 s after a month) and its value as an
-//! `f64`, all little-endian. A blob that does not decode (none is ever
-//! written) reads as an empty history rather than failing a request.
+//! The blob: the first point's time as an `f64`, then per point the
+//! milliseconds since the point before as a `u32` and its value as an
+//! `f64`, all little-endian: times keep millisecond precision however old
+//! the history. A report more than 49 days (the most a `u32` of
+//! milliseconds holds) after the last point starts the history afresh. A blob that does not
+//! decode (none is ever written) reads as an empty history rather than
+//! failing a request.
 //!
 //! Nothing here knows SQL: the store registers [`push`] as a SQL function
 //! and decodes what it reads with [`decode`] and [`recent_rate`].
@@ -43,30 +46,43 @@ fn decode_newest(blob: Option<&[u8]>, most: usize) -> Vec<Point> {
         return Vec::new();
     };
     let (head, points) = blob.split_at(HEADER);
+    let mut millis = 0u64;
     let start = f64::from_le_bytes(head.try_into().unwrap_or_default());
     let skip = (points.len() / POINT).saturating_sub(most);
-    points
-        .chunks_exact(POINT)
-        .skip(skip)
-        .map(|p| {
-            let (dt, value) = p.split_at(4);
-            let dt = f32::from_le_bytes(dt.try_into().unwrap_or_default());
+    let mut out = Vec::with_capacity((points.len() / POINT).min(most));
+    for (i, p) in points.chunks_exact(POINT).enumerate() {
+        let (gap, value) = p.split_at(4);
+        millis += u64::from(u32::from_le_bytes(gap.try_into().unwrap_or_default()));
+        if i >= skip {
             let value = f64::from_le_bytes(value.try_into().unwrap_or_default());
-            (start + f64::from(dt), value)
-        })
-        .collect()
+            out.push((start + millis as f64 / 1000.0, value));
+        }
+    }
+    out
 }
 
 fn encode(points: &[Point]) -> Vec<u8> {
     let start = points.first().map_or(0.0, |p| p.0);
     let mut blob = Vec::with_capacity(HEADER + POINT * points.len());
     blob.extend_from_slice(&start.to_le_bytes());
+    // Each gap is rounded from the point before as stored, so a point is
+    // never more than half a millisecond off, and decoding and encoding
+    // again gives the same blob.
+    let mut before = start;
     for &(t, value) in points {
-        blob.extend_from_slice(&((t - start) as f32).to_le_bytes());
+        // push() keeps gaps within a u32; the clamp only makes sure.
+        let gap = ((t - before) * 1000.0)
+            .round()
+            .clamp(0.0, f64::from(u32::MAX));
+        blob.extend_from_slice(&(gap as u32).to_le_bytes());
         blob.extend_from_slice(&value.to_le_bytes());
+        before += gap / 1000.0;
     }
     blob
 }
+
+/// The longest gap between two points, in seconds.
+const MAX_GAP_SECS: f64 = u32::MAX as f64 / 1000.0;
 
 /// `blob` with the point (`t`, `value`) added, thinned to [`MAX_POINTS`].
 /// A point at the time of the last one replaces it.
@@ -74,6 +90,7 @@ pub fn push(blob: Option<&[u8]>, t: f64, value: f64) -> Vec<u8> {
     let mut points = decode(blob);
     match points.last_mut() {
         Some(last) if last.0 >= t => *last = (last.0, value),
+        Some(last) if t - last.0 > MAX_GAP_SECS => points = vec![(t, value)],
         _ => points.push((t, value)),
     }
     if points.len() > MAX_POINTS {
@@ -122,19 +139,32 @@ mod tests {
     }
 
     #[test]
-    fn points_round_trip_to_a_quarter_second_after_a_month() {
+    fn points_round_trip_to_the_millisecond_however_old() {
         let start = 1_764_000_000.0;
+        let year = 365.0 * 86_400.0;
         let points = [
             (start, 0.0),
             (start + 0.5, 1.5),
             (start + 30.0 * 86_400.0, 123_456_789.0),
+            (start + 3.0 * year, 7.0),
+            (start + 3.0 * year + 0.001, 8.0),
         ];
-        let back = decode(Some(&pushed(&points)));
+        let blob = pushed(&points[..3]);
+        let back = decode(Some(&blob));
         assert_eq!(back.len(), 3);
         for (a, b) in points.iter().zip(&back) {
-            assert!((a.0 - b.0).abs() <= 0.25, "{a:?} vs {b:?}");
+            assert!((a.0 - b.0).abs() <= 0.0005, "{a:?} vs {b:?}");
             assert_eq!(a.1, b.1, "values are exact");
         }
+        // Decoding and encoding again changes nothing.
+        assert_eq!(encode(&back), blob);
+        assert_eq!(decode_recent(Some(&blob)), back);
+        // A report years later starts afresh, and keeps its millisecond.
+        let blob = pushed(&points);
+        let back = decode(Some(&blob));
+        assert_eq!(back.len(), 2, "{back:?}");
+        assert_eq!(back[0], points[3]);
+        assert!((back[1].0 - back[0].0 - 0.001).abs() < 1e-6, "{back:?}");
     }
 
     #[test]

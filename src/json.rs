@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::history::Point;
-use crate::model::{BarState, Job, JobProgress, JobSummary, Worker, WorkerHistory};
+use crate::model::{BarState, Job, JobHistory, JobProgress, JobSummary, Worker};
 
 /// Largest integer an `f64` holds exactly.
 const EXACT_INT: f64 = 9_007_199_254_740_992.0;
@@ -22,10 +22,12 @@ fn number(x: f64) -> Value {
     }
 }
 
-/// `x` rounded to `places` decimals, as JSON.
+/// `x` rounded to `places` decimals, as JSON; as it is when so large that
+/// scaling it would overflow.
 fn rounded(x: f64, places: i32) -> Value {
     let scale = 10f64.powi(places);
-    number((x * scale).round() / scale)
+    let round = (x * scale).round() / scale;
+    number(if round.is_finite() { round } else { x })
 }
 
 fn time(t: f64) -> Value {
@@ -89,18 +91,23 @@ pub fn job_status(job: &Job, now: f64) -> Value {
     })
 }
 
-/// The `history` document at `now`: the job's overall percent over time and
-/// each worker's `current` over time, as `[time, value]` pairs.
-pub fn job_history(job: &Job, workers: &[WorkerHistory], now: f64) -> Value {
-    json!({
-        "jobid": job.jobid,
+/// The `history` document at `now`: each worker's `current` over time as
+/// `[time, value]` pairs and, when the whole job was read, its overall
+/// percent over time.
+pub fn job_history(jobid: &str, found: &JobHistory, now: f64) -> Value {
+    let mut doc = json!({
+        "jobid": jobid,
         "now": time(now),
-        "percent": points(&job.burn_up(&job.progress(now)), 2),
-        "workers": workers
+        "workers": found
+            .workers
             .iter()
             .map(|w| json!({ "workid": w.workid, "current": points(&w.points, 6) }))
             .collect::<Vec<_>>(),
-    })
+    });
+    if let Some(job) = &found.job {
+        doc["percent"] = points(&job.burn_up(&job.progress(now)), 2);
+    }
+    doc
 }
 
 /// The `jobs` document: one summary per job, in the order given.
@@ -139,5 +146,10 @@ mod tests {
         assert_eq!(number(1e300).to_string(), "1e+300");
         assert_eq!(rounded(100.0 * 5.0 / 22.0, 2).to_string(), "22.73");
         assert_eq!(time(1_764_107_205.123_456).to_string(), "1764107205.123");
+        assert_eq!(
+            rounded(1e305, 6).to_string(),
+            "1e+305",
+            "no overflow to null"
+        );
     }
 }

@@ -273,11 +273,18 @@ pub fn show_page(job: &Job, now: f64, interval: u64, links: Links) -> String {
     let _ = writeln!(
         out,
         "</ul>\n<p class=\"meta\">last report <b id=\"last\"{last_t}>{last}</b>\
-         <span id=\"eta-wrap\"{hidden}> · estimated to finish <b id=\"eta\">{eta}</b></span></p>\n</section>",
+         <span id=\"eta-wrap\"{hidden}> · estimated to finish <b id=\"eta\">{eta}</b>\
+         <span id=\"eta-note\"{note_hidden}> (the workers that have started)</span></span></p>\n</section>",
         last_t = progress
             .last_report
             .map_or(String::new(), |t| format!(" data-t=\"{t}\"")),
         hidden = if progress.eta_seconds.is_some() {
+            ""
+        } else {
+            " hidden"
+        },
+        // The job's ETA leaves out workers that have not started.
+        note_hidden = if progress.count(BarState::NotStarted) > 0 {
             ""
         } else {
             " hidden"

@@ -213,17 +213,16 @@ fn status(ctx: &Context, form: &Form) -> Result<Response, Error> {
 
 fn history(ctx: &Context, form: &Form) -> Result<Response, Error> {
     let query = HistoryQuery::from_form(form)?;
-    let Some((job, workers)) =
-        store::read_history(&ctx.reader, &query.jobid, query.workid.as_deref())?
+    let Some(found) = store::read_history(&ctx.reader, &query.jobid, query.workid.as_deref())?
     else {
         return Err(Error::UnknownJob(query.jobid));
     };
-    if let Some(workid) = query.workid.filter(|_| workers.is_empty()) {
+    if let Some(workid) = query.workid.filter(|_| found.workers.is_empty()) {
         return Err(Error::UnknownWorker(query.jobid, workid));
     }
     Ok(Response::json(&json::job_history(
-        &job,
-        &workers,
+        &query.jobid,
+        &found,
         unix_now(),
     )))
 }

@@ -394,12 +394,23 @@ fn expected_slow_and_history_show_on_the_page() -> TestResult {
         Some(3),
         "{path}: 3 points and now"
     );
-    // A click opens another worker's; the address follows.
+    // A click opens another worker's; the address follows. Closing the
+    // first leaves the address naming the one still open.
     page.eval("document.querySelector('[data-workid=\"3\"] .wid').click()")?;
     page.wait_for(
         "!!document.querySelector('[data-workid=\"3\"] .detail') && location.hash === '#worker=3'",
         "worker 3's detail",
     )?;
+    page.eval("document.querySelector('[data-workid=\"0\"] .wid').click()")?;
+    assert_eq!(
+        page.eval("[!document.querySelector('[data-workid=\"0\"] .detail'), location.hash]")?,
+        json!([true, "#worker=3"])
+    );
+    // The job's ETA says it leaves out the worker that has not started.
+    assert_eq!(
+        page.eval("[document.getElementById('eta-wrap').hidden, document.getElementById('eta-note').hidden]")?,
+        json!([false, false])
+    );
     // The expected worker reports: after the next poll it is running, and
     // still one slow worker.
     s.update(&[

@@ -247,6 +247,10 @@ fn history_is_bounded_survives_restart_and_is_served_as_json() {
     let one = s.get("/progress/history?jobid=h&workid=0").json();
     assert_eq!(one["workers"].as_array().map(Vec::len), Some(1));
     assert_eq!(one["workers"][0], h["workers"][0]);
+    assert!(
+        one.get("percent").is_none(),
+        "one worker: the job is not read"
+    );
     let r = s.get("/progress/history?jobid=h&workid=9");
     assert_eq!(r.status, 404, "{}", r.body);
     assert!(r.body.contains("no worker"), "{}", r.body);

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
 use crate::history;
-use crate::model::{Job, JobSummary, Worker, WorkerHistory, natural_cmp};
+use crate::model::{Job, JobHistory, JobSummary, Worker, WorkerHistory, natural_cmp};
 use crate::params::{CreateJob, WorkerUpdate};
 
 /// The job with this id and all its workers, or `None`.
@@ -76,24 +76,35 @@ fn read_job_in(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreError
     Ok(Some(job))
 }
 
-/// The job with this id and every worker's history (or only `workid`'s),
-/// in natural order of workid; `None` when there is no such job. A worker
-/// missing from the job gives an empty list.
+/// Every worker's history of the job with this id, in natural order of
+/// workid, with the job itself (for its burn-up); or only `workid`'s
+/// history, without reading the rest of the job. `None` when there is no
+/// such job; a worker missing from it gives an empty list.
 pub fn read_history(
     conn: &Connection,
     jobid: &str,
     workid: Option<&str>,
-) -> Result<Option<(Job, Vec<WorkerHistory>)>, StoreError> {
+) -> Result<Option<JobHistory>, StoreError> {
     let tx = conn.unchecked_transaction()?;
-    let Some(job) = read_job_in(&tx, jobid)? else {
+    let job = match workid {
+        None => match read_job_in(&tx, jobid)? {
+            Some(job) => Some(job),
+            None => return Ok(None),
+        },
+        Some(_) => None,
+    };
+    let Some(id) = tx
+        .prepare_cached("SELECT id FROM jobs WHERE jobid = ?1")?
+        .query_row([jobid], |row| row.get::<_, i64>(0))
+        .optional()?
+    else {
         return Ok(None);
     };
     let mut stmt = tx.prepare_cached(
-        "SELECT workid, history FROM workers
-          WHERE job = (SELECT id FROM jobs WHERE jobid = ?1) AND (?2 IS NULL OR workid = ?2)",
+        "SELECT workid, history FROM workers WHERE job = ?1 AND (?2 IS NULL OR workid = ?2)",
     )?;
     let mut workers = stmt
-        .query_map(params![jobid, workid], |row| {
+        .query_map(params![id, workid], |row| {
             Ok(WorkerHistory {
                 workid: row.get(0)?,
                 points: history::decode(row.get_ref(1)?.as_blob_or_null()?),
@@ -103,7 +114,7 @@ pub fn read_history(
     drop(stmt);
     tx.finish()?;
     workers.sort_by(|a, b| natural_cmp(&a.workid, &b.workid));
-    Ok(Some((job, workers)))
+    Ok(Some(JobHistory { job, workers }))
 }
 
 /// The `limit` jobs with the most recent activity, newest first, each with
@@ -260,13 +271,19 @@ pub(super) fn create_job(
     Ok(id)
 }
 
-/// Records activity on a job now: pushes its expiry back and adds its
-/// overall percent to its history.
+/// Records activity on a job now, pushing its expiry back.
 pub(super) fn touch_job(conn: &Connection, id: i64, now: f64) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE jobs SET updated = ?2, expires = ?2 + maxage WHERE id = ?1")?
+        .execute(params![id, now])?;
+    Ok(())
+}
+
+/// Adds the job's overall percent now to its burn-up: one pass over its
+/// workers.
+pub(super) fn chart_job(conn: &Connection, id: i64, now: f64) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "UPDATE jobs
-            SET updated = ?2, expires = ?2 + maxage,
-                history = history_push(history, ?2,
+            SET history = history_push(history, ?2,
                     (SELECT COALESCE(AVG(progress_percent(current, total, updates)), 0)
                        FROM workers WHERE job = ?1))
           WHERE id = ?1",
@@ -352,8 +369,8 @@ pub(super) fn create_implicit_job(
     now: f64,
 ) -> rusqlite::Result<i64> {
     conn.prepare_cached(
-        "INSERT INTO jobs (jobid, desc, created, updated, maxage, expires)
-              VALUES (?1, '', ?2, ?2, ?3, ?2 + ?3)
+        "INSERT INTO jobs (jobid, desc, created, updated, maxage, expires, history)
+              VALUES (?1, '', ?2, ?2, ?3, ?2 + ?3, history_push(NULL, ?2, 0))
          RETURNING id",
     )?
     .query_row(params![jobid, now, maxage], |row| row.get(0))

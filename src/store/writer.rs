@@ -177,6 +177,15 @@ struct KnownJob {
     stamped: f64,
     /// Its workers.
     workers: u64,
+    /// When its burn-up last had a point added.
+    charted: f64,
+}
+
+/// A job's burn-up gets a point at most this often: every second, and
+/// every second per 10,000 workers for larger jobs, since the point is an
+/// average over all of them, taken inside the writer's transaction.
+fn chart_interval(workers: u64) -> f64 {
+    (workers as f64 / 10_000.0).max(ACTIVITY_STAMP_SECS)
 }
 
 /// The jobs the writer has seen, by jobid, and how many jobs there are.
@@ -204,6 +213,7 @@ impl KnownJobs {
                 id,
                 stamped,
                 workers,
+                charted: stamped,
             }),
         )
     }
@@ -257,9 +267,10 @@ fn apply_batch(
 ) -> rusqlite::Result<Vec<Reply>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(ops.len());
+    let mut to_chart = Vec::new();
     for op in ops {
         tx.prepare_cached("SAVEPOINT op")?.execute([])?;
-        match apply_op(&tx, op, now, caps, known) {
+        match apply_op(&tx, op, now, caps, known, &mut to_chart) {
             Ok((outcome, effect)) => {
                 tx.prepare_cached("RELEASE op")?.execute([])?;
                 known.apply(effect);
@@ -273,6 +284,18 @@ fn apply_batch(
                 results.push(Err(e));
             }
         }
+    }
+    // Burn-up points go in after the batch's updates, so each counts them
+    // all. A failure loses a point, not the updates.
+    to_chart.sort_unstable();
+    to_chart.dedup();
+    for job in to_chart {
+        tx.prepare_cached("SAVEPOINT chart")?.execute([])?;
+        if let Err(e) = queries::chart_job(&tx, job, now) {
+            log::warn!("could not add a burn-up point to job row {job}: {e}");
+            tx.prepare_cached("ROLLBACK TO chart")?.execute([])?;
+        }
+        tx.prepare_cached("RELEASE chart")?.execute([])?;
     }
     tx.commit()?;
     Ok(results)
@@ -292,12 +315,15 @@ enum Effect {
     Deleted(Vec<String>),
 }
 
+/// Applies one operation; the rows of jobs whose burn-up is due a point go
+/// on `to_chart`.
 fn apply_op(
     conn: &Connection,
     op: &WriteOp,
     now: f64,
     caps: Caps,
     known: &mut KnownJobs,
+    to_chart: &mut Vec<i64>,
 ) -> Result<(WriteOutcome, Effect), StoreError> {
     match op {
         WriteOp::Create(create) => {
@@ -317,6 +343,7 @@ fn apply_op(
                 id,
                 stamped: now,
                 workers: roster.len() as u64,
+                charted: now,
             };
             let jobid = create.jobid.clone();
             Ok((WriteOutcome::Created, Effect::Known { jobid, job, new }))
@@ -337,6 +364,7 @@ fn apply_op(
                         id,
                         stamped: now,
                         workers: 0,
+                        charted: now,
                     };
                     (job, true)
                 }
@@ -357,6 +385,10 @@ fn apply_op(
             if now - job.stamped >= ACTIVITY_STAMP_SECS {
                 queries::touch_job(conn, job.id, now)?;
                 changed.stamped = now;
+            }
+            if now - job.charted >= chart_interval(changed.workers) {
+                to_chart.push(job.id);
+                changed.charted = now;
             }
             let effect = if !new && known.get(&update.jobid) == Some(changed) {
                 Effect::Nothing
@@ -508,6 +540,54 @@ mod tests {
         assert_eq!(job.expires(), 1060.5);
         at(1001.2, update("w", None, ""))?;
         assert_eq!(row_updated(&conn)?, 1001.2, "re-stamped a second later");
+        Ok(())
+    }
+
+    #[test]
+    fn a_burn_up_point_counts_every_update_of_its_batch() -> Result<(), StoreError> {
+        let (_dir, path, mut conn) = new_db();
+        let reader = open_reader(&path)?;
+        let mut known = KnownJobs::default();
+        // Created by its first update: the burn-up starts at 0 % then.
+        let first = [update("a", Some(2.0), "")];
+        apply_batch(
+            &mut conn,
+            &first.iter().collect::<Vec<_>>(),
+            1000.0,
+            CAPS,
+            &mut known,
+        )?;
+        let job = read_job(&reader, "j")?.expect("job");
+        assert_eq!(job.history, [(1000.0, 0.0)]);
+        // Two seconds later three workers finish in one batch (total 1 each).
+        let done = |w: &str| update(w, Some(1.0), "");
+        let ops = [done("a"), done("b"), done("c")];
+        apply_batch(
+            &mut conn,
+            &ops.iter().collect::<Vec<_>>(),
+            1002.0,
+            CAPS,
+            &mut known,
+        )?;
+        let job = read_job(&reader, "j")?.expect("job");
+        assert_eq!(
+            job.history,
+            [(1000.0, 0.0), (1002.0, 100.0)],
+            "all three counted"
+        );
+        // Within the interval, no point; the next one a second later.
+        let again = [done("a")];
+        apply_batch(
+            &mut conn,
+            &again.iter().collect::<Vec<_>>(),
+            1002.5,
+            CAPS,
+            &mut known,
+        )?;
+        assert_eq!(read_job(&reader, "j")?.expect("job").history.len(), 2);
+        // Large jobs get points less often: an average over all workers.
+        assert_eq!(chart_interval(10), 1.0);
+        assert_eq!(chart_interval(100_000), 10.0);
         Ok(())
     }
 
