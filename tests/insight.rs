@@ -152,8 +152,8 @@ fn rates_etas_and_a_slow_worker_appear_in_the_status() {
     let st = s.status("j");
     for w in ["a", "b", "c"] {
         let rate = worker(&st, w)["rate"].as_f64().expect("a rate");
-        // 100 units per ~60 ms.
-        assert!((300.0..2000.0).contains(&rate), "{w}: {rate}");
+        // 100 units per ~60 ms (slower on a loaded machine; never faster).
+        assert!((20.0..1700.0).contains(&rate), "{w}: {rate}");
         assert_eq!(worker(&st, w)["slow"], false);
         let eta = worker(&st, w)["eta_seconds"].as_f64().expect("an eta");
         let expected = (100_000.0 - 200.0) / rate;
@@ -165,7 +165,8 @@ fn rates_etas_and_a_slow_worker_appear_in_the_status() {
     assert_eq!(worker(&st, "slow")["slow"], true);
     assert_eq!(st["summary"]["slow"], 1);
     let median = st["summary"]["median_rate"].as_f64().expect("a median");
-    assert!(median > 300.0, "{median}");
+    let slow_rate = worker(&st, "slow")["rate"].as_f64().expect("a rate");
+    assert!(slow_rate < median / 50.0, "{slow_rate} vs {median}");
     // The job's ETA is the slowest worker's.
     let job_eta = st["summary"]["eta_seconds"].as_f64().expect("job eta");
     let slow_eta = worker(&st, "slow")["eta_seconds"]
