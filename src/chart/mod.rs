@@ -32,7 +32,7 @@ use image::Rgb;
 use crate::format::{eta, pct, qty, rate_line, utc};
 use crate::model::{BarState, Job, JobProgress, Worker};
 use raster::Raster;
-use style::{BODY, Paint, SMALL, SMALL_BOLD, TITLE, look};
+use style::{BODY, Font, Paint, SMALL, SMALL_BOLD, TITLE, look};
 use surface::Surface;
 use svg::Svg;
 
@@ -504,7 +504,7 @@ fn draw_bars<S: Surface>(s: &mut S, bars: &Bars, now: f64) {
             );
         }
         if !plot.compact {
-            bar_text(s, first, (state, slow), plot, y);
+            bar_text(s, first, (state, slow), plot, (y, end));
             s.end_bar();
         }
     }
@@ -524,13 +524,15 @@ fn summarise(group: &[Worker], now: f64) -> (BarState, f64) {
 
 /// `current/total  percent  rate · time left  desc` inside the bar, cut to
 /// fit, as on the page; `not started yet` for a worker that has not
-/// reported. A slow worker's rate is bold.
+/// reported. A slow worker's rate is bold. A piece of text that the bar's
+/// solid edge (ending at `end`) would run through sits on the track's
+/// colour instead.
 fn bar_text<S: Surface>(
     s: &mut S,
     w: &Worker,
     (state, slow): (BarState, bool),
     plot: &Plot,
-    y: i32,
+    (y, end): (i32, i32),
 ) {
     let baseline = y + (BAR + SMALL.ascent().round() as i32) / 2 - 1;
     let clip = (plot.left + 4, plot.right - 4);
@@ -539,12 +541,22 @@ fn bar_text<S: Surface>(
         s.text((x, baseline), "not started yet", SMALL, Paint::Muted, clip);
         return;
     }
+    // Each piece, then the gap after it.
+    let mut put = |s: &mut S, text: &str, font: Font, paint: Paint, gap: f32| {
+        let width = font.width(text);
+        if x < end as f32 && x + width > (end - 3) as f32 {
+            // Behind a piece the edge would run through: the track's colour.
+            let left = x.floor() as i32 - 2;
+            let right = ((x + width).ceil() as i32 + 2).min(clip.1);
+            s.rect(left, y + 2, right - left, BAR - 4, Paint::StateTrack(state));
+        }
+        s.text((x, baseline), text, font, paint, clip);
+        x += width + gap;
+        clip.1 as f32 - x
+    };
     let counts = format!("{}/{}", qty(w.current), qty(w.total));
-    s.text((x, baseline), &counts, SMALL_BOLD, Paint::Text, clip);
-    x += SMALL_BOLD.width(&counts) + 7.0;
-    let pc = pct(w.percent());
-    s.text((x, baseline), &pc, SMALL, Paint::Text, clip);
-    x += SMALL.width(&pc) + 8.0;
+    put(s, &counts, SMALL_BOLD, Paint::Text, 7.0);
+    let mut room = put(s, &pct(w.percent()), SMALL, Paint::Text, 8.0);
     let rate = if state == BarState::Running {
         rate_line(w.rate, w.eta_seconds())
     } else {
@@ -556,13 +568,11 @@ fn bar_text<S: Surface>(
         } else {
             (SMALL, Paint::Muted)
         };
-        s.text((x, baseline), &rate, font, paint, clip);
-        x += font.width(&rate) + 8.0;
+        room = put(s, &rate, font, paint, 8.0);
     }
-    let room = clip.1 as f32 - x;
     if !w.desc.is_empty() && room > 12.0 {
         let desc = SMALL.fit(&w.desc, room);
-        s.text((x, baseline), &desc, SMALL, Paint::Muted, clip);
+        put(s, &desc, SMALL, Paint::Muted, 0.0);
     }
 }
 
