@@ -234,19 +234,21 @@
         var points = h.workers.length ? h.workers[0].current : [];
         var svg = detail.querySelector("svg");
         var note = detail.querySelector("p");
+        // `hidden` does nothing on an SVG element; `display` does.
         if (!points.length) {
-          svg.hidden = true;
+          svg.setAttribute("display", "none");
           setText(note, "No report yet.");
           return;
         }
-        svg.hidden = false;
+        svg.removeAttribute("display");
         var t0 = points[0][0];
         var t1 = Math.max(h.now, points[points.length - 1][0]);
         var held = points.concat([[t1, points[points.length - 1][1]]]);
-        var top = Math.max(w.total, held.reduce(function (m, p) { return Math.max(m, p[1]); }, 0));
+        // Scaled to its own progress, so a slow worker's shape shows too.
+        var top = held.reduce(function (m, p) { return Math.max(m, p[1]); }, 0) || 1;
         svg.querySelector(".area").setAttribute("d", pathOf(held, t0, t1, top, 300, 40, true));
         svg.querySelector(".line").setAttribute("d", pathOf(held, t0, t1, top, 300, 40, false));
-        var parts = [points.length + " points since " + utc(t0)];
+        var parts = [points.length + " points since " + utc(t0) + ", up to " + qty(top) + " of " + qty(w.total)];
         if (w.rate !== null) parts.push("rate " + rateText(w.rate) + " over its last reports");
         if (w.eta_seconds !== null) parts.push("done " + etaText(w.eta_seconds));
         if (w.slow) parts.push("slow: below half the job's median rate");

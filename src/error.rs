@@ -57,7 +57,9 @@ impl Error {
             Error::UnsupportedBody(_) => 415,
             Error::Store(StoreError::TotalRequired) => 400,
             // The job is too large to take more; retrying will not help.
-            Error::Store(StoreError::TooManyWorkers { .. }) => 413,
+            Error::Store(StoreError::TooManyWorkers { .. } | StoreError::RosterTooLarge { .. }) => {
+                413
+            }
             // Space comes back as jobs expire or are deleted.
             Error::Store(StoreError::TooManyJobs { .. }) => 429,
             Error::Store(e) if e.is_transient() => 503,
@@ -99,7 +101,9 @@ impl fmt::Display for Error {
                 )
             }
             Error::Store(
-                e @ (StoreError::TooManyWorkers { .. } | StoreError::TooManyJobs { .. }),
+                e @ (StoreError::TooManyWorkers { .. }
+                | StoreError::RosterTooLarge { .. }
+                | StoreError::TooManyJobs { .. }),
             ) => e.fmt(f),
             // The cause goes to the log, not to the client.
             Error::Store(e) if e.is_transient() => {

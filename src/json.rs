@@ -45,6 +45,8 @@ fn points(points: &[Point], places: i32) -> Value {
 }
 
 fn worker(w: &Worker, progress: &JobProgress, now: f64) -> Value {
+    let reported = w.updates > 0;
+    let stale = w.is_stale(now);
     json!({
         "workid": w.workid,
         "current": number(w.current),
@@ -53,11 +55,13 @@ fn worker(w: &Worker, progress: &JobProgress, now: f64) -> Value {
         "ok": w.ok,
         "desc": w.desc,
         "state": w.state().as_str(),
-        "first_seen": time(w.first_seen),
-        "updated": time(w.updated),
+        // A worker that has not reported has no times of its own.
+        "first_seen": reported.then(|| time(w.first_seen)),
+        "updated": reported.then(|| time(w.updated)),
         "rate": w.rate.map(|rate| rounded(rate, 4)),
-        "eta_seconds": w.eta_seconds().map(|eta| rounded(eta, 1)),
-        "stale": w.is_stale(now),
+        // A silent worker's time left would mislead.
+        "eta_seconds": w.eta_seconds().filter(|_| !stale).map(|eta| rounded(eta, 1)),
+        "stale": stale,
         "slow": w.is_slow(progress.median_rate, now),
         "seq": w.seq,
     })
@@ -137,6 +141,41 @@ pub fn job_list(jobs: &[JobSummary]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_silent_worker_has_no_time_left_and_an_expected_one_no_times() {
+        let w = Worker {
+            workid: "w".into(),
+            current: 5.0,
+            total: 10.0,
+            ok: true,
+            desc: String::new(),
+            first_seen: 0.0,
+            updated: 10.0,
+            rate: Some(0.5),
+            updates: 2,
+            seq: None,
+        };
+        let job = Job {
+            jobid: "j".into(),
+            desc: String::new(),
+            created: 0.0,
+            updated: 10.0,
+            maxage: 60.0,
+            workers: vec![w.clone()],
+            history: Vec::new(),
+        };
+        let reporting = worker(&w, &job.progress(11.0), 11.0);
+        assert_eq!(reporting["eta_seconds"], 10);
+        let silent = worker(&w, &job.progress(1000.0), 1000.0);
+        assert_eq!(
+            (silent["stale"].as_bool(), silent["eta_seconds"].is_null()),
+            (Some(true), true)
+        );
+        let expected = Worker { updates: 0, ..w };
+        let expected = worker(&expected, &job.progress(11.0), 11.0);
+        assert!(expected["first_seen"].is_null() && expected["updated"].is_null());
+    }
 
     #[test]
     fn whole_numbers_are_integers() {

@@ -21,6 +21,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The demo's own reports would bury its links under a log line each.
+    if demo && config.log_level.is_none() && std::env::var_os("RUST_LOG").is_none() {
+        config.log_level = Some(log::LevelFilter::Warn);
+    }
     if let Some(dir) = &scratch {
         if let Err(e) = std::fs::create_dir_all(dir) {
             eprintln!("progressd: cannot create {}: {e}", dir.display());

@@ -260,7 +260,7 @@ pub fn show_page(job: &Job, now: f64, interval: u64, links: Links) -> String {
     }
     let _ = write!(
         out,
-        "<li class=\"slow\"{hidden}>▼ <b id=\"n-slow\">{n}</b> slow</li>",
+        "<li class=\"slow\"{hidden}><span class=\"swatch\"></span>▼ <b id=\"n-slow\">{n}</b> slow</li>",
         n = progress.slow,
         hidden = if progress.slow == 0 { " hidden" } else { "" },
     );
@@ -332,11 +332,12 @@ fn burn_up(out: &mut String, job: &Job, progress: &JobProgress) {
     let _ = writeln!(
         out,
         "<section class=\"panel burnup\" aria-label=\"overall progress over time\">\
-         <div class=\"burnup-head\"><span>Overall progress over time</span>\
+         <div class=\"burnup-head\"><span>Overall progress over time \
+         <small>(lines at 25, 50, 75 and 100 %)</small></span>\
          <span id=\"burnup-span\"></span></div>\
          <svg id=\"burnup\" viewBox=\"0 0 600 80\" preserveAspectRatio=\"none\" role=\"img\" \
          aria-label=\"overall percent over time\" data-points=\"{points}\">\
-         <path class=\"grid\" d=\"M0 40H600M0 20H600M0 60H600\"/>\
+         <path class=\"grid\" d=\"M0 1H600M0 20H600M0 40H600M0 60H600\"/>\
          <path class=\"area\" d=\"\"/><path class=\"line\" d=\"\"/></svg>\
          <div class=\"burnup-axis\"><span id=\"burnup-from\"></span><span>now</span></div></section>",
         points = escape(&json),

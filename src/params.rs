@@ -310,9 +310,10 @@ impl Roster {
         }
     }
 
-    /// `workers` or `workids`, not both. Empty items of `workids` (a
-    /// trailing comma) are skipped and repeats dropped; each id follows the
-    /// rules of `workid`.
+    /// `workers` or `workids`, not both. Spaces around the items of
+    /// `workids` are dropped (`a, b` names `a` and `b`), empty items (a
+    /// trailing comma) skipped and repeats dropped; each id follows the
+    /// rules of `workid`, and a refusal says which item broke them.
     fn from_form(form: &Form) -> Result<Roster, ParamError> {
         match (form.get("workers"), form.get("workids")) {
             (Some(_), Some(_)) => Err(ParamError::new(
@@ -334,8 +335,12 @@ impl Roster {
             (None, Some(list)) => {
                 let mut seen = std::collections::HashSet::new();
                 let mut ids = Vec::new();
-                for item in list.split(',').filter(|item| !item.is_empty()) {
-                    let workid = checked_id("workids", item, MAX_WORKID_BYTES)?;
+                let items = list.split(',').map(|item| item.trim_matches(' '));
+                for (n, item) in items.filter(|item| !item.is_empty()).enumerate() {
+                    let workid = checked_id("workids", item, MAX_WORKID_BYTES).map_err(|e| {
+                        let item = crate::format::one_line(item, 20);
+                        ParamError::new("workids", format!("item {} ({item}) {}", n + 1, e.problem))
+                    })?;
                     if seen.insert(workid.clone()) {
                         ids.push(workid);
                     }

@@ -43,6 +43,10 @@ fn a_roster_shows_expected_workers_as_not_started_until_they_report() {
         assert_eq!(w["state"], "not_started", "{w}");
         assert_eq!(w["percent"], 0);
         assert_eq!(w["stale"], false);
+        assert!(
+            w["first_seen"].is_null() && w["updated"].is_null(),
+            "no times: {w}"
+        );
     }
     assert_eq!(st["summary"]["not_started"], 4);
     assert_eq!(st["summary"]["running"], 0);
@@ -83,6 +87,12 @@ fn a_roster_shows_expected_workers_as_not_started_until_they_report() {
     assert_eq!(r.status, 413, "{}", r.body);
     let r = s.get("/progress/create?jobid=big&workers=6");
     assert_eq!(r.status, 413, "{}", r.body);
+    assert!(
+        r.body
+            .starts_with("the roster names 6 workers, more than the 5"),
+        "{}",
+        r.body
+    );
     assert_eq!(
         s.get("/progress/status?jobid=big").status,
         404,
@@ -93,7 +103,7 @@ fn a_roster_shows_expected_workers_as_not_started_until_they_report() {
     // create again replaces the roster.
     ok(
         &s,
-        "/progress/create?jobid=r&workids=node10,node9,,node9,n%C3%B6de",
+        "/progress/create?jobid=r&workids=node10,+node9,,node9+,n%C3%B6de",
     );
     let st = s.status("r");
     assert_eq!(ids(&st), ["node9", "node10", "nöde"]);
@@ -123,11 +133,15 @@ fn a_roster_shows_expected_workers_as_not_started_until_they_report() {
         400,
         "workids",
     );
-    refused(
-        &s,
-        &format!("/progress/create?jobid=x&workids={}", "w".repeat(129)),
-        400,
-        "workids",
+    let r = s.get(&format!(
+        "/progress/create?jobid=x&workids=a,{}",
+        "w".repeat(129)
+    ));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("item 2 (wwww"),
+        "names the item: {}",
+        r.body
     );
     assert_eq!(
         s.get("/progress/status?jobid=x").status,

@@ -79,7 +79,11 @@ fuzz_target!(|data: &[u8]| {
                         valid_id(id, MAX_WORKID_BYTES);
                         assert!(seen.insert(id), "{id:?} twice");
                     }
-                    let sent: Vec<&str> = given("workids").unwrap_or("").split(',').collect();
+                    let sent: Vec<&str> = given("workids")
+                        .unwrap_or("")
+                        .split(',')
+                        .map(|s| s.trim_matches(' '))
+                        .collect();
                     assert!(ids.iter().all(|id| sent.contains(&id.as_str())));
                     assert!(sent.iter().all(|s| s.is_empty() || seen.contains(&s.to_string())));
                 }

@@ -61,6 +61,13 @@ pub enum StoreError {
         /// The cap (`--max-workers-per-job`).
         limit: u64,
     },
+    /// A `create`'s roster names more workers than a job may have.
+    RosterTooLarge {
+        /// The workers the roster names.
+        size: u64,
+        /// The cap (`--max-workers-per-job`).
+        limit: u64,
+    },
     /// A new job would pass the cap on jobs stored.
     TooManyJobs {
         /// The cap (`--max-jobs`).
@@ -90,6 +97,11 @@ impl fmt::Display for StoreError {
             StoreError::TotalRequired => {
                 write!(f, "a worker's first update must give its total")
             }
+            StoreError::RosterTooLarge { size, limit } => write!(
+                f,
+                "the roster names {size} workers, more than the {limit} a job may have \
+                 (--max-workers-per-job); the job was not created"
+            ),
             StoreError::TooManyWorkers { limit } => write!(
                 f,
                 "this job already has {limit} workers, the most allowed \

@@ -332,7 +332,8 @@ fn apply_op(
                 known.check_room(conn, caps.max_jobs)?;
             }
             if create.roster.len() > caps.max_workers_per_job {
-                return Err(StoreError::TooManyWorkers {
+                return Err(StoreError::RosterTooLarge {
+                    size: create.roster.len(),
                     limit: caps.max_workers_per_job,
                 });
             }
