@@ -49,22 +49,29 @@
     return secs < 1 ? "any moment" : "in " + span(secs);
   }
 
-  // A rate as the server's format::rate writes it.
-  function rateText(perSec) {
-    var value = perSec, unit = "s";
-    if (perSec !== 0 && perSec < 1) {
-      if (perSec * 60 >= 1) { value = perSec * 60; unit = "min"; }
-      else { value = perSec * 3600; unit = "h"; }
+  // A rate in the unit of `like`, as the server's format::rate_like()
+  // writes it.
+  function rateText(perSec, like) {
+    if (like === undefined || like === null) like = perSec;
+    var scale = 1, unit = "s";
+    if (like !== 0 && like < 1) {
+      if (like * 60 >= 1) { scale = 60; unit = "min"; }
+      else { scale = 3600; unit = "h"; }
     }
+    var value = perSec * scale;
     if (value !== 0) value = Number(value.toPrecision(3));
     return qty(value) + "/" + unit;
   }
 
+  // The job's median rate, whose unit every worker's rate is written in.
+  var medianRate = null;
+
   // A running worker's rate and time left, as the server's format::rate_line().
   function rateLine(w, state) {
     if (state !== "running" || w.rate === null) return "";
-    if (w.eta_seconds === null) return rateText(w.rate);
-    return rateText(w.rate) + " \u00b7 " + span(w.eta_seconds) + " left";
+    var rate = rateText(w.rate, medianRate);
+    if (w.eta_seconds === null) return rate;
+    return rate + " \u00b7 " + span(w.eta_seconds) + " left";
   }
 
   // A row's state in words, as the server's state_label().
@@ -249,7 +256,7 @@
         svg.querySelector(".area").setAttribute("d", pathOf(held, t0, t1, top, 300, 40, true));
         svg.querySelector(".line").setAttribute("d", pathOf(held, t0, t1, top, 300, 40, false));
         var parts = [points.length + " points since " + utc(t0) + ", up to " + qty(top) + " of " + qty(w.total)];
-        if (w.rate !== null) parts.push("rate " + rateText(w.rate) + " over its last reports");
+        if (w.rate !== null) parts.push("rate " + rateText(w.rate, medianRate) + " over its last reports");
         if (w.eta_seconds !== null) parts.push("done " + etaText(w.eta_seconds));
         if (w.slow) parts.push("slow: below half the job's median rate");
         setText(note, parts.join(" \u00b7 "));
@@ -328,6 +335,7 @@
     var started = performance.now();
     skew = job.now * 1000 - Date.now();
     var s = job.summary;
+    medianRate = s.median_rate;
     setText(document.getElementById("title"), job.desc || job.jobid);
     document.title = (job.desc || job.jobid) + " \u00b7 progressd";
     setText(document.getElementById("overall"), pct(s.percent));

@@ -71,27 +71,38 @@ pub fn qty(x: f64) -> String {
     }
 }
 
-/// A rate of units per second, in the unit that gives it a whole number or
-/// more: `12.5/s`, `3/min`, `0.4/h`; three significant digits at most. The
-/// script's `rateText()` writes it the same way.
-pub fn rate(per_sec: f64) -> String {
-    let (value, unit) = if per_sec == 0.0 || per_sec >= 1.0 {
-        (per_sec, "s")
-    } else if per_sec * 60.0 >= 1.0 {
-        (per_sec * 60.0, "min")
+/// A rate of units per second written in the unit that gives `like` a
+/// whole number or more (`12.5/s`, `3/min`, `0.4/h`), three significant
+/// digits at most. The workers of a job are written in the unit of its
+/// median rate, so they compare at a glance. The script's `rateText()`
+/// writes them the same way.
+pub fn rate_like(per_sec: f64, like: f64) -> String {
+    let (scale, unit) = if like == 0.0 || like >= 1.0 {
+        (1.0, "s")
+    } else if like * 60.0 >= 1.0 {
+        (60.0, "min")
     } else {
-        (per_sec * 3600.0, "h")
+        (3600.0, "h")
     };
-    format!("{}/{unit}", qty(significant(value)))
+    format!("{}/{unit}", qty(significant(per_sec * scale)))
+}
+
+/// A rate in its own best unit.
+pub fn rate(per_sec: f64) -> String {
+    rate_like(per_sec, per_sec)
 }
 
 /// A running worker's rate and time left (`1.8/s · 4 s left`), as far as
-/// they are known. The page's `rateLine()` says the same.
-pub fn rate_line(per_sec: Option<f64>, eta_secs: Option<f64>) -> String {
-    match (per_sec, eta_secs) {
-        (Some(r), Some(secs)) => format!("{} · {} left", rate(r), span(secs)),
-        (Some(r), None) => rate(r),
-        (None, _) => String::new(),
+/// they are known, the rate in the unit of `like` (the job's median rate,
+/// else its own). The page's `rateLine()` says the same.
+pub fn rate_line(per_sec: Option<f64>, eta_secs: Option<f64>, like: Option<f64>) -> String {
+    let Some(r) = per_sec else {
+        return String::new();
+    };
+    let rate = rate_like(r, like.unwrap_or(r));
+    match eta_secs {
+        Some(secs) => format!("{rate} · {} left", span(secs)),
+        None => rate,
     }
 }
 
@@ -158,9 +169,13 @@ mod tests {
         assert_eq!(rate(1.0 / 7.0), "8.57/min");
         assert_eq!(rate(0.0001), "0.36/h");
         assert_eq!(rate(0.0), "0/s");
-        assert_eq!(rate_line(Some(2.0), Some(150.0)), "2/s · 3 min left");
-        assert_eq!(rate_line(Some(0.0), None), "0/s");
-        assert_eq!(rate_line(None, Some(1.0)), "");
+        assert_eq!(rate_line(Some(2.0), Some(150.0), None), "2/s · 3 min left");
+        assert_eq!(rate_line(Some(0.0), None, None), "0/s");
+        assert_eq!(rate_line(None, Some(1.0), Some(3.0)), "");
+        // In the job's unit: a straggler next to its peers.
+        assert_eq!(rate_line(Some(0.5), None, Some(2.0)), "0.5/s");
+        assert_eq!(rate_line(Some(2.0), None, Some(0.05)), "120/min");
+        assert_eq!(rate_like(0.25, 0.25), rate(0.25));
     }
 
     #[test]

@@ -183,7 +183,7 @@ fn worker_row(out: &mut String, w: &Worker, progress: &JobProgress, now: f64) {
         width = w.percent().round() as u32,
         percent = w.percent(),
         rate = if state == BarState::Running {
-            rate_line(w.rate, w.eta_seconds())
+            rate_line(w.rate, w.eta_seconds(), progress.median_rate)
         } else {
             String::new()
         },

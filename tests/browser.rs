@@ -336,10 +336,11 @@ fn expected_slow_and_history_show_on_the_page() -> TestResult {
     let s = TestServer::start();
     s.get("/progress/create?jobid=roster&workers=5");
     // Three reports each, 60 ms apart: workers 0-2 move 100 per report,
-    // worker 3 one; worker 4 never reports.
+    // worker 3 a hundredth (under 1/s, which alone would be written per
+    // minute); worker 4 never reports.
     for round in 0..3 {
-        for (workid, step) in [("0", 100), ("1", 100), ("2", 100), ("3", 1)] {
-            let current = (round * step).to_string();
+        for (workid, step) in [("0", 100.0), ("1", 100.0), ("2", 100.0), ("3", 0.01)] {
+            let current = (f64::from(round) * step).to_string();
             s.update(&[
                 ("jobid", "roster"),
                 ("workid", workid),
@@ -368,6 +369,10 @@ fn expected_slow_and_history_show_on_the_page() -> TestResult {
     );
     let slow = "[...document.querySelectorAll('#workers .worker.slow')].map(li => li.dataset.workid).join()";
     assert_eq!(page.eval(slow)?, json!("3"));
+    // Every rate in the job's unit (per second here), the straggler's too.
+    let units = "[...document.querySelectorAll('#workers .rate')].filter(e => e.textContent)
+        .map(e => e.textContent.split(' ')[0].split('/')[1]).join()";
+    assert_eq!(page.eval(units)?, json!("s,s,s,s"));
     assert_eq!(
         page.eval("document.querySelector('[data-workid=\"4\"] .txt').textContent")?,
         json!("not started yet ")
@@ -428,6 +433,11 @@ fn expected_slow_and_history_show_on_the_page() -> TestResult {
         json!(true)
     );
     assert_eq!(page.eval(slow)?, json!("3"));
+    assert_eq!(
+        page.eval(units)?,
+        json!("s,s,s,s"),
+        "the script writes them alike"
+    );
     Ok(())
 }
 

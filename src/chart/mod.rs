@@ -504,7 +504,7 @@ fn draw_bars<S: Surface>(s: &mut S, bars: &Bars, now: f64) {
             );
         }
         if !plot.compact {
-            bar_text(s, first, (state, slow), plot, (y, end));
+            bar_text(s, bars, first, (state, slow), (y, end));
             s.end_bar();
         }
     }
@@ -529,11 +529,12 @@ fn summarise(group: &[Worker], now: f64) -> (BarState, f64) {
 /// colour instead.
 fn bar_text<S: Surface>(
     s: &mut S,
+    bars: &Bars,
     w: &Worker,
     (state, slow): (BarState, bool),
-    plot: &Plot,
     (y, end): (i32, i32),
 ) {
+    let plot = &bars.plot;
     let baseline = y + (BAR + SMALL.ascent().round() as i32) / 2 - 1;
     let clip = (plot.left + 4, plot.right - 4);
     let mut x = (plot.left + 6) as f32;
@@ -558,7 +559,7 @@ fn bar_text<S: Surface>(
     put(s, &counts, SMALL_BOLD, Paint::Text, 7.0);
     let mut room = put(s, &pct(w.percent()), SMALL, Paint::Text, 8.0);
     let rate = if state == BarState::Running {
-        rate_line(w.rate, w.eta_seconds())
+        rate_line(w.rate, w.eta_seconds(), bars.median_rate)
     } else {
         String::new()
     };
