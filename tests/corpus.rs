@@ -154,6 +154,16 @@ const ID_ENDPOINTS: [&str; 9] = [
     "render.svg",
 ];
 
+/// The endpoints that take a `jobid` and nothing else they need.
+const JOBID_ENDPOINTS: [&str; 6] = [
+    "status",
+    "history",
+    "delete",
+    "show",
+    "render",
+    "render.svg",
+];
+
 /// A valid first update of job `jobid`, for the cases that the server
 /// serves leniently: what they create shows they were served.
 fn fresh_update(jobid: &str) -> String {
@@ -232,14 +242,7 @@ fn corpus() -> Corpus {
 fn percent_encoding(c: &mut Corpus) {
     let g = "percent-encoding";
     for bad in ["%", "%g1", "%zz", "%4", "%%", "%-1", "%+1", "%%34%35"] {
-        for read in [
-            "status",
-            "history",
-            "delete",
-            "show",
-            "render",
-            "render.svg",
-        ] {
+        for read in JOBID_ENDPOINTS {
             // Another (unknown) job than "corpus": a 404.
             c.refused(
                 g,
@@ -640,14 +643,7 @@ fn empty_and_missing(c: &mut Corpus) {
             get(&format!("/progress/create?{query}")),
         );
     }
-    for read in [
-        "status",
-        "history",
-        "delete",
-        "show",
-        "render",
-        "render.svg",
-    ] {
+    for read in JOBID_ENDPOINTS {
         for query in ["", "jobid=", "jobid", "=corpus", "jobid%3Dcorpus"] {
             c.refused(
                 g,
@@ -748,16 +744,7 @@ fn lengths(c: &mut Corpus) {
     let g = "lengths";
     let long_ascii = "a".repeat(257);
     let long_utf8 = "%C3%A9".repeat(129); // 258 bytes
-    for endpoint in [
-        "create",
-        "update",
-        "status",
-        "history",
-        "delete",
-        "show",
-        "render",
-        "render.svg",
-    ] {
+    for endpoint in ["create", "update"].into_iter().chain(JOBID_ENDPOINTS) {
         c.refused(
             g,
             format!("{endpoint} jobid 257 bytes"),
