@@ -88,6 +88,9 @@ pub struct Running {
     expiry: Periodic,
     writer_thread: JoinHandle<()>,
     checkpoints: Periodic,
+    /// The lock on the database file, released last: closing the file
+    /// drops SQLite's locks on it too, so no connection may outlive it.
+    _db_file: Arc<store::DbFile>,
 }
 
 impl Running {
@@ -121,10 +124,16 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
     let listener = TcpListener::bind(&config.listen).map_err(bind_error)?;
     check_descriptors(config);
     chart::load_fonts();
-    let conn = store::open_writer(&config.db)?;
+    let (conn, db_file) = store::open_writer(&config.db)?;
+    let db_file = Arc::new(db_file);
     let metrics = Arc::new(Metrics::default());
-    let (writer, writer_thread) =
-        Writer::start(conn, config.caps(), Arc::clone(&metrics)).map_err(StartError::Thread)?;
+    let (writer, writer_thread) = Writer::start(
+        conn,
+        Arc::clone(&db_file),
+        config.caps(),
+        Arc::clone(&metrics),
+    )
+    .map_err(StartError::Thread)?;
     let renders = Arc::new(RenderCache::default());
     let tokens = Arc::new(config.tokens.clone());
     let contexts = (0..config.threads)
@@ -160,12 +169,13 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
         expiry,
         writer_thread,
         checkpoints,
+        _db_file: db_file,
     })
 }
 
 /// How often the checkpoint thread copies the write-ahead log into the
-/// database file: often enough that the log stays small under a steady
-/// stream of updates.
+/// database file; under a steady stream of updates the writer finishes each
+/// copy (see `store::checkpoint`).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 fn start_checkpoints(conn: rusqlite::Connection) -> Result<Periodic, StartError> {

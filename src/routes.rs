@@ -162,6 +162,7 @@ fn metrics(ctx: &Context) -> Result<Response, Error> {
 
 /// 200 when the database answers a read, for load balancers and monitors.
 fn healthz(ctx: &Context) -> Result<Response, Error> {
+    ctx.writer.check_file()?;
     store::check_readable(&ctx.reader)?;
     Ok(Response::text("ok\n"))
 }

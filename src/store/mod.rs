@@ -6,6 +6,7 @@
 //! own connections from [`open_reader`], which WAL lets run beside the writer.
 
 mod checkpoint;
+mod file;
 mod queries;
 mod schema;
 mod writer;
@@ -14,6 +15,7 @@ use std::fmt;
 use std::path::Path;
 
 pub use checkpoint::{Checkpoint, WAL_KEPT_BYTES, WAL_LIMIT_PAGES, checkpoint, truncate};
+pub use file::DbFile;
 pub use queries::{check_readable, list_jobs, read_history, read_job, stored_totals};
 pub use schema::{MIGRATIONS, open_checkpointer, open_reader, open_writer};
 pub use writer::{Caps, WriteOp, WriteOutcome, Writer};
@@ -39,6 +41,33 @@ pub enum StoreError {
         dir: String,
         /// What is wrong with it.
         problem: String,
+    },
+    /// The database file could not be opened or locked.
+    File {
+        /// The file.
+        path: String,
+        /// The system's reason.
+        source: std::io::Error,
+    },
+    /// Another process (another progressd) holds the database file.
+    InUse {
+        /// The file.
+        path: String,
+        /// The process holding it, when the system says.
+        holder: Option<u32>,
+    },
+    /// The database's pages are damaged (found by `quick_check` at start).
+    Damaged {
+        /// The file.
+        path: String,
+        /// The first problem SQLite found.
+        problem: String,
+    },
+    /// The database file was deleted, renamed or replaced while the server
+    /// ran: writes would go to a file no longer there.
+    FileMoved {
+        /// The file.
+        path: String,
     },
     /// The database was written by a newer progressd.
     NewerSchema {
@@ -84,6 +113,27 @@ impl fmt::Display for StoreError {
             StoreError::Directory { dir, problem } => {
                 write!(f, "cannot use database directory {dir}: {problem}")
             }
+            StoreError::File { path, source } => {
+                write!(f, "cannot open database {path}: {source}")
+            }
+            StoreError::InUse { path, holder } => {
+                let by = holder.map_or(String::new(), |pid| format!(" (process {pid})"));
+                write!(
+                    f,
+                    "database {path} is in use by another progressd{by}; stop it first, \
+                     or give this one another --db file"
+                )
+            }
+            StoreError::Damaged { path, problem } => write!(
+                f,
+                "database {path} is damaged ({problem}); restore it from a backup, or move \
+                 it aside to start with an empty one"
+            ),
+            StoreError::FileMoved { path } => write!(
+                f,
+                "database {path} was deleted or moved while progressd ran; nothing is \
+                 stored until it is back (restart progressd to start a new one there)"
+            ),
             StoreError::NewerSchema { found, supported } => write!(
                 f,
                 "database schema version {found} is newer than this progressd supports \
@@ -131,7 +181,9 @@ impl StoreError {
     /// bug or a broken file.
     pub fn is_transient(&self) -> bool {
         match self {
-            StoreError::CommitFailed(_) | StoreError::WriterStopped => true,
+            StoreError::CommitFailed(_)
+            | StoreError::WriterStopped
+            | StoreError::FileMoved { .. } => true,
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
                 e.code,
                 rusqlite::ErrorCode::DatabaseBusy

@@ -12,7 +12,7 @@ use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
 
 use super::checkpoint::WAL_KEPT_BYTES;
-use super::{StoreError, path_text};
+use super::{DbFile, StoreError, path_text};
 use crate::history;
 use crate::model::{Worker, worker_percent};
 
@@ -33,16 +33,19 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a truncating checkpoint waits for readers to finish.
 const CHECKPOINT_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Opens (creating if missing) the database for writing, sets its pragmas and
-/// brings its schema up to date.
-pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+/// Opens (creating if missing) and locks the database for writing, checks
+/// its pages, sets its pragmas and brings its schema up to date. The lock
+/// lasts as long as the [`DbFile`].
+pub fn open_writer(path: &Path) -> Result<(Connection, DbFile), StoreError> {
     check_directory(path)?;
+    let mut file = DbFile::lock(path)?;
     let open_error = |source| StoreError::Open {
         path: path_text(path),
         source,
     };
     let mut conn = Connection::open(path).map_err(open_error)?;
     set_pragmas(&conn).map_err(open_error)?;
+    quick_check(&conn, path)?;
     // WAL is a property of the file, so only the writer needs to set it;
     // `synchronous` is per connection and matters only where commits happen.
     let mode: String = conn
@@ -66,7 +69,34 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
         .map_err(open_error)?;
     add_functions(&conn).map_err(open_error)?;
     migrate(&mut conn, MIGRATIONS)?;
-    Ok(conn)
+    file.note_wal();
+    Ok((conn, file))
+}
+
+/// Refuses a database whose pages are damaged, which would otherwise start
+/// and then fail requests one by one ("database disk image is malformed").
+/// `quick_check` reads every page once: about a second per GB.
+fn quick_check(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let damaged = |problem: String| StoreError::Damaged {
+        path: path_text(path),
+        problem,
+    };
+    match conn.query_row("PRAGMA quick_check(1)", [], |row| row.get::<_, String>(0)) {
+        Ok(result) if result == "ok" => Ok(()),
+        Ok(problem) => Err(damaged(problem)),
+        Err(rusqlite::Error::SqliteFailure(e, message))
+            if matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+            ) =>
+        {
+            Err(damaged(message.unwrap_or_else(|| e.to_string())))
+        }
+        Err(e) => Err(StoreError::Open {
+            path: path_text(path),
+            source: e,
+        }),
+    }
 }
 
 /// Says plainly when the database's directory is missing or read-only,
@@ -215,7 +245,7 @@ mod tests {
     fn migrates_an_empty_database_to_the_latest_version() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("new.sqlite3");
-        let conn = open_writer(&path)?;
+        let (conn, _file) = open_writer(&path)?;
         assert_eq!(version(&conn), MIGRATIONS.len() as i64);
         let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
         assert_eq!(mode, "wal");
@@ -252,7 +282,7 @@ mod tests {
                      VALUES (1, 'w1', 3, 10, 1, '', 100, 200);",
             )?;
         }
-        let conn = open_writer(&path)?;
+        let (conn, _file) = open_writer(&path)?;
         assert_eq!(version(&conn), MIGRATIONS.len() as i64);
         let expires: f64 =
             conn.query_row("SELECT expires FROM jobs WHERE jobid = 'old'", [], |r| {
@@ -285,6 +315,33 @@ mod tests {
                 assert!(e.to_string().contains("newer than this progressd"));
             }
             other => panic!("expected NewerSchema, got {other:?}"),
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_a_database_with_damaged_pages() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("damaged.sqlite3");
+        {
+            let (conn, _file) = open_writer(&path)?;
+            conn.execute_batch(
+                "CREATE TABLE filler (x);
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+                 INSERT INTO filler SELECT randomblob(200) FROM n;
+                 PRAGMA wal_checkpoint(TRUNCATE);",
+            )?;
+        }
+        // The header stays valid; a page in the middle is overwritten.
+        let mut bytes = std::fs::read(&path)?;
+        let page = 4096 * 20;
+        bytes[page..page + 4096].fill(0x5a);
+        std::fs::write(&path, bytes)?;
+        match open_writer(&path) {
+            Err(e @ StoreError::Damaged { .. }) => {
+                assert!(e.to_string().contains("is damaged"), "{e}");
+            }
+            other => panic!("expected Damaged, got {other:?}"),
         }
         Ok(())
     }

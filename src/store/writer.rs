@@ -18,13 +18,15 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread::{self, JoinHandle};
 
 use rusqlite::{Connection, TransactionBehavior};
 
+use super::checkpoint::{self, LogBound};
 use super::queries::{self, WorkerWrite};
-use super::{ACTIVITY_STAMP_SECS, StoreError};
+use super::{ACTIVITY_STAMP_SECS, DbFile, StoreError};
 use crate::metrics::Metrics;
 use crate::model::unix_now;
 use crate::params::{CreateJob, JobRef, WorkerUpdate};
@@ -94,21 +96,52 @@ pub struct Caps {
 #[derive(Clone)]
 pub struct Writer {
     queue: SyncSender<Envelope>,
+    file: Arc<DbFile>,
+}
+
+/// What the writer thread owns besides its connection.
+struct Duties {
+    caps: Caps,
+    metrics: Arc<Metrics>,
+    file: Arc<DbFile>,
+    /// Pages in the write-ahead log after the last commit.
+    log_pages: Arc<AtomicU32>,
 }
 
 impl Writer {
-    /// Starts the writer thread on a connection from `open_writer`.
-    /// Committed batches are counted in `metrics`.
+    /// Starts the writer thread on a connection and file from
+    /// `open_writer`. Committed batches are counted in `metrics`.
     pub fn start(
-        conn: Connection,
+        mut conn: Connection,
+        file: Arc<DbFile>,
         caps: Caps,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<(Writer, JoinHandle<()>)> {
+        let log_pages = Arc::new(AtomicU32::new(0));
+        let counted = Arc::clone(&log_pages);
+        // Called inside each commit with the log's length in pages.
+        conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: i32| {
+            counted.store(pages.unsigned_abs(), Ordering::Relaxed);
+            Ok(())
+        }))
+        .map_err(std::io::Error::other)?;
+        let duties = Duties {
+            caps,
+            metrics,
+            file: Arc::clone(&file),
+            log_pages,
+        };
         let (queue, inbox) = mpsc::sync_channel(QUEUE_DEPTH);
         let handle = thread::Builder::new()
             .name("progressd-writer".into())
-            .spawn(move || run(conn, inbox, caps, &metrics))?;
-        Ok((Writer { queue }, handle))
+            .spawn(move || run(conn, inbox, &duties))?;
+        Ok((Writer { queue, file }, handle))
+    }
+
+    /// Fails when the database file is no longer the one being written
+    /// (deleted, moved or replaced), so nothing would be stored.
+    pub fn check_file(&self) -> Result<(), StoreError> {
+        self.file.check()
     }
 
     /// Submits one operation and waits until it is committed (or failed).
@@ -121,9 +154,12 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, inbox: Receiver<Envelope>, caps: Caps, metrics: &Metrics) {
+fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
+    let Duties { caps, metrics, .. } = duties;
+    let caps = *caps;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut known = KnownJobs::default();
+    let mut moved = false;
     // Block for the first operation, then take whatever else is waiting.
     while let Ok(first) = inbox.recv() {
         batch.push(first);
@@ -134,6 +170,21 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, caps: Caps, metrics: &Me
             }
         }
         let ops: Vec<&WriteOp> = batch.iter().map(|e| &e.op).collect();
+        // A file deleted or moved away would take every commit with it.
+        if let Err(e) = duties.file.check() {
+            if !moved {
+                log::error!("{e}");
+                moved = true;
+            }
+            for envelope in batch.drain(..) {
+                let _ = envelope.reply.send(Err(duties.file.moved()));
+            }
+            continue;
+        }
+        if moved {
+            log::info!("the database file is back in place: writes resume");
+            moved = false;
+        }
         let results = match apply_batch(&mut conn, &ops, unix_now(), caps, &mut known) {
             Ok(results) => {
                 let count = |outcome: WriteOutcome| {
@@ -153,6 +204,10 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, caps: Caps, metrics: &Me
                 log::error!("commit of {} operations failed: {e}", batch.len());
                 // What the map learnt from the lost batch is not in the file.
                 known = KnownJobs::default();
+                // A full disk may be full of log: empty it if it can be.
+                if let Err(e) = checkpoint::truncate(&conn) {
+                    log::debug!("emptying the log after a failed commit: {e}");
+                }
                 let reason = e.to_string();
                 ops.iter()
                     .map(|_| Err(StoreError::CommitFailed(reason.clone())))
@@ -164,8 +219,30 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, caps: Caps, metrics: &Me
             // change is committed either way.
             let _ = envelope.reply.send(result);
         }
+        bound_log(&conn, duties);
     }
     log::debug!("writer thread stopping: every handle dropped");
+}
+
+/// Keeps the log short after a commit (see `checkpoint`): copies what the
+/// checkpoint thread has not, so that the next commit starts the log again,
+/// or, when readers have kept the log from starting again, waits for them
+/// and empties it.
+fn bound_log(conn: &Connection, duties: &Duties) {
+    let pages = duties.log_pages.load(Ordering::Relaxed);
+    let done = match LogBound::for_log(pages) {
+        LogBound::Fine => return,
+        LogBound::Restart => checkpoint::checkpoint(conn),
+        LogBound::Empty => {
+            log::debug!("write-ahead log at {pages} pages: emptying it");
+            checkpoint::truncate(conn)
+        }
+    };
+    // The next commit's hook tells the log's new length; a checkpoint that
+    // was busy or kept back by a reader is tried again after it.
+    if let Err(e) = done {
+        log::warn!("checkpoint after a commit failed: {e}");
+    }
 }
 
 /// What the writer knows of a job's row.
@@ -433,11 +510,12 @@ mod tests {
         max_workers_per_job: 100_000,
     };
 
-    /// A new database and its writer connection.
+    /// A new database and its writer connection (the file's lock is not
+    /// needed by these tests).
     fn new_db() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("w.sqlite3");
-        let conn = open_writer(&path).expect("database opens");
+        let (conn, _) = open_writer(&path).expect("database opens");
         (dir, path, conn)
     }
 
