@@ -211,7 +211,11 @@ fn answer(ctx: &Context, mut request: tiny_http::Request) {
     });
     let status = response.status;
     let method_name = request.method().to_string();
-    // A failed send means the client went away; there is no one to tell.
+    // This writes what the socket takes at once and leaves the rest to a
+    // thread of tiny_http's, so it never waits for the client to read (see
+    // vendor/tiny_http/PATCHES.md), and `took` is the time to make the
+    // answer, not to deliver it. A failed send means the client went away;
+    // there is no one to tell.
     let _ = request.respond(to_tiny_http(response));
     let took = started.elapsed();
     ctx.metrics.request(path, status, took);

@@ -87,7 +87,9 @@
 //! # let response = tiny_http::Response::from_file(File::open(&Path::new("image.png")).unwrap());
 //! let _ = request.respond(response);
 //! ```
-#![forbid(unsafe_code)]
+// progressd: was `forbid`; one `send` that cannot wait needs `unsafe`
+// (`Connection::send_without_waiting` says why), allowed there alone.
+#![deny(unsafe_code)]
 #![deny(rust_2018_idioms)]
 #![allow(clippy::match_like_matches_macro)]
 
@@ -141,6 +143,10 @@ pub struct Server {
 
     // result of TcpListener::local_addr()
     listening_addr: ListenAddr,
+
+    // progressd: answers whose rest a thread of its own is still sending
+    // (see `Server::answers_being_sent`).
+    sending: Arc<AtomicUsize>,
 }
 
 enum Message {
@@ -328,6 +334,8 @@ impl Server {
 
         let inside_close_trigger = close_trigger.clone();
         let inside_messages = messages.clone();
+        let sending = Arc::new(AtomicUsize::new(0));
+        let inside_sending = Arc::clone(&sending);
         thread::spawn(move || {
             // a tasks pool is used to dispatch the connections into threads
             let tasks_pool = util::TaskPool::new();
@@ -390,6 +398,7 @@ impl Server {
                 match new_client {
                     Ok((client, counted)) => {
                         let messages = inside_messages.clone();
+                        let sending = Arc::clone(&inside_sending);
                         let mut client = Some((client, counted));
                         tasks_pool.spawn(Box::new(move || {
                             // `_counted` ends with the connection.
@@ -407,6 +416,7 @@ impl Server {
                                 // (a late 408 would answer it).
                                 let (sender, receiver) = mpsc::channel();
                                 let read_deadline = client.read_deadline();
+                                let no_wait = client.no_wait();
                                 let mut answered = true;
                                 for rq in client {
                                     if !answered && receiver.recv().is_err() {
@@ -416,9 +426,22 @@ impl Server {
                                     let responded = request::Responded {
                                         sender: sender.clone(),
                                         read_deadline: Arc::clone(&read_deadline),
+                                        no_wait: Arc::clone(&no_wait),
+                                        sending: Arc::clone(&sending),
                                     };
                                     messages.push(rq.with_notify_sender(responded).into());
                                     answered = false;
+                                }
+                                // progressd: the last answer may still be
+                                // on its way, sent by a thread of its own
+                                // (see `request::Unsent`); the connection
+                                // counts as open until it is sent, so the
+                                // connection limit bounds those threads
+                                // too. (Receiving fails only if the request
+                                // was dropped without a word.)
+                                drop(sender);
+                                if !answered {
+                                    let _ = receiver.recv();
                                 }
                             }
                         }));
@@ -443,6 +466,7 @@ impl Server {
             messages,
             close: close_trigger,
             listening_addr: local_addr,
+            sending,
         })
     }
 
@@ -491,6 +515,14 @@ impl Server {
             Some(Message::NewRequest(rq)) => Ok(Some(rq)),
             None => Ok(None),
         }
+    }
+
+    /// progressd: how many answers, already handed to `Request::respond`,
+    /// a thread of their own is still sending to clients that read them
+    /// slowly (or not at all, until the response deadline). A graceful
+    /// shutdown can wait for them.
+    pub fn answers_being_sent(&self) -> usize {
+        self.sending.load(Relaxed)
     }
 
     /// Unblock thread stuck in recv() or incoming_requests().
