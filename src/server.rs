@@ -106,8 +106,9 @@ impl HttpServer {
     }
 
     /// Closes the listener, keeps answering until requests stop arriving on
-    /// the connections already open (or `SHUTDOWN_GRACE` passes), lets the
-    /// requests already received finish, then stops every request thread.
+    /// the connections already open and the answers already made have been
+    /// sent (or `SHUTDOWN_GRACE` passes), lets the requests already received
+    /// finish, then stops every request thread.
     pub fn shutdown(self) {
         self.server.stop_accepting();
         let started = Instant::now();
@@ -116,7 +117,11 @@ impl HttpServer {
         while started.elapsed() < SHUTDOWN_GRACE {
             thread::sleep(SHUTDOWN_QUIET / 5);
             let answered = self.state.answered.load(Ordering::SeqCst);
-            if answered != seen || self.state.in_flight.load(Ordering::SeqCst) > 0 {
+            // An answer the client reads slowly is sent by a thread of its
+            // own after its request thread has moved on.
+            let busy = self.state.in_flight.load(Ordering::SeqCst) > 0
+                || self.server.answers_being_sent() > 0;
+            if answered != seen || busy {
                 seen = answered;
                 quiet_since = Instant::now();
             } else if quiet_since.elapsed() >= SHUTDOWN_QUIET {
