@@ -558,6 +558,45 @@ fn a_client_that_never_reads_its_answer_is_cut_off_at_the_deadline() {
 }
 
 #[test]
+fn answers_still_being_sent_count_against_the_connection_limit() {
+    // The rest of an answer the socket does not take at once is sent by a
+    // thread of its own; its connection counts as open until it is sent,
+    // even after the connection's own thread is done (`Connection: close`),
+    // so --max-connections bounds those threads and the memory they hold.
+    let s = TestServer::start_with(|c| {
+        c.max_connections = 3;
+        c.request_timeout = Duration::from_secs(30);
+    });
+    // The test's own client keeps one connection open.
+    create_job_with_a_large_page(&s, "big");
+    let readers: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut stream = TcpStream::connect(s.addr()).expect("connect");
+            stream
+                .write_all(
+                    b"GET /progress/show?jobid=big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                )
+                .expect("write");
+            assert!(answer_begins(&stream, Duration::from_secs(20)), "no answer");
+            stream
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(200));
+    let answer = raw_exchange(&s.addr(), b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    // Once the readers go, their sends end and the slots are free.
+    drop(readers);
+    thread::sleep(Duration::from_millis(500));
+    let answer = raw_exchange(
+        &s.addr(),
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+}
+
+#[test]
 fn a_large_answer_read_late_arrives_whole_and_in_order() {
     // The part of an answer the socket does not take at once is sent by
     // another thread: it must come whole, before the answer to a request

@@ -184,8 +184,10 @@ pub struct Limits {
     pub max_connections: Option<usize>,
 }
 
-/// progressd: counts a connection as open while it lives.
-struct OpenConnection(Arc<AtomicUsize>);
+/// progressd: counts a connection as open while it lives: while its
+/// thread runs, and while the last answer on it is being sent (each
+/// `request::Responded` holds it too).
+pub(crate) struct OpenConnection(Arc<AtomicUsize>);
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {
@@ -399,10 +401,10 @@ impl Server {
                     Ok((client, counted)) => {
                         let messages = inside_messages.clone();
                         let sending = Arc::clone(&inside_sending);
-                        let mut client = Some((client, counted));
+                        let mut client = Some((client, Arc::new(counted)));
                         tasks_pool.spawn(Box::new(move || {
-                            // `_counted` ends with the connection.
-                            if let Some((client, _counted)) = client.take() {
+                            // `counted` ends with the connection.
+                            if let Some((client, counted)) = client.take() {
                                 // progressd: one request at a time on every
                                 // connection (was: on HTTPS ones only). The
                                 // next request is read at once but handed
@@ -428,20 +430,10 @@ impl Server {
                                         read_deadline: Arc::clone(&read_deadline),
                                         no_wait: Arc::clone(&no_wait),
                                         sending: Arc::clone(&sending),
+                                        _open: Arc::clone(&counted),
                                     };
                                     messages.push(rq.with_notify_sender(responded).into());
                                     answered = false;
-                                }
-                                // progressd: the last answer may still be
-                                // on its way, sent by a thread of its own
-                                // (see `request::Unsent`); the connection
-                                // counts as open until it is sent, so the
-                                // connection limit bounds those threads
-                                // too. (Receiving fails only if the request
-                                // was dropped without a word.)
-                                drop(sender);
-                                if !answered {
-                                    let _ = receiver.recv();
                                 }
                             }
                         }));

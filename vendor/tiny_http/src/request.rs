@@ -93,6 +93,11 @@ pub(crate) struct Responded {
     /// The server's count of answers whose rest a thread of its own is
     /// still sending (see `Unsent`).
     pub(crate) sending: Arc<AtomicUsize>,
+    /// Keeps the connection counted as open (against the server's cap)
+    /// while the answer is being sent, after the connection's own thread
+    /// may have ended (the client closed its side, or said
+    /// `Connection: close`). So the cap bounds the sending threads too.
+    pub(crate) _open: Arc<crate::OpenConnection>,
 }
 
 impl Responded {
