@@ -336,6 +336,7 @@ impl Server {
 
         let inside_close_trigger = close_trigger.clone();
         let inside_messages = messages.clone();
+        // progressd: see `Server::answers_being_sent`.
         let sending = Arc::new(AtomicUsize::new(0));
         let inside_sending = Arc::clone(&sending);
         thread::spawn(move || {
@@ -401,6 +402,8 @@ impl Server {
                     Ok((client, counted)) => {
                         let messages = inside_messages.clone();
                         let sending = Arc::clone(&inside_sending);
+                        // progressd: shared with each request's
+                        // `Responded` (see `OpenConnection`).
                         let mut client = Some((client, Arc::new(counted)));
                         tasks_pool.spawn(Box::new(move || {
                             // `counted` ends with the connection.

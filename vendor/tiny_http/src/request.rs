@@ -671,6 +671,7 @@ impl Drop for Request {
     fn drop(&mut self) {
         if self.response_writer.is_some() {
             let response = Response::empty(500);
+            // progressd: this tells the connection too (was done here).
             let _ = self.respond_impl(response); // ignoring any potential error
         }
     }
