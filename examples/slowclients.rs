@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{HttpConnection, Server, progressd_binary};
+use common::{HttpConnection, Server, process_size, progressd_binary};
 
 /// Longest wait for one connect, read or write of the normal client.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -176,12 +176,7 @@ struct Phase {
 impl Phase {
     /// The latency at quantile `q` (0–1), in milliseconds.
     fn percentile(&self, q: f64) -> f64 {
-        let mut sorted = self.latencies_us.clone();
-        sorted.sort_unstable();
-        let Some(last) = sorted.len().checked_sub(1) else {
-            return f64::NAN;
-        };
-        sorted[((last as f64) * q).round() as usize] as f64 / 1000.0
+        common::percentile_ms(&self.latencies_us, q)
     }
 }
 
@@ -234,20 +229,6 @@ fn measure(server: &Server, length: Duration, name: &'static str) -> Result<Phas
     done.store(true, Ordering::SeqCst);
     (phase.peak_threads, phase.peak_rss_kib) = sampler.join().map_err(|_| "sampler panicked")?;
     Ok(phase)
-}
-
-/// Threads and resident memory (KiB) of process `pid`, from
-/// `/proc/PID/status`.
-fn process_size(pid: u32) -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-    };
-    Some((field("Threads:")?, field("VmRSS:")?))
 }
 
 /// One slow connection: idle ones send nothing; trickling ones send a

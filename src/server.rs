@@ -106,8 +106,9 @@ impl HttpServer {
     }
 
     /// Closes the listener, keeps answering until requests stop arriving on
-    /// the connections already open (or `SHUTDOWN_GRACE` passes), lets the
-    /// requests already received finish, then stops every request thread.
+    /// the connections already open and the answers already made have been
+    /// sent (or `SHUTDOWN_GRACE` passes), lets the requests already received
+    /// finish, then stops every request thread.
     pub fn shutdown(self) {
         self.server.stop_accepting();
         let started = Instant::now();
@@ -116,7 +117,11 @@ impl HttpServer {
         while started.elapsed() < SHUTDOWN_GRACE {
             thread::sleep(SHUTDOWN_QUIET / 5);
             let answered = self.state.answered.load(Ordering::SeqCst);
-            if answered != seen || self.state.in_flight.load(Ordering::SeqCst) > 0 {
+            // An answer the client reads slowly is sent by a thread of its
+            // own after its request thread has moved on.
+            let busy = self.state.in_flight.load(Ordering::SeqCst) > 0
+                || self.server.answers_being_sent() > 0;
+            if answered != seen || busy {
                 seen = answered;
                 quiet_since = Instant::now();
             } else if quiet_since.elapsed() >= SHUTDOWN_QUIET {
@@ -211,7 +216,11 @@ fn answer(ctx: &Context, mut request: tiny_http::Request) {
     });
     let status = response.status;
     let method_name = request.method().to_string();
-    // A failed send means the client went away; there is no one to tell.
+    // This writes what the socket takes at once and leaves the rest to a
+    // thread of tiny_http's, so it never waits for the client to read (see
+    // vendor/tiny_http/PATCHES.md), and `took` is the time to make the
+    // answer, not to deliver it. A failed send means the client went away;
+    // there is no one to tell.
     let _ = request.respond(to_tiny_http(response));
     let took = started.elapsed();
     ctx.metrics.request(path, status, took);

@@ -468,6 +468,173 @@ fn a_slow_answer_does_not_time_out_the_next_request_on_its_connection() {
     assert_eq!(read_response(&mut reader), 200);
 }
 
+/// Creates a job of 20,000 workers whose show page is larger than the
+/// socket buffers hold (Linux's largest send buffer is 4 MiB by default),
+/// and returns the page's size.
+fn create_job_with_a_large_page(s: &TestServer, jobid: &str) -> usize {
+    let created = s.get(&format!("/progress/create?jobid={jobid}&workers=20000"));
+    assert_eq!(created.status, 200, "{}", created.body);
+    let size = s.get(&format!("/progress/show?jobid={jobid}")).bytes.len();
+    assert!(size > 8 << 20, "the page is only {size} bytes");
+    size
+}
+
+/// Whether the start of an answer arrives on `stream` within `within`,
+/// read without taking it off the socket.
+fn answer_begins(stream: &TcpStream, within: Duration) -> bool {
+    stream
+        .set_read_timeout(Some(within.max(Duration::from_millis(1))))
+        .is_ok()
+        && stream.peek(&mut [0u8; 1]).is_ok_and(|n| n > 0)
+}
+
+#[test]
+fn clients_that_never_read_a_large_answer_do_not_hold_the_request_threads() {
+    // Issue 11: a request thread wrote its answer to the socket itself, so a
+    // client that asked for a page of many megabytes and never read it held
+    // that thread until --request-timeout. As many such clients as request
+    // threads stopped the service (/healthz took 11 s).
+    let s = TestServer::start_with(|c| c.request_timeout = Duration::from_secs(30));
+    create_job_with_a_large_page(&s, "big");
+    let readers: Vec<TcpStream> = (0..s.config.threads + 2)
+        .map(|_| {
+            let mut stream = TcpStream::connect(s.addr()).expect("connect");
+            stream
+                .write_all(b"GET /progress/show?jobid=big HTTP/1.1\r\nHost: x\r\n\r\n")
+                .expect("write");
+            stream
+        })
+        .collect();
+    // Wait until each has the start of its answer (or 20 s pass), so that
+    // the probes below do not wait for the pages to be built.
+    let started = Instant::now();
+    let begun = readers
+        .iter()
+        .filter(|r| answer_begins(r, Duration::from_secs(20).saturating_sub(started.elapsed())))
+        .count();
+    let probe = Instant::now();
+    let health = s.get("/healthz");
+    let update = s.get("/progress/update?jobid=small&workid=w&current=1&total=2");
+    let took = probe.elapsed();
+    assert_eq!((health.status, update.status), (200, 200));
+    assert!(
+        took < Duration::from_secs(2),
+        "/healthz and an update took {took:?} beside {} clients that never read",
+        readers.len()
+    );
+    assert_eq!(begun, readers.len(), "every client's answer began");
+}
+
+#[test]
+fn a_client_that_never_reads_its_answer_is_cut_off_at_the_deadline() {
+    let s = TestServer::start_with(|c| c.request_timeout = Duration::from_secs(1));
+    let size = create_job_with_a_large_page(&s, "big");
+    let mut stream = TcpStream::connect(s.addr()).expect("connect");
+    stream
+        .write_all(b"GET /progress/show?jobid=big HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    assert!(answer_begins(&stream, Duration::from_secs(20)), "no answer");
+    // Well past the response deadline, read what there is: the server has
+    // closed the connection, short of the whole page.
+    thread::sleep(Duration::from_millis(2500));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut got = Vec::new();
+    let closed = match stream.read_to_end(&mut got) {
+        Ok(_) => true,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    };
+    assert!(closed, "still open");
+    assert!(
+        got.len() < size,
+        "the whole page arrived: {} bytes",
+        got.len()
+    );
+    still_serves(&s);
+}
+
+#[test]
+fn answers_still_being_sent_count_against_the_connection_limit() {
+    // The rest of an answer the socket does not take at once is sent by a
+    // thread of its own; its connection counts as open until it is sent,
+    // even after the connection's own thread is done (`Connection: close`),
+    // so --max-connections bounds those threads and the memory they hold.
+    let s = TestServer::start_with(|c| {
+        c.max_connections = 3;
+        c.request_timeout = Duration::from_secs(30);
+    });
+    // The test's own client keeps one connection open.
+    create_job_with_a_large_page(&s, "big");
+    let readers: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut stream = TcpStream::connect(s.addr()).expect("connect");
+            stream
+                .write_all(
+                    b"GET /progress/show?jobid=big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                )
+                .expect("write");
+            assert!(answer_begins(&stream, Duration::from_secs(20)), "no answer");
+            stream
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(200));
+    let answer = raw_exchange(&s.addr(), b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    // Once the readers go, their sends end and the slots are free.
+    drop(readers);
+    thread::sleep(Duration::from_millis(500));
+    let answer = raw_exchange(
+        &s.addr(),
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+}
+
+#[test]
+fn a_large_answer_read_late_arrives_whole_and_in_order() {
+    // The part of an answer the socket does not take at once is sent by
+    // another thread: it must come whole, before the answer to a request
+    // pipelined behind it, and the connection must serve on.
+    let s = TestServer::start();
+    create_job_with_a_large_page(&s, "big");
+    let mut stream = TcpStream::connect(s.addr()).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    stream
+        .write_all(
+            b"GET /progress/show?jobid=big HTTP/1.1\r\nHost: x\r\n\r\n\
+              HEAD /progress/show?jobid=big HTTP/1.1\r\nHost: x\r\n\r\n\
+              GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+        )
+        .expect("write");
+    thread::sleep(Duration::from_millis(500));
+    let mut reader = std::io::BufReader::new(stream.try_clone().expect("clone"));
+    assert_eq!(read_response(&mut reader), 200, "the page");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut reader, &mut line).expect("HEAD's status");
+    assert!(line.starts_with("HTTP/1.1 200"), "HEAD: {line}");
+    while line != "\r\n" {
+        line.clear();
+        std::io::BufRead::read_line(&mut reader, &mut line).expect("HEAD's head");
+    }
+    assert_eq!(read_response(&mut reader), 200, "/healthz after the HEAD");
+    stream
+        .write_all(b"GET /progress/status?jobid=big HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    assert_eq!(
+        read_response(&mut reader),
+        200,
+        "status on the same connection"
+    );
+}
+
 /// Reads a whole response (with a Content-Length or chunked) and returns
 /// its status.
 fn read_response(reader: &mut impl std::io::BufRead) -> u16 {

@@ -390,6 +390,44 @@ fn sigterm_and_sigint_stop_gracefully_under_load() -> TestResult {
     Ok(())
 }
 
+#[test]
+fn an_answer_still_being_sent_at_sigterm_arrives_whole() -> TestResult {
+    // What the socket does not take of a large answer at once is sent by a
+    // thread of its own after the request thread has moved on; a graceful
+    // shutdown waits for it (within its grace) instead of exiting under it.
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("send.sqlite3");
+    let mut server = serve_binary(&db)?;
+    let created = common::raw_exchange(
+        &server.addr,
+        b"GET /progress/create?jobid=big&workers=20000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(created.starts_with(b"HTTP/1.1 200"));
+    let mut stream = std::net::TcpStream::connect(&server.addr)?;
+    stream.write_all(
+        b"GET /progress/show?jobid=big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )?;
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    // The answer has begun (and the socket holds all it can of it).
+    stream.peek(&mut [0u8; 1])?;
+    let stopping = thread::spawn(move || server.stop_with("TERM"));
+    // Longer than a shutdown takes with nothing in flight.
+    thread::sleep(Duration::from_millis(500));
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    let (status, _) = stopping.join().map_err(|_| "stopping panicked")??;
+    assert!(status.success(), "exit {status}");
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
+    // The show page is sent chunked; its last chunk is the empty one.
+    assert!(
+        answer.ends_with(b"\r\n0\r\n\r\n"),
+        "the page arrived whole ({} bytes)",
+        answer.len()
+    );
+    Ok(())
+}
+
 fn progressd() -> Command {
     progressd_command()
 }

@@ -268,3 +268,28 @@ pub fn progressd_binary() -> Result<PathBuf, Box<dyn Error>> {
     }
     Ok(binary)
 }
+
+/// Threads and resident memory (KiB) of process `pid`, from
+/// `/proc/PID/status`.
+pub fn process_size(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+    };
+    Some((field("Threads:")?, field("VmRSS:")?))
+}
+
+/// The latency at quantile `q` (0–1) of `latencies_us`, in milliseconds;
+/// NaN when there are none.
+pub fn percentile_ms(latencies_us: &[u64], q: f64) -> f64 {
+    let mut sorted = latencies_us.to_vec();
+    sorted.sort_unstable();
+    let Some(last) = sorted.len().checked_sub(1) else {
+        return f64::NAN;
+    };
+    sorted[((last as f64) * q).round() as usize] as f64 / 1000.0
+}

@@ -39,6 +39,9 @@ pub struct ClientConnection {
     // waiting for its next request, so that each request (with the wait for
     // it) gets the whole limit.
     read_deadline: std::sync::Arc<crate::util::Deadline>,
+
+    // progressd: the write half's switch for writes that must not wait.
+    no_wait: std::sync::Arc<crate::util::NoWait>,
 }
 
 /// Error that can happen when reading a request.
@@ -60,6 +63,7 @@ impl ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
         let read_deadline = read_socket.deadline();
+        let no_wait = write_socket.no_wait();
 
         let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, read_socket));
         let first_header = source.next().unwrap();
@@ -72,6 +76,7 @@ impl ClientConnection {
             no_more_requests: false,
             secure,
             read_deadline,
+            no_wait,
         }
     }
 
@@ -80,6 +85,12 @@ impl ClientConnection {
     /// and restarted when it is answered.
     pub(crate) fn read_deadline(&self) -> std::sync::Arc<crate::util::Deadline> {
         std::sync::Arc::clone(&self.read_deadline)
+    }
+
+    /// progressd: the switch that keeps the writes of an answer from
+    /// waiting for the client, for whoever answers its requests.
+    pub(crate) fn no_wait(&self) -> std::sync::Arc<crate::util::NoWait> {
+        std::sync::Arc::clone(&self.no_wait)
     }
 
     /// Reads the next line from self.next_header_source.

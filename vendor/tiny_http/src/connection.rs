@@ -113,6 +113,45 @@ impl Connection {
         }
     }
 
+    /// progressd: writes what the socket's send buffer takes now, without
+    /// waiting for the peer to read; `WouldBlock` when it takes nothing.
+    ///
+    /// Why `unsafe`: std has no per-call "do not wait" for a write, and
+    /// `set_nonblocking` is no substitute. It sets a flag of the open file,
+    /// which the connection's read half (a duplicate of this descriptor)
+    /// shares, so the connection thread's read of the next request, running
+    /// at the same time, would fail and spin. `send` with `MSG_DONTWAIT`
+    /// affects this one call only.
+    #[cfg(unix)]
+    #[allow(unsafe_code)]
+    pub(crate) fn send_without_waiting(&self, buf: &[u8]) -> std::io::Result<usize> {
+        use std::convert::TryFrom;
+        use std::os::unix::io::AsRawFd;
+        // A peer gone away is an error of this call, not a SIGPIPE.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        const FLAGS: libc::c_int = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        const FLAGS: libc::c_int = libc::MSG_DONTWAIT;
+        let fd = match self {
+            Self::Tcp(s) => s.as_raw_fd(),
+            Self::Unix(s) => s.as_raw_fd(),
+        };
+        // SAFETY: `fd` stays open for the whole call (`self` owns it and is
+        // borrowed), and `buf` is valid for reads of `buf.len()` bytes;
+        // `send` keeps no pointer past the call.
+        let sent = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), FLAGS) };
+        usize::try_from(sent).map_err(|_| std::io::Error::last_os_error())
+    }
+
+    /// progressd: elsewhere, an ordinary write (which may wait).
+    #[cfg(not(unix))]
+    pub(crate) fn send_without_waiting(&self, buf: &[u8]) -> std::io::Result<usize> {
+        use std::io::Write;
+        match self {
+            Self::Tcp(s) => (&*s).write(buf),
+        }
+    }
+
     pub(crate) fn try_clone(&self) -> std::io::Result<Self> {
         match self {
             Self::Tcp(s) => s.try_clone().map(Self::from),

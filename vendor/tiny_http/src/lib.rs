@@ -87,7 +87,9 @@
 //! # let response = tiny_http::Response::from_file(File::open(&Path::new("image.png")).unwrap());
 //! let _ = request.respond(response);
 //! ```
-#![forbid(unsafe_code)]
+// progressd: was `forbid`; one `send` that cannot wait needs `unsafe`
+// (`Connection::send_without_waiting` says why), allowed there alone.
+#![deny(unsafe_code)]
 #![deny(rust_2018_idioms)]
 #![allow(clippy::match_like_matches_macro)]
 
@@ -141,6 +143,10 @@ pub struct Server {
 
     // result of TcpListener::local_addr()
     listening_addr: ListenAddr,
+
+    // progressd: answers whose rest a thread of its own is still sending
+    // (see `Server::answers_being_sent`).
+    sending: Arc<AtomicUsize>,
 }
 
 enum Message {
@@ -178,8 +184,10 @@ pub struct Limits {
     pub max_connections: Option<usize>,
 }
 
-/// progressd: counts a connection as open while it lives.
-struct OpenConnection(Arc<AtomicUsize>);
+/// progressd: counts a connection as open while it lives: while its
+/// thread runs, and while the last answer on it is being sent (each
+/// `request::Responded` holds it too).
+pub(crate) struct OpenConnection(Arc<AtomicUsize>);
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {
@@ -328,6 +336,9 @@ impl Server {
 
         let inside_close_trigger = close_trigger.clone();
         let inside_messages = messages.clone();
+        // progressd: see `Server::answers_being_sent`.
+        let sending = Arc::new(AtomicUsize::new(0));
+        let inside_sending = Arc::clone(&sending);
         thread::spawn(move || {
             // a tasks pool is used to dispatch the connections into threads
             let tasks_pool = util::TaskPool::new();
@@ -390,10 +401,13 @@ impl Server {
                 match new_client {
                     Ok((client, counted)) => {
                         let messages = inside_messages.clone();
-                        let mut client = Some((client, counted));
+                        let sending = Arc::clone(&inside_sending);
+                        // progressd: shared with each request's
+                        // `Responded` (see `OpenConnection`).
+                        let mut client = Some((client, Arc::new(counted)));
                         tasks_pool.spawn(Box::new(move || {
-                            // `_counted` ends with the connection.
-                            if let Some((client, _counted)) = client.take() {
+                            // `counted` ends with the connection.
+                            if let Some((client, counted)) = client.take() {
                                 // progressd: one request at a time on every
                                 // connection (was: on HTTPS ones only). The
                                 // next request is read at once but handed
@@ -407,6 +421,7 @@ impl Server {
                                 // (a late 408 would answer it).
                                 let (sender, receiver) = mpsc::channel();
                                 let read_deadline = client.read_deadline();
+                                let no_wait = client.no_wait();
                                 let mut answered = true;
                                 for rq in client {
                                     if !answered && receiver.recv().is_err() {
@@ -416,6 +431,9 @@ impl Server {
                                     let responded = request::Responded {
                                         sender: sender.clone(),
                                         read_deadline: Arc::clone(&read_deadline),
+                                        no_wait: Arc::clone(&no_wait),
+                                        sending: Arc::clone(&sending),
+                                        _open: Arc::clone(&counted),
                                     };
                                     messages.push(rq.with_notify_sender(responded).into());
                                     answered = false;
@@ -443,6 +461,7 @@ impl Server {
             messages,
             close: close_trigger,
             listening_addr: local_addr,
+            sending,
         })
     }
 
@@ -491,6 +510,14 @@ impl Server {
             Some(Message::NewRequest(rq)) => Ok(Some(rq)),
             None => Ok(None),
         }
+    }
+
+    /// progressd: how many answers, already handed to `Request::respond`,
+    /// a thread of their own is still sending to clients that read them
+    /// slowly (or not at all, until the response deadline). A graceful
+    /// shutdown can wait for them.
+    pub fn answers_being_sent(&self) -> usize {
+        self.sending.load(Relaxed)
     }
 
     /// Unblock thread stuck in recv() or incoming_requests().

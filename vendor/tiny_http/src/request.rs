@@ -5,8 +5,12 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
-use std::sync::mpsc::Sender;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::Arc;
+use std::thread;
 
+use crate::util::NoWait;
 
 use crate::{HTTPVersion, Header, Method, Response, StatusCode};
 use chunked_transfer::Decoder;
@@ -79,10 +83,21 @@ pub struct Request {
 /// progressd: what a connection learns when its request is answered: a
 /// message (the connection waits for it before handing over the next
 /// request), and its read deadline restarts, having been paused while the
-/// server worked on this one.
+/// server worked on this one. With it come what the answer needs to reach
+/// the client without its request thread waiting for the client to read.
 pub(crate) struct Responded {
     pub(crate) sender: Sender<()>,
-    pub(crate) read_deadline: std::sync::Arc<crate::util::Deadline>,
+    pub(crate) read_deadline: Arc<crate::util::Deadline>,
+    /// The connection's switch for writes that must not wait.
+    pub(crate) no_wait: Arc<NoWait>,
+    /// The server's count of answers whose rest a thread of its own is
+    /// still sending (see `Unsent`).
+    pub(crate) sending: Arc<AtomicUsize>,
+    /// Keeps the connection counted as open (against the server's cap)
+    /// while the answer is being sent, after the connection's own thread
+    /// may have ended (the client closed its side, or said
+    /// `Connection: close`). So the cap bounds the sending threads too.
+    pub(crate) _open: Arc<crate::OpenConnection>,
 }
 
 impl Responded {
@@ -90,6 +105,113 @@ impl Responded {
         self.read_deadline.resume();
         // The connection may be gone; nothing to tell then.
         let _ = self.sender.send(());
+    }
+}
+
+/// progressd: the writer of an answer on its request thread. It writes as
+/// far as the socket takes the bytes at once; from the first write that
+/// would wait for the client on, it keeps the bytes, in order, for a thread
+/// of their own to send (see `Unsent`).
+struct WriteWithoutWaiting<W> {
+    writer: W,
+    /// The bytes kept, once a write would have waited.
+    kept: Option<Vec<u8>>,
+}
+
+impl<W: Write> Write for WriteWithoutWaiting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(kept) = &mut self.kept {
+            kept.extend_from_slice(buf);
+            return Ok(buf.len());
+        }
+        match self.writer.write(buf) {
+            // Nothing of `buf` went out (a `BufWriter` may still hold bytes
+            // written before it; it sends those first).
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                self.kept = Some(buf.to_vec());
+                Ok(buf.len())
+            }
+            other => other,
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.kept.is_some() {
+            // The thread that sends the rest flushes.
+            return Ok(());
+        }
+        match self.writer.flush() {
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                self.kept = Some(Vec::new());
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+/// progressd: stack of a thread that sends the rest of an answer: it only
+/// writes bytes already made.
+const SENDER_STACK_BYTES: usize = 64 * 1024;
+
+/// progressd: the rest of an answer that the socket did not take at once,
+/// sent by a thread of its own under the response deadline, so that the
+/// request thread that made it is free for other requests. The connection
+/// hands over its next request only once this one is sent (one request in
+/// flight), so there is at most one such thread per open connection.
+struct Unsent {
+    writer: Box<dyn Write + Send + 'static>,
+    bytes: Vec<u8>,
+    responded: Responded,
+}
+
+impl Unsent {
+    /// Sends the rest on a new thread (on this one, as before, if none can
+    /// be started).
+    fn send_in_background(self) {
+        let sending = Arc::clone(&self.responded.sending);
+        sending.fetch_add(1, Ordering::SeqCst);
+        // The channel gives the answer back if the thread cannot start.
+        let (handing, taking) = mpsc::channel::<Unsent>();
+        let spawned = thread::Builder::new()
+            .stack_size(SENDER_STACK_BYTES)
+            .spawn(move || {
+                if let Ok(unsent) = taking.recv() {
+                    unsent.send();
+                }
+            });
+        let unsent = match spawned {
+            Ok(_) => match handing.send(self) {
+                Ok(()) => return,
+                Err(mpsc::SendError(unsent)) => unsent,
+            },
+            Err(e) => {
+                log::error!("cannot start a thread to send an answer: {}", e);
+                self
+            }
+        };
+        unsent.send();
+    }
+
+    /// Sends the rest, waiting for the client as long as the response
+    /// deadline allows (which closes the connection when it passes), then
+    /// lets the connection go on.
+    fn send(self) {
+        let Unsent {
+            mut writer,
+            bytes,
+            responded,
+        } = self;
+        let sent = writer.write_all(&bytes).and_then(|()| writer.flush());
+        if let Err(e) = Request::ignore_client_closing_errors(sent) {
+            log::debug!("the rest of an answer was not sent: {}", e);
+        }
+        // The writer first: its drop lets the next answer's writer write.
+        drop(writer);
+        drop(bytes);
+        let sending = Arc::clone(&responded.sending);
+        responded.done();
+        sending.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -449,35 +571,74 @@ impl Request {
     }
 
     /// Sends a response to this request.
+    ///
+    /// progressd: on a connection, this writes only what the socket takes
+    /// at once; the rest goes to a thread of its own (see `Unsent`), so the
+    /// calling thread never waits for the client to read.
     #[inline]
     pub fn respond<R>(mut self, response: Response<R>) -> Result<(), IoError>
     where
         R: Read,
     {
-        let res = self.respond_impl(response);
-        if let Some(responded) = self.notify_when_responded.take() {
-            responded.done();
-        }
-        res
+        self.respond_impl(response)
     }
 
+    /// progressd: also tells the connection it was answered (was done by
+    /// the callers), now or, if a thread sends the rest, once that is sent.
     fn respond_impl<R>(&mut self, response: Response<R>) -> Result<(), IoError>
     where
         R: Read,
     {
-        let mut writer = self.extract_writer_impl();
+        let writer = self.extract_writer_impl();
+        let responded = self.notify_when_responded.take();
 
         let do_not_send_body = self.method == Method::Head;
 
-        Self::ignore_client_closing_errors(response.raw_print(
-            writer.by_ref(),
-            self.http_version.clone(),
-            &self.headers,
-            do_not_send_body,
-            None,
-        ))?;
+        let Some(responded) = responded else {
+            // Not from a connection (a `TestRequest`): written as before.
+            let mut writer = writer;
+            Self::ignore_client_closing_errors(response.raw_print(
+                writer.by_ref(),
+                self.http_version.clone(),
+                &self.headers,
+                do_not_send_body,
+                None,
+            ))?;
+            return Self::ignore_client_closing_errors(writer.flush());
+        };
 
-        Self::ignore_client_closing_errors(writer.flush())
+        responded.no_wait.set(true);
+        let mut out = WriteWithoutWaiting { writer, kept: None };
+        let printed = response
+            .raw_print(
+                &mut out,
+                self.http_version.clone(),
+                &self.headers,
+                do_not_send_body,
+                None,
+            )
+            .and_then(|()| out.flush());
+        responded.no_wait.set(false);
+
+        let WriteWithoutWaiting { writer, kept } = out;
+        match (printed, kept) {
+            (Ok(()), Some(mut bytes)) => {
+                // Grown a chunk at a time; it may be kept for a while.
+                bytes.shrink_to_fit();
+                Unsent {
+                    writer,
+                    bytes,
+                    responded,
+                }
+                .send_in_background();
+                Ok(())
+            }
+            (printed, _) => {
+                drop(writer);
+                responded.done();
+                Self::ignore_client_closing_errors(printed)
+            }
+        }
     }
 
     fn ignore_client_closing_errors(result: io::Result<()>) -> io::Result<()> {
@@ -510,10 +671,8 @@ impl Drop for Request {
     fn drop(&mut self) {
         if self.response_writer.is_some() {
             let response = Response::empty(500);
+            // progressd: this tells the connection too (was done here).
             let _ = self.respond_impl(response); // ignoring any potential error
-            if let Some(responded) = self.notify_when_responded.take() {
-                responded.done();
-            }
         }
     }
 }

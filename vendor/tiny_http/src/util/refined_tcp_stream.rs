@@ -1,6 +1,7 @@
 use std::io::Result as IoResult;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,6 +67,16 @@ impl Stream {
         }
     }
 
+    /// progressd: see `Connection::send_without_waiting`.
+    fn send_without_waiting(&mut self, buf: &[u8]) -> IoResult<usize> {
+        match self {
+            Stream::Http(c) => c.send_without_waiting(buf),
+            // No such send through TLS: an ordinary write.
+            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
+            Stream::Https(ssl_stream) => ssl_stream.write(buf),
+        }
+    }
+
     fn shutdown(&mut self, how: Shutdown) -> IoResult<()> {
         match self {
             Stream::Http(tcp_stream) => tcp_stream.shutdown(how),
@@ -103,6 +114,25 @@ impl Write for Stream {
     }
 }
 
+/// progressd: while set, a write that the socket cannot take at once
+/// fails with `WouldBlock` instead of waiting for the client to read. A
+/// request thread sets it while it writes an answer, so that no client's
+/// reading (or not reading) holds it.
+#[derive(Default)]
+pub(crate) struct NoWait(AtomicBool);
+
+impl NoWait {
+    pub(crate) fn set(&self, on: bool) {
+        // Only the thread holding the connection's writer writes, and a
+        // writer passes between threads through a channel or a lock.
+        self.0.store(on, Ordering::Relaxed);
+    }
+
+    fn is_set(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 pub struct RefinedTcpStream {
     stream: Stream,
     close_read: bool,
@@ -112,6 +142,9 @@ pub struct RefinedTcpStream {
     // next one; writes by their own, armed by the first write of a response
     // and disarmed when it is flushed.
     deadline: Arc<Deadline>,
+    // progressd: whether writes may wait (see `NoWait`); used on the write
+    // half only.
+    no_wait: Arc<NoWait>,
 }
 
 impl RefinedTcpStream {
@@ -133,6 +166,7 @@ impl RefinedTcpStream {
             close_read: true,
             close_write: false,
             deadline: Arc::new(Deadline::new(limit)),
+            no_wait: Arc::default(),
         };
 
         let write = RefinedTcpStream {
@@ -140,6 +174,7 @@ impl RefinedTcpStream {
             close_read: false,
             close_write: true,
             deadline: Arc::new(Deadline::new(limit)),
+            no_wait: Arc::default(),
         };
 
         Ok((read, write))
@@ -158,6 +193,11 @@ impl RefinedTcpStream {
     /// progressd: the deadline of this half, for its owner to disarm.
     pub(crate) fn deadline(&self) -> Arc<Deadline> {
         Arc::clone(&self.deadline)
+    }
+
+    /// progressd: the switch that keeps this half's writes from waiting.
+    pub(crate) fn no_wait(&self) -> Arc<NoWait> {
+        Arc::clone(&self.no_wait)
     }
 }
 
@@ -193,8 +233,29 @@ impl Read for RefinedTcpStream {
 impl Write for RefinedTcpStream {
     fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
         self.deadline.arm_if_disarmed();
-        self.stream.limit_to(&self.deadline, true)?;
-        self.stream.write(buf)
+        let no_wait = self.no_wait.is_set();
+        let written = if no_wait {
+            self.deadline
+                .remaining()
+                .and_then(|_| self.stream.send_without_waiting(buf))
+        } else {
+            self.stream
+                .limit_to(&self.deadline, true)
+                .and_then(|()| self.stream.write(buf))
+        };
+        // progressd: a response not sent by its deadline (a socket timeout
+        // shows as `WouldBlock` on a write that may wait) ends the
+        // connection at once. Before, the connection thread went on waiting
+        // for the next request, holding the connection until its read
+        // deadline too.
+        if let Err(e) = &written {
+            let missed = e.kind() == ErrorKind::TimedOut
+                || (e.kind() == ErrorKind::WouldBlock && !no_wait);
+            if missed {
+                self.stream.shutdown(Shutdown::Both).ok();
+            }
+        }
+        written
     }
 
     fn flush(&mut self) -> IoResult<()> {
