@@ -227,12 +227,25 @@ fn amount(form: &Form, name: &str) -> Result<Option<f64>, ParamError> {
     let Some(value) = form.get(name) else {
         return Ok(None);
     };
-    match value.parse::<f64>() {
-        Ok(x) if x.is_finite() && x >= 0.0 => Ok(Some(x)),
-        Ok(x) if x.is_finite() => Err(ParamError::new(
+    match finite_number(name, value)? {
+        x if x < 0.0 => Err(ParamError::new(
             name,
             format!("must not be negative, got {}", quoted(value)),
         )),
+        x => Ok(Some(x)),
+    }
+}
+
+/// A finite number of either sign, written as [`amount`] reads them.
+fn finite(form: &Form, name: &str) -> Result<Option<f64>, ParamError> {
+    form.get(name)
+        .map(|value| finite_number(name, value))
+        .transpose()
+}
+
+fn finite_number(name: &str, value: &str) -> Result<f64, ParamError> {
+    match value.parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(x),
         Ok(_) => Err(ParamError::new(
             name,
             format!("must be a finite number, got {}", quoted(value)),
@@ -496,8 +509,9 @@ impl ShowPage {
     /// to a day).
     pub fn from_form(form: &Form) -> Result<ShowPage, ParamError> {
         let jobid = id(form, "jobid", MAX_JOBID_BYTES)?;
-        // Any finite number is taken, kept within 1 s to a day.
-        let interval = amount(form, "interval")?.map_or(DEFAULT_INTERVAL_SECS, |secs| {
+        // Any finite number is taken, negative ones too, kept within 1 s to
+        // a day: a link that asks for too little gets the least there is.
+        let interval = finite(form, "interval")?.map_or(DEFAULT_INTERVAL_SECS, |secs| {
             secs.round().clamp(1.0, MAX_INTERVAL_SECS as f64) as u64
         });
         Ok(ShowPage { jobid, interval })
@@ -800,7 +814,7 @@ mod tests {
         assert_eq!(show("jobid=j&interval=0").unwrap().interval, 1, "minimum 1");
         assert_eq!(show("jobid=j&interval=0.2").unwrap().interval, 1);
         assert_eq!(show("jobid=j&interval=1e9").unwrap().interval, 86_400);
-        for bad in ["-1", "x", "inf"] {
+        for bad in ["x", "inf", "-inf", "NaN", "1e309", ""] {
             assert_eq!(
                 show(&format!("jobid=j&interval={bad}")).unwrap_err().name,
                 "interval",
@@ -808,6 +822,20 @@ mod tests {
             );
         }
         assert_eq!(show("interval=5").unwrap_err().name, "jobid");
+    }
+
+    #[test]
+    fn show_interval_below_one_is_one_even_when_negative() {
+        // README: "a value below 1 or above 86400 is taken as 1 or 86400".
+        let show = |s: &str| ShowPage::from_form(&form(s));
+        for low in ["-5", "-1", "-0.6", "-0", "-1e300"] {
+            assert_eq!(
+                show(&format!("jobid=j&interval={low}")).unwrap().interval,
+                1,
+                "{low}"
+            );
+        }
+        assert_eq!(show("jobid=j&interval=1e300").unwrap().interval, 86_400);
     }
 
     #[test]

@@ -531,11 +531,21 @@ fn numbers(c: &mut Corpus) {
             get(&format!("/progress/create?jobid=corpus&maxage={value}")),
         );
     }
-    for value in ["NaN", "-1", "inf", "-inf", "1e309", "", "x", "-0.6"] {
+    for value in ["NaN", "inf", "-inf", "1e309", "", "x"] {
         c.refused(
             g,
             format!("show interval={value}"),
             get(&format!("/progress/show?jobid=corpus&interval={value}")),
+        );
+    }
+    for value in ["-1", "-0.6", "-5"] {
+        c.served(
+            g,
+            format!("show interval={value}"),
+            get(&format!("/progress/show?jobid=corpus&interval={value}")),
+            "README, The pages: an interval below 1 is taken as 1",
+            None,
+            answer_contains("data-interval=\"1\""),
         );
     }
     for value in [

@@ -215,9 +215,12 @@ fn show_needs_a_jobid_and_keeps_the_interval_sane() {
     let r = s.get("/progress/show?jobid=j&interval=soon");
     assert_eq!(r.status, 400);
     assert!(r.body.starts_with("parameter 'interval'"));
-    // Below the minimum of 1 s it is 1 s.
-    let r = s.get("/progress/show?jobid=j&interval=0");
-    assert!(r.body.contains("data-interval=\"1\""), "{}", r.body);
+    // Below the minimum of 1 s it is 1 s, negative values too.
+    for low in ["0", "-5"] {
+        let r = s.get(&format!("/progress/show?jobid=j&interval={low}"));
+        assert_eq!(r.status, 200, "{low}");
+        assert!(r.body.contains("data-interval=\"1\""), "{}", r.body);
+    }
 }
 
 #[test]
