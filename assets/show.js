@@ -385,18 +385,28 @@
     body.dataset.renderMs = (performance.now() - started).toFixed(1);
   }
 
-  function reachable(ok) {
+  // Says what kept the last status request from an answer: "unreachable"
+  // (no answer, or an error), "refused" (401: the page's token, if any,
+  // does not read), or null for nothing.
+  function trouble(kind) {
     var notice = document.getElementById("offline");
-    if (ok) {
-      unreachableSince = null;
+    if (kind !== "unreachable") unreachableSince = null;
+    if (kind === null) {
       notice.hidden = true;
       return;
     }
-    if (unreachableSince === null) unreachableSince = Date.now() / 1000;
-    setText(
-      notice,
-      "Cannot reach the server since " + utc(unreachableSince) + "; the bars below may be out of date. Retrying every " + interval + " s."
-    );
+    if (kind === "refused") {
+      setText(
+        notice,
+        "Not authorised: open the page with a read token (add token=READ_TOKEN to its address); the bars below may be out of date."
+      );
+    } else {
+      if (unreachableSince === null) unreachableSince = Date.now() / 1000;
+      setText(
+        notice,
+        "Cannot reach the server since " + utc(unreachableSince) + "; the bars below may be out of date. Retrying every " + interval + " s."
+      );
+    }
     notice.hidden = false;
   }
 
@@ -404,7 +414,8 @@
   function refresh() {
     return fetch(statusUrl, { cache: "no-store" })
       .then(function (r) {
-        reachable(r.ok || r.status === 404);
+        if (r.status === 401) trouble("refused");
+        else trouble(r.ok || r.status === 404 ? null : "unreachable");
         if (r.status === 404) {
           // Deleted or expired: say so and grey out what is left.
           document.getElementById("gone").hidden = false;
@@ -417,7 +428,7 @@
         if (job) render(job);
       })
       .catch(function () {
-        reachable(false);
+        trouble("unreachable");
       });
   }
 

@@ -54,8 +54,9 @@ pub fn escape(text: &str) -> String {
 pub struct Links<'a> {
     /// Whether the job index exists (`--no-index` turns it off).
     pub index: bool,
-    /// The read token the page was opened with (`?token=`), carried into
-    /// its links and its status requests so they keep working.
+    /// The token the page was opened with (`?token=`, the read or the write
+    /// token), carried into its links and its status requests so they keep
+    /// working.
     pub token: Option<&'a str>,
 }
 

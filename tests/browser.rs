@@ -297,34 +297,96 @@ fn show_page_draws_the_bars_and_follows_updates_without_reloading() -> TestResul
     Ok(())
 }
 
-#[test]
-fn a_page_opened_with_the_read_token_keeps_updating() -> TestResult {
-    let Some(chromium) = chromium_for("read token")? else {
-        return Ok(());
+/// A server with both tokens, a job `t` with one worker at 1/10, and a
+/// page opened on it with `?token=TOKEN`, its script running.
+fn page_with_token(
+    test: &str,
+    token: &str,
+) -> Result<Option<(TestServer, Browser, Page)>, Box<dyn std::error::Error>> {
+    let Some(chromium) = chromium_for(test)? else {
+        return Ok(None);
     };
-    let s = TestServer::start_with(|c| c.tokens.read = Some("r-secret".into()));
+    let s = TestServer::start_with(|c| {
+        c.tokens.read = Some("r-secret".into());
+        c.tokens.write = Some("w-secret".into());
+    });
     s.update(&[
         ("jobid", "t"),
         ("workid", "w"),
         ("current", "1"),
         ("total", "10"),
+        ("token", "w-secret"),
     ]);
     let browser = Browser::start(&chromium)?;
     let mut page = Page::open(
         &browser,
-        &format!("{}/progress/show?jobid=t&interval=1&token=r-secret", s.base),
+        &format!("{}/progress/show?jobid=t&interval=1&token={token}", s.base),
     )?;
     page.wait_for(
         "document.readyState === 'complete' && document.body.dataset.renders !== undefined",
         "the page's script to run",
     )?;
-    s.update(&[("jobid", "t"), ("workid", "w"), ("current", "7")]);
-    // Its status polls carry the token: a 401 would show the offline notice
-    // and never the update.
+    Ok(Some((s, browser, page)))
+}
+
+/// Its status polls carry the token: a 401 would show a notice and never
+/// the update.
+fn keeps_updating(s: &TestServer, page: &mut Page) -> TestResult {
+    s.update(&[
+        ("jobid", "t"),
+        ("workid", "w"),
+        ("current", "7"),
+        ("token", "w-secret"),
+    ]);
     page.wait_for(
         "document.querySelector('[data-workid=\"w\"] .txt b').textContent === '7/10'",
         "the update to show",
     )?;
+    assert_eq!(
+        page.eval("document.getElementById('offline').hidden")?,
+        json!(true)
+    );
+    Ok(())
+}
+
+#[test]
+fn a_page_opened_with_the_read_token_keeps_updating() -> TestResult {
+    let Some((s, _browser, mut page)) = page_with_token("read token", "r-secret")? else {
+        return Ok(());
+    };
+    keeps_updating(&s, &mut page)
+}
+
+/// Issue 11: the write token opens the page, and reads, so the page polls
+/// with it rather than getting 401 and saying the server is unreachable.
+#[test]
+fn a_page_opened_with_the_write_token_keeps_updating() -> TestResult {
+    let Some((s, _browser, mut page)) = page_with_token("write token", "w-secret")? else {
+        return Ok(());
+    };
+    keeps_updating(&s, &mut page)
+}
+
+/// A status poll refused with 401 says the page needs a read token, not
+/// that the server cannot be reached. (The browser's requests get a wrong
+/// bearer token, which the server checks before the page's own.)
+#[test]
+fn a_refused_poll_says_not_authorised_rather_than_unreachable() -> TestResult {
+    let Some((_s, _browser, mut page)) = page_with_token("refused poll", "r-secret")? else {
+        return Ok(());
+    };
+    page.call("Network.enable", json!({}))?;
+    page.call(
+        "Network.setExtraHTTPHeaders",
+        json!({ "headers": { "Authorization": "Bearer wrong" } }),
+    )?;
+    page.wait_for("!document.getElementById('offline').hidden", "the notice")?;
+    let notice = page.eval("document.getElementById('offline').textContent")?;
+    let notice = notice.as_str().ok_or("notice text")?;
+    assert!(
+        notice.starts_with("Not authorised: open the page with a read token"),
+        "{notice}"
+    );
     Ok(())
 }
 
