@@ -210,7 +210,8 @@ impl Worker {
     }
 
     /// Seconds still needed at the recent rate, counted from the worker's
-    /// last update; `None` unless the worker is running and moving.
+    /// last update; `None` unless the worker is running and moving, and
+    /// when the rate is so small (a denormal) that the time is past `f64`.
     pub fn eta_seconds(&self) -> Option<f64> {
         if self.state() != WorkerState::Running {
             return None;
@@ -218,6 +219,7 @@ impl Worker {
         self.rate
             .filter(|&rate| rate > 0.0)
             .map(|rate| (self.total - self.current) / rate)
+            .filter(|secs| secs.is_finite())
     }
 
     /// True for a running, reporting worker whose rate is below
@@ -342,7 +344,9 @@ fn median(values: &mut [f64]) -> Option<f64> {
     match n {
         0 => None,
         _ if n % 2 == 1 => Some(values[n / 2]),
-        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
+        // Halfway from the lower, so two rates near f64::MAX do not sum
+        // past it.
+        _ => Some(values[n / 2 - 1] + (values[n / 2] - values[n / 2 - 1]) / 2.0),
     }
 }
 
@@ -529,6 +533,21 @@ mod tests {
         // 0.5/s; 15 left → 30 s.
         let w = worker(5.0, 20.0, true);
         assert_eq!(w.eta_seconds(), Some(30.0));
+    }
+
+    #[test]
+    fn tiny_and_huge_rates_give_finite_etas_or_none() {
+        let at = |rate: f64| Worker {
+            rate: Some(rate),
+            ..worker(5.0, 20.0, true)
+        };
+        // 15 / 1e-320 is past f64: unknown, as for a rate of 0.
+        assert_eq!(at(1e-320).eta_seconds(), None);
+        assert_eq!(at(0.0).eta_seconds(), None);
+        assert_eq!(at(1e-300).eta_seconds(), Some(15.0 / 1e-300));
+        assert_eq!(at(f64::MAX).eta_seconds(), Some(15.0 / f64::MAX));
+        let job = job_of(vec![at(f64::MAX), at(f64::MAX), at(1.0), at(f64::MAX)]);
+        assert_eq!(job.progress(111.0).median_rate, Some(f64::MAX));
     }
 
     #[test]

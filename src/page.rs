@@ -453,6 +453,53 @@ mod tests {
         );
     }
 
+    /// Issue 11: a rate below about 1e-306 read `NaN/s · over a year left`.
+    #[test]
+    fn tiny_denormal_and_huge_rates_show_no_nan_or_inf() {
+        let rates = [
+            0.0,
+            f64::from_bits(1),
+            1e-320,
+            1e-300,
+            1e-9,
+            1e300,
+            f64::MAX,
+        ];
+        let workers = rates
+            .iter()
+            .enumerate()
+            .map(|(i, &rate)| Worker {
+                workid: format!("w{i}"),
+                current: 1.0,
+                total: f64::MAX,
+                ok: true,
+                desc: String::new(),
+                first_seen: 0.0,
+                updated: 10.0,
+                rate: Some(rate),
+                updates: 2,
+                seq: None,
+            })
+            .collect();
+        let job = Job {
+            jobid: "j".into(),
+            desc: String::new(),
+            created: 0.0,
+            updated: 10.0,
+            maxage: 60.0,
+            workers,
+            history: Vec::new(),
+        };
+        let html = show_page(&job, 11.0, 30, Links::default());
+        assert!(
+            html.contains("<span class=\"rate\">3.60e-317/h</span>"),
+            "{html}"
+        );
+        for bad in ["NaN", "inf", "∞"] {
+            assert!(!html.contains(bad), "{bad} in {html}");
+        }
+    }
+
     #[test]
     fn show_links_are_encoded_then_escaped() {
         let links = Links::default();

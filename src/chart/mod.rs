@@ -682,6 +682,35 @@ mod tests {
         );
     }
 
+    /// Issue 11: a rate below about 1e-306 drew `NaN/s · over a year left`.
+    #[test]
+    fn tiny_denormal_and_huge_rates_draw_no_nan_or_inf() {
+        let rates = [
+            0.0,
+            f64::from_bits(1),
+            1e-320,
+            1e-300,
+            1e-9,
+            1e300,
+            f64::MAX,
+        ];
+        let workers = rates
+            .iter()
+            .enumerate()
+            .map(|(i, &rate)| Worker {
+                rate: Some(rate),
+                total: f64::MAX,
+                ..worker(i, 50.0, true, 999.0)
+            })
+            .collect();
+        let svg = render_job(&job(workers), 1000.0, 4000, Format::Svg).expect("an SVG");
+        let svg = String::from_utf8(svg).expect("UTF-8");
+        assert!(svg.contains("3.60e-317/h"), "{svg}");
+        for bad in ["NaN", "inf", "∞"] {
+            assert!(!svg.contains(bad), "{bad} in {svg}");
+        }
+    }
+
     #[test]
     fn the_burn_up_follows_the_history_between_its_points() {
         let points = [(0.0, 0.0), (10.0, 100.0), (20.0, 100.0)];
