@@ -390,6 +390,69 @@ fn a_refused_poll_says_not_authorised_rather_than_unreachable() -> TestResult {
     Ok(())
 }
 
+/// Each row's rate and time left as the server wrote them in `html`, in
+/// row order.
+fn server_rate_texts(html: &str) -> Vec<String> {
+    html.split("<span class=\"rate\">")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("</span>").map(|(text, _)| text.to_string()))
+        .collect()
+}
+
+/// Issue 11: the page said `0.089/h · 11 h 13 min left`, then `0/s · 11 h
+/// 13 min left` after a poll: the status JSON had rounded the rate to 0,
+/// and the script formatted otherwise than the server. Rates from a
+/// denormal to near f64::MAX (with the job's median in units per hour, so
+/// one rate is too large for that unit) read the same before and after.
+#[test]
+fn the_script_writes_rates_as_the_server_does() -> TestResult {
+    let Some(chromium) = chromium_for("rates")? else {
+        return Ok(());
+    };
+    let s = TestServer::start();
+    let workers = [
+        ("a", "1e-320", "1"),
+        ("b", "1e-12", "1"),
+        ("c", "1e-9", "1"),
+        ("d", "7e-7", "1"),
+        ("e", "1e-4", "1"),
+        ("f", "0.0625", "1"),
+        ("g", "1e300", "1e308"),
+        ("h", "1e306", "1.7e308"),
+    ];
+    for (workid, _, total) in workers {
+        let first = [
+            ("jobid", "rates"),
+            ("workid", workid),
+            ("current", "0"),
+            ("total", total),
+        ];
+        s.update(&first);
+    }
+    std::thread::sleep(Duration::from_millis(30));
+    for (workid, current, _) in workers {
+        s.update(&[("jobid", "rates"), ("workid", workid), ("current", current)]);
+    }
+    let served = server_rate_texts(&s.get("/progress/show?jobid=rates").body);
+    assert_eq!(served.len(), workers.len(), "{served:?}");
+    assert!(served.iter().any(|t| t.ends_with("/h")), "{served:?}");
+    let browser = Browser::start(&chromium)?;
+    let mut page = Page::open(
+        &browser,
+        &format!("{}/progress/show?jobid=rates&interval=1", s.base),
+    )?;
+    page.wait_for(
+        "Number(document.body.dataset.renders) >= 1",
+        "the first status poll",
+    )?;
+    let polled = page.eval(
+        "JSON.stringify([...document.querySelectorAll('#workers .rate')].map(r => r.textContent))",
+    )?;
+    let polled: Vec<String> = serde_json::from_str(polled.as_str().ok_or("rates as text")?)?;
+    assert_eq!(polled, served);
+    Ok(())
+}
+
 #[test]
 fn expected_slow_and_history_show_on_the_page() -> TestResult {
     let Some(chromium) = chromium_for("roster and history")? else {
