@@ -143,30 +143,12 @@ pub fn job_list(jobs: &[JobSummary]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::fixtures::{EDGE_RATES, job, running};
 
     #[test]
     fn a_silent_worker_has_no_time_left_and_an_expected_one_no_times() {
-        let w = Worker {
-            workid: "w".into(),
-            current: 5.0,
-            total: 10.0,
-            ok: true,
-            desc: String::new(),
-            first_seen: 0.0,
-            updated: 10.0,
-            rate: Some(0.5),
-            updates: 2,
-            seq: None,
-        };
-        let job = Job {
-            jobid: "j".into(),
-            desc: String::new(),
-            created: 0.0,
-            updated: 10.0,
-            maxage: 60.0,
-            workers: vec![w.clone()],
-            history: Vec::new(),
-        };
+        let w = running("w", 5.0, 10.0, 0.5);
+        let job = job(vec![w.clone()]);
         let reporting = worker(&w, &job.progress(11.0), 11.0);
         assert_eq!(reporting["eta_seconds"], 10);
         let silent = worker(&w, &job.progress(1000.0), 1000.0);
@@ -184,39 +166,9 @@ mod tests {
     /// rate of 0 (or one too small for a finite time) has no ETA.
     #[test]
     fn the_rate_is_never_0_beside_an_eta() {
-        for rate in [
-            0.0,
-            f64::from_bits(1),
-            1e-320,
-            1e-300,
-            1e-9,
-            2.4722e-5,
-            0.4329,
-            1e300,
-            f64::MAX,
-        ] {
-            let w = Worker {
-                workid: "w".into(),
-                current: 1.0,
-                total: 2.0,
-                ok: true,
-                desc: String::new(),
-                first_seen: 0.0,
-                updated: 10.0,
-                rate: Some(rate),
-                updates: 2,
-                seq: None,
-            };
-            let job = Job {
-                jobid: "j".into(),
-                desc: String::new(),
-                created: 0.0,
-                updated: 10.0,
-                maxage: 60.0,
-                workers: vec![w.clone(), w.clone(), w],
-                history: Vec::new(),
-            };
-            let status = job_status(&job, 11.0);
+        for rate in EDGE_RATES {
+            let w = running("w", 1.0, 2.0, rate);
+            let status = job_status(&job(vec![w.clone(), w.clone(), w]), 11.0);
             let written = &status["workers"][0];
             assert_eq!(written["rate"].as_f64(), Some(rate), "exactly");
             assert_eq!(status["summary"]["median_rate"].as_f64(), Some(rate));

@@ -477,6 +477,56 @@ impl JobSummary {
     }
 }
 
+/// Jobs and workers for the tests of the modules that show them.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::{Job, Worker};
+
+    /// Rates from 0 through denormals to `f64::MAX`, where the text and the
+    /// ETA once broke (issue 11: `NaN/s`, `"rate": 0` beside an ETA).
+    pub const EDGE_RATES: [f64; 9] = [
+        0.0,
+        f64::from_bits(1),
+        1e-320,
+        1e-300,
+        1e-9,
+        2.4722e-5,
+        0.4329,
+        1e300,
+        f64::MAX,
+    ];
+
+    /// A running worker at `current` of `total` and `rate`, first seen at
+    /// 0 and last reporting (its second report) at 10.
+    pub fn running(workid: &str, current: f64, total: f64, rate: f64) -> Worker {
+        Worker {
+            workid: workid.into(),
+            current,
+            total,
+            ok: true,
+            desc: String::new(),
+            first_seen: 0.0,
+            updated: 10.0,
+            rate: Some(rate),
+            updates: 2,
+            seq: None,
+        }
+    }
+
+    /// Job `j`, created at 0 and last active at 10, with `workers`.
+    pub fn job(workers: Vec<Worker>) -> Job {
+        Job {
+            jobid: "j".into(),
+            desc: String::new(),
+            created: 0.0,
+            updated: 10.0,
+            maxage: 60.0,
+            workers,
+            history: Vec::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

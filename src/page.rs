@@ -444,6 +444,7 @@ fn index_row(out: &mut String, job: &JobSummary, now: f64, links: Links) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::fixtures::{EDGE_RATES, job, running};
 
     #[test]
     fn escapes_every_special_character() {
@@ -456,41 +457,12 @@ mod tests {
     /// Issue 11: a rate below about 1e-306 read `NaN/s · over a year left`.
     #[test]
     fn tiny_denormal_and_huge_rates_show_no_nan_or_inf() {
-        let rates = [
-            0.0,
-            f64::from_bits(1),
-            1e-320,
-            1e-300,
-            1e-9,
-            1e300,
-            f64::MAX,
-        ];
-        let workers = rates
+        let workers = EDGE_RATES
             .iter()
             .enumerate()
-            .map(|(i, &rate)| Worker {
-                workid: format!("w{i}"),
-                current: 1.0,
-                total: f64::MAX,
-                ok: true,
-                desc: String::new(),
-                first_seen: 0.0,
-                updated: 10.0,
-                rate: Some(rate),
-                updates: 2,
-                seq: None,
-            })
+            .map(|(i, &rate)| running(&format!("w{i}"), 1.0, f64::MAX, rate))
             .collect();
-        let job = Job {
-            jobid: "j".into(),
-            desc: String::new(),
-            created: 0.0,
-            updated: 10.0,
-            maxage: 60.0,
-            workers,
-            history: Vec::new(),
-        };
-        let html = show_page(&job, 11.0, 30, Links::default());
+        let html = show_page(&job(workers), 11.0, 30, Links::default());
         assert!(
             html.contains("<span class=\"rate\">3.60e-317/h</span>"),
             "{html}"

@@ -299,10 +299,16 @@ fn show_page_draws_the_bars_and_follows_updates_without_reloading() -> TestResul
 
 /// A server with both tokens, a job `t` with one worker at 1/10, and a
 /// page opened on it with `?token=TOKEN`, its script running.
+struct TokenPage {
+    server: TestServer,
+    _browser: Browser,
+    page: Page,
+}
+
 fn page_with_token(
     test: &str,
     token: &str,
-) -> Result<Option<(TestServer, Browser, Page)>, Box<dyn std::error::Error>> {
+) -> Result<Option<TokenPage>, Box<dyn std::error::Error>> {
     let Some(chromium) = chromium_for(test)? else {
         return Ok(None);
     };
@@ -326,7 +332,11 @@ fn page_with_token(
         "document.readyState === 'complete' && document.body.dataset.renders !== undefined",
         "the page's script to run",
     )?;
-    Ok(Some((s, browser, page)))
+    Ok(Some(TokenPage {
+        server: s,
+        _browser: browser,
+        page,
+    }))
 }
 
 /// Its status polls carry the token: a 401 would show a notice and never
@@ -351,20 +361,20 @@ fn keeps_updating(s: &TestServer, page: &mut Page) -> TestResult {
 
 #[test]
 fn a_page_opened_with_the_read_token_keeps_updating() -> TestResult {
-    let Some((s, _browser, mut page)) = page_with_token("read token", "r-secret")? else {
+    let Some(mut t) = page_with_token("read token", "r-secret")? else {
         return Ok(());
     };
-    keeps_updating(&s, &mut page)
+    keeps_updating(&t.server, &mut t.page)
 }
 
 /// Issue 11: the write token opens the page, and reads, so the page polls
 /// with it rather than getting 401 and saying the server is unreachable.
 #[test]
 fn a_page_opened_with_the_write_token_keeps_updating() -> TestResult {
-    let Some((s, _browser, mut page)) = page_with_token("write token", "w-secret")? else {
+    let Some(mut t) = page_with_token("write token", "w-secret")? else {
         return Ok(());
     };
-    keeps_updating(&s, &mut page)
+    keeps_updating(&t.server, &mut t.page)
 }
 
 /// A status poll refused with 401 says the page needs a read token, not
@@ -372,16 +382,19 @@ fn a_page_opened_with_the_write_token_keeps_updating() -> TestResult {
 /// bearer token, which the server checks before the page's own.)
 #[test]
 fn a_refused_poll_says_not_authorised_rather_than_unreachable() -> TestResult {
-    let Some((_s, _browser, mut page)) = page_with_token("refused poll", "r-secret")? else {
+    let Some(mut t) = page_with_token("refused poll", "r-secret")? else {
         return Ok(());
     };
-    page.call("Network.enable", json!({}))?;
-    page.call(
+    t.page.call("Network.enable", json!({}))?;
+    t.page.call(
         "Network.setExtraHTTPHeaders",
         json!({ "headers": { "Authorization": "Bearer wrong" } }),
     )?;
-    page.wait_for("!document.getElementById('offline').hidden", "the notice")?;
-    let notice = page.eval("document.getElementById('offline').textContent")?;
+    t.page
+        .wait_for("!document.getElementById('offline').hidden", "the notice")?;
+    let notice = t
+        .page
+        .eval("document.getElementById('offline').textContent")?;
     let notice = notice.as_str().ok_or("notice text")?;
     assert!(
         notice.starts_with("Not authorised: open the page with a read token"),

@@ -594,6 +594,7 @@ fn axis<S: Surface>(s: &mut S, plot: &Plot) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::fixtures::{self, EDGE_RATES};
     use style::{BACKGROUND, TRACK};
 
     fn worker(i: usize, current: f64, ok: bool, updated: f64) -> Worker {
@@ -685,25 +686,12 @@ mod tests {
     /// Issue 11: a rate below about 1e-306 drew `NaN/s · over a year left`.
     #[test]
     fn tiny_denormal_and_huge_rates_draw_no_nan_or_inf() {
-        let rates = [
-            0.0,
-            f64::from_bits(1),
-            1e-320,
-            1e-300,
-            1e-9,
-            1e300,
-            f64::MAX,
-        ];
-        let workers = rates
+        let workers = EDGE_RATES
             .iter()
             .enumerate()
-            .map(|(i, &rate)| Worker {
-                rate: Some(rate),
-                total: f64::MAX,
-                ..worker(i, 50.0, true, 999.0)
-            })
+            .map(|(i, &rate)| fixtures::running(&format!("w{i}"), 1.0, f64::MAX, rate))
             .collect();
-        let svg = render_job(&job(workers), 1000.0, 4000, Format::Svg).expect("an SVG");
+        let svg = render_job(&fixtures::job(workers), 11.0, 4000, Format::Svg).expect("an SVG");
         let svg = String::from_utf8(svg).expect("UTF-8");
         assert!(svg.contains("3.60e-317/h"), "{svg}");
         for bad in ["NaN", "inf", "∞"] {
