@@ -455,7 +455,7 @@ fn the_script_writes_rates_as_the_server_does() -> TestResult {
         &format!("{}/progress/show?jobid=rates&interval=1", s.base),
     )?;
     page.wait_for(
-        "Number(document.body.dataset.renders) >= 1",
+        "document.readyState === 'complete' && Number(document.body.dataset.renders) >= 1",
         "the first status poll",
     )?;
     let polled = page.eval(
