@@ -32,7 +32,7 @@
 
   // A span of seconds as the server's format::span says it.
   function span(secs) {
-    var s = Math.round(Math.max(0, secs));
+    var s = secs > 0 ? Math.round(secs) : 0;
     if (s < 90) return s + " s";
     if (s < 5400) return Math.floor((s + 30) / 60) + " min";
     if (s < 172800) {
@@ -53,14 +53,12 @@
   // writes it.
   function rateText(perSec, like) {
     if (like === undefined || like === null) like = perSec;
-    var scale = 1, unit = "s";
-    if (like !== 0 && like < 1) {
-      if (like * 60 >= 1) { scale = 60; unit = "min"; }
-      else { scale = 3600; unit = "h"; }
-    }
+    var scale = 3600, unit = "h";
+    if (like === 0 || like >= 1) { scale = 1; unit = "s"; }
+    else if (like * 60 >= 1) { scale = 60; unit = "min"; }
     var value = perSec * scale;
-    if (value !== 0) value = Number(value.toPrecision(3));
-    return qty(value) + "/" + unit;
+    if (!isFinite(value)) { value = perSec; unit = "s"; }
+    return qty(significant(value)) + "/" + unit;
   }
 
   // The job's median rate, whose unit every worker's rate is written in.
@@ -80,12 +78,45 @@
     return icons[state] + " " + state.replace("_", " ");
   }
 
-  // A quantity as the server's format::qty writes it.
+  // A quantity as the server's format::qty writes it, in the same steps
+  // of plain arithmetic (toFixed() and toPrecision() would round halves
+  // otherwise than Rust's formatting does).
   function qty(x) {
+    if (x !== x) return "?";
+    var sign = x < 0 ? "-" : "";
     var m = Math.abs(x);
-    if (m >= 1e15 || (m > 0 && m < 1e-3)) return x.toExponential(2).replace("e+", "e");
-    if (Number.isInteger(x)) return String(x);
-    return String(Number(x.toFixed(3)));
+    if (m === Infinity) return sign + "\u221e";
+    if (m >= 1e15 || (m > 0 && m < 1e-3)) {
+      var h = hundredths(m);
+      return sign + h[0].toFixed(2) + "e" + h[1];
+    }
+    var whole = Math.trunc(m);
+    var thousandths = Math.round((m - whole) * 1000);
+    if (thousandths === 1000) { whole += 1; thousandths = 0; }
+    var decimals = String(thousandths + 1000).slice(1).replace(/0+$/, "");
+    return sign + String(whole) + (decimals ? "." + decimals : "");
+  }
+
+  // [mantissa from 1 to 10 rounded to hundredths, power of ten] of m > 0,
+  // as the server's format::hundredths finds them.
+  function hundredths(m) {
+    var mantissa = m, exponent = 0;
+    while (mantissa >= 10) { mantissa /= 10; exponent += 1; }
+    while (mantissa < 1) { mantissa *= 10; exponent -= 1; }
+    var rounded = Math.round(mantissa * 100) / 100;
+    if (rounded >= 10) { rounded /= 10; exponent += 1; }
+    return [rounded, exponent];
+  }
+
+  // x to three significant digits where qty() writes no exponent, as the
+  // server's format::significant.
+  function significant(x) {
+    var m = Math.abs(x);
+    if (!(m >= 1e-3 && m < 1e15)) return x;
+    var h = hundredths(m), rounded = h[0], i;
+    for (i = 0; i < h[1]; i++) rounded *= 10;
+    for (i = h[1]; i < 0; i++) rounded /= 10;
+    return x < 0 ? -rounded : rounded;
   }
 
   // A percent as the server's format::pct writes it: rounded down.
@@ -385,18 +416,28 @@
     body.dataset.renderMs = (performance.now() - started).toFixed(1);
   }
 
-  function reachable(ok) {
+  // Says what kept the last status request from an answer: "unreachable"
+  // (no answer, or an error), "refused" (401: the page's token, if any,
+  // does not read), or null for nothing.
+  function trouble(kind) {
     var notice = document.getElementById("offline");
-    if (ok) {
-      unreachableSince = null;
+    if (kind !== "unreachable") unreachableSince = null;
+    if (kind === null) {
       notice.hidden = true;
       return;
     }
-    if (unreachableSince === null) unreachableSince = Date.now() / 1000;
-    setText(
-      notice,
-      "Cannot reach the server since " + utc(unreachableSince) + "; the bars below may be out of date. Retrying every " + interval + " s."
-    );
+    if (kind === "refused") {
+      setText(
+        notice,
+        "Not authorised: open the page with a read token (add token=READ_TOKEN to its address); the bars below may be out of date."
+      );
+    } else {
+      if (unreachableSince === null) unreachableSince = Date.now() / 1000;
+      setText(
+        notice,
+        "Cannot reach the server since " + utc(unreachableSince) + "; the bars below may be out of date. Retrying every " + interval + " s."
+      );
+    }
     notice.hidden = false;
   }
 
@@ -404,7 +445,8 @@
   function refresh() {
     return fetch(statusUrl, { cache: "no-store" })
       .then(function (r) {
-        reachable(r.ok || r.status === 404);
+        if (r.status === 401) trouble("refused");
+        else trouble(r.ok || r.status === 404 ? null : "unreachable");
         if (r.status === 404) {
           // Deleted or expired: say so and grey out what is left.
           document.getElementById("gone").hidden = false;
@@ -417,7 +459,7 @@
         if (job) render(job);
       })
       .catch(function () {
-        reachable(false);
+        trouble("unreachable");
       });
   }
 

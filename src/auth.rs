@@ -93,13 +93,13 @@ impl Tokens {
 }
 
 impl Tokens {
-    /// True when `given` is the read token: the one token a page may copy
-    /// into its links (never the write token, which a shared link would
-    /// give away).
-    pub fn is_read_token(&self, given: &str) -> bool {
-        self.read
-            .as_deref()
-            .is_some_and(|read| same(read.as_bytes(), given.as_bytes()))
+    /// True when reads need a token and `given` opens them: the read token,
+    /// or the write token, which opens reads too. A page opened with such a
+    /// `token=` carries it into its links and status polls, which would
+    /// otherwise be refused; it is in the page's address already. Without
+    /// a read token reads are open and no token is carried.
+    pub fn opens_guarded_reads(&self, given: &str) -> bool {
+        self.read.is_some() && self.check(Access::Read, Some(given)).is_ok()
     }
 }
 
@@ -178,12 +178,15 @@ mod tests {
     }
 
     #[test]
-    fn only_the_read_token_is_the_read_token() {
+    fn the_tokens_that_open_guarded_reads() {
         let t = tokens(Some("w"), Some("r"));
-        assert!(t.is_read_token("r"));
-        assert!(!t.is_read_token("w"));
-        assert!(!t.is_read_token("x"));
-        assert!(!tokens(Some("w"), None).is_read_token("w"));
+        assert!(t.opens_guarded_reads("r"));
+        assert!(t.opens_guarded_reads("w"));
+        assert!(!t.opens_guarded_reads("x"));
+        assert!(!t.opens_guarded_reads(""));
+        // Reads are open: nothing to carry.
+        assert!(!tokens(Some("w"), None).opens_guarded_reads("w"));
+        assert!(tokens(None, Some("r")).opens_guarded_reads("r"));
     }
 
     #[test]

@@ -56,26 +56,94 @@ pub fn eta(secs: f64) -> String {
     }
 }
 
+/// Magnitudes from this up are written with an exponent.
+const EXPONENT_FROM: f64 = 1e15;
+/// Magnitudes below this, but not 0, are written with an exponent.
+const EXPONENT_BELOW: f64 = 1e-3;
+
 /// A quantity as people read it: whole numbers as they are, others to at
 /// most three decimals, and very large or very small ones in exponent form
-/// (`1.00e300`). The script's `qty()` writes them the same way.
+/// with three significant digits (`1.00e300`, `4.00e-4`). A value that is
+/// not finite, which no figure should be, is `∞`, `-∞` or `?`, never `NaN`.
+///
+/// Every step is plain arithmetic, rounding halves up, with no library
+/// formatting that rounds (Rust's rounds ties to even, JavaScript's up):
+/// the script's `qty()` takes the same steps, so the two write every
+/// number alike.
 pub fn qty(x: f64) -> String {
-    let magnitude = x.abs();
-    if magnitude >= 1e15 || (magnitude > 0.0 && magnitude < 1e-3) {
-        format!("{x:.2e}")
-    } else if x.fract() == 0.0 {
-        format!("{x:.0}")
-    } else {
-        let text = format!("{x:.3}");
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    if x.is_nan() {
+        return "?".to_string();
     }
+    let sign = if x < 0.0 { "-" } else { "" };
+    let m = x.abs();
+    if m == f64::INFINITY {
+        format!("{sign}∞")
+    } else if m >= EXPONENT_FROM || (m > 0.0 && m < EXPONENT_BELOW) {
+        let (mantissa, exponent) = hundredths(m);
+        // Already rounded: formatting to two decimals rounds nothing.
+        format!("{sign}{mantissa:.2}e{exponent}")
+    } else {
+        // The whole part and the thousandths, each written as an integer
+        // (Display writes a whole f64 below 1e15 as its digits).
+        let mut whole = m.trunc();
+        let mut thousandths = ((m - whole) * 1000.0).round();
+        if thousandths == 1000.0 {
+            whole += 1.0;
+            thousandths = 0.0;
+        }
+        let decimals = format!("{:03}", thousandths as u32);
+        match decimals.trim_end_matches('0') {
+            "" => format!("{sign}{whole}"),
+            decimals => format!("{sign}{whole}.{decimals}"),
+        }
+    }
+}
+
+/// `m` (finite, > 0) as a mantissa from 1 to 10 rounded to hundredths, and
+/// its power of ten, found in steps of ten: the script's `hundredths()`
+/// takes the same steps.
+fn hundredths(m: f64) -> (f64, i32) {
+    let (mut mantissa, mut exponent) = (m, 0);
+    while mantissa >= 10.0 {
+        mantissa /= 10.0;
+        exponent += 1;
+    }
+    while mantissa < 1.0 {
+        mantissa *= 10.0;
+        exponent -= 1;
+    }
+    let mut rounded = (mantissa * 100.0).round() / 100.0;
+    if rounded >= 10.0 {
+        rounded /= 10.0;
+        exponent += 1;
+    }
+    (rounded, exponent)
+}
+
+/// `x` to three significant digits, where [`qty`] writes it without an
+/// exponent (its exponent form has three already). The script's
+/// `significant()` takes the same steps.
+fn significant(x: f64) -> f64 {
+    let m = x.abs();
+    if !(EXPONENT_BELOW..EXPONENT_FROM).contains(&m) {
+        return x;
+    }
+    let (mut rounded, exponent) = hundredths(m);
+    for _ in 0..exponent {
+        rounded *= 10.0;
+    }
+    for _ in exponent..0 {
+        rounded /= 10.0;
+    }
+    if x < 0.0 { -rounded } else { rounded }
 }
 
 /// A rate of units per second written in the unit that gives `like` a
 /// whole number or more (`12.5/s`, `3/min`, `0.4/h`), three significant
 /// digits at most. The workers of a job are written in the unit of its
-/// median rate, so they compare at a glance. The script's `rateText()`
-/// writes them the same way.
+/// median rate, so they compare at a glance; a rate too large to write in
+/// that unit (past `f64`) keeps seconds. The script's `rateText()` writes
+/// them the same way.
 pub fn rate_like(per_sec: f64, like: f64) -> String {
     let (scale, unit) = if like == 0.0 || like >= 1.0 {
         (1.0, "s")
@@ -84,7 +152,11 @@ pub fn rate_like(per_sec: f64, like: f64) -> String {
     } else {
         (3600.0, "h")
     };
-    format!("{}/{unit}", qty(significant(per_sec * scale)))
+    let (value, unit) = match per_sec * scale {
+        scaled if scaled.is_finite() => (scaled, unit),
+        _ => (per_sec, "s"),
+    };
+    format!("{}/{unit}", qty(significant(value)))
 }
 
 /// A rate in its own best unit.
@@ -106,19 +178,11 @@ pub fn rate_line(per_sec: Option<f64>, eta_secs: Option<f64>, like: Option<f64>)
     }
 }
 
-/// `x` to three significant digits.
-fn significant(x: f64) -> f64 {
-    if x == 0.0 || !x.is_finite() {
-        return x;
-    }
-    let scale = 10f64.powi(2 - x.abs().log10().floor() as i32);
-    (x * scale).round() / scale
-}
-
 /// A percent to one decimal, rounded down, so a worker shows 100.0% only
 /// when it is done. The script's `pct()` does the same.
 pub fn pct(p: f64) -> String {
-    format!("{:.1}%", (p * 10.0).floor() / 10.0)
+    // + 0.0 makes -0.0 (from current=-0) 0.0, written without a sign.
+    format!("{:.1}%", (p * 10.0).floor() / 10.0 + 0.0)
 }
 
 /// The entity that stands for `c` in HTML or XML text and quoted attribute
@@ -214,6 +278,63 @@ mod tests {
         assert_eq!(qty(0.0004), "4.00e-4");
     }
 
+    /// Issue 11: a rate below about 1e-306 read `NaN/h`, and an overflow
+    /// `inf`; tiny, denormal and huge figures all have a text.
+    #[test]
+    fn tiny_denormal_and_huge_rates_are_written_without_nan_or_inf() {
+        assert_eq!(rate(0.0), "0/s");
+        assert_eq!(rate(1e-320), "3.60e-317/h");
+        assert_eq!(rate(f64::from_bits(1)), "1.78e-320/h", "the least f64");
+        assert_eq!(rate(1e-9), "3.60e-6/h");
+        assert_eq!(rate(2.4722e-5), "0.089/h");
+        assert_eq!(rate(1e300), "1.00e300/s");
+        assert_eq!(rate(f64::MAX), "1.80e308/s");
+        // Too large for the job's unit: seconds, not inf/h.
+        assert_eq!(rate_like(1e306, 1e-6), "1.00e306/s");
+        assert_eq!(rate_like(1e-320, 5.0), "1.00e-320/s");
+        assert_eq!(
+            rate_line(Some(1e-320), None, Some(2.4722e-5)),
+            "3.60e-317/h"
+        );
+        let mut x = f64::from_bits(1);
+        while x < f64::MAX / 7.0 {
+            for like in [x, 0.0, 1e-9, 0.05, 2.0, 1e300] {
+                let text = rate_line(Some(x), Some(x), Some(like));
+                assert!(
+                    !text.contains("NaN") && !text.contains("inf"),
+                    "{x} {like}: {text}"
+                );
+            }
+            x *= 7.0;
+        }
+    }
+
+    #[test]
+    fn quantities_at_the_edges() {
+        assert_eq!(qty(f64::INFINITY), "∞");
+        assert_eq!(qty(f64::NEG_INFINITY), "-∞");
+        assert_eq!(qty(f64::NAN), "?");
+        assert_eq!(qty(-0.0), "0");
+        assert_eq!(qty(-2.5), "-2.5");
+        assert_eq!(qty(f64::MAX), "1.80e308");
+        assert_eq!(qty(f64::from_bits(1)), "4.94e-324");
+        assert_eq!(qty(1e-320), "1.00e-320");
+        assert_eq!(qty(999_999_999_999_999.0), "999999999999999");
+        assert_eq!(qty(9.996e14 + 0.5), "999600000000000.5");
+        assert_eq!(qty(0.0009995), "1.00e-3");
+        assert_eq!(qty(0.9996), "1");
+    }
+
+    /// A half rounds up, as the script's toFixed() and toPrecision() would
+    /// (Rust's own formatting rounds these down, to even).
+    #[test]
+    fn halves_round_up_as_in_the_script() {
+        assert_eq!(qty(0.0625), "0.063");
+        assert_eq!(qty(1.125e15), "1.13e15");
+        assert_eq!(rate(1.125), "1.13/s");
+        assert_eq!(pct(-0.0), "0.0%");
+    }
+
     #[test]
     fn percents_round_down() {
         assert_eq!(pct(99.99), "99.9%");
@@ -224,6 +345,8 @@ mod tests {
     #[test]
     fn huge_spans_do_not_overflow() {
         assert_eq!(span(f64::MAX), "over a year");
+        assert_eq!(span(f64::INFINITY), "over a year");
+        assert_eq!(span(f64::NAN), "0 s");
         assert_eq!(span(1e300), "over a year");
         assert_eq!(span(399.0 * 86_400.0), "399 days");
     }

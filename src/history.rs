@@ -121,7 +121,9 @@ pub fn recent_rate(points: &[Point]) -> Option<f64> {
         .map_or(0, |i| i + 1);
     let (first, last) = (recent.get(since_restart)?, recent.last()?);
     let dt = last.0 - first.0;
-    (dt > 0.0).then(|| ((last.1 - first.1) / dt).max(0.0))
+    // A jump near f64::MAX within a millisecond is at most f64::MAX a
+    // second, not infinity, which JSON cannot hold.
+    (dt > 0.0).then(|| ((last.1 - first.1) / dt).clamp(0.0, f64::MAX))
 }
 
 #[cfg(test)]
@@ -223,5 +225,13 @@ mod tests {
         assert_eq!(recent_rate(&restarted), Some(5.0));
         // Reporting without progress: rate 0, not unknown.
         assert_eq!(recent_rate(&[(0.0, 7.0), (60.0, 7.0)]), Some(0.0));
+    }
+
+    #[test]
+    fn a_rate_past_f64_is_the_largest_f64() {
+        let jump = [(0.0, 0.0), (0.001, 1e308)];
+        assert_eq!(recent_rate(&jump), Some(f64::MAX));
+        let tiny = [(0.0, 0.0), (10.0, 1e-320)];
+        assert!(recent_rate(&tiny).is_some_and(|r| r > 0.0));
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! Numbers that are whole come out as integers (`5`, not `5.0`), as the
 //! Python and shell clients sent them; times are Unix seconds to the
-//! millisecond.
+//! millisecond. Rates and ETAs are written as computed, at full precision:
+//! a slow worker's rate is never rounded to 0 beside a finite ETA, and the
+//! page's script formats the very numbers the server formats.
 
 use serde_json::{Value, json};
 
@@ -58,9 +60,9 @@ fn worker(w: &Worker, progress: &JobProgress, now: f64) -> Value {
         // A worker that has not reported has no times of its own.
         "first_seen": reported.then(|| time(w.first_seen)),
         "updated": reported.then(|| time(w.updated)),
-        "rate": w.rate.map(|rate| rounded(rate, 4)),
+        "rate": w.rate.map(number),
         // A silent worker's time left would mislead.
-        "eta_seconds": w.eta_seconds().filter(|_| !stale).map(|eta| rounded(eta, 1)),
+        "eta_seconds": w.eta_seconds().filter(|_| !stale).map(number),
         "stale": stale,
         "slow": w.is_slow(progress.median_rate, now),
         "seq": w.seq,
@@ -86,9 +88,9 @@ pub fn job_status(job: &Job, now: f64) -> Value {
             "stale": progress.count(BarState::Stale),
             "not_started": progress.count(BarState::NotStarted),
             "slow": progress.slow,
-            "median_rate": progress.median_rate.map(|rate| rounded(rate, 4)),
+            "median_rate": progress.median_rate.map(number),
             "last_report": progress.last_report.map(time),
-            "eta_seconds": progress.eta_seconds.map(|eta| rounded(eta, 1)),
+            "eta_seconds": progress.eta_seconds.map(number),
             "history": points(&job.burn_up(&progress), 2),
         },
         "workers": job.workers.iter().map(|w| worker(w, &progress, now)).collect::<Vec<_>>(),
@@ -141,30 +143,12 @@ pub fn job_list(jobs: &[JobSummary]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::fixtures::{EDGE_RATES, job, running};
 
     #[test]
     fn a_silent_worker_has_no_time_left_and_an_expected_one_no_times() {
-        let w = Worker {
-            workid: "w".into(),
-            current: 5.0,
-            total: 10.0,
-            ok: true,
-            desc: String::new(),
-            first_seen: 0.0,
-            updated: 10.0,
-            rate: Some(0.5),
-            updates: 2,
-            seq: None,
-        };
-        let job = Job {
-            jobid: "j".into(),
-            desc: String::new(),
-            created: 0.0,
-            updated: 10.0,
-            maxage: 60.0,
-            workers: vec![w.clone()],
-            history: Vec::new(),
-        };
+        let w = running("w", 5.0, 10.0, 0.5);
+        let job = job(vec![w.clone()]);
         let reporting = worker(&w, &job.progress(11.0), 11.0);
         assert_eq!(reporting["eta_seconds"], 10);
         let silent = worker(&w, &job.progress(1000.0), 1000.0);
@@ -175,6 +159,28 @@ mod tests {
         let expected = Worker { updates: 0, ..w };
         let expected = worker(&expected, &job.progress(11.0), 11.0);
         assert!(expected["first_seen"].is_null() && expected["updated"].is_null());
+    }
+
+    /// Issue 11: a rate of 0.089/h was written `"rate": 0` beside an ETA
+    /// of 11 hours. A rate is written as it is, so 0 means 0, and only a
+    /// rate of 0 (or one too small for a finite time) has no ETA.
+    #[test]
+    fn the_rate_is_never_0_beside_an_eta() {
+        for rate in EDGE_RATES {
+            let w = running("w", 1.0, 2.0, rate);
+            let status = job_status(&job(vec![w.clone(), w.clone(), w]), 11.0);
+            let written = &status["workers"][0];
+            assert_eq!(written["rate"].as_f64(), Some(rate), "exactly");
+            assert_eq!(status["summary"]["median_rate"].as_f64(), Some(rate));
+            let eta = written["eta_seconds"].as_f64();
+            assert_eq!(
+                eta.is_some(),
+                rate > 0.0 && (1.0 / rate).is_finite(),
+                "{rate}: {eta:?}"
+            );
+            assert!(eta.is_none_or(f64::is_finite));
+            assert_eq!(status["summary"]["eta_seconds"].is_null(), eta.is_none());
+        }
     }
 
     #[test]

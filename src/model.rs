@@ -210,7 +210,8 @@ impl Worker {
     }
 
     /// Seconds still needed at the recent rate, counted from the worker's
-    /// last update; `None` unless the worker is running and moving.
+    /// last update; `None` unless the worker is running and moving, and
+    /// when the rate is so small (a denormal) that the time is past `f64`.
     pub fn eta_seconds(&self) -> Option<f64> {
         if self.state() != WorkerState::Running {
             return None;
@@ -218,6 +219,7 @@ impl Worker {
         self.rate
             .filter(|&rate| rate > 0.0)
             .map(|rate| (self.total - self.current) / rate)
+            .filter(|secs| secs.is_finite())
     }
 
     /// True for a running, reporting worker whose rate is below
@@ -342,7 +344,9 @@ fn median(values: &mut [f64]) -> Option<f64> {
     match n {
         0 => None,
         _ if n % 2 == 1 => Some(values[n / 2]),
-        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
+        // Halfway from the lower, so two rates near f64::MAX do not sum
+        // past it.
+        _ => Some(values[n / 2 - 1] + (values[n / 2] - values[n / 2 - 1]) / 2.0),
     }
 }
 
@@ -473,6 +477,56 @@ impl JobSummary {
     }
 }
 
+/// Jobs and workers for the tests of the modules that show them.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::{Job, Worker};
+
+    /// Rates from 0 through denormals to `f64::MAX`, where the text and the
+    /// ETA once broke (issue 11: `NaN/s`, `"rate": 0` beside an ETA).
+    pub const EDGE_RATES: [f64; 9] = [
+        0.0,
+        f64::from_bits(1),
+        1e-320,
+        1e-300,
+        1e-9,
+        2.4722e-5,
+        0.4329,
+        1e300,
+        f64::MAX,
+    ];
+
+    /// A running worker at `current` of `total` and `rate`, first seen at
+    /// 0 and last reporting (its second report) at 10.
+    pub fn running(workid: &str, current: f64, total: f64, rate: f64) -> Worker {
+        Worker {
+            workid: workid.into(),
+            current,
+            total,
+            ok: true,
+            desc: String::new(),
+            first_seen: 0.0,
+            updated: 10.0,
+            rate: Some(rate),
+            updates: 2,
+            seq: None,
+        }
+    }
+
+    /// Job `j`, created at 0 and last active at 10, with `workers`.
+    pub fn job(workers: Vec<Worker>) -> Job {
+        Job {
+            jobid: "j".into(),
+            desc: String::new(),
+            created: 0.0,
+            updated: 10.0,
+            maxage: 60.0,
+            workers,
+            history: Vec::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -529,6 +583,21 @@ mod tests {
         // 0.5/s; 15 left → 30 s.
         let w = worker(5.0, 20.0, true);
         assert_eq!(w.eta_seconds(), Some(30.0));
+    }
+
+    #[test]
+    fn tiny_and_huge_rates_give_finite_etas_or_none() {
+        let at = |rate: f64| Worker {
+            rate: Some(rate),
+            ..worker(5.0, 20.0, true)
+        };
+        // 15 / 1e-320 is past f64: unknown, as for a rate of 0.
+        assert_eq!(at(1e-320).eta_seconds(), None);
+        assert_eq!(at(0.0).eta_seconds(), None);
+        assert_eq!(at(1e-300).eta_seconds(), Some(15.0 / 1e-300));
+        assert_eq!(at(f64::MAX).eta_seconds(), Some(15.0 / f64::MAX));
+        let job = job_of(vec![at(f64::MAX), at(f64::MAX), at(1.0), at(f64::MAX)]);
+        assert_eq!(job.progress(111.0).median_rate, Some(f64::MAX));
     }
 
     #[test]

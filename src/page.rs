@@ -54,8 +54,9 @@ pub fn escape(text: &str) -> String {
 pub struct Links<'a> {
     /// Whether the job index exists (`--no-index` turns it off).
     pub index: bool,
-    /// The read token the page was opened with (`?token=`), carried into
-    /// its links and its status requests so they keep working.
+    /// The token the page was opened with (`?token=`, the read or the write
+    /// token), carried into its links and its status requests so they keep
+    /// working.
     pub token: Option<&'a str>,
 }
 
@@ -443,6 +444,7 @@ fn index_row(out: &mut String, job: &JobSummary, now: f64, links: Links) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::fixtures::{EDGE_RATES, job, running};
 
     #[test]
     fn escapes_every_special_character() {
@@ -450,6 +452,24 @@ mod tests {
             escape(r#"<script>alert("x")</script> & 'y'"#),
             "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
         );
+    }
+
+    /// Issue 11: a rate below about 1e-306 read `NaN/s · over a year left`.
+    #[test]
+    fn tiny_denormal_and_huge_rates_show_no_nan_or_inf() {
+        let workers = EDGE_RATES
+            .iter()
+            .enumerate()
+            .map(|(i, &rate)| running(&format!("w{i}"), 1.0, f64::MAX, rate))
+            .collect();
+        let html = show_page(&job(workers), 11.0, 30, Links::default());
+        assert!(
+            html.contains("<span class=\"rate\">3.60e-317/h</span>"),
+            "{html}"
+        );
+        for bad in ["NaN", "inf", "∞"] {
+            assert!(!html.contains(bad), "{bad} in {html}");
+        }
     }
 
     #[test]

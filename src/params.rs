@@ -174,12 +174,60 @@ fn seq(form: &Form) -> Result<Option<u64>, ParamError> {
         })
 }
 
-/// Characters an id may not hold: control characters (a CR or NUL does not
-/// survive HTML, so the page could not name the job back) and the bidi
-/// controls that would make an id display as something else.
-fn forbidden_in_id(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+/// Why `c` may not stand in an id, if it may not. Ids name jobs and
+/// workers on pages and in the log, so each must read as itself:
+/// - control characters: a CR or NUL does not survive HTML, so the page
+///   could not name the job back;
+/// - bidi controls: they would make an id display as another;
+/// - invisible characters: Unicode's format characters (Cf), line and
+///   paragraph separators (Zl, Zp) and the other default-ignorable code
+///   points (fillers, variation selectors, tags), which show as nothing, so
+///   `train` and `train` + U+200B would look the same;
+/// - noncharacters, which are not for interchange.
+///
+/// The ranges are Unicode 17.0's Cf, Zl, Zp and Default_Ignorable_Code_Point
+/// (DerivedCoreProperties.txt), written out. A desc may hold any of these:
+/// a ZWJ in an emoji or a ZWNJ in Persian is text, not an id.
+pub fn forbidden_in_id(c: char) -> Option<&'static str> {
+    let kind = if c.is_control() {
+        "a control character"
+    } else if matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    {
+        "a bidi control"
+    } else if matches!(c, '\u{FDD0}'..='\u{FDEF}') || u32::from(c) & 0xFFFE == 0xFFFE {
+        "a noncharacter"
+    } else if matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200D}'
+            | '\u{2028}'..='\u{2029}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    ) {
+        "an invisible character"
+    } else {
+        return None;
+    };
+    Some(kind)
 }
 
 fn id(form: &Form, name: &str, max_bytes: usize) -> Result<String, ParamError> {
@@ -190,13 +238,13 @@ fn checked_id(name: &str, value: &str, max_bytes: usize) -> Result<String, Param
     if value.is_empty() {
         return Err(ParamError::new(name, "must not be empty"));
     }
-    if let Some(c) = value.chars().find(|&c| forbidden_in_id(c)) {
+    if let Some((c, kind)) = value
+        .chars()
+        .find_map(|c| forbidden_in_id(c).map(|kind| (c, kind)))
+    {
         return Err(ParamError::new(
             name,
-            format!(
-                "must not contain control or bidi-override characters, found U+{:04X}",
-                c as u32
-            ),
+            format!("contains U+{:04X} ({kind})", u32::from(c)),
         ));
     }
     if value.len() > max_bytes {
@@ -227,12 +275,25 @@ fn amount(form: &Form, name: &str) -> Result<Option<f64>, ParamError> {
     let Some(value) = form.get(name) else {
         return Ok(None);
     };
-    match value.parse::<f64>() {
-        Ok(x) if x.is_finite() && x >= 0.0 => Ok(Some(x)),
-        Ok(x) if x.is_finite() => Err(ParamError::new(
+    match finite_number(name, value)? {
+        x if x < 0.0 => Err(ParamError::new(
             name,
             format!("must not be negative, got {}", quoted(value)),
         )),
+        x => Ok(Some(x)),
+    }
+}
+
+/// A finite number of either sign, written as [`amount`] reads them.
+fn finite(form: &Form, name: &str) -> Result<Option<f64>, ParamError> {
+    form.get(name)
+        .map(|value| finite_number(name, value))
+        .transpose()
+}
+
+fn finite_number(name: &str, value: &str) -> Result<f64, ParamError> {
+    match value.parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(x),
         Ok(_) => Err(ParamError::new(
             name,
             format!("must be a finite number, got {}", quoted(value)),
@@ -496,8 +557,9 @@ impl ShowPage {
     /// to a day).
     pub fn from_form(form: &Form) -> Result<ShowPage, ParamError> {
         let jobid = id(form, "jobid", MAX_JOBID_BYTES)?;
-        // Any finite number is taken, kept within 1 s to a day.
-        let interval = amount(form, "interval")?.map_or(DEFAULT_INTERVAL_SECS, |secs| {
+        // Any finite number is taken, negative ones too, kept within 1 s to
+        // a day: a link that asks for too little gets the least there is.
+        let interval = finite(form, "interval")?.map_or(DEFAULT_INTERVAL_SECS, |secs| {
             secs.round().clamp(1.0, MAX_INTERVAL_SECS as f64) as u64
         });
         Ok(ShowPage { jobid, interval })
@@ -735,6 +797,101 @@ mod tests {
         assert!(update("jobid=%D7%A9%D7%9C%D7%95%D7%9D&workid=%E2%9C%93&current=1").is_ok());
     }
 
+    /// Every character issue 11 found accepted in ids, and one of each kind
+    /// the rule names: a 400 naming the parameter and the code point.
+    #[test]
+    fn ids_refuse_invisible_characters_and_noncharacters() {
+        let invisible = [
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{2060}',
+            '\u{FEFF}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{3164}',
+            '\u{034F}',
+            '\u{00AD}',
+            '\u{115F}',
+            '\u{1160}',
+            '\u{FFA0}',
+            '\u{180E}',
+            '\u{2061}',
+            '\u{2064}',
+            '\u{206A}',
+            '\u{206F}',
+            '\u{FE00}',
+            '\u{FE0F}',
+            '\u{E0100}',
+            '\u{E01EF}',
+            '\u{E0000}',
+            '\u{E0001}',
+            '\u{E0041}',
+            '\u{E007F}',
+            '\u{17B4}',
+            '\u{FFF9}',
+            '\u{1D173}',
+            '\u{1BCA0}',
+            '\u{0600}',
+            '\u{13430}',
+        ];
+        let noncharacters = [
+            '\u{FFFE}',
+            '\u{FFFF}',
+            '\u{FDD0}',
+            '\u{FDEF}',
+            '\u{1FFFE}',
+            '\u{10FFFF}',
+        ];
+        let bidi = ['\u{061C}', '\u{200E}', '\u{202E}', '\u{2066}'];
+        for (chars, kind) in [
+            (&invisible[..], "an invisible character"),
+            (&noncharacters[..], "a noncharacter"),
+            (&bidi[..], "a bidi control"),
+        ] {
+            for &c in chars {
+                let sent: String =
+                    url::form_urlencoded::byte_serialize(format!("train{c}").as_bytes()).collect();
+                let want = format!("contains U+{:04X} ({kind})", c as u32);
+                let err = update(&format!("jobid=j&workid={sent}&current=1")).unwrap_err();
+                assert_eq!(err.to_string(), format!("parameter 'workid': {want}"));
+                let err = CreateJob::from_form(&form(&format!("jobid={sent}"))).unwrap_err();
+                assert_eq!(
+                    (err.name.as_str(), err.problem.as_str()),
+                    ("jobid", want.as_str())
+                );
+                let err =
+                    CreateJob::from_form(&form(&format!("jobid=j&workids=a,{sent}"))).unwrap_err();
+                assert!(err.problem.contains(&want), "{}", err.problem);
+                // A desc may hold them.
+                assert!(update(&format!("jobid=j&workid=w&current=1&desc={sent}")).is_ok());
+            }
+        }
+        // Neighbours of the ranges are ordinary characters.
+        for c in [
+            '\u{2027}',
+            '\u{202F}',
+            '\u{3163}',
+            '\u{3165}',
+            '\u{FDCF}',
+            '\u{FDF0}',
+            '\u{FFFD}',
+            '\u{1FFFD}',
+            '\u{FE10}',
+            '\u{E1000}',
+            '\u{0606}',
+            '\u{1161}',
+        ] {
+            let sent: String =
+                url::form_urlencoded::byte_serialize(format!("train{c}").as_bytes()).collect();
+            assert!(
+                update(&format!("jobid=j&workid={sent}&current=1")).is_ok(),
+                "U+{:04X}",
+                c as u32
+            );
+        }
+    }
+
     #[test]
     fn ids_are_kept_exactly() {
         let u = update("jobid=1.0&workid=%20w%20&current=1").expect("valid");
@@ -800,7 +957,7 @@ mod tests {
         assert_eq!(show("jobid=j&interval=0").unwrap().interval, 1, "minimum 1");
         assert_eq!(show("jobid=j&interval=0.2").unwrap().interval, 1);
         assert_eq!(show("jobid=j&interval=1e9").unwrap().interval, 86_400);
-        for bad in ["-1", "x", "inf"] {
+        for bad in ["x", "inf", "-inf", "NaN", "1e309", ""] {
             assert_eq!(
                 show(&format!("jobid=j&interval={bad}")).unwrap_err().name,
                 "interval",
@@ -808,6 +965,20 @@ mod tests {
             );
         }
         assert_eq!(show("interval=5").unwrap_err().name, "jobid");
+    }
+
+    #[test]
+    fn show_interval_below_one_is_one_even_when_negative() {
+        // README: "a value below 1 or above 86400 is taken as 1 or 86400".
+        let show = |s: &str| ShowPage::from_form(&form(s));
+        for low in ["-5", "-1", "-0.6", "-0", "-1e300"] {
+            assert_eq!(
+                show(&format!("jobid=j&interval={low}")).unwrap().interval,
+                1,
+                "{low}"
+            );
+        }
+        assert_eq!(show("jobid=j&interval=1e300").unwrap().interval, 86_400);
     }
 
     #[test]

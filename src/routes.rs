@@ -108,14 +108,14 @@ pub fn handle(ctx: &Context, request: &Request) -> Result<Response, Error> {
     ctx.tokens
         .check(access, from_header.or(token.as_deref()))
         .map_err(Error::Unauthorized)?;
-    // A page opened with ?token=READ_TOKEN carries it into its links and
-    // status polls, so it keeps working; only that token, and only when it
-    // is the one that was checked.
+    // A page opened with ?token= (the read token, or the write token,
+    // which reads too) carries it into its links and status polls, so it
+    // keeps working; only when that token is the one that was checked.
     let links = Links {
         index: ctx.index,
         token: token
             .as_deref()
-            .filter(|t| from_header.is_none() && ctx.tokens.is_read_token(t)),
+            .filter(|t| from_header.is_none() && ctx.tokens.opens_guarded_reads(t)),
     };
     match request.path {
         "/progress/create" => create(ctx, request, &form),

@@ -116,10 +116,19 @@ fn reads_need_the_read_token_which_pages_carry_into_their_links() {
         index.contains(&format!("href=\"show?jobid=j&amp;token={READ}\"")),
         "{index}"
     );
-    // The write token opens the page but is never copied into it: a shared
-    // link would give it away.
+    // The write token opens reads too, so a page opened with it polls with
+    // it (issue 11: it polled without, got 401 and said the server was
+    // unreachable); it is in the page's address already.
     let opened_with_write = s.get(&format!("/progress/show?jobid=j&token={WRITE}")).body;
-    assert!(!opened_with_write.contains(WRITE));
+    let status_url = format!("data-status=\"status?jobid=j&amp;token={WRITE}\"");
+    assert!(
+        opened_with_write.contains(&status_url),
+        "{opened_with_write}"
+    );
+    // A token that opens nothing is never copied.
+    let wrong = s.get("/progress/show?jobid=j&token=not-a-token");
+    assert_eq!(wrong.status, 401);
+    assert!(!wrong.body.contains("not-a-token"));
     // Given as a header instead, nothing is copied into the page.
     let bearer = format!("Bearer {READ}");
     let by_header = s.get_with("/progress/show?jobid=j", &[("Authorization", &bearer)]);

@@ -297,34 +297,172 @@ fn show_page_draws_the_bars_and_follows_updates_without_reloading() -> TestResul
     Ok(())
 }
 
-#[test]
-fn a_page_opened_with_the_read_token_keeps_updating() -> TestResult {
-    let Some(chromium) = chromium_for("read token")? else {
-        return Ok(());
+/// A server with both tokens, a job `t` with one worker at 1/10, and a
+/// page opened on it with `?token=TOKEN`, its script running.
+struct TokenPage {
+    server: TestServer,
+    _browser: Browser,
+    page: Page,
+}
+
+fn page_with_token(
+    test: &str,
+    token: &str,
+) -> Result<Option<TokenPage>, Box<dyn std::error::Error>> {
+    let Some(chromium) = chromium_for(test)? else {
+        return Ok(None);
     };
-    let s = TestServer::start_with(|c| c.tokens.read = Some("r-secret".into()));
+    let s = TestServer::start_with(|c| {
+        c.tokens.read = Some("r-secret".into());
+        c.tokens.write = Some("w-secret".into());
+    });
     s.update(&[
         ("jobid", "t"),
         ("workid", "w"),
         ("current", "1"),
         ("total", "10"),
+        ("token", "w-secret"),
     ]);
     let browser = Browser::start(&chromium)?;
     let mut page = Page::open(
         &browser,
-        &format!("{}/progress/show?jobid=t&interval=1&token=r-secret", s.base),
+        &format!("{}/progress/show?jobid=t&interval=1&token={token}", s.base),
     )?;
     page.wait_for(
         "document.readyState === 'complete' && document.body.dataset.renders !== undefined",
         "the page's script to run",
     )?;
-    s.update(&[("jobid", "t"), ("workid", "w"), ("current", "7")]);
-    // Its status polls carry the token: a 401 would show the offline notice
-    // and never the update.
+    Ok(Some(TokenPage {
+        server: s,
+        _browser: browser,
+        page,
+    }))
+}
+
+/// Its status polls carry the token: a 401 would show a notice and never
+/// the update.
+fn keeps_updating(s: &TestServer, page: &mut Page) -> TestResult {
+    s.update(&[
+        ("jobid", "t"),
+        ("workid", "w"),
+        ("current", "7"),
+        ("token", "w-secret"),
+    ]);
     page.wait_for(
         "document.querySelector('[data-workid=\"w\"] .txt b').textContent === '7/10'",
         "the update to show",
     )?;
+    assert_eq!(
+        page.eval("document.getElementById('offline').hidden")?,
+        json!(true)
+    );
+    Ok(())
+}
+
+#[test]
+fn a_page_opened_with_the_read_token_keeps_updating() -> TestResult {
+    let Some(mut t) = page_with_token("read token", "r-secret")? else {
+        return Ok(());
+    };
+    keeps_updating(&t.server, &mut t.page)
+}
+
+/// Issue 11: the write token opens the page, and reads, so the page polls
+/// with it rather than getting 401 and saying the server is unreachable.
+#[test]
+fn a_page_opened_with_the_write_token_keeps_updating() -> TestResult {
+    let Some(mut t) = page_with_token("write token", "w-secret")? else {
+        return Ok(());
+    };
+    keeps_updating(&t.server, &mut t.page)
+}
+
+/// A status poll refused with 401 says the page needs a read token, not
+/// that the server cannot be reached. (The browser's requests get a wrong
+/// bearer token, which the server checks before the page's own.)
+#[test]
+fn a_refused_poll_says_not_authorised_rather_than_unreachable() -> TestResult {
+    let Some(mut t) = page_with_token("refused poll", "r-secret")? else {
+        return Ok(());
+    };
+    t.page.call("Network.enable", json!({}))?;
+    t.page.call(
+        "Network.setExtraHTTPHeaders",
+        json!({ "headers": { "Authorization": "Bearer wrong" } }),
+    )?;
+    t.page
+        .wait_for("!document.getElementById('offline').hidden", "the notice")?;
+    let notice = t
+        .page
+        .eval("document.getElementById('offline').textContent")?;
+    let notice = notice.as_str().ok_or("notice text")?;
+    assert!(
+        notice.starts_with("Not authorised: open the page with a read token"),
+        "{notice}"
+    );
+    Ok(())
+}
+
+/// Each row's rate and time left as the server wrote them in `html`, in
+/// row order.
+fn server_rate_texts(html: &str) -> Vec<String> {
+    html.split("<span class=\"rate\">")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("</span>").map(|(text, _)| text.to_string()))
+        .collect()
+}
+
+/// Issue 11: the page said `0.089/h · 11 h 13 min left`, then `0/s · 11 h
+/// 13 min left` after a poll: the status JSON had rounded the rate to 0,
+/// and the script formatted otherwise than the server. Rates from a
+/// denormal to near f64::MAX (with the job's median in units per hour, so
+/// one rate is too large for that unit) read the same before and after.
+#[test]
+fn the_script_writes_rates_as_the_server_does() -> TestResult {
+    let Some(chromium) = chromium_for("rates")? else {
+        return Ok(());
+    };
+    let s = TestServer::start();
+    let workers = [
+        ("a", "1e-320", "1"),
+        ("b", "1e-12", "1"),
+        ("c", "1e-9", "1"),
+        ("d", "7e-7", "1"),
+        ("e", "1e-4", "1"),
+        ("f", "0.0625", "1"),
+        ("g", "1e300", "1e308"),
+        ("h", "1e306", "1.7e308"),
+    ];
+    for (workid, _, total) in workers {
+        let first = [
+            ("jobid", "rates"),
+            ("workid", workid),
+            ("current", "0"),
+            ("total", total),
+        ];
+        s.update(&first);
+    }
+    std::thread::sleep(Duration::from_millis(30));
+    for (workid, current, _) in workers {
+        s.update(&[("jobid", "rates"), ("workid", workid), ("current", current)]);
+    }
+    let served = server_rate_texts(&s.get("/progress/show?jobid=rates").body);
+    assert_eq!(served.len(), workers.len(), "{served:?}");
+    assert!(served.iter().any(|t| t.ends_with("/h")), "{served:?}");
+    let browser = Browser::start(&chromium)?;
+    let mut page = Page::open(
+        &browser,
+        &format!("{}/progress/show?jobid=rates&interval=1", s.base),
+    )?;
+    page.wait_for(
+        "document.readyState === 'complete' && Number(document.body.dataset.renders) >= 1",
+        "the first status poll",
+    )?;
+    let polled = page.eval(
+        "JSON.stringify([...document.querySelectorAll('#workers .rate')].map(r => r.textContent))",
+    )?;
+    let polled: Vec<String> = serde_json::from_str(polled.as_str().ok_or("rates as text")?)?;
+    assert_eq!(polled, served);
     Ok(())
 }
 

@@ -343,7 +343,8 @@ fn invalid_utf8(c: &mut Corpus) {
     }
 }
 
-/// Control and bidi-override characters in ids; a desc may hold them.
+/// Control, bidi-override and invisible characters and noncharacters in
+/// ids; a desc may hold them.
 fn control_characters(c: &mut Corpus) {
     let g = "control-chars";
     for value in [
@@ -359,6 +360,17 @@ fn control_characters(c: &mut Corpus) {
         "%e2%80%ae",
         "%e2%81%a6",
         "%e2%80%8e",
+        // Issue 11: each of these made an id look like "train".
+        "%e2%80%8b",
+        "%e2%80%8c",
+        "%e2%81%a0",
+        "%ef%bb%bf",
+        "%d8%9c",
+        "%e2%80%a8",
+        "%e2%80%a9",
+        "%e3%85%a4",
+        "%cd%8f",
+        "%ef%bf%be",
     ] {
         for endpoint in ID_ENDPOINTS {
             c.refused(
@@ -375,6 +387,14 @@ fn control_characters(c: &mut Corpus) {
         "README, Input rules: only ids refuse control characters; params.rs: descs may hold them",
         Some("ctl-desc"),
         worker_has("ctl-desc", "desc", "a\r\nb\u{0}c\u{1b}".into()),
+    );
+    c.served(
+        g,
+        "update desc with invisible characters",
+        get("/progress/update?jobid=inv-desc&workid=w&current=1&total=2&desc=a%e2%80%8bb%ef%bb%bf"),
+        "README, Input rules: only ids refuse invisible characters",
+        Some("inv-desc"),
+        worker_has("inv-desc", "desc", "a\u{200B}b\u{FEFF}".into()),
     );
 }
 
@@ -531,11 +551,21 @@ fn numbers(c: &mut Corpus) {
             get(&format!("/progress/create?jobid=corpus&maxage={value}")),
         );
     }
-    for value in ["NaN", "-1", "inf", "-inf", "1e309", "", "x", "-0.6"] {
+    for value in ["NaN", "inf", "-inf", "1e309", "", "x"] {
         c.refused(
             g,
             format!("show interval={value}"),
             get(&format!("/progress/show?jobid=corpus&interval={value}")),
+        );
+    }
+    for value in ["-1", "-0.6", "-5"] {
+        c.served(
+            g,
+            format!("show interval={value}"),
+            get(&format!("/progress/show?jobid=corpus&interval={value}")),
+            "README, The pages: an interval below 1 is taken as 1",
+            None,
+            answer_contains("data-interval=\"1\""),
         );
     }
     for value in [

@@ -5,13 +5,18 @@ mod common;
 
 use common::{TestServer, python_query};
 
+/// Hostile text that ids may hold too.
 const HOSTILE: [&str; 5] = [
     "<script>alert(1)</script>",
     "\"><img src=x onerror=alert(2)>",
     "</script><script>alert(3)</script>",
-    "line\u{2028}separator\u{2029}",
+    "&amp; <b>not bold</b>",
     "' onmouseover='alert(4)",
 ];
+
+/// Line and paragraph separators (which end a line of script): a worker's
+/// desc may hold them, an id may not (README, Input rules).
+const SEPARATORS: &str = "line\u{2028}separator\u{2029}";
 
 fn hostile_job(s: &TestServer) {
     let r = s.get(&format!(
@@ -26,7 +31,7 @@ fn hostile_job(s: &TestServer) {
             ("workid", text),
             ("current", &current),
             ("total", "5"),
-            ("desc", text),
+            ("desc", &format!("{text}{SEPARATORS}")),
         ]);
     }
 }
@@ -60,6 +65,8 @@ fn show_page_escapes_everything_a_client_sent() {
         "the jobid, escaped"
     );
     assert!(r.body.contains("&#39; onmouseover=&#39;alert(4)"));
+    assert!(r.body.contains("&amp;amp; &lt;b&gt;not bold&lt;/b&gt;"));
+    assert!(r.body.contains(SEPARATORS), "a desc keeps them");
     // The only script is our own file.
     assert_eq!(r.body.matches("<script").count(), 1);
     assert!(
@@ -215,9 +222,12 @@ fn show_needs_a_jobid_and_keeps_the_interval_sane() {
     let r = s.get("/progress/show?jobid=j&interval=soon");
     assert_eq!(r.status, 400);
     assert!(r.body.starts_with("parameter 'interval'"));
-    // Below the minimum of 1 s it is 1 s.
-    let r = s.get("/progress/show?jobid=j&interval=0");
-    assert!(r.body.contains("data-interval=\"1\""), "{}", r.body);
+    // Below the minimum of 1 s it is 1 s, negative values too.
+    for low in ["0", "-5"] {
+        let r = s.get(&format!("/progress/show?jobid=j&interval={low}"));
+        assert_eq!(r.status, 200, "{low}");
+        assert!(r.body.contains("data-interval=\"1\""), "{}", r.body);
+    }
 }
 
 #[test]

@@ -594,6 +594,7 @@ fn axis<S: Surface>(s: &mut S, plot: &Plot) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::fixtures::{self, EDGE_RATES};
     use style::{BACKGROUND, TRACK};
 
     fn worker(i: usize, current: f64, ok: bool, updated: f64) -> Worker {
@@ -680,6 +681,22 @@ mod tests {
             version(&job, 1000.0, 800, Format::Png),
             version(&brisk, 1000.0, 800, Format::Png)
         );
+    }
+
+    /// Issue 11: a rate below about 1e-306 drew `NaN/s · over a year left`.
+    #[test]
+    fn tiny_denormal_and_huge_rates_draw_no_nan_or_inf() {
+        let workers = EDGE_RATES
+            .iter()
+            .enumerate()
+            .map(|(i, &rate)| fixtures::running(&format!("w{i}"), 1.0, f64::MAX, rate))
+            .collect();
+        let svg = render_job(&fixtures::job(workers), 11.0, 4000, Format::Svg).expect("an SVG");
+        let svg = String::from_utf8(svg).expect("UTF-8");
+        assert!(svg.contains("3.60e-317/h"), "{svg}");
+        for bad in ["NaN", "inf", "∞"] {
+            assert!(!svg.contains(bad), "{bad} in {svg}");
+        }
     }
 
     #[test]
