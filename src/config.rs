@@ -115,6 +115,16 @@ pub struct ServeArgs {
         global = true
     )]
     pub max_jobs: u64,
+    /// Most workers stored, in all jobs together; a create or update that
+    /// would add more is refused with 429 until jobs expire or are deleted.
+    /// About 300 bytes of database each.
+    #[arg(
+        long,
+        env = "PROGRESSD_MAX_WORKERS",
+        default_value_t = 10_000_000,
+        global = true
+    )]
+    pub max_workers: u64,
     /// Token that create, update and delete need (as `Authorization: Bearer
     /// TOKEN` or `token=TOKEN`). Prefer the environment variable: options
     /// show in `ps` to every user of the machine.
@@ -189,6 +199,8 @@ pub struct Config {
     pub max_workers_per_job: u64,
     /// Most jobs stored, at least 1.
     pub max_jobs: u64,
+    /// Most workers stored in all jobs, at least 1.
+    pub max_workers: u64,
     /// The write and read tokens, each 1–256 visible ASCII characters.
     pub tokens: Tokens,
     /// The log level; None: `RUST_LOG`, else info.
@@ -225,6 +237,9 @@ impl Config {
         }
         if args.max_jobs == 0 {
             return Err("--max-jobs must be at least 1, got 0".into());
+        }
+        if args.max_workers == 0 {
+            return Err("--max-workers must be at least 1, got 0".into());
         }
         let tokens = Tokens {
             write: checked_token("--write-token", args.write_token.as_deref())?,
@@ -278,6 +293,7 @@ impl Config {
             request_timeout,
             max_workers_per_job: args.max_workers_per_job,
             max_jobs: args.max_jobs,
+            max_workers: args.max_workers,
             tokens,
             log_level,
         })
@@ -288,6 +304,7 @@ impl Config {
         Caps {
             default_maxage: self.default_maxage,
             max_jobs: self.max_jobs,
+            max_workers: self.max_workers,
             max_workers_per_job: self.max_workers_per_job,
         }
     }
@@ -306,6 +323,7 @@ impl Config {
             request_timeout: Duration::from_secs(10),
             max_workers_per_job: 100_000,
             max_jobs: 1_000_000,
+            max_workers: 10_000_000,
             tokens: Tokens::default(),
             // One line per request would bury a test's own output.
             log_level: Some(log::LevelFilter::Warn),
@@ -333,8 +351,12 @@ mod tests {
         assert_eq!(config.max_connections, 4096);
         assert_eq!(config.request_timeout, Duration::from_secs(10));
         assert_eq!(
-            (config.max_workers_per_job, config.max_jobs),
-            (100_000, 1_000_000)
+            (
+                config.max_workers_per_job,
+                config.max_jobs,
+                config.max_workers
+            ),
+            (100_000, 1_000_000, 10_000_000)
         );
     }
 

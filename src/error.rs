@@ -61,7 +61,9 @@ impl Error {
                 413
             }
             // Space comes back as jobs expire or are deleted.
-            Error::Store(StoreError::TooManyJobs { .. }) => 429,
+            Error::Store(
+                StoreError::TooManyJobs { .. } | StoreError::TooManyStoredWorkers { .. },
+            ) => 429,
             Error::Store(e) if e.is_transient() => 503,
             Error::Store(_) | Error::Chart(_) | Error::Panic => 500,
         }
@@ -103,7 +105,8 @@ impl fmt::Display for Error {
             Error::Store(
                 e @ (StoreError::TooManyWorkers { .. }
                 | StoreError::RosterTooLarge { .. }
-                | StoreError::TooManyJobs { .. }),
+                | StoreError::TooManyJobs { .. }
+                | StoreError::TooManyStoredWorkers { .. }),
             ) => e.fmt(f),
             // The cause goes to the log, not to the client.
             Error::Store(e) if e.is_transient() => {

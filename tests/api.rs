@@ -704,11 +704,6 @@ fn status_lists_workers_in_natural_order_with_a_summary() {
 #[test]
 fn workers_past_the_per_job_cap_are_refused_with_413() {
     let mut s = TestServer::start_with(|c| c.max_workers_per_job = 3);
-    let update = |s: &TestServer, job: &str, w: &str| {
-        s.get(&format!(
-            "/progress/update?jobid={job}&workid={w}&current=1&total=2"
-        ))
-    };
     for w in ["a", "b", "c"] {
         assert_eq!(update(&s, "cap", w).status, 200);
     }
@@ -763,6 +758,31 @@ fn jobs_past_the_cap_are_refused_with_429_until_one_goes() {
     assert_eq!(s.get("/progress/create?jobid=c").status, 429);
     assert_eq!(s.get("/progress/delete?jobid=a").status, 200);
     assert_eq!(s.get("/progress/create?jobid=c").status, 200);
+}
+
+/// A worker's report of 1 out of 2, to see whether it is taken.
+fn update(s: &TestServer, job: &str, w: &str) -> common::Reply {
+    s.get(&format!(
+        "/progress/update?jobid={job}&workid={w}&current=1&total=2"
+    ))
+}
+
+#[test]
+fn workers_past_the_stored_cap_are_refused_with_429_until_a_job_goes() {
+    let mut s = TestServer::start_with(|c| c.max_workers = 5);
+    assert_eq!(s.get("/progress/create?jobid=a&workers=3").status, 200);
+    assert_eq!(update(&s, "b", "1").status, 200);
+    assert_eq!(update(&s, "b", "2").status, 200);
+    let refused = update(&s, "b", "3");
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(refused.body.contains("--max-workers"), "{}", refused.body);
+    assert_eq!(s.get("/progress/create?jobid=c&workers=1").status, 429);
+    // Workers that exist still report; the cap holds across a restart.
+    assert_eq!(update(&s, "b", "1").status, 200);
+    s.restart();
+    assert_eq!(update(&s, "b", "3").status, 429);
+    assert_eq!(s.get("/progress/delete?jobid=a").status, 200);
+    assert_eq!(update(&s, "b", "3").status, 200);
 }
 
 #[test]

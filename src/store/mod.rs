@@ -102,6 +102,11 @@ pub enum StoreError {
         /// The cap (`--max-jobs`).
         limit: u64,
     },
+    /// New workers would pass the cap on workers stored in all jobs.
+    TooManyStoredWorkers {
+        /// The cap (`--max-workers`).
+        limit: u64,
+    },
 }
 
 impl fmt::Display for StoreError {
@@ -161,6 +166,11 @@ impl fmt::Display for StoreError {
                 f,
                 "the server already holds {limit} jobs, the most allowed (--max-jobs); \
                  delete jobs or wait for old ones to expire"
+            ),
+            StoreError::TooManyStoredWorkers { limit } => write!(
+                f,
+                "the server already holds {limit} workers in all its jobs, the most allowed \
+                 (--max-workers); delete jobs or wait for old ones to expire"
             ),
         }
     }

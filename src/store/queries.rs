@@ -202,7 +202,16 @@ pub fn stored_totals(conn: &Connection) -> Result<(u64, u64, u64), StoreError> {
 
 /// How many jobs are stored.
 pub(super) fn count_jobs(conn: &Connection) -> rusqlite::Result<u64> {
-    conn.prepare_cached("SELECT COUNT(*) FROM jobs")?
+    count(conn, "SELECT COUNT(*) FROM jobs")
+}
+
+/// How many workers are stored, in all jobs.
+pub(super) fn count_workers(conn: &Connection) -> rusqlite::Result<u64> {
+    count(conn, "SELECT COUNT(*) FROM workers")
+}
+
+fn count(conn: &Connection, sql: &str) -> rusqlite::Result<u64> {
+    conn.prepare_cached(sql)?
         .query_row([], |row| row.get::<_, i64>(0))
         .map(i64::unsigned_abs)
 }
@@ -376,27 +385,34 @@ pub(super) fn create_implicit_job(
     .query_row(params![jobid, now, maxage], |row| row.get(0))
 }
 
-/// Deletes a job and its workers; false when there was no such job.
-pub(super) fn delete_job(conn: &Connection, jobid: &str) -> rusqlite::Result<bool> {
-    let deleted = conn
-        .prepare_cached("DELETE FROM jobs WHERE jobid = ?1")?
-        .execute([jobid])?;
-    Ok(deleted > 0)
+/// Deletes the job with this row id and its workers.
+pub(super) fn delete_job(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM jobs WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
 }
 
 /// Deletes up to `limit` jobs that expired by `now`, with their workers;
-/// returns the ids of the jobs deleted.
+/// returns the ids of the jobs deleted and how many workers each had.
 pub(super) fn delete_expired(
     conn: &Connection,
     now: f64,
     limit: usize,
-) -> rusqlite::Result<Vec<String>> {
+) -> rusqlite::Result<Vec<(String, u64)>> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    conn.prepare_cached(
-        "DELETE FROM jobs
-          WHERE id IN (SELECT id FROM jobs WHERE expires <= ?1 ORDER BY expires LIMIT ?2)
-         RETURNING jobid",
-    )?
-    .query_map(params![now, limit], |row| row.get(0))?
-    .collect()
+    let expired: Vec<(i64, String, i64)> = conn
+        .prepare_cached(
+            "SELECT id, jobid, (SELECT COUNT(*) FROM workers WHERE job = jobs.id)
+               FROM jobs WHERE expires <= ?1 ORDER BY expires LIMIT ?2",
+        )?
+        .query_map(params![now, limit], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut jobs = Vec::with_capacity(expired.len());
+    for (id, jobid, workers) in expired {
+        delete_job(conn, id)?;
+        jobs.push((jobid, workers.unsigned_abs()));
+    }
+    Ok(jobs)
 }

@@ -87,6 +87,8 @@ pub struct Caps {
     pub default_maxage: f64,
     /// Most jobs stored at once.
     pub max_jobs: u64,
+    /// Most workers stored at once, in all jobs.
+    pub max_workers: u64,
     /// Most workers in one job.
     pub max_workers_per_job: u64,
 }
@@ -265,14 +267,18 @@ fn chart_interval(workers: u64) -> f64 {
     (workers as f64 / 10_000.0).max(ACTIVITY_STAMP_SECS)
 }
 
-/// The jobs the writer has seen, by jobid, and how many jobs there are.
-/// Only the writer changes jobs, so this matches the file as long as batches
-/// commit; it is dropped when one does not.
+/// The jobs the writer has seen, by jobid, and how many jobs and workers
+/// there are. Only the writer changes jobs, so this matches the file as
+/// long as batches commit; it is dropped when one does not. What it looks
+/// up is kept even when the operation is then refused, so a refusal costs
+/// no more than an acceptance.
 #[derive(Debug, Default)]
 struct KnownJobs {
     jobs: HashMap<String, KnownJob>,
     /// Jobs stored; counted when first needed.
     count: Option<u64>,
+    /// Workers stored in all jobs; counted when first needed.
+    workers: Option<u64>,
 }
 
 impl KnownJobs {
@@ -280,19 +286,23 @@ impl KnownJobs {
         self.jobs.get(jobid).copied()
     }
 
-    /// The job's row, from memory or the file; None when there is no job.
-    fn find(&self, conn: &Connection, jobid: &str) -> rusqlite::Result<Option<KnownJob>> {
+    /// The job's row, from memory or the file (then remembered); None when
+    /// there is no job.
+    fn find(&mut self, conn: &Connection, jobid: &str) -> rusqlite::Result<Option<KnownJob>> {
         if let Some(job) = self.get(jobid) {
             return Ok(Some(job));
         }
-        Ok(
-            queries::job_row(conn, jobid)?.map(|(id, stamped, workers)| KnownJob {
-                id,
-                stamped,
-                workers,
-                charted: stamped,
-            }),
-        )
+        let Some((id, stamped, workers)) = queries::job_row(conn, jobid)? else {
+            return Ok(None);
+        };
+        let job = KnownJob {
+            id,
+            stamped,
+            workers,
+            charted: stamped,
+        };
+        self.remember(jobid.to_string(), job);
+        Ok(Some(job))
     }
 
     /// Refuses a new job when `max` are stored already.
@@ -307,25 +317,47 @@ impl KnownJobs {
         Ok(())
     }
 
+    /// Workers stored in all jobs.
+    fn stored_workers(&mut self, conn: &Connection) -> rusqlite::Result<u64> {
+        Ok(match self.workers {
+            Some(count) => count,
+            None => *self.workers.insert(queries::count_workers(conn)?),
+        })
+    }
+
+    fn remember(&mut self, jobid: String, job: KnownJob) {
+        if self.jobs.len() >= MAX_KNOWN_JOBS && !self.jobs.contains_key(&jobid) {
+            // Forget one job (any): it is looked up again if it reports,
+            // while the others stay known.
+            if let Some(forget) = self.jobs.keys().next().cloned() {
+                self.jobs.remove(&forget);
+            }
+        }
+        self.jobs.insert(jobid, job);
+    }
+
     fn apply(&mut self, effect: Effect) {
         match effect {
             Effect::Nothing => {}
-            Effect::Known { jobid, job, new } => {
-                if self.jobs.len() >= MAX_KNOWN_JOBS && !self.jobs.contains_key(&jobid) {
-                    // Forget one job (any): it is looked up again if it
-                    // reports, while the others stay known.
-                    if let Some(forget) = self.jobs.keys().next().cloned() {
-                        self.jobs.remove(&forget);
-                    }
-                }
-                self.jobs.insert(jobid, job);
+            Effect::Known {
+                jobid,
+                job,
+                new,
+                workers_before,
+            } => {
+                self.workers = self
+                    .workers
+                    .map(|n| (n + job.workers).saturating_sub(workers_before));
+                self.remember(jobid, job);
                 if new {
                     self.count = self.count.map(|n| n + 1);
                 }
             }
-            Effect::Deleted(jobids) => {
-                self.count = self.count.map(|n| n.saturating_sub(jobids.len() as u64));
-                for jobid in jobids {
+            Effect::Deleted(jobs) => {
+                self.count = self.count.map(|n| n.saturating_sub(jobs.len() as u64));
+                let workers: u64 = jobs.iter().map(|(_, workers)| workers).sum();
+                self.workers = self.workers.map(|n| n.saturating_sub(workers));
+                for (jobid, _) in jobs {
                     self.jobs.remove(&jobid);
                 }
             }
@@ -382,14 +414,16 @@ fn apply_batch(
 /// once its savepoint is released.
 enum Effect {
     Nothing,
-    /// This job's row is now as given; `new` when the operation created it.
+    /// This job's row is now as given; `new` when the operation created it,
+    /// and it had `workers_before` workers before.
     Known {
         jobid: String,
         job: KnownJob,
         new: bool,
+        workers_before: u64,
     },
-    /// These jobs no longer exist.
-    Deleted(Vec<String>),
+    /// These jobs, with this many workers each, no longer exist.
+    Deleted(Vec<(String, u64)>),
 }
 
 /// Applies one operation; the rows of jobs whose burn-up is due a point go
@@ -404,7 +438,8 @@ fn apply_op(
 ) -> Result<(WriteOutcome, Effect), StoreError> {
     match op {
         WriteOp::Create(create) => {
-            let new = known.find(conn, &create.jobid)?.is_none();
+            let before = known.find(conn, &create.jobid)?;
+            let new = before.is_none();
             if new {
                 known.check_room(conn, caps.max_jobs)?;
             }
@@ -412,6 +447,14 @@ fn apply_op(
                 return Err(StoreError::RosterTooLarge {
                     size: create.roster.len(),
                     limit: caps.max_workers_per_job,
+                });
+            }
+            // The job's old workers make way for its roster.
+            let workers_before = before.map_or(0, |job| job.workers);
+            let others = known.stored_workers(conn)?.saturating_sub(workers_before);
+            if others.saturating_add(create.roster.len()) > caps.max_workers {
+                return Err(StoreError::TooManyStoredWorkers {
+                    limit: caps.max_workers,
                 });
             }
             let roster = create.roster.ids();
@@ -423,8 +466,13 @@ fn apply_op(
                 workers: roster.len() as u64,
                 charted: now,
             };
-            let jobid = create.jobid.clone();
-            Ok((WriteOutcome::Created, Effect::Known { jobid, job, new }))
+            let effect = Effect::Known {
+                jobid: create.jobid.clone(),
+                job,
+                new,
+                workers_before,
+            };
+            Ok((WriteOutcome::Created, effect))
         }
         WriteOp::Update(update) => {
             let (job, new) = match known.find(conn, &update.jobid)? {
@@ -447,11 +495,23 @@ fn apply_op(
                     (job, true)
                 }
             };
-            let full = job.workers >= caps.max_workers_per_job;
-            if full && !queries::worker_exists(conn, job.id, &update.workid)? {
-                return Err(StoreError::TooManyWorkers {
+            // A new worker past a cap is refused; one that exists is not
+            // new, whatever the counts.
+            let refusal = if job.workers >= caps.max_workers_per_job {
+                Some(StoreError::TooManyWorkers {
                     limit: caps.max_workers_per_job,
-                });
+                })
+            } else if known.stored_workers(conn)? >= caps.max_workers {
+                Some(StoreError::TooManyStoredWorkers {
+                    limit: caps.max_workers,
+                })
+            } else {
+                None
+            };
+            if let Some(refusal) = refusal
+                && !queries::worker_exists(conn, job.id, &update.workid)?
+            {
+                return Err(refusal);
             }
             let mut changed = job;
             match queries::write_worker(conn, job.id, update, now)? {
@@ -475,25 +535,24 @@ fn apply_op(
                     jobid: update.jobid.clone(),
                     job: changed,
                     new,
+                    workers_before: job.workers,
                 }
             };
             Ok((WriteOutcome::Updated, effect))
         }
-        WriteOp::Delete(job) => {
-            let deleted = queries::delete_job(conn, &job.jobid)?;
-            // Only a job that was there lowers the count.
-            let effect = if deleted {
-                Effect::Deleted(vec![job.jobid.clone()])
-            } else {
-                Effect::Nothing
+        WriteOp::Delete(delete) => {
+            let Some(job) = known.find(conn, &delete.jobid)? else {
+                return Ok((WriteOutcome::Deleted(false), Effect::Nothing));
             };
-            Ok((WriteOutcome::Deleted(deleted), effect))
+            queries::delete_job(conn, job.id)?;
+            let effect = Effect::Deleted(vec![(delete.jobid.clone(), job.workers)]);
+            Ok((WriteOutcome::Deleted(true), effect))
         }
         WriteOp::Expire { limit } => {
             // A row's stamp may lag its last activity by up to the stamp
             // interval; waiting that much longer never deletes a job early.
-            let jobids = queries::delete_expired(conn, now - ACTIVITY_STAMP_SECS, *limit)?;
-            Ok((WriteOutcome::Expired(jobids.len()), Effect::Deleted(jobids)))
+            let jobs = queries::delete_expired(conn, now - ACTIVITY_STAMP_SECS, *limit)?;
+            Ok((WriteOutcome::Expired(jobs.len()), Effect::Deleted(jobs)))
         }
     }
 }
@@ -507,6 +566,7 @@ mod tests {
     const CAPS: Caps = Caps {
         default_maxage: 60.0,
         max_jobs: 1_000_000,
+        max_workers: 10_000_000,
         max_workers_per_job: 100_000,
     };
 
@@ -697,6 +757,87 @@ mod tests {
             at(2011.0, WriteOp::Expire { limit: 10 })?,
             WriteOutcome::Expired(1)
         );
+        Ok(())
+    }
+
+    #[test]
+    fn a_refused_update_remembers_its_job_so_the_next_costs_no_count() -> Result<(), StoreError> {
+        let (_dir, _path, mut conn) = new_db();
+        let caps = Caps {
+            max_workers_per_job: 2,
+            ..CAPS
+        };
+        let ops = [update("a", Some(2.0), ""), update("b", Some(2.0), "")];
+        apply_batch(
+            &mut conn,
+            &ops.iter().collect::<Vec<_>>(),
+            1000.0,
+            caps,
+            &mut KnownJobs::default(),
+        )?;
+        // As after a restart: the writer knows nothing yet.
+        let mut known = KnownJobs::default();
+        for op in [update("c", Some(2.0), ""), update("d", None, "")] {
+            let results = apply_batch(&mut conn, &[&op], 1001.0, caps, &mut known)?;
+            assert!(results[0].is_err(), "refused: {:?}", results[0]);
+            assert_eq!(
+                known.get("j").map(|job| job.workers),
+                Some(2),
+                "the refusal's look-up is kept, with its count"
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn workers_past_the_stored_cap_are_refused_and_deletions_make_room() -> Result<(), StoreError> {
+        let (_dir, _path, mut conn) = new_db();
+        let caps = Caps {
+            max_workers: 3,
+            ..CAPS
+        };
+        let mut known = KnownJobs::default();
+        let mut run = |op: WriteOp| -> Result<WriteOutcome, StoreError> {
+            apply_batch(&mut conn, &[&op], 1000.0, caps, &mut known)?.remove(0)
+        };
+        let on = |jobid: &str, workid: &str| {
+            WriteOp::Update(WorkerUpdate {
+                jobid: jobid.into(),
+                workid: workid.into(),
+                current: 1.0,
+                total: Some(2.0),
+                ok: true,
+                desc: None,
+                seq: None,
+            })
+        };
+        let roster = |jobid: &str, size: u64| {
+            WriteOp::Create(CreateJob {
+                jobid: jobid.into(),
+                desc: String::new(),
+                maxage: None,
+                roster: Roster::Count(size),
+            })
+        };
+        let full = |r: Result<WriteOutcome, StoreError>| {
+            matches!(r, Err(StoreError::TooManyStoredWorkers { limit: 3 }))
+        };
+        run(on("a", "1"))?;
+        run(on("a", "2"))?;
+        run(on("b", "1"))?;
+        assert!(full(run(on("b", "2"))), "a fourth worker");
+        assert_eq!(run(on("b", "1"))?, WriteOutcome::Updated, "an existing one");
+        assert!(full(run(roster("c", 1))), "a roster that passes the cap");
+        // Recreating a job replaces its workers: a's two make room for two.
+        assert_eq!(run(roster("a", 2))?, WriteOutcome::Created);
+        assert!(full(run(roster("a", 3))));
+        assert_eq!(
+            run(WriteOp::Delete(JobRef { jobid: "a".into() }))?,
+            WriteOutcome::Deleted(true)
+        );
+        assert_eq!(run(on("b", "2"))?, WriteOutcome::Updated);
+        assert_eq!(run(on("b", "3"))?, WriteOutcome::Updated);
+        assert!(full(run(on("b", "4"))));
         Ok(())
     }
 
