@@ -93,13 +93,15 @@ impl Tokens {
 }
 
 impl Tokens {
-    /// True when reads need a token and `given` opens them: the read token,
-    /// or the write token, which opens reads too. A page opened with such a
-    /// `token=` carries it into its links and status polls, which would
-    /// otherwise be refused; it is in the page's address already. Without
-    /// a read token reads are open and no token is carried.
-    pub fn opens_guarded_reads(&self, given: &str) -> bool {
-        self.read.is_some() && self.check(Access::Read, Some(given)).is_ok()
+    /// The token a page opened with `token=given` carries into its links
+    /// and status polls, which would otherwise be refused: the read token,
+    /// when reads need one and `given` opens them (the read token, or the
+    /// write token, which opens reads too). Never the write token itself, so
+    /// a link copied from a page opened with it cannot write. Without a read
+    /// token reads are open and nothing is carried.
+    pub fn read_token_for(&self, given: &str) -> Option<&str> {
+        self.check(Access::Read, Some(given)).ok()?;
+        self.read.as_deref()
     }
 }
 
@@ -180,13 +182,17 @@ mod tests {
     #[test]
     fn the_tokens_that_open_guarded_reads() {
         let t = tokens(Some("w"), Some("r"));
-        assert!(t.opens_guarded_reads("r"));
-        assert!(t.opens_guarded_reads("w"));
-        assert!(!t.opens_guarded_reads("x"));
-        assert!(!t.opens_guarded_reads(""));
+        assert_eq!(t.read_token_for("r"), Some("r"));
+        assert_eq!(
+            t.read_token_for("w"),
+            Some("r"),
+            "the write token is never carried"
+        );
+        assert_eq!(t.read_token_for("x"), None);
+        assert_eq!(t.read_token_for(""), None);
         // Reads are open: nothing to carry.
-        assert!(!tokens(Some("w"), None).opens_guarded_reads("w"));
-        assert!(tokens(None, Some("r")).opens_guarded_reads("r"));
+        assert_eq!(tokens(Some("w"), None).read_token_for("w"), None);
+        assert_eq!(tokens(None, Some("r")).read_token_for("r"), Some("r"));
     }
 
     #[test]

@@ -88,8 +88,7 @@ pub struct Running {
     expiry: Periodic,
     writer_thread: JoinHandle<()>,
     checkpoints: Periodic,
-    /// The lock on the database file, released last: closing the file
-    /// drops SQLite's locks on it too, so no connection may outlive it.
+    /// The lock on the database, released once every thread has stopped.
     _db_file: Arc<store::DbFile>,
 }
 

@@ -109,13 +109,15 @@ pub fn handle(ctx: &Context, request: &Request) -> Result<Response, Error> {
         .check(access, from_header.or(token.as_deref()))
         .map_err(Error::Unauthorized)?;
     // A page opened with ?token= (the read token, or the write token,
-    // which reads too) carries it into its links and status polls, so it
-    // keeps working; only when that token is the one that was checked.
+    // which reads too) carries the read token into its links and status
+    // polls, so it keeps working; only when the token in the address is the
+    // one that was checked.
     let links = Links {
         index: ctx.index,
         token: token
             .as_deref()
-            .filter(|t| from_header.is_none() && ctx.tokens.opens_guarded_reads(t)),
+            .filter(|_| from_header.is_none())
+            .and_then(|t| ctx.tokens.read_token_for(t)),
     };
     match request.path {
         "/progress/create" => create(ctx, request, &form),

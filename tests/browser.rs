@@ -368,7 +368,8 @@ fn a_page_opened_with_the_read_token_keeps_updating() -> TestResult {
 }
 
 /// Issue 11: the write token opens the page, and reads, so the page polls
-/// with it rather than getting 401 and saying the server is unreachable.
+/// (with the read token) rather than getting 401 and saying the server is
+/// unreachable.
 #[test]
 fn a_page_opened_with_the_write_token_keeps_updating() -> TestResult {
     let Some(mut t) = page_with_token("write token", "w-secret")? else {

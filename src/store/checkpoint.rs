@@ -16,10 +16,19 @@
 //! log again; and should readers keep the log from starting again until it
 //! passes [`WAL_LIMIT_PAGES`], it waits for them and empties the log. The
 //! log file therefore stays near [`WAL_LIMIT_PAGES`] plus one batch, at any
-//! write rate. (Waking the thread instead does not bound it: only one
-//! checkpoint runs at a time, so the writer's attempts then find it busy.)
+//! write rate, as long as reads end: the writer waits at most
+//! [`EMPTY_WAIT`] for them, at most once per [`EMPTY_EVERY`], so a reader
+//! that never pauses grows the log rather than stalling every update.
+//! (Waking the thread instead does not bound it: only one checkpoint runs
+//! at a time, so the writer's attempts then find it busy.)
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
+
+use super::schema::BUSY_TIMEOUT;
 
 /// Log pages past which the writer finishes the copy itself, so that the
 /// log starts again at its next commit (2 MiB of 4 KiB pages).
@@ -29,42 +38,34 @@ pub const WAL_RESTART_PAGES: u32 = 512;
 /// (4 MiB).
 pub const WAL_LIMIT_PAGES: u32 = 1024;
 
+/// The longest the writer waits for readers to leave the log.
+pub const EMPTY_WAIT: Duration = Duration::from_millis(100);
+
+/// The writer tries to empty the log at most this often.
+pub const EMPTY_EVERY: Duration = Duration::from_secs(1);
+
 /// Bytes the log file is cut back to whenever it starts again.
 pub const WAL_KEPT_BYTES: i64 = 4 * 1024 * 1024;
 
-/// What one checkpoint found and did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Checkpoint {
-    /// True when another checkpoint was running, so this one did nothing.
-    pub busy: bool,
-    /// Pages in the log.
-    pub log_pages: i64,
-    /// Pages of the log now copied into the database.
-    pub copied_pages: i64,
-}
-
 /// Copies the log into the database without waiting for anyone: the
 /// checkpoint thread's task.
-pub fn checkpoint(conn: &Connection) -> rusqlite::Result<Checkpoint> {
+pub fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
     run(conn, "PASSIVE")
 }
 
 /// Copies the whole log into the database and truncates it to nothing,
 /// waiting for readers: at shutdown, so the file on disk is complete by
 /// itself, and when the log must be emptied.
-pub fn truncate(conn: &Connection) -> rusqlite::Result<Checkpoint> {
+pub fn truncate(conn: &Connection) -> rusqlite::Result<()> {
     run(conn, "TRUNCATE")
 }
 
-fn run(conn: &Connection, mode: &str) -> rusqlite::Result<Checkpoint> {
+/// Runs a checkpoint. One that finds another running, or readers in the
+/// way, says so in its row (not as an error) and is simply tried again
+/// later: the writer's hook tells whether the log still grows.
+fn run(conn: &Connection, mode: &str) -> rusqlite::Result<()> {
     // `mode` is one of two constants above, never client text.
-    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
-        Ok(Checkpoint {
-            busy: row.get::<_, i64>(0)? != 0,
-            log_pages: row.get(1)?,
-            copied_pages: row.get(2)?,
-        })
-    })
+    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()))
 }
 
 /// What the writer does about the log after a commit that left it `pages`
@@ -92,6 +93,67 @@ impl LogBound {
     }
 }
 
+/// The writer's side of the bound: after each commit, the step for the
+/// log's length (told by SQLite's WAL hook, which the writer installs).
+pub struct LogKeeper {
+    pages: Arc<AtomicU32>,
+    last_emptied: Option<Instant>,
+}
+
+impl LogKeeper {
+    /// A keeper that reads the log's length from `pages`.
+    pub fn new(pages: Arc<AtomicU32>) -> LogKeeper {
+        LogKeeper {
+            pages,
+            last_emptied: None,
+        }
+    }
+
+    /// Copies what the checkpoint thread has not, so that the next commit
+    /// starts the log again, or, when readers have kept it from starting
+    /// again, waits briefly for them and empties it.
+    pub fn after_commit(&mut self, conn: &Connection) {
+        let pages = self.pages.load(Ordering::Relaxed);
+        let done = match LogBound::for_log(pages) {
+            LogBound::Fine => return,
+            LogBound::Empty if self.may_empty() => {
+                log::debug!("write-ahead log at {pages} pages: emptying it");
+                self.empty(conn)
+            }
+            LogBound::Restart | LogBound::Empty => checkpoint(conn),
+        };
+        // The next commit's hook tells the log's new length; a checkpoint
+        // that found another running, or was kept back by a reader, is
+        // tried again after it.
+        if let Err(e) = done {
+            log::warn!("checkpoint after a commit failed: {e}");
+        }
+    }
+
+    /// After a commit failed: a full disk may be full of log, so empty it
+    /// if that may be done now.
+    pub fn after_failed_commit(&mut self, conn: &Connection) {
+        if self.may_empty()
+            && let Err(e) = self.empty(conn)
+        {
+            log::debug!("emptying the log after a failed commit: {e}");
+        }
+    }
+
+    fn may_empty(&self) -> bool {
+        self.last_emptied
+            .is_none_or(|at| at.elapsed() >= EMPTY_EVERY)
+    }
+
+    fn empty(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        self.last_emptied = Some(Instant::now());
+        conn.busy_timeout(EMPTY_WAIT)?;
+        let done = truncate(conn);
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        done
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +167,35 @@ mod tests {
         assert_eq!(LogBound::for_log(u32::MAX), LogBound::Empty);
         // The file is cut back to no less than the log may hold.
         assert!(WAL_KEPT_BYTES >= i64::from(WAL_LIMIT_PAGES) * 4096);
+    }
+
+    #[test]
+    fn a_reader_that_holds_the_log_delays_the_writer_briefly_and_rarely()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("k.sqlite3");
+        let (writer, _file) = crate::store::open_writer(&path)?;
+        writer.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")?;
+        // A reader in the middle of a read, on a snapshot in the log.
+        let reader = crate::store::open_reader(&path)?;
+        reader.execute_batch("BEGIN; SELECT COUNT(*) FROM t;")?;
+        writer.execute_batch("INSERT INTO t VALUES (2);")?;
+        let pages = Arc::new(AtomicU32::new(WAL_LIMIT_PAGES));
+        let mut keeper = LogKeeper::new(Arc::clone(&pages));
+        let started = Instant::now();
+        keeper.after_commit(&writer);
+        let first = started.elapsed();
+        // It waited for the reader, but not the connection's usual 10 s.
+        assert!(first >= EMPTY_WAIT / 2, "the reader was in the way: {first:?}");
+        assert!(first < Duration::from_secs(2), "waited {first:?}");
+        // Tried again at once, it copies without waiting.
+        let started = Instant::now();
+        keeper.after_commit(&writer);
+        assert!(
+            started.elapsed() < first,
+            "not waited for again within the second"
+        );
+        reader.execute_batch("COMMIT;")?;
+        Ok(())
     }
 }

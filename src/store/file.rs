@@ -4,15 +4,16 @@
 //! Two servers on one file would each trust what they remember of it (the
 //! writer's map of job row ids), so one could write a worker into a job the
 //! other had deleted and recreated. A server therefore holds an exclusive
-//! `flock` on the file for its whole life; a second one is refused with the
-//! process that holds it. SQLite's own locks are POSIX record locks, which
-//! Linux keeps apart from `flock`, so the two never meet. (Other programs
-//! that open the file with SQLite, a backup or `sqlite3`, take no `flock`
-//! and are not kept out.)
+//! `flock` on `DB.lock` beside the database for its whole life; a second one
+//! is refused with the process that holds it. The lock is on a file of its
+//! own because closing any descriptor of the database would drop SQLite's
+//! own (POSIX) locks on it, and a refused lock closes its descriptor.
+//! (Programs that open the database with SQLite, a backup or `sqlite3`,
+//! take no `flock` and are not kept out.)
 //!
 //! SQLite keeps writing to a file that has been deleted or renamed: the
 //! process still holds it open, so every update is acknowledged and then
-//! lost at the next restart. Before each batch the writer compares the
+//! lost at the next restart. Around each batch the writer compares the
 //! file at the path (and its `-wal`) with the one it opened.
 
 use std::fs::{File, OpenOptions, TryLockError};
@@ -25,13 +26,11 @@ use super::{StoreError, path_text};
 #[derive(Debug)]
 pub struct DbFile {
     path: PathBuf,
-    /// Holds the `flock`; dropped last (see `Running`), since closing any
-    /// descriptor of the file drops the process's POSIX locks on it,
-    /// SQLite's included.
+    /// Holds the `flock` on `DB.lock` while the server runs.
     _lock: File,
-    opened: Identity,
-    /// The log's identity, once the writer has opened it.
-    wal: Option<Identity>,
+    /// The database's and the log's identities, once the writer has
+    /// opened them.
+    opened: Option<(Identity, Option<Identity>)>,
 }
 
 /// What tells two files apart: the device and inode.
@@ -51,11 +50,12 @@ impl Identity {
 }
 
 impl DbFile {
-    /// Opens (creating if missing) and locks the database file; fails when
-    /// another process holds it.
+    /// Takes the lock on the database at `path` (creating `DB.lock`); fails
+    /// when another process holds it.
     pub fn lock(path: &Path) -> Result<DbFile, StoreError> {
+        let lock_path = beside(path, ".lock");
         let io_error = |source| StoreError::File {
-            path: path_text(path),
+            path: path_text(&lock_path),
             source,
         };
         let file = OpenOptions::new()
@@ -63,19 +63,18 @@ impl DbFile {
             .write(true)
             .create(true)
             .truncate(false)
-            .open(path)
+            .open(&lock_path)
             .map_err(io_error)?;
-        let meta = file.metadata().map_err(io_error)?;
-        let opened = Identity {
-            dev: meta.dev(),
-            ino: meta.ino(),
-        };
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
+                let holder = file
+                    .metadata()
+                    .ok()
+                    .and_then(|m| flock_holder(m.dev(), m.ino()));
                 return Err(StoreError::InUse {
                     path: path_text(path),
-                    holder: flock_holder(opened.ino),
+                    holder,
                 });
             }
             Err(TryLockError::Error(e)) => return Err(io_error(e)),
@@ -83,23 +82,26 @@ impl DbFile {
         Ok(DbFile {
             path: path.to_path_buf(),
             _lock: file,
-            opened,
-            wal: None,
+            opened: None,
         })
     }
 
-    /// Remembers the log file the writer's connection has open.
-    pub(super) fn note_wal(&mut self) {
-        self.wal = Identity::of(&wal_path(&self.path));
+    /// Remembers the database and log files the writer's connection has
+    /// open.
+    pub(super) fn note_opened(&mut self) {
+        if let Some(db) = Identity::of(&self.path) {
+            self.opened = Some((db, Identity::of(&beside(&self.path, "-wal"))));
+        }
     }
 
     /// Fails when the file at the path (or its log) is no longer the one
     /// opened: deleted, renamed, or replaced.
     pub fn check(&self) -> Result<(), StoreError> {
-        let moved = Identity::of(&self.path) != Some(self.opened)
-            || self
-                .wal
-                .is_some_and(|wal| Identity::of(&wal_path(&self.path)) != Some(wal));
+        let Some((db, wal)) = self.opened else {
+            return Ok(());
+        };
+        let moved = Identity::of(&self.path) != Some(db)
+            || wal.is_some_and(|wal| Identity::of(&beside(&self.path, "-wal")) != Some(wal));
         if moved {
             return Err(self.moved());
         }
@@ -114,24 +116,32 @@ impl DbFile {
     }
 }
 
-fn wal_path(path: &Path) -> PathBuf {
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    PathBuf::from(wal)
+/// `path` with `suffix` added to its name: `DB-wal`, `DB.lock`.
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
-/// The process holding an `flock` on the file with inode `ino`, from
-/// `/proc/locks` (Linux; None elsewhere or when it cannot tell). A line
-/// reads `1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF`.
-fn flock_holder(ino: u64) -> Option<u32> {
+/// The process holding an `flock` on the file on device `dev` with inode
+/// `ino`, from `/proc/locks` (Linux; None elsewhere or when it cannot
+/// tell). A line reads `1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF`,
+/// the device as hexadecimal major and minor numbers.
+fn flock_holder(dev: u64, ino: u64) -> Option<u32> {
+    // Linux's encoding of a device number.
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
     let locks = std::fs::read_to_string("/proc/locks").ok()?;
     locks.lines().find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let (kind, pid, file) = (fields.get(1)?, fields.get(4)?, fields.get(5)?);
-        let inode = file.rsplit(':').next()?.parse::<u64>().ok()?;
-        (*kind == "FLOCK" && inode == ino)
-            .then(|| pid.parse().ok())
-            .flatten()
+        let mut parts = file.split(':');
+        let (maj, min, inode) = (parts.next()?, parts.next()?, parts.next()?);
+        let same = *kind == "FLOCK"
+            && u64::from_str_radix(maj, 16).ok()? == major
+            && u64::from_str_radix(min, 16).ok()? == minor
+            && inode.parse::<u64>().ok()? == ino;
+        same.then(|| pid.parse().ok()).flatten()
     })
 }
 
@@ -164,7 +174,9 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("db.sqlite3");
         let aside = dir.path().join("aside.sqlite3");
-        let file = DbFile::lock(&path)?;
+        std::fs::write(&path, b"")?;
+        let mut file = DbFile::lock(&path)?;
+        file.note_opened();
         file.check()?;
         std::fs::rename(&path, &aside)?;
         assert!(matches!(file.check(), Err(StoreError::FileMoved { .. })));

@@ -14,7 +14,7 @@ mod writer;
 use std::fmt;
 use std::path::Path;
 
-pub use checkpoint::{Checkpoint, WAL_KEPT_BYTES, WAL_LIMIT_PAGES, checkpoint, truncate};
+pub use checkpoint::{checkpoint, truncate};
 pub use file::DbFile;
 pub use queries::{check_readable, list_jobs, read_history, read_job, stored_totals};
 pub use schema::{MIGRATIONS, open_checkpointer, open_reader, open_writer};

@@ -28,7 +28,7 @@ pub const MIGRATIONS: &[&str] = &[
 
 /// How long a connection waits for a lock before giving up. Only checkpoints
 /// and start-up ever take locks that a reader could meet.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a truncating checkpoint waits for readers to finish.
 const CHECKPOINT_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -69,7 +69,7 @@ pub fn open_writer(path: &Path) -> Result<(Connection, DbFile), StoreError> {
         .map_err(open_error)?;
     add_functions(&conn).map_err(open_error)?;
     migrate(&mut conn, MIGRATIONS)?;
-    file.note_wal();
+    file.note_opened();
     Ok((conn, file))
 }
 

@@ -24,7 +24,7 @@ use std::thread::{self, JoinHandle};
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::checkpoint::{self, LogBound};
+use super::checkpoint::LogKeeper;
 use super::queries::{self, WorkerWrite};
 use super::{ACTIVITY_STAMP_SECS, DbFile, StoreError};
 use crate::metrics::Metrics;
@@ -161,7 +161,11 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
     let caps = *caps;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut known = KnownJobs::default();
-    let mut moved = false;
+    let mut place = FileWatch {
+        file: &duties.file,
+        moved: false,
+    };
+    let mut log = LogKeeper::new(Arc::clone(&duties.log_pages));
     // Block for the first operation, then take whatever else is waiting.
     while let Ok(first) = inbox.recv() {
         batch.push(first);
@@ -173,21 +177,15 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
         }
         let ops: Vec<&WriteOp> = batch.iter().map(|e| &e.op).collect();
         // A file deleted or moved away would take every commit with it.
-        if let Err(e) = duties.file.check() {
-            if !moved {
-                log::error!("{e}");
-                moved = true;
-            }
+        if !place.still_in_place() {
             for envelope in batch.drain(..) {
                 let _ = envelope.reply.send(Err(duties.file.moved()));
             }
             continue;
         }
-        if moved {
-            log::info!("the database file is back in place: writes resume");
-            moved = false;
-        }
-        let results = match apply_batch(&mut conn, &ops, unix_now(), caps, &mut known) {
+        let outcome = apply_batch(&mut conn, &ops, unix_now(), caps, &mut known);
+        let committed = outcome.is_ok();
+        let mut results = match outcome {
             Ok(results) => {
                 let count = |outcome: WriteOutcome| {
                     results
@@ -206,44 +204,56 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
                 log::error!("commit of {} operations failed: {e}", batch.len());
                 // What the map learnt from the lost batch is not in the file.
                 known = KnownJobs::default();
-                // A full disk may be full of log: empty it if it can be.
-                if let Err(e) = checkpoint::truncate(&conn) {
-                    log::debug!("emptying the log after a failed commit: {e}");
-                }
+                // A full disk may be full of log.
+                log.after_failed_commit(&conn);
                 let reason = e.to_string();
                 ops.iter()
                     .map(|_| Err(StoreError::CommitFailed(reason.clone())))
                     .collect()
             }
         };
+        // Gone while the batch was written: it went to the vanished file.
+        if !place.still_in_place() {
+            results = ops.iter().map(|_| Err(duties.file.moved())).collect();
+        }
         for (envelope, result) in batch.drain(..).zip(results) {
             // The requester may have gone (its client hung up); the
             // change is committed either way.
             let _ = envelope.reply.send(result);
         }
-        bound_log(&conn, duties);
+        // After the answers, so they do not wait for the log's upkeep.
+        if committed {
+            log.after_commit(&conn);
+        }
     }
     log::debug!("writer thread stopping: every handle dropped");
 }
 
-/// Keeps the log short after a commit (see `checkpoint`): copies what the
-/// checkpoint thread has not, so that the next commit starts the log again,
-/// or, when readers have kept the log from starting again, waits for them
-/// and empties it.
-fn bound_log(conn: &Connection, duties: &Duties) {
-    let pages = duties.log_pages.load(Ordering::Relaxed);
-    let done = match LogBound::for_log(pages) {
-        LogBound::Fine => return,
-        LogBound::Restart => checkpoint::checkpoint(conn),
-        LogBound::Empty => {
-            log::debug!("write-ahead log at {pages} pages: emptying it");
-            checkpoint::truncate(conn)
+/// Whether the database file is where it was opened, saying so in the log
+/// once when it goes and once when it is back.
+struct FileWatch<'a> {
+    file: &'a DbFile,
+    moved: bool,
+}
+
+impl FileWatch<'_> {
+    fn still_in_place(&mut self) -> bool {
+        match self.file.check() {
+            Err(e) => {
+                if !self.moved {
+                    log::error!("{e}");
+                    self.moved = true;
+                }
+                false
+            }
+            Ok(()) => {
+                if self.moved {
+                    log::info!("the database file is back in place: writes resume");
+                    self.moved = false;
+                }
+                true
+            }
         }
-    };
-    // The next commit's hook tells the log's new length; a checkpoint that
-    // was busy or kept back by a reader is tried again after it.
-    if let Err(e) = done {
-        log::warn!("checkpoint after a commit failed: {e}");
     }
 }
 
