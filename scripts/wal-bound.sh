@@ -11,7 +11,7 @@
 # largest log seen and the database's size, and the reader's requests/s.
 #
 # Then, when run as root and `mount -t tmpfs` works, the tiny disk,
-# --disk-runs (3) times: the server on a fresh 2 MiB tmpfs with a job of 8
+# --disk-runs (3; 0 skips it) times: the server on a fresh 2 MiB tmpfs with a job of 8
 # workers (a database of about 20 KiB, so whatever fills the disk is the
 # log), full-speed updates for --disk-seconds (20); prints the 200s and
 # 503s, the 200s in each second, and whether an update after the load is
@@ -29,11 +29,12 @@ cd "$(dirname "$0")/.."
 seconds=60
 disk_seconds=20
 disk_runs=3
-usage="usage: scripts/wal-bound.sh [--seconds N (60)] [--disk-seconds N (20)] [--disk-runs N (3)]"
+usage="usage: scripts/wal-bound.sh [--seconds N (60)] [--disk-seconds N (20)] [--disk-runs N (3; 0: none)]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds | --disk-seconds | --disk-runs)
-      [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "$1 needs a whole number" >&2; echo "$usage" >&2; exit 2; }
+      [[ "${2:-}" =~ ^[0-9]+$ ]] || { echo "$1 needs a whole number" >&2; echo "$usage" >&2; exit 2; }
+      [ "$1" = --disk-runs ] || [ "$2" != 0 ] || { echo "$1 must be at least 1" >&2; exit 2; }
       case "$1" in
         --seconds) seconds=$2 ;;
         --disk-seconds) disk_seconds=$2 ;;
@@ -201,6 +202,9 @@ done
 echo "wal-bound: $seconds s a phase, wrk -t$threads -c$connections, log sampled every 10 ms ($samples samples in the last phase)"
 
 # The tiny disk: a fresh 2 MiB tmpfs and server for each run.
+if [ "$disk_runs" = 0 ]; then
+  exit "$failed"
+fi
 if [ "$(id -u)" != 0 ]; then
   echo "wal-bound: tiny disk skipped: mounting a tmpfs needs root"
   exit "$failed"
