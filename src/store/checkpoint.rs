@@ -19,6 +19,10 @@
 //! write rate, as long as reads end: the writer waits at most
 //! [`EMPTY_WAIT`] for them, at most once per [`EMPTY_EVERY`], so a reader
 //! that never pauses grows the log rather than stalling every update.
+//!
+//! On a small disk both limits shrink to an eighth and a quarter of the
+//! space left: a log that filled the disk could never be copied out again,
+//! since copying grows the database file.
 //! (Waking the thread instead does not bound it: only one checkpoint runs
 //! at a time, so the writer's attempts then find it busy.)
 
@@ -37,6 +41,12 @@ pub const WAL_RESTART_PAGES: u32 = 512;
 /// Log pages past which the writer waits for readers and empties the log
 /// (4 MiB).
 pub const WAL_LIMIT_PAGES: u32 = 1024;
+
+/// The least either limit shrinks to on a full disk.
+const MIN_RESTART_PAGES: u32 = 16;
+
+/// Bytes a page takes in the log: 4 KiB and its frame header.
+const FRAME_BYTES: u64 = 4096 + 24;
 
 /// The longest the writer waits for readers to leave the log.
 pub const EMPTY_WAIT: Duration = Duration::from_millis(100);
@@ -81,11 +91,16 @@ pub enum LogBound {
 }
 
 impl LogBound {
-    /// The step for a log of `pages` pages.
-    pub fn for_log(pages: u32) -> LogBound {
-        if pages >= WAL_LIMIT_PAGES {
+    /// The step for a log of `pages` pages, with `free` bytes left on the
+    /// disk (None: not known, or plenty).
+    pub fn for_log(pages: u32, free: Option<u64>) -> LogBound {
+        let room = free.map_or(u64::MAX, |bytes| bytes / FRAME_BYTES);
+        let limit = |share: u64, most: u32, least: u32| {
+            u32::try_from(room / share).map_or(most, |pages| pages.clamp(least, most))
+        };
+        if pages >= limit(4, WAL_LIMIT_PAGES, 2 * MIN_RESTART_PAGES) {
             LogBound::Empty
-        } else if pages >= WAL_RESTART_PAGES {
+        } else if pages >= limit(8, WAL_RESTART_PAGES, MIN_RESTART_PAGES) {
             LogBound::Restart
         } else {
             LogBound::Fine
@@ -111,10 +126,14 @@ impl LogKeeper {
 
     /// Copies what the checkpoint thread has not, so that the next commit
     /// starts the log again, or, when readers have kept it from starting
-    /// again, waits briefly for them and empties it.
-    pub fn after_commit(&mut self, conn: &Connection) {
+    /// again, waits briefly for them and empties it. `free` tells the
+    /// bytes left on the disk.
+    pub fn after_commit(&mut self, conn: &Connection, free: impl FnOnce() -> Option<u64>) {
         let pages = self.pages.load(Ordering::Relaxed);
-        let done = match LogBound::for_log(pages) {
+        if pages < MIN_RESTART_PAGES {
+            return;
+        }
+        let done = match LogBound::for_log(pages, free()) {
             LogBound::Fine => return,
             LogBound::Empty if self.may_empty() => {
                 log::debug!("write-ahead log at {pages} pages: emptying it");
@@ -146,10 +165,15 @@ impl LogKeeper {
     }
 
     fn empty(&mut self, conn: &Connection) -> rusqlite::Result<()> {
-        self.last_emptied = Some(Instant::now());
+        let started = Instant::now();
         conn.busy_timeout(EMPTY_WAIT)?;
         let done = truncate(conn);
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        // Only a wait for readers counts against the next try: one that
+        // found the checkpoint thread at work returned at once.
+        if started.elapsed() >= EMPTY_WAIT / 2 {
+            self.last_emptied = Some(started);
+        }
         done
     }
 }
@@ -160,13 +184,42 @@ mod tests {
 
     #[test]
     fn the_step_grows_with_the_log() {
-        assert_eq!(LogBound::for_log(0), LogBound::Fine);
-        assert_eq!(LogBound::for_log(WAL_RESTART_PAGES - 1), LogBound::Fine);
-        assert_eq!(LogBound::for_log(WAL_RESTART_PAGES), LogBound::Restart);
-        assert_eq!(LogBound::for_log(WAL_LIMIT_PAGES), LogBound::Empty);
-        assert_eq!(LogBound::for_log(u32::MAX), LogBound::Empty);
+        let plenty = Some(1 << 40);
+        for free in [None, plenty] {
+            assert_eq!(LogBound::for_log(0, free), LogBound::Fine);
+            assert_eq!(
+                LogBound::for_log(WAL_RESTART_PAGES - 1, free),
+                LogBound::Fine
+            );
+            assert_eq!(
+                LogBound::for_log(WAL_RESTART_PAGES, free),
+                LogBound::Restart
+            );
+            assert_eq!(LogBound::for_log(WAL_LIMIT_PAGES, free), LogBound::Empty);
+            assert_eq!(LogBound::for_log(u32::MAX, free), LogBound::Empty);
+        }
         // The file is cut back to no less than the log may hold.
         assert!(WAL_KEPT_BYTES >= i64::from(WAL_LIMIT_PAGES) * 4096);
+    }
+
+    #[test]
+    fn on_a_small_disk_the_log_may_take_only_a_share_of_what_is_left() {
+        // A 2 MiB disk, nearly empty, holds 509 frames: the log starts
+        // again within an eighth of that and is emptied at a quarter.
+        let free = Some(2 * 1024 * 1024);
+        assert_eq!(LogBound::for_log(62, free), LogBound::Fine);
+        assert_eq!(LogBound::for_log(63, free), LogBound::Restart);
+        assert_eq!(LogBound::for_log(126, free), LogBound::Restart);
+        assert_eq!(LogBound::for_log(127, free), LogBound::Empty);
+        // A full one: copied out every few pages, never more than a few.
+        assert_eq!(
+            LogBound::for_log(MIN_RESTART_PAGES, Some(0)),
+            LogBound::Restart
+        );
+        assert_eq!(
+            LogBound::for_log(2 * MIN_RESTART_PAGES, Some(0)),
+            LogBound::Empty
+        );
     }
 
     #[test]
@@ -183,14 +236,17 @@ mod tests {
         let pages = Arc::new(AtomicU32::new(WAL_LIMIT_PAGES));
         let mut keeper = LogKeeper::new(Arc::clone(&pages));
         let started = Instant::now();
-        keeper.after_commit(&writer);
+        keeper.after_commit(&writer, || None);
         let first = started.elapsed();
         // It waited for the reader, but not the connection's usual 10 s.
-        assert!(first >= EMPTY_WAIT / 2, "the reader was in the way: {first:?}");
+        assert!(
+            first >= EMPTY_WAIT / 2,
+            "the reader was in the way: {first:?}"
+        );
         assert!(first < Duration::from_secs(2), "waited {first:?}");
         // Tried again at once, it copies without waiting.
         let started = Instant::now();
-        keeper.after_commit(&writer);
+        keeper.after_commit(&writer, || None);
         assert!(
             started.elapsed() < first,
             "not waited for again within the second"

@@ -27,7 +27,7 @@ use super::{StoreError, path_text};
 pub struct DbFile {
     path: PathBuf,
     /// Holds the `flock` on `DB.lock` while the server runs.
-    _lock: File,
+    lock: File,
     /// The database's and the log's identities, once the writer has
     /// opened them.
     opened: Option<(Identity, Option<Identity>)>,
@@ -81,7 +81,7 @@ impl DbFile {
         }
         Ok(DbFile {
             path: path.to_path_buf(),
-            _lock: file,
+            lock: file,
             opened: None,
         })
     }
@@ -106,6 +106,13 @@ impl DbFile {
             return Err(self.moved());
         }
         Ok(())
+    }
+
+    /// Bytes free for the database's files on their file system (for an
+    /// unprivileged process), or None when the system cannot tell.
+    pub fn free_bytes(&self) -> Option<u64> {
+        let stat = rustix::fs::fstatvfs(&self.lock).ok()?;
+        Some(stat.f_bavail.saturating_mul(stat.f_frsize))
     }
 
     /// The error a write gets while the file is not in place.

@@ -223,7 +223,7 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
         }
         // After the answers, so they do not wait for the log's upkeep.
         if committed {
-            log.after_commit(&conn);
+            log.after_commit(&conn, || duties.file.free_bytes());
         }
     }
     log::debug!("writer thread stopping: every handle dropped");
