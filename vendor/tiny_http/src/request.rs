@@ -83,8 +83,11 @@ pub struct Request {
 /// progressd: what a connection learns when its request is answered: a
 /// message (the connection waits for it before handing over the next
 /// request), and its read deadline restarts, having been paused while the
-/// server worked on this one. With it come what the answer needs to reach
-/// the client without its request thread waiting for the client to read.
+/// server worked on this one. Dropping it is the signal, so that no path
+/// (a panic while answering included) leaves the connection waiting for
+/// ever, and no path sends it twice. With it come what the answer needs to
+/// reach the client without its request thread waiting for the client to
+/// read.
 pub(crate) struct Responded {
     pub(crate) sender: Sender<()>,
     pub(crate) read_deadline: Arc<crate::util::Deadline>,
@@ -100,8 +103,8 @@ pub(crate) struct Responded {
     pub(crate) _open: Arc<crate::OpenConnection>,
 }
 
-impl Responded {
-    fn done(self) {
+impl Drop for Responded {
+    fn drop(&mut self) {
         self.read_deadline.resume();
         // The connection may be gone; nothing to tell then.
         let _ = self.sender.send(());
@@ -210,7 +213,7 @@ impl Unsent {
         drop(writer);
         drop(bytes);
         let sending = Arc::clone(&responded.sending);
-        responded.done();
+        drop(responded);
         sending.fetch_sub(1, Ordering::SeqCst);
     }
 }
@@ -235,9 +238,8 @@ impl<R: Write> Write for NotifyOnDrop<R> {
 }
 impl<R> Drop for NotifyOnDrop<R> {
     fn drop(&mut self) {
-        if let Some(responded) = self.sender.take() {
-            responded.done();
-        }
+        // Tells the connection (see `Responded`) before `inner` goes.
+        drop(self.sender.take());
     }
 }
 
@@ -635,7 +637,7 @@ impl Request {
             }
             (printed, _) => {
                 drop(writer);
-                responded.done();
+                drop(responded);
                 Self::ignore_client_closing_errors(printed)
             }
         }
@@ -685,14 +687,96 @@ impl<T> ReadWrite for T where T: Read + Write {}
 
 #[cfg(test)]
 mod tests {
-    use super::Request;
+    use super::{new_request, Request, Responded};
+    use crate::util::{Deadline, NoWait};
+    use crate::{HTTPVersion, Method, OpenConnection, Response};
+    use std::io::{self, Write};
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc::{self, Receiver};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// A request as a connection hands it over, and what the connection
+    /// and the server see of its answer.
+    struct Handed {
+        request: Request,
+        /// Tells the connection its request was answered.
+        answered: Receiver<()>,
+        /// The server's count of open connections.
+        open: Arc<AtomicUsize>,
+    }
+
+    fn handed<W: Write + Send + 'static>(writer: W) -> Handed {
+        let (sender, answered) = mpsc::channel();
+        let open = Arc::new(AtomicUsize::new(1));
+        let responded = Responded {
+            sender,
+            read_deadline: Arc::new(Deadline::new(None)),
+            no_wait: Arc::new(NoWait::default()),
+            sending: Arc::default(),
+            _open: Arc::new(OpenConnection(Arc::clone(&open))),
+        };
+        let request = new_request(
+            false,
+            Method::Get,
+            "/".into(),
+            HTTPVersion(1, 1),
+            Vec::new(),
+            None,
+            io::empty(),
+            writer,
+        )
+        .expect("a request without a body")
+        .with_notify_sender(responded);
+        Handed {
+            request,
+            answered,
+            open,
+        }
+    }
+
+    /// A writer that panics, as a bug while making an answer would.
+    struct PanickingWriter;
+
+    impl Write for PanickingWriter {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            panic!("a bug while writing the answer");
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
 
     #[test]
-    fn must_be_send() {
-        #![allow(dead_code)]
-        fn f<T: Send>(_: &T) {}
-        fn bar(rq: &Request) {
-            f(rq);
-        }
+    fn a_panic_while_responding_still_tells_the_connection_once() {
+        // Before, the signal was sent by a call at the end of `respond`: a
+        // panic on the way left the connection waiting for it for ever,
+        // counted as open.
+        let Handed {
+            request,
+            answered,
+            open,
+        } = handed(PanickingWriter);
+        let responding =
+            catch_unwind(AssertUnwindSafe(|| request.respond(Response::from_string("x"))));
+        assert!(responding.is_err(), "the writer panics");
+        assert_eq!(answered.recv_timeout(Duration::from_secs(1)), Ok(()));
+        assert!(answered.try_recv().is_err(), "told twice");
+        assert_eq!(open.load(Ordering::SeqCst), 0, "still counted as open");
+    }
+
+    #[test]
+    fn an_answer_tells_the_connection_once() {
+        let h = handed(Vec::new());
+        h.request.respond(Response::from_string("x")).expect("sent");
+        assert_eq!(h.answered.try_recv(), Ok(()));
+        assert!(h.answered.try_recv().is_err(), "told twice");
+        assert_eq!(h.open.load(Ordering::SeqCst), 0);
+        // A request dropped unanswered gets a 500, and tells it once too.
+        let h = handed(Vec::new());
+        drop(h.request);
+        assert_eq!(h.answered.try_recv(), Ok(()));
+        assert!(h.answered.try_recv().is_err(), "told twice");
     }
 }
