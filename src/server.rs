@@ -89,6 +89,16 @@ impl HttpServer {
             Server::from_listener_with_limits(listener, None, limits)
                 .map_err(std::io::Error::other)?,
         );
+        // Every context shares one `Metrics`; /metrics reads from the
+        // server what it keeps for clients that read slowly.
+        if let Some(ctx) = contexts.first() {
+            let watched = Arc::downgrade(&server);
+            ctx.metrics.watch_unsent_bytes(move || {
+                watched
+                    .upgrade()
+                    .map_or(0, |server| server.unsent_bytes() as u64)
+            });
+        }
         let state = Arc::new(ServeState::default());
         let mut threads = Vec::with_capacity(contexts.len());
         for (i, ctx) in contexts.into_iter().enumerate() {
