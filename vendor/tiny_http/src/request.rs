@@ -105,6 +105,13 @@ pub(crate) struct Responded {
 
 impl Drop for Responded {
     fn drop(&mut self) {
+        // An answer a panic cut short must not pass for whole, nor the
+        // next answer on the connection for its rest: the next write or
+        // flush on it closes it (with no answer pipelined behind, that is
+        // the 408 when the client has waited out the read deadline).
+        if thread::panicking() {
+            self.switches.close();
+        }
         self.read_deadline.resume();
         // The connection may be gone; nothing to tell then.
         let _ = self.sender.send(());
@@ -916,6 +923,7 @@ mod tests {
             request,
             answered,
             open,
+            switches,
             ..
         } = handed(PanickingWriter, None);
         let responding = catch_unwind(AssertUnwindSafe(|| {
@@ -925,6 +933,8 @@ mod tests {
         assert_eq!(answered.recv_timeout(Duration::from_secs(1)), Ok(()));
         assert!(answered.try_recv().is_err(), "told twice");
         assert_eq!(open.load(Ordering::SeqCst), 0, "still counted as open");
+        // What was written of the answer must not pass for all of it.
+        assert!(switches.closing(), "the connection stays open");
     }
 
     #[test]
