@@ -1,8 +1,9 @@
 //! Counters behind `GET /metrics`, in the Prometheus text format.
 //!
-//! Everything is a fixed set of atomics: labels are route names and status
-//! codes, never job ids (their number is unbounded), so recording costs a
-//! few atomic adds and a scrape's size never grows with the jobs stored.
+//! Everything is a fixed set of atomics, and one figure read from the HTTP
+//! server at each scrape: labels are route names and status codes, never
+//! job ids (their number is unbounded), so recording costs a few atomic
+//! adds and a scrape's size never grows with the jobs stored.
 
 use std::fmt::Write as _;
 use std::sync::OnceLock;

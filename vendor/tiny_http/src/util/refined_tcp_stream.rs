@@ -141,13 +141,16 @@ impl WriteSwitches {
         self.no_wait.load(Ordering::Relaxed)
     }
 
-    /// See `close`; the next write or flush does it.
+    /// See `close`; the next write or flush does it. Set by the thread
+    /// holding the writer, or before the connection is told its answer is
+    /// done (which passes through a channel), so no stronger ordering is
+    /// needed: every write reads it.
     pub(crate) fn close(&self) {
-        self.close.store(true, Ordering::SeqCst);
+        self.close.store(true, Ordering::Relaxed);
     }
 
     pub(crate) fn closing(&self) -> bool {
-        self.close.load(Ordering::SeqCst)
+        self.close.load(Ordering::Relaxed)
     }
 }
 
