@@ -9,9 +9,12 @@
 //! P times, each on a new connection, as it did before the readers came.
 //!
 //! Prints the probes' p50 and max latency alone and beside the readers,
-//! with the server's thread count and resident memory (from `/proc`); then,
-//! past the response deadline, how many readers the server has closed and
-//! its threads and memory again. Exits non-zero if a probe failed.
+//! with the server's thread count and resident memory (from `/proc`), and
+//! the bytes it keeps for the readers (`progressd_unsent_bytes`, at most
+//! `--max-unsent-mib`; past it, answers are cut short and their
+//! connections closed); then, past the response deadline, how many readers
+//! the server has closed and its threads and memory again. Exits non-zero
+//! if a probe failed.
 //!
 //! Run: `scripts/slow-readers.sh [--workers N] [--readers K] [--probes P]
 //! [--binary PATH]` (defaults 100,000 workers, 8 readers, 50 probes; talks
@@ -136,6 +139,7 @@ fn run(settings: Settings) -> Result<bool, Box<dyn Error>> {
         .count();
     let begun_after = opened.elapsed();
     let beside = Probes::run(&server, settings.probes, "beside the readers");
+    let kept = unsent_bytes(&server);
 
     thread::sleep(PAST_DEADLINE.saturating_sub(opened.elapsed() - begun_after));
     let closed = readers.iter().filter(|r| is_closed(r)).count();
@@ -157,6 +161,13 @@ fn run(settings: Settings) -> Result<bool, Box<dyn Error>> {
             p.threads,
             p.rss_kib as f64 / 1024.0
         );
+    }
+    match kept {
+        Some(bytes) => println!(
+            "kept for the readers: {:.1} MiB of answers",
+            bytes as f64 / f64::from(1 << 20)
+        ),
+        None => println!("kept for the readers: not reported (a build before --max-unsent-mib)"),
     }
     println!(
         "answers begun: {begun} of {} after {:.1} s; {} s later the server had closed \
@@ -211,6 +222,21 @@ impl Probes {
             rss_kib,
         }
     }
+}
+
+/// The bytes the server keeps for clients that have not read their
+/// answers, from `/metrics`; None from a build that does not report them.
+fn unsent_bytes(server: &Server) -> Option<u64> {
+    let request = format!(
+        "GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        server.addr
+    );
+    let mut conn = HttpConnection::open(server.addr, IO_TIMEOUT).ok()?;
+    conn.exchange(request.as_bytes()).ok()?;
+    String::from_utf8_lossy(conn.body())
+        .lines()
+        .find_map(|l| l.strip_prefix("progressd_unsent_bytes "))
+        .and_then(|n| n.parse().ok())
 }
 
 /// Whether the start of an answer arrives on `stream` within `within`,

@@ -97,6 +97,16 @@ pub struct ServeArgs {
         global = true
     )]
     pub request_timeout: f64,
+    /// MiB of answers kept, over all connections, for clients that do not
+    /// read them at once (each kept until sent or --request-timeout); an
+    /// answer that would pass it is cut short and its connection closed.
+    #[arg(
+        long,
+        env = "PROGRESSD_MAX_UNSENT_MIB",
+        default_value_t = DEFAULT_MAX_UNSENT_MIB,
+        global = true
+    )]
+    pub max_unsent_mib: usize,
     /// Most workers in one job; an update that would add one more is
     /// refused with 413.
     #[arg(
@@ -174,6 +184,18 @@ const MAX_THREADS: usize = 1024;
 /// Most connections accepted for `--max-connections`.
 const MAX_CONNECTIONS: usize = 100_000;
 
+/// `--max-unsent-mib` when not given. The largest answer, the show page of
+/// a job at the default `--max-workers-per-job` (100,000), is about 43 MB,
+/// of which a client that does not read leaves about 39 MB unsent: 256 MiB
+/// lets six such clients (and many more of smaller pages) be served at
+/// once, while 4,096 connections (`--max-connections`) could otherwise
+/// hold 170 GB. With the connections' threads and buffers, the server then
+/// stays well under 1 GiB.
+const DEFAULT_MAX_UNSENT_MIB: usize = 256;
+
+/// Most MiB accepted for `--max-unsent-mib` (64 GiB).
+const MAX_UNSENT_MIB: usize = 65_536;
+
 /// The service's settings, checked.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -195,6 +217,9 @@ pub struct Config {
     /// Time for a request to arrive and a response to be sent; 0.1 s to
     /// one hour.
     pub request_timeout: Duration,
+    /// Bytes of answers kept, over all connections, for clients that did
+    /// not take them at once; 1 MiB to 64 GiB from the command line.
+    pub max_unsent_bytes: usize,
     /// Most workers in one job, at least 1.
     pub max_workers_per_job: u64,
     /// Most jobs stored, at least 1.
@@ -232,6 +257,15 @@ impl Config {
                 args.max_connections
             ));
         }
+        let max_unsent_bytes = Some(args.max_unsent_mib)
+            .filter(|mib| (1..=MAX_UNSENT_MIB).contains(mib))
+            .and_then(|mib| mib.checked_mul(1 << 20))
+            .ok_or_else(|| {
+                format!(
+                    "--max-unsent-mib must be 1 to {MAX_UNSENT_MIB}, got {}",
+                    args.max_unsent_mib
+                )
+            })?;
         if args.max_workers_per_job == 0 {
             return Err("--max-workers-per-job must be at least 1, got 0".into());
         }
@@ -291,6 +325,7 @@ impl Config {
             no_index: args.no_index,
             max_connections: args.max_connections,
             request_timeout,
+            max_unsent_bytes,
             max_workers_per_job: args.max_workers_per_job,
             max_jobs: args.max_jobs,
             max_workers: args.max_workers,
@@ -321,6 +356,7 @@ impl Config {
             no_index: false,
             max_connections: 4096,
             request_timeout: Duration::from_secs(10),
+            max_unsent_bytes: DEFAULT_MAX_UNSENT_MIB << 20,
             max_workers_per_job: 100_000,
             max_jobs: 1_000_000,
             max_workers: 10_000_000,
@@ -350,6 +386,7 @@ mod tests {
         assert_eq!(config.default_maxage, 604_800.0);
         assert_eq!(config.max_connections, 4096);
         assert_eq!(config.request_timeout, Duration::from_secs(10));
+        assert_eq!(config.max_unsent_bytes, 256 << 20);
         assert_eq!(
             (
                 config.max_workers_per_job,
@@ -428,6 +465,14 @@ mod tests {
             (
                 &["progressd", "--default-maxage", "1e12"][..],
                 "--default-maxage",
+            ),
+            (
+                &["progressd", "--max-unsent-mib", "0"][..],
+                "--max-unsent-mib",
+            ),
+            (
+                &["progressd", "--max-unsent-mib", "65537"][..],
+                "--max-unsent-mib",
             ),
         ] {
             let err = parse(args).expect_err(option);

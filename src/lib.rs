@@ -153,6 +153,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
         contexts,
         config.max_connections,
         config.request_timeout,
+        config.max_unsent_bytes,
     )
     .map_err(StartError::Thread)?;
     let expiry =

@@ -2,12 +2,14 @@
 //! `--log-level`, else `RUST_LOG` (`error`, `warn`, `info`, `debug`,
 //! `trace`; default `info`).
 //!
-//! Records from other crates (tiny_http logs each connection at debug) are
-//! shown only at `trace`, so `debug` stays readable.
+//! Records from other crates below `warn` (tiny_http logs each connection
+//! at debug) are shown only at `trace`, so `debug` stays readable; their
+//! warnings and errors (an answer cut short by `--max-unsent-mib`, an
+//! accept error, a thread that could not start) are shown like ours.
 
 use std::sync::OnceLock;
 
-use log::{LevelFilter, Log, Metadata, Record};
+use log::{Level, LevelFilter, Log, Metadata, Record};
 
 static LOGGER: OnceLock<StderrLogger> = OnceLock::new();
 
@@ -17,8 +19,10 @@ struct StderrLogger {
 
 impl Log for StderrLogger {
     fn enabled(&self, metadata: &Metadata) -> bool {
-        let ours = metadata.target().starts_with("progressd");
-        metadata.level() <= self.level && (ours || self.level == LevelFilter::Trace)
+        let shown = metadata.target().starts_with("progressd")
+            || metadata.level() <= Level::Warn
+            || self.level == LevelFilter::Trace;
+        metadata.level() <= self.level && shown
     }
 
     fn log(&self, record: &Record) {
@@ -40,5 +44,33 @@ pub fn init(level: Option<LevelFilter>) {
     let logger = LOGGER.get_or_init(|| StderrLogger { level });
     if log::set_logger(logger).is_ok() {
         log::set_max_level(logger.level);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(logger: &StderrLogger, target: &str, level: Level) -> bool {
+        logger.enabled(&Metadata::builder().target(target).level(level).build())
+    }
+
+    #[test]
+    fn other_crates_show_their_warnings_but_their_chatter_only_at_trace() {
+        let warn = StderrLogger {
+            level: LevelFilter::Warn,
+        };
+        assert!(shown(&warn, "tiny_http::request", Level::Warn));
+        assert!(shown(&warn, "progressd::server", Level::Error));
+        assert!(!shown(&warn, "progressd::server", Level::Info));
+        let debug = StderrLogger {
+            level: LevelFilter::Debug,
+        };
+        assert!(shown(&debug, "progressd::server", Level::Debug));
+        assert!(!shown(&debug, "tiny_http", Level::Debug));
+        let trace = StderrLogger {
+            level: LevelFilter::Trace,
+        };
+        assert!(shown(&trace, "tiny_http", Level::Debug));
     }
 }

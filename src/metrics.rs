@@ -1,10 +1,12 @@
 //! Counters behind `GET /metrics`, in the Prometheus text format.
 //!
-//! Everything is a fixed set of atomics: labels are route names and status
-//! codes, never job ids (their number is unbounded), so recording costs a
-//! few atomic adds and a scrape's size never grows with the jobs stored.
+//! Everything is a fixed set of atomics, and one figure read from the HTTP
+//! server at each scrape: labels are route names and status codes, never
+//! job ids (their number is unbounded), so recording costs a few atomic
+//! adds and a scrape's size never grows with the jobs stored.
 
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -81,6 +83,9 @@ impl<const N: usize> Histogram<N> {
     }
 }
 
+/// A figure read from another part of the service at each scrape.
+type Reading = Box<dyn Fn() -> u64 + Send + Sync>;
+
 /// The service's counters, shared by every thread.
 pub struct Metrics {
     /// Requests by endpoint (row) and status (column).
@@ -91,6 +96,9 @@ pub struct Metrics {
     updates_ignored: AtomicU64,
     expiry_runs: AtomicU64,
     jobs_expired: AtomicU64,
+    /// The bytes the HTTP server keeps for clients that have not read
+    /// their answers yet; set once the server runs.
+    unsent_bytes: OnceLock<Reading>,
 }
 
 impl Default for Metrics {
@@ -105,6 +113,7 @@ impl Default for Metrics {
             updates_ignored: AtomicU64::new(0),
             expiry_runs: AtomicU64::new(0),
             jobs_expired: AtomicU64::new(0),
+            unsent_bytes: OnceLock::new(),
         }
     }
 }
@@ -151,6 +160,12 @@ impl Metrics {
         self.expiry_runs.fetch_add(1, Ordering::Relaxed);
         self.jobs_expired
             .fetch_add(deleted as u64, Ordering::Relaxed);
+    }
+
+    /// Reads `unsent_bytes` at each scrape for `progressd_unsent_bytes`
+    /// (only the first call counts: there is one HTTP server).
+    pub fn watch_unsent_bytes(&self, unsent_bytes: impl Fn() -> u64 + Send + Sync + 'static) {
+        let _ = self.unsent_bytes.set(Box::new(unsent_bytes));
     }
 
     /// Everything, in the Prometheus text exposition format.
@@ -215,6 +230,12 @@ impl Metrics {
                 "Size of the database file and its write-ahead log.",
                 stored.database_bytes,
             ),
+            (
+                "progressd_unsent_bytes",
+                "Bytes of answers kept for clients that have not read them yet \
+                 (at most --max-unsent-mib).",
+                self.unsent_bytes.get().map_or(0, |read| read()),
+            ),
         ];
         let rows = counters
             .iter()
@@ -274,6 +295,7 @@ mod tests {
         m.batch(40, 36, 2);
         m.expiry_run(0);
         m.expiry_run(7);
+        m.watch_unsent_bytes(|| 5000);
         let text = m.render(Stored {
             jobs: 3,
             workers: 12,
@@ -289,5 +311,8 @@ mod tests {
         assert!(text.contains("# TYPE progressd_jobs gauge\nprogressd_jobs 3\n"));
         assert!(text.contains("progressd_workers 12\n"));
         assert!(text.contains("progressd_database_bytes 4096\n"));
+        assert!(
+            text.contains("# TYPE progressd_unsent_bytes gauge\nprogressd_unsent_bytes 5000\n")
+        );
     }
 }

@@ -66,21 +66,39 @@ impl HttpServer {
     /// to be sent, before the connection is closed and its thread freed: a
     /// deadline for the whole request, not a per-read timeout, so a client
     /// trickling a byte at a time is cut off too.
+    ///
+    /// `max_unsent_bytes` bounds the answers kept, over all connections,
+    /// for clients that did not take them at once; an answer that would
+    /// pass it is cut short and its connection closed, so that clients
+    /// that never read cannot make the server hold a large answer for
+    /// each open connection.
     pub fn start(
         listener: TcpListener,
         contexts: Vec<Context>,
         max_connections: usize,
         request_timeout: Duration,
+        max_unsent_bytes: usize,
     ) -> std::io::Result<HttpServer> {
         let addr = listener.local_addr()?;
         let limits = Limits {
             timeout: Some(request_timeout),
             max_connections: Some(max_connections),
+            max_unsent_bytes: Some(max_unsent_bytes),
         };
         let server = Arc::new(
             Server::from_listener_with_limits(listener, None, limits)
                 .map_err(std::io::Error::other)?,
         );
+        // Every context shares one `Metrics`; /metrics reads from the
+        // server what it keeps for clients that read slowly.
+        if let Some(ctx) = contexts.first() {
+            let watched = Arc::downgrade(&server);
+            ctx.metrics.watch_unsent_bytes(move || {
+                watched
+                    .upgrade()
+                    .map_or(0, |server| server.unsent_bytes() as u64)
+            });
+        }
         let state = Arc::new(ServeState::default());
         let mut threads = Vec::with_capacity(contexts.len());
         for (i, ctx) in contexts.into_iter().enumerate() {
@@ -219,8 +237,9 @@ fn answer(ctx: &Context, mut request: tiny_http::Request) {
     // This writes what the socket takes at once and leaves the rest to a
     // thread of tiny_http's, so it never waits for the client to read (see
     // vendor/tiny_http/PATCHES.md), and `took` is the time to make the
-    // answer, not to deliver it. A failed send means the client went away;
-    // there is no one to tell.
+    // answer, not to deliver it. A failed send means the client went away,
+    // or the rest would have passed --max-unsent-mib and the connection
+    // was closed (tiny_http logs that); there is no one to tell.
     let _ = request.respond(to_tiny_http(response));
     let took = started.elapsed();
     ctx.metrics.request(path, status, took);

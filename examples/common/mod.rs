@@ -135,6 +135,11 @@ impl HttpConnection {
         Ok(Answer { status, close })
     }
 
+    /// The body of the last response.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
     /// Reads one CRLF-terminated line into `self.line`, refusing an endless
     /// one and a closed connection.
     fn read_line(&mut self) -> std::io::Result<()> {

@@ -40,8 +40,9 @@ pub struct ClientConnection {
     // it) gets the whole limit.
     read_deadline: std::sync::Arc<crate::util::Deadline>,
 
-    // progressd: the write half's switch for writes that must not wait.
-    no_wait: std::sync::Arc<crate::util::NoWait>,
+    // progressd: the write half's switches (writes that must not wait, a
+    // close).
+    switches: std::sync::Arc<crate::util::WriteSwitches>,
 }
 
 /// Error that can happen when reading a request.
@@ -63,7 +64,7 @@ impl ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
         let read_deadline = read_socket.deadline();
-        let no_wait = write_socket.no_wait();
+        let switches = write_socket.switches();
 
         let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, read_socket));
         let first_header = source.next().unwrap();
@@ -76,7 +77,7 @@ impl ClientConnection {
             no_more_requests: false,
             secure,
             read_deadline,
-            no_wait,
+            switches,
         }
     }
 
@@ -87,10 +88,11 @@ impl ClientConnection {
         std::sync::Arc::clone(&self.read_deadline)
     }
 
-    /// progressd: the switch that keeps the writes of an answer from
-    /// waiting for the client, for whoever answers its requests.
-    pub(crate) fn no_wait(&self) -> std::sync::Arc<crate::util::NoWait> {
-        std::sync::Arc::clone(&self.no_wait)
+    /// progressd: the switches that keep the writes of an answer from
+    /// waiting for the client, or close the connection after an answer
+    /// cut short, for whoever answers its requests.
+    pub(crate) fn switches(&self) -> std::sync::Arc<crate::util::WriteSwitches> {
+        std::sync::Arc::clone(&self.switches)
     }
 
     /// Reads the next line from self.next_header_source.

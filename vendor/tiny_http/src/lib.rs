@@ -144,9 +144,10 @@ pub struct Server {
     // result of TcpListener::local_addr()
     listening_addr: ListenAddr,
 
-    // progressd: answers whose rest a thread of its own is still sending
-    // (see `Server::answers_being_sent`).
-    sending: Arc<AtomicUsize>,
+    // progressd: answers whose rest a thread of its own is still sending,
+    // and the bytes they hold, against `Limits::max_unsent_bytes` (see
+    // `Server::answers_being_sent`).
+    unsent: Arc<util::UnsentBudget>,
 }
 
 enum Message {
@@ -182,6 +183,11 @@ pub struct Limits {
     /// Connections open at once; one more is answered 503 and closed.
     /// None: no limit.
     pub max_connections: Option<usize>,
+    /// Bytes of answers kept, over all connections together, for threads
+    /// of their own to send to clients that did not take them at once. An
+    /// answer whose rest would pass it is dropped and its connection
+    /// closed. None: no limit.
+    pub max_unsent_bytes: Option<usize>,
 }
 
 /// progressd: counts a connection as open while it lives: while its
@@ -293,6 +299,7 @@ impl Server {
         let Limits {
             timeout,
             max_connections,
+            max_unsent_bytes,
         } = limits;
         let listener = listener.into();
         // building the "close" variable
@@ -337,8 +344,8 @@ impl Server {
         let inside_close_trigger = close_trigger.clone();
         let inside_messages = messages.clone();
         // progressd: see `Server::answers_being_sent`.
-        let sending = Arc::new(AtomicUsize::new(0));
-        let inside_sending = Arc::clone(&sending);
+        let unsent = Arc::new(util::UnsentBudget::new(max_unsent_bytes));
+        let inside_unsent = Arc::clone(&unsent);
         thread::spawn(move || {
             // a tasks pool is used to dispatch the connections into threads
             let tasks_pool = util::TaskPool::new();
@@ -401,7 +408,7 @@ impl Server {
                 match new_client {
                     Ok((client, counted)) => {
                         let messages = inside_messages.clone();
-                        let sending = Arc::clone(&inside_sending);
+                        let unsent = Arc::clone(&inside_unsent);
                         // progressd: shared with each request's
                         // `Responded` (see `OpenConnection`).
                         let mut client = Some((client, Arc::new(counted)));
@@ -421,7 +428,7 @@ impl Server {
                                 // (a late 408 would answer it).
                                 let (sender, receiver) = mpsc::channel();
                                 let read_deadline = client.read_deadline();
-                                let no_wait = client.no_wait();
+                                let switches = client.switches();
                                 let mut answered = true;
                                 for rq in client {
                                     if !answered && receiver.recv().is_err() {
@@ -431,8 +438,8 @@ impl Server {
                                     let responded = request::Responded {
                                         sender: sender.clone(),
                                         read_deadline: Arc::clone(&read_deadline),
-                                        no_wait: Arc::clone(&no_wait),
-                                        sending: Arc::clone(&sending),
+                                        switches: Arc::clone(&switches),
+                                        unsent: Arc::clone(&unsent),
                                         _open: Arc::clone(&counted),
                                     };
                                     messages.push(rq.with_notify_sender(responded).into());
@@ -461,7 +468,7 @@ impl Server {
             messages,
             close: close_trigger,
             listening_addr: local_addr,
-            sending,
+            unsent,
         })
     }
 
@@ -517,7 +524,13 @@ impl Server {
     /// slowly (or not at all, until the response deadline). A graceful
     /// shutdown can wait for them.
     pub fn answers_being_sent(&self) -> usize {
-        self.sending.load(Relaxed)
+        self.unsent.answers()
+    }
+
+    /// progressd: the bytes those answers hold, at most
+    /// `Limits::max_unsent_bytes`.
+    pub fn unsent_bytes(&self) -> usize {
+        self.unsent.bytes()
     }
 
     /// Unblock thread stuck in recv() or incoming_requests().

@@ -5,12 +5,11 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::thread;
 
-use crate::util::NoWait;
+use crate::util::{BudgetShare, UnsentBudget, WriteSwitches};
 
 use crate::{HTTPVersion, Header, Method, Response, StatusCode};
 use chunked_transfer::Decoder;
@@ -83,16 +82,20 @@ pub struct Request {
 /// progressd: what a connection learns when its request is answered: a
 /// message (the connection waits for it before handing over the next
 /// request), and its read deadline restarts, having been paused while the
-/// server worked on this one. With it come what the answer needs to reach
-/// the client without its request thread waiting for the client to read.
+/// server worked on this one. Dropping it is the signal, so that no path
+/// (a panic while answering included) leaves the connection waiting for
+/// ever, and no path sends it twice. With it come what the answer needs to
+/// reach the client without its request thread waiting for the client to
+/// read.
 pub(crate) struct Responded {
     pub(crate) sender: Sender<()>,
     pub(crate) read_deadline: Arc<crate::util::Deadline>,
-    /// The connection's switch for writes that must not wait.
-    pub(crate) no_wait: Arc<NoWait>,
-    /// The server's count of answers whose rest a thread of its own is
-    /// still sending (see `Unsent`).
-    pub(crate) sending: Arc<AtomicUsize>,
+    /// The connection's switches for writes that must not wait, and for
+    /// closing it after an answer cut short.
+    pub(crate) switches: Arc<WriteSwitches>,
+    /// The server's answers whose rest a thread of its own is still
+    /// sending, and its budget for the bytes they hold (see `Unsent`).
+    pub(crate) unsent: Arc<UnsentBudget>,
     /// Keeps the connection counted as open (against the server's cap)
     /// while the answer is being sent, after the connection's own thread
     /// may have ended (the client closed its side, or said
@@ -100,53 +103,180 @@ pub(crate) struct Responded {
     pub(crate) _open: Arc<crate::OpenConnection>,
 }
 
-impl Responded {
-    fn done(self) {
+impl Drop for Responded {
+    fn drop(&mut self) {
+        // An answer a panic cut short must not pass for whole, nor the
+        // next answer on the connection for its rest: the next write or
+        // flush on it closes it (with no answer pipelined behind, that is
+        // the 408 when the client has waited out the read deadline).
+        if thread::panicking() {
+            self.switches.close();
+        }
         self.read_deadline.resume();
         // The connection may be gone; nothing to tell then.
         let _ = self.sender.send(());
     }
 }
 
+/// progressd: room for the head of an answer (status line and headers) in
+/// the bound of what is left of it to send; progressd's take under 1 KiB.
+/// A larger head makes the kept bytes grow once, within the budget still.
+const HEAD_ROOM: usize = 4 * 1024;
+
+/// progressd: the size of the chunks `Response::raw_print` sends a body in
+/// when it is chunked (answers of 32 KiB and more, to HTTP/1.1 clients):
+/// `chunked_transfer::Encoder`'s. Each chunk adds a size line and a CRLF
+/// of at most 8 bytes, and the last chunk 5 bytes.
+const CHUNK_BYTES: usize = 8192;
+
+/// progressd: the most bytes an answer whose body has `length` bytes takes
+/// to send, head and chunking included.
+fn wire_size_bound(length: usize, head_only: bool) -> usize {
+    if head_only {
+        return HEAD_ROOM;
+    }
+    let chunking = (length / CHUNK_BYTES + 1).saturating_mul(8) + 5;
+    HEAD_ROOM.saturating_add(length).saturating_add(chunking)
+}
+
+/// progressd: the error of an answer dropped for the budget.
+fn over_budget() -> IoError {
+    IoError::new(
+        ErrorKind::OutOfMemory,
+        "over the server's budget for bytes kept for clients that read slowly",
+    )
+}
+
 /// progressd: the writer of an answer on its request thread. It writes as
 /// far as the socket takes the bytes at once; from the first write that
 /// would wait for the client on, it keeps the bytes, in order, for a thread
-/// of their own to send (see `Unsent`).
-struct WriteWithoutWaiting<W> {
+/// of their own to send (see `Unsent`), or drops them if they would pass the
+/// server's budget for kept bytes.
+struct WriteWithoutWaiting<'a, W> {
     writer: W,
-    /// The bytes kept, once a write would have waited.
-    kept: Option<Vec<u8>>,
+    /// Bytes the socket (or the writer's buffer) has taken.
+    taken: usize,
+    /// The most bytes the whole answer takes, when its length is known.
+    size_bound: Option<usize>,
+    budget: &'a Arc<UnsentBudget>,
+    rest: Rest,
 }
 
-impl<W: Write> Write for WriteWithoutWaiting<W> {
+/// progressd: what became of the bytes the socket did not take at once.
+enum Rest {
+    /// None so far: the socket took every byte.
+    AllTaken,
+    /// Kept for a thread of their own to send.
+    Kept(Kept),
+    /// Dropped: keeping them would have passed the budget; `needed` is
+    /// what they would have held.
+    Dropped { needed: usize },
+}
+
+impl<W: Write> WriteWithoutWaiting<'_, W> {
+    /// Starts keeping, with `first`, room for `left` bytes, taken from the
+    /// budget at once so the bytes never grow a chunk at a time.
+    fn keep(&mut self, first: &[u8], left: usize) -> io::Result<()> {
+        let left = left.max(first.len());
+        match Kept::new(self.budget, left, first) {
+            Some(kept) => {
+                self.rest = Rest::Kept(kept);
+                Ok(())
+            }
+            None => {
+                self.rest = Rest::Dropped { needed: left };
+                Err(over_budget())
+            }
+        }
+    }
+}
+
+impl<W: Write> Write for WriteWithoutWaiting<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Some(kept) = &mut self.kept {
-            kept.extend_from_slice(buf);
-            return Ok(buf.len());
+        match &mut self.rest {
+            Rest::AllTaken => {}
+            Rest::Kept(kept) => {
+                return match kept.push(buf) {
+                    Ok(()) => Ok(buf.len()),
+                    Err(needed) => {
+                        self.rest = Rest::Dropped { needed };
+                        Err(over_budget())
+                    }
+                };
+            }
+            Rest::Dropped { .. } => return Err(over_budget()),
         }
         match self.writer.write(buf) {
             // Nothing of `buf` went out (a `BufWriter` may still hold bytes
             // written before it; it sends those first).
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                self.kept = Some(buf.to_vec());
-                Ok(buf.len())
+                // All that is left, when the answer's length is known.
+                let left = self.size_bound.map_or(0, |b| b.saturating_sub(self.taken));
+                self.keep(buf, left).map(|()| buf.len())
+            }
+            Ok(n) => {
+                self.taken += n;
+                Ok(n)
             }
             other => other,
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        if self.kept.is_some() {
+        match self.rest {
+            Rest::AllTaken => {}
             // The thread that sends the rest flushes.
-            return Ok(());
+            Rest::Kept(_) => return Ok(()),
+            Rest::Dropped { .. } => return Err(over_budget()),
         }
         match self.writer.flush() {
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                self.kept = Some(Vec::new());
-                Ok(())
-            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => self.keep(&[], 0),
             other => other,
         }
+    }
+}
+
+/// progressd: the bytes of an answer kept for sending, with the share of
+/// the server's budget they hold, which goes back when they are dropped:
+/// however the sending ends (sent, failed, timed out, or a panic).
+struct Kept {
+    bytes: Vec<u8>,
+    /// Covers the capacity of `bytes`.
+    share: BudgetShare,
+}
+
+impl Kept {
+    /// Room for `capacity` bytes, taken from `budget`, holding `first`;
+    /// None when they do not fit in it.
+    fn new(budget: &Arc<UnsentBudget>, capacity: usize, first: &[u8]) -> Option<Kept> {
+        let share = budget.take(capacity)?;
+        let mut bytes = Vec::with_capacity(capacity);
+        bytes.extend_from_slice(first);
+        Some(Kept { bytes, share })
+    }
+
+    /// Appends `buf`, first taking more of the budget if it has no room
+    /// (only when the answer's length was not known, or its head was
+    /// larger than `HEAD_ROOM`); Err(what the bytes would hold) when that
+    /// does not fit.
+    fn push(&mut self, buf: &[u8]) -> Result<(), usize> {
+        let needed = self.bytes.len().saturating_add(buf.len());
+        let room = self.share.bytes();
+        if needed > room {
+            let grown = needed.max(room.saturating_mul(2));
+            if !self.share.grow(grown - room) {
+                return Err(grown);
+            }
+            self.bytes.reserve_exact(grown - self.bytes.len());
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(())
+    }
+
+    /// Gives back to the budget the room the bytes do not use.
+    fn fit(&mut self) {
+        self.bytes.shrink_to_fit();
+        self.share.shrink_to(self.bytes.capacity());
     }
 }
 
@@ -161,7 +291,7 @@ const SENDER_STACK_BYTES: usize = 64 * 1024;
 /// flight), so there is at most one such thread per open connection.
 struct Unsent {
     writer: Box<dyn Write + Send + 'static>,
-    bytes: Vec<u8>,
+    kept: Kept,
     responded: Responded,
 }
 
@@ -169,8 +299,6 @@ impl Unsent {
     /// Sends the rest on a new thread (on this one, as before, if none can
     /// be started).
     fn send_in_background(self) {
-        let sending = Arc::clone(&self.responded.sending);
-        sending.fetch_add(1, Ordering::SeqCst);
         // The channel gives the answer back if the thread cannot start.
         let (handing, taking) = mpsc::channel::<Unsent>();
         let spawned = thread::Builder::new()
@@ -199,19 +327,18 @@ impl Unsent {
     fn send(self) {
         let Unsent {
             mut writer,
-            bytes,
+            kept,
             responded,
         } = self;
-        let sent = writer.write_all(&bytes).and_then(|()| writer.flush());
+        let sent = writer.write_all(&kept.bytes).and_then(|()| writer.flush());
         if let Err(e) = Request::ignore_client_closing_errors(sent) {
             log::debug!("the rest of an answer was not sent: {}", e);
         }
         // The writer first: its drop lets the next answer's writer write.
+        // Then the bytes and their share of the budget, then the signal.
         drop(writer);
-        drop(bytes);
-        let sending = Arc::clone(&responded.sending);
-        responded.done();
-        sending.fetch_sub(1, Ordering::SeqCst);
+        drop(kept);
+        drop(responded);
     }
 }
 
@@ -235,9 +362,8 @@ impl<R: Write> Write for NotifyOnDrop<R> {
 }
 impl<R> Drop for NotifyOnDrop<R> {
     fn drop(&mut self) {
-        if let Some(responded) = self.sender.take() {
-            responded.done();
-        }
+        // Tells the connection (see `Responded`) before `inner` goes.
+        drop(self.sender.take());
     }
 }
 
@@ -574,7 +700,10 @@ impl Request {
     ///
     /// progressd: on a connection, this writes only what the socket takes
     /// at once; the rest goes to a thread of its own (see `Unsent`), so the
-    /// calling thread never waits for the client to read.
+    /// calling thread never waits for the client to read. A rest that
+    /// would pass the server's budget for such bytes
+    /// (`Limits::max_unsent_bytes`) is dropped instead, the connection
+    /// closed, and an `OutOfMemory` error returned.
     #[inline]
     pub fn respond<R>(mut self, response: Response<R>) -> Result<(), IoError>
     where
@@ -607,8 +736,21 @@ impl Request {
             return Self::ignore_client_closing_errors(writer.flush());
         };
 
-        responded.no_wait.set(true);
-        let mut out = WriteWithoutWaiting { writer, kept: None };
+        // The most it takes, so that what is left is kept in one piece
+        // (`raw_print` sends no body with these statuses).
+        let head_only =
+            do_not_send_body || matches!(response.status_code().0, 100..=199 | 204 | 304);
+        let size_bound = response
+            .data_length()
+            .map(|length| wire_size_bound(length, head_only));
+        responded.switches.set_no_wait(true);
+        let mut out = WriteWithoutWaiting {
+            writer,
+            taken: 0,
+            size_bound,
+            budget: &responded.unsent,
+            rest: Rest::AllTaken,
+        };
         let printed = response
             .raw_print(
                 &mut out,
@@ -618,24 +760,43 @@ impl Request {
                 None,
             )
             .and_then(|()| out.flush());
-        responded.no_wait.set(false);
+        responded.switches.set_no_wait(false);
 
-        let WriteWithoutWaiting { writer, kept } = out;
-        match (printed, kept) {
-            (Ok(()), Some(mut bytes)) => {
-                // Grown a chunk at a time; it may be kept for a while.
-                bytes.shrink_to_fit();
+        let WriteWithoutWaiting { writer, rest, .. } = out;
+        match (printed, rest) {
+            (Ok(()), Rest::Kept(mut kept)) => {
+                kept.fit();
                 Unsent {
                     writer,
-                    bytes,
+                    kept,
                     responded,
                 }
                 .send_in_background();
                 Ok(())
             }
+            (_, Rest::Dropped { needed }) => {
+                log::warn!(
+                    "dropped an answer to {} and closed its connection: its {} unsent bytes \
+                     would pass the limit of {} bytes kept for clients that read slowly \
+                     ({} kept now)",
+                    self.remote_addr
+                        .map_or_else(|| "a client".to_string(), |a| a.to_string()),
+                    needed,
+                    responded.unsent.max_bytes(),
+                    responded.unsent.bytes(),
+                );
+                // Cut short: the client must not take it for whole. The
+                // flush closes the connection (see `WriteSwitches`).
+                responded.switches.close();
+                let mut writer = writer;
+                let _ = writer.flush();
+                drop(writer);
+                drop(responded);
+                Err(over_budget())
+            }
             (printed, _) => {
                 drop(writer);
-                responded.done();
+                drop(responded);
                 Self::ignore_client_closing_errors(printed)
             }
         }
@@ -685,14 +846,196 @@ impl<T> ReadWrite for T where T: Read + Write {}
 
 #[cfg(test)]
 mod tests {
-    use super::Request;
+    use super::{new_request, Request, Responded};
+    use crate::util::{Deadline, UnsentBudget, WriteSwitches};
+    use crate::{HTTPVersion, Method, OpenConnection, Response};
+    use std::io::{self, ErrorKind, Write};
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc::{self, Receiver};
+    use std::sync::{Arc, Mutex};
+    use std::thread::{self, ThreadId};
+    use std::time::Duration;
+
+    /// A request as a connection hands it over, and what the connection
+    /// and the server see of its answer.
+    struct Handed {
+        request: Request,
+        /// Tells the connection its request was answered.
+        answered: Receiver<()>,
+        /// The server's count of open connections.
+        open: Arc<AtomicUsize>,
+        switches: Arc<WriteSwitches>,
+        unsent: Arc<UnsentBudget>,
+    }
+
+    fn handed<W: Write + Send + 'static>(writer: W, max_unsent_bytes: Option<usize>) -> Handed {
+        let (sender, answered) = mpsc::channel();
+        let open = Arc::new(AtomicUsize::new(1));
+        let switches = Arc::new(WriteSwitches::default());
+        let unsent = Arc::new(UnsentBudget::new(max_unsent_bytes));
+        let responded = Responded {
+            sender,
+            read_deadline: Arc::new(Deadline::new(None)),
+            switches: Arc::clone(&switches),
+            unsent: Arc::clone(&unsent),
+            _open: Arc::new(OpenConnection(Arc::clone(&open))),
+        };
+        let request = new_request(
+            false,
+            Method::Get,
+            "/".into(),
+            HTTPVersion(1, 1),
+            Vec::new(),
+            None,
+            io::empty(),
+            writer,
+        )
+        .expect("a request without a body")
+        .with_notify_sender(responded);
+        Handed {
+            request,
+            answered,
+            open,
+            switches,
+            unsent,
+        }
+    }
+
+    /// A writer that panics, as a bug while making an answer would.
+    struct PanickingWriter;
+
+    impl Write for PanickingWriter {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            panic!("a bug while writing the answer");
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
 
     #[test]
-    fn must_be_send() {
-        #![allow(dead_code)]
-        fn f<T: Send>(_: &T) {}
-        fn bar(rq: &Request) {
-            f(rq);
+    fn a_panic_while_responding_still_tells_the_connection_once() {
+        // Before, the signal was sent by a call at the end of `respond`: a
+        // panic on the way left the connection waiting for it for ever,
+        // counted as open.
+        let Handed {
+            request,
+            answered,
+            open,
+            switches,
+            ..
+        } = handed(PanickingWriter, None);
+        let responding = catch_unwind(AssertUnwindSafe(|| {
+            request.respond(Response::from_string("x"))
+        }));
+        assert!(responding.is_err(), "the writer panics");
+        assert_eq!(answered.recv_timeout(Duration::from_secs(1)), Ok(()));
+        assert!(answered.try_recv().is_err(), "told twice");
+        assert_eq!(open.load(Ordering::SeqCst), 0, "still counted as open");
+        // What was written of the answer must not pass for all of it.
+        assert!(switches.closing(), "the connection stays open");
+    }
+
+    #[test]
+    fn an_answer_tells_the_connection_once() {
+        let h = handed(Vec::new(), None);
+        h.request.respond(Response::from_string("x")).expect("sent");
+        assert_eq!(h.answered.try_recv(), Ok(()));
+        assert!(h.answered.try_recv().is_err(), "told twice");
+        assert_eq!(h.open.load(Ordering::SeqCst), 0);
+        assert!(!h.switches.closing());
+        // A request dropped unanswered gets a 500, and tells it once too.
+        let h = handed(Vec::new(), None);
+        drop(h.request);
+        assert_eq!(h.answered.try_recv(), Ok(()));
+        assert!(h.answered.try_recv().is_err(), "told twice");
+    }
+
+    /// A client that takes `at_once` bytes while the answering thread
+    /// writes, then none; on any other thread (the one that sends the
+    /// rest), writes wait for `release` and then take every byte.
+    struct SlowClient {
+        received: Arc<Mutex<Vec<u8>>>,
+        at_once: usize,
+        answering: ThreadId,
+        release: Option<Receiver<()>>,
+    }
+
+    impl Write for SlowClient {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if thread::current().id() != self.answering {
+                if let Some(release) = self.release.take() {
+                    let _ = release.recv();
+                }
+                self.received.lock().expect("lock").extend_from_slice(buf);
+                return Ok(buf.len());
+            }
+            let mut received = self.received.lock().expect("lock");
+            let n = buf.len().min(self.at_once.saturating_sub(received.len()));
+            if n == 0 {
+                return Err(ErrorKind::WouldBlock.into());
+            }
+            received.extend_from_slice(&buf[..n]);
+            Ok(n)
         }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A request from a client that takes `at_once` bytes of its answer
+    /// at first; what it received, and what releases the rest.
+    fn from_a_slow_client(
+        at_once: usize,
+        max_unsent_bytes: usize,
+    ) -> (Handed, Arc<Mutex<Vec<u8>>>, mpsc::Sender<()>) {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let (release, released) = mpsc::channel();
+        let client = SlowClient {
+            received: Arc::clone(&received),
+            at_once,
+            answering: thread::current().id(),
+            release: Some(released),
+        };
+        let h = handed(client, Some(max_unsent_bytes));
+        (h, received, release)
+    }
+
+    #[test]
+    fn the_rest_of_an_answer_holds_the_budget_until_it_is_sent() {
+        let (length, at_once) = (1 << 20, 100_000);
+        let (h, received, release) = from_a_slow_client(at_once, 2 << 20);
+        h.request
+            .respond(Response::from_data(vec![b'x'; length]))
+            .expect("kept for sending");
+        let held = h.unsent.bytes();
+        assert_eq!(h.unsent.answers(), 1);
+        assert!(h.answered.try_recv().is_err(), "told before it is sent");
+        release.send(()).expect("the sending thread waits");
+        assert_eq!(h.answered.recv_timeout(Duration::from_secs(10)), Ok(()));
+        let sent = received.lock().expect("lock").len();
+        assert!(sent > length, "the whole answer, chunked: {} bytes", sent);
+        assert_eq!(held, sent - at_once, "held more than the rest");
+        assert_eq!(
+            (h.unsent.answers(), h.unsent.bytes()),
+            (0, 0),
+            "not given back"
+        );
+        assert!(!h.switches.closing());
+    }
+
+    #[test]
+    fn the_rest_of_an_answer_past_the_budget_is_dropped_and_its_connection_closed() {
+        let (length, at_once) = (1 << 20, 100_000);
+        let (h, received, _release) = from_a_slow_client(at_once, 512 << 10);
+        let responding = h.request.respond(Response::from_data(vec![b'x'; length]));
+        let error = responding.expect_err("over the budget");
+        assert_eq!(error.kind(), ErrorKind::OutOfMemory);
+        assert!(h.switches.closing(), "the connection stays open");
+        assert_eq!(h.answered.try_recv(), Ok(()));
+        assert!(h.answered.try_recv().is_err(), "told twice");
+        assert_eq!((h.unsent.answers(), h.unsent.bytes()), (0, 0));
+        assert_eq!(received.lock().expect("lock").len(), at_once);
     }
 }

@@ -2,10 +2,11 @@ pub use self::custom_stream::CustomStream;
 pub(crate) use self::deadline::Deadline;
 pub use self::messages_queue::MessagesQueue;
 pub use self::refined_tcp_stream::RefinedTcpStream;
-pub(crate) use self::refined_tcp_stream::NoWait;
+pub(crate) use self::refined_tcp_stream::WriteSwitches;
 pub use self::sequential::{SequentialReader, SequentialReaderBuilder};
 pub use self::sequential::SequentialWriterBuilder;
 pub use self::task_pool::TaskPool;
+pub(crate) use self::unsent_budget::{BudgetShare, UnsentBudget};
 
 use std::str::FromStr;
 
@@ -15,6 +16,7 @@ mod messages_queue;
 pub(crate) mod refined_tcp_stream;
 mod sequential;
 mod task_pool;
+mod unsent_budget;
 
 /// Parses a the value of a header.
 /// Suitable for `Accept-*`, `TE`, etc.

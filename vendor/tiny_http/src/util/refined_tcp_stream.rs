@@ -114,22 +114,43 @@ impl Write for Stream {
     }
 }
 
-/// progressd: while set, a write that the socket cannot take at once
-/// fails with `WouldBlock` instead of waiting for the client to read. A
-/// request thread sets it while it writes an answer, so that no client's
-/// reading (or not reading) holds it.
+/// progressd: how the write half of a connection writes, set by whoever
+/// answers its requests.
 #[derive(Default)]
-pub(crate) struct NoWait(AtomicBool);
+pub(crate) struct WriteSwitches {
+    /// While set, a write that the socket cannot take at once fails with
+    /// `WouldBlock` instead of waiting for the client to read. A request
+    /// thread sets it while it writes an answer, so that no client's
+    /// reading (or not reading) holds it.
+    no_wait: AtomicBool,
+    /// Once set, the next write or flush shuts the connection down both
+    /// ways (which also ends the connection thread's wait for a request)
+    /// and fails: an answer was cut short, and neither it nor the next
+    /// answer written after it may pass for whole.
+    close: AtomicBool,
+}
 
-impl NoWait {
-    pub(crate) fn set(&self, on: bool) {
+impl WriteSwitches {
+    pub(crate) fn set_no_wait(&self, on: bool) {
         // Only the thread holding the connection's writer writes, and a
         // writer passes between threads through a channel or a lock.
-        self.0.store(on, Ordering::Relaxed);
+        self.no_wait.store(on, Ordering::Relaxed);
     }
 
-    fn is_set(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+    fn no_wait(&self) -> bool {
+        self.no_wait.load(Ordering::Relaxed)
+    }
+
+    /// See `close`; the next write or flush does it. Set by the thread
+    /// holding the writer, or before the connection is told its answer is
+    /// done (which passes through a channel), so no stronger ordering is
+    /// needed: every write reads it.
+    pub(crate) fn close(&self) {
+        self.close.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn closing(&self) -> bool {
+        self.close.load(Ordering::Relaxed)
     }
 }
 
@@ -142,9 +163,9 @@ pub struct RefinedTcpStream {
     // next one; writes by their own, armed by the first write of a response
     // and disarmed when it is flushed.
     deadline: Arc<Deadline>,
-    // progressd: whether writes may wait (see `NoWait`); used on the write
-    // half only.
-    no_wait: Arc<NoWait>,
+    // progressd: whether writes may wait, and whether the next closes the
+    // connection (see `WriteSwitches`); used on the write half only.
+    switches: Arc<WriteSwitches>,
 }
 
 impl RefinedTcpStream {
@@ -166,7 +187,7 @@ impl RefinedTcpStream {
             close_read: true,
             close_write: false,
             deadline: Arc::new(Deadline::new(limit)),
-            no_wait: Arc::default(),
+            switches: Arc::default(),
         };
 
         let write = RefinedTcpStream {
@@ -174,7 +195,7 @@ impl RefinedTcpStream {
             close_read: false,
             close_write: true,
             deadline: Arc::new(Deadline::new(limit)),
-            no_wait: Arc::default(),
+            switches: Arc::default(),
         };
 
         Ok((read, write))
@@ -195,9 +216,21 @@ impl RefinedTcpStream {
         Arc::clone(&self.deadline)
     }
 
-    /// progressd: the switch that keeps this half's writes from waiting.
-    pub(crate) fn no_wait(&self) -> Arc<NoWait> {
-        Arc::clone(&self.no_wait)
+    /// progressd: the switches of this half's writes.
+    pub(crate) fn switches(&self) -> Arc<WriteSwitches> {
+        Arc::clone(&self.switches)
+    }
+
+    /// progressd: see `WriteSwitches::close`.
+    fn close_if_asked(&mut self) -> IoResult<()> {
+        if !self.switches.closing() {
+            return Ok(());
+        }
+        self.stream.shutdown(Shutdown::Both).ok();
+        Err(std::io::Error::new(
+            ErrorKind::ConnectionAborted,
+            "the connection was closed after an answer cut short",
+        ))
     }
 }
 
@@ -232,8 +265,9 @@ impl Read for RefinedTcpStream {
 
 impl Write for RefinedTcpStream {
     fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
+        self.close_if_asked()?;
         self.deadline.arm_if_disarmed();
-        let no_wait = self.no_wait.is_set();
+        let no_wait = self.switches.no_wait();
         let written = if no_wait {
             self.deadline
                 .remaining()
@@ -259,6 +293,7 @@ impl Write for RefinedTcpStream {
     }
 
     fn flush(&mut self) -> IoResult<()> {
+        self.close_if_asked()?;
         self.stream.flush()?;
         self.deadline.disarm();
         Ok(())
