@@ -359,6 +359,10 @@ impl Server {
                             // A socket that refuses timeouts still serves.
                             let _ = tcp.set_read_timeout(timeout);
                             let _ = tcp.set_write_timeout(timeout);
+                            // progressd: an answer's last short write is
+                            // sent at once, not held back by Nagle's
+                            // algorithm until the client's delayed ACK.
+                            let _ = tcp.set_nodelay(true);
                         }
                         // progressd: over the limit, say so and close. The
                         // send buffer of a new socket takes these few bytes
