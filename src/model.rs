@@ -172,12 +172,28 @@ impl BarState {
 /// the total is capped.
 pub fn percent(current: f64, total: f64) -> f64 {
     if total <= 0.0 {
-        100.0
+        return 100.0;
+    }
+    // Scale first, so 29 of 100 is 29 and not 28.999999999999996 (which
+    // the page, rounding down, showed as 28.9 %); divide first only where
+    // 100 * current would overflow.
+    let scaled = current * 100.0;
+    let p = if scaled.is_finite() {
+        scaled / total
     } else {
-        // Divide first: 100 * current could overflow for huge values.
-        (current / total * 100.0).min(100.0)
+        current / total * 100.0
+    };
+    // Rounding may reach 100 just short of the total: only done is 100.
+    if current < total {
+        p.min(PERCENT_BELOW_DONE)
+    } else {
+        p.min(100.0)
     }
 }
+
+/// The most a worker short of its total can be: 100 less a hair, so it is
+/// never shown as done.
+const PERCENT_BELOW_DONE: f64 = 99.999_999;
 
 /// A worker's percent: 0 until it reports (its figures are placeholders).
 pub fn worker_percent(current: f64, total: f64, updates: i64) -> f64 {
@@ -530,6 +546,23 @@ pub(crate) mod fixtures {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_percents_are_exact_and_only_done_is_100() {
+        // 29 of 100 was 28.999999999999996, shown rounded down as 28.9 %.
+        for c in 0..=100 {
+            let p = percent(f64::from(c), 100.0);
+            assert_eq!(p, f64::from(c), "{c} of 100");
+            assert_eq!(crate::format::pct(p), format!("{c}.0%"));
+        }
+        assert_eq!(crate::format::pct(percent(7.0, 10.0)), "70.0%");
+        // Just short of a huge total is not done.
+        let total = 1e17;
+        assert!(percent(total - 16.0, total) < 100.0);
+        assert_eq!(crate::format::pct(percent(total - 16.0, total)), "99.9%");
+        assert_eq!(percent(f64::MAX, f64::MAX), 100.0);
+        assert_eq!(percent(f64::MAX / 2.0, f64::MAX), 50.0);
+    }
 
     fn worker(current: f64, total: f64, ok: bool) -> Worker {
         Worker {
