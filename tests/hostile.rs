@@ -10,6 +10,20 @@ use std::time::{Duration, Instant};
 
 use common::{TestServer, raw_exchange};
 
+/// Reads until the server closes the connection (EOF or reset) or the
+/// read timeout passes; says which, with what arrived.
+fn read_until_closed(stream: &mut TcpStream) -> (bool, Vec<u8>) {
+    let mut got = Vec::new();
+    let closed = match stream.read_to_end(&mut got) {
+        Ok(_) => true,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    };
+    (closed, got)
+}
+
 fn still_serves(s: &TestServer) {
     let r = s.get("/progress/jobs");
     assert_eq!(r.status, 200, "the server still answers");
@@ -87,14 +101,7 @@ fn an_endless_header_line_closes_the_connection() {
     let _ = stream.write_all(&request);
     // The server closes the connection itself (EOF or reset); before the
     // fix it kept buffering and this read timed out.
-    let mut answer = Vec::new();
-    let closed = match stream.read_to_end(&mut answer) {
-        Ok(_) => true,
-        Err(e) => !matches!(
-            e.kind(),
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-        ),
-    };
+    let (closed, answer) = read_until_closed(&mut stream);
     assert!(closed, "the server closed the connection");
     assert!(
         !answer.starts_with(b"HTTP/1.1 200"),
@@ -626,14 +633,7 @@ fn a_client_that_never_reads_its_answer_is_cut_off_at_the_deadline() {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    let mut got = Vec::new();
-    let closed = match stream.read_to_end(&mut got) {
-        Ok(_) => true,
-        Err(e) => !matches!(
-            e.kind(),
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-        ),
-    };
+    let (closed, got) = read_until_closed(&mut stream);
     assert!(closed, "still open");
     assert!(
         got.len() < size,
