@@ -10,6 +10,17 @@ use std::time::{Duration, Instant};
 
 use common::{TestServer, raw_exchange};
 
+/// How long `/healthz` and an update of job "small" take; both must
+/// answer 200.
+fn healthz_and_an_update(s: &TestServer) -> Duration {
+    let probe = Instant::now();
+    let health = s.get("/healthz");
+    let update = s.get("/progress/update?jobid=small&workid=w&current=1&total=2");
+    let took = probe.elapsed();
+    assert_eq!((health.status, update.status), (200, 200));
+    took
+}
+
 /// Reads until the server closes the connection (EOF or reset) or the
 /// read timeout passes; says which, with what arrived.
 fn read_until_closed(stream: &mut TcpStream) -> (bool, Vec<u8>) {
@@ -519,11 +530,7 @@ fn clients_that_never_read_a_large_answer_do_not_hold_the_request_threads() {
         .iter()
         .filter(|r| answer_begins(r, Duration::from_secs(20).saturating_sub(started.elapsed())))
         .count();
-    let probe = Instant::now();
-    let health = s.get("/healthz");
-    let update = s.get("/progress/update?jobid=small&workid=w&current=1&total=2");
-    let took = probe.elapsed();
-    assert_eq!((health.status, update.status), (200, 200));
+    let took = healthz_and_an_update(&s);
     assert!(
         took < Duration::from_secs(2),
         "/healthz and an update took {took:?} beside {} clients that never read",
@@ -590,11 +597,7 @@ fn clients_that_never_read_cannot_make_the_server_keep_more_than_its_budget() {
         most_kept <= BUDGET,
         "kept {most_kept} bytes for clients that do not read; the budget is {BUDGET}"
     );
-    let probe = Instant::now();
-    let health = s.get("/healthz");
-    let update = s.get("/progress/update?jobid=small&workid=w&current=1&total=2");
-    let took = probe.elapsed();
-    assert_eq!((health.status, update.status), (200, 200));
+    let took = healthz_and_an_update(&s);
     assert!(
         took < Duration::from_secs(2),
         "/healthz and an update took {took:?}"
