@@ -171,7 +171,8 @@ impl BarState {
 /// Percent complete, 0–100: a total of 0 counts as finished, and progress past
 /// the total is capped.
 pub fn percent(current: f64, total: f64) -> f64 {
-    if total <= 0.0 {
+    // Done is 100 exactly: 0.081 * 100 / 0.081 is not.
+    if total <= 0.0 || current >= total {
         return 100.0;
     }
     // Scale first, so 29 of 100 is 29 and not 28.999999999999996 (which
@@ -184,11 +185,7 @@ pub fn percent(current: f64, total: f64) -> f64 {
         current / total * 100.0
     };
     // Rounding may reach 100 just short of the total: only done is 100.
-    if current < total {
-        p.min(PERCENT_BELOW_DONE)
-    } else {
-        p.min(100.0)
-    }
+    p.min(PERCENT_BELOW_DONE)
 }
 
 /// The most a worker short of its total can be: 100 less a hair, so it is
@@ -561,6 +558,18 @@ mod tests {
         assert!(percent(total - 16.0, total) < 100.0);
         assert_eq!(crate::format::pct(percent(total - 16.0, total)), "99.9%");
         assert_eq!(percent(f64::MAX, f64::MAX), 100.0);
+        // Done is 100 whatever the total, though t * 100 / t may not be.
+        for t in [
+            0.081,
+            1.0 / 3.0,
+            3.300_000_000_000_000_3,
+            0.666_3,
+            1e-300,
+            7.0,
+        ] {
+            assert_eq!(percent(t, t), 100.0, "{t} of {t}");
+            assert_eq!(percent(t * 2.0, t), 100.0, "past the total");
+        }
         assert_eq!(percent(f64::MAX / 2.0, f64::MAX), 50.0);
     }
 

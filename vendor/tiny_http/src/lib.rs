@@ -438,6 +438,14 @@ impl Server {
                                     if !answered && receiver.recv().is_err() {
                                         break;
                                     }
+                                    // progressd: an answer cut short (a
+                                    // panic, the budget) closed the
+                                    // connection; nothing more is read
+                                    // from it as if its answers were whole
+                                    // (dropping `rq` shuts the socket).
+                                    if switches.closing() {
+                                        break;
+                                    }
                                     read_deadline.pause();
                                     let responded = request::Responded {
                                         sender: sender.clone(),
