@@ -107,6 +107,16 @@ struct Page {
 }
 
 impl Page {
+    /// Opens `url` and waits until the page's script has run.
+    fn open_running(browser: &Browser, url: &str) -> Result<Page, Box<dyn std::error::Error>> {
+        let mut page = Page::open(browser, url)?;
+        page.wait_for(
+            "document.readyState === 'complete' && document.body.dataset.renders !== undefined",
+            "the page's script to run",
+        )?;
+        Ok(page)
+    }
+
     fn open(browser: &Browser, url: &str) -> Result<Page, Box<dyn std::error::Error>> {
         let (socket, _) = tungstenite::connect(browser.devtools.as_str())?;
         let mut page = Page {
@@ -231,13 +241,9 @@ fn show_page_draws_the_bars_and_follows_updates_without_reloading() -> TestResul
         ]);
     }
     let browser = Browser::start(&chromium)?;
-    let mut page = Page::open(
+    let mut page = Page::open_running(
         &browser,
         &format!("{}/progress/show?jobid=browser&interval=1", s.base),
-    )?;
-    page.wait_for(
-        "document.readyState === 'complete' && document.body.dataset.renders !== undefined",
-        "the page's script to run",
     )?;
 
     let shown = bars(&mut page)?;
@@ -324,13 +330,9 @@ fn page_with_token(
         ("token", "w-secret"),
     ]);
     let browser = Browser::start(&chromium)?;
-    let mut page = Page::open(
+    let page = Page::open_running(
         &browser,
         &format!("{}/progress/show?jobid=t&interval=1&token={token}", s.base),
-    )?;
-    page.wait_for(
-        "document.readyState === 'complete' && document.body.dataset.renders !== undefined",
-        "the page's script to run",
     )?;
     Ok(Some(TokenPage {
         server: s,
@@ -490,13 +492,9 @@ fn expected_slow_and_history_show_on_the_page() -> TestResult {
         std::thread::sleep(Duration::from_millis(60));
     }
     let browser = Browser::start(&chromium)?;
-    let mut page = Page::open(
+    let mut page = Page::open_running(
         &browser,
         &format!("{}/progress/show?jobid=roster&interval=1#worker=0", s.base),
-    )?;
-    page.wait_for(
-        "document.readyState === 'complete' && document.body.dataset.renders !== undefined",
-        "the page's script to run",
     )?;
     let states: Vec<String> = bars(&mut page)?
         .iter()
