@@ -46,55 +46,183 @@ fn points(points: &[Point], places: i32) -> Value {
     )
 }
 
-fn worker(w: &Worker, progress: &JobProgress, now: f64) -> Value {
+/// Writes one JSON object's members in the order they are given, which for
+/// every document here is alphabetical (the order serde_json's maps kept,
+/// so the answers are byte for byte what they were).
+struct Members<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Members<'a> {
+    /// Opens an object.
+    fn open(out: &'a mut Vec<u8>) -> Members<'a> {
+        out.push(b'{');
+        Members { out, first: true }
+    }
+
+    /// Starts a member: its name, then its value is written to the buffer.
+    fn name(&mut self, name: &str) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        write_str(self.out, name);
+        self.out.push(b':');
+        self.out
+    }
+
+    /// A member whose value is JSON.
+    fn value(&mut self, name: &str, value: &Value) {
+        let out = self.name(name);
+        // Writing to a Vec cannot fail.
+        let _ = serde_json::to_writer(out, value);
+    }
+
+    /// A member whose value is a string.
+    fn text(&mut self, name: &str, text: &str) {
+        let out = self.name(name);
+        write_str(out, text);
+    }
+
+    /// Closes the object.
+    fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
+/// A string as JSON, escaped as serde_json escapes it.
+fn write_str(out: &mut Vec<u8>, text: &str) {
+    let _ = serde_json::to_writer(out, text);
+}
+
+/// One worker of a `status` answer.
+pub fn write_worker(out: &mut Vec<u8>, w: &Worker, progress: &JobProgress, now: f64) {
     let reported = w.updates > 0;
     let stale = w.is_stale(now);
+    let mut m = Members::open(out);
+    m.value("current", &number(w.current));
+    m.text("desc", &w.desc);
+    // A silent worker's time left would mislead.
+    let eta = w.eta_seconds().filter(|_| !stale).map(number);
+    m.value("eta_seconds", &eta.unwrap_or(Value::Null));
+    // A worker that has not reported has no times of its own.
+    let first_seen = reported.then(|| time(w.first_seen));
+    m.value("first_seen", &first_seen.unwrap_or(Value::Null));
+    m.value("ok", &Value::Bool(w.ok));
+    m.value("percent", &rounded(w.percent(), 2));
+    m.value("rate", &w.rate.map(number).unwrap_or(Value::Null));
+    m.value("seq", &w.seq.map_or(Value::Null, Value::from));
+    m.value("slow", &Value::Bool(w.is_slow(progress.median_rate, now)));
+    m.value("stale", &Value::Bool(stale));
+    m.text("state", w.state().as_str());
+    m.value("total", &number(w.total));
+    let updated = reported.then(|| time(w.updated));
+    m.value("updated", &updated.unwrap_or(Value::Null));
+    m.text("workid", &w.workid);
+    m.close();
+}
+
+/// What a `status` answer says besides the job and its workers: nothing
+/// (today's answer), or the time to poll `since=` from, and the page.
+#[derive(Debug, Clone, Default)]
+pub struct StatusExtras {
+    /// The value for the next poll's `since=`.
+    pub since: Option<f64>,
+    /// The page of workers listed, when one was asked for.
+    pub page: Option<PageFacts>,
+    /// False when the answer lists no workers (`workers=0`).
+    pub no_workers: bool,
+}
+
+/// What a page of workers was and where the next one starts.
+#[derive(Debug, Clone)]
+pub struct PageFacts {
+    /// How many workers the filter selects, in all.
+    pub matched: u64,
+    /// The most workers a page lists.
+    pub limit: u64,
+    /// The order's name (`workid`, `percent`, ...), `-` first when
+    /// largest first.
+    pub sort: String,
+    /// The cursor of the next page, when this one was full.
+    pub next: Option<String>,
+}
+
+/// The `status` document's head at `now`: everything up to the workers.
+/// With workers to list, it ends with `"workers":[`; the caller writes them
+/// with [`write_worker`] separated by commas, then [`STATUS_TAIL`].
+/// Without, the document is complete.
+pub fn write_status_head(
+    out: &mut Vec<u8>,
+    job: &Job,
+    progress: &JobProgress,
+    now: f64,
+    extras: &StatusExtras,
+) {
+    let mut m = Members::open(out);
+    m.value("created", &time(job.created));
+    m.text("desc", &job.desc);
+    m.value("expires", &time(job.expires()));
+    m.text("jobid", &job.jobid);
+    m.value("now", &time(now));
+    if let Some(page) = &extras.page {
+        let facts = json!({
+            "limit": page.limit,
+            "matched": page.matched,
+            "next": page.next,
+            "sort": page.sort,
+        });
+        m.value("page", &facts);
+    }
+    if let Some(since) = extras.since {
+        // Exact, not rounded: a rounded-up time would skip rows.
+        m.value("since", &json!(since));
+    }
+    m.value("summary", &summary(job, progress));
+    m.value("updated", &time(job.updated));
+    if extras.no_workers {
+        m.close();
+        out.push(b'\n');
+    } else {
+        // Left open for the workers and the tail.
+        m.name("workers").push(b'[');
+    }
+}
+
+/// What closes a `status` document after its workers.
+pub const STATUS_TAIL: &[u8] = b"]}\n";
+
+fn summary(job: &Job, progress: &JobProgress) -> Value {
     json!({
-        "workid": w.workid,
-        "current": number(w.current),
-        "total": number(w.total),
-        "percent": rounded(w.percent(), 2),
-        "ok": w.ok,
-        "desc": w.desc,
-        "state": w.state().as_str(),
-        // A worker that has not reported has no times of its own.
-        "first_seen": reported.then(|| time(w.first_seen)),
-        "updated": reported.then(|| time(w.updated)),
-        "rate": w.rate.map(number),
-        // A silent worker's time left would mislead.
-        "eta_seconds": w.eta_seconds().filter(|_| !stale).map(number),
-        "stale": stale,
-        "slow": w.is_slow(progress.median_rate, now),
-        "seq": w.seq,
+        "percent": rounded(progress.percent, 2),
+        "running": progress.count(BarState::Running),
+        "done": progress.count(BarState::Done),
+        "failed": progress.count(BarState::Failed),
+        "stale": progress.count(BarState::Stale),
+        "not_started": progress.count(BarState::NotStarted),
+        "slow": progress.slow,
+        "median_rate": progress.median_rate.map(number),
+        "last_report": progress.last_report.map(time),
+        "eta_seconds": progress.eta_seconds.map(number),
+        "history": points(&job.burn_up(progress), 2),
     })
 }
 
-/// The `status` document at `now`: the job, its summary and every worker
-/// (in natural order of workid).
-pub fn job_status(job: &Job, now: f64) -> Value {
+/// The `status` document at `now` of a job read whole (with its workers).
+#[cfg(test)]
+pub fn job_status(job: &Job, now: f64) -> Vec<u8> {
     let progress = job.progress(now);
-    json!({
-        "jobid": job.jobid,
-        "desc": job.desc,
-        "created": time(job.created),
-        "updated": time(job.updated),
-        "expires": time(job.expires()),
-        "now": time(now),
-        "summary": {
-            "percent": rounded(progress.percent, 2),
-            "running": progress.count(BarState::Running),
-            "done": progress.count(BarState::Done),
-            "failed": progress.count(BarState::Failed),
-            "stale": progress.count(BarState::Stale),
-            "not_started": progress.count(BarState::NotStarted),
-            "slow": progress.slow,
-            "median_rate": progress.median_rate.map(number),
-            "last_report": progress.last_report.map(time),
-            "eta_seconds": progress.eta_seconds.map(number),
-            "history": points(&job.burn_up(&progress), 2),
-        },
-        "workers": job.workers.iter().map(|w| worker(w, &progress, now)).collect::<Vec<_>>(),
-    })
+    let mut out = Vec::new();
+    write_status_head(&mut out, job, &progress, now, &StatusExtras::default());
+    for (i, w) in job.workers.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_worker(&mut out, w, &progress, now);
+    }
+    out.extend_from_slice(STATUS_TAIL);
+    out
 }
 
 /// The `history` document at `now`: each worker's `current` over time as
@@ -145,11 +273,22 @@ mod tests {
     use super::*;
     use crate::model::fixtures::{EDGE_RATES, job, running};
 
+    fn worker(w: &Worker, progress: &JobProgress, now: f64) -> Value {
+        let mut out = Vec::new();
+        write_worker(&mut out, w, progress, now);
+        serde_json::from_slice(&out).expect("a worker is JSON")
+    }
+
+    fn status(job: &Job, now: f64) -> Value {
+        serde_json::from_slice(&job_status(job, now)).expect("status is JSON")
+    }
+
     #[test]
     fn a_silent_worker_has_no_time_left_and_an_expected_one_no_times() {
         let w = running("w", 5.0, 10.0, 0.5);
         let job = job(vec![w.clone()]);
         let reporting = worker(&w, &job.progress(11.0), 11.0);
+
         assert_eq!(reporting["eta_seconds"], 10);
         let silent = worker(&w, &job.progress(1000.0), 1000.0);
         assert_eq!(
@@ -168,7 +307,7 @@ mod tests {
     fn the_rate_is_never_0_beside_an_eta() {
         for rate in EDGE_RATES {
             let w = running("w", 1.0, 2.0, rate);
-            let status = job_status(&job(vec![w.clone(), w.clone(), w]), 11.0);
+            let status = status(&job(vec![w.clone(), w.clone(), w]), 11.0);
             let written = &status["workers"][0];
             assert_eq!(written["rate"].as_f64(), Some(rate), "exactly");
             assert_eq!(status["summary"]["median_rate"].as_f64(), Some(rate));

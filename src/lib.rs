@@ -26,6 +26,7 @@ mod render_cache;
 pub mod response;
 pub mod routes;
 mod server;
+mod status;
 pub mod store;
 
 use std::fmt;

@@ -252,13 +252,20 @@ impl Worker {
         (self.updates >= 2).then(|| (self.updated - self.first_seen) / (self.updates - 1) as f64)
     }
 
-    /// True for a running worker silent at `now` for more than
-    /// [`STALE_GAPS`] of its usual gaps and more than [`STALE_FLOOR_SECS`].
-    pub fn is_stale(&self, now: f64) -> bool {
+    /// Unix seconds after which the worker, if still running, is stale:
+    /// silent for more than [`STALE_GAPS`] of its usual gaps and more than
+    /// [`STALE_FLOOR_SECS`]. The store keeps the same sum, in the same
+    /// order, as the column `stale_at`, and counts stale workers with it.
+    pub fn stale_at(&self) -> f64 {
         let patience = self.usual_gap().map_or(STALE_FLOOR_SECS, |gap| {
             (STALE_GAPS * gap).max(STALE_FLOOR_SECS)
         });
-        self.state() == WorkerState::Running && now - self.updated > patience
+        self.updated + patience
+    }
+
+    /// True for a running worker silent at `now` past [`Worker::stale_at`].
+    pub fn is_stale(&self, now: f64) -> bool {
+        self.state() == WorkerState::Running && now > self.stale_at()
     }
 
     /// How the worker's bar is drawn at `now`.
@@ -301,51 +308,91 @@ impl JobProgress {
 }
 
 impl Job {
-    /// The job's progress at `now`. Stale workers are left out of the ETA:
-    /// a worker that stopped reporting gives no useful finishing time.
-    /// Workers that have not reported are left out of it too.
+    /// The job's progress at `now` (see [`ProgressTally`]).
     pub fn progress(&self, now: f64) -> JobProgress {
-        let mut counts = [0; 5];
-        let mut eta: Option<f64> = None;
-        let mut eta_known = true;
-        let mut rates = Vec::new();
+        let mut tally = ProgressTally::new(now);
         for w in &self.workers {
-            let state = w.bar_state(now);
-            counts[state as usize] += 1;
-            if state == BarState::Running {
-                rates.extend(w.rate);
-                match w.eta_seconds() {
-                    Some(secs) => {
-                        let from_now = (w.updated + secs - now).max(0.0);
-                        eta = Some(eta.map_or(from_now, |e| e.max(from_now)));
-                    }
-                    None => eta_known = false,
+            tally.add(w);
+        }
+        tally.finish()
+    }
+}
+
+/// A job's progress summed one worker at a time, so a job of any size is
+/// summarised from its rows as they are read, holding one rate per running
+/// worker (for the median) and nothing else. Stale workers are left out of
+/// the ETA: a worker that stopped reporting gives no useful finishing time.
+/// Workers that have not reported are left out of it too.
+#[derive(Debug, Clone)]
+pub struct ProgressTally {
+    now: f64,
+    counts: [usize; 5],
+    percent_sum: f64,
+    workers: usize,
+    rates: Vec<f64>,
+    eta: Option<f64>,
+    eta_known: bool,
+    last_report: Option<f64>,
+}
+
+impl ProgressTally {
+    /// An empty tally at `now`.
+    pub fn new(now: f64) -> ProgressTally {
+        ProgressTally {
+            now,
+            counts: [0; 5],
+            percent_sum: 0.0,
+            workers: 0,
+            rates: Vec::new(),
+            eta: None,
+            eta_known: true,
+            last_report: None,
+        }
+    }
+
+    /// Counts one worker in.
+    pub fn add(&mut self, w: &Worker) {
+        let state = w.bar_state(self.now);
+        self.counts[state as usize] += 1;
+        self.workers += 1;
+        self.percent_sum += w.percent();
+        if w.updates > 0 {
+            self.last_report = Some(self.last_report.map_or(w.updated, |t| t.max(w.updated)));
+        }
+        if state == BarState::Running {
+            self.rates.extend(w.rate);
+            match w.eta_seconds() {
+                Some(secs) => {
+                    let from_now = (w.updated + secs - self.now).max(0.0);
+                    self.eta = Some(self.eta.map_or(from_now, |e| e.max(from_now)));
                 }
+                None => self.eta_known = false,
             }
         }
-        let median_rate = median(&mut rates).filter(|_| rates.len() >= SLOW_PEERS);
-        let slow = self
-            .workers
-            .iter()
-            .filter(|w| w.is_slow(median_rate, now))
-            .count();
-        let n = self.workers.len();
+    }
+
+    /// The job's progress from the workers counted in.
+    pub fn finish(mut self) -> JobProgress {
+        let median_rate = median(&mut self.rates).filter(|_| self.rates.len() >= SLOW_PEERS);
+        // The running workers with a rate are exactly those `is_slow` may
+        // call slow.
+        let slow = median_rate.map_or(0, |median| {
+            self.rates
+                .iter()
+                .filter(|&&rate| rate < SLOW_SHARE * median)
+                .count()
+        });
         JobProgress {
-            percent: if n == 0 {
+            percent: if self.workers == 0 {
                 0.0
             } else {
-                self.workers.iter().map(Worker::percent).sum::<f64>() / n as f64
+                self.percent_sum / self.workers as f64
             },
-            counts,
+            counts: self.counts,
             median_rate,
             slow,
-            last_report: self
-                .workers
-                .iter()
-                .filter(|w| w.updates > 0)
-                .map(|w| w.updated)
-                .reduce(f64::max),
-            eta_seconds: eta.filter(|_| eta_known),
+            last_report: self.last_report,
+            eta_seconds: self.eta.filter(|_| self.eta_known),
         }
     }
 }
@@ -438,6 +485,34 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
+/// A key whose byte order is [`natural_cmp`]'s order, so the store can
+/// index workids in natural order. Bytes that are not digits are kept; each
+/// run of digits becomes `0x30` (it compares with other bytes as any digit
+/// does), the length of the run without leading zeros, those digits, and the
+/// count of leading zeros (the tie-break). Runs are at most
+/// [`crate::params::MAX_WORKID_BYTES`] long, so each length fits a byte;
+/// longer ones are cut there (ids are never that long).
+pub fn natural_key(id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(id.len() + 8);
+    let mut rest = id.as_bytes();
+    while let Some(&first) = rest.first() {
+        if first.is_ascii_digit() {
+            let (digits, after) = split_digits(rest);
+            let value = trim_zeros(digits);
+            let byte = |n: usize| u8::try_from(n).unwrap_or(u8::MAX);
+            key.push(b'0');
+            key.push(byte(value.len()));
+            key.extend_from_slice(&value[..value.len().min(255)]);
+            key.push(byte(digits.len() - value.len()));
+            rest = after;
+        } else {
+            key.push(first);
+            rest = &rest[1..];
+        }
+    }
+    key
+}
+
 fn split_digits(s: &[u8]) -> (&[u8], &[u8]) {
     let end = s
         .iter()
@@ -452,6 +527,108 @@ fn trim_zeros(digits: &[u8]) -> &[u8] {
         .position(|&b| b != b'0')
         .unwrap_or(digits.len());
     &digits[start..]
+}
+
+/// Which of a job's workers a `status` page lists, and in what order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WorkerPick {
+    /// Workers in any of these states; every worker when empty.
+    pub states: Vec<Pick>,
+    /// Workers whose id contains this, ignoring ASCII case.
+    pub text: Option<String>,
+    /// Workers whose row changed after this time (Unix seconds, a
+    /// `seen_through` the store gave), or that went stale since.
+    pub since: Option<f64>,
+    /// The order.
+    pub order: WorkerOrder,
+}
+
+/// A state a page may ask for: one a bar is drawn in, or slow (running and
+/// below half the median rate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    /// Workers drawn in this state.
+    State(BarState),
+    /// Running workers that are slow (see [`Worker::is_slow`]).
+    Slow,
+}
+
+impl Pick {
+    /// Every name a page may ask for, in the order the docs list them.
+    pub const NAMES: [&'static str; 6] =
+        ["running", "done", "failed", "stale", "not_started", "slow"];
+
+    /// The pick with this name.
+    pub fn named(name: &str) -> Option<Pick> {
+        match name {
+            "slow" => Some(Pick::Slow),
+            other => BarState::ALL
+                .into_iter()
+                .find(|s| s.as_str() == other)
+                .map(Pick::State),
+        }
+    }
+}
+
+/// The order of a page of workers: by a value, ties broken by workid in
+/// natural order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WorkerOrder {
+    /// What to order by.
+    pub by: SortBy,
+    /// Largest first.
+    pub descending: bool,
+}
+
+/// What a page of workers is ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortBy {
+    /// The workid, in natural order.
+    #[default]
+    Workid,
+    /// Percent complete.
+    Percent,
+    /// Rate (no rate yet counts below 0).
+    Rate,
+    /// Time of the last report (none yet counts as oldest).
+    Updated,
+}
+
+impl SortBy {
+    /// Every order, by name.
+    pub const ALL: [(&'static str, SortBy); 4] = [
+        ("workid", SortBy::Workid),
+        ("percent", SortBy::Percent),
+        ("rate", SortBy::Rate),
+        ("updated", SortBy::Updated),
+    ];
+
+    /// The order's name.
+    pub fn name(self) -> &'static str {
+        SortBy::ALL
+            .iter()
+            .find(|(_, by)| *by == self)
+            .map_or("workid", |(name, _)| name)
+    }
+}
+
+/// Where a page of workers starts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PageStart {
+    /// After skipping this many.
+    Offset(u64),
+    /// After the worker with this key (the last of the page before).
+    After(PageKey),
+}
+
+/// A worker's place in an order: the value ordered by (unused when by
+/// workid) and its workid's [`natural_key`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageKey {
+    /// The value ordered by.
+    pub value: f64,
+    /// The natural-order key of the workid.
+    pub sortkey: Vec<u8>,
 }
 
 /// One row of the job list: a job with its workers summarised.
@@ -803,5 +980,45 @@ mod tests {
         );
         assert_eq!(natural_cmp("x007", "x7"), std::cmp::Ordering::Greater);
         assert_eq!(natural_cmp("1.0", "1"), std::cmp::Ordering::Greater);
+    }
+
+    /// The store orders workids by their keys' bytes: that order must be
+    /// natural_cmp's for every pair, including digits beside bytes that
+    /// sort just below and above them, and keys must differ for ids that
+    /// differ.
+    #[test]
+    fn natural_keys_sort_as_natural_order() {
+        let pieces = [
+            "", "0", "00", "1", "01", "9", "10", "010", "99", "100", "/", ":", "a", "é", " ", "-",
+        ];
+        let mut ids = Vec::new();
+        for a in pieces {
+            for b in pieces {
+                for c in ["", "0", "7", "x", "/"] {
+                    ids.push(format!("{a}{b}{c}"));
+                }
+            }
+        }
+        ids.extend(
+            [
+                "rank99999",
+                "rank100000",
+                "rank0",
+                "worker-1",
+                "worker-1-2",
+                "w1.10",
+                "w1.9",
+            ]
+            .map(String::from),
+        );
+        for a in &ids {
+            for b in &ids {
+                assert_eq!(
+                    natural_key(a).cmp(&natural_key(b)),
+                    natural_cmp(a, b),
+                    "{a:?} vs {b:?}"
+                );
+            }
+        }
     }
 }

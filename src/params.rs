@@ -13,6 +13,7 @@ use std::fmt;
 use percent_encoding::percent_decode;
 
 use crate::format::one_line;
+use crate::model::{PageKey, PageStart, Pick, SortBy, WorkerOrder, WorkerPick};
 
 /// Longest job id, in bytes.
 pub const MAX_JOBID_BYTES: usize = 256;
@@ -535,6 +536,226 @@ impl JobRef {
             jobid: id(form, "jobid", MAX_JOBID_BYTES)?,
         })
     }
+}
+
+/// Parameters of `status`: a job and, optionally, which of its workers to
+/// list and how (see [`StatusQuery::from_form`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusQuery {
+    /// The job's id.
+    pub jobid: String,
+    /// What to list of its workers.
+    pub list: WorkerList,
+    /// The workers to list (every one, in natural order, unless asked).
+    pub pick: WorkerPick,
+}
+
+/// What a `status` answer lists of the job's workers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WorkerList {
+    /// Every worker `pick` selects, as today's answer does (`since=` may
+    /// narrow them).
+    All,
+    /// None: the summary only (`workers=0`).
+    None,
+    /// One page.
+    Page {
+        /// Where it starts.
+        start: PageStart,
+        /// At most this many workers.
+        limit: u64,
+    },
+}
+
+/// Workers a page lists unless `limit` says otherwise.
+pub const DEFAULT_PAGE_LIMIT: u64 = 100;
+/// Most workers a page lists.
+pub const MAX_PAGE_LIMIT: u64 = 5000;
+
+impl StatusQuery {
+    /// Validates `jobid` and the listing: `workers=0` (summary only);
+    /// `state=` (comma-separated: running, done, failed, stale,
+    /// not_started, slow), `q=` (workid contains, ignoring ASCII case),
+    /// `sort=` (workid, percent, rate, updated; `-` first for largest
+    /// first), `limit=` (1 to [`MAX_PAGE_LIMIT`]) and `offset=` or
+    /// `cursor=`, any of which makes the answer one page; and `since=`
+    /// (workers changed after that time).
+    pub fn from_form(form: &Form) -> Result<StatusQuery, ParamError> {
+        let jobid = id(form, "jobid", MAX_JOBID_BYTES)?;
+        let mut pick = WorkerPick::default();
+        if let Some(text) = form.get("state") {
+            for name in text.split(',').map(str::trim) {
+                let state = Pick::named(name).ok_or_else(|| {
+                    ParamError::new(
+                        "state",
+                        format!(
+                            "{} is not a state; use {} (comma-separated)",
+                            quoted(name),
+                            Pick::NAMES.join(", ")
+                        ),
+                    )
+                })?;
+                if !pick.states.contains(&state) {
+                    pick.states.push(state);
+                }
+            }
+        }
+        if let Some(text) = form.get("q").filter(|q| !q.is_empty()) {
+            if text.len() > MAX_WORKID_BYTES {
+                return Err(ParamError::new(
+                    "q",
+                    format!("is longer than a workid ({MAX_WORKID_BYTES} bytes)"),
+                ));
+            }
+            pick.text = Some(text.to_string());
+        }
+        if let Some(text) = form.get("sort") {
+            let (descending, name) = match text.strip_prefix('-') {
+                Some(name) => (true, name),
+                None => (false, text),
+            };
+            let by = SortBy::ALL
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, by)| *by)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = SortBy::ALL.iter().map(|(n, _)| *n).collect();
+                    ParamError::new(
+                        "sort",
+                        format!(
+                            "must be one of {} (with - first for largest first), got {}",
+                            names.join(", "),
+                            quoted(text)
+                        ),
+                    )
+                })?;
+            pick.order = WorkerOrder { by, descending };
+        }
+        pick.since = finite(form, "since")?;
+        let limit = match form.get("limit") {
+            None => None,
+            Some(text) => Some(
+                text.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=MAX_PAGE_LIMIT).contains(n))
+                    .ok_or_else(|| {
+                        ParamError::new(
+                            "limit",
+                            format!(
+                                "must be a whole number from 1 to {MAX_PAGE_LIMIT}, got {}",
+                                quoted(text)
+                            ),
+                        )
+                    })?,
+            ),
+        };
+        let start = match (form.get("offset"), form.get("cursor")) {
+            (Some(_), Some(_)) => {
+                return Err(ParamError::new(
+                    "cursor",
+                    "cannot be given with offset; page one way",
+                ));
+            }
+            (Some(text), None) => Some(PageStart::Offset(text.trim().parse::<u64>().map_err(
+                |_| {
+                    ParamError::new(
+                        "offset",
+                        format!("must be a whole number, got {}", quoted(text)),
+                    )
+                },
+            )?)),
+            (None, Some(text)) => Some(PageStart::After(cursor(text, pick.order)?)),
+            (None, None) => None,
+        };
+        let summary_only = match form.get("workers") {
+            None | Some("1") => false,
+            Some("0") => true,
+            Some(other) => {
+                return Err(ParamError::new(
+                    "workers",
+                    format!(
+                        "must be 0 (the summary only) or 1 (the workers too), got {}",
+                        quoted(other)
+                    ),
+                ));
+            }
+        };
+        let paged = start.is_some()
+            || limit.is_some()
+            || !pick.states.is_empty()
+            || pick.text.is_some()
+            || form.get("sort").is_some();
+        let list = if summary_only {
+            WorkerList::None
+        } else if paged {
+            WorkerList::Page {
+                start: start.unwrap_or(PageStart::Offset(0)),
+                limit: limit.unwrap_or(DEFAULT_PAGE_LIMIT),
+            }
+        } else {
+            WorkerList::All
+        };
+        Ok(StatusQuery { jobid, list, pick })
+    }
+
+    /// True when the answer is today's, word for word: no parameter but the
+    /// job's id.
+    pub fn is_plain(&self) -> bool {
+        self.list == WorkerList::All && self.pick == WorkerPick::default()
+    }
+}
+
+/// The cursor for the page after the worker at `key` in `order`: the
+/// order's name, then the value ordered by (its bits, in hex; none for
+/// workid), then the workid's natural key in hex, dot-separated.
+pub fn cursor_text(order: WorkerOrder, key: &PageKey) -> String {
+    let mut text = String::from(order.by.name());
+    if order.by != SortBy::Workid {
+        text.push('.');
+        text.push_str(&format!("{:016x}", key.value.to_bits()));
+    }
+    text.push('.');
+    for byte in &key.sortkey {
+        text.push_str(&format!("{byte:02x}"));
+    }
+    text
+}
+
+/// Reads a cursor [`cursor_text`] made, for `order`.
+fn cursor(text: &str, order: WorkerOrder) -> Result<PageKey, ParamError> {
+    let bad = |why: &str| ParamError::new("cursor", format!("{why}; use the page's next cursor"));
+    let mut parts = text.split('.');
+    let name = parts.next().unwrap_or_default();
+    if name != order.by.name() {
+        return Err(bad(&format!(
+            "was made for sort={}, not sort={}",
+            one_line(name, 20),
+            order.by.name()
+        )));
+    }
+    let value = if order.by == SortBy::Workid {
+        0.0
+    } else {
+        let bits = parts
+            .next()
+            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+            .ok_or_else(|| bad("is not a cursor this server made"))?;
+        f64::from_bits(bits)
+    };
+    let hex = parts
+        .next()
+        .filter(|hex| hex.len() % 2 == 0 && hex.len() <= 4 * MAX_WORKID_BYTES)
+        .ok_or_else(|| bad("is not a cursor this server made"))?;
+    let sortkey = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("zz"), 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| bad("is not a cursor this server made"))?;
+    if parts.next().is_some() || !value.is_finite() {
+        return Err(bad("is not a cursor this server made"));
+    }
+    Ok(PageKey { value, sortkey })
 }
 
 /// Parameters of `show`.

@@ -17,10 +17,11 @@ use crate::chart::{self, Format};
 use crate::page::{self, Links};
 use crate::params::{
     CreateJob, DEFAULT_LIST_LIMIT, Form, HistoryQuery, JobRef, ListJobs, RenderChart, ShowPage,
-    WorkerUpdate,
+    StatusQuery, WorkerUpdate,
 };
 use crate::render_cache::RenderCache;
 use crate::response::Response;
+use crate::status;
 use crate::store::{self, WriteOp, WriteOutcome, Writer};
 
 /// The HTTP methods routes tell apart.
@@ -76,7 +77,7 @@ pub struct Context {
 }
 
 /// Answers one request.
-pub fn handle(ctx: &Context, request: &Request) -> Result<Response, Error> {
+pub fn handle<'c>(ctx: &'c Context, request: &Request) -> Result<Response<'c>, Error> {
     if request.method == Method::Other {
         return Err(Error::MethodNotAllowed {
             allow: "GET, HEAD, POST",
@@ -152,7 +153,7 @@ fn access(path: &str, index: bool) -> Access {
 }
 
 /// The counters and the store's totals, for Prometheus.
-fn metrics(ctx: &Context) -> Result<Response, Error> {
+fn metrics(ctx: &Context) -> Result<Response<'static>, Error> {
     let (jobs, workers, database_bytes) = store::stored_totals(&ctx.reader)?;
     let text = ctx.metrics.render(Stored {
         jobs,
@@ -163,13 +164,13 @@ fn metrics(ctx: &Context) -> Result<Response, Error> {
 }
 
 /// 200 when the database answers a read, for load balancers and monitors.
-fn healthz(ctx: &Context) -> Result<Response, Error> {
+fn healthz(ctx: &Context) -> Result<Response<'static>, Error> {
     ctx.writer.check_file()?;
     store::check_readable(&ctx.reader)?;
     Ok(Response::text("ok\n"))
 }
 
-fn create(ctx: &Context, request: &Request, form: &Form) -> Result<Response, Error> {
+fn create(ctx: &Context, request: &Request, form: &Form) -> Result<Response<'static>, Error> {
     let create = CreateJob::from_form(form)?;
     let host = request
         .host
@@ -200,21 +201,18 @@ fn is_plain_host(host: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b".-_:[]".contains(&b))
 }
 
-fn update(ctx: &Context, form: &Form) -> Result<Response, Error> {
+fn update(ctx: &Context, form: &Form) -> Result<Response<'static>, Error> {
     let update = WorkerUpdate::from_form(form)?;
     ctx.writer.submit(WriteOp::Update(update))?;
     Ok(Response::text("OK\n"))
 }
 
-fn status(ctx: &Context, form: &Form) -> Result<Response, Error> {
-    let job = JobRef::from_form(form)?;
-    match store::read_job(&ctx.reader, &job.jobid)? {
-        Some(found) => Ok(Response::json(&json::job_status(&found, unix_now()))),
-        None => Err(Error::UnknownJob(job.jobid)),
-    }
+fn status<'c>(ctx: &'c Context, form: &Form) -> Result<Response<'c>, Error> {
+    let query = StatusQuery::from_form(form)?;
+    status::answer(&ctx.reader, &query, unix_now())?.ok_or(Error::UnknownJob(query.jobid))
 }
 
-fn history(ctx: &Context, form: &Form) -> Result<Response, Error> {
+fn history(ctx: &Context, form: &Form) -> Result<Response<'static>, Error> {
     let query = HistoryQuery::from_form(form)?;
     let Some(found) = store::read_history(&ctx.reader, &query.jobid, query.workid.as_deref())?
     else {
@@ -230,13 +228,13 @@ fn history(ctx: &Context, form: &Form) -> Result<Response, Error> {
     )))
 }
 
-fn jobs(ctx: &Context, form: &Form) -> Result<Response, Error> {
+fn jobs(ctx: &Context, form: &Form) -> Result<Response<'static>, Error> {
     let list = ListJobs::from_form(form)?;
     let jobs = store::list_jobs(&ctx.reader, list.limit, unix_now())?;
     Ok(Response::json(&json::job_list(&jobs)))
 }
 
-fn show(ctx: &Context, form: &Form, links: Links) -> Result<Response, Error> {
+fn show(ctx: &Context, form: &Form, links: Links) -> Result<Response<'static>, Error> {
     let show = ShowPage::from_form(form)?;
     match store::read_job(&ctx.reader, &show.jobid)? {
         Some(job) => Ok(Response::html(page::show_page(
@@ -261,7 +259,7 @@ fn render(
     request: &Request,
     form: &Form,
     format: Format,
-) -> Result<Response, Error> {
+) -> Result<Response<'static>, Error> {
     let params = RenderChart::from_form(form, chart::DEFAULT_WIDTH, chart::WIDTH_RANGE)?;
     let picture = match format {
         Format::Png => Response::png,
@@ -304,12 +302,12 @@ fn render(
     Ok(picture(bytes.to_vec()).with_etag(etag))
 }
 
-fn index(ctx: &Context, links: Links) -> Result<Response, Error> {
+fn index(ctx: &Context, links: Links) -> Result<Response<'static>, Error> {
     let jobs = store::list_jobs(&ctx.reader, DEFAULT_LIST_LIMIT, unix_now())?;
     Ok(Response::html(page::index_page(&jobs, unix_now(), links)))
 }
 
-fn delete(ctx: &Context, form: &Form) -> Result<Response, Error> {
+fn delete(ctx: &Context, form: &Form) -> Result<Response<'static>, Error> {
     let job = JobRef::from_form(form)?;
     match ctx.writer.submit(WriteOp::Delete(job.clone()))? {
         WriteOutcome::Deleted(true) => Ok(Response::text(format!("Deleted job {:?}\n", job.jobid))),

@@ -17,7 +17,7 @@ use tiny_http::{Header, Limits, Server};
 
 use crate::error::Error;
 use crate::format::one_line;
-use crate::response::Response;
+use crate::response::{Body, Response};
 use crate::routes::{self, Context, Method, Request};
 
 /// Largest POST body read, in bytes (64 KiB, what the connection's thread
@@ -328,8 +328,22 @@ fn cause_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-fn to_tiny_http(response: Response) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
-    let mut out = tiny_http::Response::from_data(response.body).with_status_code(response.status);
+fn to_tiny_http(response: Response<'_>) -> tiny_http::Response<Box<dyn Read + '_>> {
+    let (data, length): (Box<dyn Read + '_>, _) = match response.body {
+        Body::Bytes(bytes) => {
+            let length = bytes.len();
+            (Box::new(std::io::Cursor::new(bytes)), Some(length))
+        }
+        // Sent chunked, as it is made.
+        Body::Stream(reader) => (reader, None),
+    };
+    let mut out = tiny_http::Response::new(
+        tiny_http::StatusCode(response.status),
+        Vec::new(),
+        data,
+        length,
+        None,
+    );
     let cache_control = (!response.headers.iter().any(|(n, _)| *n == "Cache-Control"))
         .then(|| ("Cache-Control", "no-store".to_string()));
     let fixed = [

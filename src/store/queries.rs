@@ -1,14 +1,20 @@
 //! The SQL: reads for the request threads, and the statements the writer
 //! thread runs inside its batches. Every value is a bound parameter.
 
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
 use crate::history;
-use crate::model::{Job, JobHistory, JobSummary, Worker, WorkerHistory, natural_cmp};
+use crate::model::{
+    BarState, Job, JobHistory, JobProgress, JobSummary, PageKey, PageStart, Pick, ProgressTally,
+    SLOW_SHARE, SortBy, Worker, WorkerHistory, WorkerPick, natural_cmp, natural_key,
+};
 use crate::params::{CreateJob, WorkerUpdate};
 
-/// The job with this id and all its workers, or `None`.
+/// The job with this id and all its workers, or `None`. For jobs small
+/// enough to hold (the show page below its threshold, the chart); big ones
+/// are read with [`find_job`] a page at a time.
 pub fn read_job(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreError> {
     // One read transaction, so a job overwritten between the two queries
     // never shows the old header with the new workers.
@@ -19,14 +25,65 @@ pub fn read_job(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreErro
 }
 
 fn read_job_in(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreError> {
+    let Some(rows) = find_job(conn, jobid)? else {
+        return Ok(None);
+    };
+    let mut job = rows.job.clone();
+    rows.for_each_worker(conn, |w| job.workers.push(w))?;
+    Ok(Some(job))
+}
+
+/// The columns [`worker_from`] reads, after which a query may add its own.
+const WORKER_COLUMNS: &str =
+    "workid, current, total, ok, desc, first_seen, updated, history, updates, seq";
+
+/// A worker from a row that starts with [`WORKER_COLUMNS`].
+fn worker_from(row: &rusqlite::Row) -> rusqlite::Result<Worker> {
+    Ok(Worker {
+        workid: row.get(0)?,
+        current: row.get(1)?,
+        total: row.get(2)?,
+        ok: row.get(3)?,
+        desc: row.get(4)?,
+        first_seen: row.get(5)?,
+        updated: row.get(6)?,
+        // Only the newest points are decoded for every read; the whole
+        // history only for `history`.
+        rate: history::recent_rate(&history::decode_recent(row.get_ref(7)?.as_blob_or_null()?)),
+        updates: row.get(8)?,
+        seq: row.get::<_, Option<i64>>(9)?.map(i64::unsigned_abs),
+    })
+}
+
+/// A job found by its id: its row (with no workers), how many workers it
+/// has, and where its workers are. Read them within the same read
+/// transaction as the find, so they are the ones counted.
+#[derive(Debug, Clone)]
+pub struct JobRows {
+    id: i64,
+    /// The job, without its workers; `updated` is exact (its row's stamp or
+    /// its latest report, whichever is later).
+    pub job: Job,
+    /// How many workers it has.
+    pub workers: u64,
+    /// The writer's time for its last batch that this read sees: every row
+    /// stamped up to it is seen. `since=` polls start from it.
+    pub seen_through: f64,
+}
+
+/// The job with this id, without reading its workers, or `None`.
+pub fn find_job(conn: &Connection, jobid: &str) -> Result<Option<JobRows>, StoreError> {
     let found = conn
         .prepare_cached(
-            "SELECT id, desc, created, updated, maxage, history FROM jobs WHERE jobid = ?1",
+            "SELECT j.id, j.desc, j.created, MAX(j.updated, COALESCE(t.last_report, 0)),
+                    j.maxage, j.history, t.workers, (SELECT stamp FROM writer_clock)
+               FROM jobs AS j JOIN job_tallies AS t ON t.job = j.id
+              WHERE j.jobid = ?1",
         )?
         .query_row([jobid], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                Job {
+            Ok(JobRows {
+                id: row.get(0)?,
+                job: Job {
                     jobid: jobid.to_string(),
                     desc: row.get(1)?,
                     created: row.get(2)?,
@@ -35,45 +92,224 @@ fn read_job_in(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreError
                     workers: Vec::new(),
                     history: history::decode(row.get_ref(5)?.as_blob_or_null()?),
                 },
-            ))
+                workers: row.get::<_, i64>(6)?.unsigned_abs(),
+                seen_through: row.get::<_, Option<f64>>(7)?.unwrap_or(0.0),
+            })
         })
         .optional()?;
-    let Some((id, mut job)) = found else {
-        return Ok(None);
-    };
-    let mut stmt = conn.prepare_cached(
-        "SELECT workid, current, total, ok, desc, first_seen, updated, history, updates, seq
-           FROM workers WHERE job = ?1",
-    )?;
-    job.workers = stmt
-        .query_map([id], |row| {
-            Ok(Worker {
-                workid: row.get(0)?,
-                current: row.get(1)?,
-                total: row.get(2)?,
-                ok: row.get(3)?,
-                desc: row.get(4)?,
-                first_seen: row.get(5)?,
-                updated: row.get(6)?,
-                // Only the newest points are decoded for every read; the
-                // whole history only for `history`.
-                rate: history::recent_rate(&history::decode_recent(
-                    row.get_ref(7)?.as_blob_or_null()?,
-                )),
-                updates: row.get(8)?,
-                seq: row.get::<_, Option<i64>>(9)?.map(i64::unsigned_abs),
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    job.workers
-        .sort_by(|a, b| natural_cmp(&a.workid, &b.workid));
-    // The job row's stamp may lag its workers' by the stamp interval.
-    job.updated = job
-        .workers
-        .iter()
-        .map(|w| w.updated)
-        .fold(job.updated, f64::max);
-    Ok(Some(job))
+    Ok(found)
+}
+
+impl JobRows {
+    /// Calls `each` with every worker, in natural order of workid, holding
+    /// one at a time.
+    pub fn for_each_worker(
+        &self,
+        conn: &Connection,
+        mut each: impl FnMut(Worker),
+    ) -> Result<(), StoreError> {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {WORKER_COLUMNS} FROM workers WHERE job = ?1 ORDER BY sortkey"
+        ))?;
+        let mut rows = stmt.query([self.id])?;
+        while let Some(row) = rows.next()? {
+            each(worker_from(row)?);
+        }
+        Ok(())
+    }
+
+    /// The job's progress at `now`, from one pass over its workers (in
+    /// the table's order, which reads no index).
+    pub fn progress(&self, conn: &Connection, now: f64) -> Result<JobProgress, StoreError> {
+        let mut tally = ProgressTally::new(now);
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {WORKER_COLUMNS} FROM workers WHERE job = ?1"
+        ))?;
+        let mut rows = stmt.query([self.id])?;
+        while let Some(row) = rows.next()? {
+            tally.add(&worker_from(row)?);
+        }
+        Ok(tally.finish())
+    }
+
+    /// The workers `pick` selects, in its order, from `start`: at most
+    /// `limit` of them, each with the place to start the next page after
+    /// it. `median_rate` is the job's (see [`JobProgress`]), for `slow`.
+    pub fn page(
+        &self,
+        conn: &Connection,
+        pick: &WorkerPick,
+        start: &PageStart,
+        limit: u64,
+        now: f64,
+        median_rate: Option<f64>,
+    ) -> Result<Vec<(Worker, PageKey)>, StoreError> {
+        let query = PickQuery::new(pick, now, median_rate);
+        let value = pick.order.by.sql();
+        let mut sql = format!(
+            "SELECT {WORKER_COLUMNS}, sortkey, {value} AS v FROM workers WHERE {}",
+            query.condition
+        );
+        let mut offset = 0;
+        match start {
+            PageStart::Offset(n) => offset = *n,
+            PageStart::After(_) => {
+                // The key is the last row's order: its value (or none when
+                // ordered by workid) and its sortkey, which breaks ties.
+                let (newer, older) = if pick.order.descending {
+                    ("<", ">")
+                } else {
+                    (">", "<")
+                };
+                let tie = match pick.order.by {
+                    SortBy::Workid if pick.order.descending => format!("sortkey {older} :key"),
+                    SortBy::Workid => format!("sortkey {newer} :key"),
+                    _ => format!("(v {newer} :value OR (v = :value AND sortkey > :key))"),
+                };
+                sql.push_str(" AND ");
+                sql.push_str(&tie);
+            }
+        }
+        let direction = if pick.order.descending { "DESC" } else { "ASC" };
+        match pick.order.by {
+            SortBy::Workid => sql.push_str(&format!(" ORDER BY sortkey {direction}")),
+            _ => sql.push_str(&format!(" ORDER BY v {direction}, sortkey ASC")),
+        }
+        sql.push_str(" LIMIT :limit OFFSET :offset");
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let mut values = query.values(self.id);
+        values.push((":limit", Value::Integer(limit)));
+        values.push((":offset", Value::Integer(offset)));
+        if let PageStart::After(key) = start {
+            values.push((":key", Value::Blob(key.sortkey.clone())));
+            if pick.order.by != SortBy::Workid {
+                values.push((":value", Value::Real(key.value)));
+            }
+        }
+        let named: Vec<(&str, &dyn rusqlite::ToSql)> = values
+            .iter()
+            .filter(|(name, _)| sql.contains(name))
+            .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
+            .collect();
+        let mut rows = stmt.query(named.as_slice())?;
+        let mut page = Vec::new();
+        while let Some(row) = rows.next()? {
+            let worker = worker_from(row)?;
+            let key = PageKey {
+                value: row.get::<_, Option<f64>>(11)?.unwrap_or(0.0),
+                sortkey: row.get(10)?,
+            };
+            page.push((worker, key));
+        }
+        Ok(page)
+    }
+
+    /// How many workers `pick` selects.
+    pub fn count(
+        &self,
+        conn: &Connection,
+        pick: &WorkerPick,
+        now: f64,
+        median_rate: Option<f64>,
+    ) -> Result<u64, StoreError> {
+        let query = PickQuery::new(pick, now, median_rate);
+        let sql = format!("SELECT COUNT(*) FROM workers WHERE {}", query.condition);
+        let values = query.values(self.id);
+        let named: Vec<(&str, &dyn rusqlite::ToSql)> = values
+            .iter()
+            .filter(|(name, _)| sql.contains(name))
+            .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
+            .collect();
+        let n: i64 = conn
+            .prepare_cached(&sql)?
+            .query_row(named.as_slice(), |row| row.get(0))?;
+        Ok(n.unsigned_abs())
+    }
+}
+
+/// A [`WorkerPick`] as SQL: the condition, and the values it names.
+struct PickQuery<'a> {
+    condition: String,
+    pick: &'a WorkerPick,
+    now: f64,
+    slow_below: f64,
+}
+
+impl<'a> PickQuery<'a> {
+    fn new(pick: &'a WorkerPick, now: f64, median_rate: Option<f64>) -> PickQuery<'a> {
+        let mut condition = String::from("job = :job");
+        if !pick.states.is_empty() {
+            let each: Vec<&str> = pick.states.iter().map(|s| s.sql()).collect();
+            condition.push_str(&format!(" AND ({})", each.join(" OR ")));
+        }
+        if pick.text.is_some() {
+            condition.push_str(" AND instr(lower(workid), lower(:text)) > 0");
+        }
+        if pick.since.is_some() {
+            // Changed rows, and running ones that went stale since: staleness
+            // comes with time, not with a write.
+            condition.push_str(
+                " AND (updated > :since OR (state = 'running' AND stale_at > :since \
+                   AND stale_at < :now))",
+            );
+        }
+        PickQuery {
+            condition,
+            pick,
+            now,
+            // Without a median nothing is slow.
+            slow_below: median_rate.map_or(f64::NEG_INFINITY, |m| SLOW_SHARE * m),
+        }
+    }
+
+    fn values(&self, job: i64) -> Vec<(&'static str, Value)> {
+        let mut values = vec![
+            (":job", Value::Integer(job)),
+            (":now", Value::Real(self.now)),
+            (":slow_below", Value::Real(self.slow_below)),
+        ];
+        if let Some(text) = &self.pick.text {
+            values.push((":text", Value::Text(text.clone())));
+        }
+        if let Some(since) = self.pick.since {
+            values.push((":since", Value::Real(since)));
+        }
+        values
+    }
+}
+
+impl Pick {
+    /// The condition that selects these workers, in terms of the workers
+    /// table's derived columns (`state`, `stale_at`) and `:now`.
+    fn sql(self) -> &'static str {
+        match self {
+            Pick::State(BarState::NotStarted) => "state = 'not_started'",
+            Pick::State(BarState::Done) => "state = 'done'",
+            Pick::State(BarState::Failed) => "state = 'failed'",
+            Pick::State(BarState::Running) => "(state = 'running' AND stale_at >= :now)",
+            Pick::State(BarState::Stale) => "(state = 'running' AND stale_at < :now)",
+            Pick::Slow => {
+                "(state = 'running' AND stale_at >= :now \
+                  AND history_rate(history) < :slow_below)"
+            }
+        }
+    }
+}
+
+impl SortBy {
+    /// The value rows are ordered by (the sortkey breaks ties), as SQL.
+    fn sql(self) -> &'static str {
+        match self {
+            SortBy::Workid => "NULL",
+            SortBy::Percent => "progress_percent(current, total, updates)",
+            // No rate yet sorts below a rate of 0.
+            SortBy::Rate => "COALESCE(history_rate(history), -1.0)",
+            // Not reported yet sorts below any report.
+            SortBy::Updated => "CASE WHEN updates > 0 THEN updated ELSE -1.0 END",
+        }
+    }
 }
 
 /// Every worker's history of the job with this id, in natural order of
@@ -118,42 +354,45 @@ pub fn read_history(
 }
 
 /// The `limit` jobs with the most recent activity, newest first, each with
-/// its workers summarised as of `now`. Needs the SQL functions of
-/// `open_reader`. The order follows the job rows' stamps, which may lag by
-/// the stamp interval; the `updated` reported is exact.
+/// its workers summarised as of `now`, read from the tallies the writer
+/// keeps (no worker row is read but the stale ones, which are counted from
+/// an index). The order follows the job rows' stamps, which may lag by the
+/// stamp interval; the `updated` reported is exact.
 pub fn list_jobs(conn: &Connection, limit: u64, now: f64) -> Result<Vec<JobSummary>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT jobid, desc, created, MAX(stamped, COALESCE(MAX(reported), 0)), maxage,
-                COUNT(workid), COALESCE(AVG(percent), 0),
-                COALESCE(SUM(state = 'running'), 0), COALESCE(SUM(state = 'done'), 0),
-                COALESCE(SUM(state = 'failed'), 0), COALESCE(SUM(state = 'stale'), 0),
-                COALESCE(SUM(state = 'not_started'), 0)
-           FROM (SELECT j.id, j.jobid, j.desc, j.created, j.updated AS stamped, j.maxage,
-                        w.workid, w.updated AS reported,
-                        progress_percent(w.current, w.total, w.updates) AS percent,
-                        bar_state(w.current, w.total, w.ok, w.first_seen, w.updated, w.updates, ?2)
-                            AS state
-                   FROM (SELECT * FROM jobs ORDER BY updated DESC, id DESC LIMIT ?1) AS j
-                   LEFT JOIN workers AS w ON w.job = j.id)
-          GROUP BY id
-          ORDER BY stamped DESC, id DESC",
+        "SELECT j.jobid, j.desc, j.created, MAX(j.updated, COALESCE(t.last_report, 0)),
+                j.maxage, t.workers, t.percent_micro, t.running, t.done, t.failed,
+                t.not_started,
+                (SELECT COUNT(*) FROM workers AS w
+                  WHERE w.job = j.id AND w.state = 'running' AND w.stale_at < ?2)
+           FROM jobs AS j JOIN job_tallies AS t ON t.job = j.id
+          ORDER BY j.updated DESC, j.id DESC
+          LIMIT ?1",
     )?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = stmt
         .query_map(params![limit, now], |row| {
+            let workers: i64 = row.get(5)?;
+            let percent_micro: i64 = row.get(6)?;
+            let running: i64 = row.get(7)?;
+            let stale: i64 = row.get(11)?;
             Ok(JobSummary {
                 jobid: row.get(0)?,
                 desc: row.get(1)?,
                 created: row.get(2)?,
                 updated: row.get(3)?,
                 maxage: row.get(4)?,
-                workers: row.get(5)?,
-                percent: row.get(6)?,
-                running: row.get(7)?,
+                workers,
+                percent: if workers == 0 {
+                    0.0
+                } else {
+                    percent_micro as f64 / 1e6 / workers as f64
+                },
+                running: running - stale,
                 done: row.get(8)?,
                 failed: row.get(9)?,
-                stale: row.get(10)?,
-                not_started: row.get(11)?,
+                stale,
+                not_started: row.get(10)?,
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -163,8 +402,9 @@ pub fn list_jobs(conn: &Connection, limit: u64, now: f64) -> Result<Vec<JobSumma
 /// The row id, stored `updated` and worker count of a job, or `None`.
 pub(super) fn job_row(conn: &Connection, jobid: &str) -> rusqlite::Result<Option<(i64, f64, u64)>> {
     conn.prepare_cached(
-        "SELECT id, updated, (SELECT COUNT(*) FROM workers WHERE job = jobs.id)
-           FROM jobs WHERE jobid = ?1",
+        "SELECT j.id, j.updated, t.workers
+           FROM jobs AS j JOIN job_tallies AS t ON t.job = j.id
+          WHERE j.jobid = ?1",
     )?
     .query_row([jobid], |row| {
         let workers: i64 = row.get(2)?;
@@ -185,7 +425,8 @@ pub fn check_readable(conn: &Connection) -> Result<(), StoreError> {
 pub fn stored_totals(conn: &Connection) -> Result<(u64, u64, u64), StoreError> {
     let (jobs, workers, bytes): (i64, i64, i64) = conn
         .prepare_cached(
-            "SELECT (SELECT COUNT(*) FROM jobs), (SELECT COUNT(*) FROM workers),
+            "SELECT (SELECT COUNT(*) FROM jobs),
+                    (SELECT COALESCE(SUM(workers), 0) FROM job_tallies),
                     (SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size())",
         )?
         .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
@@ -207,7 +448,7 @@ pub(super) fn count_jobs(conn: &Connection) -> rusqlite::Result<u64> {
 
 /// How many workers are stored, in all jobs.
 pub(super) fn count_workers(conn: &Connection) -> rusqlite::Result<u64> {
-    count(conn, "SELECT COUNT(*) FROM workers")
+    count(conn, "SELECT COALESCE(SUM(workers), 0) FROM job_tallies")
 }
 
 fn count(conn: &Connection, sql: &str) -> rusqlite::Result<u64> {
@@ -267,15 +508,15 @@ pub(super) fn create_job(
         .query_row(params![create.jobid, create.desc, now, maxage], |row| {
             row.get(0)
         })?;
-    conn.prepare_cached("DELETE FROM workers WHERE job = ?1")?
-        .execute([id])?;
+    delete_workers(conn, id)?;
     let mut expect = conn.prepare_cached(
-        "INSERT INTO workers (job, workid, current, total, ok, first_seen, updated, updates)
-              VALUES (?1, ?2, 0, 0, 1, ?3, ?3, 0)
+        "INSERT INTO workers (job, workid, sortkey, current, total, ok, first_seen, updated,
+                              updates)
+              VALUES (?1, ?2, ?3, 0, 0, 1, ?4, ?4, 0)
          ON CONFLICT DO NOTHING",
     )?;
     for workid in roster {
-        expect.execute(params![id, workid, now])?;
+        expect.execute(params![id, workid, natural_key(workid), now])?;
     }
     Ok(id)
 }
@@ -287,14 +528,14 @@ pub(super) fn touch_job(conn: &Connection, id: i64, now: f64) -> rusqlite::Resul
     Ok(())
 }
 
-/// Adds the job's overall percent now to its burn-up: one pass over its
-/// workers.
+/// Adds the job's overall percent now to its burn-up, from its tally.
 pub(super) fn chart_job(conn: &Connection, id: i64, now: f64) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "UPDATE jobs
             SET history = history_push(history, ?2,
-                    (SELECT COALESCE(AVG(progress_percent(current, total, updates)), 0)
-                       FROM workers WHERE job = ?1))
+                    (SELECT CASE WHEN workers = 0 THEN 0
+                                 ELSE percent_micro / 1e6 / workers END
+                       FROM job_tallies WHERE job = ?1))
           WHERE id = ?1",
     )?
     .execute(params![id, now])?;
@@ -352,9 +593,9 @@ pub(super) fn write_worker(
         return Ok(WorkerWrite::Stale);
     }
     conn.prepare_cached(
-        "INSERT INTO workers (job, workid, current, total, ok, desc,
+        "INSERT INTO workers (job, workid, sortkey, current, total, ok, desc,
                               first_seen, updated, seq, history)
-              VALUES (?1, ?2, ?3, ?4, ?5, COALESCE(?7, ''), ?6, ?6, ?8,
+              VALUES (?1, ?2, ?9, ?3, ?4, ?5, COALESCE(?7, ''), ?6, ?6, ?8,
                       history_push(NULL, ?6, ?3))",
     )?
     .execute(params![
@@ -365,7 +606,8 @@ pub(super) fn write_worker(
         update.ok,
         now,
         update.desc,
-        seq
+        seq,
+        natural_key(&update.workid)
     ])?;
     Ok(WorkerWrite::Inserted)
 }
@@ -387,8 +629,24 @@ pub(super) fn create_implicit_job(
 
 /// Deletes the job with this row id and its workers.
 pub(super) fn delete_job(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+    delete_workers(conn, id)?;
     conn.prepare_cached("DELETE FROM jobs WHERE id = ?1")?
         .execute([id])?;
+    Ok(())
+}
+
+/// Deletes the workers of the job with this row id.
+fn delete_workers(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM workers WHERE job = ?1")?
+        .execute([id])?;
+    Ok(())
+}
+
+/// Records the time of the batch being written: readers that see it have
+/// seen every row stamped up to it.
+pub(super) fn stamp_clock(conn: &Connection, now: f64) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE writer_clock SET stamp = ?1")?
+        .execute([now])?;
     Ok(())
 }
 
@@ -402,7 +660,7 @@ pub(super) fn delete_expired(
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let expired: Vec<(i64, String, i64)> = conn
         .prepare_cached(
-            "SELECT id, jobid, (SELECT COUNT(*) FROM workers WHERE job = jobs.id)
+            "SELECT id, jobid, (SELECT workers FROM job_tallies WHERE job = jobs.id)
                FROM jobs WHERE expires <= ?1 ORDER BY expires LIMIT ?2",
         )?
         .query_map(params![now, limit], |row| {

@@ -14,7 +14,7 @@ use rusqlite::functions::FunctionFlags;
 use super::checkpoint::WAL_KEPT_BYTES;
 use super::{DbFile, StoreError, path_text};
 use crate::history;
-use crate::model::{Worker, worker_percent};
+use crate::model::{natural_key, worker_percent};
 
 /// The migrations, in order; migration `i` (0-based) takes the schema from
 /// version `i` to `i + 1`.
@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_update_count.sql"),
     include_str!("../../migrations/0004_worker_seq.sql"),
     include_str!("../../migrations/0005_rosters_and_history.sql"),
+    include_str!("../../migrations/0006_scale.sql"),
 ];
 
 /// How long a connection waits for a lock before giving up. Only checkpoints
@@ -172,43 +173,26 @@ fn set_pragmas(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "foreign_keys", true)
 }
 
-/// `progress_percent(current, total, updates)` and
-/// `bar_state(current, total, ok, first_seen, updated, updates, now)`: the
-/// model's own definitions, so SQL aggregates agree with the JSON. Both give
-/// NULL for a NULL worker (a job without workers in a LEFT JOIN), which the
-/// aggregates then skip. `history_push(history, time, value)`: the history
-/// with a point added ([`history::push`]).
+/// The model's definitions that SQL needs: `progress_percent(current,
+/// total, updates)` (to order workers by percent), `history_rate(history)`
+/// (to order them by rate and find slow ones), `natural_key(workid)` (the
+/// sortkey column) and `history_push(history, time, value)` (the history
+/// with a point added, [`history::push`]).
 fn add_functions(conn: &Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("progress_percent", 3, flags, |ctx| {
-        Ok(match (ctx.get(0)?, ctx.get(1)?, ctx.get(2)?) {
-            (Some(current), Some(total), Some(updates)) => {
-                Some(worker_percent(current, total, updates))
-            }
-            _ => None,
-        })
+        Ok(worker_percent(ctx.get(0)?, ctx.get(1)?, ctx.get(2)?))
+    })?;
+    conn.create_scalar_function("history_rate", 1, flags, |ctx| {
+        let blob = ctx.get_raw(0).as_blob_or_null()?;
+        Ok(history::recent_rate(&history::decode_recent(blob)))
+    })?;
+    conn.create_scalar_function("natural_key", 1, flags, |ctx| {
+        Ok(natural_key(ctx.get_raw(0).as_str()?))
     })?;
     conn.create_scalar_function("history_push", 3, flags, |ctx| {
         let blob = ctx.get_raw(0).as_blob_or_null()?;
         Ok(history::push(blob, ctx.get(1)?, ctx.get(2)?))
-    })?;
-    conn.create_scalar_function("bar_state", 7, flags, |ctx| {
-        let Some(current) = ctx.get::<Option<f64>>(0)? else {
-            return Ok(None);
-        };
-        let worker = Worker {
-            workid: String::new(),
-            current,
-            total: ctx.get(1)?,
-            ok: ctx.get(2)?,
-            desc: String::new(),
-            first_seen: ctx.get(3)?,
-            updated: ctx.get(4)?,
-            rate: None,
-            updates: ctx.get(5)?,
-            seq: None,
-        };
-        Ok(Some(worker.bar_state(ctx.get(6)?).as_str()))
     })
 }
 
@@ -347,24 +331,87 @@ mod tests {
     }
 
     #[test]
-    fn sql_functions_match_the_model() -> Result<(), StoreError> {
+    fn sql_columns_and_functions_match_the_model() -> Result<(), StoreError> {
+        use crate::model::{Worker, WorkerState};
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("f.sqlite3");
-        drop(open_writer(&path)?);
-        let conn = open_reader(&path)?;
-        let row: (f64, String, String) = conn.query_row(
-            "SELECT progress_percent(30, 20, 1), bar_state(5, 10, 1, 0, 10, 2, 11),
-                    bar_state(10, 10, 0, 0, 10, 2, 11)",
+        let (conn, _file) = open_writer(&path)?;
+        conn.execute(
+            "INSERT INTO jobs (id, jobid, created, updated, maxage) VALUES (1, 'j', 0, 0, 1)",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
-        assert_eq!(row, (100.0, "running".into(), "failed".into()));
-        let expected: (f64, String) = conn.query_row(
-            "SELECT progress_percent(0, 0, 0), bar_state(0, 0, 1, 0, 0, 0, 1e9)",
+        let values = [
+            0.0,
+            0.081,
+            1.0 / 3.0,
+            7.0,
+            10.0,
+            29.0,
+            100.0,
+            1e17 - 16.0,
+            1e17,
+        ];
+        let mut n = 0;
+        for current in values {
+            for total in values {
+                for ok in [true, false] {
+                    for (first_seen, updated, updates) in [
+                        (0.0, 0.0, 0),
+                        (5.0, 5.0, 1),
+                        (0.0, 10.0, 2),
+                        (0.0, 600.0, 11),
+                        (3.0, 1e5, 7),
+                    ] {
+                        let w = Worker {
+                            workid: format!("w{n}"),
+                            current,
+                            total,
+                            ok,
+                            desc: String::new(),
+                            first_seen,
+                            updated,
+                            rate: None,
+                            updates,
+                            seq: None,
+                        };
+                        n += 1;
+                        conn.execute(
+                            "INSERT INTO workers (job, workid, sortkey, current, total, ok,
+                                                  first_seen, updated, updates)
+                                  VALUES (1, ?1, natural_key(?1), ?2, ?3, ?4, ?5, ?6, ?7)",
+                            rusqlite::params![
+                                w.workid, current, total, ok, first_seen, updated, updates
+                            ],
+                        )?;
+                        let (state, stale_at, micro, percent): (String, f64, i64, f64) = conn
+                            .query_row(
+                                "SELECT state, stale_at, percent_micro,
+                                    progress_percent(current, total, updates)
+                               FROM workers WHERE job = 1 AND workid = ?1",
+                                [&w.workid],
+                                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                            )?;
+                        let expected = match w.state() {
+                            WorkerState::NotStarted => "not_started",
+                            other => other.as_str(),
+                        };
+                        assert_eq!(state, expected, "{w:?}");
+                        assert_eq!(stale_at.to_bits(), w.stale_at().to_bits(), "{w:?}");
+                        assert_eq!(percent, w.percent(), "{w:?}");
+                        assert_eq!(micro, (w.percent() * 1e6).round() as i64, "{w:?}");
+                    }
+                }
+            }
+        }
+        // The tallies the triggers keep agree with a count of the rows.
+        let (workers, counted): (i64, i64) = conn.query_row(
+            "SELECT workers, (SELECT COUNT(*) FROM workers) FROM job_tallies WHERE job = 1",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        assert_eq!(expected, (0.0, "not_started".into()));
+        assert_eq!((workers, counted), (n, n));
+        let key: Vec<u8> = conn.query_row("SELECT natural_key('rank12')", [], |r| r.get(0))?;
+        assert_eq!(key, natural_key("rank12"));
         Ok(())
     }
 }

@@ -166,6 +166,10 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
         moved: false,
     };
     let mut log = LogKeeper::new(Arc::clone(&duties.log_pages));
+    // The batches' times never go backwards, even when the clock does, so
+    // a reader that has seen one batch's time has seen every row stamped
+    // up to it (`status?since=`).
+    let mut clock = 0.0_f64;
     // Block for the first operation, then take whatever else is waiting.
     while let Ok(first) = inbox.recv() {
         batch.push(first);
@@ -183,7 +187,8 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
             }
             continue;
         }
-        let outcome = apply_batch(&mut conn, &ops, unix_now(), caps, &mut known);
+        clock = clock.max(unix_now());
+        let outcome = apply_batch(&mut conn, &ops, clock, caps, &mut known);
         let committed = outcome.is_ok();
         let mut results = match outcome {
             Ok(results) => {
@@ -416,6 +421,7 @@ fn apply_batch(
         }
         tx.prepare_cached("RELEASE chart")?.execute([])?;
     }
+    queries::stamp_clock(&tx, now)?;
     tx.commit()?;
     Ok(results)
 }

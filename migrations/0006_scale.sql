@@ -1,0 +1,132 @@
+-- Scale: jobs of 100,000 workers, databases of 1,000,000 worker rows.
+--
+-- The workers table is rebuilt to add three things a big job needs, and to
+-- drop the cascade from jobs (the writer deletes a job's workers itself, so
+-- that it can do it in slices):
+--
+-- * `sortkey`: the workid's natural-order key (see `model::natural_key`),
+--   indexed, so a job's workers can be read in natural order a page at a
+--   time instead of all at once and sorted.
+-- * `state`: the worker's state as the model defines it (`WorkerState`),
+--   derived from its row; running workers are indexed by `stale_at`, the
+--   time they turn stale (`Worker::stale_at`), so stale ones are counted
+--   without reading the others.
+-- * `percent_micro`: its percent in millionths, summed exactly into
+--   `job_tallies` by triggers.
+--
+-- Both derived columns are plain SQL, so the file stays readable and
+-- writable by the sqlite3 shell; a unit test checks they agree with the
+-- model on awkward values.
+CREATE TABLE workers_scaled (
+    job        INTEGER NOT NULL,    -- jobs.id; deleted with its job, by the writer
+    workid     TEXT NOT NULL,
+    sortkey    BLOB NOT NULL,       -- natural_key(workid)
+    current    REAL NOT NULL,
+    total      REAL NOT NULL,
+    ok         INTEGER NOT NULL,
+    desc       TEXT NOT NULL DEFAULT '',
+    first_seen REAL NOT NULL,
+    updated    REAL NOT NULL,
+    updates    INTEGER NOT NULL DEFAULT 1,
+    seq        INTEGER,
+    history    BLOB,
+    state      TEXT GENERATED ALWAYS AS (
+                   CASE WHEN updates = 0 THEN 'not_started'
+                        WHEN NOT ok THEN 'failed'
+                        WHEN current >= total THEN 'done'
+                        ELSE 'running' END) VIRTUAL,
+    stale_at   REAL GENERATED ALWAYS AS (
+                   updated + MAX(CASE WHEN updates >= 2
+                                      THEN 5.0 * ((updated - first_seen) / (updates - 1))
+                                      ELSE 0.0 END,
+                                 120.0)) VIRTUAL,
+    percent_micro INTEGER GENERATED ALWAYS AS (
+                   CASE WHEN updates = 0 THEN 0
+                        WHEN total <= 0 OR current >= total THEN 100000000
+                        ELSE MIN(CAST(ROUND(current * 100.0 / total * 1000000.0) AS INTEGER),
+                                 99999999) END) VIRTUAL,
+    PRIMARY KEY (job, workid)
+) WITHOUT ROWID;
+
+INSERT INTO workers_scaled (job, workid, sortkey, current, total, ok, desc, first_seen,
+                            updated, updates, seq, history)
+     SELECT job, workid, natural_key(workid), current, total, ok, desc, first_seen,
+            updated, updates, seq, history
+       FROM workers;
+DROP TABLE workers;
+ALTER TABLE workers_scaled RENAME TO workers;
+CREATE INDEX workers_in_natural_order ON workers(job, sortkey);
+CREATE INDEX workers_running_by_stale_at ON workers(job, stale_at) WHERE state = 'running';
+
+-- What the job list shows of each job, kept exact by the triggers below so
+-- that listing 10,000 jobs reads 10,000 rows, not their workers. `running`
+-- counts stale workers too (staleness comes with time, not with a write):
+-- the index above counts those apart.
+CREATE TABLE job_tallies (
+    job           INTEGER PRIMARY KEY,  -- jobs.id
+    workers       INTEGER NOT NULL DEFAULT 0,
+    not_started   INTEGER NOT NULL DEFAULT 0,
+    running       INTEGER NOT NULL DEFAULT 0,
+    done          INTEGER NOT NULL DEFAULT 0,
+    failed        INTEGER NOT NULL DEFAULT 0,
+    percent_micro INTEGER NOT NULL DEFAULT 0,  -- sum over the workers
+    last_report   REAL                          -- latest report, NULL before one
+);
+INSERT INTO job_tallies (job) SELECT id FROM jobs;
+UPDATE job_tallies
+   SET (workers, not_started, running, done, failed, percent_micro, last_report) =
+       (SELECT COUNT(*), TOTAL(state = 'not_started'), TOTAL(state = 'running'),
+               TOTAL(state = 'done'), TOTAL(state = 'failed'), TOTAL(percent_micro),
+               MAX(CASE WHEN updates > 0 THEN updated END)
+          FROM workers WHERE workers.job = job_tallies.job);
+
+CREATE TRIGGER jobs_tally_start AFTER INSERT ON jobs BEGIN
+    INSERT INTO job_tallies (job) VALUES (NEW.id);
+END;
+CREATE TRIGGER jobs_tally_end AFTER DELETE ON jobs BEGIN
+    DELETE FROM job_tallies WHERE job = OLD.id;
+END;
+CREATE TRIGGER workers_tally_insert AFTER INSERT ON workers BEGIN
+    UPDATE job_tallies
+       SET workers = workers + 1,
+           not_started = not_started + (NEW.state = 'not_started'),
+           running = running + (NEW.state = 'running'),
+           done = done + (NEW.state = 'done'),
+           failed = failed + (NEW.state = 'failed'),
+           percent_micro = percent_micro + NEW.percent_micro,
+           last_report = CASE WHEN NEW.updates > 0
+                              THEN MAX(COALESCE(last_report, NEW.updated), NEW.updated)
+                              ELSE last_report END
+     WHERE job = NEW.job;
+END;
+CREATE TRIGGER workers_tally_update AFTER UPDATE ON workers BEGIN
+    UPDATE job_tallies
+       SET not_started = not_started + (NEW.state = 'not_started') - (OLD.state = 'not_started'),
+           running = running + (NEW.state = 'running') - (OLD.state = 'running'),
+           done = done + (NEW.state = 'done') - (OLD.state = 'done'),
+           failed = failed + (NEW.state = 'failed') - (OLD.state = 'failed'),
+           percent_micro = percent_micro + NEW.percent_micro - OLD.percent_micro,
+           last_report = CASE WHEN NEW.updates > 0
+                              THEN MAX(COALESCE(last_report, NEW.updated), NEW.updated)
+                              ELSE last_report END
+     WHERE job = NEW.job;
+END;
+CREATE TRIGGER workers_tally_delete AFTER DELETE ON workers BEGIN
+    UPDATE job_tallies
+       SET workers = workers - 1,
+           not_started = not_started - (OLD.state = 'not_started'),
+           running = running - (OLD.state = 'running'),
+           done = done - (OLD.state = 'done'),
+           failed = failed - (OLD.state = 'failed'),
+           percent_micro = percent_micro - OLD.percent_micro
+     WHERE job = OLD.job;
+END;
+
+-- The job list reads the most recently active jobs first.
+CREATE INDEX jobs_by_activity ON jobs(updated);
+
+-- The time the writer gave its last committed batch. Times the writer
+-- gives never go backwards, so a reader that sees this value has seen
+-- every row stamped at or before it: `status?since=` starts from it.
+CREATE TABLE writer_clock (stamp REAL NOT NULL);
+INSERT INTO writer_clock (stamp) SELECT COALESCE(MAX(updated), 0) FROM jobs;
