@@ -131,8 +131,15 @@ pub struct StatusExtras {
     pub since: Option<f64>,
     /// The page of workers listed, when one was asked for.
     pub page: Option<PageFacts>,
-    /// False when the answer lists no workers (`workers=0`).
+    /// True when the answer lists no workers (`workers=0`).
     pub no_workers: bool,
+}
+
+impl StatusExtras {
+    /// True for today's answer, which says nothing more.
+    fn is_plain(&self) -> bool {
+        self.since.is_none() && self.page.is_none() && !self.no_workers
+    }
 }
 
 /// What a page of workers was and where the next one starts.
@@ -179,7 +186,12 @@ pub fn write_status_head(
         // Exact, not rounded: a rounded-up time would skip rows.
         m.value("since", &json!(since));
     }
-    m.value("summary", &summary(job, progress));
+    let mut figures = summary(job, progress);
+    if !extras.is_plain() {
+        // New with the new parameters, so today's answer stays today's.
+        figures["histogram"] = histogram(progress);
+    }
+    m.value("summary", &figures);
     m.value("updated", &time(job.updated));
     if extras.no_workers {
         m.close();
@@ -188,6 +200,20 @@ pub fn write_status_head(
         // Left open for the workers and the tail.
         m.name("workers").push(b'[');
     }
+}
+
+/// The workers by percent and state: per state, a count per bucket.
+fn histogram(progress: &JobProgress) -> Value {
+    let mut by_state = serde_json::Map::new();
+    for state in BarState::ALL {
+        let counts: Vec<usize> = progress
+            .histogram
+            .iter()
+            .map(|bucket| bucket[state as usize])
+            .collect();
+        by_state.insert(state.as_str().to_string(), json!(counts));
+    }
+    Value::Object(by_state)
 }
 
 /// What closes a `status` document after its workers.

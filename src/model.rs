@@ -298,7 +298,16 @@ pub struct JobProgress {
     /// Seconds from now until the slowest running worker should finish;
     /// `None` unless every running worker that still reports has a rate.
     pub eta_seconds: Option<f64>,
+    /// Workers by percent and state: `histogram[i][state]` counts those at
+    /// [`HISTOGRAM_STEP`]` * i` % up to the next step (the last bucket holds
+    /// 100 % too), states in [`BarState::ALL`] order.
+    pub histogram: [[usize; 5]; HISTOGRAM_BUCKETS],
 }
+
+/// Buckets of a job's histogram of percent.
+pub const HISTOGRAM_BUCKETS: usize = 20;
+/// Percent each bucket of the histogram spans.
+pub const HISTOGRAM_STEP: f64 = 100.0 / HISTOGRAM_BUCKETS as f64;
 
 impl JobProgress {
     /// How many workers are drawn in `state`.
@@ -327,6 +336,7 @@ impl Job {
 pub struct ProgressTally {
     now: f64,
     counts: [usize; 5],
+    histogram: [[usize; 5]; HISTOGRAM_BUCKETS],
     percent_sum: f64,
     workers: usize,
     rates: Vec<f64>,
@@ -341,6 +351,7 @@ impl ProgressTally {
         ProgressTally {
             now,
             counts: [0; 5],
+            histogram: [[0; 5]; HISTOGRAM_BUCKETS],
             percent_sum: 0.0,
             workers: 0,
             rates: Vec::new(),
@@ -355,7 +366,11 @@ impl ProgressTally {
         let state = w.bar_state(self.now);
         self.counts[state as usize] += 1;
         self.workers += 1;
-        self.percent_sum += w.percent();
+        let percent = w.percent();
+        self.percent_sum += percent;
+        // Percent is 0–100, so the cast is in range; 100 joins the last.
+        let bucket = ((percent / HISTOGRAM_STEP) as usize).min(HISTOGRAM_BUCKETS - 1);
+        self.histogram[bucket][state as usize] += 1;
         if w.updates > 0 {
             self.last_report = Some(self.last_report.map_or(w.updated, |t| t.max(w.updated)));
         }
@@ -393,6 +408,7 @@ impl ProgressTally {
             slow,
             last_report: self.last_report,
             eta_seconds: self.eta.filter(|_| self.eta_known),
+            histogram: self.histogram,
         }
     }
 }
@@ -592,15 +608,19 @@ pub enum SortBy {
     Rate,
     /// Time of the last report (none yet counts as oldest).
     Updated,
+    /// Need of attention: failed, stale, slow, running, not started, done
+    /// (in that order when ascending).
+    Attention,
 }
 
 impl SortBy {
     /// Every order, by name.
-    pub const ALL: [(&'static str, SortBy); 4] = [
+    pub const ALL: [(&'static str, SortBy); 5] = [
         ("workid", SortBy::Workid),
         ("percent", SortBy::Percent),
         ("rate", SortBy::Rate),
         ("updated", SortBy::Updated),
+        ("attention", SortBy::Attention),
     ];
 
     /// The order's name.

@@ -308,6 +308,14 @@ impl SortBy {
             SortBy::Rate => "COALESCE(history_rate(history), -1.0)",
             // Not reported yet sorts below any report.
             SortBy::Updated => "CASE WHEN updates > 0 THEN updated ELSE -1.0 END",
+            SortBy::Attention => {
+                "CASE WHEN state = 'failed' THEN 0.0
+                      WHEN state = 'running' AND stale_at < :now THEN 1.0
+                      WHEN state = 'running' AND history_rate(history) < :slow_below THEN 2.0
+                      WHEN state = 'running' THEN 3.0
+                      WHEN state = 'not_started' THEN 4.0
+                      ELSE 5.0 END"
+            }
         }
     }
 }
