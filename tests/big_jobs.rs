@@ -1,0 +1,321 @@
+//! Jobs too big to list whole (issue 12): `status` in pages, filtered and
+//! sorted by the server, polls of what changed, the answer streamed for a
+//! job past the size read whole, and the job list's tallies.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+
+use common::{TestResult, TestServer};
+use serde_json::Value;
+
+/// Workers of a job made with `workers=N` and `n_reported` of them reported
+/// at `current = i % 101` of 100 (every 7th failed).
+fn roster_job(s: &TestServer, jobid: &str, workers: usize, n_reported: usize) {
+    let r = s.get(&format!("/progress/create?jobid={jobid}&workers={workers}"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    for i in 0..n_reported {
+        let ok = if i % 7 == 3 { "0" } else { "1" };
+        let current = (i % 101).to_string();
+        s.update(&[
+            ("jobid", jobid),
+            ("workid", &i.to_string()),
+            ("current", &current),
+            ("total", "100"),
+            ("ok", ok),
+        ]);
+    }
+}
+
+fn workids(status: &Value) -> Vec<String> {
+    status["workers"]
+        .as_array()
+        .map(|ws| {
+            ws.iter()
+                .map(|w| w["workid"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn get_json(s: &TestServer, query: &str) -> Value {
+    let r = s.get(&format!("/progress/status?{query}"));
+    assert_eq!(r.status, 200, "{query}: {}", r.body);
+    r.json()
+}
+
+#[test]
+fn a_streamed_answer_is_every_worker_in_natural_order_and_pages_walk_the_same() -> TestResult {
+    let s = TestServer::start();
+    // Past the 2,000 workers read whole, so the answer is streamed.
+    roster_job(&s, "big", 2600, 40);
+    let r = s.get("/progress/status?jobid=big");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Content-Length"), None, "sent as it is made");
+    let full = r.json();
+    let all = workids(&full);
+    let expected: Vec<String> = (0..2600).map(|i| i.to_string()).collect();
+    assert_eq!(all, expected, "natural order: 2 before 10");
+    assert_eq!(full["summary"]["not_started"], 2600 - 40);
+    assert!(full.get("since").is_none() && full["summary"].get("histogram").is_none());
+    // The same workers, a page at a time by cursor...
+    let mut walked = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let query = match &cursor {
+            Some(c) => format!("jobid=big&limit=1000&cursor={c}"),
+            None => "jobid=big&limit=1000".to_string(),
+        };
+        let page = get_json(&s, &query);
+        assert_eq!(page["page"]["matched"], 2600);
+        walked.extend(workids(&page));
+        match page["page"]["next"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(walked, expected);
+    // ...and by offset, with every worker's JSON as in the full answer.
+    let page = get_json(&s, "jobid=big&limit=5&offset=20");
+    assert_eq!(workids(&page), ["20", "21", "22", "23", "24"]);
+    for (i, w) in page["workers"].as_array().into_iter().flatten().enumerate() {
+        let mut same = full["workers"][20 + i].clone();
+        // Both answers were made at their own `now`.
+        for key in ["eta_seconds", "slow", "stale"] {
+            same[key] = w[key].clone();
+        }
+        assert_eq!(*w, same);
+    }
+    Ok(())
+}
+
+#[test]
+fn pages_filter_by_state_and_workid_and_sort_either_way() -> TestResult {
+    let s = TestServer::start();
+    roster_job(&s, "j", 300, 120);
+    let failed = get_json(&s, "jobid=j&state=failed&limit=5000");
+    let ids = workids(&failed);
+    assert!(!ids.is_empty());
+    assert!(
+        failed["workers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|w| w["state"] == "failed")
+    );
+    assert_eq!(failed["page"]["matched"], ids.len());
+    assert_eq!(
+        failed["summary"]["failed"],
+        ids.len(),
+        "the summary is the whole job's"
+    );
+    let two = get_json(&s, "jobid=j&state=failed,not_started&limit=5000");
+    assert_eq!(two["page"]["matched"], ids.len() + 180);
+    // Case-insensitive substring of the workid.
+    s.update(&[
+        ("jobid", "j"),
+        ("workid", "Rank-X"),
+        ("current", "1"),
+        ("total", "2"),
+    ]);
+    let found = get_json(&s, "jobid=j&q=rank-x");
+    assert_eq!(workids(&found), ["Rank-X"]);
+    let found = get_json(&s, "jobid=j&q=11&limit=5000");
+    assert_eq!(
+        workids(&found),
+        [
+            "11", "110", "111", "112", "113", "114", "115", "116", "117", "118", "119", "211"
+        ]
+    );
+    // Largest percent first, ties by workid; then the other way.
+    let top = get_json(&s, "jobid=j&sort=-percent&limit=3");
+    let percents: Vec<f64> = top["workers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w["percent"].as_f64())
+        .collect();
+    assert_eq!(percents, [100.0, 99.0, 98.0]);
+    assert_eq!(top["page"]["sort"], "-percent");
+    let low = get_json(&s, "jobid=j&sort=percent&state=running&limit=2");
+    // Worker 101 is at 0 % too, but failed.
+    assert_eq!(workids(&low), ["0", "1"]);
+    // Attention: failed first.
+    let first = get_json(&s, "jobid=j&sort=attention&limit=1");
+    assert_eq!(first["workers"][0]["state"], "failed");
+    // Walking a sorted, filtered job by cursor sees each worker once.
+    let mut seen = Vec::new();
+    let mut query = "jobid=j&sort=-percent&state=running,done&limit=7".to_string();
+    loop {
+        let page = get_json(&s, &query);
+        seen.extend(workids(&page));
+        let Some(next) = page["page"]["next"].as_str() else {
+            break;
+        };
+        query = format!("jobid=j&sort=-percent&state=running,done&limit=7&cursor={next}");
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "no worker twice");
+    let running_done = get_json(&s, "jobid=j&state=running,done&limit=1");
+    assert_eq!(running_done["page"]["matched"], seen.len());
+    Ok(())
+}
+
+#[test]
+fn the_summary_alone_carries_a_histogram() -> TestResult {
+    let s = TestServer::start();
+    roster_job(&s, "h", 50, 20);
+    let summary = get_json(&s, "jobid=h&workers=0");
+    assert!(summary.get("workers").is_none());
+    let histogram = &summary["summary"]["histogram"];
+    let total: u64 = ["running", "done", "failed", "stale", "not_started"]
+        .iter()
+        .flat_map(|state| histogram[*state].as_array().cloned().unwrap_or_default())
+        .filter_map(|n| n.as_u64())
+        .sum();
+    assert_eq!(total, 50);
+    assert_eq!(histogram["not_started"][0], 30);
+    // Worker 19 is at 19 %: the fourth bucket (15–20 %).
+    assert_eq!(histogram["running"][3].as_u64(), Some(4), "15, 16, 18, 19");
+    assert_eq!(histogram["failed"][3].as_u64(), Some(1), "17");
+    Ok(())
+}
+
+#[test]
+fn bad_listing_parameters_are_refused_naming_the_parameter() -> TestResult {
+    let s = TestServer::start();
+    roster_job(&s, "b", 3, 0);
+    for (query, name) in [
+        ("state=bogus", "state"),
+        ("state=running,,done", "state"),
+        ("sort=size", "sort"),
+        ("sort=--percent", "sort"),
+        ("limit=0", "limit"),
+        ("limit=5001", "limit"),
+        ("limit=ten", "limit"),
+        ("offset=-1", "offset"),
+        ("offset=1&cursor=workid.30", "cursor"),
+        ("cursor=nonsense", "cursor"),
+        ("cursor=workid.3", "cursor"),
+        ("sort=percent&cursor=workid.3031", "cursor"),
+        ("cursor=percent.zz.30", "cursor"),
+        ("workers=2", "workers"),
+        ("since=yesterday", "since"),
+        ("since=inf", "since"),
+    ] {
+        let r = s.get(&format!("/progress/status?jobid=b&{query}"));
+        assert_eq!(r.status, 400, "{query}: {}", r.body);
+        assert!(
+            r.body.starts_with(&format!("parameter '{name}'")) && r.body.lines().count() == 1,
+            "{query}: {}",
+            r.body
+        );
+    }
+    Ok(())
+}
+
+/// A poller that asks only for what changed since its last answer must end
+/// up with every worker's last report, however the polls and the updates
+/// interleave.
+#[test]
+fn polls_since_the_last_answer_never_miss_a_change() -> TestResult {
+    let s = Arc::new(TestServer::start());
+    roster_job(&s, "p", 40, 0);
+    let done = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..3)
+        .map(|t| {
+            let (s, done) = (Arc::clone(&s), Arc::clone(&done));
+            thread::spawn(move || {
+                let mut step = 0u64;
+                while !done.load(Ordering::Relaxed) {
+                    step += 1;
+                    let workid = ((step * 7 + t) % 40).to_string();
+                    s.update(&[
+                        ("jobid", "p"),
+                        ("workid", &workid),
+                        ("current", &step.to_string()),
+                        ("total", "1000000"),
+                    ]);
+                }
+            })
+        })
+        .collect();
+    let mut known: HashMap<String, Value> = HashMap::new();
+    let mut since = 0.0;
+    for _ in 0..60 {
+        let answer = get_json(&s, &format!("jobid=p&since={since}"));
+        for w in answer["workers"].as_array().into_iter().flatten() {
+            known.insert(
+                w["workid"].as_str().unwrap_or_default().to_string(),
+                w["current"].clone(),
+            );
+        }
+        since = answer["since"].as_f64().ok_or("a since")?;
+    }
+    done.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().map_err(|_| "writer thread")?;
+    }
+    let answer = get_json(&s, &format!("jobid=p&since={since}"));
+    for w in answer["workers"].as_array().into_iter().flatten() {
+        known.insert(
+            w["workid"].as_str().unwrap_or_default().to_string(),
+            w["current"].clone(),
+        );
+    }
+    let full = s.status("p");
+    for w in full["workers"].as_array().into_iter().flatten() {
+        let id = w["workid"].as_str().unwrap_or_default();
+        assert_eq!(known.get(id), Some(&w["current"]), "worker {id}");
+    }
+    // Nothing changed since: nothing listed.
+    let still = get_json(&s, &format!("jobid=p&since={}", answer["since"]));
+    assert_eq!(workids(&still), Vec::<String>::new());
+    Ok(())
+}
+
+#[test]
+fn the_job_list_counts_agree_with_status_through_updates_rosters_and_overwrites() -> TestResult {
+    let s = TestServer::start();
+    roster_job(&s, "a", 30, 14);
+    roster_job(&s, "b", 5, 5);
+    s.update(&[
+        ("jobid", "a"),
+        ("workid", "extra"),
+        ("current", "2"),
+        ("total", "4"),
+    ]);
+    s.update(&[
+        ("jobid", "a"),
+        ("workid", "3"),
+        ("current", "100"),
+        ("total", "100"),
+    ]);
+    // b overwritten by a new roster, c deleted.
+    roster_job(&s, "b", 8, 2);
+    roster_job(&s, "c", 4, 4);
+    assert_eq!(s.get("/progress/delete?jobid=c").status, 200);
+    let list = s.get("/progress/jobs").json();
+    let jobs = list.as_array().ok_or("a list")?;
+    assert_eq!(jobs.len(), 2);
+    for job in jobs {
+        let id = job["jobid"].as_str().ok_or("jobid")?;
+        let status = s.status(id);
+        let summary = &status["summary"];
+        for state in ["running", "done", "failed", "stale", "not_started"] {
+            assert_eq!(job[state], summary[state], "{id} {state}");
+        }
+        assert_eq!(
+            job["workers"],
+            status["workers"].as_array().map_or(0, Vec::len)
+        );
+        assert_eq!(job["percent"], summary["percent"], "{id}");
+        assert_eq!(job["updated"], status["updated"], "{id}");
+    }
+    Ok(())
+}
