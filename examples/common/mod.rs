@@ -172,9 +172,19 @@ impl Server {
     /// Starts `binary` on `db` and a free port, and waits for its
     /// "listening on http://ADDR" line.
     pub fn start(binary: &Path, db: &Path) -> Result<Server, Box<dyn Error>> {
+        Server::start_with(binary, db, &[])
+    }
+
+    /// As [`Server::start`], with more options.
+    pub fn start_with(
+        binary: &Path,
+        db: &Path,
+        options: &[&str],
+    ) -> Result<Server, Box<dyn Error>> {
         let mut child = Command::new(binary)
             .args(["serve", "--listen", "127.0.0.1:0", "--db"])
             .arg(db)
+            .args(options)
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -122,9 +122,11 @@ impl JobRows {
     /// the table's order, which reads no index).
     pub fn progress(&self, conn: &Connection, now: f64) -> Result<JobProgress, StoreError> {
         let mut tally = ProgressTally::new(now);
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {WORKER_COLUMNS} FROM workers WHERE job = ?1"
-        ))?;
+        // Only the figures: no id or text to copy.
+        let mut stmt = conn.prepare_cached(
+            "SELECT '', current, total, ok, '', first_seen, updated, history, updates, NULL
+               FROM workers WHERE job = ?1",
+        )?;
         let mut rows = stmt.query([self.id])?;
         while let Some(row) = rows.next()? {
             tally.add(&worker_from(row)?);
