@@ -9,7 +9,7 @@
 use serde_json::{Value, json};
 
 use crate::history::Point;
-use crate::model::{BarState, Job, JobHistory, JobProgress, JobSummary, Worker};
+use crate::model::{BarState, Job, JobProgress, JobSummary, Worker, WorkerHistory};
 
 /// Largest integer an `f64` holds exactly.
 const EXACT_INT: f64 = 9_007_199_254_740_992.0;
@@ -158,7 +158,7 @@ pub struct PageFacts {
 
 /// The `status` document's head at `now`: everything up to the workers.
 /// With workers to list, it ends with `"workers":[`; the caller writes them
-/// with [`write_worker`] separated by commas, then [`STATUS_TAIL`].
+/// with [`write_worker`] separated by commas, then [`LIST_TAIL`].
 /// Without, the document is complete.
 pub fn write_status_head(
     out: &mut Vec<u8>,
@@ -216,8 +216,8 @@ fn histogram(progress: &JobProgress) -> Value {
     Value::Object(by_state)
 }
 
-/// What closes a `status` document after its workers.
-pub const STATUS_TAIL: &[u8] = b"]}\n";
+/// What closes a `status` or `history` document after its workers.
+pub const LIST_TAIL: &[u8] = b"]}\n";
 
 fn summary(job: &Job, progress: &JobProgress) -> Value {
     json!({
@@ -247,27 +247,31 @@ pub fn job_status(job: &Job, now: f64) -> Vec<u8> {
         }
         write_worker(&mut out, w, &progress, now);
     }
-    out.extend_from_slice(STATUS_TAIL);
+    out.extend_from_slice(LIST_TAIL);
     out
 }
 
-/// The `history` document at `now`: each worker's `current` over time as
-/// `[time, value]` pairs and, when the whole job was read, its overall
-/// percent over time.
-pub fn job_history(jobid: &str, found: &JobHistory, now: f64) -> Value {
-    let mut doc = json!({
-        "jobid": jobid,
-        "now": time(now),
-        "workers": found
-            .workers
-            .iter()
-            .map(|w| json!({ "workid": w.workid, "current": points(&w.points, 6) }))
-            .collect::<Vec<_>>(),
-    });
-    if let Some(job) = &found.job {
-        doc["percent"] = points(&job.burn_up(&job.progress(now)), 2);
+/// The `history` document's head at `now`: the job's id, the time, its
+/// overall percent over time when the whole job is listed, and
+/// `"workers":[`; the caller writes each worker with
+/// [`write_worker_history`], separated by commas, then [`LIST_TAIL`].
+pub fn write_history_head(out: &mut Vec<u8>, jobid: &str, now: f64, percent: Option<&[Point]>) {
+    let mut m = Members::open(out);
+    m.text("jobid", jobid);
+    m.value("now", &time(now));
+    if let Some(burn_up) = percent {
+        m.value("percent", &points(burn_up, 2));
     }
-    doc
+    // Left open for the workers and the tail.
+    m.name("workers").push(b'[');
+}
+
+/// One worker of a `history` answer: its `current` over time.
+pub fn write_worker_history(out: &mut Vec<u8>, w: &WorkerHistory) {
+    let mut m = Members::open(out);
+    m.value("current", &points(&w.points, 6));
+    m.text("workid", &w.workid);
+    m.close();
 }
 
 /// The `jobs` document: one summary per job, in the order given.

@@ -436,16 +436,6 @@ pub struct WorkerHistory {
     pub points: Vec<crate::history::Point>,
 }
 
-/// The histories `history` answers with: every worker's, with the job
-/// itself for its burn-up, or one worker's alone (`job` is then `None`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct JobHistory {
-    /// The whole job, when every worker was asked for.
-    pub job: Option<Job>,
-    /// The workers' histories, in natural order of workid.
-    pub workers: Vec<WorkerHistory>,
-}
-
 impl Job {
     /// The job's overall percent over time, ending at its latest figure: the
     /// stored points (at most one a second is stored, so the last reports

@@ -209,23 +209,12 @@ fn update(ctx: &Context, form: &Form) -> Result<Response<'static>, Error> {
 
 fn status<'c>(ctx: &'c Context, form: &Form) -> Result<Response<'c>, Error> {
     let query = StatusQuery::from_form(form)?;
-    status::answer(&ctx.reader, &query, unix_now())?.ok_or(Error::UnknownJob(query.jobid))
+    status::status(&ctx.reader, &query, unix_now())
 }
 
-fn history(ctx: &Context, form: &Form) -> Result<Response<'static>, Error> {
+fn history<'c>(ctx: &'c Context, form: &Form) -> Result<Response<'c>, Error> {
     let query = HistoryQuery::from_form(form)?;
-    let Some(found) = store::read_history(&ctx.reader, &query.jobid, query.workid.as_deref())?
-    else {
-        return Err(Error::UnknownJob(query.jobid));
-    };
-    if let Some(workid) = query.workid.filter(|_| found.workers.is_empty()) {
-        return Err(Error::UnknownWorker(query.jobid, workid));
-    }
-    Ok(Response::json(&json::job_history(
-        &query.jobid,
-        &found,
-        unix_now(),
-    )))
+    status::history(&ctx.reader, &query, unix_now())
 }
 
 fn jobs(ctx: &Context, form: &Form) -> Result<Response<'static>, Error> {

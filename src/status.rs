@@ -1,4 +1,5 @@
-//! The `status` answer, written from the job's rows as it is sent.
+//! The `status` and `history` answers, written from the job's rows as they
+//! are sent.
 //!
 //! A job of 100,000 workers makes 21 MB of JSON. Holding it (or a tree of
 //! it) per request let eight readers take gigabytes, so the answer is made
@@ -7,6 +8,9 @@
 //! tiny_http sends what is made. A request holds one slice, whatever the
 //! job's size. A page of workers (`limit` ≤ 5,000) and the summary alone
 //! are small, and made whole.
+//!
+//! `history` is made the same way: one worker's alone, or every worker's
+//! a slice at a time.
 //!
 //! Nothing here knows tiny_http: the route hands the answer over as a
 //! [`Read`].
@@ -17,11 +21,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use rusqlite::{Connection, Transaction};
 
 use crate::error::Error;
-use crate::json::{self, PageFacts, STATUS_TAIL, StatusExtras};
-use crate::model::{JobProgress, PageKey, PageStart, WorkerPick};
-use crate::params::{StatusQuery, WorkerList, cursor_text};
+use crate::json::{self, LIST_TAIL, PageFacts, StatusExtras};
+use crate::model::PageStart;
+use crate::params::{HistoryQuery, StatusQuery, WorkerList, cursor_text};
 use crate::response::Response;
-use crate::store::{self, JobRows, StoreError};
+use crate::store::{self, StoreError};
 
 /// Workers read and written per slice of a streamed answer.
 const SLICE: u64 = 256;
@@ -31,17 +35,15 @@ const SLICE: u64 = 256;
 /// read twice (the summary, then the workers) and sent as they are made.
 const WHOLE_UP_TO: u64 = 2000;
 
-/// The `status` answer for `query` at `now`, or `None` when there is no
-/// such job.
-pub fn answer<'c>(
+/// The `status` answer for `query` at `now`.
+pub fn status<'c>(
     conn: &'c Connection,
     query: &StatusQuery,
     now: f64,
-) -> Result<Option<Response<'c>>, Error> {
+) -> Result<Response<'c>, Error> {
     let tx = conn.unchecked_transaction().map_err(StoreError::from)?;
-    let Some(rows) = store::find_job(&tx, &query.jobid)? else {
-        return Ok(None);
-    };
+    let rows = store::find_job(&tx, &query.jobid)?
+        .ok_or_else(|| Error::UnknownJob(query.jobid.clone()))?;
     let mut extras = StatusExtras {
         // Today's answer stays word for word today's.
         since: (!query.is_plain()).then_some(rows.seen_through),
@@ -53,7 +55,7 @@ pub fn answer<'c>(
         WorkerList::None => {
             let progress = rows.progress(&tx, now)?;
             json::write_status_head(&mut out, &rows.job, &progress, now, &extras);
-            Ok(Some(Response::json_bytes(out)))
+            Ok(Response::json_bytes(out))
         }
         WorkerList::Page { start, limit } => {
             let progress = rows.progress(&tx, now)?;
@@ -81,8 +83,8 @@ pub fn answer<'c>(
                 }
                 json::write_worker(&mut out, worker, &progress, now);
             }
-            out.extend_from_slice(STATUS_TAIL);
-            Ok(Some(Response::json_bytes(out)))
+            out.extend_from_slice(LIST_TAIL);
+            Ok(Response::json_bytes(out))
         }
         WorkerList::All if rows.workers <= WHOLE_UP_TO && query.pick.since.is_none() => {
             // Small enough to hold: one pass, and sent with its length.
@@ -97,73 +99,120 @@ pub fn answer<'c>(
                 }
                 json::write_worker(&mut out, worker, &progress, now);
             }
-            out.extend_from_slice(STATUS_TAIL);
-            Ok(Some(Response::json_bytes(out)))
+            out.extend_from_slice(LIST_TAIL);
+            Ok(Response::json_bytes(out))
         }
         WorkerList::All => {
             let progress = rows.progress(&tx, now)?;
             json::write_status_head(&mut out, &rows.job, &progress, now, &extras);
-            let stream = Stream {
-                tx: Some(tx),
-                rows,
-                progress,
-                pick: query.pick.clone(),
-                now,
-                after: None,
-                out,
-                sent: 0,
-                first: true,
+            let pick = query.pick.clone();
+            let mut after = None;
+            let next = move |conn: &Connection, out: &mut Vec<u8>, first: &mut bool| {
+                let start = match after.take() {
+                    Some(key) => PageStart::After(key),
+                    None => PageStart::Offset(0),
+                };
+                let median = progress.median_rate;
+                let page = rows.page(conn, &pick, &start, SLICE, now, median)?;
+                let more = page.len() as u64 == SLICE;
+                for (worker, key) in page {
+                    comma(out, first);
+                    json::write_worker(out, &worker, &progress, now);
+                    after = Some(key);
+                }
+                Ok(more)
             };
-            Ok(Some(Response::json_stream(stream)))
+            Ok(Response::json_stream(Stream::new(tx, out, next)))
         }
     }
 }
 
-/// Every worker of a job, a slice at a time, after the head already made.
-struct Stream<'c> {
-    /// The read transaction the head was read in; `None` once the last
-    /// slice is made (ending it, so the snapshot is let go at once).
-    tx: Option<Transaction<'c>>,
-    rows: JobRows,
-    progress: JobProgress,
-    pick: WorkerPick,
+/// The `history` answer at `now`: `workid`'s history alone, or every
+/// worker's (streamed a slice at a time) with the job's overall percent
+/// over time.
+pub fn history<'c>(
+    conn: &'c Connection,
+    query: &HistoryQuery,
     now: f64,
-    /// Where the last slice ended.
-    after: Option<PageKey>,
+) -> Result<Response<'c>, Error> {
+    let mut out = Vec::new();
+    if let Some(workid) = &query.workid {
+        let found = store::worker_history(conn, &query.jobid, workid)?
+            .ok_or_else(|| Error::UnknownJob(query.jobid.clone()))?;
+        let worker = found
+            .first()
+            .ok_or_else(|| Error::UnknownWorker(query.jobid.clone(), workid.clone()))?;
+        json::write_history_head(&mut out, &query.jobid, now, None);
+        json::write_worker_history(&mut out, worker);
+        out.extend_from_slice(LIST_TAIL);
+        return Ok(Response::json_bytes(out));
+    }
+    let tx = conn.unchecked_transaction().map_err(StoreError::from)?;
+    let rows = store::find_job(&tx, &query.jobid)?
+        .ok_or_else(|| Error::UnknownJob(query.jobid.clone()))?;
+    let progress = rows.progress(&tx, now)?;
+    let burn_up = rows.job.burn_up(&progress);
+    json::write_history_head(&mut out, &query.jobid, now, Some(&burn_up));
+    let mut after: Option<Vec<u8>> = None;
+    let next = move |conn: &Connection, out: &mut Vec<u8>, first: &mut bool| {
+        let page = rows.history_page(conn, after.as_deref(), SLICE)?;
+        let more = page.len() as u64 == SLICE;
+        for (worker, key) in page {
+            comma(out, first);
+            json::write_worker_history(out, &worker);
+            after = Some(key);
+        }
+        Ok(more)
+    };
+    Ok(Response::json_stream(Stream::new(tx, out, next)))
+}
+
+/// A comma before every item of a list but the first.
+fn comma(out: &mut Vec<u8>, first: &mut bool) {
+    if !*first {
+        out.push(b',');
+    }
+    *first = false;
+}
+
+/// A document whose head is made, its list of items then made a slice at
+/// a time by `next` (which writes one slice and says whether more may
+/// follow) inside the read transaction the head was read in.
+struct Stream<'c, F> {
+    /// `None` once the last slice is made (ending the transaction, so the
+    /// snapshot is let go at once).
+    tx: Option<Transaction<'c>>,
+    next: F,
+    /// No item written yet.
+    first: bool,
     /// Made, not yet handed over.
     out: Vec<u8>,
     /// How much of `out` was handed over.
     sent: usize,
-    /// No worker written yet.
-    first: bool,
 }
 
-impl Stream<'_> {
+impl<'c, F> Stream<'c, F>
+where
+    F: FnMut(&Connection, &mut Vec<u8>, &mut bool) -> Result<bool, StoreError>,
+{
+    fn new(tx: Transaction<'c>, head: Vec<u8>, next: F) -> Stream<'c, F> {
+        Stream {
+            tx: Some(tx),
+            next,
+            first: true,
+            out: head,
+            sent: 0,
+        }
+    }
+
     /// Makes the next slice; the last one closes the document and ends the
     /// transaction.
     fn slice(&mut self) -> Result<(), StoreError> {
         let Some(tx) = &self.tx else {
             return Ok(());
         };
-        let start = match self.after.take() {
-            Some(key) => PageStart::After(key),
-            None => PageStart::Offset(0),
-        };
-        let median = self.progress.median_rate;
-        let page = self
-            .rows
-            .page(tx, &self.pick, &start, SLICE, self.now, median)?;
-        let full = page.len() as u64 == SLICE;
-        for (worker, key) in page {
-            if !self.first {
-                self.out.push(b',');
-            }
-            self.first = false;
-            json::write_worker(&mut self.out, &worker, &self.progress, self.now);
-            self.after = Some(key);
-        }
-        if !full {
-            self.out.extend_from_slice(STATUS_TAIL);
+        if !(self.next)(tx, &mut self.out, &mut self.first)? {
+            self.out.extend_from_slice(LIST_TAIL);
             if let Some(tx) = self.tx.take() {
                 tx.finish()?;
             }
@@ -172,7 +221,10 @@ impl Stream<'_> {
     }
 }
 
-impl Read for Stream<'_> {
+impl<F> Read for Stream<'_, F>
+where
+    F: FnMut(&Connection, &mut Vec<u8>, &mut bool) -> Result<bool, StoreError>,
+{
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.sent == self.out.len() {
             self.out.clear();
@@ -182,18 +234,16 @@ impl Read for Stream<'_> {
             }
             // Headers are sent: a fault now can only cut the answer short,
             // which the client sees as a broken chunked body.
-            match catch_unwind(AssertUnwindSafe(|| self.slice())) {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    log::error!("status of {:?} cut short: {e}", self.rows.job.jobid);
-                    self.tx = None;
-                    return Err(io::Error::other(e.to_string()));
-                }
-                Err(_) => {
-                    log::error!("status of {:?} cut short by a panic", self.rows.job.jobid);
-                    self.tx = None;
-                    return Err(io::Error::other("panic while writing status"));
-                }
+            let made = catch_unwind(AssertUnwindSafe(|| self.slice()));
+            let failure = match made {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some("a panic".to_string()),
+            };
+            if let Some(why) = failure {
+                log::error!("answer cut short: {why}");
+                self.tx = None;
+                return Err(io::Error::other(why));
             }
         }
         let n = buf.len().min(self.out.len() - self.sent);

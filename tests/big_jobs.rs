@@ -78,6 +78,15 @@ fn a_streamed_answer_is_every_worker_in_natural_order_and_pages_walk_the_same() 
         }
     }
     assert_eq!(walked, expected);
+    // The history too, streamed, in the same order.
+    let r = s.get("/progress/history?jobid=big");
+    assert_eq!((r.status, r.header("Content-Length")), (200, None));
+    let history = r.json();
+    assert_eq!(workids(&history), expected);
+    assert!(history["percent"].as_array().is_some_and(|p| !p.is_empty()));
+    let reported = &history["workers"][39]["current"];
+    assert_eq!(reported.as_array().map(Vec::len), Some(1), "{reported}");
+    assert_eq!(reported[0][1], 39);
     // ...and by offset, with every worker's JSON as in the full answer.
     let page = get_json(&s, "jobid=big&limit=5&offset=20");
     assert_eq!(workids(&page), ["20", "21", "22", "23", "24"]);

@@ -17,7 +17,7 @@ use std::path::Path;
 pub use checkpoint::{checkpoint, truncate};
 pub use file::DbFile;
 pub use queries::{
-    JobRows, check_readable, find_job, list_jobs, read_history, read_job, stored_totals,
+    JobRows, check_readable, find_job, list_jobs, read_job, stored_totals, worker_history,
 };
 pub use schema::{MIGRATIONS, open_checkpointer, open_reader, open_writer};
 pub use writer::{Caps, WriteOp, WriteOutcome, Writer};

@@ -7,8 +7,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::StoreError;
 use crate::history;
 use crate::model::{
-    BarState, Job, JobHistory, JobProgress, JobSummary, PageKey, PageStart, Pick, ProgressTally,
-    SLOW_SHARE, SortBy, Worker, WorkerHistory, WorkerPick, natural_cmp, natural_key,
+    BarState, Job, JobProgress, JobSummary, PageKey, PageStart, Pick, ProgressTally, SLOW_SHARE,
+    SortBy, Worker, WorkerHistory, WorkerPick, natural_key,
 };
 use crate::params::{CreateJob, WorkerUpdate};
 
@@ -208,6 +208,35 @@ impl JobRows {
         Ok(page)
     }
 
+    /// The histories of up to `limit` workers after the one whose natural
+    /// key is `after` (from the first without), in natural order, each
+    /// with its key.
+    pub fn history_page(
+        &self,
+        conn: &Connection,
+        after: Option<&[u8]>,
+        limit: u64,
+    ) -> Result<Vec<(WorkerHistory, Vec<u8>)>, StoreError> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT workid, history, sortkey FROM workers
+              WHERE job = ?1 AND (?2 IS NULL OR sortkey > ?2)
+              ORDER BY sortkey LIMIT ?3",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let page = stmt
+            .query_map(params![self.id, after, limit], |row| {
+                Ok((
+                    WorkerHistory {
+                        workid: row.get(0)?,
+                        points: history::decode(row.get_ref(1)?.as_blob_or_null()?),
+                    },
+                    row.get(2)?,
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(page)
+    }
+
     /// How many workers `pick` selects.
     pub fn count(
         &self,
@@ -322,45 +351,26 @@ impl SortBy {
     }
 }
 
-/// Every worker's history of the job with this id, in natural order of
-/// workid, with the job itself (for its burn-up); or only `workid`'s
-/// history, without reading the rest of the job. `None` when there is no
-/// such job; a worker missing from it gives an empty list.
-pub fn read_history(
+/// The history of the worker `workid` of the job `jobid`: `None` when
+/// there is no such job, an empty list when it has no such worker.
+pub fn worker_history(
     conn: &Connection,
     jobid: &str,
-    workid: Option<&str>,
-) -> Result<Option<JobHistory>, StoreError> {
-    let tx = conn.unchecked_transaction()?;
-    let job = match workid {
-        None => match read_job_in(&tx, jobid)? {
-            Some(job) => Some(job),
-            None => return Ok(None),
-        },
-        Some(_) => None,
-    };
-    let Some(id) = tx
-        .prepare_cached("SELECT id FROM jobs WHERE jobid = ?1")?
-        .query_row([jobid], |row| row.get::<_, i64>(0))
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    let mut stmt = tx.prepare_cached(
-        "SELECT workid, history FROM workers WHERE job = ?1 AND (?2 IS NULL OR workid = ?2)",
-    )?;
-    let mut workers = stmt
-        .query_map(params![id, workid], |row| {
-            Ok(WorkerHistory {
-                workid: row.get(0)?,
-                points: history::decode(row.get_ref(1)?.as_blob_or_null()?),
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    drop(stmt);
-    tx.finish()?;
-    workers.sort_by(|a, b| natural_cmp(&a.workid, &b.workid));
-    Ok(Some(JobHistory { job, workers }))
+    workid: &str,
+) -> Result<Option<Vec<WorkerHistory>>, StoreError> {
+    let found = conn
+        .prepare_cached(
+            "SELECT j.id, w.workid, w.history FROM jobs AS j
+               LEFT JOIN workers AS w ON w.job = j.id AND w.workid = ?2
+              WHERE j.jobid = ?1",
+        )?
+        .query_row(params![jobid, workid], |row| {
+            let workid: Option<String> = row.get(1)?;
+            let points = history::decode(row.get_ref(2)?.as_blob_or_null()?);
+            Ok(workid.map(|workid| WorkerHistory { workid, points }))
+        })
+        .optional()?;
+    Ok(found.map(|worker| worker.into_iter().collect()))
 }
 
 /// The `limit` jobs with the most recent activity, newest first, each with
