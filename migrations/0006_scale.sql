@@ -5,8 +5,9 @@
 -- that it can do it in slices):
 --
 -- * `sortkey`: the workid's natural-order key (see `model::natural_key`),
---   indexed, so a job's workers can be read in natural order a page at a
---   time instead of all at once and sorted.
+--   which is the key of the table (it is as unique as the workid), so a
+--   job's workers are stored in natural order and read a page at a time,
+--   in order, without an index to go through or a sort.
 -- * `state`: the worker's state as the model defines it (`WorkerState`),
 --   derived from its row; running workers are indexed by `stale_at`, the
 --   time they turn stale (`Worker::stale_at`), so stale ones are counted
@@ -45,7 +46,7 @@ CREATE TABLE workers_scaled (
                         WHEN total <= 0 OR current >= total THEN 100000000
                         ELSE MIN(CAST(ROUND(current * 100.0 / total * 1000000.0) AS INTEGER),
                                  99999999) END) VIRTUAL,
-    PRIMARY KEY (job, workid)
+    PRIMARY KEY (job, sortkey)
 ) WITHOUT ROWID;
 
 INSERT INTO workers_scaled (job, workid, sortkey, current, total, ok, desc, first_seen,
@@ -55,7 +56,6 @@ INSERT INTO workers_scaled (job, workid, sortkey, current, total, ok, desc, firs
        FROM workers;
 DROP TABLE workers;
 ALTER TABLE workers_scaled RENAME TO workers;
-CREATE INDEX workers_in_natural_order ON workers(job, sortkey);
 CREATE INDEX workers_running_by_stale_at ON workers(job, stale_at) WHERE state = 'running';
 
 -- What the job list shows of each job, kept exact by the triggers below so

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use crate::auth::{self, Access, Tokens};
 use crate::chart::{self, Format};
+use crate::model::ProgressTally;
 use crate::page::{self, Links};
 use crate::params::{
     CreateJob, DEFAULT_LIST_LIMIT, Form, HistoryQuery, JobRef, ListJobs, RenderChart, ShowPage,
@@ -22,7 +23,7 @@ use crate::params::{
 use crate::render_cache::RenderCache;
 use crate::response::Response;
 use crate::status;
-use crate::store::{self, WriteOp, WriteOutcome, Writer};
+use crate::store::{self, StoreError, WriteOp, WriteOutcome, Writer};
 
 /// The HTTP methods routes tell apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,7 +256,11 @@ fn render(
         Format::Svg => Response::svg,
     };
     let now = unix_now();
-    let Some(job) = store::read_job(&ctx.reader, &params.jobid)? else {
+    let tx = ctx
+        .reader
+        .unchecked_transaction()
+        .map_err(StoreError::from)?;
+    let Some(found) = store::find_job(&tx, &params.jobid)? else {
         let title = format!("No job “{}” yet", params.jobid);
         let message = chart::render_message(
             &title,
@@ -267,9 +272,22 @@ fn render(
         .map_err(Error::Chart)?;
         return Ok(picture(message).with_status(404));
     };
+    // One pass over the workers, holding at most a bar's worth of each.
+    let mut tally = ProgressTally::new(now);
+    let mut rows = chart::Rows::new(usize::try_from(found.workers).unwrap_or(usize::MAX), now);
+    found.for_each_worker(&tx, |w| {
+        tally.add(&w);
+        rows.add(w);
+    })?;
+    tx.finish().map_err(StoreError::from)?;
+    let input = chart::ChartInput {
+        job: &found.job,
+        progress: tally.finish(),
+        rows,
+    };
     // The format is part of the version, so the PNG and the SVG of a job
     // have different tags, and different entries in the render cache.
-    let etag = chart::version(&job, now, params.width, format);
+    let etag = chart::version_of(&input, now, params.width, format);
     // Weak comparison, as RFC 9110 asks for If-None-Match.
     let etag_matches = request.if_none_match.is_some_and(|tags| {
         tags.split(',')
@@ -282,7 +300,7 @@ fn render(
     let bytes = match ctx.renders.get(&etag) {
         Some(bytes) => bytes,
         None => {
-            let bytes = chart::render_job(&job, now, params.width, format).map_err(Error::Chart)?;
+            let bytes = chart::render(&input, now, params.width, format).map_err(Error::Chart)?;
             let bytes = Arc::new(bytes);
             ctx.renders.put(etag.clone(), Arc::clone(&bytes));
             bytes

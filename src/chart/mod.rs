@@ -115,7 +115,7 @@ struct Chart<'a> {
 
 /// The bars of a job, laid out.
 struct Bars<'a> {
-    job: &'a Job,
+    rows: &'a Rows,
     plot: Plot,
     /// Width of the workid column, in pixels.
     label_room: i32,
@@ -265,9 +265,8 @@ struct Plot {
     top: i32,
     left: i32,
     right: i32,
-    /// Pixel rows, each standing for `per_row` workers.
+    /// Bars.
     rows: usize,
-    per_row: usize,
     row_height: i32,
     compact: bool,
 }
@@ -284,64 +283,195 @@ impl Plot {
     }
 }
 
-/// The chart of `job` at `now`, `width` pixels wide, in `format`.
-pub fn render_job(job: &Job, now: f64, width: u32, format: Format) -> Result<Vec<u8>, ChartError> {
-    job_chart(job, now, width).render(format)
+/// What the chart draws of a job: the job (its workers are not read from
+/// it), how many workers it has, its progress, and its bars.
+pub struct ChartInput<'a> {
+    /// The job: its id, title, creation and burn-up.
+    pub job: &'a Job,
+    /// Its progress at the time drawn.
+    pub progress: JobProgress,
+    /// Its bars.
+    pub rows: Rows,
 }
 
-fn job_chart(job: &Job, now: f64, width: u32) -> Chart<'_> {
+impl<'a> ChartInput<'a> {
+    /// The chart input of a job read whole, with its workers.
+    pub fn of_job(job: &'a Job, now: f64) -> ChartInput<'a> {
+        let mut rows = Rows::new(job.workers.len(), now);
+        for w in &job.workers {
+            rows.add(w.clone());
+        }
+        ChartInput {
+            job,
+            progress: job.progress(now),
+            rows,
+        }
+    }
+}
+
+/// Most bars the plot holds: one a pixel row.
+const MAX_ROWS: usize = (MAX_HEIGHT as i32 - HEAD - FOOT) as usize;
+
+/// A job's bars, collected from its workers in natural order: one a worker
+/// while they fit in the plot, else one a pixel row, each standing for
+/// several workers (their mean percent, in the colour of the most serious
+/// state among them). So a chart holds at most [`MAX_ROWS`] bars, whatever
+/// the job's size.
+pub struct Rows {
+    now: f64,
+    /// Workers the job has (as counted before they are added).
+    workers: usize,
+    /// Workers each bar stands for.
+    per_row: usize,
+    /// One a worker, while `per_row` is 1.
+    each: Vec<Worker>,
+    /// One a group of `per_row`, otherwise.
+    groups: Vec<Group>,
+}
+
+/// A bar standing for several workers.
+struct Group {
+    state: BarState,
+    percent_sum: f64,
+    count: usize,
+    /// The first worker's id, for the label.
+    first: String,
+}
+
+impl Group {
+    fn percent(&self) -> f64 {
+        self.percent_sum / self.count.max(1) as f64
+    }
+}
+
+impl Rows {
+    /// Bars for a job of `workers` workers, drawn at `now`.
+    pub fn new(workers: usize, now: f64) -> Rows {
+        Rows {
+            now,
+            workers,
+            per_row: workers.div_ceil(MAX_ROWS).max(1),
+            each: Vec::new(),
+            groups: Vec::new(),
+        }
+    }
+
+    /// Adds the next worker, in natural order.
+    pub fn add(&mut self, w: Worker) {
+        if self.per_row == 1 {
+            self.each.push(w);
+            return;
+        }
+        let state = w.bar_state(self.now);
+        match self.groups.last_mut().filter(|g| g.count < self.per_row) {
+            Some(group) => {
+                if look(state).severity > look(group.state).severity {
+                    group.state = state;
+                }
+                group.percent_sum += w.percent();
+                group.count += 1;
+            }
+            None => self.groups.push(Group {
+                state,
+                percent_sum: w.percent(),
+                count: 1,
+                first: w.workid,
+            }),
+        }
+    }
+
+    /// How many bars.
+    fn len(&self) -> usize {
+        if self.per_row == 1 {
+            self.each.len()
+        } else {
+            self.groups.len()
+        }
+    }
+
+    /// Each bar's label (its first worker's id), state and percent, and the
+    /// worker when it stands for one.
+    fn bars(&self) -> impl Iterator<Item = (&str, BarState, f64, Option<&Worker>)> {
+        let each = self.each.iter().map(|w| {
+            (
+                w.workid.as_str(),
+                w.bar_state(self.now),
+                w.percent(),
+                Some(w),
+            )
+        });
+        let groups = self
+            .groups
+            .iter()
+            .map(|g| (g.first.as_str(), g.state, g.percent(), None));
+        each.chain(groups)
+    }
+}
+
+/// The chart of `job` at `now`, `width` pixels wide, in `format`.
+pub fn render_job(job: &Job, now: f64, width: u32, format: Format) -> Result<Vec<u8>, ChartError> {
+    render(&ChartInput::of_job(job, now), now, width, format)
+}
+
+/// The chart of `input` at `now`, `width` pixels wide, in `format`.
+pub fn render(
+    input: &ChartInput,
+    now: f64,
+    width: u32,
+    format: Format,
+) -> Result<Vec<u8>, ChartError> {
+    job_chart(input, now, width).render(format)
+}
+
+fn job_chart<'a>(input: &'a ChartInput, now: f64, width: u32) -> Chart<'a> {
+    let job = input.job;
     let title = if job.desc.is_empty() {
         job.jobid.as_str()
     } else {
         job.desc.as_str()
     };
-    if job.workers.is_empty() {
+    let n = input.rows.len();
+    if n == 0 {
         let waiting = "Waiting for the first update from a worker.";
         return message_chart(title, waiting, width, now);
     }
     let width = clamp_width(width);
-    let n = job.workers.len();
-    let max_plot = (MAX_HEIGHT as i32 - HEAD - FOOT) as usize;
-    let compact = n * ROW as usize > max_plot;
-    let (rows, per_row, row_height) = if !compact {
-        (n, 1, ROW)
-    } else if n <= max_plot {
-        (n, 1, (max_plot / n).clamp(1, COMPACT_ROW_MAX) as i32)
+    let compact = n * ROW as usize > MAX_ROWS;
+    let row_height = if !compact {
+        ROW
     } else {
-        let per_row = n.div_ceil(max_plot);
-        (n.div_ceil(per_row), per_row, 1)
+        (MAX_ROWS / n).clamp(1, COMPACT_ROW_MAX) as i32
     };
     let label_font = if compact { SMALL } else { BODY };
     // Measuring every label of a huge job costs more than it tells.
-    let widest_label = job
-        .workers
-        .iter()
+    let widest_label = input
+        .rows
+        .bars()
         .take(2000)
-        .map(|w| label_font.width(&w.workid))
+        .map(|(label, ..)| label_font.width(label))
         .fold(0.0f32, f32::max);
     let label_room = widest_label.min(width as f32 * 0.28).ceil() as i32;
     let plot = Plot {
         top: HEAD,
         left: PAD + label_room + 10,
         right: width as i32 - PAD - 4,
-        rows,
-        per_row,
+        rows: n,
         row_height,
         compact,
     };
-    let progress = job.progress(now);
+    let progress = &input.progress;
     let burn_up = (width >= BURN_UP_FROM_WIDTH)
-        .then(|| burn_up_heights(&job.burn_up(&progress), BURN_UP_WIDTH, BURN_UP_HEIGHT))
+        .then(|| burn_up_heights(&job.burn_up(progress), BURN_UP_WIDTH, BURN_UP_HEIGHT))
         .flatten();
     Chart {
         width,
         height: (HEAD + plot.height() + FOOT) as u32,
         title,
-        subtitle: subtitle(job, &progress),
+        subtitle: subtitle(input),
         now,
         burn_up,
         bars: Some(Bars {
-            job,
+            rows: &input.rows,
             plot,
             label_room,
             counts: progress.counts.to_vec(),
@@ -354,8 +484,9 @@ fn job_chart(job: &Job, now: f64, width: u32) -> Chart<'_> {
 /// The line under the title: the jobid (unless it is the title), worker
 /// count, overall percent and ETA. It changes with time (the ETA), so the
 /// chart's version hashes it.
-fn subtitle(job: &Job, progress: &JobProgress) -> String {
-    let n = job.workers.len();
+fn subtitle(input: &ChartInput) -> String {
+    let (job, progress) = (input.job, &input.progress);
+    let n = input.rows.workers;
     let mut line = String::new();
     if !job.desc.is_empty() {
         line.push_str(&format!("job {} · ", job.jobid));
@@ -372,11 +503,17 @@ fn subtitle(job: &Job, progress: &JobProgress) -> String {
 }
 
 /// A tag that changes whenever the chart of `job` at `now`, `width` wide,
-/// in `format`, would look different: every worker's figures, which are
-/// stale, the text that depends on the time. (The footer's time of drawing
-/// is left out: it says when this version was drawn.) For HTTP's ETag; the
-/// PNG and the SVG of one job have different tags.
+/// in `format`, would look different. For HTTP's ETag; the PNG and the SVG
+/// of one job have different tags.
 pub fn version(job: &Job, now: f64, width: u32, format: Format) -> String {
+    version_of(&ChartInput::of_job(job, now), now, width, format)
+}
+
+/// [`version`] of a chart input: every bar's figures, which are stale or
+/// slow, the counts, the text that depends on the time. (The footer's time
+/// of drawing is left out: it says when this version was drawn.)
+pub fn version_of(input: &ChartInput, now: f64, width: u32, format: Format) -> String {
+    let job = input.job;
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     (
         env!("CARGO_PKG_VERSION"),
@@ -387,15 +524,19 @@ pub fn version(job: &Job, now: f64, width: u32, format: Format) -> String {
     )
         .hash(&mut hasher);
     job.created.to_bits().hash(&mut hasher);
-    let progress = job.progress(now);
-    for w in &job.workers {
+    let progress = &input.progress;
+    (progress.counts, progress.slow).hash(&mut hasher);
+    for w in &input.rows.each {
         let slow = w.is_slow(progress.median_rate, now);
         (&w.workid, &w.desc, w.ok, w.is_stale(now), slow, w.updates).hash(&mut hasher);
         w.rate.map(f64::to_bits).hash(&mut hasher);
         (w.current.to_bits(), w.total.to_bits(), w.updated.to_bits()).hash(&mut hasher);
     }
-    subtitle(job, &progress).hash(&mut hasher);
-    for (t, percent) in job.burn_up(&progress) {
+    for g in &input.rows.groups {
+        (&g.first, look(g.state).severity, g.percent().to_bits()).hash(&mut hasher);
+    }
+    subtitle(input).hash(&mut hasher);
+    for (t, percent) in job.burn_up(progress) {
         (t.to_bits(), percent.to_bits()).hash(&mut hasher);
     }
     format!("\"{:016x}\"", hasher.finish())
@@ -447,20 +588,20 @@ fn draw_bars<S: Surface>(s: &mut S, bars: &Bars, now: f64) {
     // In compact mode, a label every ~22 px.
     let label_every = (22 / plot.row_height).max(1) as usize;
     let ascent = label_font.ascent().round() as i32;
-    for (row, group) in bars.job.workers.chunks(plot.per_row).enumerate() {
+    for (row, (label, state, percent, one)) in bars.rows.bars().enumerate() {
         let y = plot.top + row as i32 * plot.row_height + inset;
-        let (state, percent) = summarise(group, now);
         let look = look(state);
         let end = plot.x(percent).max(plot.left + look.least_width);
-        let first = &group[0];
         // A row of one worker may be marked slow; a merged row shows states.
-        let slow = group.len() == 1 && first.is_slow(bars.median_rate, now);
+        let slow = one.is_some_and(|w| w.is_slow(bars.median_rate, now));
         let (fill, edge_paint) = if slow {
             (Paint::SlowFill, Paint::Slow)
         } else {
             (Paint::Fill(state), Paint::State(state))
         };
-        if !plot.compact {
+        // Bars with text stand for one worker each.
+        let full = one.filter(|_| !plot.compact);
+        if let Some(first) = full {
             let colon = if first.desc.is_empty() { "" } else { ": " };
             s.begin_bar(format_args!("{}{colon}{}", first.workid, first.desc));
             if look.track != style::TRACK {
@@ -487,7 +628,7 @@ fn draw_bars<S: Surface>(s: &mut S, bars: &Bars, now: f64) {
             s.rect(plot.left, y, end - plot.left, bar_h, edge_paint);
         }
         if !plot.compact || row % label_every == 0 {
-            let label = label_font.fit(&first.workid, bars.label_room as f32);
+            let label = label_font.fit(label, bars.label_room as f32);
             let lw = label_font.width(&label);
             let baseline = if plot.compact {
                 y + ascent - 2
@@ -503,23 +644,11 @@ fn draw_bars<S: Surface>(s: &mut S, bars: &Bars, now: f64) {
                 (0, plot.left - 4),
             );
         }
-        if !plot.compact {
+        if let Some(first) = full {
             bar_text(s, bars, first, (state, slow), (y, end));
             s.end_bar();
         }
     }
-}
-
-/// The state and percent one row shows: the worker's own, or for several
-/// workers the most serious state and the mean percent.
-fn summarise(group: &[Worker], now: f64) -> (BarState, f64) {
-    let state = group
-        .iter()
-        .map(|w| w.bar_state(now))
-        .max_by_key(|&s| look(s).severity)
-        .unwrap_or(BarState::Running);
-    let percent = group.iter().map(Worker::percent).sum::<f64>() / group.len().max(1) as f64;
-    (state, percent)
 }
 
 /// `current/total  percent  rate · time left  desc` inside the bar, cut to
@@ -720,8 +849,16 @@ mod tests {
             .collect();
         assert!(column.contains(&fill_color(BarState::Running)), "the area");
         assert!(column.contains(&TRACK), "above it, the track");
-        assert!(job_chart(&job, 1000.0, 500).burn_up.is_none());
-        assert!(job_chart(&job, 1000.0, 800).burn_up.is_some());
+        assert!(
+            job_chart(&ChartInput::of_job(&job, 1000.0), 1000.0, 500)
+                .burn_up
+                .is_none()
+        );
+        assert!(
+            job_chart(&ChartInput::of_job(&job, 1000.0), 1000.0, 800)
+                .burn_up
+                .is_some()
+        );
     }
 
     #[test]
@@ -780,8 +917,22 @@ mod tests {
 
     #[test]
     fn a_row_standing_for_many_workers_shows_the_most_serious_state() {
-        let group = [worker(0, 50.0, true, 990.0), worker(1, 10.0, false, 990.0)];
-        assert_eq!(summarise(&group, 1000.0), (BarState::Failed, 30.0));
+        // Twice the rows the plot has: two workers a row.
+        let mut rows = Rows::new(2 * MAX_ROWS, 1000.0);
+        rows.add(worker(0, 50.0, true, 990.0));
+        rows.add(worker(1, 10.0, false, 990.0));
+        rows.add(worker(2, 20.0, true, 990.0));
+        let bars: Vec<_> = rows
+            .bars()
+            .map(|(l, s, p, one)| (l.to_string(), s, p, one.is_some()))
+            .collect();
+        assert_eq!(
+            bars,
+            [
+                ("w0".to_string(), BarState::Failed, 30.0, false),
+                ("w2".to_string(), BarState::Running, 20.0, false)
+            ]
+        );
     }
 
     #[test]

@@ -361,7 +361,7 @@ pub fn worker_history(
     let found = conn
         .prepare_cached(
             "SELECT j.id, w.workid, w.history FROM jobs AS j
-               LEFT JOIN workers AS w ON w.job = j.id AND w.workid = ?2
+               LEFT JOIN workers AS w ON w.job = j.id AND w.sortkey = natural_key(?2)
               WHERE j.jobid = ?1",
         )?
         .query_row(params![jobid, workid], |row| {
@@ -485,8 +485,8 @@ pub(super) fn worker_exists(conn: &Connection, job: i64, workid: &str) -> rusqli
 /// How many reports the job's worker with this id has sent (0 for one its
 /// roster expects), or `None` when there is no such worker.
 fn worker_updates(conn: &Connection, job: i64, workid: &str) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached("SELECT updates FROM workers WHERE job = ?1 AND workid = ?2")?
-        .query_row(params![job, workid], |row| row.get(0))
+    conn.prepare_cached("SELECT updates FROM workers WHERE job = ?1 AND sortkey = ?2")?
+        .query_row(params![job, natural_key(workid)], |row| row.get(0))
         .optional()
 }
 
@@ -578,6 +578,8 @@ pub(super) fn write_worker(
     // report needs one). ?8 is the update's seq: one below the stored seq
     // leaves the row alone.
     let seq = update.seq.map(u64::cast_signed);
+    // Rows are keyed by the workid's natural-order key (?9).
+    let key = natural_key(&update.workid);
     let updated = conn
         .prepare_cached(
             "UPDATE workers
@@ -585,7 +587,7 @@ pub(super) fn write_worker(
                     desc = COALESCE(?7, desc), updated = ?6, updates = updates + 1,
                     first_seen = CASE WHEN updates = 0 THEN ?6 ELSE first_seen END,
                     seq = COALESCE(?8, seq), history = history_push(history, ?6, ?3)
-              WHERE job = ?1 AND workid = ?2 AND (?8 IS NULL OR seq IS NULL OR ?8 >= seq)
+              WHERE job = ?1 AND sortkey = ?9 AND (?8 IS NULL OR seq IS NULL OR ?8 >= seq)
                 AND (?4 IS NOT NULL OR updates > 0)",
         )?
         .execute(params![
@@ -596,7 +598,8 @@ pub(super) fn write_worker(
             update.ok,
             now,
             update.desc,
-            seq
+            seq,
+            key
         ])?;
     if updated > 0 {
         return Ok(WorkerWrite::Updated);
@@ -627,7 +630,7 @@ pub(super) fn write_worker(
         now,
         update.desc,
         seq,
-        natural_key(&update.workid)
+        key
     ])?;
     Ok(WorkerWrite::Inserted)
 }
