@@ -549,6 +549,32 @@ pub struct WorkerPick {
     pub order: WorkerOrder,
 }
 
+impl WorkerPick {
+    /// How many of a job's `workers` this picks, when its `progress` says
+    /// (a filter by state alone); `None` when only a count of the rows can
+    /// tell (a search, or `since`).
+    pub fn matched(&self, progress: &JobProgress, workers: u64) -> Option<u64> {
+        if self.text.is_some() || self.since.is_some() {
+            return None;
+        }
+        if self.states.is_empty() {
+            return Some(workers);
+        }
+        let running = self.states.contains(&Pick::State(BarState::Running));
+        let n: usize = self
+            .states
+            .iter()
+            .map(|pick| match pick {
+                Pick::State(state) => progress.count(*state),
+                // Slow workers are running: counted once.
+                Pick::Slow if running => 0,
+                Pick::Slow => progress.slow,
+            })
+            .sum();
+        Some(n as u64)
+    }
+}
+
 /// A state a page may ask for: one a bar is drawn in, or slow (running and
 /// below half the median rate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -67,7 +67,10 @@ pub fn status<'c>(
                 .map(|(_, key)| cursor_text(query.pick.order, key));
             let order = query.pick.order;
             extras.page = Some(PageFacts {
-                matched: rows.count(&tx, &query.pick, now, median)?,
+                matched: match query.pick.matched(&progress, rows.workers) {
+                    Some(n) => n,
+                    None => rows.count(&tx, &query.pick, now, median)?,
+                },
                 limit: *limit,
                 sort: format!(
                     "{}{}",

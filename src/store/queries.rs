@@ -122,9 +122,12 @@ impl JobRows {
     /// the table's order, which reads no index).
     pub fn progress(&self, conn: &Connection, now: f64) -> Result<JobProgress, StoreError> {
         let mut tally = ProgressTally::new(now);
-        // Only the figures: no id or text to copy.
+        // Only the figures: no id or text to copy, and a history (for the
+        // rate) only where a rate counts, for a running worker.
         let mut stmt = conn.prepare_cached(
-            "SELECT '', current, total, ok, '', first_seen, updated, history, updates, NULL
+            "SELECT '', current, total, ok, '', first_seen, updated,
+                    CASE WHEN updates > 0 AND ok AND current < total THEN history END,
+                    updates, NULL
                FROM workers WHERE job = ?1",
         )?;
         let mut rows = stmt.query([self.id])?;
