@@ -193,12 +193,7 @@ impl JobRows {
                 values.push((":value", Value::Real(key.value)));
             }
         }
-        let named: Vec<(&str, &dyn rusqlite::ToSql)> = values
-            .iter()
-            .filter(|(name, _)| sql.contains(name))
-            .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
-            .collect();
-        let mut rows = stmt.query(named.as_slice())?;
+        let mut rows = stmt.query(named(&values, &sql).as_slice())?;
         let mut page = Vec::new();
         while let Some(row) = rows.next()? {
             let worker = worker_from(row)?;
@@ -251,16 +246,21 @@ impl JobRows {
         let query = PickQuery::new(pick, now, median_rate);
         let sql = format!("SELECT COUNT(*) FROM workers WHERE {}", query.condition);
         let values = query.values(self.id);
-        let named: Vec<(&str, &dyn rusqlite::ToSql)> = values
-            .iter()
-            .filter(|(name, _)| sql.contains(name))
-            .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
-            .collect();
         let n: i64 = conn
             .prepare_cached(&sql)?
-            .query_row(named.as_slice(), |row| row.get(0))?;
+            .query_row(named(&values, &sql).as_slice(), |row| row.get(0))?;
         Ok(n.unsigned_abs())
     }
+}
+
+/// The `values` that `sql` names, to bind: SQLite refuses a name a
+/// statement does not have.
+fn named<'v>(values: &'v [(&str, Value)], sql: &str) -> Vec<(&'v str, &'v dyn rusqlite::ToSql)> {
+    values
+        .iter()
+        .filter(|(name, _)| sql.contains(name))
+        .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
+        .collect()
 }
 
 /// A [`WorkerPick`] as SQL: the condition, and the values it names.
