@@ -15,6 +15,11 @@
 //! for each of its own L workers, and the figure is worker updates per
 //! second (requests answered 200 times L).
 //!
+//! For progressd it also prints the CPU time its writer thread and its
+//! request threads spent per update (from `/proc`): unlike updates per
+//! second, that hardly changes when other programs share the machine, and
+//! one over the writer's figure is the most one writer thread can commit.
+//!
 //! After each progressd run the service is shut down and its database is
 //! opened read-only: every worker's stored `current` must be at least the
 //! last value acknowledged with a 200. The program exits non-zero if not.
@@ -117,6 +122,57 @@ struct RunReport {
     server: &'static str,
     elapsed: Duration,
     clients: Vec<ClientReport>,
+    /// CPU seconds progressd's writer and request threads spent in the
+    /// run, when `/proc` tells.
+    cpu: Option<ServerCpu>,
+}
+
+/// CPU seconds of progressd's own threads.
+#[derive(Debug, Clone, Copy)]
+struct ServerCpu {
+    writer: f64,
+    requests: f64,
+}
+
+impl ServerCpu {
+    /// The threads' CPU time so far: the writer (`progressd-writer`, whose
+    /// name the kernel keeps as 15 bytes) and the request threads
+    /// (`progressd-http-N`). tiny_http's connection threads have no name
+    /// of their own and are not counted.
+    fn now() -> Option<ServerCpu> {
+        let mut cpu = ServerCpu {
+            writer: 0.0,
+            requests: 0.0,
+        };
+        for task in std::fs::read_dir("/proc/self/task").ok()? {
+            let task = task.ok()?.path();
+            let (Ok(name), Ok(stat)) = (
+                std::fs::read_to_string(task.join("comm")),
+                std::fs::read_to_string(task.join("stat")),
+            ) else {
+                continue; // the thread ended meanwhile
+            };
+            // utime and stime: the 12th and 13th fields after the
+            // parenthesised name, in USER_HZ ticks, which Linux fixes at 100.
+            let after_name = stat.rsplit_once(')')?.1;
+            let mut fields = after_name.split_whitespace().skip(11);
+            let mut ticks = || fields.next()?.parse::<f64>().ok();
+            let seconds = (ticks()? + ticks()?) / 100.0;
+            match name.trim_end() {
+                "progressd-write" => cpu.writer += seconds,
+                name if name.starts_with("progressd-http") => cpu.requests += seconds,
+                _ => {}
+            }
+        }
+        Some(cpu)
+    }
+
+    fn since(self, before: ServerCpu) -> ServerCpu {
+        ServerCpu {
+            writer: self.writer - before.writer,
+            requests: self.requests - before.requests,
+        }
+    }
 }
 
 impl RunReport {
@@ -230,7 +286,11 @@ fn run(settings: Settings) -> Result<bool, Box<dyn Error>> {
         let mut config = Config::for_tests(db.clone());
         config.threads = threads;
         let running = progressd::start(&config)?;
-        let report = drive(running.addr(), "progressd", mode, settings);
+        let before = ServerCpu::now();
+        let mut report = drive(running.addr(), "progressd", mode, settings);
+        report.cpu = ServerCpu::now()
+            .zip(before)
+            .map(|(after, before)| after.since(before));
         running.shutdown();
         durability.push((mode, check_durability(&db, &report)?));
         reports.push(report);
@@ -316,6 +376,7 @@ fn drive(addr: SocketAddr, server: &'static str, mode: Mode, settings: Settings)
         server,
         elapsed: start.elapsed(),
         clients,
+        cpu: None,
     }
 }
 
@@ -495,6 +556,20 @@ fn print_table(reports: &[RunReport], modes: &[Mode]) {
             println!(
                 "errors ({} {}): {failing} workers, first: {first}",
                 r.mode, r.server
+            );
+        }
+    }
+    for r in reports {
+        let updates = (r.requests() - r.errors()) * r.mode.updates();
+        if let Some(cpu) = r.cpu.filter(|_| updates > 0) {
+            let micros = |seconds: f64| seconds * 1e6 / updates as f64;
+            println!(
+                "progressd CPU per update ({}): writer {:.2} µs (at most {:.0} updates/s on one core), \
+                 request threads {:.2} µs",
+                r.mode,
+                micros(cpu.writer),
+                updates as f64 / cpu.writer,
+                micros(cpu.requests)
             );
         }
     }
