@@ -1235,6 +1235,76 @@ mod tests {
         );
     }
 
+    /// Bodies built at random from lines of update fields, line ends and
+    /// stray pieces: reading them never panics, and what is accepted keeps
+    /// the rules.
+    #[test]
+    fn random_bodies_keep_the_batch_rules() {
+        const FIELDS: [&str; 10] = [
+            "workid=w",
+            "workid=v",
+            "current=1",
+            "current=2",
+            "total=2",
+            "jobid=j",
+            "seq=3",
+            "desc=a%0Ab",
+            "ok=0",
+            "jobid=k",
+        ];
+        const ENDS: [&str; 4] = ["\n", "\r\n", "\n\n", "\r"];
+        const STRAY: [&str; 5] = ["%FF", "&", "=", "\n", "x"];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut accepted = 0;
+        for _ in 0..20_000 {
+            let mut body = String::new();
+            for _ in 0..next(5) {
+                // Most lines name a worker and its progress, as real ones do.
+                let mut fields = match next(6) {
+                    0 => vec![],
+                    _ => vec![FIELDS[next(2)], FIELDS[2 + next(2)]],
+                };
+                fields.extend((0..next(3)).map(|_| FIELDS[next(FIELDS.len())]));
+                body.push_str(&fields.join("&"));
+                if next(8) == 0 {
+                    body.push_str(STRAY[next(STRAY.len())]);
+                }
+                body.push_str(ENDS[next(ENDS.len())]);
+            }
+            let count = lines(body.as_bytes()).count();
+            match UpdateBody::of(body.as_bytes()) {
+                UpdateBody::Single(line) => {
+                    assert!(count <= 1, "{body:?}");
+                    assert!(!line.contains(&b'\n'), "{body:?}");
+                }
+                UpdateBody::Batch(_) => assert!(count >= 2, "{body:?}"),
+            }
+            match batch("jobid=j", &body) {
+                Ok(found) => {
+                    accepted += usize::from(found.updates.len() >= 2);
+                    assert_eq!(found.updates.len(), count, "{body:?}");
+                    assert!(found.lines.windows(2).all(|w| w[0] < w[1]), "{body:?}");
+                    assert!(found.updates.iter().all(|u| u.jobid == "j"), "{body:?}");
+                }
+                Err(BatchError::Line { line, error }) => {
+                    assert!(line >= 1 && line <= body.split('\n').count(), "{body:?}");
+                    assert!(!error.to_string().contains('\n'), "{body:?}");
+                }
+                Err(other) => panic!("{body:?}: {other:?}"),
+            }
+        }
+        assert!(
+            accepted > 100,
+            "only {accepted} batches accepted: the bodies test little"
+        );
+    }
+
     #[test]
     fn list_limit() {
         let list = |s: &str| ListJobs::from_form(&form(s));
