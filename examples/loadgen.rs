@@ -10,11 +10,21 @@
 //! request (`Connection: close`). Modes run in turn (bare, then progressd) so
 //! background noise hits both servers alike.
 //!
+//! With `--batch L` it measures batch updates instead: each client thread
+//! POSTs, over one kept-alive connection, a body of L lines, one update
+//! for each of its own L workers, and the figure is worker updates per
+//! second (requests answered 200 times L).
+//!
+//! For progressd it also prints the CPU time its writer thread and its
+//! request threads spent per update (from `/proc`): unlike updates per
+//! second, that hardly changes when other programs share the machine, and
+//! one over the writer's figure is the most one writer thread can commit.
+//!
 //! After each progressd run the service is shut down and its database is
 //! opened read-only: every worker's stored `current` must be at least the
 //! last value acknowledged with a 200. The program exits non-zero if not.
 //!
-//! Run: `cargo run --release --example loadgen [-- --connections K --seconds D --threads N]`
+//! Run: `cargo run --release --example loadgen [-- --connections K --seconds D --threads N --batch L]`
 //! (defaults: 32 connections, 5 seconds per run; talks only to 127.0.0.1).
 
 mod common;
@@ -42,21 +52,35 @@ const ERROR_BACKOFF: Duration = Duration::from_millis(1);
 /// The `total` every update reports; larger than any `current` reached.
 const TOTAL: u64 = 1_000_000_000;
 
-/// How a client thread uses connections.
+/// How a client thread uses connections, and what it sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     /// One connection per client thread, requests back to back.
     KeepAlive,
     /// `Connection: close` and a new connection for every request.
     NewConnection,
+    /// One connection per client thread, batches of this many lines back
+    /// to back.
+    Batch(usize),
+}
+
+impl Mode {
+    /// Worker updates one request carries.
+    fn updates(self) -> u64 {
+        match self {
+            Mode::Batch(lines) => lines as u64,
+            Mode::KeepAlive | Mode::NewConnection => 1,
+        }
+    }
 }
 
 impl fmt::Display for Mode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Mode::KeepAlive => "keep-alive",
-            Mode::NewConnection => "new-conn",
-        })
+        match self {
+            Mode::KeepAlive => f.write_str("keep-alive"),
+            Mode::NewConnection => f.write_str("new-conn"),
+            Mode::Batch(lines) => write!(f, "batch-{lines}"),
+        }
     }
 }
 
@@ -69,6 +93,8 @@ struct Settings {
     duration: Duration,
     /// Request threads of each server (progressd's default unless given).
     threads: usize,
+    /// Lines per request for a batch benchmark; single updates when None.
+    batch: Option<usize>,
 }
 
 /// What one client thread saw.
@@ -96,6 +122,57 @@ struct RunReport {
     server: &'static str,
     elapsed: Duration,
     clients: Vec<ClientReport>,
+    /// CPU seconds progressd's writer and request threads spent in the
+    /// run, when `/proc` tells.
+    cpu: Option<ServerCpu>,
+}
+
+/// CPU seconds of progressd's own threads.
+#[derive(Debug, Clone, Copy)]
+struct ServerCpu {
+    writer: f64,
+    requests: f64,
+}
+
+impl ServerCpu {
+    /// The threads' CPU time so far: the writer (`progressd-writer`, whose
+    /// name the kernel keeps as 15 bytes) and the request threads
+    /// (`progressd-http-N`). tiny_http's connection threads have no name
+    /// of their own and are not counted.
+    fn now() -> Option<ServerCpu> {
+        let mut cpu = ServerCpu {
+            writer: 0.0,
+            requests: 0.0,
+        };
+        for task in std::fs::read_dir("/proc/self/task").ok()? {
+            let task = task.ok()?.path();
+            let (Ok(name), Ok(stat)) = (
+                std::fs::read_to_string(task.join("comm")),
+                std::fs::read_to_string(task.join("stat")),
+            ) else {
+                continue; // the thread ended meanwhile
+            };
+            // utime and stime: the 12th and 13th fields after the
+            // parenthesised name, in USER_HZ ticks, which Linux fixes at 100.
+            let after_name = stat.rsplit_once(')')?.1;
+            let mut fields = after_name.split_whitespace().skip(11);
+            let mut ticks = || fields.next()?.parse::<f64>().ok();
+            let seconds = (ticks()? + ticks()?) / 100.0;
+            match name.trim_end() {
+                "progressd-write" => cpu.writer += seconds,
+                name if name.starts_with("progressd-http") => cpu.requests += seconds,
+                _ => {}
+            }
+        }
+        Some(cpu)
+    }
+
+    fn since(self, before: ServerCpu) -> ServerCpu {
+        ServerCpu {
+            writer: self.writer - before.writer,
+            requests: self.requests - before.requests,
+        }
+    }
 }
 
 impl RunReport {
@@ -107,9 +184,13 @@ impl RunReport {
         self.clients.iter().map(|c| c.errors).sum()
     }
 
-    fn updates_per_sec(&self) -> f64 {
+    fn requests_per_sec(&self) -> f64 {
         let ok = self.requests() - self.errors();
         ok as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn updates_per_sec(&self) -> f64 {
+        self.requests_per_sec() * self.mode.updates() as f64
     }
 
     /// Latency percentiles (p50, p99) in milliseconds over requests answered
@@ -132,7 +213,7 @@ impl RunReport {
 fn main() -> ExitCode {
     common::main_with(
         "loadgen",
-        "[--connections K] [--seconds D] [--threads N]",
+        "[--connections K] [--seconds D] [--threads N] [--batch L]",
         parse_args,
         run,
     )
@@ -143,6 +224,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Settings, String
         connections: 32,
         duration: Duration::from_secs(5),
         threads: Config::for_tests(PathBuf::new()).threads,
+        batch: None,
     };
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
@@ -166,6 +248,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Settings, String
                 let text = value()?;
                 settings.threads = common::number_in("--threads", &text, 1..=1024)?;
             }
+            "--batch" => {
+                let text = value()?;
+                let most = progressd::params::MAX_BATCH_UPDATES;
+                settings.batch = Some(common::number_in("--batch", &text, 2..=most)?);
+            }
             _ => return Err(format!("unknown argument {arg}")),
         }
     }
@@ -184,9 +271,13 @@ fn run(settings: Settings) -> Result<bool, Box<dyn Error>> {
         settings.duration.as_secs_f64()
     );
 
+    let modes = match settings.batch {
+        Some(lines) => vec![Mode::Batch(lines)],
+        None => vec![Mode::KeepAlive, Mode::NewConnection],
+    };
     let mut reports = Vec::new();
     let mut durability = Vec::new();
-    for mode in [Mode::KeepAlive, Mode::NewConnection] {
+    for &mode in &modes {
         let bare = BareServer::start(threads)?;
         reports.push(drive(bare.addr, "bare", mode, settings));
         bare.shutdown();
@@ -195,12 +286,16 @@ fn run(settings: Settings) -> Result<bool, Box<dyn Error>> {
         let mut config = Config::for_tests(db.clone());
         config.threads = threads;
         let running = progressd::start(&config)?;
-        let report = drive(running.addr(), "progressd", mode, settings);
+        let before = ServerCpu::now();
+        let mut report = drive(running.addr(), "progressd", mode, settings);
+        report.cpu = ServerCpu::now()
+            .zip(before)
+            .map(|(after, before)| after.since(before));
         running.shutdown();
         durability.push((mode, check_durability(&db, &report)?));
         reports.push(report);
     }
-    print_table(&reports);
+    print_table(&reports, &modes);
     for (mode, (durable, total)) in &durability {
         println!("durable: {durable}/{total} workers have every acknowledged update ({mode})");
     }
@@ -281,14 +376,65 @@ fn drive(addr: SocketAddr, server: &'static str, mode: Mode, settings: Settings)
         server,
         elapsed: start.elapsed(),
         clients,
+        cpu: None,
     }
 }
 
-/// One client thread: sends updates for worker `w{worker}` with `current`
-/// counting up from 1 until `deadline`.
+/// The workids client thread `worker` reports: `w{worker}`, or for a
+/// batch of L lines `w{worker}-0` to `w{worker}-{L-1}`.
+fn workids(mode: Mode, worker: usize) -> Vec<String> {
+    match mode {
+        Mode::Batch(lines) => (0..lines).map(|i| format!("w{worker}-{i}")).collect(),
+        Mode::KeepAlive | Mode::NewConnection => vec![format!("w{worker}")],
+    }
+}
+
+/// Writes into `request` the request that reports `current` for each of
+/// `workids`.
+fn write_request(
+    request: &mut Vec<u8>,
+    addr: SocketAddr,
+    mode: Mode,
+    workids: &[String],
+    current: u64,
+) {
+    request.clear();
+    // Writing to a Vec cannot fail.
+    match mode {
+        Mode::KeepAlive | Mode::NewConnection => {
+            let close = if mode == Mode::NewConnection {
+                "Connection: close\r\n"
+            } else {
+                ""
+            };
+            let _ = write!(
+                request,
+                "GET /progress/update?jobid=bench&workid={}&current={current}&total={TOTAL} HTTP/1.1\r\nHost: {addr}\r\n{close}\r\n",
+                workids[0]
+            );
+        }
+        Mode::Batch(_) => {
+            let mut body = Vec::with_capacity(workids.len() * 48);
+            for workid in workids {
+                let _ = writeln!(body, "workid={workid}&current={current}&total={TOTAL}");
+            }
+            let _ = write!(
+                request,
+                "POST /progress/update?jobid=bench HTTP/1.1\r\nHost: {addr}\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            request.extend_from_slice(&body);
+        }
+    }
+}
+
+/// One client thread: sends updates for its workers (see [`workids`]), all
+/// with `current` counting up from 1, until `deadline`.
 fn client_loop(addr: SocketAddr, mode: Mode, worker: usize, deadline: Instant) -> ClientReport {
     let mut report = ClientReport::default();
     let mut connection: Option<HttpConnection> = None;
+    let workids = workids(mode, worker);
     let mut request = Vec::with_capacity(256);
     let mut current = 0;
     loop {
@@ -298,17 +444,7 @@ fn client_loop(addr: SocketAddr, mode: Mode, worker: usize, deadline: Instant) -
         }
         current += 1;
         report.requests += 1;
-        request.clear();
-        // Writing to a Vec cannot fail.
-        let _ = write!(
-            request,
-            "GET /progress/update?jobid=bench&workid=w{worker}&current={current}&total={TOTAL} HTTP/1.1\r\nHost: {addr}\r\n{}\r\n",
-            if mode == Mode::NewConnection {
-                "Connection: close\r\n"
-            } else {
-                ""
-            }
-        );
+        write_request(&mut request, addr, mode, &workids, current);
         let outcome = match connection.take() {
             Some(conn) => Ok(conn),
             None => HttpConnection::open(addr, IO_TIMEOUT),
@@ -328,7 +464,7 @@ fn client_loop(addr: SocketAddr, mode: Mode, worker: usize, deadline: Instant) -
                         format!("current={current}: status {}", answer.status)
                     });
                 }
-                if mode == Mode::KeepAlive && !answer.close {
+                if mode != Mode::NewConnection && !answer.close {
                     connection = Some(conn);
                 }
             }
@@ -357,36 +493,38 @@ fn check_durability(db: &Path, report: &RunReport) -> Result<(usize, usize), Box
          WHERE j.jobid = 'bench' AND w.workid = ?1",
     )?;
     let mut durable = 0;
+    let mut workers = 0;
     for (worker, client) in report.clients.iter().enumerate() {
-        let stored: Option<f64> = query
-            .query_row([format!("w{worker}")], |row| row.get(0))
-            .optional()?;
-        // `current` is stored as REAL; counts stay far below 2^53, so the
-        // comparison is exact. A worker with nothing acknowledged owes nothing.
-        if client.last_acked == 0 || stored.is_some_and(|s| s >= client.last_acked as f64) {
-            durable += 1;
-        } else {
-            // A request the client gave up on (a timeout) may be applied
-            // after later ones were acknowledged, overwriting them.
-            let late = stored
-                .filter(|s| client.failed.iter().any(|&f| f as f64 == *s))
-                .map_or(String::new(), |s| {
-                    format!(" (written late by its own failed request current={s})")
-                });
-            println!(
-                "missing ({}): worker w{worker} acknowledged current={} but stored {stored:?}{late}",
-                report.mode, client.last_acked
-            );
+        for workid in workids(report.mode, worker) {
+            workers += 1;
+            let stored: Option<f64> = query.query_row([&workid], |row| row.get(0)).optional()?;
+            // `current` is stored as REAL; counts stay far below 2^53, so the
+            // comparison is exact. A worker with nothing acknowledged owes nothing.
+            if client.last_acked == 0 || stored.is_some_and(|s| s >= client.last_acked as f64) {
+                durable += 1;
+            } else {
+                // A request the client gave up on (a timeout) may be applied
+                // after later ones were acknowledged, overwriting them.
+                let late = stored
+                    .filter(|s| client.failed.iter().any(|&f| f as f64 == *s))
+                    .map_or(String::new(), |s| {
+                        format!(" (written late by its own failed request current={s})")
+                    });
+                println!(
+                    "missing ({}): worker {workid} acknowledged current={} but stored {stored:?}{late}",
+                    report.mode, client.last_acked
+                );
+            }
         }
     }
-    Ok((durable, report.clients.len()))
+    Ok((durable, workers))
 }
 
-fn print_table(reports: &[RunReport]) {
+fn print_table(reports: &[RunReport], modes: &[Mode]) {
     println!();
     println!(
-        "{:<11} {:<10} {:>9} {:>10} {:>8} {:>8} {:>7}",
-        "mode", "server", "requests", "updates/s", "p50 ms", "p99 ms", "errors"
+        "{:<11} {:<10} {:>9} {:>10} {:>10} {:>8} {:>8} {:>7}",
+        "mode", "server", "requests", "requests/s", "updates/s", "p50 ms", "p99 ms", "errors"
     );
     for r in reports {
         let (p50, p99) = r
@@ -395,10 +533,11 @@ fn print_table(reports: &[RunReport]) {
                 (format!("{p50:.2}"), format!("{p99:.2}"))
             });
         println!(
-            "{:<11} {:<10} {:>9} {:>10.0} {:>8} {:>8} {:>7}",
+            "{:<11} {:<10} {:>9} {:>10.0} {:>10.0} {:>8} {:>8} {:>7}",
             r.mode.to_string(),
             r.server,
             r.requests(),
+            r.requests_per_sec(),
             r.updates_per_sec(),
             p50,
             p99,
@@ -420,7 +559,21 @@ fn print_table(reports: &[RunReport]) {
             );
         }
     }
-    for mode in [Mode::KeepAlive, Mode::NewConnection] {
+    for r in reports {
+        let updates = (r.requests() - r.errors()) * r.mode.updates();
+        if let Some(cpu) = r.cpu.filter(|_| updates > 0) {
+            let micros = |seconds: f64| seconds * 1e6 / updates as f64;
+            println!(
+                "progressd CPU per update ({}): writer {:.2} µs (at most {:.0} updates/s on one core), \
+                 request threads {:.2} µs",
+                r.mode,
+                micros(cpu.writer),
+                updates as f64 / cpu.writer,
+                micros(cpu.requests)
+            );
+        }
+    }
+    for &mode in modes {
         let rate = |server: &str| {
             reports
                 .iter()

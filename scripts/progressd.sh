@@ -5,6 +5,7 @@
 #   export PROGRESSD_TOKEN=...                     # the write token, if the server has one
 #   progress_create "$JOBID" "My job" [MAXAGE_SECONDS]
 #   progress_update "$JOBID" "$RANK" "$i" "$N" ["step $i"] [OK: 1, or 0 when failed]
+#   progress_update_many "$JOBID" [FILE]   # many workers in one request: below
 #
 # Values go through curl --data-urlencode, so spaces, '&', '+', '%' and any
 # UTF-8 arrive as written. The token goes to curl on its standard input, so
@@ -12,26 +13,56 @@
 # a timeout or a 503), and a failed report never stops the job: it prints a
 # warning and returns 0. Set PROGRESSD_STRICT=1 to get curl's exit status
 # instead (for scripts that want to stop on a failed report).
+#
+# A driver that reports many workers at once (a node's agent for its ranks,
+# a workflow manager) sends them as a batch: one request, one update per
+# line in update's fields with values URL-encoded as in a URL, at most
+# 1,000 lines, stored all together or not at all (a bad line stores none):
+#   printf 'workid=%s&current=%s&total=%s\n' 0 5 10 1 7 10 2 10 10 > batch.txt
+#   progress_update_many "$JOBID" batch.txt    # or: ... | progress_update_many "$JOBID"
 
-# Sends one POST of form fields ("name=value" arguments) to an endpoint.
-_progressd_post() {
-  local endpoint=$1
+# POSTs to ENDPOINT (its path under /progress/, with any query string) the
+# body that curl's further arguments give.
+_progressd_send() {
+  local endpoint=$1 status=0
   shift
-  local args=() field status=0
-  for field in "$@"; do
-    args+=(--data-urlencode "$field")
-  done
   # The curl config on stdin carries the token as a header, if any. The
   # `||` keeps a failure from ending a caller that runs under `set -e`.
   if [ -n "${PROGRESSD_TOKEN:-}" ]; then
     printf 'header = "Authorization: Bearer %s"\n' "$PROGRESSD_TOKEN"
-  fi | curl -fsS -m 5 --retry 3 --config - -o /dev/null "${args[@]}" \
+  fi | curl -fsS -m 5 --retry 3 --config - -o /dev/null "$@" \
     "${PROGRESSD_URL:-http://localhost:8080}/progress/$endpoint" || status=$?
   if [ "$status" -ne 0 ]; then
-    echo "progressd: $endpoint failed (curl exit $status)" >&2
+    echo "progressd: ${endpoint%%\?*} failed (curl exit $status)" >&2
     [ -n "${PROGRESSD_STRICT:-}" ] && return "$status"
   fi
   return 0
+}
+
+# Sends one POST of form fields ("name=value" arguments) to an endpoint.
+_progressd_post() {
+  local endpoint=$1 args=() field
+  shift
+  for field in "$@"; do
+    args+=(--data-urlencode "$field")
+  done
+  _progressd_send "$endpoint" "${args[@]}"
+}
+
+# Percent-encodes every byte of TEXT but letters, digits and . _ ~ -
+_progressd_encode() {
+  local LC_ALL=C text=$1 out='' c i
+  for ((i = 0; i < ${#text}; i++)); do
+    c=${text:i:1}
+    case $c in
+      [a-zA-Z0-9._~-]) out+=$c ;;
+      *)
+        printf -v c '%%%02X' "'$c"
+        out+=$c
+        ;;
+    esac
+  done
+  printf '%s' "$out"
 }
 
 # progress_create JOBID [DESC] [MAXAGE]
@@ -50,4 +81,25 @@ progress_update() {
   [ -n "${5:-}" ] && fields+=("desc=$5")
   [ -n "${6:-}" ] && fields+=("ok=$6")
   _progressd_post update "${fields[@]}"
+}
+
+# progress_update_many JOBID [FILE]
+# A batch: FILE, or standard input, holds one update per line (above).
+progress_update_many() {
+  local query file=${2:--} spooled='' status=0
+  query="update?jobid=$(_progressd_encode "$1")"
+  # curl reads the token's config on its standard input, so a batch that
+  # comes from there goes through a file first.
+  if [ "$file" = - ]; then
+    if ! spooled=$(mktemp); then
+      echo "progressd: update failed (no temporary file)" >&2
+      [ -n "${PROGRESSD_STRICT:-}" ] && return 1
+      return 0
+    fi
+    cat >"$spooled"
+    file=$spooled
+  fi
+  _progressd_send "$query" --data-binary "@$file" || status=$?
+  [ -n "$spooled" ] && rm -f "$spooled"
+  return "$status"
 }

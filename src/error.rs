@@ -7,7 +7,7 @@
 use std::fmt;
 
 use crate::auth::Refusal;
-use crate::params::ParamError;
+use crate::params::{BatchError, MAX_BATCH_UPDATES, ParamError};
 use crate::store::StoreError;
 
 /// Why a request did not succeed.
@@ -15,6 +15,19 @@ use crate::store::StoreError;
 pub enum Error {
     /// A parameter is missing or malformed.
     BadParam(ParamError),
+    /// One line of a batch update failed (a bad parameter, or the store
+    /// refused it), so nothing of the batch was stored.
+    InLine {
+        /// Its line number in the body, from 1.
+        line: usize,
+        /// What was wrong with it; its status is the answer's.
+        error: Box<Error>,
+    },
+    /// A batch update holds more updates than one request may.
+    BatchTooLarge {
+        /// The updates it holds.
+        updates: usize,
+    },
     /// No route has this path.
     NoRoute(String),
     /// The route exists but not for this method.
@@ -50,10 +63,11 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Error::BadParam(_) | Error::BodyUnreadable(_) => 400,
+            Error::InLine { error, .. } => error.status(),
             Error::Unauthorized(_) => 401,
             Error::NoRoute(_) | Error::UnknownJob(_) | Error::UnknownWorker(..) => 404,
             Error::MethodNotAllowed { .. } => 405,
-            Error::BodyTooLarge { .. } => 413,
+            Error::BodyTooLarge { .. } | Error::BatchTooLarge { .. } => 413,
             Error::UnsupportedBody(_) => 415,
             Error::Store(StoreError::TotalRequired) => 400,
             // The job is too large to take more; retrying will not help.
@@ -80,6 +94,12 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::BadParam(e) => e.fmt(f),
+            Error::InLine { line, error } => write!(f, "line {line}: {error}"),
+            Error::BatchTooLarge { updates } => write!(
+                f,
+                "the batch holds {updates} updates, more than the {MAX_BATCH_UPDATES} one \
+                 request may; send it in parts"
+            ),
             Error::NoRoute(path) => write!(f, "not found: {path:?} (the API is under /progress/)"),
             Error::MethodNotAllowed { allow } => write!(f, "method not allowed; use {allow}"),
             Error::BodyTooLarge { limit } => {
@@ -123,6 +143,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::BadParam(e) => Some(e),
+            Error::InLine { error, .. } => Some(error.as_ref()),
             Error::BodyUnreadable(e) => Some(e),
             Error::Store(e) => Some(e),
             Error::Chart(e) => Some(e),
@@ -134,6 +155,19 @@ impl std::error::Error for Error {
 impl From<ParamError> for Error {
     fn from(e: ParamError) -> Error {
         Error::BadParam(e)
+    }
+}
+
+impl From<BatchError> for Error {
+    fn from(e: BatchError) -> Error {
+        match e {
+            BatchError::Query(e) => Error::BadParam(e),
+            BatchError::TooMany { updates } => Error::BatchTooLarge { updates },
+            BatchError::Line { line, error } => Error::InLine {
+                line,
+                error: Box::new(Error::BadParam(error)),
+            },
+        }
     }
 }
 
@@ -169,6 +203,34 @@ mod tests {
             500
         );
         assert_eq!(Error::Panic.status(), 500);
+    }
+
+    #[test]
+    fn a_line_of_a_batch_answers_with_its_error_and_names_the_line() {
+        let refused = |error: StoreError| Error::InLine {
+            line: 7,
+            error: Box::new(Error::Store(error)),
+        };
+        let e = refused(StoreError::TotalRequired);
+        assert_eq!(e.status(), 400);
+        assert_eq!(
+            e.to_string(),
+            "line 7: parameter 'total': is required on a worker's first update"
+        );
+        assert_eq!(
+            refused(StoreError::TooManyWorkers { limit: 5 }).status(),
+            413
+        );
+        assert_eq!(
+            refused(StoreError::TooManyStoredWorkers { limit: 5 }).status(),
+            429
+        );
+        let e = refused(StoreError::CommitFailed("disk".into()));
+        assert_eq!(e.status(), 503);
+        assert!(e.is_fault());
+        let e = Error::from(BatchError::TooMany { updates: 1200 });
+        assert_eq!(e.status(), 413);
+        assert!(!e.to_string().contains('\n'));
     }
 
     #[test]

@@ -94,6 +94,7 @@ pub struct Metrics {
     batches: Histogram<10>,
     updates_committed: AtomicU64,
     updates_ignored: AtomicU64,
+    update_batches: AtomicU64,
     expiry_runs: AtomicU64,
     jobs_expired: AtomicU64,
     /// The bytes the HTTP server keeps for clients that have not read
@@ -111,6 +112,7 @@ impl Default for Metrics {
             batches: Histogram::new(BATCH_BOUNDS),
             updates_committed: AtomicU64::new(0),
             updates_ignored: AtomicU64::new(0),
+            update_batches: AtomicU64::new(0),
             expiry_runs: AtomicU64::new(0),
             jobs_expired: AtomicU64::new(0),
             unsent_bytes: OnceLock::new(),
@@ -153,6 +155,12 @@ impl Metrics {
             .fetch_add(updates as u64, Ordering::Relaxed);
         self.updates_ignored
             .fetch_add(ignored as u64, Ordering::Relaxed);
+    }
+
+    /// Counts one committed batch update (a POST of several lines); its
+    /// reports are counted by [`batch`](Metrics::batch) with the others.
+    pub fn update_batch(&self) {
+        self.update_batches.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts one run of the expiry thread and the jobs it deleted.
@@ -206,6 +214,12 @@ impl Metrics {
                 "progressd_updates_ignored_total",
                 "Worker updates acknowledged but not applied: their seq was below the stored one.",
                 self.updates_ignored.load(Ordering::Relaxed),
+            ),
+            (
+                "progressd_update_batches_total",
+                "Batch updates committed (POST bodies of several lines); their worker updates \
+                 count in progressd_updates_committed_total and _ignored_total.",
+                self.update_batches.load(Ordering::Relaxed),
             ),
             (
                 "progressd_expiry_runs_total",
@@ -293,6 +307,7 @@ mod tests {
         let m = Metrics::default();
         m.batch(1, 1, 0);
         m.batch(40, 36, 2);
+        m.update_batch();
         m.expiry_run(0);
         m.expiry_run(7);
         m.watch_unsent_bytes(|| 5000);
@@ -306,6 +321,7 @@ mod tests {
         assert!(text.contains("progressd_commit_batch_size_sum 41\n"));
         assert!(text.contains("progressd_updates_committed_total 37\n"));
         assert!(text.contains("progressd_updates_ignored_total 2\n"));
+        assert!(text.contains("progressd_update_batches_total 1\n"));
         assert!(text.contains("progressd_expiry_runs_total 2\n"));
         assert!(text.contains("progressd_jobs_expired_total 7\n"));
         assert!(text.contains("# TYPE progressd_jobs gauge\nprogressd_jobs 3\n"));

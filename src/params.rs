@@ -501,6 +501,133 @@ impl WorkerUpdate {
     }
 }
 
+/// Most updates one batch may hold. The writer applies a batch in one go,
+/// so this bounds how long updates queued behind it wait; a body of 64 KiB
+/// holds at most about 3,400 updates anyway.
+pub const MAX_BATCH_UPDATES: usize = 1000;
+
+/// How a POST body to `update` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateBody<'a> {
+    /// No line, or one: a single update, read as any form body is (over
+    /// the query string). The line comes without its line end; a body
+    /// without an LF is taken exactly as sent.
+    Single(&'a [u8]),
+    /// Several lines: a batch, for [`UpdateBatch::parse`].
+    Batch(&'a [u8]),
+}
+
+impl UpdateBody<'_> {
+    /// A body with two or more lines that hold something is a batch.
+    pub fn of(body: &[u8]) -> UpdateBody<'_> {
+        let mut found = lines(body);
+        match (found.next(), found.next()) {
+            (None, _) => UpdateBody::Single(b""),
+            (Some((_, line)), None) => UpdateBody::Single(line),
+            (Some(_), Some(_)) => UpdateBody::Batch(body),
+        }
+    }
+}
+
+/// The lines of a body that hold something, each with its number counted
+/// from 1 over every line (empty ones too, so the number is the one an
+/// editor shows). A line ends at an LF; a CR right before the LF is part of
+/// the line end, so CR LF bodies read the same.
+fn lines(body: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let ends = body.iter().filter(|&&b| b == b'\n').count();
+    body.split(|&b| b == b'\n')
+        .enumerate()
+        .map(move |(i, line)| match line.strip_suffix(b"\r") {
+            Some(before_crlf) if i < ends => (i + 1, before_crlf),
+            _ => (i + 1, line),
+        })
+        .filter(|(_, line)| !line.is_empty())
+}
+
+/// Why a batch was refused; nothing of it is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchError {
+    /// The query string: no `jobid`, or a parameter beside it.
+    Query(ParamError),
+    /// More updates than [`MAX_BATCH_UPDATES`].
+    TooMany {
+        /// The updates the body holds.
+        updates: usize,
+    },
+    /// A line is not a valid update.
+    Line {
+        /// Its line number in the body, from 1.
+        line: usize,
+        /// What is wrong with it.
+        error: ParamError,
+    },
+}
+
+/// A batch: updates of one job, one per line of a POST body, each line in
+/// the fields of a single update.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateBatch {
+    /// The updates in the body's order, each of the query string's job.
+    pub updates: Vec<WorkerUpdate>,
+    /// The line number (from 1) of each update in the body.
+    pub lines: Vec<usize>,
+}
+
+impl UpdateBatch {
+    /// Reads a batch: `jobid` from the query string (and nothing else
+    /// there), then each line that holds something as a single update of
+    /// that job would be checked, unknown parameters included. A line may
+    /// repeat the jobid, but only the query's: a batch reports on one job.
+    /// The first bad line is the one named.
+    pub fn parse(query: &Form, body: &[u8]) -> Result<UpdateBatch, BatchError> {
+        if let Some(name) = query.pairs.keys().filter(|k| *k != "jobid").min() {
+            return Err(BatchError::Query(ParamError::new(
+                name,
+                "is not a parameter of a batch's query string, which takes jobid only; \
+                 the rest goes in each line",
+            )));
+        }
+        let jobid = match query.get("jobid") {
+            Some(text) => checked_id("jobid", text, MAX_JOBID_BYTES).map_err(BatchError::Query)?,
+            None => {
+                return Err(BatchError::Query(ParamError::new(
+                    "jobid",
+                    "is required in a batch's query string (POST /progress/update?jobid=J)",
+                )));
+            }
+        };
+        let count = lines(body).count();
+        if count > MAX_BATCH_UPDATES {
+            return Err(BatchError::TooMany { updates: count });
+        }
+        let mut batch = UpdateBatch {
+            updates: Vec::with_capacity(count),
+            lines: Vec::with_capacity(count),
+        };
+        for (line, text) in lines(body) {
+            let at = |error| BatchError::Line { line, error };
+            let mut form = Form::parse(text).map_err(at)?;
+            match form.get("jobid") {
+                None => {
+                    form.pairs.insert("jobid".to_string(), jobid.clone());
+                }
+                Some(given) if given == jobid => {}
+                Some(_) => {
+                    return Err(at(ParamError::new(
+                        "jobid",
+                        "must be the query string's jobid, or left out: a batch reports on one job",
+                    )));
+                }
+            }
+            batch
+                .updates
+                .push(WorkerUpdate::from_form(&form).map_err(at)?);
+            batch.lines.push(line);
+        }
+        Ok(batch)
+    }
+}
+
 /// Parameters of `history`: a job, and optionally one of its workers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryQuery {
@@ -1215,6 +1342,188 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    fn batch(query: &str, body: &str) -> Result<UpdateBatch, BatchError> {
+        UpdateBatch::parse(&form(query), body.as_bytes())
+    }
+
+    #[test]
+    fn a_body_of_several_lines_is_a_batch_and_one_line_a_single_update() {
+        fn of(body: &str) -> UpdateBody<'_> {
+            UpdateBody::of(body.as_bytes())
+        }
+        // Without an LF, the body is taken exactly as sent, as before.
+        assert_eq!(
+            of("jobid=j&current=1\r"),
+            UpdateBody::Single(b"jobid=j&current=1\r")
+        );
+        assert_eq!(of(""), UpdateBody::Single(b""));
+        // One line that holds something: its line end is dropped.
+        assert_eq!(of("\n\r\nworkid=w\r\n\n"), UpdateBody::Single(b"workid=w"));
+        assert_eq!(of("\n\n\r\n"), UpdateBody::Single(b""));
+        assert_eq!(of("a=1\nb=2"), UpdateBody::Batch(b"a=1\nb=2"));
+        assert_eq!(of("a=1\r\nb=2\r\n"), UpdateBody::Batch(b"a=1\r\nb=2\r\n"));
+    }
+
+    #[test]
+    fn batch_lines_are_numbered_as_an_editor_shows_them() {
+        let body = "\nworkid=a&current=1\r\n\r\nworkid=b&current=2&total=3\n\nworkid=c&current=x\n";
+        let err = batch("jobid=j", body).unwrap_err();
+        let BatchError::Line { line, error } = err else {
+            panic!("{err:?}");
+        };
+        assert_eq!((line, error.name.as_str()), (6, "current"));
+        let ok = batch("jobid=j", &body.replace("current=x", "current=4")).expect("valid");
+        assert_eq!(ok.lines, [2, 4, 6]);
+        let ids: Vec<_> = ok
+            .updates
+            .iter()
+            .map(|u| (u.jobid.as_str(), u.workid.as_str()))
+            .collect();
+        assert_eq!(ids, [("j", "a"), ("j", "b"), ("j", "c")]);
+        assert_eq!(ok.updates[1].total, Some(3.0));
+    }
+
+    #[test]
+    fn batch_lines_get_every_check_of_a_single_update() {
+        let line_error = |body: &str| match batch("jobid=j", body) {
+            Err(BatchError::Line { line, error }) => (line, error.name),
+            other => panic!("{other:?}"),
+        };
+        let good = "workid=a&current=1";
+        for (bad, name) in [
+            ("workid=b&current=1&okay=0", "okay"),
+            ("workid=b&current=1&token=t", "token"),
+            ("workid=b", "current"),
+            ("current=1", "workid"),
+            ("workid=b%0Ac&current=1", "workid"),
+            ("workid=b&current=-1", "current"),
+            ("workid=b&current=1&seq=1.5", "seq"),
+            ("workid=b&current=1&ok=maybe", "ok"),
+            ("workid=%FF&current=1", "workid"),
+            ("workid=b&current=1&jobid=other", "jobid"),
+        ] {
+            assert_eq!(
+                line_error(&format!("{good}\n{bad}")),
+                (2, name.into()),
+                "{bad}"
+            );
+        }
+        // A %0A in a desc is a character of the desc, not a line end.
+        let ok = batch(
+            "jobid=j",
+            "workid=a&current=1&desc=x%0Ay\nworkid=b&current=1",
+        )
+        .expect("valid");
+        assert_eq!(ok.updates[0].desc.as_deref(), Some("x\ny"));
+        // The query's jobid may be repeated in a line.
+        assert!(batch("jobid=j", "jobid=j&workid=a&current=1\nworkid=b&current=1").is_ok());
+    }
+
+    #[test]
+    fn a_batch_takes_its_jobid_from_the_query_string_only() {
+        let query_error = |query: &str| match batch(query, "workid=a&current=1\nworkid=b&current=1")
+        {
+            Err(BatchError::Query(error)) => error.name,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(query_error(""), "jobid");
+        assert_eq!(query_error("jobid="), "jobid");
+        assert_eq!(query_error("jobid=a%0Ab"), "jobid");
+        assert_eq!(query_error("jobid=j&workid=a"), "workid");
+        assert_eq!(query_error("jobid=j&current=1"), "current");
+        // Not even when every line has it.
+        assert!(matches!(
+            batch("", "jobid=j&workid=a&current=1\njobid=j&workid=b&current=1"),
+            Err(BatchError::Query(_))
+        ));
+    }
+
+    #[test]
+    fn a_batch_holds_at_most_max_batch_updates() {
+        let body = "workid=a&current=1\n".repeat(MAX_BATCH_UPDATES);
+        assert_eq!(
+            batch("jobid=j", &body).expect("at the limit").updates.len(),
+            MAX_BATCH_UPDATES
+        );
+        let body = format!("{body}\n\n{}", "x\n".repeat(2));
+        assert_eq!(
+            batch("jobid=j", &body).unwrap_err(),
+            BatchError::TooMany {
+                updates: MAX_BATCH_UPDATES + 2
+            }
+        );
+    }
+
+    /// Bodies built at random from lines of update fields, line ends and
+    /// stray pieces: reading them never panics, and what is accepted keeps
+    /// the rules.
+    #[test]
+    fn random_bodies_keep_the_batch_rules() {
+        const FIELDS: [&str; 10] = [
+            "workid=w",
+            "workid=v",
+            "current=1",
+            "current=2",
+            "total=2",
+            "jobid=j",
+            "seq=3",
+            "desc=a%0Ab",
+            "ok=0",
+            "jobid=k",
+        ];
+        const ENDS: [&str; 4] = ["\n", "\r\n", "\n\n", "\r"];
+        const STRAY: [&str; 5] = ["%FF", "&", "=", "\n", "x"];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut accepted = 0;
+        for _ in 0..20_000 {
+            let mut body = String::new();
+            for _ in 0..next(5) {
+                // Most lines name a worker and its progress, as real ones do.
+                let mut fields = match next(6) {
+                    0 => vec![],
+                    _ => vec![FIELDS[next(2)], FIELDS[2 + next(2)]],
+                };
+                fields.extend((0..next(3)).map(|_| FIELDS[next(FIELDS.len())]));
+                body.push_str(&fields.join("&"));
+                if next(8) == 0 {
+                    body.push_str(STRAY[next(STRAY.len())]);
+                }
+                body.push_str(ENDS[next(ENDS.len())]);
+            }
+            let count = lines(body.as_bytes()).count();
+            match UpdateBody::of(body.as_bytes()) {
+                UpdateBody::Single(line) => {
+                    assert!(count <= 1, "{body:?}");
+                    assert!(!line.contains(&b'\n'), "{body:?}");
+                }
+                UpdateBody::Batch(_) => assert!(count >= 2, "{body:?}"),
+            }
+            match batch("jobid=j", &body) {
+                Ok(found) => {
+                    accepted += usize::from(found.updates.len() >= 2);
+                    assert_eq!(found.updates.len(), count, "{body:?}");
+                    assert!(found.lines.windows(2).all(|w| w[0] < w[1]), "{body:?}");
+                    assert!(found.updates.iter().all(|u| u.jobid == "j"), "{body:?}");
+                }
+                Err(BatchError::Line { line, error }) => {
+                    assert!(line >= 1 && line <= body.split('\n').count(), "{body:?}");
+                    assert!(!error.to_string().contains('\n'), "{body:?}");
+                }
+                Err(other) => panic!("{body:?}: {other:?}"),
+            }
+        }
+        assert!(
+            accepted > 100,
+            "only {accepted} batches accepted: the bodies test little"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::model::ProgressTally;
 use crate::page::{self, Links};
 use crate::params::{
     CreateJob, DEFAULT_LIST_LIMIT, Form, HistoryQuery, JobRef, ListJobs, RenderChart, ShowPage,
-    StatusQuery, WorkerUpdate,
+    StatusQuery, UpdateBatch, UpdateBody, WorkerUpdate,
 };
 use crate::render_cache::RenderCache;
 use crate::response::Response;
@@ -101,9 +101,23 @@ pub fn handle<'c>(ctx: &'c Context, request: &Request) -> Result<Response<'c>, E
         };
     }
     let mut form = Form::parse(request.query)?;
-    if request.method == Method::Post {
-        form.extend_from(request.body)?;
-    }
+    // A body of several lines to `update` is a batch, whose lines its
+    // handler reads one by one; any other body is one form over the query
+    // string's.
+    let batch = match request.method {
+        Method::Post if request.path == "/progress/update" => match UpdateBody::of(request.body) {
+            UpdateBody::Single(line) => {
+                form.extend_from(line)?;
+                None
+            }
+            UpdateBody::Batch(body) => Some(body),
+        },
+        Method::Post => {
+            form.extend_from(request.body)?;
+            None
+        }
+        _ => None,
+    };
     // Every route takes a token; none passes it on.
     let token = form.take("token");
     let from_header = request.authorization.and_then(auth::bearer);
@@ -123,7 +137,10 @@ pub fn handle<'c>(ctx: &'c Context, request: &Request) -> Result<Response<'c>, E
     };
     match request.path {
         "/progress/create" => create(ctx, request, &form),
-        "/progress/update" => update(ctx, &form),
+        "/progress/update" => match batch {
+            Some(body) => update_batch(ctx, &form, body),
+            None => update(ctx, &form),
+        },
         "/progress/delete" => delete(ctx, &form),
         "/progress/status" => status(ctx, &form).map(Response::with_cors),
         "/progress/history" => history(ctx, &form).map(Response::with_cors),
@@ -206,6 +223,34 @@ fn update(ctx: &Context, form: &Form) -> Result<Response<'static>, Error> {
     let update = WorkerUpdate::from_form(form)?;
     ctx.writer.submit(WriteOp::Update(update))?;
     Ok(Response::text("OK\n"))
+}
+
+/// Several updates of one job, one per line of the body, stored in one
+/// commit, all or none.
+fn update_batch(ctx: &Context, query: &Form, body: &[u8]) -> Result<Response<'static>, Error> {
+    let UpdateBatch { updates, lines } = UpdateBatch::parse(query, body)?;
+    let count = updates.len();
+    let outcome = ctx
+        .writer
+        .submit(WriteOp::Batch(updates))
+        .map_err(|e| match e {
+            StoreError::InBatch { index, error } => match lines.get(index) {
+                Some(&line) => Error::InLine {
+                    line,
+                    error: Box::new(Error::Store(*error)),
+                },
+                None => Error::Store(*error),
+            },
+            other => Error::Store(other),
+        })?;
+    ctx.metrics.update_batch();
+    // A batch has two lines or more, so "updates" is always the word.
+    Ok(Response::text(match outcome {
+        WriteOutcome::Batch { ignored, .. } if ignored > 0 => {
+            format!("OK {count} updates ({ignored} not applied: seq below the stored one)\n")
+        }
+        _ => format!("OK {count} updates\n"),
+    }))
 }
 
 fn status<'c>(ctx: &'c Context, form: &Form) -> Result<Response<'c>, Error> {

@@ -74,6 +74,45 @@ fn the_shell_helper_reports_odd_values_exactly() -> TestResult {
 }
 
 #[test]
+fn the_shell_helper_sends_a_batch_from_a_file_or_standard_input() -> TestResult {
+    if !have_shell_tools()? {
+        return Ok(());
+    }
+    let s = TestServer::start_with(|c| c.tokens.write = Some("sh-token".into()));
+    let env = [
+        ("PROGRESSD_URL", s.base.as_str()),
+        ("PROGRESSD_TOKEN", "sh-token"),
+    ];
+    let job = "my job & co+1 %20 ü";
+    let script = format!(
+        "set -euo pipefail\n\
+         dir=$(mktemp -d)\n\
+         printf 'workid=%s&current=%s&total=%s\\n' 0 5 10 1 7 10 'rank+2' 10 10 > \"$dir/batch\"\n\
+         progress_update_many '{job}' \"$dir/batch\"\n\
+         printf 'workid=0&current=6&desc=step+%%232\\r\\nworkid=1&current=8\\n' | progress_update_many '{job}'\n\
+         printf 'workid=0&current=9\\nworkid=new&current=1\\n' | PROGRESSD_STRICT=1 progress_update_many '{job}' \
+           || echo \"strict exit $?\" >&2\n\
+         rm -r \"$dir\"\n"
+    );
+    let (code, stderr) = shell(&script, &env)?;
+    assert_eq!(code, 0, "{stderr}");
+    // The last batch names a new worker without a total: refused whole.
+    assert!(
+        stderr.contains("progressd: update failed (curl exit 22)")
+            && stderr.contains("strict exit 22"),
+        "{stderr}"
+    );
+    let status = s.status(job);
+    assert_eq!(status["workers"].as_array().map(Vec::len), Some(3));
+    let rank0 = worker(&status, "0");
+    assert_eq!(rank0["current"], 6.0, "the refused batch stored nothing");
+    assert_eq!(rank0["desc"], "step #2");
+    assert_eq!(worker(&status, "1")["current"], 8.0);
+    assert_eq!(worker(&status, "rank 2")["state"], "done");
+    Ok(())
+}
+
+#[test]
 fn the_shell_helper_never_stops_the_job_unless_asked() -> TestResult {
     if !have_shell_tools()? {
         return Ok(());
@@ -136,6 +175,6 @@ fn the_python_client_passes_its_tests_against_a_real_server() -> TestResult {
         .output()?;
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "pytest failed:\n{report}");
-    assert!(report.contains("7 passed"), "{report}");
+    assert!(report.contains("11 passed"), "{report}");
     Ok(())
 }

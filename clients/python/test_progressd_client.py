@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -122,3 +123,68 @@ def test_errors_never_raise_and_never_stall():
         assert time.monotonic() - started < 3
     # A bad URL, even.
     assert pc.update("j", "w", 1, 2, url="not a url") is False
+
+
+def metric(name):
+    """A counter from /metrics."""
+    with urllib.request.urlopen(f"{URL}/metrics", timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return int(float(line.split()[-1]))
+    return 0
+
+
+def test_update_many_stores_every_worker_in_batches_of_1000():
+    job = "py many & co+1"
+    batches = metric("progressd_update_batches_total")
+    updates = [(f"rank {i}", i, 2500, "step 1/2 & more" if i % 2 else None) for i in range(2499)]
+    updates.append({"workid": "rank ü", "current": 3, "total": 4, "ok": False, "seq": 7})
+    assert pc.update_many(job, updates)
+    assert metric("progressd_update_batches_total") - batches == 3
+    workers = {w["workid"]: w for w in status(job)["workers"]}
+    assert len(workers) == 2500
+    assert (workers["rank 7"]["current"], workers["rank 7"]["desc"]) == (7, "step 1/2 & more")
+    last = workers["rank ü"]
+    assert (last["current"], last["total"], last["ok"], last["seq"]) == (3, 4, False, 7)
+    # Later updates keep what they leave out; the later of two wins.
+    assert pc.update_many(job, [("rank 7", 8), ("rank 7", 9, None, "later")])
+    assert (worker(job, "rank 7")["current"], worker(job, "rank 7")["desc"]) == (9, "later")
+    # One update makes a request as update() would; none makes none.
+    assert pc.update_many(job, [("rank 8", 10)])
+    assert worker(job, "rank 8")["current"] == 10
+    assert pc.update_many(job, []) is True
+
+
+def test_update_many_stores_nothing_of_a_batch_with_a_bad_update(caplog):
+    job = "py many bad"
+    assert pc.update_many(job, [("a", 1, 10), ("b", 2, 10), ("c", "abc", 10)]) is False
+    assert "line 3: parameter 'current'" in caplog.text
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        status(job)
+    assert missing.value.code == 404
+    # A store refusal (a first report without its total) is named too.
+    assert pc.update_many(job, [("a", 1, 10), ("b", 2)]) is False
+    assert "line 2: parameter 'total'" in caplog.text
+
+
+def test_update_many_goes_on_after_a_refused_batch(caplog):
+    job = "py many partial"
+    updates = [(f"w{i}", 1, 2) for i in range(1500)]
+    updates[1200] = ("w1200", -1, 2)
+    assert pc.update_many(job, updates) is False
+    assert "for updates 1001-1500" in caplog.text and "line 201:" in caplog.text
+    assert len(status(job)["workers"]) == 1000
+
+
+def test_update_many_errors_never_raise():
+    assert pc.update_many("j", [("w", 1, 2)] * 2, url="http://127.0.0.1:9") is False
+    assert pc.update_many("py-token", [("w", 1, 2)] * 2, token="wrong") is False
+    assert pc.update_many("j", [("w", 1, 2, None, None, None, "extra")]) is False
+    assert pc.update_many("j", [None]) is False
+    assert pc.update_many("j", None) is False
+
+    def failing():
+        yield ("w", 1, 2)
+        raise RuntimeError("broken generator")
+
+    assert pc.update_many("j", failing()) is False

@@ -109,6 +109,13 @@ pub enum StoreError {
         /// The cap (`--max-workers`).
         limit: u64,
     },
+    /// One update of a batch failed, so none of the batch was stored.
+    InBatch {
+        /// Its place in the batch, from 0.
+        index: usize,
+        /// Why it failed.
+        error: Box<StoreError>,
+    },
 }
 
 impl fmt::Display for StoreError {
@@ -174,6 +181,11 @@ impl fmt::Display for StoreError {
                 "the server already holds {limit} workers in all its jobs, the most allowed \
                  (--max-workers); delete jobs or wait for old ones to expire"
             ),
+            StoreError::InBatch { index, error } => write!(
+                f,
+                "update {} of the batch: {error}; nothing of the batch was stored",
+                index + 1
+            ),
         }
     }
 }
@@ -196,6 +208,7 @@ impl StoreError {
             StoreError::CommitFailed(_)
             | StoreError::WriterStopped
             | StoreError::FileMoved { .. } => true,
+            StoreError::InBatch { error, .. } => error.is_transient(),
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
                 e.code,
                 rusqlite::ErrorCode::DatabaseBusy

@@ -46,6 +46,10 @@ pub enum WriteOp {
     Create(CreateJob),
     /// Store a worker's report, creating its job if needed.
     Update(WorkerUpdate),
+    /// Store several reports in order, each as `Update` would, all or
+    /// none: one refused fails the operation, naming its index
+    /// ([`StoreError::InBatch`]), and none of them is stored.
+    Batch(Vec<WorkerUpdate>),
     /// Delete a job and its workers.
     Delete(JobRef),
     /// Delete up to `limit` expired jobs.
@@ -65,6 +69,14 @@ pub enum WriteOutcome {
     /// The worker's report was older (by its seq) than the stored one, so
     /// it was acknowledged and not applied.
     Ignored,
+    /// Every report of a batch was taken: `updated` stored, `ignored`
+    /// acknowledged but older (by seq) than the stored one.
+    Batch {
+        /// Reports stored.
+        updated: usize,
+        /// Reports not applied because of their seq.
+        ignored: usize,
+    },
     /// The job was deleted (true), or there was no such job (false).
     Deleted(bool),
     /// This many expired jobs were deleted.
@@ -192,17 +204,8 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
         let committed = outcome.is_ok();
         let mut results = match outcome {
             Ok(results) => {
-                let count = |outcome: WriteOutcome| {
-                    results
-                        .iter()
-                        .filter(|r| r.as_ref().is_ok_and(|o| *o == outcome))
-                        .count()
-                };
-                metrics.batch(
-                    ops.len(),
-                    count(WriteOutcome::Updated),
-                    count(WriteOutcome::Ignored),
-                );
+                let (updated, ignored) = tally(&results);
+                metrics.batch(ops.len(), updated, ignored);
                 results
             }
             Err(e) => {
@@ -232,6 +235,22 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
         }
     }
     log::debug!("writer thread stopping: every handle dropped");
+}
+
+/// Worker reports stored and ignored (by seq) in committed results, those
+/// of batches included.
+fn tally(results: &[Reply]) -> (usize, usize) {
+    results
+        .iter()
+        .fold((0, 0), |(updated, ignored), result| match result {
+            Ok(WriteOutcome::Updated) => (updated + 1, ignored),
+            Ok(WriteOutcome::Ignored) => (updated, ignored + 1),
+            Ok(WriteOutcome::Batch {
+                updated: stored,
+                ignored: stale,
+            }) => (updated + stored, ignored + stale),
+            _ => (updated, ignored),
+        })
 }
 
 /// Whether the database file is where it was opened, saying so in the log
@@ -351,6 +370,38 @@ impl KnownJobs {
         self.jobs.insert(jobid, job);
     }
 
+    /// What it knows of these jobs and of the counts, for [`restore`]
+    /// once an operation that changed them is undone.
+    ///
+    /// [`restore`]: KnownJobs::restore
+    fn save<'a>(&self, jobids: impl Iterator<Item = &'a str>) -> Saved {
+        let mut jobids: Vec<&str> = jobids.collect();
+        jobids.sort_unstable();
+        jobids.dedup();
+        Saved {
+            jobs: jobids
+                .into_iter()
+                .map(|jobid| (jobid.to_string(), self.get(jobid)))
+                .collect(),
+            count: self.count,
+            workers: self.workers,
+        }
+    }
+
+    /// Puts back what [`save`](KnownJobs::save) took.
+    fn restore(&mut self, saved: Saved) {
+        for (jobid, job) in saved.jobs {
+            match job {
+                Some(job) => self.remember(jobid, job),
+                None => {
+                    self.jobs.remove(&jobid);
+                }
+            }
+        }
+        self.count = saved.count;
+        self.workers = saved.workers;
+    }
+
     fn apply(&mut self, effect: Effect) {
         match effect {
             Effect::Nothing => {}
@@ -424,6 +475,14 @@ fn apply_batch(
     queries::stamp_clock(&tx, now)?;
     tx.commit()?;
     Ok(results)
+}
+
+/// What [`KnownJobs`] knew of some jobs (None: not in memory) and of the
+/// counts.
+struct Saved {
+    jobs: Vec<(String, Option<KnownJob>)>,
+    count: Option<u64>,
+    workers: Option<u64>,
 }
 
 /// What a successful operation taught the writer about jobs; applied only
@@ -555,6 +614,36 @@ fn apply_op(
                 }
             };
             Ok((WriteOutcome::Updated, effect))
+        }
+        WriteOp::Batch(updates) => {
+            // All or none: the savepoint around this operation undoes the
+            // reports before a refused one, and this undoes what they
+            // taught `known` (a job they created would otherwise stay
+            // known with a row id that no longer exists).
+            let saved = known.save(updates.iter().map(|u| u.jobid.as_str()));
+            let charted = to_chart.len();
+            let (mut updated, mut ignored) = (0, 0);
+            for (index, update) in updates.iter().enumerate() {
+                let op = WriteOp::Update(update.clone());
+                match apply_op(conn, &op, now, caps, known, to_chart) {
+                    Ok((outcome, effect)) => {
+                        known.apply(effect);
+                        match outcome {
+                            WriteOutcome::Ignored => ignored += 1,
+                            _ => updated += 1,
+                        }
+                    }
+                    Err(error) => {
+                        known.restore(saved);
+                        to_chart.truncate(charted);
+                        return Err(StoreError::InBatch {
+                            index,
+                            error: Box::new(error),
+                        });
+                    }
+                }
+            }
+            Ok((WriteOutcome::Batch { updated, ignored }, Effect::Nothing))
         }
         WriteOp::Delete(delete) => {
             let Some(job) = known.find(conn, &delete.jobid)? else {
@@ -854,6 +943,107 @@ mod tests {
         assert_eq!(run(on("b", "2"))?, WriteOutcome::Updated);
         assert_eq!(run(on("b", "3"))?, WriteOutcome::Updated);
         assert!(full(run(on("b", "4"))));
+        Ok(())
+    }
+
+    fn report(jobid: &str, workid: &str, current: f64, total: Option<f64>) -> WorkerUpdate {
+        WorkerUpdate {
+            jobid: jobid.into(),
+            workid: workid.into(),
+            current,
+            total,
+            ok: true,
+            desc: None,
+            seq: None,
+        }
+    }
+
+    #[test]
+    fn a_batch_is_stored_whole_or_not_at_all() -> Result<(), StoreError> {
+        let (_dir, path, mut conn) = new_db();
+        let caps = Caps {
+            max_workers_per_job: 3,
+            ..CAPS
+        };
+        let mut known = KnownJobs::default();
+        let mut run = |op: WriteOp| -> Result<WriteOutcome, StoreError> {
+            apply_batch(&mut conn, &[&op], 1000.0, caps, &mut known)?.remove(0)
+        };
+        // The third report names a new worker without a total: the job the
+        // first one created is gone again, and so is the second.
+        let batch = vec![
+            report("b", "a", 1.0, Some(2.0)),
+            report("b", "a", 2.0, None),
+            report("b", "c", 1.0, None),
+        ];
+        match run(WriteOp::Batch(batch)) {
+            Err(StoreError::InBatch { index: 2, error }) => {
+                assert!(matches!(*error, StoreError::TotalRequired), "{error}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let reader = open_reader(&path)?;
+        assert!(read_job(&reader, "b")?.is_none(), "nothing of it stored");
+        // The writer forgot the job it had created: the next batch creates
+        // it afresh, and its worker count starts again from 0.
+        let four = |current| {
+            ["a", "b", "c", "d"]
+                .map(|w| report("b", w, current, Some(9.0)))
+                .to_vec()
+        };
+        match run(WriteOp::Batch(four(1.0))) {
+            Err(StoreError::InBatch { index: 3, error }) => {
+                assert!(matches!(*error, StoreError::TooManyWorkers { limit: 3 }))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(read_job(&reader, "b")?.is_none());
+        let three = four(2.0)[..3].to_vec();
+        assert_eq!(
+            run(WriteOp::Batch(three))?,
+            WriteOutcome::Batch {
+                updated: 3,
+                ignored: 0
+            }
+        );
+        assert_eq!(read_job(&reader, "b")?.expect("stored").workers.len(), 3);
+        assert!(
+            run(WriteOp::Update(report("b", "d", 1.0, Some(9.0)))).is_err(),
+            "the cap still counts the three"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_batch_applies_in_order_with_the_seq_rules_of_single_reports() -> Result<(), StoreError> {
+        let (_dir, path, mut conn) = new_db();
+        let with_seq = |current: f64, seq| WorkerUpdate {
+            seq: Some(seq),
+            ..report("s", "w", current, Some(100.0))
+        };
+        let ops = [WriteOp::Batch(vec![
+            with_seq(50.0, 5),
+            with_seq(30.0, 3),
+            report("s", "x", 7.0, Some(10.0)),
+            report("s", "x", 8.0, None),
+        ])];
+        let results = batch(&mut conn, 1000.0, &ops)?;
+        assert_eq!(
+            results[0].as_ref().ok(),
+            Some(&WriteOutcome::Batch {
+                updated: 3,
+                ignored: 1
+            })
+        );
+        assert_eq!(tally(&results), (3, 1));
+        let job = read_job(&open_reader(&path)?, "s")?.expect("stored");
+        let current = |id: &str| {
+            job.workers
+                .iter()
+                .find(|w| w.workid == id)
+                .map(|w| w.current)
+        };
+        assert_eq!((current("w"), current("x")), (Some(50.0), Some(8.0)));
         Ok(())
     }
 
