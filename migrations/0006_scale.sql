@@ -9,9 +9,12 @@
 --   job's workers are stored in natural order and read a page at a time,
 --   in order, without an index to go through or a sort.
 -- * `state`: the worker's state as the model defines it (`WorkerState`),
---   derived from its row; running workers are indexed by `stale_at`, the
---   time they turn stale (`Worker::stale_at`), so stale ones are counted
---   without reading the others.
+--   derived from its row, and `stale_at`, the time a running worker turns
+--   stale (`Worker::stale_at`). Running workers are indexed by the minute
+--   they turn stale (`stale_minute`, kept by a trigger), so stale ones are
+--   counted without reading the others. An index on `stale_at` itself would
+--   move with every report (it doubled the writer's time per update); the
+--   minute moves about once a minute.
 -- * `percent_micro`: its percent in millionths, summed exactly into
 --   `job_tallies` by triggers.
 --
@@ -35,17 +38,18 @@ CREATE TABLE workers_scaled (
                    CASE WHEN updates = 0 THEN 'not_started'
                         WHEN NOT ok THEN 'failed'
                         WHEN current >= total THEN 'done'
-                        ELSE 'running' END) VIRTUAL,
+                        ELSE 'running' END) STORED,
     stale_at   REAL GENERATED ALWAYS AS (
                    updated + MAX(CASE WHEN updates >= 2
                                       THEN 5.0 * ((updated - first_seen) / (updates - 1))
                                       ELSE 0.0 END,
-                                 120.0)) VIRTUAL,
+                                 120.0)) STORED,
+    stale_minute INTEGER,           -- CAST(stale_at / 60 AS INTEGER) while running, else NULL
     percent_micro INTEGER GENERATED ALWAYS AS (
                    CASE WHEN updates = 0 THEN 0
                         WHEN total <= 0 OR current >= total THEN 100000000
                         ELSE MIN(CAST(ROUND(current * 100.0 / total * 1000000.0) AS INTEGER),
-                                 99999999) END) VIRTUAL,
+                                 99999999) END) STORED,
     PRIMARY KEY (job, sortkey)
 ) WITHOUT ROWID;
 
@@ -56,12 +60,31 @@ INSERT INTO workers_scaled (job, workid, sortkey, current, total, ok, desc, firs
        FROM workers;
 DROP TABLE workers;
 ALTER TABLE workers_scaled RENAME TO workers;
-CREATE INDEX workers_running_by_stale_at ON workers(job, stale_at) WHERE state = 'running';
+UPDATE workers SET stale_minute = CAST(stale_at / 60 AS INTEGER) WHERE state = 'running';
+CREATE INDEX workers_by_stale_minute ON workers(job, stale_minute);
+
+-- The minute changes only when a worker's state or stale_at moves it, so
+-- the index above is rewritten about once a minute for a worker that
+-- reports every few seconds, not at every report.
+CREATE TRIGGER workers_stale_minute_insert AFTER INSERT ON workers
+  WHEN NEW.state = 'running' BEGIN
+    UPDATE workers SET stale_minute = CAST(NEW.stale_at / 60 AS INTEGER)
+     WHERE job = NEW.job AND sortkey = NEW.sortkey;
+END;
+CREATE TRIGGER workers_stale_minute_update
+  AFTER UPDATE OF current, total, ok, updates, updated, first_seen ON workers
+  WHEN (CASE WHEN NEW.state = 'running' THEN CAST(NEW.stale_at / 60 AS INTEGER) END)
+       IS NOT OLD.stale_minute BEGIN
+    UPDATE workers
+       SET stale_minute = CASE WHEN NEW.state = 'running'
+                               THEN CAST(NEW.stale_at / 60 AS INTEGER) END
+     WHERE job = NEW.job AND sortkey = NEW.sortkey;
+END;
 
 -- What the job list shows of each job, kept exact by the triggers below so
 -- that listing 10,000 jobs reads 10,000 rows, not their workers. `running`
 -- counts stale workers too (staleness comes with time, not with a write):
--- the index above counts those apart.
+-- the stale-minute index counts those apart.
 CREATE TABLE job_tallies (
     job           INTEGER PRIMARY KEY,  -- jobs.id
     workers       INTEGER NOT NULL DEFAULT 0,
@@ -99,7 +122,8 @@ CREATE TRIGGER workers_tally_insert AFTER INSERT ON workers BEGIN
                               ELSE last_report END
      WHERE job = NEW.job;
 END;
-CREATE TRIGGER workers_tally_update AFTER UPDATE ON workers BEGIN
+CREATE TRIGGER workers_tally_update
+  AFTER UPDATE OF current, total, ok, updates, updated ON workers BEGIN
     UPDATE job_tallies
        SET not_started = not_started + (NEW.state = 'not_started') - (OLD.state = 'not_started'),
            running = running + (NEW.state = 'running') - (OLD.state = 'running'),

@@ -387,7 +387,10 @@ pub fn list_jobs(conn: &Connection, limit: u64, now: f64) -> Result<Vec<JobSumma
                 j.maxage, t.workers, t.percent_micro, t.running, t.done, t.failed,
                 t.not_started,
                 (SELECT COUNT(*) FROM workers AS w
-                  WHERE w.job = j.id AND w.state = 'running' AND w.stale_at < ?2)
+                  WHERE w.job = j.id AND w.stale_minute < CAST(?2 / 60 AS INTEGER))
+                + (SELECT COUNT(*) FROM workers AS w
+                    WHERE w.job = j.id AND w.stale_minute = CAST(?2 / 60 AS INTEGER)
+                      AND w.stale_at < ?2)
            FROM jobs AS j JOIN job_tallies AS t ON t.job = j.id
           ORDER BY j.updated DESC, j.id DESC
           LIMIT ?1",

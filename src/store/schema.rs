@@ -399,6 +399,30 @@ mod tests {
                         assert_eq!(stale_at.to_bits(), w.stale_at().to_bits(), "{w:?}");
                         assert_eq!(percent, w.percent(), "{w:?}");
                         assert_eq!(micro, (w.percent() * 1e6).round() as i64, "{w:?}");
+                        // The stale minute follows inserts and updates.
+                        let minute = |w: &Worker| {
+                            (w.state() == WorkerState::Running)
+                                .then(|| (w.stale_at() / 60.0) as i64)
+                        };
+                        let stored = |conn: &Connection| -> rusqlite::Result<Option<i64>> {
+                            conn.query_row(
+                                "SELECT stale_minute FROM workers WHERE job = 1 AND workid = ?1",
+                                [&w.workid],
+                                |r| r.get(0),
+                            )
+                        };
+                        assert_eq!(stored(&conn)?, minute(&w), "{w:?}");
+                        conn.execute(
+                            "UPDATE workers SET updated = updated + 100, updates = updates + 1
+                              WHERE job = 1 AND workid = ?1",
+                            [&w.workid],
+                        )?;
+                        let later = Worker {
+                            updated: updated + 100.0,
+                            updates: updates + 1,
+                            ..w.clone()
+                        };
+                        assert_eq!(stored(&conn)?, minute(&later), "{later:?}");
                     }
                 }
             }
