@@ -752,21 +752,18 @@
 
   // How the columns are scaled, as the server's histogram_scale(): a
   // column of n workers is drawn n / scale of the height, unless n is over
-  // cutAbove (4 times the median of the columns that have workers, when 3
-  // or more do): such a column is drawn cut, full height with a gap, and
-  // the rest to scale with the tallest of them at 85 %.
+  // cutAbove. One to three columns over 4 times the next are drawn cut,
+  // full height with a gap, and the rest to scale with the tallest of
+  // them at 85 %; at least three columns stay to scale.
   function histogramScale(totals) {
     var filled = totals
       .filter(function (t) { return t > 0; })
-      .sort(function (a, b) { return a - b; });
-    var tallest = Math.max(1, filled.length ? filled[filled.length - 1] : 0);
-    if (filled.length >= 3) {
-      var cutAbove = 4 * filled[Math.floor((filled.length - 1) / 2)];
-      var kept = filled.filter(function (t) { return t <= cutAbove; });
-      var keptTallest = kept.length ? kept[kept.length - 1] : tallest;
-      if (keptTallest < tallest) return { scale: keptTallest / 0.85, cutAbove: cutAbove };
+      .sort(function (a, b) { return b - a; });
+    var cuts = Math.min(3, Math.max(0, filled.length - 3));
+    for (var k = 1; k <= cuts; k++) {
+      if (filled[k - 1] > 4 * filled[k]) return { scale: filled[k] / 0.85, cutAbove: filled[k] };
     }
-    return { scale: tallest, cutAbove: Infinity };
+    return { scale: Math.max(1, filled.length ? filled[0] : 0), cutAbove: Infinity };
   }
 
   function drawHistogram(histogram) {

@@ -525,28 +525,25 @@ fn tenths(tenths: usize, unit: &str) -> String {
 
 /// How the histogram's columns are scaled: `(scale, cut_above)`. A column
 /// of `n` workers is drawn `n / scale` of the chart's height, unless `n`
-/// is over `cut_above`: a column far taller than the rest (over 4 times
-/// the median of the columns that have workers, when 3 or more do) would
-/// flatten them to slivers, so it is drawn cut, at full height with a gap,
-/// and the rest to scale with the tallest of them at 85 %. Its count is
-/// written over it. The script's `histogramScale()` does the same.
+/// is over `cut_above`. One to three columns far taller than the rest
+/// (over 4 times the next, say 80,000 workers not started at 0 %) would
+/// flatten the others to slivers, so they are drawn cut, at full height
+/// with a gap, and the rest to scale with the tallest of them at 85 %;
+/// at least three columns stay to scale. Their counts are written over
+/// them. The script's `histogramScale()` does the same.
 fn histogram_scale(totals: &[usize]) -> (f64, usize) {
     let mut filled: Vec<usize> = totals.iter().copied().filter(|&t| t > 0).collect();
-    filled.sort_unstable();
-    let tallest = filled.last().copied().unwrap_or(0).max(1);
-    if filled.len() >= 3 {
-        let cut_above = filled[(filled.len() - 1) / 2].saturating_mul(4);
-        let kept = filled
-            .iter()
-            .copied()
-            .filter(|&t| t <= cut_above)
-            .max()
-            .unwrap_or(tallest);
-        if kept < tallest {
-            return (kept as f64 / 0.85, cut_above);
+    filled.sort_unstable_by(|a, b| b.cmp(a));
+    let cuts = 3.min(filled.len().saturating_sub(3));
+    for k in 1..=cuts {
+        if filled[k - 1] > filled[k].saturating_mul(4) {
+            return (filled[k] as f64 / 0.85, filled[k]);
         }
     }
-    (tallest as f64, usize::MAX)
+    (
+        filled.first().copied().unwrap_or(0).max(1) as f64,
+        usize::MAX,
+    )
 }
 
 /// The histogram of the workers' percent: a column per bucket, stacked by
@@ -819,15 +816,17 @@ mod tests {
     fn a_column_far_taller_than_the_rest_is_cut() {
         // 80,000 not started at 0 %, the rest spread out: the first is
         // cut, the tallest of the rest drawn at 85 %.
-        let mut totals = vec![900, 1600, 2300, 2800, 2400, 1000, 300];
-        totals.insert(0, 80_000);
-        let (scale, cut_above) = histogram_scale(&totals);
-        assert!((2800..80_000).contains(&cut_above), "{cut_above}");
-        assert_eq!(scale, 2800.0 / 0.85);
+        let totals = [80_000, 900, 1600, 2300, 2800, 0, 2400, 1000, 300];
+        assert_eq!(histogram_scale(&totals), (2800.0 / 0.85, 2800));
+        // Two far taller (not started at 0 %, done at 100 %).
+        let totals = [40_000, 300, 200, 100, 50_000];
+        assert_eq!(histogram_scale(&totals), (300.0 / 0.85, 300));
+        // Only the jump is cut: 10 over 1 is a column to scale.
+        assert_eq!(histogram_scale(&[588, 1, 10, 1]), (10.0 / 0.85, 10));
         // Nothing far taller: to scale with the tallest.
-        assert_eq!(histogram_scale(&[10, 20, 30]), (30.0, usize::MAX));
-        // Two columns are no distribution to cut.
-        assert_eq!(histogram_scale(&[99_000, 1]), (99_000.0, usize::MAX));
+        assert_eq!(histogram_scale(&[10, 20, 30, 40]), (40.0, usize::MAX));
+        // Fewer than three columns left to scale: none cut.
+        assert_eq!(histogram_scale(&[99_000, 1, 1]), (99_000.0, usize::MAX));
         assert_eq!(histogram_scale(&[0; 20]), (1.0, usize::MAX));
     }
 
