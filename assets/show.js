@@ -434,12 +434,14 @@
     });
   }
 
-  // Counts a finished update, and how long it took, for anyone checking
+  // Counts a finished update, how long it took and, the first time, when
+  // it was done (from the start of the page's load), for anyone checking
   // a large job.
   function rendered(ms) {
     renders += 1;
     body.dataset.renders = String(renders);
     body.dataset.renderMs = ms.toFixed(1);
+    if (renders === 1) body.dataset.firstRenderAt = performance.now().toFixed(1);
   }
 
   // The page of a job read whole: every worker from one status answer.
@@ -508,8 +510,12 @@
 
   // Fetches the status once and shows it.
   var refresh = function () {
+    var started = performance.now();
     return fetchStatus(statusUrl).then(function (answer) {
-      if (answer && answer.job) render(answer.job);
+      if (!answer || !answer.job) return;
+      render(answer.job);
+      // From the request to the page drawn.
+      body.dataset.pollMs = (performance.now() - started).toFixed(1);
     });
   };
 
@@ -633,6 +639,7 @@
         var started = performance.now();
         summary(answer.job);
         drawPage(answer.job);
+        tickAgo();
         renderMs += performance.now() - started;
       });
     }
@@ -644,6 +651,7 @@
         var started = performance.now();
         summary(answer.job);
         drawAttention(answer.job);
+        tickAgo();
         renderMs += performance.now() - started;
       });
     }
@@ -653,9 +661,8 @@
       var started = performance.now();
       renderMs = 0;
       return Promise.all([load(false), loadAttention()]).then(function () {
-        var t = performance.now();
-        tickAgo();
-        rendered(renderMs + performance.now() - t);
+        rendered(renderMs);
+        // From the requests to the page drawn.
         body.dataset.pollMs = (performance.now() - started).toFixed(1);
       });
     };

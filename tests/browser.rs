@@ -795,6 +795,12 @@ fn a_big_job_page_lists_attention_filters_searches_pages_and_follows_updates() -
     )?;
     let last = row_ids(&mut page, "workers")?;
     assert_eq!((last[0].as_str(), last.len()), ("500", 100));
+    // Rows drawn for a person's choice say when they last reported at
+    // once, not at the next tick.
+    assert_eq!(
+        page.eval("document.querySelector('#workers [data-workid=\"500\"] .ago').textContent")?,
+        json!("no report")
+    );
     assert_eq!(
         page.eval("[document.getElementById('page-next').disabled, document.getElementById('page-prev').disabled]")?,
         json!([true, false])
@@ -887,66 +893,165 @@ fn a_big_job_page_opened_with_a_token_fetches_its_lists() -> TestResult {
     Ok(())
 }
 
+/// A job `jobid` of `workers` (a roster), reported as a big job looks
+/// mid-run: every worker reports twice (so it has a rate), a 50th never
+/// does (not started), a 500th fails, a 40th is done, a 300th is slow.
+/// Sent over 8 kept-alive connections.
+fn fill_big_job(base: &str, jobid: &str, workers: usize) -> TestResult {
+    let agent = |_| -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into()
+    };
+    let create = agent(0)
+        .get(format!(
+            "{base}/progress/create?jobid={jobid}&workers={workers}"
+        ))
+        .call()?;
+    assert_eq!(create.status(), 200);
+    for round in 0..2 {
+        std::thread::scope(|scope| {
+            for thread in 0..8 {
+                let agent = agent(thread);
+                scope.spawn(move || {
+                    for i in (thread..workers).step_by(8) {
+                        if i % 50 == 49 {
+                            continue;
+                        }
+                        let query = match round {
+                            0 => format!("current=0&total=1000&desc=chunk+{}", i % 97),
+                            _ if i % 500 == 7 => "current=200&ok=0&desc=out+of+memory".into(),
+                            _ if i % 40 == 3 => "current=1000&desc=finished".into(),
+                            _ if i % 300 == 11 => "current=1".into(),
+                            _ => format!("current={}", 400 + (i * 7919) % 200),
+                        };
+                        let url =
+                            format!("{base}/progress/update?jobid={jobid}&workid={i}&{query}");
+                        let ok = agent.get(&url).call().is_ok_and(|r| r.status() == 200);
+                        assert!(ok, "{url}");
+                    }
+                });
+            }
+        });
+    }
+    Ok(())
+}
+
+/// The median of some measurements.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 /// Not a pass/fail test but a measurement, run by `scripts/page-timing.sh`:
-/// how long a 5,000-worker page takes to load and to update in place.
+/// the show page of jobs of 500 workers (the page with a bar each, for
+/// comparison) and of 1,000, 10,000 and 100,000 (the big-job page, in
+/// pages). For each: the HTML's size and the server's time for it (median
+/// of 5), then in headless Chromium, from a fresh browser: first paint,
+/// when the lists are drawn, and five polls while 100 workers a second
+/// report (the page's own DOM work, and from its requests to the page
+/// drawn). `PAGE_TIMING_WORKERS=1000,10000` picks the sizes.
 #[test]
 #[ignore = "a measurement: scripts/page-timing.sh runs it"]
-fn page_timing_with_5000_workers() -> TestResult {
-    const WORKERS: usize = 5000;
+fn page_timing_of_small_and_big_jobs() -> TestResult {
+    let sizes: Vec<usize> = std::env::var("PAGE_TIMING_WORKERS")
+        .unwrap_or_else(|_| "500,1000,10000,100000".into())
+        .split(',')
+        .map(|n| n.trim().parse())
+        .collect::<Result<_, _>>()?;
     let chromium = find_chromium().ok_or("no Chromium found")?;
     let s = TestServer::start();
-    let form: Vec<String> = (0..WORKERS)
-        .map(|i| {
-            format!(
-                "jobid=big&workid=rank{i}&current={}&total=1000&desc=step+{i}",
-                i * 7 % 1000
-            )
-        })
-        .collect();
-    for body in &form {
-        assert_eq!(s.post("/progress/update", body).status, 200);
-    }
-    let started = Instant::now();
-    let html = s.get("/progress/show?jobid=big&interval=2");
     println!(
-        "server: show page with {WORKERS} workers, {} bytes, answered in {:.1} ms",
-        html.body.len(),
-        started.elapsed().as_secs_f64() * 1000.0
+        "| workers | page | HTML | server | first paint | lists drawn | poll: page's own work | poll: requests to drawn |"
     );
-    let browser = Browser::start(&chromium)?;
-    let mut page = Page::open(
-        &browser,
-        &format!("{}/progress/show?jobid=big&interval=2", s.base),
-    )?;
-    page.wait_for(
-        "location.pathname.endsWith('/show') && document.readyState === 'complete'",
-        "the page to load",
-    )?;
-    let timing = page.eval(
-        "(() => { const n = performance.getEntriesByType('navigation')[0];
-                  const p = performance.getEntriesByName('first-contentful-paint')[0];
-                  return JSON.stringify({ first_paint: p ? p.startTime : null,
-                                          dom_ready: n.domContentLoadedEventEnd,
-                                          loaded: n.loadEventEnd }); })()",
-    )?;
-    println!(
-        "browser: load timings in ms {}",
-        timing.as_str().unwrap_or("?")
-    );
-    assert_eq!(
-        page.eval("document.querySelectorAll('#workers .worker').length")?,
-        json!(WORKERS)
-    );
-    for round in 1..=3 {
-        page.wait_for(
-            &format!("Number(document.body.dataset.renders) >= {round}"),
-            "an update",
-        )?;
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for workers in sizes {
+        let jobid = format!("timing{workers}");
+        let filled = Instant::now();
+        fill_big_job(&s.base, &jobid, workers)?;
+        eprintln!(
+            "{workers} workers reported in {:.1} s",
+            filled.elapsed().as_secs_f64()
+        );
+        let url = format!("/progress/show?jobid={jobid}&interval=1");
+        let mut served = Vec::new();
+        let mut bytes = 0;
+        for _ in 0..5 {
+            let started = Instant::now();
+            let html = s.get(&url);
+            served.push(started.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(html.status, 200);
+            bytes = html.body.len();
+        }
+        let big = workers > s.config.list_all_up_to as usize;
+        // Workers on the first page, and others, keep reporting.
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let (paint, drawn, own, total) = std::thread::scope(|scope| -> Result<_, String> {
+            let reporter = scope.spawn(|| {
+                let mut round = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    round += 1;
+                    for i in (0..10)
+                        .map(|k| (k * 9 + round) % 100)
+                        .chain([round * 37 % workers])
+                    {
+                        let current = (600 + round) % 1000;
+                        let query =
+                            format!("jobid={jobid}&workid={i}&current={current}&total=1000");
+                        let _ = s.get(&format!("/progress/update?{query}"));
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            });
+            let measured = (|| -> Result<_, Box<dyn std::error::Error>> {
+                let browser = Browser::start(&chromium)?;
+                // A browser's very first page waits about a second for its
+                // fonts whatever the page; a person's browser is already
+                // running. Warm it on another page (the page's own files
+                // stay uncached).
+                let mut warm = Page::open(&browser, &format!("{}/progress/nope", s.base))?;
+                warm.wait_for("document.readyState === 'complete'", "a first page")?;
+                let mut page = Page::open(&browser, &format!("{}{url}", s.base))?;
+                page.wait_for(
+                    "document.readyState === 'complete' && Number(document.body.dataset.renders) >= 1",
+                    "the first lists",
+                )?;
+                let paint = page.eval(
+                    "(performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime || null",
+                )?;
+                let first = page.eval("Number(document.body.dataset.firstRenderAt)")?;
+                let (mut own, mut total) = (Vec::new(), Vec::new());
+                for poll in 2..=6 {
+                    page.wait_for(
+                        &format!("Number(document.body.dataset.renders) >= {poll}"),
+                        "a poll",
+                    )?;
+                    let figures = page.eval(
+                        "[Number(document.body.dataset.renderMs), Number(document.body.dataset.pollMs)]",
+                    )?;
+                    own.push(figures[0].as_f64().ok_or("renderMs")?);
+                    total.push(figures[1].as_f64().ok_or("pollMs")?);
+                }
+                Ok((paint.as_f64(), first.as_f64(), median(own), median(total)))
+            })();
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            let _ = reporter.join();
+            measured.map_err(|e| e.to_string())
+        })?;
+        // The small page draws its bars from the HTML; its lists are there
+        // at first paint, and its first poll comes an interval later.
+        let drawn = if big {
+            drawn.map_or("?".into(), |ms| format!("{ms:.0} ms"))
+        } else {
+            "with the HTML".into()
+        };
         println!(
-            "browser: update {round} of all {WORKERS} rows from the status JSON took {} ms",
-            page.eval("document.body.dataset.renderMs")?
-                .as_str()
-                .unwrap_or("?")
+            "| {workers} | {kind} | {size:.1} KB | {server:.0} ms | {paint} | {drawn} | {own:.1} ms | {total:.0} ms |",
+            kind = if big { "big-job" } else { "a bar each" },
+            size = bytes as f64 / 1024.0,
+            server = median(served),
+            paint = paint.map_or("?".into(), |ms| format!("{ms:.0} ms")),
         );
     }
     Ok(())
