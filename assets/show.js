@@ -853,10 +853,16 @@
   body.dataset.renders = "0";
   setInterval(tickAgo, 5000);
   if (big) {
-    // The lists come from the first poll, at once.
-    big.refresh().then(function () {
-      followAddress();
-      setTimeout(poll, interval * 1000);
+    // The lists come from the first poll, asked for once the summary is
+    // on screen: answering it costs the server a pass over the job, and
+    // on a busy machine that would hold up the first paint.
+    requestAnimationFrame(function () {
+      setTimeout(function () {
+        big.refresh().then(function () {
+          followAddress();
+          setTimeout(poll, interval * 1000);
+        });
+      }, 0);
     });
   } else {
     followAddress();
