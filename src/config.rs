@@ -196,7 +196,8 @@ const MAX_THREADS: usize = 1024;
 const MAX_CONNECTIONS: usize = 100_000;
 
 /// `--max-unsent-mib` when not given. The largest answer, the show page of
-/// a job at the default `--max-workers-per-job` (100,000), is about 43 MB,
+/// a job at the default `--max-workers-per-job` (100,000) listing every
+/// worker (with `--list-all-up-to` raised to it), is about 43 MB,
 /// of which a client that does not read leaves about 39 MB unsent: 256 MiB
 /// lets six such clients (and many more of smaller pages) be served at
 /// once, while 4,096 connections (`--max-connections`) could otherwise
