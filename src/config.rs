@@ -424,8 +424,10 @@ mod tests {
     fn list_all_up_to_takes_any_count() {
         let config = parse(&["progressd", "--list-all-up-to", "0"]).expect("valid");
         assert_eq!(config.list_all_up_to, 0, "every job paged");
-        let e = parse(&["progressd", "--list-all-up-to", "-1"]).expect_err("negative");
-        assert!(e.contains("--list-all-up-to"), "{e}");
+        for bad in ["--list-all-up-to=-1", "--list-all-up-to=many"] {
+            let e = parse(&["progressd", bad]).expect_err(bad);
+            assert!(e.contains("--list-all-up-to"), "{e}");
+        }
     }
 
     #[test]
