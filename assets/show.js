@@ -855,15 +855,21 @@
   if (big) {
     // The lists come from the first poll, asked for once the summary is
     // on screen: answering it costs the server a pass over the job, and
-    // on a busy machine that would hold up the first paint.
+    // on a busy machine that would hold up the first paint. Where no frame
+    // comes (a hidden frame, a screenshot tool), after a second.
+    var listsAsked = false;
+    var askForLists = function () {
+      if (listsAsked) return;
+      listsAsked = true;
+      big.refresh().then(function () {
+        followAddress();
+        setTimeout(poll, interval * 1000);
+      });
+    };
     requestAnimationFrame(function () {
-      setTimeout(function () {
-        big.refresh().then(function () {
-          followAddress();
-          setTimeout(poll, interval * 1000);
-        });
-      }, 0);
+      setTimeout(askForLists, 0);
     });
+    setTimeout(askForLists, 1000);
   } else {
     followAddress();
     setTimeout(poll, interval * 1000);
