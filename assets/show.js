@@ -1,8 +1,12 @@
 // progressd show page: fetches the job's status JSON every `interval`
 // seconds and updates the server-rendered bars in place (no reload, the
-// scroll position stays). Every figure comes from the JSON (computed by the
-// server); this script only formats and places them. Client text is only
-// ever set as textContent or a data attribute, never as HTML.
+// scroll position stays). A big job's page (body.big-job) lists no worker from
+// the server: it fetches pages of status (the workers that need attention,
+// and the page of workers chosen with its filter, search, order and pager)
+// and updates those in place the same way. Every figure comes from the JSON
+// (computed by the server); this script only formats and places them.
+// Client text is only ever set as textContent or a data attribute, never as
+// HTML.
 (function () {
   "use strict";
 
@@ -12,6 +16,9 @@
   var statusUrl = body.dataset.status;
   var interval = Math.max(1, Number(body.dataset.interval) || 30);
   var list = document.getElementById("workers");
+  // Every list of worker rows on the page (the big-job page adds its
+  // attention list).
+  var lists = [list];
   var icons = {
     running: "\u25b6",
     done: "\u2714",
@@ -334,17 +341,30 @@
     history.replaceState(null, "", location.pathname + location.search + hash);
   }
 
+  // The row of `workid` in one of the lists, if it is on the page.
+  function rowOf(workid) {
+    for (var l = 0; l < lists.length; l++) {
+      var rows = lists[l].children;
+      for (var i = 0; i < rows.length; i++) {
+        if (rows[i].dataset.workid === workid) return rows[i];
+      }
+    }
+    return null;
+  }
+
+  // Opens the row named by the address (#worker=ID). On the big-job page
+  // a worker that is on neither list is looked for with the search box.
   function openFromAddress() {
     var m = /^#worker=(.*)$/.exec(location.hash);
     if (!m) return;
     var workid = decodeURIComponent(m[1]);
-    var rows = list.children;
-    for (var i = 0; i < rows.length; i++) {
-      if (rows[i].dataset.workid === workid) {
-        if (!rows[i].detail) openDetail(rows[i]);
-        rows[i].scrollIntoView({ block: "center" });
-        return;
-      }
+    var li = rowOf(workid);
+    if (li) {
+      if (!li.detail) openDetail(li);
+      li.scrollIntoView({ block: "center" });
+    } else if (big && big.pendingOpen !== workid) {
+      big.pendingOpen = workid;
+      big.show({ q: workid });
     }
   }
 
@@ -355,15 +375,17 @@
   function tickAgo() {
     var now = serverNow();
     if (lastReport !== null) setText(document.getElementById("last"), span(now - lastReport) + " ago");
-    var rows = list.children;
-    for (var i = 0; i < rows.length; i++) {
-      var ago = parts(rows[i]).ago;
-      setText(ago, ago.dataset.t ? span(now - Number(ago.dataset.t)) + " ago" : "no report");
-    }
+    lists.forEach(function (l) {
+      var rows = l.children;
+      for (var i = 0; i < rows.length; i++) {
+        var ago = parts(rows[i]).ago;
+        setText(ago, ago.dataset.t ? span(now - Number(ago.dataset.t)) + " ago" : "no report");
+      }
+    });
   }
 
-  function render(job) {
-    var started = performance.now();
+  // The job's title, summary, counts and burn-up from a status answer.
+  function renderSummary(job) {
     skew = job.now * 1000 - Date.now();
     var s = job.summary;
     medianRate = s.median_rate;
@@ -387,17 +409,18 @@
     etaWrap.hidden = s.eta_seconds === null;
     if (s.eta_seconds !== null) setText(document.getElementById("eta"), etaText(s.eta_seconds));
     document.getElementById("eta-note").hidden = s.not_started === 0;
-    document.getElementById("waiting").hidden = job.workers.length > 0;
     document.getElementById("gone").hidden = true;
     body.classList.remove("gone");
+  }
 
-    // Rows: reuse by workid, create what is new, drop what is gone, and
-    // keep the server's order, all in one pass.
+  // `list`'s rows made to show `workers`: reuse by workid, create what is
+  // new, drop what is gone, and keep the server's order, all in one pass.
+  function reconcile(list, workers) {
     var rows = new Map();
     var children = list.children;
     for (var i = 0; i < children.length; i++) rows.set(children[i].dataset.workid, children[i]);
     var next = list.firstElementChild;
-    job.workers.forEach(function (w) {
+    workers.forEach(function (w) {
       var li = rows.get(w.workid);
       if (li) rows.delete(w.workid);
       else li = newRow(w.workid);
@@ -409,11 +432,26 @@
     rows.forEach(function (li) {
       li.remove();
     });
-    tickAgo();
+  }
+
+  // Counts a finished update, how long it took and, the first time, when
+  // it was done (from the start of the page's load), for anyone checking
+  // a large job.
+  function rendered(ms) {
     renders += 1;
     body.dataset.renders = String(renders);
-    // How long the last update took, for anyone checking a large job.
-    body.dataset.renderMs = (performance.now() - started).toFixed(1);
+    body.dataset.renderMs = ms.toFixed(1);
+    if (renders === 1) body.dataset.firstRenderAt = performance.now().toFixed(1);
+  }
+
+  // The page of a job read whole: every worker from one status answer.
+  function render(job) {
+    var started = performance.now();
+    renderSummary(job);
+    document.getElementById("waiting").hidden = job.workers.length > 0;
+    reconcile(list, job.workers);
+    tickAgo();
+    rendered(performance.now() - started);
   }
 
   // Says what kept the last status request from an answer: "unreachable"
@@ -441,27 +479,342 @@
     notice.hidden = false;
   }
 
-  // Fetches the status once and shows it.
-  function refresh() {
-    return fetch(statusUrl, { cache: "no-store" })
+  // Fetches a status answer: {job} when there is one, {refused: message}
+  // for a 400, null otherwise (having said why).
+  function fetchStatus(url) {
+    return fetch(url, { cache: "no-store" })
       .then(function (r) {
         if (r.status === 401) trouble("refused");
-        else trouble(r.ok || r.status === 404 ? null : "unreachable");
+        else trouble(r.ok || r.status === 404 || r.status === 400 ? null : "unreachable");
         if (r.status === 404) {
           // Deleted or expired: say so and grey out what is left.
           document.getElementById("gone").hidden = false;
           body.classList.add("gone");
           return null;
         }
-        return r.ok ? r.json() : null;
-      })
-      .then(function (job) {
-        if (job) render(job);
+        if (r.status === 400) {
+          return r.text().then(function (text) {
+            return { refused: text.trim() };
+          });
+        }
+        if (!r.ok) return null;
+        return r.json().then(function (job) {
+          return { job: job };
+        });
       })
       .catch(function () {
         trouble("unreachable");
+        return null;
       });
   }
+
+  // Fetches the status once and shows it.
+  var refresh = function () {
+    var started = performance.now();
+    return fetchStatus(statusUrl).then(function (answer) {
+      if (!answer || !answer.job) return;
+      render(answer.job);
+      // From the request to the page drawn.
+      body.dataset.pollMs = (performance.now() - started).toFixed(1);
+    });
+  };
+
+  // The page of a job too big to list whole: a histogram from the summary,
+  // the workers that need attention, and the workers a page at a time.
+  // Each poll asks for two pages of status (each with the summary), never
+  // for every worker.
+  function BigJob() {
+    var self = this;
+    var pageSize = Number(body.dataset.pageSize) || 100;
+    var attentionUrl = statusUrl + "&" + body.dataset.attention;
+    var attentionList = document.getElementById("attention");
+    var panel = document.getElementById("list-panel");
+    var search = document.getElementById("search");
+    var sort = document.getElementById("sort");
+    var chips = Array.prototype.slice.call(document.querySelectorAll(".chip[data-state]"));
+    var buttons = {
+      first: document.getElementById("page-first"),
+      prev: document.getElementById("page-prev"),
+      next: document.getElementById("page-next"),
+      last: document.getElementById("page-last"),
+    };
+    // What the list shows: states (none: all), workid text, order, start.
+    var view = { states: [], q: "", sort: "workid", offset: 0 };
+    var matched = 0;
+    // Only the answer to the latest request of each list is drawn.
+    var askedPage = 0;
+    var askedAttention = 0;
+    // The summary drawn last, by its time, so an older answer never
+    // replaces a newer one.
+    var summaryAt = -Infinity;
+    var renderMs = 0;
+
+    lists.push(attentionList);
+    this.pendingOpen = null;
+
+    function pageUrl() {
+      var url = statusUrl + "&limit=" + pageSize + "&offset=" + view.offset + "&sort=" + view.sort;
+      if (view.states.length) url += "&state=" + view.states.join(",");
+      if (view.q) url += "&q=" + encodeURIComponent(view.q);
+      return url;
+    }
+
+    function summary(job) {
+      if (job.now < summaryAt) return;
+      summaryAt = job.now;
+      renderSummary(job);
+      drawHistogram(job.summary.histogram);
+      chips.forEach(function (chip) {
+        setText(document.getElementById("c-" + chip.dataset.state), String(job.summary[chip.dataset.state]));
+      });
+    }
+
+    function plural(n, word) {
+      return n + " " + word + (n === 1 ? "" : "s");
+    }
+
+    function drawPage(job) {
+      var p = job.page;
+      matched = p.matched;
+      // Fewer match than before (workers recovered, a narrower search):
+      // the last page that has any.
+      if (!job.workers.length && matched > 0 && view.offset > 0) {
+        view.offset = Math.floor((matched - 1) / pageSize) * pageSize;
+        load();
+        return;
+      }
+      reconcile(list, job.workers);
+      var empty = document.getElementById("list-empty");
+      empty.hidden = job.workers.length > 0;
+      setText(empty, "No worker matches" + (view.states.length ? " these states" : "") + (view.q ? " and this search" : "") + ".");
+      var pages = Math.max(1, Math.ceil(matched / pageSize));
+      var page = Math.floor(view.offset / pageSize) + 1;
+      setText(document.getElementById("page-of"), "page " + page + " of " + pages);
+      buttons.first.disabled = buttons.prev.disabled = view.offset === 0;
+      buttons.next.disabled = buttons.last.disabled = view.offset + pageSize >= matched;
+      var all = view.states.length === 0 && !view.q;
+      var note = job.workers.length
+        ? (view.offset + 1) + "\u2013" + (view.offset + job.workers.length) + " of " + plural(matched, all ? "worker" : "matching worker")
+        : plural(matched, all ? "worker" : "matching worker");
+      setText(document.getElementById("list-note"), note);
+      if (self.pendingOpen !== null) {
+        var li = rowOf(self.pendingOpen);
+        self.pendingOpen = null;
+        if (li) {
+          if (!li.detail) openDetail(li);
+          li.scrollIntoView({ block: "center" });
+        }
+      }
+    }
+
+    function drawAttention(job) {
+      reconcile(attentionList, job.workers);
+      var n = job.page.matched;
+      var empty = document.getElementById("attention-empty");
+      empty.hidden = n > 0;
+      setText(empty, "Nothing needs attention: no worker has failed, gone stale or fallen behind.");
+      setText(
+        document.getElementById("attention-note"),
+        n === 0 ? "" : n > job.workers.length ? "the " + job.workers.length + " worst of " + n + ", worst first" : plural(n, "worker") + ", worst first"
+      );
+      document.getElementById("attention-all").hidden = n <= job.workers.length;
+    }
+
+    // Asks for the page `view` names and draws it; `busy` dims the list
+    // while a person waits for it (never for a poll).
+    function load(busy) {
+      var asked = ++askedPage;
+      if (busy) panel.classList.add("loading");
+      return fetchStatus(pageUrl()).then(function (answer) {
+        if (asked !== askedPage) return;
+        panel.classList.remove("loading");
+        if (!answer) return;
+        if (answer.refused) {
+          reconcile(list, []);
+          var empty = document.getElementById("list-empty");
+          empty.hidden = false;
+          setText(empty, answer.refused);
+          return;
+        }
+        var started = performance.now();
+        summary(answer.job);
+        drawPage(answer.job);
+        tickAgo();
+        renderMs += performance.now() - started;
+      });
+    }
+
+    function loadAttention() {
+      var asked = ++askedAttention;
+      return fetchStatus(attentionUrl).then(function (answer) {
+        if (asked !== askedAttention || !answer || !answer.job) return;
+        var started = performance.now();
+        summary(answer.job);
+        drawAttention(answer.job);
+        tickAgo();
+        renderMs += performance.now() - started;
+      });
+    }
+
+    // One poll: the visible page and the attention list, at once.
+    this.refresh = function () {
+      var started = performance.now();
+      renderMs = 0;
+      return Promise.all([load(false), loadAttention()]).then(function () {
+        rendered(renderMs);
+        // From the requests to the page drawn.
+        body.dataset.pollMs = (performance.now() - started).toFixed(1);
+      });
+    };
+
+    // Shows the list as `change` says (states, q, sort), from its first
+    // page; the controls follow.
+    this.show = function (change) {
+      if (change.states !== undefined) view.states = change.states;
+      if (change.q !== undefined) view.q = change.q;
+      if (change.sort !== undefined) view.sort = change.sort;
+      view.offset = 0;
+      chips.forEach(function (chip) {
+        chip.setAttribute("aria-pressed", String(view.states.indexOf(chip.dataset.state) >= 0));
+      });
+      if (search.value !== view.q) search.value = view.q;
+      if (sort.value !== view.sort) sort.value = view.sort;
+      return load(true);
+    };
+
+    function goTo(offset) {
+      view.offset = Math.max(0, offset);
+      load(true).then(function () {
+        // Paging from the foot of the list: back to its head.
+        if (panel.getBoundingClientRect().top < 0) panel.scrollIntoView({ block: "start" });
+      });
+    }
+
+    chips.forEach(function (chip) {
+      chip.addEventListener("click", function () {
+        var state = chip.dataset.state;
+        var states = chips
+          .map(function (c) { return c.dataset.state; })
+          .filter(function (s) {
+            var on = view.states.indexOf(s) >= 0;
+            return s === state ? !on : on;
+          });
+        self.show({ states: states });
+      });
+    });
+    var typing = null;
+    search.addEventListener("input", function () {
+      clearTimeout(typing);
+      typing = setTimeout(function () {
+        self.show({ q: search.value });
+      }, 250);
+    });
+    sort.addEventListener("change", function () {
+      self.show({ sort: sort.value });
+    });
+    buttons.first.addEventListener("click", function () { goTo(0); });
+    buttons.prev.addEventListener("click", function () { goTo(view.offset - pageSize); });
+    buttons.next.addEventListener("click", function () { goTo(view.offset + pageSize); });
+    buttons.last.addEventListener("click", function () {
+      goTo(Math.floor(Math.max(matched - 1, 0) / pageSize) * pageSize);
+    });
+    document.getElementById("attention-all").addEventListener("click", function () {
+      self.show({ states: ["failed", "stale", "slow"], q: "", sort: "attention" }).then(function () {
+        panel.scrollIntoView({ block: "start" });
+      });
+    });
+    // The browser may have kept what was typed or chosen across a reload.
+    view.q = search.value;
+    view.sort = sort.value || "workid";
+  }
+
+  // The histogram's columns from `summary.histogram`: each a stack of its
+  // states, to scale with the fullest column, its count above and its
+  // words for tooltips and screen readers.
+  var histStates = ["running", "done", "failed", "stale", "not_started"];
+  var histWords = { running: "running", done: "done", failed: "failed", stale: "stale", not_started: "not started" };
+
+  // A bucket's range and workers in words, as the server's bucket_text().
+  function bucketText(i, counts) {
+    var total = counts.reduce(function (a, b) { return a + b; }, 0);
+    var text = i * 5 + "\u2013" + (i + 1) * 5 + " %: " + total + " worker" + (total === 1 ? "" : "s");
+    var states = [];
+    counts.forEach(function (n, k) {
+      if (n > 0) states.push(n + " " + histWords[histStates[k]]);
+    });
+    return states.length ? text + ": " + states.join(", ") : text;
+  }
+
+  // A count in at most five characters, as the server's compact().
+  function compact(n) {
+    function tenths(t, unit) {
+      return Math.floor(t / 10) + (t % 10 ? "." + (t % 10) : "") + unit;
+    }
+    if (n === 0) return "";
+    if (n < 1000) return String(n);
+    if (n < 100000) return tenths(Math.floor(n / 100), "k");
+    if (n < 1000000) return Math.floor(n / 1000) + "k";
+    return tenths(Math.floor(n / 100000), "M");
+  }
+
+  // How the columns are scaled, as the server's histogram_scale(): a
+  // column of n workers is drawn n / scale of the height, unless n is over
+  // cutAbove. One to three columns over 4 times the next are drawn cut,
+  // full height with a gap, and the rest to scale with the tallest of
+  // them at 85 %; at least three columns stay to scale.
+  function histogramScale(totals) {
+    var filled = totals
+      .filter(function (t) { return t > 0; })
+      .sort(function (a, b) { return b - a; });
+    var cuts = Math.min(3, Math.max(0, filled.length - 3));
+    for (var k = 1; k <= cuts; k++) {
+      if (filled[k - 1] > 4 * filled[k]) return { scale: filled[k] / 0.85, cutAbove: filled[k] };
+    }
+    return { scale: Math.max(1, filled.length ? filled[0] : 0), cutAbove: Infinity };
+  }
+
+  function drawHistogram(histogram) {
+    var columns = document.getElementById("histogram").children;
+    var counts = [];
+    var totals = [];
+    for (var i = 0; i < columns.length; i++) {
+      counts.push(histStates.map(function (s) { return histogram[s][i]; }));
+      totals.push(counts[i].reduce(function (a, b) { return a + b; }, 0));
+    }
+    var scaled = histogramScale(totals);
+    var anyCut = false;
+    for (var c = 0; c < columns.length; c++) {
+      var col = columns[c];
+      if (!col.parts) {
+        col.parts = {
+          n: col.querySelector(".hist-n"),
+          segs: col.querySelectorAll(".seg"),
+          sr: col.querySelector(".sr"),
+        };
+      }
+      var total = totals[c];
+      var cut = total > scaled.cutAbove;
+      anyCut = anyCut || cut;
+      col.classList.toggle("cut", cut);
+      var text = bucketText(c, counts[c]);
+      setText(col.parts.n, compact(total));
+      setText(col.parts.sr, text);
+      if (col.title !== text) col.title = text;
+      // A cut column is full: its states share it.
+      var of = cut ? total : scaled.scale;
+      counts[c].forEach(function (n, k) {
+        var seg = col.parts.segs[k];
+        seg.hidden = n === 0;
+        setClass(seg, "seg s-" + histStates[k]);
+        var height = (100 * n) / of + "%";
+        if (seg.style.height !== height) seg.style.height = height;
+      });
+    }
+    document.getElementById("hist-cut").hidden = !anyCut;
+  }
+
+  var big = body.classList.contains("big-job") ? new BigJob() : null;
+  if (big) refresh = big.refresh;
 
   function poll() {
     refresh().then(function () {
@@ -477,15 +830,17 @@
   });
   var burnUp = document.getElementById("burnup");
   if (burnUp) drawBurnUp(JSON.parse(burnUp.dataset.points || "[]"));
-  list.addEventListener("click", function (e) {
-    var li = e.target.closest(".worker");
-    if (li && !e.target.closest(".detail")) toggleDetail(li);
-  });
-  list.addEventListener("keydown", function (e) {
-    if ((e.key === "Enter" || e.key === " ") && e.target.classList.contains("worker")) {
-      e.preventDefault();
-      toggleDetail(e.target);
-    }
+  lists.forEach(function (l) {
+    l.addEventListener("click", function (e) {
+      var li = e.target.closest(".worker");
+      if (li && !e.target.closest(".detail")) toggleDetail(li);
+    });
+    l.addEventListener("keydown", function (e) {
+      if ((e.key === "Enter" || e.key === " ") && e.target.classList.contains("worker")) {
+        e.preventDefault();
+        toggleDetail(e.target);
+      }
+    });
   });
   function followAddress() {
     try {
@@ -494,9 +849,29 @@
       // A malformed address opens nothing.
     }
   }
-  followAddress();
   window.addEventListener("hashchange", followAddress);
   body.dataset.renders = "0";
   setInterval(tickAgo, 5000);
-  setTimeout(poll, interval * 1000);
+  if (big) {
+    // The lists come from the first poll, asked for once the summary is
+    // on screen: answering it costs the server a pass over the job, and
+    // on a busy machine that would hold up the first paint. Where no frame
+    // comes (a hidden frame, a screenshot tool), after a second.
+    var listsAsked = false;
+    var askForLists = function () {
+      if (listsAsked) return;
+      listsAsked = true;
+      big.refresh().then(function () {
+        followAddress();
+        setTimeout(poll, interval * 1000);
+      });
+    };
+    requestAnimationFrame(function () {
+      setTimeout(askForLists, 0);
+    });
+    setTimeout(askForLists, 1000);
+  } else {
+    followAddress();
+    setTimeout(poll, interval * 1000);
+  }
 })();

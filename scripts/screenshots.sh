@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Screenshots of the show page and the job index, as a person sees them, in
 # headless Chromium: a 10-worker job (one done, one failed, one stale), the
-# same in dark mode, a 1,000-worker job, a job with a roster (two workers not
-# started, one slow) with and without a worker's history opened, and the
-# index.
+# same in dark mode, a 1,000-worker job (past --list-all-up-to, so the
+# big-job page), a job with a roster (two workers not started, one slow)
+# with and without a worker's history opened, the index, and a job of
+# 100,000 workers (30,000 of them reporting: some done, failed, slow or
+# gone stale) on the big-job page, in light, dark and on a phone.
 #
 #   scripts/screenshots.sh [OUTDIR]      (default: ./screenshots)
 #
@@ -50,6 +52,29 @@ for i in $(seq 0 999); do
 done >"$tmp/urls"
 curl -fsS -K "$tmp/urls"
 
+# A job of 100,000 workers: 30,000 report now; after the wait below most
+# report again (some done, some failed, a few far slower than the rest),
+# and those that do not have gone stale. One curl run per round.
+big_round() {
+  local round=$1
+  for i in $(seq 0 29999); do
+    if [ "$round" -eq 0 ]; then
+      echo "url = \"$base/update?jobid=mpi100k&workid=$i&current=0&total=1000&desc=block+$((i % 64))\""
+    else
+      [ $((i % 613)) -eq 5 ] && continue
+      local q="current=$(( 300 + (i * 7919) % 400 ))"
+      [ $((i % 9)) -eq 4 ] && q="current=1000&desc=finished"
+      [ $((i % 997)) -eq 13 ] && q="current=3"
+      [ $((i % 1499)) -eq 7 ] && q="current=$(( (i * 31) % 600 ))&ok=0&desc=MPI_ABORT+on+rank+$i:+out+of+memory"
+      echo "url = \"$base/update?jobid=mpi100k&workid=$i&$q\""
+    fi
+    echo "output = /dev/null"
+  done >"$tmp/urls"
+  curl -fsS -K "$tmp/urls"
+}
+curl -fsS "$base/create?jobid=mpi100k&desc=MPI+reduction,+100000+ranks&workers=100000" >/dev/null
+big_round 0
+
 # A job with a roster of 12: ten report at different paces (rank3 far
 # slower than the rest), two never do.
 curl -fsS "$base/create?jobid=sweep42&desc=Parameter+sweep+42&workers=12" >/dev/null
@@ -85,6 +110,8 @@ for i in $(seq 0 999); do
 done >"$tmp/urls"
 curl -fsS -K "$tmp/urls"
 
+big_round 1
+
 shot() {
   chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
@@ -92,9 +119,14 @@ shot() {
 }
 shot --window-size=1200,720 --screenshot="$out/show-10.png" "$base/show?jobid=obs1234"
 shot --force-dark-mode --window-size=1200,720 --screenshot="$out/show-10-dark.png" "$base/show?jobid=obs1234"
-shot --window-size=1200,1400 --screenshot="$out/show-1000.png" "$base/show?jobid=big"
+# The big-job page draws its lists from requests of its own: give it time.
+big() { shot --virtual-time-budget=10000 "$@"; }
+big --window-size=1200,1400 --screenshot="$out/show-1000.png" "$base/show?jobid=big"
 shot --window-size=420,900 --screenshot="$out/show-10-phone.png" "$base/show?jobid=obs1234"
 shot --window-size=1200,900 --screenshot="$out/show-roster.png" "$base/show?jobid=sweep42"
 shot --virtual-time-budget=3000 --window-size=1200,900 --screenshot="$out/show-roster-detail.png" "$base/show?jobid=sweep42#worker=3"
 shot --window-size=1200,500 --screenshot="$out/index.png" "$base/"
+big --window-size=1200,1500 --screenshot="$out/show-100000.png" "$base/show?jobid=mpi100k"
+big --force-dark-mode --window-size=1200,1500 --screenshot="$out/show-100000-dark.png" "$base/show?jobid=mpi100k"
+big --window-size=420,1600 --screenshot="$out/show-100000-phone.png" "$base/show?jobid=mpi100k"
 ls -l "$out"

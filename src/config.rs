@@ -135,6 +135,17 @@ pub struct ServeArgs {
         global = true
     )]
     pub max_workers: u64,
+    /// The show page lists every worker of a job of up to this many workers;
+    /// a bigger job's page opens with its summary, a histogram of its
+    /// workers' percent and the workers that need attention, and lists its
+    /// workers a page at a time.
+    #[arg(
+        long,
+        env = "PROGRESSD_LIST_ALL_UP_TO",
+        default_value_t = DEFAULT_LIST_ALL_UP_TO,
+        global = true
+    )]
+    pub list_all_up_to: u64,
     /// Token that create, update and delete need (as `Authorization: Bearer
     /// TOKEN` or `token=TOKEN`). Prefer the environment variable: options
     /// show in `ps` to every user of the machine.
@@ -185,13 +196,19 @@ const MAX_THREADS: usize = 1024;
 const MAX_CONNECTIONS: usize = 100_000;
 
 /// `--max-unsent-mib` when not given. The largest answer, the show page of
-/// a job at the default `--max-workers-per-job` (100,000), is about 43 MB,
+/// a job at the default `--max-workers-per-job` (100,000) listing every
+/// worker (with `--list-all-up-to` raised to it), is about 43 MB,
 /// of which a client that does not read leaves about 39 MB unsent: 256 MiB
 /// lets six such clients (and many more of smaller pages) be served at
 /// once, while 4,096 connections (`--max-connections`) could otherwise
 /// hold 170 GB. With the connections' threads and buffers, the server then
 /// stays well under 1 GiB.
 const DEFAULT_MAX_UNSENT_MIB: usize = 256;
+
+/// `--list-all-up-to` when not given: the show page of a job of 500
+/// workers is about 260 KB and is drawn and updated whole in well under a
+/// second; past that, paging serves better than scrolling.
+const DEFAULT_LIST_ALL_UP_TO: u64 = 500;
 
 /// Most MiB accepted for `--max-unsent-mib` (64 GiB).
 const MAX_UNSENT_MIB: usize = 65_536;
@@ -226,6 +243,9 @@ pub struct Config {
     pub max_jobs: u64,
     /// Most workers stored in all jobs, at least 1.
     pub max_workers: u64,
+    /// Jobs of up to this many workers get the show page that lists every
+    /// worker; bigger ones the page that lists them a page at a time.
+    pub list_all_up_to: u64,
     /// The write and read tokens, each 1–256 visible ASCII characters.
     pub tokens: Tokens,
     /// The log level; None: `RUST_LOG`, else info.
@@ -329,6 +349,7 @@ impl Config {
             max_workers_per_job: args.max_workers_per_job,
             max_jobs: args.max_jobs,
             max_workers: args.max_workers,
+            list_all_up_to: args.list_all_up_to,
             tokens,
             log_level,
         })
@@ -360,6 +381,7 @@ impl Config {
             max_workers_per_job: 100_000,
             max_jobs: 1_000_000,
             max_workers: 10_000_000,
+            list_all_up_to: DEFAULT_LIST_ALL_UP_TO,
             tokens: Tokens::default(),
             // One line per request would bury a test's own output.
             log_level: Some(log::LevelFilter::Warn),
@@ -395,6 +417,17 @@ mod tests {
             ),
             (100_000, 1_000_000, 10_000_000)
         );
+        assert_eq!(config.list_all_up_to, 500);
+    }
+
+    #[test]
+    fn list_all_up_to_takes_any_count() {
+        let config = parse(&["progressd", "--list-all-up-to", "0"]).expect("valid");
+        assert_eq!(config.list_all_up_to, 0, "every job paged");
+        for bad in ["--list-all-up-to=-1", "--list-all-up-to=many"] {
+            let e = parse(&["progressd", bad]).expect_err(bad);
+            assert!(e.contains("--list-all-up-to"), "{e}");
+        }
     }
 
     #[test]

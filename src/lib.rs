@@ -143,6 +143,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
                 writer: writer.clone(),
                 fallback_host: config.listen.clone(),
                 index: !config.no_index,
+                list_all_up_to: config.list_all_up_to,
                 tokens: Arc::clone(&tokens),
                 metrics: Arc::clone(&metrics),
                 renders: Arc::clone(&renders),

@@ -1,6 +1,13 @@
 //! HTML for the show page, the page of a job that does not exist (yet), and
 //! the job index; the stylesheet and script they load.
 //!
+//! The show page comes in two sizes. A job read whole gets a bar per worker
+//! ([`show_page`]). A big one (past `--list-all-up-to`) gets
+//! [`big_show_page`], made from its summary alone: a histogram of its
+//! workers' percent, and frames for the lists the script fills from pages
+//! of `status` (the workers that need attention, and every worker a page at
+//! a time), so its HTML stays a few kilobytes whatever the job's size.
+//!
 //! Every string a client sent (jobid, workid, desc) passes through
 //! [`escape`] wherever it lands: text, attributes, and the query of a link
 //! (encoded first, then escaped). The pages load their script and stylesheet
@@ -14,8 +21,8 @@ use std::sync::OnceLock;
 
 use crate::format::{eta, markup_entity, pct, qty, rate_line, span, utc};
 use crate::model::{
-    BarState, Job, JobProgress, JobSummary, SLOW_PEERS, SLOW_SHARE, STALE_FLOOR_SECS, STALE_GAPS,
-    Worker,
+    BarState, HISTOGRAM_STEP, Job, JobProgress, JobSummary, Pick, SLOW_PEERS, SLOW_SHARE,
+    STALE_FLOOR_SECS, STALE_GAPS, Worker,
 };
 
 /// The page's script.
@@ -23,7 +30,8 @@ pub const SHOW_JS: &str = include_str!("../assets/show.js");
 
 const STYLE_BASE: &str = include_str!("../assets/progressd.css");
 
-/// The stylesheet: the static part plus one width class per whole percent.
+/// The stylesheet: the static part plus one width class per whole percent
+/// (the bars) and one height class (the histogram's columns).
 pub fn stylesheet() -> &'static str {
     static CSS: OnceLock<String> = OnceLock::new();
     CSS.get_or_init(|| {
@@ -32,6 +40,10 @@ pub fn stylesheet() -> &'static str {
         for p in 0..=100 {
             // Writing to a String cannot fail.
             let _ = writeln!(css, ".p{p} {{ width: {p}%; }}");
+        }
+        css.push_str("\n/* Histogram heights before the script refines them. */\n");
+        for p in 0..=100 {
+            let _ = writeln!(css, ".h{p} {{ height: {p}%; }}");
         }
         css
     })
@@ -64,6 +76,12 @@ impl Links<'_> {
     /// `ENDPOINT?jobid=…` for a job, encoded and escaped for an attribute.
     fn job(&self, endpoint: &str, jobid: &str) -> String {
         self.with_token(&format!("{endpoint}?jobid={}", encode(jobid)), '&')
+    }
+
+    /// `ENDPOINT?jobid=…&QUERY` for a job; `query` is ASCII the caller
+    /// wrote, never client text.
+    fn job_with(&self, endpoint: &str, jobid: &str, query: &str) -> String {
+        self.with_token(&format!("{endpoint}?jobid={}&{query}", encode(jobid)), '&')
     }
 
     /// `ENDPOINT` with the token, escaped for an attribute.
@@ -210,19 +228,55 @@ fn state_rules() -> String {
 }
 
 /// The show page of `job` at `now`, updating every `interval` seconds and
-/// linking to the rest as `links` says.
+/// linking to the rest as `links` says: every worker's bar, for a job read
+/// whole. Big jobs get [`big_show_page`].
 pub fn show_page(job: &Job, now: f64, interval: u64, links: Links) -> String {
-    let title = if job.desc.is_empty() {
+    let progress = job.progress(now);
+    let mut out = String::with_capacity(2048 + job.workers.len() * 520);
+    page_top(&mut out, job, &progress, now, interval, links, "");
+    notices(&mut out, job.workers.is_empty());
+    out.push_str("<section class=\"panel\">\n<ol id=\"workers\">\n");
+    for w in &job.workers {
+        worker_row(&mut out, w, &progress, now);
+    }
+    let _ = writeln!(
+        out,
+        "</ol>\n<p class=\"legend-note\">{rule}</p>\n</section>\n\
+         <footer>Updates every {interval} s · <a href=\"{status}\">JSON</a>{index} · \
+         progressd</footer>\n</main>\n</body>\n</html>",
+        rule = state_rules(),
+        status = links.job("status", &job.jobid),
+        index = links.index_link(),
+    );
+    out
+}
+
+/// The title a job's page shows: its desc, else its id.
+fn title_of(job: &Job) -> &str {
+    if job.desc.is_empty() {
         &job.jobid
     } else {
         &job.desc
-    };
-    let progress = job.progress(now);
-    let mut out = String::with_capacity(2048 + job.workers.len() * 520);
-    head(&mut out, title, Some(interval), true);
+    }
+}
+
+/// Everything both show pages open with: the head, the body (with the
+/// attributes the script reads, and `body_attrs` first), the title, the
+/// summary and the burn-up.
+fn page_top(
+    out: &mut String,
+    job: &Job,
+    progress: &JobProgress,
+    now: f64,
+    interval: u64,
+    links: Links,
+    body_attrs: &str,
+) {
+    let title = title_of(job);
+    head(out, title, Some(interval), true);
     let _ = writeln!(
         out,
-        "<body data-status=\"{status}\" data-interval=\"{interval}\" data-now=\"{now}\">\n<main>\n\
+        "<body{body_attrs} data-status=\"{status}\" data-interval=\"{interval}\" data-now=\"{now}\">\n<main>\n\
          <header><h1 id=\"title\" title=\"{title}\">{title}</h1>\n\
          <p class=\"sub\">job <code>{jobid}</code> · created {created} · \
          <span id=\"expires\" data-t=\"{expires}\">expires {expires_utc}</span></p></header>",
@@ -233,6 +287,13 @@ pub fn show_page(job: &Job, now: f64, interval: u64, links: Links) -> String {
         expires = job.expires(),
         expires_utc = utc(job.expires()),
     );
+    summary_panel(out, progress, now);
+    burn_up(out, job, progress);
+}
+
+/// The summary: overall percent, workers by state (the colour legend),
+/// the last report and the ETA.
+fn summary_panel(out: &mut String, progress: &JobProgress, now: f64) {
     let overall = progress.percent;
     let _ = write!(
         out,
@@ -291,33 +352,251 @@ pub fn show_page(job: &Job, now: f64, interval: u64, links: Links) -> String {
             " hidden"
         },
     );
-    burn_up(&mut out, job, &progress);
+}
+
+/// The notices under the summary: waiting for a first update (shown when
+/// `waiting`), gone, unreachable.
+fn notices(out: &mut String, waiting: bool) {
     let _ = writeln!(
         out,
         "<p id=\"waiting\" class=\"notice\"{}>Waiting for the first update from a worker. \
          This page updates itself.</p>\n\
          <p id=\"gone\" class=\"notice gone\" hidden>This job no longer exists: it was deleted or expired.</p>\n\
          <p id=\"offline\" class=\"notice gone\" hidden></p>",
-        if job.workers.is_empty() {
-            ""
-        } else {
-            " hidden"
-        }
+        if waiting { "" } else { " hidden" }
     );
-    out.push_str("<section class=\"panel\">\n<ol id=\"workers\">\n");
-    for w in &job.workers {
-        worker_row(&mut out, w, &progress, now);
+}
+
+/// Workers a page of the big-job page lists.
+pub const PAGE_ROWS: u64 = 100;
+
+/// Workers the big-job page lists as needing attention, worst first.
+pub const ATTENTION_ROWS: u64 = 50;
+
+/// The orders the big-job page offers: the `sort=` of `status`, and its
+/// words.
+const SORTS: [(&str, &str); 9] = [
+    ("workid", "workid"),
+    ("-workid", "workid, last first"),
+    ("attention", "needing attention first"),
+    ("percent", "least done first"),
+    ("-percent", "most done first"),
+    ("rate", "slowest first"),
+    ("-rate", "fastest first"),
+    ("updated", "silent longest first"),
+    ("-updated", "latest report first"),
+];
+
+/// The show page of a job too big to list whole (it has `workers`), made
+/// from its row and `progress` alone: the summary and burn-up of the small
+/// page, a histogram of the workers' percent coloured by state, and two
+/// lists the script fills from pages of `status`: the workers that need
+/// attention (failed, stale, slow; worst first), and every worker a page
+/// at a time, with a state filter, a workid search and a choice of order.
+/// Its size does not grow with the job.
+pub fn big_show_page(
+    job: &Job,
+    workers: u64,
+    progress: &JobProgress,
+    now: f64,
+    interval: u64,
+    links: Links,
+) -> String {
+    let mut out = String::with_capacity(24 * 1024);
+    let attention = format!("state=failed,stale,slow&sort=attention&limit={ATTENTION_ROWS}");
+    let attrs = format!(
+        " class=\"big-job\" data-page-size=\"{PAGE_ROWS}\" data-attention=\"{}\"",
+        escape(&attention)
+    );
+    page_top(&mut out, job, progress, now, interval, links, &attrs);
+    notices(&mut out, false);
+    histogram(&mut out, progress);
+    out.push_str(
+        "<section class=\"panel\" id=\"attention-panel\" aria-labelledby=\"attention-title\">\n\
+         <div class=\"panel-head\"><h2 id=\"attention-title\">Needs attention</h2>\
+         <span class=\"panel-note\"><span id=\"attention-note\">failed, stale and slow workers, \
+         worst first</span> <button type=\"button\" class=\"linkish\" id=\"attention-all\" hidden>\
+         list them all below</button></span></div>\n\
+         <ol id=\"attention\" class=\"rows\"></ol>\n\
+         <p id=\"attention-empty\" class=\"empty\">Loading…</p>\n</section>\n",
+    );
+    let _ = write!(
+        out,
+        "<section class=\"panel\" id=\"list-panel\" aria-labelledby=\"list-title\">\n\
+         <div class=\"panel-head\"><h2 id=\"list-title\">Workers</h2>\
+         <span class=\"panel-note\" id=\"list-note\" aria-live=\"polite\">{workers} workers</span></div>\n\
+         <div class=\"controls\">\n<div class=\"chips\" role=\"group\" aria-label=\"list only these states (none: all)\">"
+    );
+    for name in Pick::NAMES {
+        let (class, icon, words, n) = match Pick::named(name) {
+            Some(Pick::State(state)) => (
+                format!("s-{name}"),
+                icon(state),
+                state.words(),
+                progress.count(state),
+            ),
+            _ => ("slow".to_string(), "▼", "slow", progress.slow),
+        };
+        let _ = write!(
+            out,
+            "<button type=\"button\" class=\"chip {class}\" data-state=\"{name}\" aria-pressed=\"false\">\
+             <span class=\"swatch\"></span>{icon} {words} <b id=\"c-{name}\">{n}</b></button>"
+        );
+    }
+    out.push_str(
+        "</div>\n<input type=\"search\" id=\"search\" placeholder=\"workid contains…\" \
+         aria-label=\"list only workids containing (ignoring case)\" maxlength=\"128\" \
+         autocomplete=\"off\" spellcheck=\"false\">\n\
+         <label class=\"sort\">order <select id=\"sort\">",
+    );
+    for (value, words) in SORTS {
+        let _ = write!(out, "<option value=\"{value}\">{words}</option>");
     }
     let _ = writeln!(
         out,
-        "</ol>\n<p class=\"legend-note\">{rule}</p>\n</section>\n\
+        "</select></label>\n</div>\n<ol id=\"workers\" class=\"rows\"></ol>\n\
+         <p id=\"list-empty\" class=\"empty\">Loading…</p>\n\
+         <nav class=\"pager\" aria-label=\"pages of workers\">\
+         <button type=\"button\" id=\"page-first\" disabled>« first</button>\
+         <button type=\"button\" id=\"page-prev\" disabled>‹ previous</button>\
+         <span id=\"page-of\">page 1</span>\
+         <button type=\"button\" id=\"page-next\" disabled>next ›</button>\
+         <button type=\"button\" id=\"page-last\" disabled>last »</button></nav>\n\
+         <p class=\"legend-note\">{rule}</p>\n</section>\n\
+         <noscript><p class=\"notice\">The lists of workers need JavaScript; without it this \
+         page shows the summary and reloads every {interval} s.</p></noscript>\n\
          <footer>Updates every {interval} s · <a href=\"{status}\">JSON</a>{index} · \
          progressd</footer>\n</main>\n</body>\n</html>",
         rule = state_rules(),
-        status = links.job("status", &job.jobid),
+        status = links.job_with("status", &job.jobid, "workers=0"),
         index = links.index_link(),
     );
     out
+}
+
+/// Percent a histogram bucket starts at; the last ends at 100.
+fn bucket_start(bucket: usize) -> f64 {
+    HISTOGRAM_STEP * bucket as f64
+}
+
+/// A bucket's range and its workers by state, in words: the histogram's
+/// text for tooltips and screen readers. The script's `bucketText()` says
+/// the same.
+fn bucket_text(bucket: usize, counts: &[usize; 5]) -> String {
+    let total: usize = counts.iter().sum();
+    let mut text = format!(
+        "{}–{} %: {total} worker{}",
+        bucket_start(bucket),
+        bucket_start(bucket + 1),
+        if total == 1 { "" } else { "s" }
+    );
+    let states: Vec<String> = BarState::ALL
+        .into_iter()
+        .filter(|&s| counts[s as usize] > 0)
+        .map(|s| format!("{} {}", counts[s as usize], s.words()))
+        .collect();
+    if !states.is_empty() {
+        text.push_str(": ");
+        text.push_str(&states.join(", "));
+    }
+    text
+}
+
+/// A count in at most five characters, over a histogram's column: `999`,
+/// `12.3k`, `100k`, `1.2M`; nothing for 0. The script's `compact()` says
+/// the same.
+fn compact(n: usize) -> String {
+    match n {
+        0 => String::new(),
+        1..=999 => n.to_string(),
+        1000..=99_999 => tenths(n / 100, "k"),
+        100_000..=999_999 => format!("{}k", n / 1000),
+        _ => tenths(n / 100_000, "M"),
+    }
+}
+
+/// `tenths` / 10 with its unit, rounded down, without a trailing `.0`.
+fn tenths(tenths: usize, unit: &str) -> String {
+    match tenths % 10 {
+        0 => format!("{}{unit}", tenths / 10),
+        d => format!("{}.{d}{unit}", tenths / 10),
+    }
+}
+
+/// How the histogram's columns are scaled: `(scale, cut_above)`. A column
+/// of `n` workers is drawn `n / scale` of the chart's height, unless `n`
+/// is over `cut_above`. One to three columns far taller than the rest
+/// (over 4 times the next, say 80,000 workers not started at 0 %) would
+/// flatten the others to slivers, so they are drawn cut, at full height
+/// with a gap, and the rest to scale with the tallest of them at 85 %;
+/// at least three columns stay to scale. Their counts are written over
+/// them. The script's `histogramScale()` does the same.
+fn histogram_scale(totals: &[usize]) -> (f64, usize) {
+    let mut filled: Vec<usize> = totals.iter().copied().filter(|&t| t > 0).collect();
+    filled.sort_unstable_by(|a, b| b.cmp(a));
+    let cuts = 3.min(filled.len().saturating_sub(3));
+    for k in 1..=cuts {
+        if filled[k - 1] > filled[k].saturating_mul(4) {
+            return (filled[k] as f64 / 0.85, filled[k]);
+        }
+    }
+    (
+        filled.first().copied().unwrap_or(0).max(1) as f64,
+        usize::MAX,
+    )
+}
+
+/// The histogram of the workers' percent: a column per bucket, stacked by
+/// state, heights as [`histogram_scale`] says (as classes; the script
+/// refines them and redraws the columns from each status answer).
+fn histogram(out: &mut String, progress: &JobProgress) {
+    let totals: Vec<usize> = progress
+        .histogram
+        .iter()
+        .map(|counts| counts.iter().sum())
+        .collect();
+    let (scale, cut_above) = histogram_scale(&totals);
+    let _ = write!(
+        out,
+        "<section class=\"panel hist\" aria-labelledby=\"hist-title\">\n\
+         <div class=\"panel-head\"><h2 id=\"hist-title\">Workers by percent done</h2>\
+         <span class=\"panel-note\">steps of {HISTOGRAM_STEP} %, coloured by state\
+         <span id=\"hist-cut\"{hidden}>; a column with a gap is cut to fit</span></span></div>\n\
+         <ol id=\"histogram\" class=\"hist-cols\">",
+        hidden = if totals.iter().any(|&t| t > cut_above) {
+            ""
+        } else {
+            " hidden"
+        },
+    );
+    for (bucket, (counts, &total)) in progress.histogram.iter().zip(&totals).enumerate() {
+        let text = bucket_text(bucket, counts);
+        let cut = total > cut_above;
+        let _ = write!(
+            out,
+            "<li{class} title=\"{text}\"><span class=\"hist-n\" aria-hidden=\"true\">{n}</span>\
+             <span class=\"hist-bar\" aria-hidden=\"true\">",
+            class = if cut { " class=\"cut\"" } else { "" },
+            n = compact(total),
+        );
+        // A cut column is full: its states share it.
+        let of = if cut { total as f64 } else { scale };
+        for state in BarState::ALL {
+            let count = counts[state as usize];
+            let _ = write!(
+                out,
+                "<span class=\"seg s-{s} h{height}\"{hidden}></span>",
+                s = state.as_str(),
+                height = (100.0 * count as f64 / of).ceil().min(100.0) as u32,
+                hidden = if count == 0 { " hidden" } else { "" },
+            );
+        }
+        let _ = write!(out, "</span><span class=\"sr\">{text}</span></li>");
+    }
+    out.push_str(
+        "</ol>\n<div class=\"hist-axis\" aria-hidden=\"true\"><span>0 %</span><span>25 %</span>\
+         <span>50 %</span><span>75 %</span><span>100 %</span></div>\n</section>\n",
+    );
 }
 
 /// The panel for the burn-up chart of the job's overall percent over time.
@@ -491,5 +770,89 @@ mod tests {
             links.index_link(),
             " · <a href=\"./?token=t%26%3C%22x\">all jobs</a>"
         );
+    }
+
+    #[test]
+    fn every_order_offered_is_one_status_takes() {
+        for (value, _) in SORTS {
+            let name = value.strip_prefix('-').unwrap_or(value);
+            assert!(
+                crate::model::SortBy::ALL.iter().any(|(n, _)| *n == name),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn histogram_counts_fit_over_a_column() {
+        let cases = [
+            (0, ""),
+            (7, "7"),
+            (999, "999"),
+            (1000, "1k"),
+            (1099, "1k"),
+            (1100, "1.1k"),
+            (80_199, "80.1k"),
+            (99_999, "99.9k"),
+            (100_000, "100k"),
+            (999_999, "999k"),
+            (1_250_000, "1.2M"),
+        ];
+        for (n, text) in cases {
+            assert_eq!(compact(n), text, "{n}");
+        }
+        assert_eq!(bucket_text(0, &[0; 5]), "0–5 %: 0 workers");
+        assert_eq!(
+            bucket_text(19, &[3, 1, 0, 0, 0]),
+            "95–100 %: 4 workers: 3 running, 1 done"
+        );
+        assert_eq!(
+            bucket_text(9, &[0, 0, 1, 0, 0]),
+            "45–50 %: 1 worker: 1 failed"
+        );
+    }
+
+    #[test]
+    fn a_column_far_taller_than_the_rest_is_cut() {
+        // 80,000 not started at 0 %, the rest spread out: the first is
+        // cut, the tallest of the rest drawn at 85 %.
+        let totals = [80_000, 900, 1600, 2300, 2800, 0, 2400, 1000, 300];
+        assert_eq!(histogram_scale(&totals), (2800.0 / 0.85, 2800));
+        // Two far taller (not started at 0 %, done at 100 %).
+        let totals = [40_000, 300, 200, 100, 50_000];
+        assert_eq!(histogram_scale(&totals), (300.0 / 0.85, 300));
+        // Only the jump is cut: 10 over 1 is a column to scale.
+        assert_eq!(histogram_scale(&[588, 1, 10, 1]), (10.0 / 0.85, 10));
+        // Nothing far taller: to scale with the tallest.
+        assert_eq!(histogram_scale(&[10, 20, 30, 40]), (40.0, usize::MAX));
+        // Fewer than three columns left to scale: none cut.
+        assert_eq!(histogram_scale(&[99_000, 1, 1]), (99_000.0, usize::MAX));
+        assert_eq!(histogram_scale(&[0; 20]), (1.0, usize::MAX));
+    }
+
+    /// The big page lists no worker itself, so its size does not grow with
+    /// the job's, even with the longest hostile title.
+    #[test]
+    fn the_big_page_is_small_whatever_the_job() {
+        let mut big = job(Vec::new());
+        big.jobid = "\"".repeat(256);
+        big.desc = "<".repeat(1024);
+        big.history = (0..48).map(|i| (f64::from(i), f64::from(i))).collect();
+        let mut progress = job(Vec::new()).progress(11.0);
+        progress.counts = [usize::MAX / 8; 5];
+        progress.histogram = [[usize::MAX / 128; 5]; crate::model::HISTOGRAM_BUCKETS];
+        let links = Links {
+            index: true,
+            token: Some("t"),
+        };
+        let html = big_show_page(&big, u64::MAX, &progress, 11.0, 30, links);
+        assert!(html.len() < 64 * 1024, "{} bytes", html.len());
+        assert!(!html.contains("<<"), "escaped");
+        assert!(html.contains(
+            "data-attention=\"state=failed,stale,slow&amp;sort=attention&amp;limit=50\""
+        ));
+        assert!(html.contains("href=\"status?jobid="));
+        assert!(html.contains("&amp;workers=0&amp;token=t\">JSON</a>"));
+        assert_eq!(html.matches("<script").count(), 1);
     }
 }

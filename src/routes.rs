@@ -69,6 +69,9 @@ pub struct Context {
     pub fallback_host: String,
     /// Whether `/progress/` lists the jobs (`--no-index` turns it off).
     pub index: bool,
+    /// The show page lists every worker of a job of up to this many
+    /// (`--list-all-up-to`), and pages through bigger ones.
+    pub list_all_up_to: u64,
     /// Recent chart renders, shared by every request thread.
     pub renders: Arc<RenderCache>,
     /// The write and read tokens, if the server has them.
@@ -269,20 +272,41 @@ fn jobs(ctx: &Context, form: &Form) -> Result<Response<'static>, Error> {
     Ok(Response::json(&json::job_list(&jobs)))
 }
 
+/// The show page: every worker's bar for a job of up to
+/// `--list-all-up-to` workers, else the big-job page, made from the job's
+/// summary without holding its workers.
 fn show(ctx: &Context, form: &Form, links: Links) -> Result<Response<'static>, Error> {
     let show = ShowPage::from_form(form)?;
-    match store::read_job(&ctx.reader, &show.jobid)? {
-        Some(job) => Ok(Response::html(page::show_page(
-            &job,
-            unix_now(),
-            show.interval,
-            links,
-        ))),
-        None => Ok(
+    let now = unix_now();
+    // One read transaction: the count decides which page, and the page
+    // shows the workers counted.
+    let tx = ctx
+        .reader
+        .unchecked_transaction()
+        .map_err(store::StoreError::from)?;
+    let Some(rows) = store::find_job(&tx, &show.jobid)? else {
+        return Ok(
             Response::html(page::missing_job_page(&show.jobid, show.interval, links))
                 .with_status(404),
-        ),
-    }
+        );
+    };
+    let html = if rows.workers <= ctx.list_all_up_to {
+        let mut job = rows.job.clone();
+        rows.for_each_worker(&tx, |w| job.workers.push(w))?;
+        page::show_page(&job, now, show.interval, links)
+    } else {
+        let progress = rows.progress(&tx, now)?;
+        page::big_show_page(
+            &rows.job,
+            rows.workers,
+            &progress,
+            now,
+            show.interval,
+            links,
+        )
+    };
+    tx.finish().map_err(store::StoreError::from)?;
+    Ok(Response::html(html))
 }
 
 /// Widest picture for a job that does not exist: a small message.

@@ -486,11 +486,18 @@ fn a_slow_answer_does_not_time_out_the_next_request_on_its_connection() {
     assert_eq!(read_response(&mut reader), 200);
 }
 
+/// Workers of the job whose show page is the large answer of these tests.
+const LARGE_PAGE_WORKERS: u64 = 20_000;
+
 /// Creates a job of 20,000 workers whose show page is larger than the
 /// socket buffers hold (Linux's largest send buffer is 4 MiB by default),
-/// and returns the page's size.
+/// and returns the page's size. The server must list every worker of such
+/// a job on its page (`list_all_up_to` of [`LARGE_PAGE_WORKERS`]), as it
+/// did by default before big jobs got a page of their own.
 fn create_job_with_a_large_page(s: &TestServer, jobid: &str) -> usize {
-    let created = s.get(&format!("/progress/create?jobid={jobid}&workers=20000"));
+    let created = s.get(&format!(
+        "/progress/create?jobid={jobid}&workers={LARGE_PAGE_WORKERS}"
+    ));
     assert_eq!(created.status, 200, "{}", created.body);
     let size = s.get(&format!("/progress/show?jobid={jobid}")).bytes.len();
     assert!(size > 8 << 20, "the page is only {size} bytes");
@@ -512,7 +519,10 @@ fn clients_that_never_read_a_large_answer_do_not_hold_the_request_threads() {
     // client that asked for a page of many megabytes and never read it held
     // that thread until --request-timeout. As many such clients as request
     // threads stopped the service (/healthz took 11 s).
-    let s = TestServer::start_with(|c| c.request_timeout = Duration::from_secs(30));
+    let s = TestServer::start_with(|c| {
+        c.list_all_up_to = LARGE_PAGE_WORKERS;
+        c.request_timeout = Duration::from_secs(30);
+    });
     create_job_with_a_large_page(&s, "big");
     let readers: Vec<TcpStream> = (0..s.config.threads + 2)
         .map(|_| {
@@ -577,6 +587,7 @@ fn clients_that_never_read_cannot_make_the_server_keep_more_than_its_budget() {
     // such clients of a 43 MB page made the server hold over 2 GB.
     const BUDGET: usize = 16 << 20;
     let s = TestServer::start_with(|c| {
+        c.list_all_up_to = LARGE_PAGE_WORKERS;
         c.request_timeout = Duration::from_secs(30);
         c.max_unsent_bytes = BUDGET;
     });
@@ -623,7 +634,10 @@ fn clients_that_never_read_cannot_make_the_server_keep_more_than_its_budget() {
 
 #[test]
 fn a_client_that_never_reads_its_answer_is_cut_off_at_the_deadline() {
-    let s = TestServer::start_with(|c| c.request_timeout = Duration::from_secs(1));
+    let s = TestServer::start_with(|c| {
+        c.list_all_up_to = LARGE_PAGE_WORKERS;
+        c.request_timeout = Duration::from_secs(1);
+    });
     let size = create_job_with_a_large_page(&s, "big");
     let mut stream = TcpStream::connect(s.addr()).expect("connect");
     stream
@@ -653,6 +667,7 @@ fn answers_still_being_sent_count_against_the_connection_limit() {
     // even after the connection's own thread is done (`Connection: close`),
     // so --max-connections bounds those threads and the memory they hold.
     let s = TestServer::start_with(|c| {
+        c.list_all_up_to = LARGE_PAGE_WORKERS;
         c.max_connections = 3;
         c.request_timeout = Duration::from_secs(30);
     });
@@ -690,7 +705,7 @@ fn a_large_answer_read_late_arrives_whole_and_in_order() {
     // The part of an answer the socket does not take at once is sent by
     // another thread: it must come whole, before the answer to a request
     // pipelined behind it, and the connection must serve on.
-    let s = TestServer::start();
+    let s = TestServer::start_with(|c| c.list_all_up_to = LARGE_PAGE_WORKERS);
     create_job_with_a_large_page(&s, "big");
     let mut stream = TcpStream::connect(s.addr()).expect("connect");
     stream

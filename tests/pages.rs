@@ -76,6 +76,113 @@ fn show_page_escapes_everything_a_client_sent() {
 }
 
 #[test]
+fn the_big_job_page_escapes_everything_a_client_sent() {
+    // Every job is paged with --list-all-up-to 0.
+    let s = TestServer::start_with(|c| c.list_all_up_to = 0);
+    hostile_job(&s);
+    let r = s.get(&format!(
+        "/progress/show?{}",
+        python_query(&[("jobid", HOSTILE[1])])
+    ));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("class=\"big-job\""));
+    nothing_live(&r.body);
+    assert!(r.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(
+        r.body.contains(
+            "data-status=\"status?jobid=%22%3E%3Cimg+src%3Dx+onerror%3Dalert%282%29%3E\""
+        ),
+        "the jobid, encoded for the script's requests"
+    );
+    assert_eq!(r.body.matches("<script").count(), 1);
+    assert!(
+        r.header("content-security-policy")
+            .is_some_and(|csp| csp.contains("script-src 'self'"))
+    );
+}
+
+/// A big job's page lists no worker itself: the script fetches them a
+/// page at a time. Its HTML is the same few KB at 20,000 workers as at
+/// 501, and far below 200 KB.
+#[test]
+fn the_big_job_page_stays_small_whatever_the_job_size() {
+    let s = TestServer::start();
+    let mut sizes = Vec::new();
+    for (jobid, workers) in [("j501", 501), ("j20000", 20_000)] {
+        let r = s.get(&format!("/progress/create?jobid={jobid}&workers={workers}"));
+        assert_eq!(r.status, 200, "{}", r.body);
+        // Reports with long descs, which a page listing them would carry.
+        for workid in 0..50 {
+            s.update(&[
+                ("jobid", jobid),
+                ("workid", &workid.to_string()),
+                ("current", &(workid * 2).to_string()),
+                ("total", "100"),
+                ("ok", if workid == 7 { "0" } else { "1" }),
+                ("desc", &"<&>".repeat(300)),
+            ]);
+        }
+        let html = s.get(&format!("/progress/show?jobid={jobid}")).body;
+        assert!(html.len() < 200 * 1024, "{jobid}: {} bytes", html.len());
+        assert!(html.contains("class=\"big-job\""), "{jobid}");
+        assert!(!html.contains("class=\"worker"), "{jobid}: no rows");
+        assert!(!html.contains("&lt;&amp;&gt;"), "{jobid}: no desc");
+        // The summary, the histogram's 20 columns, the lists' frames.
+        assert!(html.contains("<b id=\"n-failed\">1</b> failed"), "{jobid}");
+        assert!(html.contains(&format!(
+            "<b id=\"n-not_started\">{}</b> not started",
+            workers - 50
+        )));
+        assert_eq!(html.matches("<span class=\"sr\">").count(), 20);
+        assert!(html.contains(&format!(
+            "<li class=\"cut\" title=\"0–5 %: {} workers: 3 running, {} not started\">",
+            workers - 47,
+            workers - 50
+        )));
+        for id in [
+            "histogram",
+            "attention",
+            "workers",
+            "search",
+            "sort",
+            "page-next",
+        ] {
+            assert!(html.contains(&format!("id=\"{id}\"")), "{jobid}: {id}");
+        }
+        assert!(
+            html.contains("<b id=\"c-failed\">1</b>"),
+            "the filter's count"
+        );
+        sizes.push(html.len());
+    }
+    // The same page but for the figures in it.
+    assert!(sizes[1].abs_diff(sizes[0]) < 100, "{sizes:?}");
+}
+
+/// Up to --list-all-up-to workers (500 unless set) the page is the one it
+/// always was, a bar per worker; one more and it is the big job's.
+#[test]
+fn the_page_lists_every_worker_up_to_the_threshold() {
+    let s = TestServer::start();
+    s.get("/progress/create?jobid=at&workers=500");
+    s.get("/progress/create?jobid=past&workers=501");
+    let at = s.get("/progress/show?jobid=at").body;
+    assert_eq!(at.matches("class=\"worker s-not_started\"").count(), 500);
+    assert!(!at.contains("big-job") && !at.contains("id=\"histogram\""));
+    assert!(at.contains("<body data-status=\"status?jobid=at\""));
+    let past = s.get("/progress/show?jobid=past").body;
+    assert!(past.contains("<body class=\"big-job\""));
+    assert_eq!(past.matches("class=\"worker").count(), 0);
+
+    let low = TestServer::start_with(|c| c.list_all_up_to = 2);
+    for workid in ["a", "b", "c"] {
+        low.report_percents("three", &[(workid, "1", "1")]);
+        let html = low.get("/progress/show?jobid=three").body;
+        assert_eq!(html.contains("big-job"), workid == "c", "after {workid}");
+    }
+}
+
+#[test]
 fn index_escapes_everything_a_client_sent() {
     let s = TestServer::start();
     hostile_job(&s);

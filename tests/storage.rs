@@ -399,7 +399,20 @@ fn an_answer_still_being_sent_at_sigterm_arrives_whole() -> TestResult {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("send.sqlite3");
-    let mut server = serve_binary(&db)?;
+    // A page with a bar per worker, the large answer (past 500 workers the
+    // show page is otherwise the big-job page, a few KB).
+    let mut command = progressd();
+    command
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--list-all-up-to",
+            "20000",
+            "--db",
+        ])
+        .arg(&db);
+    let mut server = BinaryServer::spawn(command)?;
     let created = common::raw_exchange(
         &server.addr,
         b"GET /progress/create?jobid=big&workers=20000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
