@@ -125,14 +125,29 @@ impl JobRows {
         // Only the figures: no id or text to copy, and a history (for the
         // rate) only where a rate counts, for a running worker.
         let mut stmt = conn.prepare_cached(
-            "SELECT '', current, total, ok, '', first_seen, updated,
-                    CASE WHEN updates > 0 AND ok AND current < total THEN history END,
-                    updates, NULL
+            "SELECT current, total, ok, first_seen, updated, updates,
+                    CASE WHEN state = 'running' THEN history END
                FROM workers WHERE job = ?1",
         )?;
         let mut rows = stmt.query([self.id])?;
         while let Some(row) = rows.next()? {
-            tally.add(&worker_from(row)?);
+            let history = row
+                .get_ref(6)?
+                .as_blob_or_null()
+                .map_err(rusqlite::Error::from)?;
+            tally.add(&Worker {
+                workid: String::new(),
+                current: row.get(0)?,
+                total: row.get(1)?,
+                ok: row.get(2)?,
+                desc: String::new(),
+                first_seen: row.get(3)?,
+                updated: row.get(4)?,
+                rate: history
+                    .and_then(|blob| history::recent_rate(&history::decode_recent(Some(blob)))),
+                updates: row.get(5)?,
+                seq: None,
+            });
         }
         Ok(tally.finish())
     }
@@ -268,7 +283,8 @@ struct PickQuery<'a> {
     condition: String,
     pick: &'a WorkerPick,
     now: f64,
-    slow_below: f64,
+    /// Rates below this are slow; none without a median.
+    slow_below: Option<f64>,
 }
 
 impl<'a> PickQuery<'a> {
@@ -293,8 +309,7 @@ impl<'a> PickQuery<'a> {
             condition,
             pick,
             now,
-            // Without a median nothing is slow.
-            slow_below: median_rate.map_or(f64::NEG_INFINITY, |m| SLOW_SHARE * m),
+            slow_below: median_rate.map(|m| SLOW_SHARE * m),
         }
     }
 
@@ -302,7 +317,7 @@ impl<'a> PickQuery<'a> {
         let mut values = vec![
             (":job", Value::Integer(job)),
             (":now", Value::Real(self.now)),
-            (":slow_below", Value::Real(self.slow_below)),
+            (":slow_below", self.slow_below.map_or(Value::Null, Value::Real)),
         ];
         if let Some(text) = &self.pick.text {
             values.push((":text", Value::Text(text.clone())));
@@ -325,7 +340,8 @@ impl Pick {
             Pick::State(BarState::Running) => "(state = 'running' AND stale_at >= :now)",
             Pick::State(BarState::Stale) => "(state = 'running' AND stale_at < :now)",
             Pick::Slow => {
-                "(state = 'running' AND stale_at >= :now \
+                // Without a median nothing is slow, and no rate is read.
+                "(state = 'running' AND stale_at >= :now AND :slow_below IS NOT NULL \
                   AND history_rate(history) < :slow_below)"
             }
         }
@@ -345,7 +361,8 @@ impl SortBy {
             SortBy::Attention => {
                 "CASE WHEN state = 'failed' THEN 0.0
                       WHEN state = 'running' AND stale_at < :now THEN 1.0
-                      WHEN state = 'running' AND history_rate(history) < :slow_below THEN 2.0
+                      WHEN state = 'running' AND :slow_below IS NOT NULL
+                           AND history_rate(history) < :slow_below THEN 2.0
                       WHEN state = 'running' THEN 3.0
                       WHEN state = 'not_started' THEN 4.0
                       ELSE 5.0 END"
