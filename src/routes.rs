@@ -291,9 +291,7 @@ fn show(ctx: &Context, form: &Form, links: Links) -> Result<Response<'static>, E
         );
     };
     let html = if rows.workers <= ctx.list_all_up_to {
-        let mut job = rows.job.clone();
-        rows.for_each_worker(&tx, |w| job.workers.push(w))?;
-        page::show_page(&job, now, show.interval, links)
+        page::show_page(&rows.whole(&tx)?, now, show.interval, links)
     } else {
         let progress = rows.progress(&tx, now)?;
         page::big_show_page(

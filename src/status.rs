@@ -91,8 +91,7 @@ pub fn status<'c>(
         }
         WorkerList::All if rows.workers <= WHOLE_UP_TO && query.pick.since.is_none() => {
             // Small enough to hold: one pass, and sent with its length.
-            let mut job = rows.job.clone();
-            rows.for_each_worker(&tx, |w| job.workers.push(w))?;
+            let job = rows.whole(&tx)?;
             tx.finish().map_err(StoreError::from)?;
             let progress = job.progress(now);
             json::write_status_head(&mut out, &job, &progress, now, &extras);

@@ -25,12 +25,10 @@ pub fn read_job(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreErro
 }
 
 fn read_job_in(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreError> {
-    let Some(rows) = find_job(conn, jobid)? else {
-        return Ok(None);
-    };
-    let mut job = rows.job.clone();
-    rows.for_each_worker(conn, |w| job.workers.push(w))?;
-    Ok(Some(job))
+    match find_job(conn, jobid)? {
+        Some(rows) => rows.whole(conn).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// The columns [`worker_from`] reads, after which a query may add its own.
@@ -116,6 +114,13 @@ impl JobRows {
             each(worker_from(row)?);
         }
         Ok(())
+    }
+
+    /// The job with all its workers: for a job small enough to hold.
+    pub fn whole(&self, conn: &Connection) -> Result<Job, StoreError> {
+        let mut job = self.job.clone();
+        self.for_each_worker(conn, |w| job.workers.push(w))?;
+        Ok(job)
     }
 
     /// The job's progress at `now`, from one pass over its workers (in
