@@ -48,7 +48,12 @@ CREATE TABLE workers_scaled (
     percent_micro INTEGER GENERATED ALWAYS AS (
                    CASE WHEN updates = 0 THEN 0
                         WHEN total <= 0 OR current >= total THEN 100000000
-                        ELSE MIN(CAST(ROUND(current * 100.0 / total * 1000000.0) AS INTEGER),
+                        -- As the model: scaled first, unless scaling overflows
+                        -- (9e999 is SQLite's infinity).
+                        WHEN current * 100.0 < 9e999
+                        THEN MIN(CAST(ROUND(current * 100.0 / total * 1000000.0) AS INTEGER),
+                                 99999999)
+                        ELSE MIN(CAST(ROUND(current / total * 100.0 * 1000000.0) AS INTEGER),
                                  99999999) END) STORED,
     PRIMARY KEY (job, sortkey)
 ) WITHOUT ROWID;

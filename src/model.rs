@@ -612,6 +612,14 @@ pub struct WorkerOrder {
     pub descending: bool,
 }
 
+impl WorkerOrder {
+    /// The order as `sort=` names it: `-` first when largest first.
+    pub fn name(self) -> String {
+        let minus = if self.descending { "-" } else { "" };
+        format!("{minus}{}", self.by.name())
+    }
+}
+
 /// What a page of workers is ordered by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SortBy {

@@ -837,7 +837,7 @@ impl StatusQuery {
 /// order's name, then the value ordered by (its bits, in hex; none for
 /// workid), then the workid's natural key in hex, dot-separated.
 pub fn cursor_text(order: WorkerOrder, key: &PageKey) -> String {
-    let mut text = String::from(order.by.name());
+    let mut text = order.name();
     if order.by != SortBy::Workid {
         text.push('.');
         text.push_str(&format!("{:016x}", key.value.to_bits()));
@@ -854,11 +854,11 @@ fn cursor(text: &str, order: WorkerOrder) -> Result<PageKey, ParamError> {
     let bad = |why: &str| ParamError::new("cursor", format!("{why}; use the page's next cursor"));
     let mut parts = text.split('.');
     let name = parts.next().unwrap_or_default();
-    if name != order.by.name() {
+    if name != order.name() {
         return Err(bad(&format!(
             "was made for sort={}, not sort={}",
             one_line(name, 20),
-            order.by.name()
+            order.name()
         )));
     }
     let value = if order.by == SortBy::Workid {

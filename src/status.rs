@@ -72,11 +72,7 @@ pub fn status<'c>(
                     None => rows.count(&tx, &query.pick, now, median)?,
                 },
                 limit: *limit,
-                sort: format!(
-                    "{}{}",
-                    if order.descending { "-" } else { "" },
-                    order.by.name()
-                ),
+                sort: order.name(),
                 next,
             });
             json::write_status_head(&mut out, &rows.job, &progress, now, &extras);

@@ -181,13 +181,8 @@ impl JobRows {
             PageStart::After(_) => {
                 // The key is the last row's order: its value (or none when
                 // ordered by workid) and its sortkey, which breaks ties.
-                let (newer, older) = if pick.order.descending {
-                    ("<", ">")
-                } else {
-                    (">", "<")
-                };
+                let newer = if pick.order.descending { "<" } else { ">" };
                 let tie = match pick.order.by {
-                    SortBy::Workid if pick.order.descending => format!("sortkey {older} :key"),
                     SortBy::Workid => format!("sortkey {newer} :key"),
                     _ => format!("(v {newer} :value OR (v = :value AND sortkey > :key))"),
                 };
@@ -237,10 +232,14 @@ impl JobRows {
     ) -> Result<Vec<(WorkerHistory, Vec<u8>)>, StoreError> {
         let mut stmt = conn.prepare_cached(
             "SELECT workid, history, sortkey FROM workers
-              WHERE job = ?1 AND (?2 IS NULL OR sortkey > ?2)
+              WHERE job = ?1 AND sortkey > ?2
               ORDER BY sortkey LIMIT ?3",
         )?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // Every key is longer than the empty one, which starts the walk (a
+        // plain range on the key: `?2 IS NULL OR` made SQLite scan from the
+        // job's first row for every slice).
+        let after = after.unwrap_or_default();
         let page = stmt
             .query_map(params![self.id, after, limit], |row| {
                 Ok((
@@ -322,7 +321,10 @@ impl<'a> PickQuery<'a> {
         let mut values = vec![
             (":job", Value::Integer(job)),
             (":now", Value::Real(self.now)),
-            (":slow_below", self.slow_below.map_or(Value::Null, Value::Real)),
+            (
+                ":slow_below",
+                self.slow_below.map_or(Value::Null, Value::Real),
+            ),
         ];
         if let Some(text) = &self.pick.text {
             values.push((":text", Value::Text(text.clone())));
@@ -445,6 +447,14 @@ pub fn list_jobs(conn: &Connection, limit: u64, now: f64) -> Result<Vec<JobSumma
         })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
+}
+
+/// The writer's time for its last committed batch (0 for a new database).
+pub(super) fn read_clock(conn: &Connection) -> rusqlite::Result<f64> {
+    conn.prepare_cached("SELECT stamp FROM writer_clock")?
+        .query_row([], |row| row.get(0))
+        .optional()
+        .map(|stamp| stamp.unwrap_or(0.0))
 }
 
 /// The row id, stored `updated` and worker count of a job, or `None`.

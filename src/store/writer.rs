@@ -178,10 +178,10 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
         moved: false,
     };
     let mut log = LogKeeper::new(Arc::clone(&duties.log_pages));
-    // The batches' times never go backwards, even when the clock does, so
-    // a reader that has seen one batch's time has seen every row stamped
-    // up to it (`status?since=`).
-    let mut clock = 0.0_f64;
+    // Each batch's time is later than the last one's, across restarts and
+    // even when the clock steps back, so a reader that has seen one
+    // batch's time has seen every row stamped up to it (`status?since=`).
+    let mut clock = queries::read_clock(&conn).unwrap_or(0.0);
     // Block for the first operation, then take whatever else is waiting.
     while let Ok(first) = inbox.recv() {
         batch.push(first);
@@ -199,7 +199,7 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
             }
             continue;
         }
-        clock = clock.max(unix_now());
+        clock = unix_now().max(clock.next_up());
         let outcome = apply_batch(&mut conn, &ops, clock, caps, &mut known);
         let committed = outcome.is_ok();
         let mut results = match outcome {
