@@ -492,6 +492,7 @@ fn a_slow_answer_does_not_time_out_the_next_request_on_its_connection() {
 fn create_job_with_a_large_page(s: &TestServer, jobid: &str) -> usize {
     let created = s.get(&format!("/progress/create?jobid={jobid}&workers=20000"));
     assert_eq!(created.status, 200, "{}", created.body);
+    common::wait_for_roster(&s.addr(), jobid, 20000);
     let size = s.get(&format!("/progress/show?jobid={jobid}")).bytes.len();
     assert!(size > 8 << 20, "the page is only {size} bytes");
     size
