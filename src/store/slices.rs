@@ -21,9 +21,10 @@
 //! plus roster ids `waiting`.
 //!
 //! The work left is in the file (`doomed_jobs`, `roster_chunks`, migration
-//! 0007), so a restart resumes it. The writer runs one slice ([`Backlog`])
-//! after each batch's answers, and one after another while nothing else
-//! waits. What to delete or create is decided by the operations (`writer`,
+//! 0007), so a restart resumes it. The writer runs a slice ([`Backlog`])
+//! after a batch's answers, once it has spent as long on batches as on the
+//! last slice (so while updates keep coming, slices take at most half its
+//! time), and one slice after another while nothing else waits. What to delete or create is decided by the operations (`writer`,
 //! `queries`); this module only carries it out.
 
 use std::time::{Duration, Instant};
@@ -326,6 +327,8 @@ pub(super) struct Backlog {
     /// Which work the next slice starts with: they take turns, so a stream
     /// of rosters never holds up deletions, nor the other way round.
     next: Work,
+    /// When the last slice ended, and how long it ran.
+    last: Option<(Instant, Duration)>,
 }
 
 impl Backlog {
@@ -334,12 +337,23 @@ impl Backlog {
         Backlog {
             pending: true,
             next: Work::Rosters,
+            last: None,
         }
     }
 
     /// True while work may be left.
     pub(super) fn pending(&self) -> bool {
         self.pending
+    }
+
+    /// True when work may be left and the writer has spent at least as
+    /// long since the last slice as that slice took: after a batch, the
+    /// time for the next slice.
+    pub(super) fn due(&self) -> bool {
+        self.pending
+            && self
+                .last
+                .is_none_or(|(ended, took)| ended.elapsed() >= took)
     }
 
     /// Says that a committed operation may have left work.
@@ -358,6 +372,7 @@ impl Backlog {
     /// (a full disk) is logged, and the work waits for the next operation
     /// that may leave some.
     pub(super) fn run_slice(&mut self, conn: &mut Connection, now: f64) {
+        let started = Instant::now();
         match self.slice(conn, now) {
             Ok(more) => self.pending = more,
             Err(e) => {
@@ -365,6 +380,7 @@ impl Backlog {
                 self.pending = false;
             }
         }
+        self.last = Some((Instant::now(), started.elapsed()));
     }
 
     fn slice(&mut self, conn: &mut Connection, now: f64) -> rusqlite::Result<bool> {

@@ -19,9 +19,10 @@
 //! Big writes run in slices between batches ([`Backlog`], see `slices`): a
 //! deleted, expired or overwritten job is gone for readers in its
 //! operation, and its workers are deleted afterwards; a roster past its
-//! first chunk is inserted afterwards. One slice (about [`SLICE_TIME`])
-//! runs after each batch's answers, and slice after slice while no
-//! operation waits, so an operation waits at most one slice behind them.
+//! first chunk is inserted afterwards. A slice (about [`SLICE_TIME`]) runs
+//! after a batch's answers, at most half the time while operations keep
+//! coming, and slice after slice while none waits, so an operation waits at
+//! most one slice behind them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -272,7 +273,7 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
                 backlog.more();
             }
         }
-        if backlog.pending() {
+        if backlog.due() {
             run_slice(
                 &mut conn,
                 &mut backlog,
