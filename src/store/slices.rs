@@ -36,8 +36,10 @@ use crate::model::natural_key;
 use crate::params::Roster;
 
 /// Ids in a chunk of a roster, and the most worker rows one statement of
-/// a slice deletes: each takes about a millisecond on a 2-core machine.
-pub(super) const CHUNK_ROWS: u64 = 500;
+/// a slice deletes: about half a millisecond of work on the 2-core machine
+/// of issue 12 (500 took 1–4 ms), so a slice ends soon after its
+/// [`SLICE_TIME`].
+pub(super) const CHUNK_ROWS: u64 = 250;
 
 /// A slice takes chunks until it has run this long (then it commits).
 pub(super) const SLICE_TIME: Duration = Duration::from_millis(2);

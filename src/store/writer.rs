@@ -654,6 +654,7 @@ fn apply_op(
 mod tests {
     use super::*;
     use crate::params::Roster;
+    use crate::store::slices::CHUNK_ROWS;
     use crate::store::{open_reader, open_writer, read_job};
 
     const CAPS: Caps = Caps {
@@ -1197,7 +1198,7 @@ mod tests {
         // The job exists at once with its first chunk; the writer counts
         // the whole roster.
         let job = read_job(&reader, "r")?.expect("job");
-        assert_eq!(job.workers.len(), 500);
+        assert_eq!(job.workers.len() as u64, CHUNK_ROWS);
         assert_eq!(known.get("r").map(|job| job.workers), Some(2345));
         assert_tallies_exact(&conn)?;
         let ids: Vec<String> = (0..1234).map(|n| format!("node-{n}")).collect();
@@ -1248,7 +1249,11 @@ mod tests {
         let ids: Vec<String> = (0..1000).map(|n| format!("n{n}")).collect();
         run(&mut conn, &mut known, create_roster("s", Roster::Ids(ids)))?;
         let id = job_id(&conn, "r")?.expect("r");
-        assert_eq!(rows_of(&conn, id)?, 500, "the first chunk only");
+        assert_eq!(
+            rows_of(&conn, id)?,
+            CHUNK_ROWS as i64,
+            "the first chunk only"
+        );
         // A report for a worker whose slice has not come is stored...
         assert_eq!(
             run(&mut conn, &mut known, report("r", "1500", 3.0, Some(10.0)))?,
@@ -1280,7 +1285,7 @@ mod tests {
             ),
             "01 is not a roster id"
         );
-        assert_eq!(rows_of(&conn, id)?, 502);
+        assert_eq!(rows_of(&conn, id)?, CHUNK_ROWS as i64 + 2);
         assert_eq!(known.get("r").map(|job| job.workers), Some(2000));
         assert_tallies_exact(&conn)?;
         // A later report of the same worker finds its row.
@@ -1413,10 +1418,11 @@ mod tests {
         for jobid in ["x", "y", "z"] {
             assert!(read_job(&reader, jobid)?.is_none());
         }
+        let queued = 1200_u64.div_ceil(CHUNK_ROWS) - 1;
         assert_eq!(
             backlog_rows(&conn)?,
-            (3, 2),
-            "three doomed, two chunks of keep queued"
+            (3, queued as i64),
+            "three doomed, the rest of keep's roster queued"
         );
         assert_eq!(known.stored_workers(&conn)?, 1200);
         run_slices(&mut conn, 2012.5);
@@ -1447,7 +1453,8 @@ mod tests {
             1000.0,
             create_roster("new", Roster::Count(2500)),
         )?;
-        assert_eq!(backlog_rows(&conn)?, (1, 4));
+        let queued = 2500_u64.div_ceil(CHUNK_ROWS) - 1;
+        assert_eq!(backlog_rows(&conn)?, (1, queued as i64));
         drop(conn);
         // A new run on the same file finishes the work by itself.
         let (conn, file) = open_writer(&path)?;
