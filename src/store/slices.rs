@@ -24,7 +24,9 @@
 //! 0007), so a restart resumes it. The writer runs a slice ([`Backlog`])
 //! after a batch's answers, once it has spent as long on batches as on the
 //! last slice (so while updates keep coming, slices take at most half its
-//! time), and one slice after another while nothing else waits. What to delete or create is decided by the operations (`writer`,
+//! time), and one slice after another while nothing else waits.
+//!
+//! What to delete or create is decided by the operations (`writer`,
 //! `queries`); this module only carries it out.
 
 use std::time::{Duration, Instant};
