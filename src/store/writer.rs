@@ -302,7 +302,7 @@ fn run_slice(
         return;
     }
     *clock = clock.max(unix_now());
-    backlog.run_slice(conn, *clock);
+    backlog.run_slice(conn, *clock, duties.log_pages.load(Ordering::Relaxed));
     log.after_commit(conn, || duties.file.free_bytes());
 }
 
@@ -952,7 +952,7 @@ mod tests {
         let mut backlog = Backlog::new();
         let mut slices = 0;
         while backlog.pending() {
-            backlog.run_slice(conn, now);
+            backlog.run_slice(conn, now, 0);
             slices += 1;
         }
         slices
@@ -1082,7 +1082,7 @@ mod tests {
         let again = report("big", "7", 1.0, Some(9.0));
         apply_one(&mut conn, &mut known, CAPS, 1003.0, again)?;
         let mut backlog = Backlog::new();
-        backlog.run_slice(&mut conn, 1003.5);
+        backlog.run_slice(&mut conn, 1003.5, 0);
         let left = rows_of(&conn, old)?;
         assert!(left < 3000, "a slice deleted rows: {left} left");
         let job = read_job(&reader, "big")?.expect("job");
@@ -1316,6 +1316,29 @@ mod tests {
     }
 
     #[test]
+    fn a_slice_copies_the_log_once_slices_have_added_enough_to_it() -> Result<(), StoreError> {
+        use crate::store::slices::LOG_SLICE_PAGES;
+        let (_dir, _path, mut conn) = new_db();
+        let mut known = KnownJobs::default();
+        let created = create_roster("r", Roster::Count(3000));
+        apply_one(&mut conn, &mut known, CAPS, 1000.0, created)?;
+        let id = job_id(&conn, "r")?.expect("r");
+        let mut backlog = Backlog::new();
+        // Enough log since the last copy: this slice copies, inserting none.
+        backlog.run_slice(&mut conn, 1000.0, LOG_SLICE_PAGES);
+        assert_eq!(rows_of(&conn, id)?, CHUNK_ROWS as i64);
+        // A little more: it works.
+        backlog.run_slice(&mut conn, 1000.0, LOG_SLICE_PAGES + 10);
+        let after = rows_of(&conn, id)?;
+        assert!(after > CHUNK_ROWS as i64);
+        // The log started again: counted from its start.
+        backlog.run_slice(&mut conn, 1000.0, 10);
+        assert!(rows_of(&conn, id)? > after);
+        assert!(backlog.pending());
+        Ok(())
+    }
+
+    #[test]
     fn the_stored_count_stays_exact_across_slices_refusals_and_restarts() -> Result<(), StoreError>
     {
         let (_dir, _path, mut conn) = new_db();
@@ -1364,7 +1387,7 @@ mod tests {
         run(&mut conn, &mut known, report("b", "1999", 1.0, Some(2.0)))?;
         check(&conn, &mut known, 5000)?;
         // A slice in between changes rows, not the count.
-        Backlog::new().run_slice(&mut conn, 1000.5);
+        Backlog::new().run_slice(&mut conn, 1000.5, 0);
         check(&conn, &mut known, 5000)?;
         // Deleting makes room at once, though its rows are still there.
         run(&mut conn, &mut known, delete("a"))?;
