@@ -2,7 +2,10 @@
 //!
 //! Every interval it asks the writer to delete expired jobs, a small batch at
 //! a time, so updates queued behind it never wait long: each batch is one
-//! operation among the updates in the writer's queue.
+//! operation among the updates in the writer's queue. An operation only
+//! removes the jobs' rows, so they are gone for readers at once; the writer
+//! deletes their workers afterwards in slices (`store::slices`), however
+//! many there are.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
