@@ -298,16 +298,27 @@ fn delete_doomed_rows(conn: &Connection) -> rusqlite::Result<bool> {
     else {
         return Ok(false);
     };
-    let deleted = conn
+    // A range of the table's order, up to the chunk's last row. (Deleting
+    // the rows named by `workid IN (SELECT … LIMIT n)` rewrote up to a page
+    // per row: 700 pages of log for 750 rows, against 25 for a range.)
+    let last: Option<String> = conn
         .prepare_cached(
-            "DELETE FROM workers
-              WHERE job = ?1
-                AND workid IN (SELECT workid FROM workers WHERE job = ?1 LIMIT ?2)",
+            "SELECT workid FROM workers WHERE job = ?1 ORDER BY workid LIMIT 1 OFFSET ?2",
         )?
-        .execute(params![job, CHUNK_ROWS.cast_signed()])?;
-    if (deleted as u64) < CHUNK_ROWS {
-        conn.prepare_cached("DELETE FROM doomed_jobs WHERE job = ?1")?
-            .execute([job])?;
+        .query_row(params![job, CHUNK_ROWS.cast_signed() - 1], |row| row.get(0))
+        .optional()?;
+    match last {
+        Some(last) => {
+            conn.prepare_cached("DELETE FROM workers WHERE job = ?1 AND workid <= ?2")?
+                .execute(params![job, last])?;
+        }
+        None => {
+            // Fewer than a chunk left: the last of them.
+            conn.prepare_cached("DELETE FROM workers WHERE job = ?1")?
+                .execute([job])?;
+            conn.prepare_cached("DELETE FROM doomed_jobs WHERE job = ?1")?
+                .execute([job])?;
+        }
     }
     Ok(true)
 }
