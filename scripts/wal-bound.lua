@@ -1,6 +1,6 @@
--- wrk script for scripts/wal-bound.sh: full-speed updates of one job's
--- workers in turn, or a reader polling one page, on kept-alive
--- connections; counts the answers by status and by second.
+-- wrk script for scripts/wal-bound.sh (and scripts/slices.sh): full-speed
+-- updates of one job's workers in turn, or a reader polling one page, on
+-- kept-alive connections; counts the answers by status and by second.
 --
 --   wrk -t2 -c8 -d60s -s scripts/wal-bound.lua URL -- update JOBID WORKERS THREADS
 --   wrk -t1 -c1 -d60s -s scripts/wal-bound.lua URL/progress/status?jobid=J -- read

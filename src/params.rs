@@ -362,16 +362,6 @@ impl Roster {
         self.len() == 0
     }
 
-    /// The ids it names. A count is only expanded here, once the writer has
-    /// checked it against the server's cap.
-    pub fn ids(&self) -> Vec<String> {
-        match self {
-            Roster::Open => Vec::new(),
-            Roster::Count(n) => (0..*n).map(|i| i.to_string()).collect(),
-            Roster::Ids(ids) => ids.clone(),
-        }
-    }
-
     /// `workers` or `workids`, not both. Spaces around the items of
     /// `workids` are dropped (`a, b` names `a` and `b`), empty items (a
     /// trailing comma) skipped and repeats dropped; each id follows the

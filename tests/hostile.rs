@@ -499,6 +499,7 @@ fn create_job_with_a_large_page(s: &TestServer, jobid: &str) -> usize {
         "/progress/create?jobid={jobid}&workers={LARGE_PAGE_WORKERS}"
     ));
     assert_eq!(created.status, 200, "{}", created.body);
+    common::wait_for_roster(&s.addr(), jobid, 20000);
     let size = s.get(&format!("/progress/show?jobid={jobid}")).bytes.len();
     assert!(size > 8 << 20, "the page is only {size} bytes");
     size

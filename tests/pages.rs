@@ -111,6 +111,8 @@ fn the_big_job_page_stays_small_whatever_the_job_size() {
     for (jobid, workers) in [("j501", 501), ("j20000", 20_000)] {
         let r = s.get(&format!("/progress/create?jobid={jobid}&workers={workers}"));
         assert_eq!(r.status, 200, "{}", r.body);
+        // A big roster is stored in slices.
+        common::wait_for_roster(&s.addr(), jobid, workers);
         // Reports with long descs, which a page listing them would carry.
         for workid in 0..50 {
             s.update(&[

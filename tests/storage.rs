@@ -418,6 +418,7 @@ fn an_answer_still_being_sent_at_sigterm_arrives_whole() -> TestResult {
         b"GET /progress/create?jobid=big&workers=20000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     assert!(created.starts_with(b"HTTP/1.1 200"));
+    common::wait_for_roster(&server.addr, "big", 20000);
     let mut stream = std::net::TcpStream::connect(&server.addr)?;
     stream.write_all(
         b"GET /progress/show?jobid=big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",

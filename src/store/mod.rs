@@ -9,6 +9,7 @@ mod checkpoint;
 mod file;
 mod queries;
 mod schema;
+mod slices;
 mod writer;
 
 use std::fmt;

@@ -5,6 +5,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
+use super::slices;
 use crate::history;
 use crate::model::{
     BarState, Job, JobProgress, JobSummary, PageKey, PageStart, Pick, ProgressTally, SLOW_SHARE,
@@ -458,9 +459,11 @@ pub(super) fn read_clock(conn: &Connection) -> rusqlite::Result<f64> {
 }
 
 /// The row id, stored `updated` and worker count of a job, or `None`.
+/// The count takes in the workers of its roster not inserted yet.
 pub(super) fn job_row(conn: &Connection, jobid: &str) -> rusqlite::Result<Option<(i64, f64, u64)>> {
     conn.prepare_cached(
-        "SELECT j.id, j.updated, t.workers
+        "SELECT j.id, j.updated,
+                t.workers + (SELECT COALESCE(SUM(waiting), 0) FROM roster_chunks WHERE job = j.id)
            FROM jobs AS j JOIN job_tallies AS t ON t.job = j.id
           WHERE j.jobid = ?1",
     )?
@@ -504,9 +507,15 @@ pub(super) fn count_jobs(conn: &Connection) -> rusqlite::Result<u64> {
     count(conn, "SELECT COUNT(*) FROM jobs")
 }
 
-/// How many workers are stored, in all jobs.
+/// How many workers are stored, in all jobs, counting those of rosters not
+/// inserted yet (and not those of deleted jobs whose rows are still being
+/// deleted).
 pub(super) fn count_workers(conn: &Connection) -> rusqlite::Result<u64> {
-    count(conn, "SELECT COALESCE(SUM(workers), 0) FROM job_tallies")
+    count(
+        conn,
+        "SELECT (SELECT COALESCE(SUM(workers), 0) FROM job_tallies)
+                + (SELECT COALESCE(SUM(waiting), 0) FROM roster_chunks)",
+    )
 }
 
 fn count(conn: &Connection, sql: &str) -> rusqlite::Result<u64> {
@@ -515,9 +524,10 @@ fn count(conn: &Connection, sql: &str) -> rusqlite::Result<u64> {
         .map(i64::unsigned_abs)
 }
 
-/// True when the job has a worker with this id.
+/// True when the job has a worker with this id: stored, or named by its
+/// roster and waiting for its slice.
 pub(super) fn worker_exists(conn: &Connection, job: i64, workid: &str) -> rusqlite::Result<bool> {
-    Ok(worker_updates(conn, job, workid)?.is_some())
+    Ok(worker_updates(conn, job, workid)?.is_some() || slices::roster_names(conn, job, workid)?)
 }
 
 /// How many reports the job's worker with this id has sent (0 for one its
@@ -542,40 +552,23 @@ pub(super) enum WorkerWrite {
     Stale,
 }
 
-/// Creates a job, or overwrites one with the same id: title and maxage
-/// replaced, created anew, its workers replaced by the `roster` (workers
-/// expected, not reported yet), its history started at 0 %. Returns its row
-/// id.
+/// Creates a job (any job with the same id is gone already, see
+/// [`delete_job`]) with a new row id, its roster queued and its first chunk
+/// inserted (see `slices`), its history started at 0 %. Returns its row id.
 pub(super) fn create_job(
     conn: &Connection,
     create: &CreateJob,
-    roster: &[String],
     maxage: f64,
     now: f64,
 ) -> rusqlite::Result<i64> {
-    let id: i64 = conn
-        .prepare_cached(
-            "INSERT INTO jobs (jobid, desc, created, updated, maxage, expires, history)
-                  VALUES (?1, ?2, ?3, ?3, ?4, ?3 + ?4, history_push(NULL, ?3, 0))
-             ON CONFLICT (jobid) DO UPDATE
-                 SET desc = excluded.desc, created = excluded.created,
-                     updated = excluded.updated, maxage = excluded.maxage,
-                     expires = excluded.expires, history = excluded.history
-             RETURNING id",
-        )?
-        .query_row(params![create.jobid, create.desc, now, maxage], |row| {
-            row.get(0)
-        })?;
-    delete_workers(conn, id)?;
-    let mut expect = conn.prepare_cached(
-        "INSERT INTO workers (job, workid, sortkey, current, total, ok, first_seen, updated,
-                              updates)
-              VALUES (?1, ?2, ?3, 0, 0, 1, ?4, ?4, 0)
-         ON CONFLICT DO NOTHING",
-    )?;
-    for workid in roster {
-        expect.execute(params![id, workid, natural_key(workid), now])?;
-    }
+    let id = slices::next_job_id(conn)?;
+    conn.prepare_cached(
+        "INSERT INTO jobs (id, jobid, desc, created, updated, maxage, expires, history)
+              VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?4 + ?5, history_push(NULL, ?4, 0))",
+    )?
+    .execute(params![id, create.jobid, create.desc, now, maxage])?;
+    slices::queue_roster(conn, id, &create.roster)?;
+    slices::fill_first_chunk(conn, id, now)?;
     Ok(id)
 }
 
@@ -618,8 +611,8 @@ pub(super) fn write_worker(
     let seq = update.seq.map(u64::cast_signed);
     // Rows are keyed by the workid's natural-order key (?9).
     let key = natural_key(&update.workid);
-    let updated = conn
-        .prepare_cached(
+    let apply = || {
+        conn.prepare_cached(
             "UPDATE workers
                 SET current = ?3, total = COALESCE(?4, total), ok = ?5,
                     desc = COALESCE(?7, desc), updated = ?6, updates = updates + 1,
@@ -638,8 +631,15 @@ pub(super) fn write_worker(
             update.desc,
             seq,
             key
-        ])?;
+        ])
+    };
+    let updated = apply()?;
     if updated > 0 {
+        return Ok(WorkerWrite::Updated);
+    }
+    // A worker of the roster whose slice has not come yet is updated as
+    // if it had: its row goes in now.
+    if slices::take_from_roster(conn, job, &update.workid, now)? && apply()? > 0 {
         return Ok(WorkerWrite::Updated);
     }
     let Some(total) = update.total else {
@@ -673,34 +673,27 @@ pub(super) fn write_worker(
     Ok(WorkerWrite::Inserted)
 }
 
-/// Creates a job that an update names before any `create`.
+/// Creates a job that an update names before any `create`; returns its
+/// new row id.
 pub(super) fn create_implicit_job(
     conn: &Connection,
     jobid: &str,
     maxage: f64,
     now: f64,
 ) -> rusqlite::Result<i64> {
+    let id = slices::next_job_id(conn)?;
     conn.prepare_cached(
-        "INSERT INTO jobs (jobid, desc, created, updated, maxage, expires, history)
-              VALUES (?1, '', ?2, ?2, ?3, ?2 + ?3, history_push(NULL, ?2, 0))
-         RETURNING id",
+        "INSERT INTO jobs (id, jobid, desc, created, updated, maxage, expires, history)
+              VALUES (?1, ?2, '', ?3, ?3, ?4, ?3 + ?4, history_push(NULL, ?3, 0))",
     )?
-    .query_row(params![jobid, now, maxage], |row| row.get(0))
+    .execute(params![id, jobid, now, maxage])?;
+    Ok(id)
 }
 
-/// Deletes the job with this row id and its workers.
+/// Deletes the job with this row id: gone for every reader at once, its
+/// workers deleted afterwards in slices (see `slices`).
 pub(super) fn delete_job(conn: &Connection, id: i64) -> rusqlite::Result<()> {
-    delete_workers(conn, id)?;
-    conn.prepare_cached("DELETE FROM jobs WHERE id = ?1")?
-        .execute([id])?;
-    Ok(())
-}
-
-/// Deletes the workers of the job with this row id.
-fn delete_workers(conn: &Connection, id: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM workers WHERE job = ?1")?
-        .execute([id])?;
-    Ok(())
+    slices::doom_job(conn, id)
 }
 
 /// Records the time of the batch being written: readers that see it have
@@ -711,8 +704,9 @@ pub(super) fn stamp_clock(conn: &Connection, now: f64) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Deletes up to `limit` jobs that expired by `now`, with their workers;
-/// returns the ids of the jobs deleted and how many workers each had.
+/// Deletes up to `limit` jobs that expired by `now` (their workers in
+/// slices afterwards, see [`delete_job`]); returns the ids of the jobs
+/// deleted and how many workers each had, its roster's included.
 pub(super) fn delete_expired(
     conn: &Connection,
     now: f64,
@@ -721,7 +715,9 @@ pub(super) fn delete_expired(
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let expired: Vec<(i64, String, i64)> = conn
         .prepare_cached(
-            "SELECT id, jobid, (SELECT workers FROM job_tallies WHERE job = jobs.id)
+            "SELECT id, jobid,
+                    (SELECT workers FROM job_tallies WHERE job = jobs.id)
+                    + (SELECT COALESCE(SUM(waiting), 0) FROM roster_chunks WHERE job = jobs.id)
                FROM jobs WHERE expires <= ?1 ORDER BY expires LIMIT ?2",
         )?
         .query_map(params![now, limit], |row| {

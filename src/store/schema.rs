@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_worker_seq.sql"),
     include_str!("../../migrations/0005_rosters_and_history.sql"),
     include_str!("../../migrations/0006_scale.sql"),
+    include_str!("../../migrations/0007_slices.sql"),
 ];
 
 /// How long a connection waits for a lock before giving up. Only checkpoints
@@ -383,6 +384,14 @@ mod tests {
                                 w.workid, current, total, ok, first_seen, updated, updates
                             ],
                         )?;
+                        if updates == 0 {
+                            // As a roster's inserter tallies its rows.
+                            conn.execute(
+                                "UPDATE job_tallies SET workers = workers + 1,
+                                        not_started = not_started + 1 WHERE job = 1",
+                                [],
+                            )?;
+                        }
                         let (state, stale_at, micro, percent): (String, f64, i64, f64) = conn
                             .query_row(
                                 "SELECT state, stale_at, percent_micro,
@@ -427,13 +436,28 @@ mod tests {
                 }
             }
         }
-        // The tallies the triggers keep agree with a count of the rows.
-        let (workers, counted): (i64, i64) = conn.query_row(
-            "SELECT workers, (SELECT COUNT(*) FROM workers) FROM job_tallies WHERE job = 1",
+        // The tallies agree with a count of the rows (a roster's rows are
+        // tallied by their inserter, see `slices`, as the loop above does).
+        // Workers, not started, running, done, failed.
+        type Counts = (i64, i64, i64, i64, i64);
+        let (tallied, counted): (Counts, Counts) = conn.query_row(
+            "SELECT workers, not_started, running, done, failed,
+                        (SELECT COUNT(*) FROM workers),
+                        (SELECT COUNT(*) FROM workers WHERE state = 'not_started'),
+                        (SELECT COUNT(*) FROM workers WHERE state = 'running'),
+                        (SELECT COUNT(*) FROM workers WHERE state = 'done'),
+                        (SELECT COUNT(*) FROM workers WHERE state = 'failed')
+                   FROM job_tallies WHERE job = 1",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| {
+                Ok((
+                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?),
+                    (r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?),
+                ))
+            },
         )?;
-        assert_eq!((workers, counted), (n, n));
+        assert_eq!(tallied, counted);
+        assert_eq!(counted.0, n);
         let key: Vec<u8> = conn.query_row("SELECT natural_key('rank12')", [], |r| r.get(0))?;
         assert_eq!(key, natural_key("rank12"));
         Ok(())

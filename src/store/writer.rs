@@ -15,6 +15,14 @@
 //! worker's) instead of three (worker, job row, expiry index). Readers take a
 //! job's activity as the latest of its row and its workers, and expiry allows
 //! for the stamp's lag.
+//!
+//! Big writes run in slices between batches ([`Backlog`], see `slices`): a
+//! deleted, expired or overwritten job is gone for readers in its
+//! operation, and its workers are deleted afterwards; a roster past its
+//! first chunk is inserted afterwards. A slice (about [`SLICE_TIME`]) runs
+//! after a batch's answers, at most half the time while operations keep
+//! coming, and slice after slice while none waits, so an operation waits at
+//! most one slice behind them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,6 +34,9 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use super::checkpoint::LogKeeper;
 use super::queries::{self, WorkerWrite};
+use super::slices::Backlog;
+#[cfg(doc)]
+use super::slices::SLICE_TIME;
 use super::{ACTIVITY_STAMP_SECS, DbFile, StoreError};
 use crate::metrics::Metrics;
 use crate::model::unix_now;
@@ -50,9 +61,10 @@ pub enum WriteOp {
     /// none: one refused fails the operation, naming its index
     /// ([`StoreError::InBatch`]), and none of them is stored.
     Batch(Vec<WorkerUpdate>),
-    /// Delete a job and its workers.
+    /// Delete a job and its workers (the workers in slices afterwards).
     Delete(JobRef),
-    /// Delete up to `limit` expired jobs.
+    /// Delete up to `limit` expired jobs (their workers in slices
+    /// afterwards).
     Expire {
         /// Most jobs deleted by this operation.
         limit: usize,
@@ -182,8 +194,33 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
     // even when the clock steps back, so a reader that has seen one
     // batch's time has seen every row stamped up to it (`status?since=`).
     let mut clock = queries::read_clock(&conn).unwrap_or(0.0);
-    // Block for the first operation, then take whatever else is waiting.
-    while let Ok(first) = inbox.recv() {
+    // Starts by resuming what a previous run left.
+    let mut backlog = Backlog::new();
+    loop {
+        // Wait for the first operation, or, with slices to run, run one
+        // while none waits; then take whatever else is waiting.
+        let first = if backlog.pending() {
+            match inbox.try_recv() {
+                Ok(first) => first,
+                Err(TryRecvError::Empty) => {
+                    run_slice(
+                        &mut conn,
+                        &mut backlog,
+                        &mut place,
+                        &mut clock,
+                        &mut log,
+                        duties,
+                    );
+                    continue;
+                }
+                Err(TryRecvError::Disconnected) => break,
+            }
+        } else {
+            match inbox.recv() {
+                Ok(first) => first,
+                Err(_) => break,
+            }
+        };
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match inbox.try_recv() {
@@ -192,6 +229,10 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
             }
         }
         let ops: Vec<&WriteOp> = batch.iter().map(|e| &e.op).collect();
+        // Any operation but an update may leave slices to run.
+        let leaves_work = ops
+            .iter()
+            .any(|op| !matches!(op, WriteOp::Update(_) | WriteOp::Batch(_)));
         // A file deleted or moved away would take every commit with it.
         if !place.still_in_place() {
             for envelope in batch.drain(..) {
@@ -229,12 +270,45 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
             // change is committed either way.
             let _ = envelope.reply.send(result);
         }
-        // After the answers, so they do not wait for the log's upkeep.
+        // After the answers, so they do not wait for the log's upkeep, nor
+        // for a slice.
         if committed {
             log.after_commit(&conn, || duties.file.free_bytes());
+            if leaves_work {
+                backlog.more();
+            }
+        }
+        if backlog.due() {
+            run_slice(
+                &mut conn,
+                &mut backlog,
+                &mut place,
+                &mut clock,
+                &mut log,
+                duties,
+            );
         }
     }
-    log::debug!("writer thread stopping: every handle dropped");
+    log::debug!("writer thread stopping: every handle dropped; slices left resume at start");
+}
+
+/// Runs one slice of the backlog at the writer's clock, and the log's
+/// upkeep after it; none while the file is not in place.
+fn run_slice(
+    conn: &mut Connection,
+    backlog: &mut Backlog,
+    place: &mut FileWatch,
+    clock: &mut f64,
+    log: &mut LogKeeper,
+    duties: &Duties,
+) {
+    if !place.still_in_place() {
+        backlog.pause();
+        return;
+    }
+    *clock = unix_now().max(clock.next_up());
+    backlog.run_slice(conn, *clock, duties.log_pages.load(Ordering::Relaxed));
+    log.after_commit(conn, || duties.file.free_bytes());
 }
 
 /// Worker reports stored and ignored (by seq) in committed results, those
@@ -532,13 +606,18 @@ fn apply_op(
                     limit: caps.max_workers,
                 });
             }
-            let roster = create.roster.ids();
+            // The old job goes at once, its workers in slices; the new one
+            // takes a new id, so none of them ever shows in it.
+            if let Some(old) = before {
+                queries::delete_job(conn, old.id)?;
+            }
             let maxage = create.maxage.unwrap_or(caps.default_maxage);
-            let id = queries::create_job(conn, create, &roster, maxage, now)?;
+            let id = queries::create_job(conn, create, maxage, now)?;
+            // The whole roster counts from now, inserted or not.
             let job = KnownJob {
                 id,
                 stamped: now,
-                workers: roster.len() as u64,
+                workers: create.roster.len(),
                 charted: now,
             };
             let effect = Effect::Known {
@@ -570,8 +649,8 @@ fn apply_op(
                     (job, true)
                 }
             };
-            // A new worker past a cap is refused; one that exists is not
-            // new, whatever the counts.
+            // A new worker past a cap is refused; one that exists (or that
+            // the roster names) is not new, whatever the counts.
             let refusal = if job.workers >= caps.max_workers_per_job {
                 Some(StoreError::TooManyWorkers {
                     limit: caps.max_workers_per_job,
@@ -666,6 +745,7 @@ fn apply_op(
 mod tests {
     use super::*;
     use crate::params::Roster;
+    use crate::store::slices::CHUNK_ROWS;
     use crate::store::{open_reader, open_writer, read_job};
 
     const CAPS: Caps = Caps {
@@ -946,7 +1026,43 @@ mod tests {
         Ok(())
     }
 
-    fn report(jobid: &str, workid: &str, current: f64, total: Option<f64>) -> WorkerUpdate {
+    /// Applies one operation in a batch of its own at `now`.
+    fn apply_one(
+        conn: &mut Connection,
+        known: &mut KnownJobs,
+        caps: Caps,
+        now: f64,
+        op: WriteOp,
+    ) -> Result<WriteOutcome, StoreError> {
+        apply_batch(conn, &[&op], now, caps, known)?.remove(0)
+    }
+
+    /// Runs slices until none is left, as the writer does between batches;
+    /// returns how many it took.
+    fn run_slices(conn: &mut Connection, now: f64) -> usize {
+        let mut backlog = Backlog::new();
+        let mut slices = 0;
+        while backlog.pending() {
+            backlog.run_slice(conn, now, 0);
+            slices += 1;
+        }
+        slices
+    }
+
+    fn create_roster(jobid: &str, roster: Roster) -> WriteOp {
+        WriteOp::Create(CreateJob {
+            jobid: jobid.into(),
+            desc: String::new(),
+            maxage: None,
+            roster,
+        })
+    }
+
+    fn report(jobid: &str, workid: &str, current: f64, total: Option<f64>) -> WriteOp {
+        WriteOp::Update(update_of(jobid, workid, current, total))
+    }
+
+    fn update_of(jobid: &str, workid: &str, current: f64, total: Option<f64>) -> WorkerUpdate {
         WorkerUpdate {
             jobid: jobid.into(),
             workid: workid.into(),
@@ -972,9 +1088,9 @@ mod tests {
         // The third report names a new worker without a total: the job the
         // first one created is gone again, and so is the second.
         let batch = vec![
-            report("b", "a", 1.0, Some(2.0)),
-            report("b", "a", 2.0, None),
-            report("b", "c", 1.0, None),
+            update_of("b", "a", 1.0, Some(2.0)),
+            update_of("b", "a", 2.0, None),
+            update_of("b", "c", 1.0, None),
         ];
         match run(WriteOp::Batch(batch)) {
             Err(StoreError::InBatch { index: 2, error }) => {
@@ -988,7 +1104,7 @@ mod tests {
         // it afresh, and its worker count starts again from 0.
         let four = |current| {
             ["a", "b", "c", "d"]
-                .map(|w| report("b", w, current, Some(9.0)))
+                .map(|w| update_of("b", w, current, Some(9.0)))
                 .to_vec()
         };
         match run(WriteOp::Batch(four(1.0))) {
@@ -1008,9 +1124,345 @@ mod tests {
         );
         assert_eq!(read_job(&reader, "b")?.expect("stored").workers.len(), 3);
         assert!(
-            run(WriteOp::Update(report("b", "d", 1.0, Some(9.0)))).is_err(),
+            run(WriteOp::Update(update_of("b", "d", 1.0, Some(9.0)))).is_err(),
             "the cap still counts the three"
         );
+        Ok(())
+    }
+
+    fn delete(jobid: &str) -> WriteOp {
+        WriteOp::Delete(JobRef {
+            jobid: jobid.into(),
+        })
+    }
+
+    /// The job's row id, if it exists.
+    fn job_id(conn: &Connection, jobid: &str) -> rusqlite::Result<Option<i64>> {
+        Ok(queries::job_row(conn, jobid)?.map(|(id, _, _)| id))
+    }
+
+    /// Worker rows stored under this job row id.
+    fn rows_of(conn: &Connection, id: i64) -> rusqlite::Result<i64> {
+        conn.query_row("SELECT COUNT(*) FROM workers WHERE job = ?1", [id], |r| {
+            r.get(0)
+        })
+    }
+
+    /// Jobs doomed and roster chunks queued: the work left to the slices.
+    fn backlog_rows(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
+        conn.query_row(
+            "SELECT (SELECT COUNT(*) FROM doomed_jobs), (SELECT COUNT(*) FROM roster_chunks)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    }
+
+    /// Checks every job's tallies against a recount of its rows.
+    fn assert_tallies_exact(conn: &Connection) -> rusqlite::Result<()> {
+        type Figures = (i64, i64, i64, i64, i64, i64, i64, Option<f64>);
+        let read = |sql: &str| -> rusqlite::Result<Vec<Figures>> {
+            conn.prepare(sql)?
+                .query_map([], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                    ))
+                })?
+                .collect()
+        };
+        let tallied = read(
+            "SELECT job, workers, not_started, running, done, failed, percent_micro, last_report
+               FROM job_tallies ORDER BY job",
+        )?;
+        let counted = read(
+            "SELECT j.id, COUNT(w.job), COALESCE(SUM(w.state = 'not_started'), 0),
+                    COALESCE(SUM(w.state = 'running'), 0), COALESCE(SUM(w.state = 'done'), 0),
+                    COALESCE(SUM(w.state = 'failed'), 0), COALESCE(SUM(w.percent_micro), 0),
+                    MAX(CASE WHEN w.updates > 0 THEN w.updated END)
+               FROM jobs AS j LEFT JOIN workers AS w ON w.job = j.id
+              GROUP BY j.id ORDER BY j.id",
+        )?;
+        assert_eq!(tallied, counted, "tallies against a recount");
+        Ok(())
+    }
+
+    #[test]
+    fn a_deleted_job_is_gone_at_once_and_its_workers_go_in_slices() -> Result<(), StoreError> {
+        let (_dir, path, mut conn) = new_db();
+        let reader = open_reader(&path)?;
+        let mut known = KnownJobs::default();
+        let created = create_roster("big", Roster::Count(3001));
+        apply_one(&mut conn, &mut known, CAPS, 1000.0, created)?;
+        run_slices(&mut conn, 1000.5);
+        apply_one(
+            &mut conn,
+            &mut known,
+            CAPS,
+            1001.0,
+            report("big", "7", 5.0, Some(5.0)),
+        )?;
+        let old = job_id(&conn, "big")?.expect("created");
+        assert_eq!(rows_of(&conn, old)?, 3001);
+
+        let deleted = apply_one(&mut conn, &mut known, CAPS, 1002.0, delete("big"))?;
+        assert_eq!(deleted, WriteOutcome::Deleted(true));
+        // Gone for every reader, though no row of it is deleted yet.
+        assert!(read_job(&reader, "big")?.is_none());
+        assert!(crate::store::find_job(&reader, "big")?.is_none());
+        assert!(crate::store::list_jobs(&reader, 10, 1002.0)?.is_empty());
+        assert_eq!(rows_of(&conn, old)?, 3001);
+        assert_eq!(backlog_rows(&conn)?, (1, 0));
+        assert_eq!(
+            apply_one(&mut conn, &mut known, CAPS, 1002.0, delete("big"))?,
+            WriteOutcome::Deleted(false),
+            "deleted once"
+        );
+
+        // A job of the same id, created while the old rows go, has none of
+        // them: not the old worker 7, nor its report.
+        apply_one(&mut conn, &mut known, CAPS, 1003.0, create("big"))?;
+        let new = job_id(&conn, "big")?.expect("created again");
+        assert!(new > old, "a new id: {new} after {old}");
+        assert!(read_job(&reader, "big")?.expect("job").workers.is_empty());
+        let again = report("big", "7", 1.0, Some(9.0));
+        apply_one(&mut conn, &mut known, CAPS, 1003.0, again)?;
+        let mut backlog = Backlog::new();
+        backlog.run_slice(&mut conn, 1003.5, 0);
+        let left = rows_of(&conn, old)?;
+        assert!(left < 3001, "a slice deleted rows: {left} left");
+        let job = read_job(&reader, "big")?.expect("job");
+        assert_eq!(job.workers.len(), 1);
+        assert_eq!((job.workers[0].current, job.workers[0].total), (1.0, 9.0));
+        let listed = crate::store::list_jobs(&reader, 10, 1003.5)?;
+        assert_eq!(listed.len(), 1);
+        assert_eq!((listed[0].workers, listed[0].done), (1, 0));
+        assert_tallies_exact(&conn)?;
+
+        let slices = run_slices(&mut conn, 1004.0);
+        assert!(slices >= 1);
+        assert_eq!(rows_of(&conn, old)?, 0);
+        assert_eq!(backlog_rows(&conn)?, (0, 0));
+        assert_eq!(rows_of(&conn, new)?, 1);
+        assert_tallies_exact(&conn)?;
+        Ok(())
+    }
+
+    #[test]
+    fn an_overwritten_job_gets_a_new_id_and_none_of_its_old_workers() -> Result<(), StoreError> {
+        let (_dir, path, mut conn) = new_db();
+        let reader = open_reader(&path)?;
+        let mut known = KnownJobs::default();
+        apply_one(
+            &mut conn,
+            &mut known,
+            CAPS,
+            1000.0,
+            create_roster("j", Roster::Count(1200)),
+        )?;
+        apply_one(
+            &mut conn,
+            &mut known,
+            CAPS,
+            1000.0,
+            report("j", "3", 1.0, Some(2.0)),
+        )?;
+        let old = job_id(&conn, "j")?.expect("created");
+        let ids = Roster::Ids(vec!["3".into(), "x".into()]);
+        apply_one(&mut conn, &mut known, CAPS, 1001.0, create_roster("j", ids))?;
+        let new = job_id(&conn, "j")?.expect("created again");
+        assert!(new > old);
+        let job = read_job(&reader, "j")?.expect("job");
+        let workers: Vec<_> = job
+            .workers
+            .iter()
+            .map(|w| (w.workid.as_str(), w.updates))
+            .collect();
+        assert_eq!(workers, [("3", 0), ("x", 0)], "the new roster, not started");
+        // The old roster's chunks went with it: no slice inserts them.
+        run_slices(&mut conn, 1002.0);
+        assert_eq!(rows_of(&conn, old)?, 0);
+        assert_eq!(rows_of(&conn, new)?, 2);
+        assert_eq!(backlog_rows(&conn)?, (0, 0));
+        assert_tallies_exact(&conn)?;
+        Ok(())
+    }
+
+    #[test]
+    fn no_job_id_is_reused_while_rows_of_a_deleted_job_remain() -> Result<(), StoreError> {
+        let (_dir, path, mut conn) = new_db();
+        let reader = open_reader(&path)?;
+        let mut known = KnownJobs::default();
+        apply_one(
+            &mut conn,
+            &mut known,
+            CAPS,
+            1000.0,
+            report("a", "1", 1.0, Some(2.0)),
+        )?;
+        apply_one(
+            &mut conn,
+            &mut known,
+            CAPS,
+            1000.0,
+            create_roster("b", Roster::Count(9)),
+        )?;
+        let b = job_id(&conn, "b")?.expect("b");
+        // b holds the largest id, which SQLite would give out again.
+        apply_one(&mut conn, &mut known, CAPS, 1001.0, delete("b"))?;
+        apply_one(
+            &mut conn,
+            &mut known,
+            CAPS,
+            1001.0,
+            report("c", "1", 1.0, Some(2.0)),
+        )?;
+        apply_one(&mut conn, &mut known, CAPS, 1001.0, create("d"))?;
+        let c = job_id(&conn, "c")?.expect("c");
+        let d = job_id(&conn, "d")?.expect("d");
+        assert!(c > b && d > c, "b {b}, c {c}, d {d}");
+        assert_eq!(read_job(&reader, "c")?.expect("c").workers.len(), 1);
+        assert!(read_job(&reader, "d")?.expect("d").workers.is_empty());
+        run_slices(&mut conn, 1002.0);
+        assert_eq!(rows_of(&conn, b)?, 0);
+        assert_tallies_exact(&conn)?;
+        Ok(())
+    }
+
+    #[test]
+    fn a_roster_fills_in_slices_and_ends_complete_and_exact() -> Result<(), StoreError> {
+        let (_dir, path, mut conn) = new_db();
+        let reader = open_reader(&path)?;
+        let mut known = KnownJobs::default();
+        apply_one(
+            &mut conn,
+            &mut known,
+            CAPS,
+            1000.0,
+            create_roster("r", Roster::Count(2345)),
+        )?;
+        // The job exists at once with its first chunk; the writer counts
+        // the whole roster.
+        let job = read_job(&reader, "r")?.expect("job");
+        assert_eq!(job.workers.len() as u64, CHUNK_ROWS);
+        assert_eq!(known.get("r").map(|job| job.workers), Some(2345));
+        assert_tallies_exact(&conn)?;
+        let ids: Vec<String> = (0..1234).map(|n| format!("node-{n}")).collect();
+        apply_one(
+            &mut conn,
+            &mut known,
+            CAPS,
+            1000.0,
+            create_roster("s", Roster::Ids(ids)),
+        )?;
+        run_slices(&mut conn, 1001.0);
+        let job = read_job(&reader, "r")?.expect("job");
+        let workids: Vec<String> = job.workers.iter().map(|w| w.workid.clone()).collect();
+        let expected: Vec<String> = (0..2345).map(|n| n.to_string()).collect();
+        assert_eq!(workids, expected, "every id once, in natural order");
+        assert!(job.workers.iter().all(|w| w.updates == 0));
+        let job = read_job(&reader, "s")?.expect("job");
+        assert_eq!(job.workers.len(), 1234);
+        assert_eq!(job.workers[1233].workid, "node-1233");
+        let listed = crate::store::list_jobs(&reader, 10, 1001.0)?;
+        assert!(
+            listed
+                .iter()
+                .all(|job| job.workers == job.not_started && job.workers > 1000)
+        );
+        assert_eq!(backlog_rows(&conn)?, (0, 0));
+        assert_tallies_exact(&conn)?;
+        Ok(())
+    }
+
+    #[test]
+    fn an_update_racing_the_roster_behaves_as_if_it_were_complete() -> Result<(), StoreError> {
+        let (_dir, path, mut conn) = new_db();
+        let reader = open_reader(&path)?;
+        let caps = Caps {
+            max_workers_per_job: 2000,
+            ..CAPS
+        };
+        let mut known = KnownJobs::default();
+        let run = |conn: &mut Connection, known: &mut KnownJobs, op: WriteOp| {
+            apply_one(conn, known, caps, 1000.0, op)
+        };
+        run(
+            &mut conn,
+            &mut known,
+            create_roster("r", Roster::Count(2000)),
+        )?;
+        let ids: Vec<String> = (0..1000).map(|n| format!("n{n}")).collect();
+        run(&mut conn, &mut known, create_roster("s", Roster::Ids(ids)))?;
+        let id = job_id(&conn, "r")?.expect("r");
+        assert_eq!(
+            rows_of(&conn, id)?,
+            CHUNK_ROWS as i64,
+            "the first chunk only"
+        );
+        // A report for a worker whose slice has not come is stored...
+        assert_eq!(
+            run(&mut conn, &mut known, report("r", "1500", 3.0, Some(10.0)))?,
+            WriteOutcome::Updated
+        );
+        assert_eq!(
+            run(&mut conn, &mut known, report("s", "n900", 1.0, Some(1.0)))?,
+            WriteOutcome::Updated
+        );
+        // ...a first report without a total is refused, as it would be...
+        assert!(matches!(
+            run(&mut conn, &mut known, report("r", "1600", 3.0, None)),
+            Err(StoreError::TotalRequired)
+        ));
+        // ...and the job is full at its roster: a worker it names is not new,
+        // another is.
+        assert_eq!(
+            run(&mut conn, &mut known, report("r", "1999", 1.0, Some(10.0)))?,
+            WriteOutcome::Updated
+        );
+        assert!(matches!(
+            run(&mut conn, &mut known, report("r", "2000", 1.0, Some(10.0))),
+            Err(StoreError::TooManyWorkers { limit: 2000 })
+        ));
+        assert!(
+            matches!(
+                run(&mut conn, &mut known, report("r", "01", 1.0, Some(10.0))),
+                Err(StoreError::TooManyWorkers { .. })
+            ),
+            "01 is not a roster id"
+        );
+        assert_eq!(rows_of(&conn, id)?, CHUNK_ROWS as i64 + 2);
+        assert_eq!(known.get("r").map(|job| job.workers), Some(2000));
+        assert_tallies_exact(&conn)?;
+        // A later report of the same worker finds its row.
+        assert_eq!(
+            run(&mut conn, &mut known, report("r", "1500", 4.0, None))?,
+            WriteOutcome::Updated
+        );
+
+        run_slices(&mut conn, 1001.0);
+        assert_eq!(rows_of(&conn, id)?, 2000);
+        let job = read_job(&reader, "r")?.expect("job");
+        let racer = job
+            .workers
+            .iter()
+            .find(|w| w.workid == "1500")
+            .expect("1500");
+        assert_eq!(
+            (racer.current, racer.total, racer.updates),
+            (4.0, 10.0, 2),
+            "kept"
+        );
+        let job = read_job(&reader, "s")?.expect("job");
+        assert_eq!(job.workers.len(), 1000);
+        assert_eq!(job.workers.iter().filter(|w| w.updates > 0).count(), 1);
+        assert_tallies_exact(&conn)?;
+        assert_eq!(known.stored_workers(&conn)?, queries::count_workers(&conn)?);
         Ok(())
     }
 
@@ -1019,13 +1471,13 @@ mod tests {
         let (_dir, path, mut conn) = new_db();
         let with_seq = |current: f64, seq| WorkerUpdate {
             seq: Some(seq),
-            ..report("s", "w", current, Some(100.0))
+            ..update_of("s", "w", current, Some(100.0))
         };
         let ops = [WriteOp::Batch(vec![
             with_seq(50.0, 5),
             with_seq(30.0, 3),
-            report("s", "x", 7.0, Some(10.0)),
-            report("s", "x", 8.0, None),
+            update_of("s", "x", 7.0, Some(10.0)),
+            update_of("s", "x", 8.0, None),
         ])];
         let results = batch(&mut conn, 1000.0, &ops)?;
         assert_eq!(
@@ -1044,6 +1496,196 @@ mod tests {
                 .map(|w| w.current)
         };
         assert_eq!((current("w"), current("x")), (Some(50.0), Some(8.0)));
+        Ok(())
+    }
+
+    #[test]
+    fn a_slice_copies_the_log_once_slices_have_added_enough_to_it() -> Result<(), StoreError> {
+        use crate::store::slices::LOG_SLICE_PAGES;
+        let (_dir, _path, mut conn) = new_db();
+        let mut known = KnownJobs::default();
+        let created = create_roster("r", Roster::Count(3000));
+        apply_one(&mut conn, &mut known, CAPS, 1000.0, created)?;
+        let id = job_id(&conn, "r")?.expect("r");
+        let mut backlog = Backlog::new();
+        // Enough log since the last copy: this slice copies, inserting none.
+        backlog.run_slice(&mut conn, 1000.0, LOG_SLICE_PAGES);
+        assert_eq!(rows_of(&conn, id)?, CHUNK_ROWS as i64);
+        // A little more: it works.
+        backlog.run_slice(&mut conn, 1000.0, LOG_SLICE_PAGES + 10);
+        let after = rows_of(&conn, id)?;
+        assert!(after > CHUNK_ROWS as i64);
+        // The log started again: counted from its start.
+        backlog.run_slice(&mut conn, 1000.0, 10);
+        assert!(rows_of(&conn, id)? > after);
+        assert!(backlog.pending());
+        Ok(())
+    }
+
+    #[test]
+    fn the_stored_count_stays_exact_across_slices_refusals_and_restarts() -> Result<(), StoreError>
+    {
+        let (_dir, _path, mut conn) = new_db();
+        let caps = Caps {
+            max_workers: 5000,
+            ..CAPS
+        };
+        let mut known = KnownJobs::default();
+        // The writer's count against a fresh count of the file.
+        let check =
+            |conn: &Connection, known: &mut KnownJobs, expected: u64| -> rusqlite::Result<()> {
+                assert_eq!(known.stored_workers(conn)?, expected, "the writer's count");
+                assert_eq!(queries::count_workers(conn)?, expected, "the file's count");
+                Ok(())
+            };
+        let full = |r: Result<WriteOutcome, StoreError>| {
+            matches!(r, Err(StoreError::TooManyStoredWorkers { limit: 5000 }))
+        };
+        let run = |conn: &mut Connection, known: &mut KnownJobs, op: WriteOp| {
+            apply_one(conn, known, caps, 1000.0, op)
+        };
+        run(
+            &mut conn,
+            &mut known,
+            create_roster("a", Roster::Count(3000)),
+        )?;
+        check(&conn, &mut known, 3000)?;
+        run(&mut conn, &mut known, report("a", "2999", 1.0, Some(2.0)))?;
+        check(&conn, &mut known, 3000)?;
+        assert!(full(run(
+            &mut conn,
+            &mut known,
+            create_roster("b", Roster::Count(2001))
+        )));
+        run(
+            &mut conn,
+            &mut known,
+            create_roster("b", Roster::Count(2000)),
+        )?;
+        check(&conn, &mut known, 5000)?;
+        assert!(full(run(
+            &mut conn,
+            &mut known,
+            report("b", "new", 1.0, Some(2.0))
+        )));
+        run(&mut conn, &mut known, report("b", "1999", 1.0, Some(2.0)))?;
+        check(&conn, &mut known, 5000)?;
+        // A slice in between changes rows, not the count.
+        Backlog::new().run_slice(&mut conn, 1000.5, 0);
+        check(&conn, &mut known, 5000)?;
+        // Deleting makes room at once, though its rows are still there.
+        run(&mut conn, &mut known, delete("a"))?;
+        check(&conn, &mut known, 2000)?;
+        run(&mut conn, &mut known, report("b", "new", 1.0, Some(2.0)))?;
+        check(&conn, &mut known, 2001)?;
+        // As after a restart: the writer counts the file afresh.
+        let mut known = KnownJobs::default();
+        check(&conn, &mut known, 2001)?;
+        run(
+            &mut conn,
+            &mut known,
+            create_roster("b", Roster::Count(100)),
+        )?;
+        check(&conn, &mut known, 100)?;
+        run(&mut conn, &mut known, WriteOp::Expire { limit: 10 })?;
+        run_slices(&mut conn, 1001.0);
+        check(&conn, &mut known, 100)?;
+        let rows: i64 = conn.query_row("SELECT COUNT(*) FROM workers", [], |r| r.get(0))?;
+        assert_eq!(rows, 100);
+        assert_tallies_exact(&conn)?;
+        Ok(())
+    }
+
+    #[test]
+    fn expired_jobs_are_gone_at_once_and_their_workers_go_in_slices() -> Result<(), StoreError> {
+        let (_dir, path, mut conn) = new_db();
+        let reader = open_reader(&path)?;
+        let mut known = KnownJobs::default();
+        for jobid in ["x", "y", "z", "keep"] {
+            let op = WriteOp::Create(CreateJob {
+                jobid: jobid.into(),
+                desc: String::new(),
+                maxage: Some(if jobid == "keep" { 1000.0 } else { 10.0 }),
+                roster: Roster::Count(1200),
+            });
+            apply_one(&mut conn, &mut known, CAPS, 2000.0, op)?;
+        }
+        // Expired with part of their rosters still queued.
+        let expired = apply_one(
+            &mut conn,
+            &mut known,
+            CAPS,
+            2012.0,
+            WriteOp::Expire { limit: 10 },
+        )?;
+        assert_eq!(expired, WriteOutcome::Expired(3));
+        let listed = crate::store::list_jobs(&reader, 10, 2012.0)?;
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].jobid, "keep");
+        for jobid in ["x", "y", "z"] {
+            assert!(read_job(&reader, jobid)?.is_none());
+        }
+        let queued = 1200_u64.div_ceil(CHUNK_ROWS) - 1;
+        assert_eq!(
+            backlog_rows(&conn)?,
+            (3, queued as i64),
+            "three doomed, the rest of keep's roster queued"
+        );
+        assert_eq!(known.stored_workers(&conn)?, 1200);
+        run_slices(&mut conn, 2012.5);
+        let rows: i64 = conn.query_row("SELECT COUNT(*) FROM workers", [], |r| r.get(0))?;
+        assert_eq!(rows, 1200, "keep's roster, whole");
+        assert_eq!(backlog_rows(&conn)?, (0, 0));
+        assert_tallies_exact(&conn)?;
+        Ok(())
+    }
+
+    #[test]
+    fn deletions_and_rosters_resume_after_a_restart() -> Result<(), Box<dyn std::error::Error>> {
+        let (_dir, path, mut conn) = new_db();
+        let mut known = KnownJobs::default();
+        apply_one(
+            &mut conn,
+            &mut known,
+            CAPS,
+            1000.0,
+            create_roster("old", Roster::Count(1500)),
+        )?;
+        run_slices(&mut conn, 1000.0);
+        apply_one(&mut conn, &mut known, CAPS, 1000.0, delete("old"))?;
+        apply_one(
+            &mut conn,
+            &mut known,
+            CAPS,
+            1000.0,
+            create_roster("new", Roster::Count(2500)),
+        )?;
+        let queued = 2500_u64.div_ceil(CHUNK_ROWS) - 1;
+        assert_eq!(backlog_rows(&conn)?, (1, queued as i64));
+        drop(conn);
+        // A new run on the same file finishes the work by itself.
+        let (conn, file) = open_writer(&path)?;
+        let (writer, thread) = Writer::start(
+            conn,
+            Arc::new(file),
+            CAPS,
+            Arc::new(crate::metrics::Metrics::default()),
+        )?;
+        let reader = open_reader(&path)?;
+        let started = std::time::Instant::now();
+        while backlog_rows(&reader)? != (0, 0) {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "the work left is still there"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let rows: i64 = reader.query_row("SELECT COUNT(*) FROM workers", [], |r| r.get(0))?;
+        assert_eq!(rows, 2500);
+        assert_eq!(read_job(&reader, "new")?.expect("new").workers.len(), 2500);
+        assert_tallies_exact(&reader)?;
+        drop(writer);
+        thread.join().map_err(|_| "the writer panicked")?;
         Ok(())
     }
 

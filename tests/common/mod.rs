@@ -251,6 +251,37 @@ pub fn raw_exchange(addr: &str, request: &[u8]) -> Vec<u8> {
     answer
 }
 
+/// Waits (up to 30 s) until the server at `addr` lists job `jobid` with
+/// `workers` workers: `create` answers once the job exists, and a roster
+/// past its first few hundred workers is inserted in slices after it.
+pub fn wait_for_roster(addr: &str, jobid: &str, workers: u64) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let started = std::time::Instant::now();
+    loop {
+        let listed = agent
+            .get(format!("http://{addr}/progress/jobs"))
+            .call()
+            .ok()
+            .and_then(|mut r| r.body_mut().read_to_string().ok())
+            .and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok());
+        let count = listed.as_ref().and_then(|jobs| {
+            jobs.as_array()?.iter().find(|job| job["jobid"] == jobid)?["workers"].as_u64()
+        });
+        if count == Some(workers) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "job {jobid:?} has {count:?} workers, not {workers}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 impl TestServer {
     /// `host:port` of the server.
     pub fn addr(&self) -> String {
