@@ -6,7 +6,8 @@
 # --expire-interval 1) with a job of 100 workers, and runs `wrk -t1 -c4`
 # kept-alive updates of its workers at full speed (scripts/wal-bound.lua;
 # an update waits up to 30 s before wrk counts it an error), from a second
-# before the big work starts until it is done:
+# before the big work starts until a second after it is done (so that
+# updates held up until its end are counted):
 #   idle      nothing else happens, for --seconds (10);
 #   roster    for --seconds, `create … workers=100000` of a new job, again
 #             as soon as its roster is complete;
@@ -271,6 +272,7 @@ for phase in $phases; do
     sleep "$lead"
     "${driver[@]}" "${during[0]}" "$base" "$db" "${during[@]:1}" >"$dir/driver.out"
     big=$(cat "$dir/driver.out")
+    sleep "$lead"
     # wrk reports what it has measured on SIGINT.
     kill -INT "$wrk_pid"
   fi
