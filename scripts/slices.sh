@@ -4,8 +4,10 @@
 # the same measurement with nothing big happening. Builds the release
 # progressd; for each phase starts it on a fresh temp database (127.0.0.1,
 # --expire-interval 1) with a job of 100 workers, and runs `wrk -t1 -c4`
-# kept-alive updates of its workers at full speed (scripts/wal-bound.lua),
-# from a second before the big work starts until it is done:
+# kept-alive updates of its workers at full speed (scripts/wal-bound.lua;
+# an update waits up to 30 s before wrk counts it an error), from a second
+# before the big work starts until a second after it is done (so that
+# updates held up until its end are counted):
 #   idle      nothing else happens, for --seconds (10);
 #   roster    for --seconds, `create … workers=100000` of a new job, again
 #             as soon as its roster is complete;
@@ -262,7 +264,7 @@ for phase in $phases; do
   [ "${#during[@]}" = 0 ] || window=600
   cpu_before=$(pressure cpu)
   io_before=$(pressure io)
-  wrk -t"$threads" -c"$connections" -d"${window}s" -s "$lua" "$base" -- update small "$small_workers" "$threads" >"$dir/wrk.out" &
+  wrk -t"$threads" -c"$connections" -d"${window}s" --timeout 30s -s "$lua" "$base" -- update small "$small_workers" "$threads" >"$dir/wrk.out" &
   wrk_pid=$!
   started+=("$wrk_pid")
   big="-"
@@ -270,6 +272,7 @@ for phase in $phases; do
     sleep "$lead"
     "${driver[@]}" "${during[0]}" "$base" "$db" "${during[@]:1}" >"$dir/driver.out"
     big=$(cat "$dir/driver.out")
+    sleep "$lead"
     # wrk reports what it has measured on SIGINT.
     kill -INT "$wrk_pid"
   fi
