@@ -1030,6 +1030,16 @@ mod tests {
     fn apply_one(
         conn: &mut Connection,
         known: &mut KnownJobs,
+        now: f64,
+        op: WriteOp,
+    ) -> Result<WriteOutcome, StoreError> {
+        apply_capped(conn, known, CAPS, now, op)
+    }
+
+    /// As [`apply_one`], under other caps.
+    fn apply_capped(
+        conn: &mut Connection,
+        known: &mut KnownJobs,
         caps: Caps,
         now: f64,
         op: WriteOp,
@@ -1198,19 +1208,18 @@ mod tests {
         let reader = open_reader(&path)?;
         let mut known = KnownJobs::default();
         let created = create_roster("big", Roster::Count(3001));
-        apply_one(&mut conn, &mut known, CAPS, 1000.0, created)?;
+        apply_one(&mut conn, &mut known, 1000.0, created)?;
         run_slices(&mut conn, 1000.5);
         apply_one(
             &mut conn,
             &mut known,
-            CAPS,
             1001.0,
             report("big", "7", 5.0, Some(5.0)),
         )?;
         let old = job_id(&conn, "big")?.expect("created");
         assert_eq!(rows_of(&conn, old)?, 3001);
 
-        let deleted = apply_one(&mut conn, &mut known, CAPS, 1002.0, delete("big"))?;
+        let deleted = apply_one(&mut conn, &mut known, 1002.0, delete("big"))?;
         assert_eq!(deleted, WriteOutcome::Deleted(true));
         // Gone for every reader, though no row of it is deleted yet.
         assert!(read_job(&reader, "big")?.is_none());
@@ -1219,19 +1228,19 @@ mod tests {
         assert_eq!(rows_of(&conn, old)?, 3001);
         assert_eq!(backlog_rows(&conn)?, (1, 0));
         assert_eq!(
-            apply_one(&mut conn, &mut known, CAPS, 1002.0, delete("big"))?,
+            apply_one(&mut conn, &mut known, 1002.0, delete("big"))?,
             WriteOutcome::Deleted(false),
             "deleted once"
         );
 
         // A job of the same id, created while the old rows go, has none of
         // them: not the old worker 7, nor its report.
-        apply_one(&mut conn, &mut known, CAPS, 1003.0, create("big"))?;
+        apply_one(&mut conn, &mut known, 1003.0, create("big"))?;
         let new = job_id(&conn, "big")?.expect("created again");
         assert!(new > old, "a new id: {new} after {old}");
         assert!(read_job(&reader, "big")?.expect("job").workers.is_empty());
         let again = report("big", "7", 1.0, Some(9.0));
-        apply_one(&mut conn, &mut known, CAPS, 1003.0, again)?;
+        apply_one(&mut conn, &mut known, 1003.0, again)?;
         let mut backlog = Backlog::new();
         backlog.run_slice(&mut conn, 1003.5, 0);
         let left = rows_of(&conn, old)?;
@@ -1261,20 +1270,18 @@ mod tests {
         apply_one(
             &mut conn,
             &mut known,
-            CAPS,
             1000.0,
             create_roster("j", Roster::Count(1200)),
         )?;
         apply_one(
             &mut conn,
             &mut known,
-            CAPS,
             1000.0,
             report("j", "3", 1.0, Some(2.0)),
         )?;
         let old = job_id(&conn, "j")?.expect("created");
         let ids = Roster::Ids(vec!["3".into(), "x".into()]);
-        apply_one(&mut conn, &mut known, CAPS, 1001.0, create_roster("j", ids))?;
+        apply_one(&mut conn, &mut known, 1001.0, create_roster("j", ids))?;
         let new = job_id(&conn, "j")?.expect("created again");
         assert!(new > old);
         let job = read_job(&reader, "j")?.expect("job");
@@ -1301,28 +1308,25 @@ mod tests {
         apply_one(
             &mut conn,
             &mut known,
-            CAPS,
             1000.0,
             report("a", "1", 1.0, Some(2.0)),
         )?;
         apply_one(
             &mut conn,
             &mut known,
-            CAPS,
             1000.0,
             create_roster("b", Roster::Count(9)),
         )?;
         let b = job_id(&conn, "b")?.expect("b");
         // b holds the largest id, which SQLite would give out again.
-        apply_one(&mut conn, &mut known, CAPS, 1001.0, delete("b"))?;
+        apply_one(&mut conn, &mut known, 1001.0, delete("b"))?;
         apply_one(
             &mut conn,
             &mut known,
-            CAPS,
             1001.0,
             report("c", "1", 1.0, Some(2.0)),
         )?;
-        apply_one(&mut conn, &mut known, CAPS, 1001.0, create("d"))?;
+        apply_one(&mut conn, &mut known, 1001.0, create("d"))?;
         let c = job_id(&conn, "c")?.expect("c");
         let d = job_id(&conn, "d")?.expect("d");
         assert!(c > b && d > c, "b {b}, c {c}, d {d}");
@@ -1342,7 +1346,6 @@ mod tests {
         apply_one(
             &mut conn,
             &mut known,
-            CAPS,
             1000.0,
             create_roster("r", Roster::Count(2345)),
         )?;
@@ -1356,7 +1359,6 @@ mod tests {
         apply_one(
             &mut conn,
             &mut known,
-            CAPS,
             1000.0,
             create_roster("s", Roster::Ids(ids)),
         )?;
@@ -1390,7 +1392,7 @@ mod tests {
         };
         let mut known = KnownJobs::default();
         let run = |conn: &mut Connection, known: &mut KnownJobs, op: WriteOp| {
-            apply_one(conn, known, caps, 1000.0, op)
+            apply_capped(conn, known, caps, 1000.0, op)
         };
         run(
             &mut conn,
@@ -1505,7 +1507,7 @@ mod tests {
         let (_dir, _path, mut conn) = new_db();
         let mut known = KnownJobs::default();
         let created = create_roster("r", Roster::Count(3000));
-        apply_one(&mut conn, &mut known, CAPS, 1000.0, created)?;
+        apply_one(&mut conn, &mut known, 1000.0, created)?;
         let id = job_id(&conn, "r")?.expect("r");
         let mut backlog = Backlog::new();
         // Enough log since the last copy: this slice copies, inserting none.
@@ -1542,7 +1544,7 @@ mod tests {
             matches!(r, Err(StoreError::TooManyStoredWorkers { limit: 5000 }))
         };
         let run = |conn: &mut Connection, known: &mut KnownJobs, op: WriteOp| {
-            apply_one(conn, known, caps, 1000.0, op)
+            apply_capped(conn, known, caps, 1000.0, op)
         };
         run(
             &mut conn,
@@ -1608,16 +1610,10 @@ mod tests {
                 maxage: Some(if jobid == "keep" { 1000.0 } else { 10.0 }),
                 roster: Roster::Count(1200),
             });
-            apply_one(&mut conn, &mut known, CAPS, 2000.0, op)?;
+            apply_one(&mut conn, &mut known, 2000.0, op)?;
         }
         // Expired with part of their rosters still queued.
-        let expired = apply_one(
-            &mut conn,
-            &mut known,
-            CAPS,
-            2012.0,
-            WriteOp::Expire { limit: 10 },
-        )?;
+        let expired = apply_one(&mut conn, &mut known, 2012.0, WriteOp::Expire { limit: 10 })?;
         assert_eq!(expired, WriteOutcome::Expired(3));
         let listed = crate::store::list_jobs(&reader, 10, 2012.0)?;
         assert_eq!(listed.len(), 1);
@@ -1647,16 +1643,14 @@ mod tests {
         apply_one(
             &mut conn,
             &mut known,
-            CAPS,
             1000.0,
             create_roster("old", Roster::Count(1500)),
         )?;
         run_slices(&mut conn, 1000.0);
-        apply_one(&mut conn, &mut known, CAPS, 1000.0, delete("old"))?;
+        apply_one(&mut conn, &mut known, 1000.0, delete("old"))?;
         apply_one(
             &mut conn,
             &mut known,
-            CAPS,
             1000.0,
             create_roster("new", Roster::Count(2500)),
         )?;
