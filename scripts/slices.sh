@@ -113,17 +113,18 @@ def get(path):
         sys.exit(f"driver: {path} answered {answer.status}")
     return (time.monotonic() - start) * 1000
 
+# One read-only connection, kept: each query outside a transaction reads
+# the latest commit.
+ro = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10, isolation_level=None)
+
 def count(table):
     """Rows in one of the slices' tables; none in a build without them."""
-    ro = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     try:
         return ro.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
     except sqlite3.OperationalError as e:
         if "no such table" in str(e):
             return 0
         raise
-    finally:
-        ro.close()
 
 def wait_for(table, every=0.02):
     """Waits until the table is empty; returns when, by the monotonic clock."""
