@@ -31,6 +31,8 @@
 #                     [--binary PATH]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/server.sh
+source scripts/lib/server.sh
 
 seconds=10
 phases="idle roster delete expire expire-small"
@@ -188,24 +190,7 @@ PY
 
 # Starts progressd on database $1 with its log in $2; sets $server and $base.
 start_server() {
-  "$binary" --listen 127.0.0.1:0 --db "$1" --expire-interval 1 2>"$2" &
-  server=$!
-  started+=("$server")
-  base=
-  for _ in $(seq 100); do
-    base=$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$2" | grep -o 'http://.*' || true)
-    [ -n "$base" ] && return 0
-    kill -0 "$server" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "slices: progressd did not start:" >&2
-  cat "$2" >&2
-  exit 2
-}
-
-stop_server() {
-  kill -TERM "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
+  launch slices "$2" --db "$1" --expire-interval 1
 }
 
 # The microseconds some task has waited for resource $1 (cpu, io) since

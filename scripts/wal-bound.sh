@@ -25,6 +25,8 @@
 #   scripts/wal-bound.sh [--seconds N] [--disk-seconds N] [--disk-runs N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/server.sh
+source scripts/lib/server.sh
 
 seconds=60
 disk_seconds=20
@@ -81,25 +83,7 @@ trap 'exit 130' INT TERM
 
 # Starts progressd on database $1 with its log in $2; sets $server and $base.
 start_server() {
-  "$binary" --listen 127.0.0.1:0 --db "$1" 2>"$2" &
-  server=$!
-  started+=("$server")
-  base=
-  for _ in $(seq 100); do
-    base=$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$2" | grep -o 'http://.*' || true)
-    [ -n "$base" ] && return 0
-    kill -0 "$server" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "wal-bound: progressd did not start:" >&2
-  cat "$2" >&2
-  exit 2
-}
-
-# Stops the server gracefully (it empties the log) and waits for it.
-stop_server() {
-  kill -TERM "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
+  launch wal-bound "$2" --db "$1"
 }
 
 # Prints the largest size of file $1 seen while process $2 runs, sampled
