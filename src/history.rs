@@ -40,21 +40,29 @@ pub fn decode_recent(blob: Option<&[u8]>) -> Vec<Point> {
     decode_newest(blob, RECENT)
 }
 
+/// A well-formed blob's first time and its points' bytes.
+fn parts(blob: Option<&[u8]>) -> Option<(f64, &[u8])> {
+    let blob = blob.filter(|b| b.len() >= HEADER && (b.len() - HEADER).is_multiple_of(POINT))?;
+    let (head, points) = blob.split_at(HEADER);
+    Some((f64::from_le_bytes(head.try_into().ok()?), points))
+}
+
+/// A point's gap from the one before, in milliseconds.
+fn gap_of(point: &[u8]) -> u32 {
+    u32::from_le_bytes(point[..4].try_into().unwrap_or_default())
+}
+
 fn decode_newest(blob: Option<&[u8]>, most: usize) -> Vec<Point> {
-    let Some(blob) = blob.filter(|b| b.len() >= HEADER && (b.len() - HEADER).is_multiple_of(POINT))
-    else {
+    let Some((start, points)) = parts(blob) else {
         return Vec::new();
     };
-    let (head, points) = blob.split_at(HEADER);
     let mut millis = 0u64;
-    let start = f64::from_le_bytes(head.try_into().unwrap_or_default());
     let skip = (points.len() / POINT).saturating_sub(most);
     let mut out = Vec::with_capacity((points.len() / POINT).min(most));
     for (i, p) in points.chunks_exact(POINT).enumerate() {
-        let (gap, value) = p.split_at(4);
-        millis += u64::from(u32::from_le_bytes(gap.try_into().unwrap_or_default()));
+        millis += u64::from(gap_of(p));
         if i >= skip {
-            let value = f64::from_le_bytes(value.try_into().unwrap_or_default());
+            let value = f64::from_le_bytes(p[4..].try_into().unwrap_or_default());
             out.push((start + millis as f64 / 1000.0, value));
         }
     }
@@ -86,28 +94,62 @@ const MAX_GAP_SECS: f64 = u32::MAX as f64 / 1000.0;
 
 /// `blob` with the point (`t`, `value`) added, thinned to [`MAX_POINTS`].
 /// A point at the time of the last one replaces it.
+///
+/// The writer calls this for every report, so it works on the bytes: the
+/// points are copied, not decoded, and times are compared in whole
+/// milliseconds as stored.
 pub fn push(blob: Option<&[u8]>, t: f64, value: f64) -> Vec<u8> {
-    let mut points = decode(blob);
-    match points.last_mut() {
-        Some(last) if last.0 >= t => *last = (last.0, value),
-        Some(last) if t - last.0 > MAX_GAP_SECS => points = vec![(t, value)],
-        _ => points.push((t, value)),
+    let Some((start, points)) = parts(blob).filter(|(_, p)| !p.is_empty()) else {
+        return encode(&[(t, value)]);
+    };
+    if points.len() > POINT * MAX_POINTS {
+        // Longer than this code writes: kept to its newest points.
+        return push(Some(&encode(&decode(blob))), t, value);
     }
-    if points.len() > MAX_POINTS {
-        thin(&mut points);
+    let millis: Vec<u64> = points
+        .chunks_exact(POINT)
+        .scan(0u64, |sum, p| {
+            *sum += u64::from(gap_of(p));
+            Some(*sum)
+        })
+        .collect();
+    let last_ms = millis.last().copied().unwrap_or(0);
+    let last = start + last_ms as f64 / 1000.0;
+    let mut out = Vec::with_capacity(HEADER + points.len() + POINT);
+    out.extend_from_slice(&start.to_le_bytes());
+    if last >= t {
+        out.extend_from_slice(&points[..points.len() - 8]);
+        out.extend_from_slice(&value.to_le_bytes());
+        return out;
     }
-    encode(&points)
-}
-
-/// Removes the interior point whose neighbours are closest in time, leaving
-/// the first point and the [`RECENT`] newest alone.
-fn thin(points: &mut Vec<Point>) {
-    let last_candidate = points.len() - RECENT;
-    let gap = |i: usize| points[i + 1].0 - points[i - 1].0;
-    let drop = (1..last_candidate).min_by(|&a, &b| gap(a).total_cmp(&gap(b)));
-    if let Some(i) = drop {
-        points.remove(i);
+    if t - last > MAX_GAP_SECS {
+        return encode(&[(t, value)]);
     }
+    let gap = ((t - last) * 1000.0)
+        .round()
+        .clamp(0.0, f64::from(u32::MAX)) as u32;
+    let count = millis.len();
+    if count < MAX_POINTS {
+        out.extend_from_slice(points);
+    } else {
+        // One point too many with the new one: drop the interior point
+        // whose neighbours are closest in time, never the first nor the
+        // RECENT newest (counting the new one), the oldest of equals.
+        let span = |i: usize| millis[i + 1] - millis[i - 1];
+        let drop = (1..count + 1 - RECENT)
+            .min_by_key(|&i| span(i))
+            .unwrap_or(1);
+        let (before, after) = points.split_at(drop * POINT);
+        let (dropped, after) = after.split_at(POINT);
+        out.extend_from_slice(before);
+        // The next point's gap now runs from the one before the dropped.
+        let joined = gap_of(dropped).saturating_add(gap_of(after));
+        out.extend_from_slice(&joined.to_le_bytes());
+        out.extend_from_slice(&after[4..]);
+    }
+    out.extend_from_slice(&gap.to_le_bytes());
+    out.extend_from_slice(&value.to_le_bytes());
+    out
 }
 
 /// Units per second over the newest points of a worker's history, since it
@@ -209,6 +251,18 @@ mod tests {
             widest < 4.0 * even,
             "widest gap {widest} s, even spacing {even} s"
         );
+    }
+
+    #[test]
+    fn a_blob_longer_than_written_keeps_its_newest_points() {
+        let points: Vec<Point> = (0..60)
+            .map(|i| (100.0 + f64::from(i), f64::from(i)))
+            .collect();
+        let blob = push(Some(&encode(&points)), 200.0, 99.0);
+        let back = decode(Some(&blob));
+        assert_eq!(back.len(), MAX_POINTS);
+        assert_eq!(back.last(), Some(&(200.0, 99.0)));
+        assert_eq!(back[MAX_POINTS - 2], (159.0, 59.0));
     }
 
     #[test]
