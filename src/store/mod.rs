@@ -10,6 +10,7 @@ mod file;
 mod queries;
 mod schema;
 mod slices;
+mod tallies;
 mod writer;
 
 use std::fmt;

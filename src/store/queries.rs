@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
 use super::slices;
+use super::tallies::{self, Tallies};
 use crate::history;
 use crate::model::{
     BarState, Job, JobProgress, JobSummary, PageKey, PageStart, Pick, ProgressTally, SLOW_SHARE,
@@ -550,6 +551,8 @@ pub(super) enum WorkerWrite {
     Missing,
     /// Nothing: the update's seq is below the stored one (a late retry).
     Stale,
+    /// Nothing: the worker is new and the caller may not add one.
+    NotAdded,
 }
 
 /// Creates a job (any job with the same id is gone already, see
@@ -593,13 +596,16 @@ pub(super) fn chart_job(conn: &Connection, id: i64, now: f64) -> rusqlite::Resul
     Ok(())
 }
 
-/// Stores a worker's report. Without a total it only updates an existing
-/// worker.
+/// Stores a worker's report, counting what it changes in `tallies`.
+/// Without a total, or unless `may_add`, it only updates an existing
+/// worker (one the roster names exists).
 pub(super) fn write_worker(
     conn: &Connection,
     job: i64,
     update: &WorkerUpdate,
     now: f64,
+    may_add: bool,
+    tallies: &mut Tallies,
 ) -> rusqlite::Result<WorkerWrite> {
     // Most reports are for a worker that exists: one UPDATE, then an INSERT
     // only for a new one, which tells the writer's count which it was
@@ -607,11 +613,14 @@ pub(super) fn write_worker(
     // report adds a point to the worker's history. ?4 is the total, NULL to
     // keep it (a worker the roster expects has none to keep: its first
     // report needs one). ?8 is the update's seq: one below the stored seq
-    // leaves the row alone.
+    // leaves the row alone. `worker_before` hands the row's figures before
+    // the change to the tallies (see `tallies`); the SET clause is the
+    // model's `tallies::after_report`.
     let seq = update.seq.map(u64::cast_signed);
     // Rows are keyed by the workid's natural-order key (?9).
     let key = natural_key(&update.workid);
     let apply = || {
+        tallies::clear_before();
         conn.prepare_cached(
             "UPDATE workers
                 SET current = ?3, total = COALESCE(?4, total), ok = ?5,
@@ -619,7 +628,9 @@ pub(super) fn write_worker(
                     first_seen = CASE WHEN updates = 0 THEN ?6 ELSE first_seen END,
                     seq = COALESCE(?8, seq), history = history_push(history, ?6, ?3)
               WHERE job = ?1 AND sortkey = ?9 AND (?8 IS NULL OR seq IS NULL OR ?8 >= seq)
-                AND (?4 IS NOT NULL OR updates > 0)",
+                AND (?4 IS NOT NULL OR updates > 0)
+                AND worker_before(current, total, ok, first_seen, updated, updates,
+                                  stale_minute)",
         )?
         .execute(params![
             job,
@@ -633,13 +644,19 @@ pub(super) fn write_worker(
             key
         ])
     };
-    let updated = apply()?;
-    if updated > 0 {
-        return Ok(WorkerWrite::Updated);
-    }
+    let mut updated = apply()?;
     // A worker of the roster whose slice has not come yet is updated as
     // if it had: its row goes in now.
-    if slices::take_from_roster(conn, job, &update.workid, now)? && apply()? > 0 {
+    if updated == 0 && slices::take_from_roster(conn, job, &update.workid, now)? {
+        updated = apply()?;
+    }
+    if updated > 0 {
+        let before = tallies::take_before().ok_or_else(|| {
+            rusqlite::Error::UserFunctionError("worker_before did not see the updated row".into())
+        })?;
+        let after = tallies::after_report(&before.worker, update, now);
+        tallies::restale(conn, job, &key, before.stale_minute, &after)?;
+        tallies.add(job, Some(&before.worker), &after);
         return Ok(WorkerWrite::Updated);
     }
     let Some(total) = update.total else {
@@ -647,17 +664,23 @@ pub(super) fn write_worker(
         // retry.
         return Ok(match worker_updates(conn, job, &update.workid)? {
             Some(updates) if updates > 0 => WorkerWrite::Stale,
-            _ => WorkerWrite::Missing,
+            Some(_) => WorkerWrite::Missing,
+            None if may_add => WorkerWrite::Missing,
+            None => WorkerWrite::NotAdded,
         });
     };
     if update.seq.is_some() && worker_exists(conn, job, &update.workid)? {
         return Ok(WorkerWrite::Stale);
     }
+    if !may_add {
+        return Ok(WorkerWrite::NotAdded);
+    }
+    let after = tallies::first_report(update, total, now);
     conn.prepare_cached(
         "INSERT INTO workers (job, workid, sortkey, current, total, ok, desc,
-                              first_seen, updated, seq, history)
+                              first_seen, updated, seq, history, stale_minute)
               VALUES (?1, ?2, ?9, ?3, ?4, ?5, COALESCE(?7, ''), ?6, ?6, ?8,
-                      history_push(NULL, ?6, ?3))",
+                      history_push(NULL, ?6, ?3), ?10)",
     )?
     .execute(params![
         job,
@@ -668,8 +691,10 @@ pub(super) fn write_worker(
         now,
         update.desc,
         seq,
-        key
+        key,
+        tallies::stale_minute(&after)
     ])?;
+    tallies.add(job, None, &after);
     Ok(WorkerWrite::Inserted)
 }
 

@@ -12,6 +12,7 @@ use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
 
 use super::checkpoint::WAL_KEPT_BYTES;
+use super::tallies;
 use super::{DbFile, StoreError, path_text};
 use crate::history;
 use crate::model::{natural_key, worker_percent};
@@ -26,6 +27,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_rosters_and_history.sql"),
     include_str!("../../migrations/0006_scale.sql"),
     include_str!("../../migrations/0007_slices.sql"),
+    include_str!("../../migrations/0008_writer_tallies.sql"),
 ];
 
 /// How long a connection waits for a lock before giving up. Only checkpoints
@@ -178,7 +180,8 @@ fn set_pragmas(conn: &Connection) -> rusqlite::Result<()> {
 /// total, updates)` (to order workers by percent), `history_rate(history)`
 /// (to order them by rate and find slow ones), `natural_key(workid)` (the
 /// sortkey column) and `history_push(history, time, value)` (the history
-/// with a point added, [`history::push`]).
+/// with a point added, [`history::push`]); and for the writer's reports,
+/// `worker_before(…)` ([`tallies::note_before`]).
 fn add_functions(conn: &Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("progress_percent", 3, flags, |ctx| {
@@ -194,7 +197,14 @@ fn add_functions(conn: &Connection) -> rusqlite::Result<()> {
     conn.create_scalar_function("history_push", 3, flags, |ctx| {
         let blob = ctx.get_raw(0).as_blob_or_null()?;
         Ok(history::push(blob, ctx.get(1)?, ctx.get(2)?))
-    })
+    })?;
+    // Not deterministic: it is called for what it keeps.
+    conn.create_scalar_function(
+        "worker_before",
+        7,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY,
+        |ctx| tallies::note_before(ctx),
+    )
 }
 
 /// Applies the migrations the database lacks, in one transaction.
@@ -384,14 +394,6 @@ mod tests {
                                 w.workid, current, total, ok, first_seen, updated, updates
                             ],
                         )?;
-                        if updates == 0 {
-                            // As a roster's inserter tallies its rows.
-                            conn.execute(
-                                "UPDATE job_tallies SET workers = workers + 1,
-                                        not_started = not_started + 1 WHERE job = 1",
-                                [],
-                            )?;
-                        }
                         let (state, stale_at, micro, percent): (String, f64, i64, f64) = conn
                             .query_row(
                                 "SELECT state, stale_at, percent_micro,
@@ -408,56 +410,10 @@ mod tests {
                         assert_eq!(stale_at.to_bits(), w.stale_at().to_bits(), "{w:?}");
                         assert_eq!(percent, w.percent(), "{w:?}");
                         assert_eq!(micro, (w.percent() * 1e6).round() as i64, "{w:?}");
-                        // The stale minute follows inserts and updates.
-                        let minute = |w: &Worker| {
-                            (w.state() == WorkerState::Running)
-                                .then(|| (w.stale_at() / 60.0) as i64)
-                        };
-                        let stored = |conn: &Connection| -> rusqlite::Result<Option<i64>> {
-                            conn.query_row(
-                                "SELECT stale_minute FROM workers WHERE job = 1 AND workid = ?1",
-                                [&w.workid],
-                                |r| r.get(0),
-                            )
-                        };
-                        assert_eq!(stored(&conn)?, minute(&w), "{w:?}");
-                        conn.execute(
-                            "UPDATE workers SET updated = updated + 100, updates = updates + 1
-                              WHERE job = 1 AND workid = ?1",
-                            [&w.workid],
-                        )?;
-                        let later = Worker {
-                            updated: updated + 100.0,
-                            updates: updates + 1,
-                            ..w.clone()
-                        };
-                        assert_eq!(stored(&conn)?, minute(&later), "{later:?}");
                     }
                 }
             }
         }
-        // The tallies agree with a count of the rows (a roster's rows are
-        // tallied by their inserter, see `slices`, as the loop above does).
-        // Workers, not started, running, done, failed.
-        type Counts = (i64, i64, i64, i64, i64);
-        let (tallied, counted): (Counts, Counts) = conn.query_row(
-            "SELECT workers, not_started, running, done, failed,
-                        (SELECT COUNT(*) FROM workers),
-                        (SELECT COUNT(*) FROM workers WHERE state = 'not_started'),
-                        (SELECT COUNT(*) FROM workers WHERE state = 'running'),
-                        (SELECT COUNT(*) FROM workers WHERE state = 'done'),
-                        (SELECT COUNT(*) FROM workers WHERE state = 'failed')
-                   FROM job_tallies WHERE job = 1",
-            [],
-            |r| {
-                Ok((
-                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?),
-                    (r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?),
-                ))
-            },
-        )?;
-        assert_eq!(tallied, counted);
-        assert_eq!(counted.0, n);
         let key: Vec<u8> = conn.query_row("SELECT natural_key('rank12')", [], |r| r.get(0))?;
         assert_eq!(key, natural_key("rank12"));
         Ok(())

@@ -37,6 +37,7 @@ use super::queries::{self, WorkerWrite};
 use super::slices::Backlog;
 #[cfg(doc)]
 use super::slices::SLICE_TIME;
+use super::tallies::Tallies;
 use super::{ACTIVITY_STAMP_SECS, DbFile, StoreError};
 use crate::metrics::Metrics;
 use crate::model::unix_now;
@@ -387,6 +388,9 @@ struct KnownJobs {
     count: Option<u64>,
     /// Workers stored in all jobs; counted when first needed.
     workers: Option<u64>,
+    /// What the operation under way changes in `job_tallies`, written
+    /// before anything reads them.
+    tallies: Tallies,
 }
 
 impl KnownJobs {
@@ -400,6 +404,7 @@ impl KnownJobs {
         if let Some(job) = self.get(jobid) {
             return Ok(Some(job));
         }
+        self.tallies.flush(conn)?;
         let Some((id, stamped, workers)) = queries::job_row(conn, jobid)? else {
             return Ok(None);
         };
@@ -429,7 +434,10 @@ impl KnownJobs {
     fn stored_workers(&mut self, conn: &Connection) -> rusqlite::Result<u64> {
         Ok(match self.workers {
             Some(count) => count,
-            None => *self.workers.insert(queries::count_workers(conn)?),
+            None => {
+                self.tallies.flush(conn)?;
+                *self.workers.insert(queries::count_workers(conn)?)
+            }
         })
     }
 
@@ -519,13 +527,19 @@ fn apply_batch(
     let mut to_chart = Vec::new();
     for op in ops {
         tx.prepare_cached("SAVEPOINT op")?.execute([])?;
-        match apply_op(&tx, op, now, caps, known, &mut to_chart) {
+        // The operation's tallies are written inside its savepoint.
+        let applied = apply_op(&tx, op, now, caps, known, &mut to_chart).and_then(|done| {
+            known.tallies.flush(&tx)?;
+            Ok(done)
+        });
+        match applied {
             Ok((outcome, effect)) => {
                 tx.prepare_cached("RELEASE op")?.execute([])?;
                 known.apply(effect);
                 results.push(Ok(outcome));
             }
             Err(e) => {
+                known.tallies.discard();
                 // If SQLite already rolled the whole transaction back (it
                 // does on a full disk), this fails and so does the batch.
                 tx.prepare_cached("ROLLBACK TO op")?.execute([])?;
@@ -628,72 +642,7 @@ fn apply_op(
             };
             Ok((WriteOutcome::Created, effect))
         }
-        WriteOp::Update(update) => {
-            let (job, new) = match known.find(conn, &update.jobid)? {
-                Some(job) => (job, false),
-                None if update.total.is_none() => return Err(StoreError::TotalRequired),
-                None => {
-                    known.check_room(conn, caps.max_jobs)?;
-                    let id = queries::create_implicit_job(
-                        conn,
-                        &update.jobid,
-                        caps.default_maxage,
-                        now,
-                    )?;
-                    let job = KnownJob {
-                        id,
-                        stamped: now,
-                        workers: 0,
-                        charted: now,
-                    };
-                    (job, true)
-                }
-            };
-            // A new worker past a cap is refused; one that exists (or that
-            // the roster names) is not new, whatever the counts.
-            let refusal = if job.workers >= caps.max_workers_per_job {
-                Some(StoreError::TooManyWorkers {
-                    limit: caps.max_workers_per_job,
-                })
-            } else if known.stored_workers(conn)? >= caps.max_workers {
-                Some(StoreError::TooManyStoredWorkers {
-                    limit: caps.max_workers,
-                })
-            } else {
-                None
-            };
-            if let Some(refusal) = refusal
-                && !queries::worker_exists(conn, job.id, &update.workid)?
-            {
-                return Err(refusal);
-            }
-            let mut changed = job;
-            match queries::write_worker(conn, job.id, update, now)? {
-                WorkerWrite::Missing => return Err(StoreError::TotalRequired),
-                WorkerWrite::Stale => return Ok((WriteOutcome::Ignored, Effect::Nothing)),
-                WorkerWrite::Inserted => changed.workers += 1,
-                WorkerWrite::Updated => {}
-            }
-            if now - job.stamped >= ACTIVITY_STAMP_SECS {
-                queries::touch_job(conn, job.id, now)?;
-                changed.stamped = now;
-            }
-            if now - job.charted >= chart_interval(changed.workers) {
-                to_chart.push(job.id);
-                changed.charted = now;
-            }
-            let effect = if !new && known.get(&update.jobid) == Some(changed) {
-                Effect::Nothing
-            } else {
-                Effect::Known {
-                    jobid: update.jobid.clone(),
-                    job: changed,
-                    new,
-                    workers_before: job.workers,
-                }
-            };
-            Ok((WriteOutcome::Updated, effect))
-        }
+        WriteOp::Update(update) => apply_update(conn, update, now, caps, known, to_chart),
         WriteOp::Batch(updates) => {
             // All or none: the savepoint around this operation undoes the
             // reports before a refused one, and this undoes what they
@@ -703,8 +652,7 @@ fn apply_op(
             let charted = to_chart.len();
             let (mut updated, mut ignored) = (0, 0);
             for (index, update) in updates.iter().enumerate() {
-                let op = WriteOp::Update(update.clone());
-                match apply_op(conn, &op, now, caps, known, to_chart) {
+                match apply_update(conn, update, now, caps, known, to_chart) {
                     Ok((outcome, effect)) => {
                         known.apply(effect);
                         match outcome {
@@ -739,6 +687,77 @@ fn apply_op(
             Ok((WriteOutcome::Expired(jobs.len()), Effect::Deleted(jobs)))
         }
     }
+}
+
+/// Stores one worker's report (see [`WriteOp::Update`]).
+fn apply_update(
+    conn: &Connection,
+    update: &WorkerUpdate,
+    now: f64,
+    caps: Caps,
+    known: &mut KnownJobs,
+    to_chart: &mut Vec<i64>,
+) -> Result<(WriteOutcome, Effect), StoreError> {
+    let (job, new) = match known.find(conn, &update.jobid)? {
+        Some(job) => (job, false),
+        None if update.total.is_none() => return Err(StoreError::TotalRequired),
+        None => {
+            known.check_room(conn, caps.max_jobs)?;
+            let id = queries::create_implicit_job(conn, &update.jobid, caps.default_maxage, now)?;
+            let job = KnownJob {
+                id,
+                stamped: now,
+                workers: 0,
+                charted: now,
+            };
+            (job, true)
+        }
+    };
+    // A new worker past a cap is refused; one that exists (or that the
+    // roster names) is not new, whatever the counts.
+    let refusal = if job.workers >= caps.max_workers_per_job {
+        Some(StoreError::TooManyWorkers {
+            limit: caps.max_workers_per_job,
+        })
+    } else if known.stored_workers(conn)? >= caps.max_workers {
+        Some(StoreError::TooManyStoredWorkers {
+            limit: caps.max_workers,
+        })
+    } else {
+        None
+    };
+    let mut changed = job;
+    let may_add = refusal.is_none();
+    match queries::write_worker(conn, job.id, update, now, may_add, &mut known.tallies)? {
+        WorkerWrite::Missing => return Err(StoreError::TotalRequired),
+        WorkerWrite::Stale => return Ok((WriteOutcome::Ignored, Effect::Nothing)),
+        WorkerWrite::NotAdded => {
+            return Err(refusal.unwrap_or(StoreError::TooManyWorkers {
+                limit: caps.max_workers_per_job,
+            }));
+        }
+        WorkerWrite::Inserted => changed.workers += 1,
+        WorkerWrite::Updated => {}
+    }
+    if now - job.stamped >= ACTIVITY_STAMP_SECS {
+        queries::touch_job(conn, job.id, now)?;
+        changed.stamped = now;
+    }
+    if now - job.charted >= chart_interval(changed.workers) {
+        to_chart.push(job.id);
+        changed.charted = now;
+    }
+    let effect = if !new && known.get(&update.jobid) == Some(changed) {
+        Effect::Nothing
+    } else {
+        Effect::Known {
+            jobid: update.jobid.clone(),
+            job: changed,
+            new,
+            workers_before: job.workers,
+        }
+    };
+    Ok((WriteOutcome::Updated, effect))
 }
 
 #[cfg(test)]
@@ -1199,6 +1218,16 @@ mod tests {
               GROUP BY j.id ORDER BY j.id",
         )?;
         assert_eq!(tallied, counted, "tallies against a recount");
+        // Every row's stale minute is the model's (the columns it is
+        // computed from agree with the model, see `schema`).
+        let wrong: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM workers
+              WHERE stale_minute IS NOT
+                    (CASE WHEN state = 'running' THEN CAST(stale_at / 60 AS INTEGER) END)",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(wrong, 0, "rows whose stale minute is not the model's");
         Ok(())
     }
 
@@ -1498,6 +1527,59 @@ mod tests {
                 .map(|w| w.current)
         };
         assert_eq!((current("w"), current("x")), (Some(50.0), Some(8.0)));
+        Ok(())
+    }
+
+    #[test]
+    fn reports_keep_tallies_and_stale_minutes_exact() -> Result<(), StoreError> {
+        let (_dir, _path, mut conn) = new_db();
+        let mut known = KnownJobs::default();
+        let failed = |workid: &str, current| {
+            WriteOp::Update(WorkerUpdate {
+                ok: false,
+                ..update_of("t", workid, current, None)
+            })
+        };
+        let late = |workid: &str, current, seq| {
+            WriteOp::Update(WorkerUpdate {
+                seq: Some(seq),
+                ..update_of("t", workid, current, Some(10.0))
+            })
+        };
+        let bad_batch = WriteOp::Batch(vec![
+            update_of("t", "a", 9.0, None),
+            update_of("t", "nobody", 1.0, None),
+        ]);
+        // Times far apart move stale minutes; each step is checked.
+        let steps: Vec<(f64, WriteOp)> = vec![
+            (1000.0, create_roster("t", Roster::Count(3))),
+            (1000.5, report("t", "0", 1.0, Some(10.0))), // roster row: first report
+            (1001.0, report("t", "a", 2.0, Some(10.0))), // new row
+            (1002.0, report("t", "a", 3.0, None)),
+            (1100.0, report("t", "a", 10.0, None)), // done
+            (1200.0, report("t", "a", 4.0, Some(20.0))), // running again
+            (1300.0, failed("0", 5.0)),
+            (1301.0, report("t", "0", 6.0, None)), // ok again
+            (1302.0, late("b", 1.0, 7)),
+            (1303.0, late("b", 2.0, 6)),                // ignored
+            (1304.0, report("t", "1", 0.0, Some(0.0))), // total 0: done at once
+            (1305.0, bad_batch),                        // undone whole
+            (1306.0, report("t", "c", 5.0, None)),      // refused: no total
+            (1400.0, report("t", "b", 3.0, None)),
+            (5000.0, report("t", "b", 4.0, None)), // a long gap
+        ];
+        for (now, op) in steps {
+            let _ = apply_one(&mut conn, &mut known, now, op);
+            run_slices(&mut conn, now);
+            assert_tallies_exact(&conn)?;
+        }
+        let (workers, running, done, failed): (i64, i64, i64, i64) = conn.query_row(
+            "SELECT workers, running, done, failed FROM job_tallies",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        // Roster 0, 1, 2 and a, b: 0, a, b running, 1 done, 2 not started.
+        assert_eq!((workers, running, done, failed), (5, 3, 1, 0));
         Ok(())
     }
 
