@@ -29,6 +29,7 @@
 
 mod common;
 
+use common::ServerCpu;
 use std::error::Error;
 use std::fmt;
 use std::io::Write;
@@ -125,54 +126,6 @@ struct RunReport {
     /// CPU seconds progressd's writer and request threads spent in the
     /// run, when `/proc` tells.
     cpu: Option<ServerCpu>,
-}
-
-/// CPU seconds of progressd's own threads.
-#[derive(Debug, Clone, Copy)]
-struct ServerCpu {
-    writer: f64,
-    requests: f64,
-}
-
-impl ServerCpu {
-    /// The threads' CPU time so far: the writer (`progressd-writer`, whose
-    /// name the kernel keeps as 15 bytes) and the request threads
-    /// (`progressd-http-N`). tiny_http's connection threads have no name
-    /// of their own and are not counted.
-    fn now() -> Option<ServerCpu> {
-        let mut cpu = ServerCpu {
-            writer: 0.0,
-            requests: 0.0,
-        };
-        for task in std::fs::read_dir("/proc/self/task").ok()? {
-            let task = task.ok()?.path();
-            let (Ok(name), Ok(stat)) = (
-                std::fs::read_to_string(task.join("comm")),
-                std::fs::read_to_string(task.join("stat")),
-            ) else {
-                continue; // the thread ended meanwhile
-            };
-            // utime and stime: the 12th and 13th fields after the
-            // parenthesised name, in USER_HZ ticks, which Linux fixes at 100.
-            let after_name = stat.rsplit_once(')')?.1;
-            let mut fields = after_name.split_whitespace().skip(11);
-            let mut ticks = || fields.next()?.parse::<f64>().ok();
-            let seconds = (ticks()? + ticks()?) / 100.0;
-            match name.trim_end() {
-                "progressd-write" => cpu.writer += seconds,
-                name if name.starts_with("progressd-http") => cpu.requests += seconds,
-                _ => {}
-            }
-        }
-        Some(cpu)
-    }
-
-    fn since(self, before: ServerCpu) -> ServerCpu {
-        ServerCpu {
-            writer: self.writer - before.writer,
-            requests: self.requests - before.requests,
-        }
-    }
 }
 
 impl RunReport {
@@ -286,9 +239,9 @@ fn run(settings: Settings) -> Result<bool, Box<dyn Error>> {
         let mut config = Config::for_tests(db.clone());
         config.threads = threads;
         let running = progressd::start(&config)?;
-        let before = ServerCpu::now();
+        let before = ServerCpu::of(std::process::id());
         let mut report = drive(running.addr(), "progressd", mode, settings);
-        report.cpu = ServerCpu::now()
+        report.cpu = ServerCpu::of(std::process::id())
             .zip(before)
             .map(|(after, before)| after.since(before));
         running.shutdown();

@@ -19,7 +19,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use common::{Server, percentile_ms, process_size, progressd_binary};
+use common::{Server, ServerCpu, percentile_ms, process_size, progressd_binary};
+use progressd::history;
 
 /// Options.
 #[derive(Parser, Debug)]
@@ -363,14 +364,55 @@ fn main() -> Result<()> {
         Some(p99 <= 10.0 && max <= 50.0),
     );
 
-    // Every worker of the big job reports, in batches of 100.
-    let rate = report_all(&base, "big", options.big)?;
-    row(
-        "worker updates/s in batches of 100 (4 clients)",
-        format!("{rate:.0}/s"),
-        "≥ 200,000/s",
-        Some(rate >= 200_000.0),
-    );
+    // Every worker of the big job reports, in batches of 100: its first
+    // report, then a later one; then, in a job of 10,000, enough reports
+    // to fill every worker's history (the steady state of a long run).
+    let rate_row = |what: &str, reports: &dyn Fn() -> Result<(f64, usize)>| -> Result<()> {
+        let before = ServerCpu::of(pid);
+        let (rate, updates) = reports()?;
+        let cpu = ServerCpu::of(pid)
+            .zip(before)
+            .map(|(after, before)| after.since(before));
+        let per = |seconds: f64| seconds / updates as f64 * 1e6;
+        let figure = match cpu {
+            Some(cpu) => format!(
+                "{rate:.0}/s (CPU per update: writer {:.2} µs, request threads {:.2} µs)",
+                per(cpu.writer),
+                per(cpu.requests)
+            ),
+            None => format!("{rate:.0}/s"),
+        };
+        row(what, figure, "≥ 200,000/s", Some(rate >= 200_000.0));
+        Ok(())
+    };
+    let big_reports = || Ok((report_all(&base, "big", options.big)?, options.big));
+    rate_row(
+        "worker updates/s in batches of 100 (4 clients), first reports",
+        &big_reports,
+    )?;
+    rate_row(
+        "worker updates/s in batches of 100 (4 clients), later reports",
+        &big_reports,
+    )?;
+    const STEADY: usize = 10_000;
+    get_ok(&a, &format!("{base}/create?jobid=steady&workers={STEADY}"))?;
+    for _ in 0..history::MAX_POINTS {
+        report_all(&base, "steady", STEADY)?;
+    }
+    rate_row(
+        "worker updates/s in batches of 100 (4 clients), full histories (10,000 workers)",
+        &|| {
+            let started = Instant::now();
+            for _ in 0..5 {
+                report_all(&base, "steady", STEADY)?;
+            }
+            Ok((
+                5.0 * STEADY as f64 / started.elapsed().as_secs_f64(),
+                5 * STEADY,
+            ))
+        },
+    )?;
+    get_ok(&a, &format!("{base}/delete?jobid=steady"))?;
 
     // Reading the big job.
     let rss_before = rss_mb(pid);

@@ -308,3 +308,54 @@ pub fn percentile_ms(latencies_us: &[u64], q: f64) -> f64 {
     };
     sorted[((last as f64) * q).round() as usize] as f64 / 1000.0
 }
+
+/// CPU seconds of progressd's own threads.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerCpu {
+    /// The writer thread.
+    pub writer: f64,
+    /// The request threads.
+    pub requests: f64,
+}
+
+impl ServerCpu {
+    /// The CPU time so far of process `pid`'s threads: the writer (`progressd-writer`, whose
+    /// name the kernel keeps as 15 bytes) and the request threads
+    /// (`progressd-http-N`). tiny_http's connection threads have no name
+    /// of their own and are not counted.
+    pub fn of(pid: u32) -> Option<ServerCpu> {
+        let mut cpu = ServerCpu {
+            writer: 0.0,
+            requests: 0.0,
+        };
+        for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+            let task = task.ok()?.path();
+            let (Ok(name), Ok(stat)) = (
+                std::fs::read_to_string(task.join("comm")),
+                std::fs::read_to_string(task.join("stat")),
+            ) else {
+                continue; // the thread ended meanwhile
+            };
+            // utime and stime: the 12th and 13th fields after the
+            // parenthesised name, in USER_HZ ticks, which Linux fixes at 100.
+            let after_name = stat.rsplit_once(')')?.1;
+            let mut fields = after_name.split_whitespace().skip(11);
+            let mut ticks = || fields.next()?.parse::<f64>().ok();
+            let seconds = (ticks()? + ticks()?) / 100.0;
+            match name.trim_end() {
+                "progressd-write" => cpu.writer += seconds,
+                name if name.starts_with("progressd-http") => cpu.requests += seconds,
+                _ => {}
+            }
+        }
+        Some(cpu)
+    }
+
+    /// The time spent since `before`.
+    pub fn since(self, before: ServerCpu) -> ServerCpu {
+        ServerCpu {
+            writer: self.writer - before.writer,
+            requests: self.requests - before.requests,
+        }
+    }
+}
