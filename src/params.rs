@@ -7,7 +7,6 @@
 //! than silently mangled with U+FFFD: ids are kept exactly as sent, so two
 //! different byte strings must never become one id.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use percent_encoding::percent_decode;
@@ -61,10 +60,17 @@ impl fmt::Display for ParamError {
 impl std::error::Error for ParamError {}
 
 /// Decoded `name=value` pairs; a repeated name keeps its last value.
+///
+/// A list, not a map: forms hold a handful of names, and a batch parses one
+/// per line, where hashing each name cost more than finding it.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Form {
-    pairs: HashMap<String, String>,
+    pairs: Vec<(String, String)>,
 }
+
+/// Most distinct names a form may hold; every endpoint takes far fewer.
+/// It bounds the work a form of many names costs to look up.
+pub const MAX_FORM_NAMES: usize = 64;
 
 impl Form {
     /// Decodes a query string or form body, adding its pairs to this form
@@ -84,7 +90,16 @@ impl Form {
             let value = decode_component(raw_value).map_err(|_| {
                 ParamError::new(&name, "value is not valid UTF-8 after percent-decoding")
             })?;
-            self.pairs.insert(name, value);
+            match self.pairs.iter().position(|(n, _)| *n == name) {
+                Some(at) => self.pairs[at].1 = value,
+                None if self.pairs.len() < MAX_FORM_NAMES => self.pairs.push((name, value)),
+                None => {
+                    return Err(ParamError::new(
+                        &name,
+                        format!("is one name too many: a request takes at most {MAX_FORM_NAMES}"),
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -99,21 +114,25 @@ impl Form {
     /// Removes a parameter and returns its value: for `token`, which every
     /// route takes and none passes on.
     pub fn take(&mut self, name: &str) -> Option<String> {
-        self.pairs.remove(name)
+        let at = self.pairs.iter().position(|(n, _)| n == name)?;
+        Some(self.pairs.swap_remove(at).1)
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.pairs.get(name).map(String::as_str)
+        self.pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.pairs.iter().map(|(n, _)| n.as_str())
     }
 
     /// Refuses a parameter not in `known`: for the endpoints that write, a
     /// misspelt name (`okay=0`) would otherwise be dropped without a word.
     fn only(&self, known: &[&str]) -> Result<(), ParamError> {
-        let unknown = self
-            .pairs
-            .keys()
-            .filter(|k| !known.contains(&k.as_str()))
-            .min();
+        let unknown = self.names().filter(|k| !known.contains(k)).min();
         match unknown {
             Some(name) => Err(ParamError::new(
                 name,
@@ -131,6 +150,9 @@ impl Form {
 
 /// `+` to space, then percent-decoding, then strict UTF-8.
 fn decode_component(raw: &[u8]) -> Result<String, std::str::Utf8Error> {
+    if !raw.iter().any(|&b| b == b'+' || b == b'%') {
+        return std::str::from_utf8(raw).map(str::to_owned);
+    }
     let plus_as_space: Vec<u8> = raw
         .iter()
         .map(|&b| if b == b'+' { b' ' } else { b })
@@ -474,8 +496,13 @@ impl WorkerUpdate {
     /// Validates `jobid`, `workid`, `current`, `total`, `ok`, `desc` and
     /// `seq`.
     pub fn from_form(form: &Form) -> Result<WorkerUpdate, ParamError> {
+        WorkerUpdate::of_job(form, id(form, "jobid", MAX_JOBID_BYTES)?)
+    }
+
+    /// As [`WorkerUpdate::from_form`], of job `jobid` (checked already):
+    /// a `jobid` in the form is not read again.
+    fn of_job(form: &Form, jobid: String) -> Result<WorkerUpdate, ParamError> {
         form.only(&["jobid", "workid", "current", "total", "ok", "desc", "seq"])?;
-        let jobid = id(form, "jobid", MAX_JOBID_BYTES)?;
         let workid = id(form, "workid", MAX_WORKID_BYTES)?;
         let current =
             amount(form, "current")?.ok_or_else(|| ParamError::new("current", "is required"))?;
@@ -570,7 +597,7 @@ impl UpdateBatch {
     /// repeat the jobid, but only the query's: a batch reports on one job.
     /// The first bad line is the one named.
     pub fn parse(query: &Form, body: &[u8]) -> Result<UpdateBatch, BatchError> {
-        if let Some(name) = query.pairs.keys().filter(|k| *k != "jobid").min() {
+        if let Some(name) = query.names().filter(|k| *k != "jobid").min() {
             return Err(BatchError::Query(ParamError::new(
                 name,
                 "is not a parameter of a batch's query string, which takes jobid only; \
@@ -596,22 +623,16 @@ impl UpdateBatch {
         };
         for (line, text) in lines(body) {
             let at = |error| BatchError::Line { line, error };
-            let mut form = Form::parse(text).map_err(at)?;
-            match form.get("jobid") {
-                None => {
-                    form.pairs.insert("jobid".to_string(), jobid.clone());
-                }
-                Some(given) if given == jobid => {}
-                Some(_) => {
-                    return Err(at(ParamError::new(
-                        "jobid",
-                        "must be the query string's jobid, or left out: a batch reports on one job",
-                    )));
-                }
+            let form = Form::parse(text).map_err(at)?;
+            if form.get("jobid").is_some_and(|given| given != jobid) {
+                return Err(at(ParamError::new(
+                    "jobid",
+                    "must be the query string's jobid, or left out: a batch reports on one job",
+                )));
             }
             batch
                 .updates
-                .push(WorkerUpdate::from_form(&form).map_err(at)?);
+                .push(WorkerUpdate::of_job(&form, jobid.clone()).map_err(at)?);
             batch.lines.push(line);
         }
         Ok(batch)
@@ -989,6 +1010,25 @@ mod tests {
         assert_eq!(f.get("jobid"), Some("a b+c"));
         assert_eq!(f.get("desc"), Some("My Job!"));
         assert_eq!(f.get("flag"), Some(""));
+    }
+
+    #[test]
+    fn a_form_of_too_many_names_is_refused_naming_the_first_past_the_limit() {
+        let names: Vec<String> = (0..MAX_FORM_NAMES).map(|i| format!("n{i}=1")).collect();
+        let most = names.join("&");
+        assert!(Form::parse(most.as_bytes()).is_ok());
+        // Repeating a name adds none.
+        assert!(Form::parse(format!("{most}&n0=2").as_bytes()).is_ok());
+        let err = Form::parse(format!("{most}&extra=1").as_bytes()).expect_err("one too many");
+        assert_eq!(err.name, "extra");
+        assert!(err.to_string().contains("at most 64"), "{err}");
+        // Without percent or plus, a component is taken as it is.
+        let f = form("workid=r%C3%A9&desc=plain");
+        assert_eq!(
+            (f.get("workid"), f.get("desc")),
+            (Some("ré"), Some("plain"))
+        );
+        assert!(Form::parse(&[b'd', b'=', 0xff]).is_err());
     }
 
     #[test]
