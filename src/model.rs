@@ -555,6 +555,24 @@ pub struct WorkerPick {
 }
 
 impl WorkerPick {
+    /// The workers that need attention, worst first: failed, stale, then
+    /// slow, each in natural order (the big-job page's list, and what
+    /// `status` adds with `attention=N`).
+    pub fn needing_attention() -> WorkerPick {
+        WorkerPick {
+            states: vec![
+                Pick::State(BarState::Failed),
+                Pick::State(BarState::Stale),
+                Pick::Slow,
+            ],
+            order: WorkerOrder {
+                by: SortBy::Attention,
+                descending: false,
+            },
+            ..WorkerPick::default()
+        }
+    }
+
     /// How many of a job's `workers` this picks, when its `progress` says
     /// (a filter by state alone); `None` when only a count of the rows can
     /// tell (a search, or `since`).
