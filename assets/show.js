@@ -521,12 +521,12 @@
 
   // The page of a job too big to list whole: a histogram from the summary,
   // the workers that need attention, and the workers a page at a time.
-  // Each poll asks for two pages of status (each with the summary), never
-  // for every worker.
+  // Each poll asks for one page of status, with the summary and the
+  // attention list (`attention=N`): one request, one pass over the job.
   function BigJob() {
     var self = this;
     var pageSize = Number(body.dataset.pageSize) || 100;
-    var attentionUrl = statusUrl + "&" + body.dataset.attention;
+    var attentionRows = Number(body.dataset.attention) || 50;
     var attentionList = document.getElementById("attention");
     var panel = document.getElementById("list-panel");
     var search = document.getElementById("search");
@@ -541,9 +541,8 @@
     // What the list shows: states (none: all), workid text, order, start.
     var view = { states: [], q: "", sort: "workid", offset: 0 };
     var matched = 0;
-    // Only the answer to the latest request of each list is drawn.
+    // Only the answer to the latest request is drawn.
     var askedPage = 0;
-    var askedAttention = 0;
     // The summary drawn last, by its time, so an older answer never
     // replaces a newer one.
     var summaryAt = -Infinity;
@@ -553,7 +552,7 @@
     this.pendingOpen = null;
 
     function pageUrl() {
-      var url = statusUrl + "&limit=" + pageSize + "&offset=" + view.offset + "&sort=" + view.sort;
+      var url = statusUrl + "&limit=" + pageSize + "&offset=" + view.offset + "&sort=" + view.sort + "&attention=" + attentionRows;
       if (view.states.length) url += "&state=" + view.states.join(",");
       if (view.q) url += "&q=" + encodeURIComponent(view.q);
       return url;
@@ -607,17 +606,18 @@
       }
     }
 
-    function drawAttention(job) {
-      reconcile(attentionList, job.workers);
-      var n = job.page.matched;
+    // The attention list from an answer's `attention`: {page, workers}.
+    function drawAttention(attention) {
+      reconcile(attentionList, attention.workers);
+      var n = attention.page.matched;
       var empty = document.getElementById("attention-empty");
       empty.hidden = n > 0;
       setText(empty, "Nothing needs attention: no worker has failed, gone stale or fallen behind.");
       setText(
         document.getElementById("attention-note"),
-        n === 0 ? "" : n > job.workers.length ? "the " + job.workers.length + " worst of " + n + ", worst first" : plural(n, "worker") + ", worst first"
+        n === 0 ? "" : n > attention.workers.length ? "the " + attention.workers.length + " worst of " + n + ", worst first" : plural(n, "worker") + ", worst first"
       );
-      document.getElementById("attention-all").hidden = n <= job.workers.length;
+      document.getElementById("attention-all").hidden = n <= attention.workers.length;
     }
 
     // Asks for the page `view` names and draws it; `busy` dims the list
@@ -634,35 +634,34 @@
           var empty = document.getElementById("list-empty");
           empty.hidden = false;
           setText(empty, answer.refused);
-          return;
+          // The summary and the attention list still come, without the page.
+          return fetchStatus(statusUrl + "&workers=0&attention=" + attentionRows).then(function (alone) {
+            if (asked === askedPage && alone && alone.job) draw(alone.job);
+          });
         }
-        var started = performance.now();
-        summary(answer.job);
-        drawPage(answer.job);
-        tickAgo();
-        renderMs += performance.now() - started;
+        draw(answer.job);
       });
     }
 
-    function loadAttention() {
-      var asked = ++askedAttention;
-      return fetchStatus(attentionUrl).then(function (answer) {
-        if (asked !== askedAttention || !answer || !answer.job) return;
-        var started = performance.now();
-        summary(answer.job);
-        drawAttention(answer.job);
-        tickAgo();
-        renderMs += performance.now() - started;
-      });
+    // Draws an answer: its summary, its page if it has one, its attention
+    // list.
+    function draw(job) {
+      var started = performance.now();
+      summary(job);
+      if (job.page) drawPage(job);
+      drawAttention(job.attention);
+      tickAgo();
+      renderMs += performance.now() - started;
     }
 
-    // One poll: the visible page and the attention list, at once.
+    // One poll: the visible page, the summary and the attention list, in
+    // one answer.
     this.refresh = function () {
       var started = performance.now();
       renderMs = 0;
-      return Promise.all([load(false), loadAttention()]).then(function () {
+      return load(false).then(function () {
         rendered(renderMs);
-        // From the requests to the page drawn.
+        // From the request to the page drawn.
         body.dataset.pollMs = (performance.now() - started).toFixed(1);
       });
     };

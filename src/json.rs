@@ -133,13 +133,24 @@ pub struct StatusExtras {
     pub page: Option<PageFacts>,
     /// True when the answer lists no workers (`workers=0`).
     pub no_workers: bool,
+    /// The first workers needing attention, when asked for (`attention=N`).
+    pub attention: Option<WorkerPage>,
 }
 
 impl StatusExtras {
     /// True for today's answer, which says nothing more.
     fn is_plain(&self) -> bool {
-        self.since.is_none() && self.page.is_none() && !self.no_workers
+        self.since.is_none() && self.page.is_none() && !self.no_workers && self.attention.is_none()
     }
+}
+
+/// A page of workers written whole beside the answer's own list.
+#[derive(Debug, Clone)]
+pub struct WorkerPage {
+    /// What the page is.
+    pub facts: PageFacts,
+    /// Its workers, in order.
+    pub workers: Vec<Worker>,
 }
 
 /// What a page of workers was and where the next one starts.
@@ -168,19 +179,23 @@ pub fn write_status_head(
     extras: &StatusExtras,
 ) {
     let mut m = Members::open(out);
+    if let Some(attention) = &extras.attention {
+        // As the answer of that page alone has them: its page, its workers.
+        let mut list = Members::open(m.name("attention"));
+        list.value("page", &page_facts(&attention.facts));
+        let out = list.name("workers");
+        out.push(b'[');
+        write_workers(out, &attention.workers, progress, now);
+        out.push(b']');
+        list.close();
+    }
     m.value("created", &time(job.created));
     m.text("desc", &job.desc);
     m.value("expires", &time(job.expires()));
     m.text("jobid", &job.jobid);
     m.value("now", &time(now));
     if let Some(page) = &extras.page {
-        let facts = json!({
-            "limit": page.limit,
-            "matched": page.matched,
-            "next": page.next,
-            "sort": page.sort,
-        });
-        m.value("page", &facts);
+        m.value("page", &page_facts(page));
     }
     if let Some(since) = extras.since {
         // Exact, not rounded: a rounded-up time would skip rows.
@@ -199,6 +214,26 @@ pub fn write_status_head(
     } else {
         // Left open for the workers and the tail.
         m.name("workers").push(b'[');
+    }
+}
+
+/// A page's `page` member.
+fn page_facts(page: &PageFacts) -> Value {
+    json!({
+        "limit": page.limit,
+        "matched": page.matched,
+        "next": page.next,
+        "sort": page.sort,
+    })
+}
+
+/// `workers` with [`write_worker`], separated by commas.
+pub fn write_workers(out: &mut Vec<u8>, workers: &[Worker], progress: &JobProgress, now: f64) {
+    for (i, worker) in workers.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_worker(out, worker, progress, now);
     }
 }
 
@@ -241,12 +276,7 @@ pub fn job_status(job: &Job, now: f64) -> Vec<u8> {
     let progress = job.progress(now);
     let mut out = Vec::new();
     write_status_head(&mut out, job, &progress, now, &StatusExtras::default());
-    for (i, w) in job.workers.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_worker(&mut out, w, &progress, now);
-    }
+    write_workers(&mut out, &job.workers, &progress, now);
     out.extend_from_slice(LIST_TAIL);
     out
 }

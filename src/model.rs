@@ -413,17 +413,22 @@ impl ProgressTally {
     }
 }
 
-/// The median of `values` (reordering them); `None` for none.
+/// The median of `values` (reordering them); `None` for none. Found by
+/// selection, not by sorting: a job of 100,000 running workers has as
+/// many rates, and every summary takes their median.
 fn median(values: &mut [f64]) -> Option<f64> {
-    values.sort_by(f64::total_cmp);
     let n = values.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(values[n / 2]),
-        // Halfway from the lower, so two rates near f64::MAX do not sum
-        // past it.
-        _ => Some(values[n / 2 - 1] + (values[n / 2] - values[n / 2 - 1]) / 2.0),
+    if n == 0 {
+        return None;
     }
+    let (lower, &mut middle, _) = values.select_nth_unstable_by(n / 2, f64::total_cmp);
+    if n % 2 == 1 {
+        return Some(middle);
+    }
+    // Halfway from the lower, so two rates near f64::MAX do not sum past
+    // it. The lower middle is the largest of the lower half.
+    let below = lower.iter().copied().max_by(f64::total_cmp)?;
+    Some(below + (middle - below) / 2.0)
 }
 
 /// One worker's history: (Unix seconds, current) points, oldest first, at
@@ -550,6 +555,24 @@ pub struct WorkerPick {
 }
 
 impl WorkerPick {
+    /// The workers that need attention, worst first: failed, stale, then
+    /// slow, each in natural order (the big-job page's list, and what
+    /// `status` adds with `attention=N`).
+    pub fn needing_attention() -> WorkerPick {
+        WorkerPick {
+            states: vec![
+                Pick::State(BarState::Failed),
+                Pick::State(BarState::Stale),
+                Pick::Slow,
+            ],
+            order: WorkerOrder {
+                by: SortBy::Attention,
+                descending: false,
+            },
+            ..WorkerPick::default()
+        }
+    }
+
     /// How many of a job's `workers` this picks, when its `progress` says
     /// (a filter by state alone); `None` when only a count of the rows can
     /// tell (a search, or `since`).
@@ -764,6 +787,33 @@ pub(crate) mod fixtures {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_median_by_selection_is_the_median_of_the_sorted_values() {
+        // What the median was before it was found by selection.
+        let sorted_median = |values: &[f64]| {
+            let mut sorted = values.to_vec();
+            sorted.sort_by(f64::total_cmp);
+            let n = sorted.len();
+            match n {
+                0 => None,
+                _ if n % 2 == 1 => Some(sorted[n / 2]),
+                _ => Some(sorted[n / 2 - 1] + (sorted[n / 2] - sorted[n / 2 - 1]) / 2.0),
+            }
+        };
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) as f64 / 1e3
+        };
+        for n in 0..60 {
+            let mut values: Vec<f64> = (0..n).map(|_| next()).collect();
+            // Ties, zeros of both signs and the largest rates too.
+            values.extend([0.0, -0.0, 0.0, f64::MAX, f64::MAX].iter().take(n % 6));
+            let expected = sorted_median(&values).map(f64::to_bits);
+            assert_eq!(median(&mut values).map(f64::to_bits), expected, "{n}");
+        }
+    }
 
     #[test]
     fn whole_percents_are_exact_and_only_done_is_100() {

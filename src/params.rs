@@ -686,6 +686,10 @@ pub struct StatusQuery {
     pub list: WorkerList,
     /// The workers to list (every one, in natural order, unless asked).
     pub pick: WorkerPick,
+    /// Also list this many of the workers that need attention
+    /// ([`WorkerPick::needing_attention`]), from the same read
+    /// (`attention=N`): a poll of the big-job page in one request.
+    pub attention: Option<u64>,
 }
 
 /// What a `status` answer lists of the job's workers.
@@ -716,8 +720,9 @@ impl StatusQuery {
     /// not_started, slow), `q=` (workid contains, ignoring ASCII case),
     /// `sort=` (workid, percent, rate, updated; `-` first for largest
     /// first), `limit=` (1 to [`MAX_PAGE_LIMIT`]) and `offset=` or
-    /// `cursor=`, any of which makes the answer one page; and `since=`
-    /// (workers changed after that time).
+    /// `cursor=`, any of which makes the answer one page; `since=`
+    /// (workers changed after that time); and `attention=` (1 to
+    /// [`MAX_PAGE_LIMIT`]: the first workers needing attention too).
     pub fn from_form(form: &Form) -> Result<StatusQuery, ParamError> {
         let jobid = id(form, "jobid", MAX_JOBID_BYTES)?;
         let mut pick = WorkerPick::default();
@@ -770,24 +775,8 @@ impl StatusQuery {
             pick.order = WorkerOrder { by, descending };
         }
         pick.since = finite(form, "since")?;
-        let limit = match form.get("limit") {
-            None => None,
-            Some(text) => Some(
-                text.trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| (1..=MAX_PAGE_LIMIT).contains(n))
-                    .ok_or_else(|| {
-                        ParamError::new(
-                            "limit",
-                            format!(
-                                "must be a whole number from 1 to {MAX_PAGE_LIMIT}, got {}",
-                                quoted(text)
-                            ),
-                        )
-                    })?,
-            ),
-        };
+        let limit = page_limit(form, "limit")?;
+        let attention = page_limit(form, "attention")?;
         let start = match (form.get("offset"), form.get("cursor")) {
             (Some(_), Some(_)) => {
                 return Err(ParamError::new(
@@ -834,14 +823,42 @@ impl StatusQuery {
         } else {
             WorkerList::All
         };
-        Ok(StatusQuery { jobid, list, pick })
+        Ok(StatusQuery {
+            jobid,
+            list,
+            pick,
+            attention,
+        })
     }
 
     /// True when the answer is today's, word for word: no parameter but the
     /// job's id.
     pub fn is_plain(&self) -> bool {
-        self.list == WorkerList::All && self.pick == WorkerPick::default()
+        self.list == WorkerList::All
+            && self.pick == WorkerPick::default()
+            && self.attention.is_none()
     }
+}
+
+/// The count of workers `name` asks for, 1 to [`MAX_PAGE_LIMIT`], if given.
+fn page_limit(form: &Form, name: &'static str) -> Result<Option<u64>, ParamError> {
+    let Some(text) = form.get(name) else {
+        return Ok(None);
+    };
+    text.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (1..=MAX_PAGE_LIMIT).contains(n))
+        .map(Some)
+        .ok_or_else(|| {
+            ParamError::new(
+                name,
+                format!(
+                    "must be a whole number from 1 to {MAX_PAGE_LIMIT}, got {}",
+                    quoted(text)
+                ),
+            )
+        })
 }
 
 /// The cursor for the page after the worker at `key` in `order`: the

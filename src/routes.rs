@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::auth::{self, Access, Tokens};
 use crate::chart::{self, Format};
-use crate::model::ProgressTally;
+use crate::model::{ProgressTally, Worker};
 use crate::page::{self, Links};
 use crate::params::{
     CreateJob, DEFAULT_LIST_LIMIT, Form, HistoryQuery, JobRef, ListJobs, RenderChart, ShowPage,
@@ -339,13 +339,20 @@ fn render(
         .map_err(Error::Chart)?;
         return Ok(picture(message).with_status(404));
     };
-    // One pass over the workers, holding at most a bar's worth of each.
+    // One pass over the workers, holding at most a bar's worth of each,
+    // and reading of each only what its bar draws.
     let mut tally = ProgressTally::new(now);
     let mut rows = chart::Rows::new(usize::try_from(found.workers).unwrap_or(usize::MAX), now);
-    found.for_each_worker(&tx, |w| {
-        tally.add(&w);
+    let whole = rows.keeps_workers();
+    let mut add = |w: &Worker| {
+        tally.add(w);
         rows.add(w);
-    })?;
+    };
+    if whole {
+        found.for_each_worker(&tx, |w| add(&w))?;
+    } else {
+        found.for_each_figures(&tx, add)?;
+    }
     tx.finish().map_err(StoreError::from)?;
     let input = chart::ChartInput {
         job: &found.job,

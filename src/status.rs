@@ -21,11 +21,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use rusqlite::{Connection, Transaction};
 
 use crate::error::Error;
-use crate::json::{self, LIST_TAIL, PageFacts, StatusExtras};
-use crate::model::PageStart;
+use crate::json::{self, LIST_TAIL, PageFacts, StatusExtras, WorkerPage};
+use crate::model::{JobProgress, PageKey, PageStart, Worker, WorkerPick};
 use crate::params::{HistoryQuery, StatusQuery, WorkerList, cursor_text};
 use crate::response::Response;
-use crate::store::{self, StoreError};
+use crate::store::{self, JobRows, StoreError};
 
 /// Workers read and written per slice of a streamed answer.
 const SLICE: u64 = 256;
@@ -49,59 +49,51 @@ pub fn status<'c>(
         since: (!query.is_plain()).then_some(rows.seen_through),
         page: None,
         no_workers: query.list == WorkerList::None,
+        attention: None,
     };
     let mut out = Vec::new();
+    let every_worker = query.list == WorkerList::All && query.pick.since.is_none();
+    if every_worker && rows.workers <= WHOLE_UP_TO && query.attention.is_none() {
+        // Small enough to hold: one pass, and sent with its length.
+        let job = rows.whole(&tx)?;
+        tx.finish().map_err(StoreError::from)?;
+        let progress = job.progress(now);
+        json::write_status_head(&mut out, &job, &progress, now, &extras);
+        json::write_workers(&mut out, &job.workers, &progress, now);
+        out.extend_from_slice(LIST_TAIL);
+        return Ok(Response::json_bytes(out));
+    }
+    // One summary for all the answer lists.
+    let progress = rows.progress(&tx, now)?;
+    if let Some(limit) = query.attention {
+        let pick = WorkerPick::needing_attention();
+        let (page, facts) = page_of(
+            &tx,
+            &rows,
+            &pick,
+            &PageStart::Offset(0),
+            limit,
+            &progress,
+            now,
+        )?;
+        let workers = page.into_iter().map(|(worker, _)| worker).collect();
+        extras.attention = Some(WorkerPage { facts, workers });
+    }
     match &query.list {
         WorkerList::None => {
-            let progress = rows.progress(&tx, now)?;
             json::write_status_head(&mut out, &rows.job, &progress, now, &extras);
             Ok(Response::json_bytes(out))
         }
         WorkerList::Page { start, limit } => {
-            let progress = rows.progress(&tx, now)?;
-            let median = progress.median_rate;
-            let page = rows.page(&tx, &query.pick, start, *limit, now, median)?;
-            let next = page
-                .last()
-                .filter(|_| page.len() as u64 == *limit)
-                .map(|(_, key)| cursor_text(query.pick.order, key));
-            let order = query.pick.order;
-            extras.page = Some(PageFacts {
-                matched: match query.pick.matched(&progress, rows.workers) {
-                    Some(n) => n,
-                    None => rows.count(&tx, &query.pick, now, median)?,
-                },
-                limit: *limit,
-                sort: order.name(),
-                next,
-            });
+            let (page, facts) = page_of(&tx, &rows, &query.pick, start, *limit, &progress, now)?;
+            extras.page = Some(facts);
             json::write_status_head(&mut out, &rows.job, &progress, now, &extras);
-            for (i, (worker, _)) in page.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                json::write_worker(&mut out, worker, &progress, now);
-            }
-            out.extend_from_slice(LIST_TAIL);
-            Ok(Response::json_bytes(out))
-        }
-        WorkerList::All if rows.workers <= WHOLE_UP_TO && query.pick.since.is_none() => {
-            // Small enough to hold: one pass, and sent with its length.
-            let job = rows.whole(&tx)?;
-            tx.finish().map_err(StoreError::from)?;
-            let progress = job.progress(now);
-            json::write_status_head(&mut out, &job, &progress, now, &extras);
-            for (i, worker) in job.workers.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                json::write_worker(&mut out, worker, &progress, now);
-            }
+            let workers: Vec<Worker> = page.into_iter().map(|(worker, _)| worker).collect();
+            json::write_workers(&mut out, &workers, &progress, now);
             out.extend_from_slice(LIST_TAIL);
             Ok(Response::json_bytes(out))
         }
         WorkerList::All => {
-            let progress = rows.progress(&tx, now)?;
             json::write_status_head(&mut out, &rows.job, &progress, now, &extras);
             let pick = query.pick.clone();
             let mut after = None;
@@ -123,6 +115,36 @@ pub fn status<'c>(
             Ok(Response::json_stream(Stream::new(tx, out, next)))
         }
     }
+}
+
+/// The page of the job's workers that `pick` selects, from `start`, at
+/// most `limit`, each with its place; and what the page is.
+fn page_of(
+    conn: &Connection,
+    rows: &JobRows,
+    pick: &WorkerPick,
+    start: &PageStart,
+    limit: u64,
+    progress: &JobProgress,
+    now: f64,
+) -> Result<(Vec<(Worker, PageKey)>, PageFacts), Error> {
+    let median = progress.median_rate;
+    let page = rows.page(conn, pick, start, limit, now, median)?;
+    let next = page
+        .last()
+        .filter(|_| page.len() as u64 == limit)
+        .map(|(_, key)| cursor_text(pick.order, key));
+    let matched = match pick.matched(progress, rows.workers) {
+        Some(n) => n,
+        None => rows.count(conn, pick, now, median)?,
+    };
+    let facts = PageFacts {
+        matched,
+        limit,
+        sort: pick.order.name(),
+        next,
+    };
+    Ok((page, facts))
 }
 
 /// The `history` answer at `now`: `workid`'s history alone, or every

@@ -233,6 +233,55 @@ fn the_summary_alone_carries_a_histogram() -> TestResult {
     Ok(())
 }
 
+/// `attention=N` adds the first N workers needing attention to any
+/// answer, as the page `state=failed,stale,slow&sort=attention&limit=N`
+/// lists them (the big-job page's poll, in one request), and leaves the
+/// rest of the answer as it was.
+#[test]
+fn attention_lists_what_the_attention_page_lists_beside_any_answer() -> TestResult {
+    let s = TestServer::start();
+    // Every 7th failed: 86 of 600, more than one list of 50.
+    roster_job(&s, "a", 700, 600);
+    let alone = get_json(
+        &s,
+        "jobid=a&state=failed,stale,slow&sort=attention&limit=50",
+    );
+    assert_eq!(alone["page"]["matched"], 86);
+    assert_eq!(workids(&alone).len(), 50);
+    for query in [
+        "jobid=a&limit=100&offset=200&sort=workid",
+        "jobid=a&state=not_started&q=65",
+        "jobid=a&workers=0",
+        "jobid=a&since=0",
+        "jobid=a",
+    ] {
+        let with = get_json(&s, &format!("{query}&attention=50"));
+        let attention = &with["attention"];
+        assert_eq!(attention["page"], alone["page"], "{query}");
+        assert_eq!(attention["workers"], alone["workers"], "{query}");
+        // The rest lists what the answer without it lists.
+        let without = get_json(&s, query);
+        assert_eq!(with["page"], without["page"], "{query}");
+        assert_eq!(workids(&with), workids(&without), "{query}");
+        assert_eq!(
+            with.get("workers").is_some(),
+            without.get("workers").is_some()
+        );
+        assert_eq!(with["summary"]["failed"], 86, "{query}");
+        assert!(
+            with["since"].is_number(),
+            "{query}: a new parameter, so since"
+        );
+    }
+    // None need attention: an empty list, not a missing one.
+    roster_job(&s, "calm", 3, 3);
+    let calm = get_json(&s, "jobid=calm&workers=0&attention=5");
+    assert_eq!(calm["attention"]["page"]["matched"], 0);
+    assert_eq!(calm["attention"]["workers"], serde_json::json!([]));
+    assert!(calm.get("workers").is_none());
+    Ok(())
+}
+
 #[test]
 fn bad_listing_parameters_are_refused_naming_the_parameter() -> TestResult {
     let s = TestServer::start();
@@ -254,6 +303,9 @@ fn bad_listing_parameters_are_refused_naming_the_parameter() -> TestResult {
         ("workers=2", "workers"),
         ("since=yesterday", "since"),
         ("since=inf", "since"),
+        ("attention=0", "attention"),
+        ("attention=5001", "attention"),
+        ("limit=10&attention=some", "attention"),
     ] {
         let r = s.get(&format!("/progress/status?jobid=b&{query}"));
         assert_eq!(r.status, 400, "{query}: {}", r.body);

@@ -4,10 +4,12 @@
 
 mod common;
 
+use std::error::Error;
+
 use common::TestServer;
 use image::{Rgb, RgbImage};
-use progressd::chart::{fill_color, state_color, track_color};
-use progressd::model::BarState;
+use progressd::chart::{self, Format, fill_color, state_color, track_color};
+use progressd::model::{BarState, unix_now};
 
 /// Workers in three states: `(workid, current of 100, ok)`.
 const FOUR_WORKERS: [(&str, &str, &str); 4] = [
@@ -181,4 +183,66 @@ fn etag_answers_304_until_the_job_changes() {
         let cached = s.get(&url(""));
         assert_eq!(cached.bytes, changed.bytes, "{chart}");
     }
+}
+
+/// Past 3,862 workers a bar stands for several, and the chart reads of
+/// each worker only its figures and id (and a history only for a running
+/// one): it must draw what the chart of the job read whole draws, bar for
+/// bar, colour for colour, legend and all.
+#[test]
+fn the_chart_of_a_big_job_is_the_chart_of_the_job_read_whole() -> Result<(), Box<dyn Error>> {
+    let s = TestServer::start();
+    assert_eq!(s.get("/progress/create?jobid=big&workers=9000").status, 200);
+    common::wait_for_roster(&s.addr(), "big", 9000);
+    // 6,000 report, in every state but stale (every 97th failed, every
+    // 101st done, the rest not started), so some bars mix states; then 300
+    // report again, so some have a rate and a few are slow.
+    let report = |workers: std::ops::Range<usize>, round: usize| {
+        let lines: Vec<String> = workers
+            .map(|i| {
+                let ok = u8::from(i % 97 != 5);
+                let current = (i % 101) * round / (1 + i % 3);
+                format!("workid={i}&current={current}&total=100&ok={ok}")
+            })
+            .collect();
+        let r = s.post("/progress/update?jobid=big", &lines.join("\n"));
+        assert_eq!(r.status, 200, "{}", r.body);
+    };
+    for start in (0..6000).step_by(500) {
+        report(start..start + 500, 1);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    report(1000..1300, 2);
+    let conn = progressd::store::open_reader(&s.db())?;
+    let job = progressd::store::read_job(&conn, "big")?.ok_or("no job")?;
+    assert!(job.progress(unix_now()).slow > 0, "some slow workers");
+    for (path, format) in [("render", Format::Png), ("render.svg", Format::Svg)] {
+        let served = s.get(&format!("/progress/{path}?jobid=big"));
+        assert_eq!(served.status, 200);
+        let whole = chart::render_job(&job, unix_now(), chart::DEFAULT_WIDTH, format)?;
+        // The footer says when each was drawn; all else must agree.
+        match format {
+            Format::Svg => {
+                let without_footer = |svg: &[u8]| -> String {
+                    String::from_utf8_lossy(svg)
+                        .lines()
+                        .filter(|line| !line.contains(">drawn "))
+                        .collect()
+                };
+                assert_eq!(without_footer(&served.bytes), without_footer(&whole));
+            }
+            Format::Png => {
+                let served = image::load_from_memory(&served.bytes)?.to_rgb8();
+                let whole = image::load_from_memory(&whole)?.to_rgb8();
+                assert_eq!(served.dimensions(), whole.dimensions());
+                let above_footer = served.height() - 24;
+                for y in 0..above_footer {
+                    for x in 0..served.width() {
+                        assert_eq!(served.get_pixel(x, y), whole.get_pixel(x, y), "({x}, {y})");
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }

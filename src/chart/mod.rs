@@ -299,7 +299,7 @@ impl<'a> ChartInput<'a> {
     pub fn of_job(job: &'a Job, now: f64) -> ChartInput<'a> {
         let mut rows = Rows::new(job.workers.len(), now);
         for w in &job.workers {
-            rows.add(w.clone());
+            rows.add(w);
         }
         ChartInput {
             job,
@@ -356,10 +356,19 @@ impl Rows {
         }
     }
 
-    /// Adds the next worker, in natural order.
-    pub fn add(&mut self, w: Worker) {
-        if self.per_row == 1 {
-            self.each.push(w);
+    /// True while each bar stands for one worker, and so needs all of it
+    /// (its desc and rate are drawn); otherwise a bar needs only each
+    /// worker's figures (its state and percent) and its first worker's id.
+    pub fn keeps_workers(&self) -> bool {
+        self.per_row == 1
+    }
+
+    /// Adds the next worker, in natural order. Past [`MAX_ROWS`] workers
+    /// only its figures are kept, in its bar's sums, and the id of a bar's
+    /// first worker.
+    pub fn add(&mut self, w: &Worker) {
+        if self.keeps_workers() {
+            self.each.push(w.clone());
             return;
         }
         let state = w.bar_state(self.now);
@@ -375,14 +384,14 @@ impl Rows {
                 state,
                 percent_sum: w.percent(),
                 count: 1,
-                first: w.workid,
+                first: w.workid.clone(),
             }),
         }
     }
 
     /// How many bars.
     fn len(&self) -> usize {
-        if self.per_row == 1 {
+        if self.keeps_workers() {
             self.each.len()
         } else {
             self.groups.len()
@@ -919,9 +928,9 @@ mod tests {
     fn a_row_standing_for_many_workers_shows_the_most_serious_state() {
         // Twice the rows the plot has: two workers a row.
         let mut rows = Rows::new(2 * MAX_ROWS, 1000.0);
-        rows.add(worker(0, 50.0, true, 990.0));
-        rows.add(worker(1, 10.0, false, 990.0));
-        rows.add(worker(2, 20.0, true, 990.0));
+        rows.add(&worker(0, 50.0, true, 990.0));
+        rows.add(&worker(1, 10.0, false, 990.0));
+        rows.add(&worker(2, 20.0, true, 990.0));
         let bars: Vec<_> = rows
             .bars()
             .map(|(l, s, p, one)| (l.to_string(), s, p, one.is_some()))

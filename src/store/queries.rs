@@ -49,10 +49,30 @@ fn worker_from(row: &rusqlite::Row) -> rusqlite::Result<Worker> {
         updated: row.get(6)?,
         // Only the newest points are decoded for every read; the whole
         // history only for `history`.
-        rate: history::recent_rate(&history::decode_recent(row.get_ref(7)?.as_blob_or_null()?)),
+        rate: history::rate(row.get_ref(7)?.as_blob_or_null()?),
         updates: row.get(8)?,
         seq: row.get::<_, Option<i64>>(9)?.map(i64::unsigned_abs),
     })
+}
+
+/// Fills `worker` in from a row of [`JobRows::figures_pass`].
+fn figures_from(
+    row: &rusqlite::Row,
+    with_workid: bool,
+    worker: &mut Worker,
+) -> rusqlite::Result<()> {
+    worker.current = row.get(0)?;
+    worker.total = row.get(1)?;
+    worker.ok = row.get(2)?;
+    worker.first_seen = row.get(3)?;
+    worker.updated = row.get(4)?;
+    worker.updates = row.get(5)?;
+    worker.rate = history::rate(row.get_ref(6)?.as_blob_or_null()?);
+    if with_workid {
+        worker.workid.clear();
+        worker.workid.push_str(row.get_ref(7)?.as_str()?);
+    }
+    Ok(())
 }
 
 /// A job found by its id: its row (with no workers), how many workers it
@@ -125,38 +145,63 @@ impl JobRows {
         Ok(job)
     }
 
+    /// Calls `each` with every worker, in natural order of workid, read
+    /// for its figures alone: its workid, figures and (for a running
+    /// worker) rate, with no desc or seq. All a summary or a bar standing
+    /// for several workers needs: a pass over 100,000 workers reads no
+    /// text but the ids, and decodes a history only where a rate counts.
+    pub fn for_each_figures(
+        &self,
+        conn: &Connection,
+        each: impl FnMut(&Worker),
+    ) -> Result<(), StoreError> {
+        self.figures_pass(conn, true, each)
+    }
+
     /// The job's progress at `now`, from one pass over its workers (in
-    /// the table's order, which reads no index).
+    /// the table's order, which reads no index), without their ids.
     pub fn progress(&self, conn: &Connection, now: f64) -> Result<JobProgress, StoreError> {
         let mut tally = ProgressTally::new(now);
-        // Only the figures: no id or text to copy, and a history (for the
-        // rate) only where a rate counts, for a running worker.
-        let mut stmt = conn.prepare_cached(
-            "SELECT current, total, ok, first_seen, updated, updates,
-                    CASE WHEN state = 'running' THEN history END
-               FROM workers WHERE job = ?1",
-        )?;
-        let mut rows = stmt.query([self.id])?;
-        while let Some(row) = rows.next()? {
-            let history = row
-                .get_ref(6)?
-                .as_blob_or_null()
-                .map_err(rusqlite::Error::from)?;
-            tally.add(&Worker {
-                workid: String::new(),
-                current: row.get(0)?,
-                total: row.get(1)?,
-                ok: row.get(2)?,
-                desc: String::new(),
-                first_seen: row.get(3)?,
-                updated: row.get(4)?,
-                rate: history
-                    .and_then(|blob| history::recent_rate(&history::decode_recent(Some(blob)))),
-                updates: row.get(5)?,
-                seq: None,
-            });
-        }
+        self.figures_pass(conn, false, |w| tally.add(w))?;
         Ok(tally.finish())
+    }
+
+    /// [`JobRows::for_each_figures`], its workers' ids left empty unless
+    /// `with_workid`. One worker is filled in for every row in turn, so a
+    /// pass allocates nothing per worker.
+    fn figures_pass(
+        &self,
+        conn: &Connection,
+        with_workid: bool,
+        mut each: impl FnMut(&Worker),
+    ) -> Result<(), StoreError> {
+        // A history (for the rate) only where a rate counts, for a running
+        // worker; each column costs every row of a big job, so the id only
+        // when asked for.
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT current, total, ok, first_seen, updated, updates,
+                    CASE WHEN state = 'running' THEN history END{}
+               FROM workers WHERE job = ?1 ORDER BY sortkey",
+            if with_workid { ", workid" } else { "" }
+        ))?;
+        let mut rows = stmt.query([self.id])?;
+        let mut worker = Worker {
+            workid: String::new(),
+            current: 0.0,
+            total: 0.0,
+            ok: true,
+            desc: String::new(),
+            first_seen: 0.0,
+            updated: 0.0,
+            rate: None,
+            updates: 0,
+            seq: None,
+        };
+        while let Some(row) = rows.next()? {
+            figures_from(row, with_workid, &mut worker)?;
+            each(&worker);
+        }
+        Ok(())
     }
 
     /// The workers `pick` selects, in its order, from `start`: at most

@@ -189,7 +189,7 @@ fn add_functions(conn: &Connection) -> rusqlite::Result<()> {
     })?;
     conn.create_scalar_function("history_rate", 1, flags, |ctx| {
         let blob = ctx.get_raw(0).as_blob_or_null()?;
-        Ok(history::recent_rate(&history::decode_recent(blob)))
+        Ok(history::rate(blob))
     })?;
     conn.create_scalar_function("natural_key", 1, flags, |ctx| {
         Ok(natural_key(ctx.get_raw(0).as_str()?))
