@@ -63,22 +63,19 @@ pub fn status<'c>(
         out.extend_from_slice(LIST_TAIL);
         return Ok(Response::json_bytes(out));
     }
-    // One summary for all the answer lists.
-    let progress = rows.progress(&tx, now)?;
-    if let Some(limit) = query.attention {
-        let pick = WorkerPick::needing_attention();
-        let (page, facts) = page_of(
-            &tx,
-            &rows,
-            &pick,
-            &PageStart::Offset(0),
-            limit,
-            &progress,
-            now,
-        )?;
-        let workers = page.into_iter().map(|(worker, _)| worker).collect();
-        extras.attention = Some(WorkerPage { facts, workers });
-    }
+    // One summary for all the answer lists, and the attention list from
+    // the same pass.
+    let progress = match query.attention {
+        Some(limit) => {
+            let (progress, page) = rows.progress_and_attention(&tx, now, limit)?;
+            let pick = WorkerPick::needing_attention();
+            let facts = facts_of(&tx, &rows, &pick, &page, limit, &progress, now)?;
+            let workers = page.into_iter().map(|(worker, _)| worker).collect();
+            extras.attention = Some(WorkerPage { facts, workers });
+            progress
+        }
+        None => rows.progress(&tx, now)?,
+    };
     match &query.list {
         WorkerList::None => {
             json::write_status_head(&mut out, &rows.job, &progress, now, &extras);
@@ -128,8 +125,22 @@ fn page_of(
     progress: &JobProgress,
     now: f64,
 ) -> Result<(Vec<(Worker, PageKey)>, PageFacts), Error> {
+    let page = rows.page(conn, pick, start, limit, now, progress.median_rate)?;
+    let facts = facts_of(conn, rows, pick, &page, limit, progress, now)?;
+    Ok((page, facts))
+}
+
+/// What a page of the workers `pick` selects is, for its answer.
+fn facts_of(
+    conn: &Connection,
+    rows: &JobRows,
+    pick: &WorkerPick,
+    page: &[(Worker, PageKey)],
+    limit: u64,
+    progress: &JobProgress,
+    now: f64,
+) -> Result<PageFacts, Error> {
     let median = progress.median_rate;
-    let page = rows.page(conn, pick, start, limit, now, median)?;
     let next = page
         .last()
         .filter(|_| page.len() as u64 == limit)
@@ -138,13 +149,12 @@ fn page_of(
         Some(n) => n,
         None => rows.count(conn, pick, now, median)?,
     };
-    let facts = PageFacts {
+    Ok(PageFacts {
         matched,
         limit,
         sort: pick.order.name(),
         next,
-    };
-    Ok((page, facts))
+    })
 }
 
 /// The `history` answer at `now`: `workid`'s history alone, or every

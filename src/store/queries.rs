@@ -55,12 +55,29 @@ fn worker_from(row: &rusqlite::Row) -> rusqlite::Result<Worker> {
     })
 }
 
+/// What a [`JobRows::figures_pass`] reads of each worker beside its
+/// figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Beside {
+    Nothing,
+    /// Its workid, into the worker.
+    Workid,
+    /// Its sortkey, for the callback.
+    Sortkey,
+}
+
+impl Beside {
+    fn column(self) -> &'static str {
+        match self {
+            Beside::Nothing => "",
+            Beside::Workid => ", workid",
+            Beside::Sortkey => ", sortkey",
+        }
+    }
+}
+
 /// Fills `worker` in from a row of [`JobRows::figures_pass`].
-fn figures_from(
-    row: &rusqlite::Row,
-    with_workid: bool,
-    worker: &mut Worker,
-) -> rusqlite::Result<()> {
+fn figures_from(row: &rusqlite::Row, beside: Beside, worker: &mut Worker) -> rusqlite::Result<()> {
     worker.current = row.get(0)?;
     worker.total = row.get(1)?;
     worker.ok = row.get(2)?;
@@ -68,7 +85,7 @@ fn figures_from(
     worker.updated = row.get(4)?;
     worker.updates = row.get(5)?;
     worker.rate = history::rate(row.get_ref(6)?.as_blob_or_null()?);
-    if with_workid {
+    if beside == Beside::Workid {
         worker.workid.clear();
         worker.workid.push_str(row.get_ref(7)?.as_str()?);
     }
@@ -153,27 +170,94 @@ impl JobRows {
     pub fn for_each_figures(
         &self,
         conn: &Connection,
-        each: impl FnMut(&Worker),
+        mut each: impl FnMut(&Worker),
     ) -> Result<(), StoreError> {
-        self.figures_pass(conn, true, each)
+        self.figures_pass(conn, Beside::Workid, |w, _| each(w))
     }
 
     /// The job's progress at `now`, from one pass over its workers (in
     /// the table's order, which reads no index), without their ids.
     pub fn progress(&self, conn: &Connection, now: f64) -> Result<JobProgress, StoreError> {
         let mut tally = ProgressTally::new(now);
-        self.figures_pass(conn, false, |w| tally.add(w))?;
+        self.figures_pass(conn, Beside::Nothing, |w, _| tally.add(w))?;
         Ok(tally.finish())
     }
 
-    /// [`JobRows::for_each_figures`], its workers' ids left empty unless
-    /// `with_workid`. One worker is filled in for every row in turn, so a
+    /// The job's progress at `now`, and the first `limit` workers that
+    /// need attention as [`WorkerPick::needing_attention`] pages them
+    /// (failed, stale, then slow, each in natural order), each with its
+    /// place: from the summary's one pass, where a page of them would scan
+    /// the job a second time. Slow is known only once the pass has the
+    /// median, so the pass keeps the sortkey of every running worker with a
+    /// rate (a few bytes each, beside the rate the median needs already).
+    pub fn progress_and_attention(
+        &self,
+        conn: &Connection,
+        now: f64,
+        limit: u64,
+    ) -> Result<(JobProgress, Vec<(Worker, PageKey)>), StoreError> {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut tally = ProgressTally::new(now);
+        let (mut failed, mut stale) = (Vec::new(), Vec::new());
+        // Rates of running workers, each with where its sortkey ends in
+        // `keys`.
+        let mut rated: Vec<(f64, usize)> = Vec::new();
+        let mut keys: Vec<u8> = Vec::new();
+        self.figures_pass(conn, Beside::Sortkey, |w, key| {
+            tally.add(w);
+            match w.bar_state(now) {
+                BarState::Failed if failed.len() < limit => failed.push(key.to_vec()),
+                BarState::Stale if stale.len() < limit => stale.push(key.to_vec()),
+                BarState::Running => {
+                    if let Some(rate) = w.rate {
+                        keys.extend_from_slice(key);
+                        rated.push((rate, keys.len()));
+                    }
+                }
+                _ => {}
+            }
+        })?;
+        let progress = tally.finish();
+        let mut slow = Vec::new();
+        if let Some(median) = progress.median_rate {
+            let mut start = 0;
+            for &(rate, end) in &rated {
+                if slow.len() + failed.len() + stale.len() >= limit {
+                    break;
+                }
+                if rate < SLOW_SHARE * median {
+                    slow.push(keys.get(start..end).unwrap_or_default().to_vec());
+                }
+                start = end;
+            }
+        }
+        // As `SortBy::Attention` values them.
+        let ranked = [(0.0, failed), (1.0, stale), (2.0, slow)];
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {WORKER_COLUMNS} FROM workers WHERE job = ?1 AND sortkey = ?2"
+        ))?;
+        let mut page = Vec::new();
+        for (value, sortkeys) in ranked {
+            for sortkey in sortkeys {
+                if page.len() >= limit {
+                    break;
+                }
+                let worker = stmt.query_row(params![self.id, sortkey], worker_from)?;
+                page.push((worker, PageKey { value, sortkey }));
+            }
+        }
+        Ok((progress, page))
+    }
+
+    /// Calls `each` with every worker's figures (see
+    /// [`JobRows::for_each_figures`]) and what `beside` reads (its sortkey,
+    /// else nothing). One worker is filled in for every row in turn, so a
     /// pass allocates nothing per worker.
     fn figures_pass(
         &self,
         conn: &Connection,
-        with_workid: bool,
-        mut each: impl FnMut(&Worker),
+        beside: Beside,
+        mut each: impl FnMut(&Worker, &[u8]),
     ) -> Result<(), StoreError> {
         // A history (for the rate) only where a rate counts, for a running
         // worker; each column costs every row of a big job, so the id only
@@ -182,7 +266,7 @@ impl JobRows {
             "SELECT current, total, ok, first_seen, updated, updates,
                     CASE WHEN state = 'running' THEN history END{}
                FROM workers WHERE job = ?1 ORDER BY sortkey",
-            if with_workid { ", workid" } else { "" }
+            beside.column()
         ))?;
         let mut rows = stmt.query([self.id])?;
         let mut worker = Worker {
@@ -198,8 +282,12 @@ impl JobRows {
             seq: None,
         };
         while let Some(row) = rows.next()? {
-            figures_from(row, with_workid, &mut worker)?;
-            each(&worker);
+            figures_from(row, beside, &mut worker)?;
+            let key = match beside {
+                Beside::Sortkey => row.get_ref(7)?.as_blob().map_err(rusqlite::Error::from)?,
+                _ => &[],
+            };
+            each(&worker, key);
         }
         Ok(())
     }

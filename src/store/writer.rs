@@ -1584,6 +1584,64 @@ mod tests {
     }
 
     #[test]
+    fn the_attention_list_of_one_pass_is_the_attention_page() -> Result<(), StoreError> {
+        use crate::model::{BarState, WorkerPick};
+        use crate::store::find_job;
+        let (_dir, path, mut conn) = new_db();
+        let mut known = KnownJobs::default();
+        let mut at = |now: f64, op: WriteOp| apply_one(&mut conn, &mut known, now, op);
+        at(1000.0, create_roster("j", Roster::Count(60)))?;
+        // Every worker reports twice, 10 s apart: most at 1/s, every 7th
+        // at 0.1/s (slow), every 11th failed at the second report, and
+        // every 5th stops after its first (stale from t = 1120, the others
+        // from 1130).
+        for w in 0..60 {
+            at(
+                1000.0 + f64::from(w) / 100.0,
+                report("j", &w.to_string(), 0.0, Some(1000.0)),
+            )?;
+        }
+        for w in 0..60u32 {
+            if w % 5 == 4 {
+                continue;
+            }
+            // Every 13th at 0.7/s: under the median, not under half of it.
+            let current = match (w % 7, w % 13) {
+                (3, _) => 1.0,
+                (_, 5) => 7.0,
+                _ => 10.0,
+            };
+            let update = WorkerUpdate {
+                ok: w % 11 != 6,
+                ..update_of("j", &w.to_string(), current, None)
+            };
+            at(1010.0 + f64::from(w) / 100.0, WriteOp::Update(update))?;
+        }
+        let reader = open_reader(&path)?;
+        let now = 1125.0;
+        let rows = find_job(&reader, "j")?.expect("job");
+        let progress = rows.progress(&reader, now)?;
+        assert!(progress.median_rate.is_some());
+        assert!(progress.slow > 0 && progress.count(BarState::Stale) > 0);
+        assert!(progress.count(BarState::Failed) > 0);
+        let pick = WorkerPick::needing_attention();
+        for limit in [1, 3, 5, 8, 12, 30, 60] {
+            let (summary, one_pass) = rows.progress_and_attention(&reader, now, limit)?;
+            assert_eq!(summary, progress);
+            let page = rows.page(
+                &reader,
+                &pick,
+                &crate::model::PageStart::Offset(0),
+                limit,
+                now,
+                progress.median_rate,
+            )?;
+            assert_eq!(one_pass, page, "limit {limit}");
+        }
+        Ok(())
+    }
+
+    #[test]
     fn a_slice_copies_the_log_once_slices_have_added_enough_to_it() -> Result<(), StoreError> {
         use crate::store::slices::LOG_SLICE_PAGES;
         let (_dir, _path, mut conn) = new_db();
