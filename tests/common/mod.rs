@@ -88,6 +88,20 @@ impl TestServer {
         self.running = Some(running);
     }
 
+    /// The body of `/metrics` once it holds `line`, or after 5 s: a
+    /// request is counted just after its answer is sent, so a client that
+    /// has the answer may ask before it is counted.
+    pub fn metrics_with(&self, line: &str) -> String {
+        let started = std::time::Instant::now();
+        loop {
+            let body = self.get("/metrics").body;
+            if body.contains(line) || started.elapsed().as_secs() >= 5 {
+                return body;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// GET `path_and_query`, sent exactly as written (already URL-encoded).
     pub fn get(&self, path_and_query: &str) -> Reply {
         let response = self
