@@ -343,7 +343,7 @@ fn render(
     // and reading of each only what its bar draws.
     let mut tally = ProgressTally::new(now);
     let mut rows = chart::Rows::new(usize::try_from(found.workers).unwrap_or(usize::MAX), now);
-    let whole = rows.keeps_workers();
+    let (whole, per_bar) = (rows.keeps_workers(), rows.per_bar());
     let mut add = |w: &Worker| {
         tally.add(w);
         rows.add(w);
@@ -351,7 +351,7 @@ fn render(
     if whole {
         found.for_each_worker(&tx, |w| add(&w))?;
     } else {
-        found.for_each_figures(&tx, add)?;
+        found.for_each_figures(&tx, per_bar, add)?;
     }
     tx.finish().map_err(StoreError::from)?;
     let input = chart::ChartInput {

@@ -389,6 +389,12 @@ impl Rows {
         }
     }
 
+    /// Workers each bar stands for: [`Rows::add`] needs the id of the
+    /// first of each, the others' ids may be left empty.
+    pub fn per_bar(&self) -> usize {
+        self.per_row
+    }
+
     /// How many bars.
     fn len(&self) -> usize {
         if self.keeps_workers() {

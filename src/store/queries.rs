@@ -60,8 +60,9 @@ fn worker_from(row: &rusqlite::Row) -> rusqlite::Result<Worker> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Beside {
     Nothing,
-    /// Its workid, into the worker.
-    Workid,
+    /// Its workid, into the worker, of the first worker and each this
+    /// many on.
+    Workid(usize),
     /// Its sortkey, for the callback.
     Sortkey,
 }
@@ -70,14 +71,20 @@ impl Beside {
     fn column(self) -> &'static str {
         match self {
             Beside::Nothing => "",
-            Beside::Workid => ", workid",
+            Beside::Workid(_) => ", workid",
             Beside::Sortkey => ", sortkey",
         }
     }
 }
 
-/// Fills `worker` in from a row of [`JobRows::figures_pass`].
-fn figures_from(row: &rusqlite::Row, beside: Beside, worker: &mut Worker) -> rusqlite::Result<()> {
+/// Fills `worker` in from row `ordinal` (from 0) of
+/// [`JobRows::figures_pass`].
+fn figures_from(
+    row: &rusqlite::Row,
+    ordinal: usize,
+    beside: Beside,
+    worker: &mut Worker,
+) -> rusqlite::Result<()> {
     worker.current = row.get(0)?;
     worker.total = row.get(1)?;
     worker.ok = row.get(2)?;
@@ -85,9 +92,11 @@ fn figures_from(row: &rusqlite::Row, beside: Beside, worker: &mut Worker) -> rus
     worker.updated = row.get(4)?;
     worker.updates = row.get(5)?;
     worker.rate = history::rate(row.get_ref(6)?.as_blob_or_null()?);
-    if beside == Beside::Workid {
+    if let Beside::Workid(every) = beside {
         worker.workid.clear();
-        worker.workid.push_str(row.get_ref(7)?.as_str()?);
+        if ordinal.is_multiple_of(every.max(1)) {
+            worker.workid.push_str(row.get_ref(7)?.as_str()?);
+        }
     }
     Ok(())
 }
@@ -163,16 +172,19 @@ impl JobRows {
     }
 
     /// Calls `each` with every worker, in natural order of workid, read
-    /// for its figures alone: its workid, figures and (for a running
-    /// worker) rate, with no desc or seq. All a summary or a bar standing
-    /// for several workers needs: a pass over 100,000 workers reads no
-    /// text but the ids, and decodes a history only where a rate counts.
+    /// for its figures alone: its figures and (for a running worker) rate,
+    /// with no desc or seq, and the workid of every `workid_every`-th
+    /// worker (the first, then each `workid_every` on; the others' are
+    /// empty). All a summary or a bar standing for several workers needs:
+    /// a pass over 100,000 workers reads no text but the ids it shows, and
+    /// decodes a history only where a rate counts.
     pub fn for_each_figures(
         &self,
         conn: &Connection,
+        workid_every: usize,
         mut each: impl FnMut(&Worker),
     ) -> Result<(), StoreError> {
-        self.figures_pass(conn, Beside::Workid, |w, _| each(w))
+        self.figures_pass(conn, Beside::Workid(workid_every), |w, _| each(w))
     }
 
     /// The job's progress at `now`, from one pass over its workers (in
@@ -281,8 +293,10 @@ impl JobRows {
             updates: 0,
             seq: None,
         };
+        let mut ordinal = 0;
         while let Some(row) = rows.next()? {
-            figures_from(row, beside, &mut worker)?;
+            figures_from(row, ordinal, beside, &mut worker)?;
+            ordinal += 1;
             let key = match beside {
                 Beside::Sortkey => row.get_ref(7)?.as_blob().map_err(rusqlite::Error::from)?,
                 _ => &[],
