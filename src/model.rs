@@ -208,6 +208,30 @@ pub const SLOW_SHARE: f64 = 0.5;
 pub const SLOW_PEERS: usize = 3;
 
 impl Worker {
+    /// A worker with these figures, and no id, desc, rate or seq: all its
+    /// state, percent and staleness depend on.
+    pub fn with_figures(
+        current: f64,
+        total: f64,
+        ok: bool,
+        first_seen: f64,
+        updated: f64,
+        updates: i64,
+    ) -> Worker {
+        Worker {
+            workid: String::new(),
+            current,
+            total,
+            ok,
+            desc: String::new(),
+            first_seen,
+            updated,
+            rate: None,
+            updates,
+            seq: None,
+        }
+    }
+
     /// Percent complete, 0–100; 0 for a worker that has not reported.
     pub fn percent(&self) -> f64 {
         worker_percent(self.current, self.total, self.updates)

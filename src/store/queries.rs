@@ -281,18 +281,7 @@ impl JobRows {
             beside.column()
         ))?;
         let mut rows = stmt.query([self.id])?;
-        let mut worker = Worker {
-            workid: String::new(),
-            current: 0.0,
-            total: 0.0,
-            ok: true,
-            desc: String::new(),
-            first_seen: 0.0,
-            updated: 0.0,
-            rate: None,
-            updates: 0,
-            seq: None,
-        };
+        let mut worker = Worker::with_figures(0.0, 0.0, true, 0.0, 0.0, 0);
         let mut ordinal = 0;
         while let Some(row) = rows.next()? {
             figures_from(row, ordinal, beside, &mut worker)?;

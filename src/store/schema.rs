@@ -375,15 +375,7 @@ mod tests {
                     ] {
                         let w = Worker {
                             workid: format!("w{n}"),
-                            current,
-                            total,
-                            ok,
-                            desc: String::new(),
-                            first_seen,
-                            updated,
-                            rate: None,
-                            updates,
-                            seq: None,
+                            ..Worker::with_figures(current, total, ok, first_seen, updated, updates)
                         };
                         n += 1;
                         conn.execute(

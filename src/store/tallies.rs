@@ -35,30 +35,6 @@ use rusqlite::{Connection, params};
 use crate::model::{Worker, WorkerState};
 use crate::params::WorkerUpdate;
 
-/// The figures of a worker row that decide its state, percent and
-/// staleness, as a [`Worker`] without its texts and history.
-pub(super) fn figures(
-    current: f64,
-    total: f64,
-    ok: bool,
-    first_seen: f64,
-    updated: f64,
-    updates: i64,
-) -> Worker {
-    Worker {
-        workid: String::new(),
-        current,
-        total,
-        ok,
-        desc: String::new(),
-        first_seen,
-        updated,
-        rate: None,
-        updates,
-        seq: None,
-    }
-}
-
 /// A row's figures after `update` at `now`, from its figures before,
 /// exactly as `write_worker`'s UPDATE sets them.
 pub(super) fn after_report(before: &Worker, update: &WorkerUpdate, now: f64) -> Worker {
@@ -67,7 +43,7 @@ pub(super) fn after_report(before: &Worker, update: &WorkerUpdate, now: f64) -> 
     } else {
         before.first_seen
     };
-    figures(
+    Worker::with_figures(
         update.current,
         update.total.unwrap_or(before.total),
         update.ok,
@@ -80,7 +56,7 @@ pub(super) fn after_report(before: &Worker, update: &WorkerUpdate, now: f64) -> 
 /// A new row's figures after its first report, `update` at `now` with
 /// `total`, as `write_worker`'s INSERT sets them.
 pub(super) fn first_report(update: &WorkerUpdate, total: f64, now: f64) -> Worker {
-    figures(update.current, total, update.ok, now, now, 1)
+    Worker::with_figures(update.current, total, update.ok, now, now, 1)
 }
 
 /// The value of the `stale_minute` column for a row with these figures:
@@ -113,7 +89,7 @@ thread_local! {
 /// updates, stale_minute)`: keeps the row's figures for [`take_before`]
 /// and is true.
 pub(super) fn note_before(ctx: &rusqlite::functions::Context) -> rusqlite::Result<bool> {
-    let worker = figures(
+    let worker = Worker::with_figures(
         ctx.get(0)?,
         ctx.get(1)?,
         ctx.get(2)?,
