@@ -512,11 +512,20 @@ fn main() -> Result<()> {
         Some(b < 200_000),
     );
 
-    // Updates into the big job against the small one.
-    let small = single_update_rate(&base, "ten", 10, 3.0);
-    let large = single_update_rate(&base, "big", options.big, 3.0);
+    // Updates into the big job against the small one, in turns, so that
+    // the machine's load moves both alike: the median of three each.
+    let (mut small, mut large) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        small.push(single_update_rate(&base, "ten", 10, 2.0));
+        large.push(single_update_rate(&base, "big", options.big, 2.0));
+    }
+    let median = |rates: &mut Vec<f64>| {
+        rates.sort_by(f64::total_cmp);
+        rates[rates.len() / 2]
+    };
+    let (small, large) = (median(&mut small), median(&mut large));
     row(
-        "single updates/s into the big job / into a 10-worker job (4 clients)",
+        "single updates/s into the big job / into a 10-worker job (4 clients, medians of 3 turns)",
         format!("{large:.0} / {small:.0} ({:.0} %)", 100.0 * large / small),
         "within 10 %",
         Some(large >= 0.9 * small),
