@@ -1810,8 +1810,97 @@ mod tests {
         let op = update("after", Some(1.0), &desc);
         let results = batch(&mut conn, 1000.0, &[op])?;
         assert!(matches!(results[0], Ok(WriteOutcome::Updated)));
+        assert_tallies_exact(&conn)?;
         Ok(())
     }
+    #[test]
+    fn random_operations_keep_tallies_stale_minutes_and_counts_exact() -> Result<(), StoreError> {
+        let mut seed = 12_345_u64;
+        let mut next = move |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        for round in 0..6 {
+            let (_dir, _path, mut conn) = new_db();
+            let caps = if round % 2 == 0 {
+                Caps {
+                    max_workers_per_job: 4,
+                    max_workers: 9,
+                    max_jobs: 3,
+                    ..CAPS
+                }
+            } else {
+                Caps {
+                    max_workers_per_job: 600,
+                    max_workers: 1300,
+                    ..CAPS
+                }
+            };
+            let mut known = KnownJobs::default();
+            let mut now = 1000.0;
+            let workids = ["0", "1", "2", "3", "a", "b", "c", "299", "550", "x"];
+            for _step in 0..300 {
+                let random_update = |next: &mut dyn FnMut(u64) -> u64| {
+                    let total = match next(3) {
+                        0 => None,
+                        1 => Some(10.0),
+                        _ => Some(next(20) as f64),
+                    };
+                    WorkerUpdate {
+                        jobid: format!("j{}", next(3)),
+                        workid: workids[next(workids.len() as u64) as usize].to_string(),
+                        current: next(25) as f64,
+                        total,
+                        ok: next(6) != 0,
+                        desc: None,
+                        seq: (next(3) == 0).then(|| next(5)),
+                    }
+                };
+                let mut ops = Vec::new();
+                for _ in 0..=next(4) {
+                    let op = match next(12) {
+                        0 => {
+                            let roster = match next(5) {
+                                0 => Roster::Open,
+                                1 => Roster::Count(next(5)),
+                                2 => Roster::Count(if round % 2 == 0 { 3 } else { 560 }),
+                                3 => Roster::Ids(vec!["a".into(), "299".into(), "z".into()]),
+                                _ => Roster::Count(4),
+                            };
+                            create_roster(&format!("j{}", next(3)), roster)
+                        }
+                        1 => delete(&format!("j{}", next(3))),
+                        2 => WriteOp::Expire { limit: 2 },
+                        3 | 4 => {
+                            let n = 1 + next(4);
+                            WriteOp::Batch((0..n).map(|_| random_update(&mut next)).collect())
+                        }
+                        _ => WriteOp::Update(random_update(&mut next)),
+                    };
+                    ops.push(op);
+                }
+                now += [0.2, 1.0, 7.0, 45.0, 130.0][next(5) as usize];
+                let refs: Vec<&WriteOp> = ops.iter().collect();
+                apply_batch(&mut conn, &refs, now, caps, &mut known)?;
+                if next(3) == 0 {
+                    Backlog::new().run_slice(&mut conn, now, 0);
+                }
+                assert_tallies_exact(&conn)?;
+                assert_eq!(
+                    known.stored_workers(&conn)?,
+                    queries::count_workers(&conn)?,
+                    "the writer's count"
+                );
+                if next(20) == 0 {
+                    known = KnownJobs::default();
+                }
+            }
+        }
+        Ok(())
+    }
+
     #[test]
     fn a_batch_whose_tallies_fail_to_write_leaves_the_writer_knowing_nothing_of_it()
     -> Result<(), StoreError> {
