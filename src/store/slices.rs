@@ -223,8 +223,9 @@ impl Chunk {
     }
 }
 
-/// Adds `rows` not-started workers to the job's tallies (the insert
-/// trigger skips them, migration 0007).
+/// Adds `rows` not-started workers to the job's tallies: no trigger does
+/// (migrations 0007 and 0008), and a report's change from not started is
+/// counted by the writer (`tallies`).
 fn tally_roster_rows(conn: &Connection, job: i64, rows: i64) -> rusqlite::Result<()> {
     if rows > 0 {
         conn.prepare_cached(

@@ -527,7 +527,8 @@ fn apply_batch(
     let mut to_chart = Vec::new();
     for op in ops {
         tx.prepare_cached("SAVEPOINT op")?.execute([])?;
-        // The operation's tallies are written inside its savepoint.
+        // The operation's tallies are written inside its savepoint (a
+        // batch writes its own, see `apply_updates`).
         let applied = apply_op(&tx, op, now, caps, known, &mut to_chart).and_then(|done| {
             known.tallies.flush(&tx)?;
             Ok(done)
@@ -645,32 +646,20 @@ fn apply_op(
         WriteOp::Update(update) => apply_update(conn, update, now, caps, known, to_chart),
         WriteOp::Batch(updates) => {
             // All or none: the savepoint around this operation undoes the
-            // reports before a refused one, and this undoes what they
-            // taught `known` (a job they created would otherwise stay
-            // known with a row id that no longer exists).
+            // reports before a refused one, or all of them when their
+            // tallies cannot be written, and this undoes what they taught
+            // `known` (a job they created would otherwise stay known with
+            // a row id that no longer exists).
             let saved = known.save(updates.iter().map(|u| u.jobid.as_str()));
             let charted = to_chart.len();
-            let (mut updated, mut ignored) = (0, 0);
-            for (index, update) in updates.iter().enumerate() {
-                match apply_update(conn, update, now, caps, known, to_chart) {
-                    Ok((outcome, effect)) => {
-                        known.apply(effect);
-                        match outcome {
-                            WriteOutcome::Ignored => ignored += 1,
-                            _ => updated += 1,
-                        }
-                    }
-                    Err(error) => {
-                        known.restore(saved);
-                        to_chart.truncate(charted);
-                        return Err(StoreError::InBatch {
-                            index,
-                            error: Box::new(error),
-                        });
-                    }
+            match apply_updates(conn, updates, now, caps, known, to_chart) {
+                Ok(outcome) => Ok((outcome, Effect::Nothing)),
+                Err(error) => {
+                    known.restore(saved);
+                    to_chart.truncate(charted);
+                    Err(error)
                 }
             }
-            Ok((WriteOutcome::Batch { updated, ignored }, Effect::Nothing))
         }
         WriteOp::Delete(delete) => {
             let Some(job) = known.find(conn, &delete.jobid)? else {
@@ -687,6 +676,37 @@ fn apply_op(
             Ok((WriteOutcome::Expired(jobs.len()), Effect::Deleted(jobs)))
         }
     }
+}
+
+/// Stores a batch's reports in order (see [`WriteOp::Batch`]), teaching
+/// `known` as it goes, and writes their tallies: the tallies are written
+/// here, not after the operation, since `known` has learnt from the
+/// reports already and must be restored if that write fails too.
+fn apply_updates(
+    conn: &Connection,
+    updates: &[WorkerUpdate],
+    now: f64,
+    caps: Caps,
+    known: &mut KnownJobs,
+    to_chart: &mut Vec<i64>,
+) -> Result<WriteOutcome, StoreError> {
+    let (mut updated, mut ignored) = (0, 0);
+    for (index, update) in updates.iter().enumerate() {
+        let (outcome, effect) =
+            apply_update(conn, update, now, caps, known, to_chart).map_err(|error| {
+                StoreError::InBatch {
+                    index,
+                    error: Box::new(error),
+                }
+            })?;
+        known.apply(effect);
+        match outcome {
+            WriteOutcome::Ignored => ignored += 1,
+            _ => updated += 1,
+        }
+    }
+    known.tallies.flush(conn)?;
+    Ok(WriteOutcome::Batch { updated, ignored })
 }
 
 /// Stores one worker's report (see [`WriteOp::Update`]).
@@ -1848,6 +1868,127 @@ mod tests {
         let op = update("after", Some(1.0), &desc);
         let results = batch(&mut conn, 1000.0, &[op])?;
         assert!(matches!(results[0], Ok(WriteOutcome::Updated)));
+        assert_tallies_exact(&conn)?;
+        Ok(())
+    }
+    #[test]
+    fn random_operations_keep_tallies_stale_minutes_and_counts_exact() -> Result<(), StoreError> {
+        let mut seed = 12_345_u64;
+        let mut next = move |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        for round in 0..6 {
+            let (_dir, _path, mut conn) = new_db();
+            let caps = if round % 2 == 0 {
+                Caps {
+                    max_workers_per_job: 4,
+                    max_workers: 9,
+                    max_jobs: 3,
+                    ..CAPS
+                }
+            } else {
+                Caps {
+                    max_workers_per_job: 600,
+                    max_workers: 1300,
+                    ..CAPS
+                }
+            };
+            let mut known = KnownJobs::default();
+            let mut now = 1000.0;
+            let workids = ["0", "1", "2", "3", "a", "b", "c", "299", "550", "x"];
+            for _step in 0..300 {
+                let random_update = |next: &mut dyn FnMut(u64) -> u64| {
+                    let total = match next(3) {
+                        0 => None,
+                        1 => Some(10.0),
+                        _ => Some(next(20) as f64),
+                    };
+                    WorkerUpdate {
+                        jobid: format!("j{}", next(3)),
+                        workid: workids[next(workids.len() as u64) as usize].to_string(),
+                        current: next(25) as f64,
+                        total,
+                        ok: next(6) != 0,
+                        desc: None,
+                        seq: (next(3) == 0).then(|| next(5)),
+                    }
+                };
+                let mut ops = Vec::new();
+                for _ in 0..=next(4) {
+                    let op = match next(12) {
+                        0 => {
+                            let roster = match next(5) {
+                                0 => Roster::Open,
+                                1 => Roster::Count(next(5)),
+                                2 => Roster::Count(if round % 2 == 0 { 3 } else { 560 }),
+                                3 => Roster::Ids(vec!["a".into(), "299".into(), "z".into()]),
+                                _ => Roster::Count(4),
+                            };
+                            create_roster(&format!("j{}", next(3)), roster)
+                        }
+                        1 => delete(&format!("j{}", next(3))),
+                        2 => WriteOp::Expire { limit: 2 },
+                        3 | 4 => {
+                            let n = 1 + next(4);
+                            WriteOp::Batch((0..n).map(|_| random_update(&mut next)).collect())
+                        }
+                        _ => WriteOp::Update(random_update(&mut next)),
+                    };
+                    ops.push(op);
+                }
+                now += [0.2, 1.0, 7.0, 45.0, 130.0][next(5) as usize];
+                let refs: Vec<&WriteOp> = ops.iter().collect();
+                apply_batch(&mut conn, &refs, now, caps, &mut known)?;
+                if next(3) == 0 {
+                    Backlog::new().run_slice(&mut conn, now, 0);
+                }
+                assert_tallies_exact(&conn)?;
+                assert_eq!(
+                    known.stored_workers(&conn)?,
+                    queries::count_workers(&conn)?,
+                    "the writer's count"
+                );
+                if next(20) == 0 {
+                    known = KnownJobs::default();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_batch_whose_tallies_fail_to_write_leaves_the_writer_knowing_nothing_of_it()
+    -> Result<(), StoreError> {
+        let (_dir, path, mut conn) = new_db();
+        let reader = open_reader(&path)?;
+        let mut known = KnownJobs::default();
+        // Stands for a full disk or an I/O error at the tallies' write,
+        // which SQLite undoes alone, leaving the transaction open.
+        conn.execute_batch(
+            "CREATE TEMP TRIGGER tallies_fail BEFORE UPDATE ON job_tallies
+               BEGIN SELECT RAISE(ABORT, 'no room for the tallies'); END;",
+        )?;
+        let first = WriteOp::Batch(vec![update_of("n", "a", 1.0, Some(2.0))]);
+        assert!(apply_one(&mut conn, &mut known, 1000.0, first).is_err());
+        assert!(
+            read_job(&reader, "n")?.is_none(),
+            "nothing of the batch stored"
+        );
+        conn.execute_batch("DROP TRIGGER tallies_fail")?;
+        // The job the failed batch created is not there: this report
+        // creates it afresh, and shows in it.
+        let later = report("n", "b", 1.0, Some(2.0));
+        assert_eq!(
+            apply_one(&mut conn, &mut known, 1001.0, later)?,
+            WriteOutcome::Updated
+        );
+        let job = read_job(&reader, "n")?.expect("the report's job is stored");
+        let ids: Vec<&str> = job.workers.iter().map(|w| w.workid.as_str()).collect();
+        assert_eq!(ids, ["b"]);
+        assert_tallies_exact(&conn)?;
         Ok(())
     }
 }
