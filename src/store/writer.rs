@@ -803,6 +803,47 @@ mod tests {
         (dir, path, conn)
     }
 
+    /// The writer thread's state on a fresh database: its connection and
+    /// what it knows of jobs.
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        path: std::path::PathBuf,
+        conn: Connection,
+        known: KnownJobs,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let (_dir, path, conn) = new_db();
+            Fixture {
+                _dir,
+                path,
+                conn,
+                known: KnownJobs::default(),
+            }
+        }
+
+        /// Applies `op` alone in a batch at `now`, under [`CAPS`].
+        fn apply(&mut self, now: f64, op: WriteOp) -> Result<WriteOutcome, StoreError> {
+            apply_one(&mut self.conn, &mut self.known, now, op)
+        }
+
+        /// As [`Fixture::apply`], under other caps.
+        fn apply_capped(
+            &mut self,
+            caps: Caps,
+            now: f64,
+            op: WriteOp,
+        ) -> Result<WriteOutcome, StoreError> {
+            apply_capped(&mut self.conn, &mut self.known, caps, now, op)
+        }
+
+        /// Runs slices until none is left; returns how many it took.
+        fn slices(&mut self, now: f64) -> usize {
+            run_slices(&mut self.conn, now)
+        }
+    }
+
     /// One batch at `now` with a writer that knows no jobs yet.
     fn batch(conn: &mut Connection, now: f64, ops: &[WriteOp]) -> rusqlite::Result<Vec<Reply>> {
         let ops: Vec<&WriteOp> = ops.iter().collect();
@@ -887,38 +928,37 @@ mod tests {
 
     #[test]
     fn a_busy_job_row_is_stamped_once_a_second_and_reads_stay_exact() -> Result<(), StoreError> {
-        let (_dir, path, mut conn) = new_db();
-        let reader = open_reader(&path)?;
-        let mut known = KnownJobs::default();
+        let mut w = Fixture::new();
+        let reader = open_reader(&w.path)?;
         let row_updated = |conn: &Connection| -> rusqlite::Result<f64> {
             conn.query_row("SELECT updated FROM jobs WHERE jobid = 'j'", [], |r| {
                 r.get(0)
             })
         };
-        let mut at = |now: f64, op: WriteOp| apply_batch(&mut conn, &[&op], now, CAPS, &mut known);
+        let mut at =
+            |now: f64, op: WriteOp| apply_batch(&mut w.conn, &[&op], now, CAPS, &mut w.known);
         at(1000.0, update("w", Some(9.0), ""))?;
         at(1000.5, update("w", None, ""))?;
         let job = read_job(&reader, "j")?.expect("job");
         assert_eq!(job.updated, 1000.5, "reads see the worker's later activity");
         assert_eq!(job.expires(), 1060.5);
         at(1001.2, update("w", None, ""))?;
-        assert_eq!(row_updated(&conn)?, 1001.2, "re-stamped a second later");
+        assert_eq!(row_updated(&w.conn)?, 1001.2, "re-stamped a second later");
         Ok(())
     }
 
     #[test]
     fn a_burn_up_point_counts_every_update_of_its_batch() -> Result<(), StoreError> {
-        let (_dir, path, mut conn) = new_db();
-        let reader = open_reader(&path)?;
-        let mut known = KnownJobs::default();
+        let mut w = Fixture::new();
+        let reader = open_reader(&w.path)?;
         // Created by its first update: the burn-up starts at 0 % then.
         let first = [update("a", Some(2.0), "")];
         apply_batch(
-            &mut conn,
+            &mut w.conn,
             &first.iter().collect::<Vec<_>>(),
             1000.0,
             CAPS,
-            &mut known,
+            &mut w.known,
         )?;
         let job = read_job(&reader, "j")?.expect("job");
         assert_eq!(job.history, [(1000.0, 0.0)]);
@@ -926,11 +966,11 @@ mod tests {
         let done = |w: &str| update(w, Some(1.0), "");
         let ops = [done("a"), done("b"), done("c")];
         apply_batch(
-            &mut conn,
+            &mut w.conn,
             &ops.iter().collect::<Vec<_>>(),
             1002.0,
             CAPS,
-            &mut known,
+            &mut w.known,
         )?;
         let job = read_job(&reader, "j")?.expect("job");
         assert_eq!(
@@ -941,11 +981,11 @@ mod tests {
         // Within the interval, no point; the next one a second later.
         let again = [done("a")];
         apply_batch(
-            &mut conn,
+            &mut w.conn,
             &again.iter().collect::<Vec<_>>(),
             1002.5,
             CAPS,
-            &mut known,
+            &mut w.known,
         )?;
         assert_eq!(read_job(&reader, "j")?.expect("job").history.len(), 2);
         // Large jobs get points less often: an average over all workers.
@@ -956,10 +996,9 @@ mod tests {
 
     #[test]
     fn expiry_allows_for_the_stamp_lag_and_never_deletes_early() -> Result<(), StoreError> {
-        let (_dir, _path, mut conn) = new_db();
-        let mut known = KnownJobs::default();
+        let mut w = Fixture::new();
         let mut at = |now: f64, op: WriteOp| -> Result<WriteOutcome, StoreError> {
-            let mut results = apply_batch(&mut conn, &[&op], now, CAPS, &mut known)?;
+            let mut results = apply_batch(&mut w.conn, &[&op], now, CAPS, &mut w.known)?;
             results.remove(0)
         };
         let create = WriteOp::Create(CreateJob {
@@ -986,26 +1025,25 @@ mod tests {
 
     #[test]
     fn a_refused_update_remembers_its_job_so_the_next_costs_no_count() -> Result<(), StoreError> {
-        let (_dir, _path, mut conn) = new_db();
+        let mut w = Fixture::new();
         let caps = Caps {
             max_workers_per_job: 2,
             ..CAPS
         };
         let ops = [update("a", Some(2.0), ""), update("b", Some(2.0), "")];
         apply_batch(
-            &mut conn,
+            &mut w.conn,
             &ops.iter().collect::<Vec<_>>(),
             1000.0,
             caps,
             &mut KnownJobs::default(),
         )?;
         // As after a restart: the writer knows nothing yet.
-        let mut known = KnownJobs::default();
         for op in [update("c", Some(2.0), ""), update("d", None, "")] {
-            let results = apply_batch(&mut conn, &[&op], 1001.0, caps, &mut known)?;
+            let results = apply_batch(&mut w.conn, &[&op], 1001.0, caps, &mut w.known)?;
             assert!(results[0].is_err(), "refused: {:?}", results[0]);
             assert_eq!(
-                known.get("j").map(|job| job.workers),
+                w.known.get("j").map(|job| job.workers),
                 Some(2),
                 "the refusal's look-up is kept, with its count"
             );
@@ -1015,14 +1053,13 @@ mod tests {
 
     #[test]
     fn workers_past_the_stored_cap_are_refused_and_deletions_make_room() -> Result<(), StoreError> {
-        let (_dir, _path, mut conn) = new_db();
+        let mut w = Fixture::new();
         let caps = Caps {
             max_workers: 3,
             ..CAPS
         };
-        let mut known = KnownJobs::default();
         let mut run = |op: WriteOp| -> Result<WriteOutcome, StoreError> {
-            apply_batch(&mut conn, &[&op], 1000.0, caps, &mut known)?.remove(0)
+            apply_batch(&mut w.conn, &[&op], 1000.0, caps, &mut w.known)?.remove(0)
         };
         let on = |jobid: &str, workid: &str| {
             WriteOp::Update(WorkerUpdate {
@@ -1125,14 +1162,13 @@ mod tests {
 
     #[test]
     fn a_batch_is_stored_whole_or_not_at_all() -> Result<(), StoreError> {
-        let (_dir, path, mut conn) = new_db();
+        let mut w = Fixture::new();
         let caps = Caps {
             max_workers_per_job: 3,
             ..CAPS
         };
-        let mut known = KnownJobs::default();
         let mut run = |op: WriteOp| -> Result<WriteOutcome, StoreError> {
-            apply_batch(&mut conn, &[&op], 1000.0, caps, &mut known)?.remove(0)
+            apply_batch(&mut w.conn, &[&op], 1000.0, caps, &mut w.known)?.remove(0)
         };
         // The third report names a new worker without a total: the job the
         // first one created is gone again, and so is the second.
@@ -1147,7 +1183,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let reader = open_reader(&path)?;
+        let reader = open_reader(&w.path)?;
         assert!(read_job(&reader, "b")?.is_none(), "nothing of it stored");
         // The writer forgot the job it had created: the next batch creates
         // it afresh, and its worker count starts again from 0.
@@ -1253,46 +1289,40 @@ mod tests {
 
     #[test]
     fn a_deleted_job_is_gone_at_once_and_its_workers_go_in_slices() -> Result<(), StoreError> {
-        let (_dir, path, mut conn) = new_db();
-        let reader = open_reader(&path)?;
-        let mut known = KnownJobs::default();
+        let mut w = Fixture::new();
+        let reader = open_reader(&w.path)?;
         let created = create_roster("big", Roster::Count(3001));
-        apply_one(&mut conn, &mut known, 1000.0, created)?;
-        run_slices(&mut conn, 1000.5);
-        apply_one(
-            &mut conn,
-            &mut known,
-            1001.0,
-            report("big", "7", 5.0, Some(5.0)),
-        )?;
-        let old = job_id(&conn, "big")?.expect("created");
-        assert_eq!(rows_of(&conn, old)?, 3001);
+        w.apply(1000.0, created)?;
+        w.slices(1000.5);
+        w.apply(1001.0, report("big", "7", 5.0, Some(5.0)))?;
+        let old = job_id(&w.conn, "big")?.expect("created");
+        assert_eq!(rows_of(&w.conn, old)?, 3001);
 
-        let deleted = apply_one(&mut conn, &mut known, 1002.0, delete("big"))?;
+        let deleted = w.apply(1002.0, delete("big"))?;
         assert_eq!(deleted, WriteOutcome::Deleted(true));
         // Gone for every reader, though no row of it is deleted yet.
         assert!(read_job(&reader, "big")?.is_none());
         assert!(crate::store::find_job(&reader, "big")?.is_none());
         assert!(crate::store::list_jobs(&reader, 10, 1002.0)?.is_empty());
-        assert_eq!(rows_of(&conn, old)?, 3001);
-        assert_eq!(backlog_rows(&conn)?, (1, 0));
+        assert_eq!(rows_of(&w.conn, old)?, 3001);
+        assert_eq!(backlog_rows(&w.conn)?, (1, 0));
         assert_eq!(
-            apply_one(&mut conn, &mut known, 1002.0, delete("big"))?,
+            w.apply(1002.0, delete("big"))?,
             WriteOutcome::Deleted(false),
             "deleted once"
         );
 
         // A job of the same id, created while the old rows go, has none of
         // them: not the old worker 7, nor its report.
-        apply_one(&mut conn, &mut known, 1003.0, create("big"))?;
-        let new = job_id(&conn, "big")?.expect("created again");
+        w.apply(1003.0, create("big"))?;
+        let new = job_id(&w.conn, "big")?.expect("created again");
         assert!(new > old, "a new id: {new} after {old}");
         assert!(read_job(&reader, "big")?.expect("job").workers.is_empty());
         let again = report("big", "7", 1.0, Some(9.0));
-        apply_one(&mut conn, &mut known, 1003.0, again)?;
+        w.apply(1003.0, again)?;
         let mut backlog = Backlog::new();
-        backlog.run_slice(&mut conn, 1003.5, 0);
-        let left = rows_of(&conn, old)?;
+        backlog.run_slice(&mut w.conn, 1003.5, 0);
+        let left = rows_of(&w.conn, old)?;
         assert!(left < 3001, "a slice deleted rows: {left} left");
         let job = read_job(&reader, "big")?.expect("job");
         assert_eq!(job.workers.len(), 1);
@@ -1300,38 +1330,27 @@ mod tests {
         let listed = crate::store::list_jobs(&reader, 10, 1003.5)?;
         assert_eq!(listed.len(), 1);
         assert_eq!((listed[0].workers, listed[0].done), (1, 0));
-        assert_tallies_exact(&conn)?;
+        assert_tallies_exact(&w.conn)?;
 
-        let slices = run_slices(&mut conn, 1004.0);
+        let slices = w.slices(1004.0);
         assert!(slices >= 1);
-        assert_eq!(rows_of(&conn, old)?, 0);
-        assert_eq!(backlog_rows(&conn)?, (0, 0));
-        assert_eq!(rows_of(&conn, new)?, 1);
-        assert_tallies_exact(&conn)?;
+        assert_eq!(rows_of(&w.conn, old)?, 0);
+        assert_eq!(backlog_rows(&w.conn)?, (0, 0));
+        assert_eq!(rows_of(&w.conn, new)?, 1);
+        assert_tallies_exact(&w.conn)?;
         Ok(())
     }
 
     #[test]
     fn an_overwritten_job_gets_a_new_id_and_none_of_its_old_workers() -> Result<(), StoreError> {
-        let (_dir, path, mut conn) = new_db();
-        let reader = open_reader(&path)?;
-        let mut known = KnownJobs::default();
-        apply_one(
-            &mut conn,
-            &mut known,
-            1000.0,
-            create_roster("j", Roster::Count(1200)),
-        )?;
-        apply_one(
-            &mut conn,
-            &mut known,
-            1000.0,
-            report("j", "3", 1.0, Some(2.0)),
-        )?;
-        let old = job_id(&conn, "j")?.expect("created");
+        let mut w = Fixture::new();
+        let reader = open_reader(&w.path)?;
+        w.apply(1000.0, create_roster("j", Roster::Count(1200)))?;
+        w.apply(1000.0, report("j", "3", 1.0, Some(2.0)))?;
+        let old = job_id(&w.conn, "j")?.expect("created");
         let ids = Roster::Ids(vec!["3".into(), "x".into()]);
-        apply_one(&mut conn, &mut known, 1001.0, create_roster("j", ids))?;
-        let new = job_id(&conn, "j")?.expect("created again");
+        w.apply(1001.0, create_roster("j", ids))?;
+        let new = job_id(&w.conn, "j")?.expect("created again");
         assert!(new > old);
         let job = read_job(&reader, "j")?.expect("job");
         let workers: Vec<_> = job
@@ -1341,77 +1360,50 @@ mod tests {
             .collect();
         assert_eq!(workers, [("3", 0), ("x", 0)], "the new roster, not started");
         // The old roster's chunks went with it: no slice inserts them.
-        run_slices(&mut conn, 1002.0);
-        assert_eq!(rows_of(&conn, old)?, 0);
-        assert_eq!(rows_of(&conn, new)?, 2);
-        assert_eq!(backlog_rows(&conn)?, (0, 0));
-        assert_tallies_exact(&conn)?;
+        w.slices(1002.0);
+        assert_eq!(rows_of(&w.conn, old)?, 0);
+        assert_eq!(rows_of(&w.conn, new)?, 2);
+        assert_eq!(backlog_rows(&w.conn)?, (0, 0));
+        assert_tallies_exact(&w.conn)?;
         Ok(())
     }
 
     #[test]
     fn no_job_id_is_reused_while_rows_of_a_deleted_job_remain() -> Result<(), StoreError> {
-        let (_dir, path, mut conn) = new_db();
-        let reader = open_reader(&path)?;
-        let mut known = KnownJobs::default();
-        apply_one(
-            &mut conn,
-            &mut known,
-            1000.0,
-            report("a", "1", 1.0, Some(2.0)),
-        )?;
-        apply_one(
-            &mut conn,
-            &mut known,
-            1000.0,
-            create_roster("b", Roster::Count(9)),
-        )?;
-        let b = job_id(&conn, "b")?.expect("b");
+        let mut w = Fixture::new();
+        let reader = open_reader(&w.path)?;
+        w.apply(1000.0, report("a", "1", 1.0, Some(2.0)))?;
+        w.apply(1000.0, create_roster("b", Roster::Count(9)))?;
+        let b = job_id(&w.conn, "b")?.expect("b");
         // b holds the largest id, which SQLite would give out again.
-        apply_one(&mut conn, &mut known, 1001.0, delete("b"))?;
-        apply_one(
-            &mut conn,
-            &mut known,
-            1001.0,
-            report("c", "1", 1.0, Some(2.0)),
-        )?;
-        apply_one(&mut conn, &mut known, 1001.0, create("d"))?;
-        let c = job_id(&conn, "c")?.expect("c");
-        let d = job_id(&conn, "d")?.expect("d");
+        w.apply(1001.0, delete("b"))?;
+        w.apply(1001.0, report("c", "1", 1.0, Some(2.0)))?;
+        w.apply(1001.0, create("d"))?;
+        let c = job_id(&w.conn, "c")?.expect("c");
+        let d = job_id(&w.conn, "d")?.expect("d");
         assert!(c > b && d > c, "b {b}, c {c}, d {d}");
         assert_eq!(read_job(&reader, "c")?.expect("c").workers.len(), 1);
         assert!(read_job(&reader, "d")?.expect("d").workers.is_empty());
-        run_slices(&mut conn, 1002.0);
-        assert_eq!(rows_of(&conn, b)?, 0);
-        assert_tallies_exact(&conn)?;
+        w.slices(1002.0);
+        assert_eq!(rows_of(&w.conn, b)?, 0);
+        assert_tallies_exact(&w.conn)?;
         Ok(())
     }
 
     #[test]
     fn a_roster_fills_in_slices_and_ends_complete_and_exact() -> Result<(), StoreError> {
-        let (_dir, path, mut conn) = new_db();
-        let reader = open_reader(&path)?;
-        let mut known = KnownJobs::default();
-        apply_one(
-            &mut conn,
-            &mut known,
-            1000.0,
-            create_roster("r", Roster::Count(2345)),
-        )?;
+        let mut w = Fixture::new();
+        let reader = open_reader(&w.path)?;
+        w.apply(1000.0, create_roster("r", Roster::Count(2345)))?;
         // The job exists at once with its first chunk; the writer counts
         // the whole roster.
         let job = read_job(&reader, "r")?.expect("job");
         assert_eq!(job.workers.len() as u64, CHUNK_ROWS);
-        assert_eq!(known.get("r").map(|job| job.workers), Some(2345));
-        assert_tallies_exact(&conn)?;
+        assert_eq!(w.known.get("r").map(|job| job.workers), Some(2345));
+        assert_tallies_exact(&w.conn)?;
         let ids: Vec<String> = (0..1234).map(|n| format!("node-{n}")).collect();
-        apply_one(
-            &mut conn,
-            &mut known,
-            1000.0,
-            create_roster("s", Roster::Ids(ids)),
-        )?;
-        run_slices(&mut conn, 1001.0);
+        w.apply(1000.0, create_roster("s", Roster::Ids(ids)))?;
+        w.slices(1001.0);
         let job = read_job(&reader, "r")?.expect("job");
         let workids: Vec<String> = job.workers.iter().map(|w| w.workid.clone()).collect();
         let expected: Vec<String> = (0..2345).map(|n| n.to_string()).collect();
@@ -1426,78 +1418,101 @@ mod tests {
                 .iter()
                 .all(|job| job.workers == job.not_started && job.workers > 1000)
         );
-        assert_eq!(backlog_rows(&conn)?, (0, 0));
-        assert_tallies_exact(&conn)?;
+        assert_eq!(backlog_rows(&w.conn)?, (0, 0));
+        assert_tallies_exact(&w.conn)?;
         Ok(())
     }
 
     #[test]
     fn an_update_racing_the_roster_behaves_as_if_it_were_complete() -> Result<(), StoreError> {
-        let (_dir, path, mut conn) = new_db();
-        let reader = open_reader(&path)?;
+        let mut w = Fixture::new();
+        let reader = open_reader(&w.path)?;
         let caps = Caps {
             max_workers_per_job: 2000,
             ..CAPS
         };
-        let mut known = KnownJobs::default();
         let run = |conn: &mut Connection, known: &mut KnownJobs, op: WriteOp| {
             apply_capped(conn, known, caps, 1000.0, op)
         };
         run(
-            &mut conn,
-            &mut known,
+            &mut w.conn,
+            &mut w.known,
             create_roster("r", Roster::Count(2000)),
         )?;
         let ids: Vec<String> = (0..1000).map(|n| format!("n{n}")).collect();
-        run(&mut conn, &mut known, create_roster("s", Roster::Ids(ids)))?;
-        let id = job_id(&conn, "r")?.expect("r");
+        run(
+            &mut w.conn,
+            &mut w.known,
+            create_roster("s", Roster::Ids(ids)),
+        )?;
+        let id = job_id(&w.conn, "r")?.expect("r");
         assert_eq!(
-            rows_of(&conn, id)?,
+            rows_of(&w.conn, id)?,
             CHUNK_ROWS as i64,
             "the first chunk only"
         );
         // A report for a worker whose slice has not come is stored...
         assert_eq!(
-            run(&mut conn, &mut known, report("r", "1500", 3.0, Some(10.0)))?,
+            run(
+                &mut w.conn,
+                &mut w.known,
+                report("r", "1500", 3.0, Some(10.0))
+            )?,
             WriteOutcome::Updated
         );
         assert_eq!(
-            run(&mut conn, &mut known, report("s", "n900", 1.0, Some(1.0)))?,
+            run(
+                &mut w.conn,
+                &mut w.known,
+                report("s", "n900", 1.0, Some(1.0))
+            )?,
             WriteOutcome::Updated
         );
         // ...a first report without a total is refused, as it would be...
         assert!(matches!(
-            run(&mut conn, &mut known, report("r", "1600", 3.0, None)),
+            run(&mut w.conn, &mut w.known, report("r", "1600", 3.0, None)),
             Err(StoreError::TotalRequired)
         ));
         // ...and the job is full at its roster: a worker it names is not new,
         // another is.
         assert_eq!(
-            run(&mut conn, &mut known, report("r", "1999", 1.0, Some(10.0)))?,
+            run(
+                &mut w.conn,
+                &mut w.known,
+                report("r", "1999", 1.0, Some(10.0))
+            )?,
             WriteOutcome::Updated
         );
         assert!(matches!(
-            run(&mut conn, &mut known, report("r", "2000", 1.0, Some(10.0))),
+            run(
+                &mut w.conn,
+                &mut w.known,
+                report("r", "2000", 1.0, Some(10.0))
+            ),
             Err(StoreError::TooManyWorkers { limit: 2000 })
         ));
         assert!(
             matches!(
-                run(&mut conn, &mut known, report("r", "01", 1.0, Some(10.0))),
+                run(
+                    &mut w.conn,
+                    &mut w.known,
+                    report("r", "01", 1.0, Some(10.0))
+                ),
                 Err(StoreError::TooManyWorkers { .. })
             ),
             "01 is not a roster id"
         );
-        assert_eq!(rows_of(&conn, id)?, CHUNK_ROWS as i64 + 2);
-        assert_eq!(known.get("r").map(|job| job.workers), Some(2000));
-        assert_tallies_exact(&conn)?;
+        assert_eq!(rows_of(&w.conn, id)?, CHUNK_ROWS as i64 + 2);
+        assert_eq!(w.known.get("r").map(|job| job.workers), Some(2000));
+        assert_tallies_exact(&w.conn)?;
         // A later report of the same worker finds its row.
         assert_eq!(
-            run(&mut conn, &mut known, report("r", "1500", 4.0, None))?,
+            run(&mut w.conn, &mut w.known, report("r", "1500", 4.0, None))?,
             WriteOutcome::Updated
         );
 
-        run_slices(&mut conn, 1001.0);
-        assert_eq!(rows_of(&conn, id)?, 2000);
+        w.slices(1001.0);
+        assert_eq!(rows_of(&w.conn, id)?, 2000);
         let job = read_job(&reader, "r")?.expect("job");
         let racer = job
             .workers
@@ -1512,8 +1527,11 @@ mod tests {
         let job = read_job(&reader, "s")?.expect("job");
         assert_eq!(job.workers.len(), 1000);
         assert_eq!(job.workers.iter().filter(|w| w.updates > 0).count(), 1);
-        assert_tallies_exact(&conn)?;
-        assert_eq!(known.stored_workers(&conn)?, queries::count_workers(&conn)?);
+        assert_tallies_exact(&w.conn)?;
+        assert_eq!(
+            w.known.stored_workers(&w.conn)?,
+            queries::count_workers(&w.conn)?
+        );
         Ok(())
     }
 
@@ -1552,8 +1570,7 @@ mod tests {
 
     #[test]
     fn reports_keep_tallies_and_stale_minutes_exact() -> Result<(), StoreError> {
-        let (_dir, _path, mut conn) = new_db();
-        let mut known = KnownJobs::default();
+        let mut w = Fixture::new();
         let failed = |workid: &str, current| {
             WriteOp::Update(WorkerUpdate {
                 ok: false,
@@ -1589,11 +1606,11 @@ mod tests {
             (5000.0, report("t", "b", 4.0, None)), // a long gap
         ];
         for (now, op) in steps {
-            let _ = apply_one(&mut conn, &mut known, now, op);
-            run_slices(&mut conn, now);
-            assert_tallies_exact(&conn)?;
+            let _ = w.apply(now, op);
+            w.slices(now);
+            assert_tallies_exact(&w.conn)?;
         }
-        let (workers, running, done, failed): (i64, i64, i64, i64) = conn.query_row(
+        let (workers, running, done, failed): (i64, i64, i64, i64) = w.conn.query_row(
             "SELECT workers, running, done, failed FROM job_tallies",
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
@@ -1607,9 +1624,8 @@ mod tests {
     fn the_attention_list_of_one_pass_is_the_attention_page() -> Result<(), StoreError> {
         use crate::model::{BarState, WorkerPick};
         use crate::store::find_job;
-        let (_dir, path, mut conn) = new_db();
-        let mut known = KnownJobs::default();
-        let mut at = |now: f64, op: WriteOp| apply_one(&mut conn, &mut known, now, op);
+        let mut w = Fixture::new();
+        let mut at = |now: f64, op: WriteOp| w.apply(now, op);
         at(1000.0, create_roster("j", Roster::Count(60)))?;
         // Every worker reports twice, 10 s apart: most at 1/s, every 7th
         // at 0.1/s (slow), every 11th failed at the second report, and
@@ -1637,7 +1653,7 @@ mod tests {
             };
             at(1010.0 + f64::from(w) / 100.0, WriteOp::Update(update))?;
         }
-        let reader = open_reader(&path)?;
+        let reader = open_reader(&w.path)?;
         let now = 1125.0;
         let rows = find_job(&reader, "j")?.expect("job");
         let progress = rows.progress(&reader, now)?;
@@ -1664,22 +1680,21 @@ mod tests {
     #[test]
     fn a_slice_copies_the_log_once_slices_have_added_enough_to_it() -> Result<(), StoreError> {
         use crate::store::slices::LOG_SLICE_PAGES;
-        let (_dir, _path, mut conn) = new_db();
-        let mut known = KnownJobs::default();
+        let mut w = Fixture::new();
         let created = create_roster("r", Roster::Count(3000));
-        apply_one(&mut conn, &mut known, 1000.0, created)?;
-        let id = job_id(&conn, "r")?.expect("r");
+        w.apply(1000.0, created)?;
+        let id = job_id(&w.conn, "r")?.expect("r");
         let mut backlog = Backlog::new();
         // Enough log since the last copy: this slice copies, inserting none.
-        backlog.run_slice(&mut conn, 1000.0, LOG_SLICE_PAGES);
-        assert_eq!(rows_of(&conn, id)?, CHUNK_ROWS as i64);
+        backlog.run_slice(&mut w.conn, 1000.0, LOG_SLICE_PAGES);
+        assert_eq!(rows_of(&w.conn, id)?, CHUNK_ROWS as i64);
         // A little more: it works.
-        backlog.run_slice(&mut conn, 1000.0, LOG_SLICE_PAGES + 10);
-        let after = rows_of(&conn, id)?;
+        backlog.run_slice(&mut w.conn, 1000.0, LOG_SLICE_PAGES + 10);
+        let after = rows_of(&w.conn, id)?;
         assert!(after > CHUNK_ROWS as i64);
         // The log started again: counted from its start.
-        backlog.run_slice(&mut conn, 1000.0, 10);
-        assert!(rows_of(&conn, id)? > after);
+        backlog.run_slice(&mut w.conn, 1000.0, 10);
+        assert!(rows_of(&w.conn, id)? > after);
         assert!(backlog.pending());
         Ok(())
     }
@@ -1687,82 +1702,74 @@ mod tests {
     #[test]
     fn the_stored_count_stays_exact_across_slices_refusals_and_restarts() -> Result<(), StoreError>
     {
-        let (_dir, _path, mut conn) = new_db();
+        let mut w = Fixture::new();
         let caps = Caps {
             max_workers: 5000,
             ..CAPS
         };
-        let mut known = KnownJobs::default();
         // The writer's count against a fresh count of the file.
-        let check =
-            |conn: &Connection, known: &mut KnownJobs, expected: u64| -> rusqlite::Result<()> {
-                assert_eq!(known.stored_workers(conn)?, expected, "the writer's count");
-                assert_eq!(queries::count_workers(conn)?, expected, "the file's count");
-                Ok(())
-            };
+        let check = |w: &mut Fixture, expected: u64| -> rusqlite::Result<()> {
+            assert_eq!(
+                w.known.stored_workers(&w.conn)?,
+                expected,
+                "the writer's count"
+            );
+            assert_eq!(
+                queries::count_workers(&w.conn)?,
+                expected,
+                "the file's count"
+            );
+            Ok(())
+        };
         let full = |r: Result<WriteOutcome, StoreError>| {
             matches!(r, Err(StoreError::TooManyStoredWorkers { limit: 5000 }))
         };
-        let run = |conn: &mut Connection, known: &mut KnownJobs, op: WriteOp| {
-            apply_capped(conn, known, caps, 1000.0, op)
-        };
-        run(
-            &mut conn,
-            &mut known,
-            create_roster("a", Roster::Count(3000)),
-        )?;
-        check(&conn, &mut known, 3000)?;
-        run(&mut conn, &mut known, report("a", "2999", 1.0, Some(2.0)))?;
-        check(&conn, &mut known, 3000)?;
-        assert!(full(run(
-            &mut conn,
-            &mut known,
+        w.apply_capped(caps, 1000.0, create_roster("a", Roster::Count(3000)))?;
+        check(&mut w, 3000)?;
+        w.apply_capped(caps, 1000.0, report("a", "2999", 1.0, Some(2.0)))?;
+        check(&mut w, 3000)?;
+        assert!(full(w.apply_capped(
+            caps,
+            1000.0,
             create_roster("b", Roster::Count(2001))
         )));
-        run(
-            &mut conn,
-            &mut known,
-            create_roster("b", Roster::Count(2000)),
-        )?;
-        check(&conn, &mut known, 5000)?;
-        assert!(full(run(
-            &mut conn,
-            &mut known,
+        w.apply_capped(caps, 1000.0, create_roster("b", Roster::Count(2000)))?;
+        check(&mut w, 5000)?;
+        assert!(full(w.apply_capped(
+            caps,
+            1000.0,
             report("b", "new", 1.0, Some(2.0))
         )));
-        run(&mut conn, &mut known, report("b", "1999", 1.0, Some(2.0)))?;
-        check(&conn, &mut known, 5000)?;
+        w.apply_capped(caps, 1000.0, report("b", "1999", 1.0, Some(2.0)))?;
+        check(&mut w, 5000)?;
         // A slice in between changes rows, not the count.
-        Backlog::new().run_slice(&mut conn, 1000.5, 0);
-        check(&conn, &mut known, 5000)?;
+        Backlog::new().run_slice(&mut w.conn, 1000.5, 0);
+        check(&mut w, 5000)?;
         // Deleting makes room at once, though its rows are still there.
-        run(&mut conn, &mut known, delete("a"))?;
-        check(&conn, &mut known, 2000)?;
-        run(&mut conn, &mut known, report("b", "new", 1.0, Some(2.0)))?;
-        check(&conn, &mut known, 2001)?;
+        w.apply_capped(caps, 1000.0, delete("a"))?;
+        check(&mut w, 2000)?;
+        w.apply_capped(caps, 1000.0, report("b", "new", 1.0, Some(2.0)))?;
+        check(&mut w, 2001)?;
         // As after a restart: the writer counts the file afresh.
-        let mut known = KnownJobs::default();
-        check(&conn, &mut known, 2001)?;
-        run(
-            &mut conn,
-            &mut known,
-            create_roster("b", Roster::Count(100)),
-        )?;
-        check(&conn, &mut known, 100)?;
-        run(&mut conn, &mut known, WriteOp::Expire { limit: 10 })?;
-        run_slices(&mut conn, 1001.0);
-        check(&conn, &mut known, 100)?;
-        let rows: i64 = conn.query_row("SELECT COUNT(*) FROM workers", [], |r| r.get(0))?;
+        w.known = KnownJobs::default();
+        check(&mut w, 2001)?;
+        w.apply_capped(caps, 1000.0, create_roster("b", Roster::Count(100)))?;
+        check(&mut w, 100)?;
+        w.apply_capped(caps, 1000.0, WriteOp::Expire { limit: 10 })?;
+        w.slices(1001.0);
+        check(&mut w, 100)?;
+        let rows: i64 = w
+            .conn
+            .query_row("SELECT COUNT(*) FROM workers", [], |r| r.get(0))?;
         assert_eq!(rows, 100);
-        assert_tallies_exact(&conn)?;
+        assert_tallies_exact(&w.conn)?;
         Ok(())
     }
 
     #[test]
     fn expired_jobs_are_gone_at_once_and_their_workers_go_in_slices() -> Result<(), StoreError> {
-        let (_dir, path, mut conn) = new_db();
-        let reader = open_reader(&path)?;
-        let mut known = KnownJobs::default();
+        let mut w = Fixture::new();
+        let reader = open_reader(&w.path)?;
         for jobid in ["x", "y", "z", "keep"] {
             let op = WriteOp::Create(CreateJob {
                 jobid: jobid.into(),
@@ -1770,10 +1777,10 @@ mod tests {
                 maxage: Some(if jobid == "keep" { 1000.0 } else { 10.0 }),
                 roster: Roster::Count(1200),
             });
-            apply_one(&mut conn, &mut known, 2000.0, op)?;
+            w.apply(2000.0, op)?;
         }
         // Expired with part of their rosters still queued.
-        let expired = apply_one(&mut conn, &mut known, 2012.0, WriteOp::Expire { limit: 10 })?;
+        let expired = w.apply(2012.0, WriteOp::Expire { limit: 10 })?;
         assert_eq!(expired, WriteOutcome::Expired(3));
         let listed = crate::store::list_jobs(&reader, 10, 2012.0)?;
         assert_eq!(listed.len(), 1);
@@ -1783,16 +1790,18 @@ mod tests {
         }
         let queued = 1200_u64.div_ceil(CHUNK_ROWS) - 1;
         assert_eq!(
-            backlog_rows(&conn)?,
+            backlog_rows(&w.conn)?,
             (3, queued as i64),
             "three doomed, the rest of keep's roster queued"
         );
-        assert_eq!(known.stored_workers(&conn)?, 1200);
-        run_slices(&mut conn, 2012.5);
-        let rows: i64 = conn.query_row("SELECT COUNT(*) FROM workers", [], |r| r.get(0))?;
+        assert_eq!(w.known.stored_workers(&w.conn)?, 1200);
+        w.slices(2012.5);
+        let rows: i64 = w
+            .conn
+            .query_row("SELECT COUNT(*) FROM workers", [], |r| r.get(0))?;
         assert_eq!(rows, 1200, "keep's roster, whole");
-        assert_eq!(backlog_rows(&conn)?, (0, 0));
-        assert_tallies_exact(&conn)?;
+        assert_eq!(backlog_rows(&w.conn)?, (0, 0));
+        assert_tallies_exact(&w.conn)?;
         Ok(())
     }
 
@@ -1962,33 +1971,29 @@ mod tests {
     #[test]
     fn a_batch_whose_tallies_fail_to_write_leaves_the_writer_knowing_nothing_of_it()
     -> Result<(), StoreError> {
-        let (_dir, path, mut conn) = new_db();
-        let reader = open_reader(&path)?;
-        let mut known = KnownJobs::default();
+        let mut w = Fixture::new();
+        let reader = open_reader(&w.path)?;
         // Stands for a full disk or an I/O error at the tallies' write,
         // which SQLite undoes alone, leaving the transaction open.
-        conn.execute_batch(
+        w.conn.execute_batch(
             "CREATE TEMP TRIGGER tallies_fail BEFORE UPDATE ON job_tallies
                BEGIN SELECT RAISE(ABORT, 'no room for the tallies'); END;",
         )?;
         let first = WriteOp::Batch(vec![update_of("n", "a", 1.0, Some(2.0))]);
-        assert!(apply_one(&mut conn, &mut known, 1000.0, first).is_err());
+        assert!(w.apply(1000.0, first).is_err());
         assert!(
             read_job(&reader, "n")?.is_none(),
             "nothing of the batch stored"
         );
-        conn.execute_batch("DROP TRIGGER tallies_fail")?;
+        w.conn.execute_batch("DROP TRIGGER tallies_fail")?;
         // The job the failed batch created is not there: this report
         // creates it afresh, and shows in it.
         let later = report("n", "b", 1.0, Some(2.0));
-        assert_eq!(
-            apply_one(&mut conn, &mut known, 1001.0, later)?,
-            WriteOutcome::Updated
-        );
+        assert_eq!(w.apply(1001.0, later)?, WriteOutcome::Updated);
         let job = read_job(&reader, "n")?.expect("the report's job is stored");
         let ids: Vec<&str> = job.workers.iter().map(|w| w.workid.as_str()).collect();
         assert_eq!(ids, ["b"]);
-        assert_tallies_exact(&conn)?;
+        assert_tallies_exact(&w.conn)?;
         Ok(())
     }
 }
