@@ -78,14 +78,9 @@ p99_target=10
 max_target=50
 
 work=$(mktemp -d)
-# Processes this script started, killed on exit.
-started=()
 # shellcheck disable=SC2317 # called by the trap
 cleanup() {
-  for pid in "${started[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
+  kill_started
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -65,14 +65,9 @@ limit=$((8 * 1024 * 1024))
 
 work=$(mktemp -d)
 tiny=
-# Processes this script started (servers, wrk, samplers), killed on exit.
-started=()
 # shellcheck disable=SC2317 # called by the trap, which shellcheck 0.9 does not see
 cleanup() {
-  for pid in "${started[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
+  kill_started
   if [ -n "$tiny" ]; then
     umount "$tiny" 2>/dev/null || true
   fi

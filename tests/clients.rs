@@ -11,6 +11,27 @@ use std::time::{Duration, Instant};
 
 use common::{TestResult, TestServer, worker};
 
+/// The write token the shell helper's tests give their server.
+const SHELL_TOKEN: &str = "sh-token";
+
+/// A job id with every character a shell or a URL could get wrong.
+const ODD_JOB: &str = "my job & co+1 %20 ü";
+
+/// A server for the shell helper, taking [`SHELL_TOKEN`]; none (the test
+/// is skipped) where bash or curl is missing.
+fn shell_server() -> Result<Option<TestServer>, Box<dyn std::error::Error>> {
+    Ok(have_shell_tools()?
+        .then(|| TestServer::start_with(|c| c.tokens.write = Some(SHELL_TOKEN.into()))))
+}
+
+/// What the shell helper needs to reach `s` with [`SHELL_TOKEN`].
+fn shell_env(s: &TestServer) -> [(&str, &str); 2] {
+    [
+        ("PROGRESSD_URL", s.base.as_str()),
+        ("PROGRESSD_TOKEN", SHELL_TOKEN),
+    ]
+}
+
 /// Runs `script` in bash after sourcing the helper, with `env`; returns
 /// (exit status, stderr).
 fn shell(script: &str, env: &[(&str, &str)]) -> Result<(i32, String), Box<dyn std::error::Error>> {
@@ -44,15 +65,11 @@ fn have_shell_tools() -> Result<bool, Box<dyn std::error::Error>> {
 
 #[test]
 fn the_shell_helper_reports_odd_values_exactly() -> TestResult {
-    if !have_shell_tools()? {
+    let Some(s) = shell_server()? else {
         return Ok(());
-    }
-    let s = TestServer::start_with(|c| c.tokens.write = Some("sh-token".into()));
-    let env = [
-        ("PROGRESSD_URL", s.base.as_str()),
-        ("PROGRESSD_TOKEN", "sh-token"),
-    ];
-    let job = "my job & co+1 %20 ü";
+    };
+    let env = shell_env(&s);
+    let job = ODD_JOB;
     let script = format!(
         "set -euo pipefail\n\
          progress_create '{job}' 'Désc with \"quotes\" & =' 3600\n\
@@ -75,15 +92,11 @@ fn the_shell_helper_reports_odd_values_exactly() -> TestResult {
 
 #[test]
 fn the_shell_helper_sends_a_batch_from_a_file_or_standard_input() -> TestResult {
-    if !have_shell_tools()? {
+    let Some(s) = shell_server()? else {
         return Ok(());
-    }
-    let s = TestServer::start_with(|c| c.tokens.write = Some("sh-token".into()));
-    let env = [
-        ("PROGRESSD_URL", s.base.as_str()),
-        ("PROGRESSD_TOKEN", "sh-token"),
-    ];
-    let job = "my job & co+1 %20 ü";
+    };
+    let env = shell_env(&s);
+    let job = ODD_JOB;
     let script = format!(
         "set -euo pipefail\n\
          dir=$(mktemp -d)\n\

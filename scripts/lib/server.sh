@@ -1,8 +1,19 @@
 # shellcheck shell=bash
-# shellcheck disable=SC2154 # $binary and $started are the caller's
+# shellcheck disable=SC2154 # $binary is the caller's
 # Starting and stopping progressd for the measuring scripts (wal-bound.sh,
-# slices.sh). Source it; the caller sets $binary and an array `started` of
-# the processes its cleanup kills.
+# slices.sh). Source it; the caller sets $binary, adds every process it
+# starts to `started`, and calls kill_started from its EXIT trap.
+
+# Processes the script started (servers, wrk, samplers), killed on exit.
+started=()
+
+# Kills every process in `started` and waits for them.
+kill_started() {
+  for pid in "${started[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+}
 
 # launch NAME LOG [OPTION...]: starts $binary on a free port of 127.0.0.1
 # with OPTIONs, its log in LOG; sets $server and $base once it listens, or
