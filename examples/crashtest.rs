@@ -15,8 +15,9 @@
 //! is still exact, because progressd answers 200 only after the commit, so a
 //! 200 that reaches the client, even one read after the kill, was committed
 //! before it. The database is checked once every client has finished its
-//! last request: `PRAGMA integrity_check` must say ok, and each worker's
-//! stored `current` must be at least its last acknowledged one. A request
+//! last request: `PRAGMA integrity_check` must say ok, the job tallies and
+//! stale minutes the writer keeps must agree with the rows, and each
+//! worker's stored `current` must be at least its last acknowledged one. A request
 //! that got no answer may or may not be stored; both are fine.
 //!
 //! The check opens the file read-only, so the write-ahead log the killed
@@ -297,10 +298,37 @@ struct Check {
 fn check_database(db: &Path, clients: &[Client]) -> Result<Check, Box<dyn Error>> {
     let conn =
         rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let integrity = conn
+    let mut integrity = conn
         .prepare("PRAGMA integrity_check")?
         .query_map([], |row| row.get(0))?
         .collect::<Result<Vec<String>, _>>()?;
+    // What the writer keeps beside the rows must agree with them too: each
+    // job's tallies with a recount, each row's stale minute with its own
+    // figures.
+    let (tallies_off, minutes_off): (i64, i64) = conn.query_row(
+        "SELECT (SELECT COUNT(*) FROM job_tallies AS t
+                  WHERE (t.workers, t.not_started, t.running, t.done, t.failed,
+                         t.percent_micro) IS NOT
+                        (SELECT COUNT(*), COALESCE(SUM(state = 'not_started'), 0),
+                                COALESCE(SUM(state = 'running'), 0),
+                                COALESCE(SUM(state = 'done'), 0),
+                                COALESCE(SUM(state = 'failed'), 0),
+                                COALESCE(SUM(percent_micro), 0)
+                           FROM workers WHERE job = t.job)),
+                (SELECT COUNT(*) FROM workers
+                  WHERE stale_minute IS NOT
+                        (CASE WHEN state = 'running' THEN CAST(stale_at / 60 AS INTEGER) END))",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    if tallies_off > 0 {
+        integrity.push(format!(
+            "{tallies_off} jobs' tallies disagree with a recount"
+        ));
+    }
+    if minutes_off > 0 {
+        integrity.push(format!("{minutes_off} rows' stale minutes are wrong"));
+    }
     let mut query = conn.prepare(
         "SELECT w.current FROM workers w JOIN jobs j ON j.id = w.job \
          WHERE j.jobid = ?1 AND w.workid = ?2",
