@@ -29,7 +29,12 @@
 //! printed so a run can be repeated with `--seed`; by default it comes from
 //! the clock.
 //!
-//! Run: `scripts/crash-test.sh [--kills N --workers W --seed S]`, or, with
+//! With `--batch L`, each client POSTs batches of L lines, one for each of
+//! its own L workers, all at its next `current`: every worker must keep
+//! its batch's last acknowledged `current`, and a client's workers must
+//! all hold the same one (a batch is stored whole or not at all).
+//!
+//! Run: `scripts/crash-test.sh [--kills N --workers W --seed S --batch L]`, or, with
 //! `target/release/progressd` already built and current,
 //! `cargo run --release --example crashtest [-- --kills N --workers W --seed S]`
 //! (defaults: 20 kills, 16 workers; talks only to 127.0.0.1).
@@ -70,12 +75,15 @@ struct Settings {
     workers: usize,
     /// Seed of the kill delays.
     seed: u64,
+    /// With a value L, each client POSTs batches of L lines, one for each
+    /// of its own L workers, all at the same `current`.
+    batch: Option<usize>,
 }
 
 fn main() -> ExitCode {
     common::main_with(
         "crashtest",
-        "[--kills N] [--workers W] [--seed S]",
+        "[--kills N] [--workers W] [--seed S] [--batch L]",
         parse_args,
         run,
     )
@@ -88,6 +96,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Settings, String
         seed: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |t| t.as_nanos() as u64),
+        batch: None,
     };
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
@@ -99,6 +108,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Settings, String
             "--workers" => {
                 let text = value()?;
                 settings.workers = common::number_in("--workers", &text, 1..=1024)?;
+            }
+            "--batch" => {
+                let text = value()?;
+                settings.batch = Some(common::number_in("--batch", &text, 2..=1000)?);
             }
             "--seed" => {
                 let text = value()?;
@@ -126,7 +139,10 @@ fn run(settings: Settings) -> Result<bool, Box<dyn Error>> {
         binary.display()
     );
     let mut rng = SplitMix64(settings.seed);
-    let mut clients: Vec<Client> = (0..settings.workers).map(Client::new).collect();
+    let lines = settings.batch.unwrap_or(1);
+    let mut clients: Vec<Client> = (0..settings.workers)
+        .map(|worker| Client::new(worker, lines))
+        .collect();
     let mut acknowledged = 0;
     let mut lost = 0;
     let mut intact = 0;
@@ -217,9 +233,13 @@ fn run_round(
     })
 }
 
-/// One client: the worker `w{worker}` and what the server acknowledged of it.
+/// One client: the worker `w{worker}` (or, in batches of L, the workers
+/// `w{worker}-0` to `w{worker}-{L-1}`) and what the server acknowledged of
+/// it.
 struct Client {
     worker: usize,
+    /// Lines a request holds: 1 for a single update.
+    lines: usize,
     /// The `current` of the next request; never sent twice.
     next: u64,
     /// The last `current` answered 200; 0 when none was.
@@ -229,18 +249,19 @@ struct Client {
 }
 
 impl Client {
-    fn new(worker: usize) -> Client {
+    fn new(worker: usize, lines: usize) -> Client {
         Client {
             worker,
+            lines,
             next: 1,
             acked: 0,
             unanswered: Vec::new(),
         }
     }
 
-    /// Sends updates to `addr` until `stop`, one at a time, a fresh
-    /// connection after each error; returns (answered 200, answered
-    /// otherwise).
+    /// Sends updates to `addr` until `stop`, one request at a time, a
+    /// fresh connection after each error; returns (worker updates answered
+    /// 200, requests answered otherwise).
     fn run_until(&mut self, addr: SocketAddr, stop: &AtomicBool) -> (u64, u64) {
         let mut acked = 0;
         let mut refused = 0;
@@ -251,11 +272,24 @@ impl Client {
             self.next += 1;
             request.clear();
             // Writing to a Vec cannot fail.
-            let _ = write!(
-                request,
-                "GET /progress/update?jobid={JOBID}&workid=w{}&current={current}&total={TOTAL} HTTP/1.1\r\nHost: {addr}\r\n\r\n",
-                self.worker
-            );
+            if self.lines == 1 {
+                let _ = write!(
+                    request,
+                    "GET /progress/update?jobid={JOBID}&workid=w{}&current={current}&total={TOTAL} HTTP/1.1\r\nHost: {addr}\r\n\r\n",
+                    self.worker
+                );
+            } else {
+                let body: Vec<String> = self
+                    .workids()
+                    .map(|workid| format!("workid={workid}&current={current}&total={TOTAL}"))
+                    .collect();
+                let body = body.join("\n");
+                let _ = write!(
+                    request,
+                    "POST /progress/update?jobid={JOBID} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+            }
             let outcome = match connection.take() {
                 Some(conn) => Ok(conn),
                 None => HttpConnection::open(addr, IO_TIMEOUT),
@@ -265,7 +299,7 @@ impl Client {
                 Ok((conn, answer)) => {
                     if answer.status == 200 {
                         self.acked = current;
-                        acked += 1;
+                        acked += self.lines as u64;
                     } else {
                         refused += 1;
                     }
@@ -280,6 +314,14 @@ impl Client {
             }
         }
         (acked, refused)
+    }
+
+    /// The ids of this client's workers.
+    fn workids(&self) -> impl Iterator<Item = String> + '_ {
+        (0..self.lines).map(move |i| match self.lines {
+            1 => format!("w{}", self.worker),
+            _ => format!("w{}-{i}", self.worker),
+        })
     }
 }
 
@@ -336,27 +378,42 @@ fn check_database(db: &Path, clients: &[Client]) -> Result<Check, Box<dyn Error>
     let mut lost = 0;
     let mut shortfalls = Vec::new();
     for client in clients {
-        let stored: Option<f64> = query
-            .query_row((JOBID, format!("w{}", client.worker)), |row| row.get(0))
-            .optional()?;
-        // `current` is stored as REAL; counts stay far below 2^53, so the
-        // comparison is exact. A worker with nothing acknowledged owes nothing.
-        let kept = stored.unwrap_or(0.0);
-        if kept >= client.acked as f64 {
-            continue;
+        let mut stored_all = Vec::with_capacity(client.lines);
+        for workid in client.workids() {
+            let stored: Option<f64> = query
+                .query_row((JOBID, &workid), |row| row.get(0))
+                .optional()?;
+            stored_all.push(stored);
+            // `current` is stored as REAL; counts stay far below 2^53, so
+            // the comparison is exact. A worker with nothing acknowledged
+            // owes nothing.
+            let kept = stored.unwrap_or(0.0);
+            if kept >= client.acked as f64 {
+                continue;
+            }
+            lost += client.acked - kept as u64;
+            // A request the client gave up on (a timeout, with the server
+            // still alive) may be applied after later ones were
+            // acknowledged.
+            let late = stored
+                .filter(|s| client.unanswered.iter().any(|&u| u as f64 == *s))
+                .map_or(String::new(), |s| {
+                    format!(" (written late by its own unanswered request current={s})")
+                });
+            shortfalls.push(format!(
+                "lost: worker {workid} acknowledged current={} but stored {stored:?}{late}",
+                client.acked
+            ));
         }
-        lost += client.acked - kept as u64;
-        // A request the client gave up on (a timeout, with the server still
-        // alive) may be applied after later ones were acknowledged.
-        let late = stored
-            .filter(|s| client.unanswered.iter().any(|&u| u as f64 == *s))
-            .map_or(String::new(), |s| {
-                format!(" (written late by its own unanswered request current={s})")
-            });
-        shortfalls.push(format!(
-            "lost: worker w{} acknowledged current={} but stored {stored:?}{late}",
-            client.worker, client.acked
-        ));
+        // A batch is stored whole or not at all, and each sets every one of
+        // the client's workers to the same `current`.
+        if stored_all.windows(2).any(|pair| pair[0] != pair[1]) {
+            lost += 1;
+            shortfalls.push(format!(
+                "split: the workers of client {} hold {stored_all:?}, not one batch's current",
+                client.worker
+            ));
+        }
     }
     Ok(Check {
         integrity,
