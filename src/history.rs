@@ -15,9 +15,10 @@
 //! keep millisecond precision however old the history, and values are
 //! exact. A worker counting whole steps every few seconds takes 3–5 bytes a
 //! point (a full history about 200–250 bytes); fractional values 11–14. The
-//! row it lives in is rewritten at every report, so its size is the
-//! writer's main cost: with 12-byte points (584 bytes a full history) the
-//! writer spent 7.0–9.0 µs a report, with 200 bytes 5.2–5.5 µs.
+//! row it lives in is rewritten at every report, so its size is much of
+//! the writer's cost: with 12-byte points (584 bytes a full history) the
+//! writer spent 6.9–7.9 µs a report in batches, with these (147 bytes)
+//! 6.0–6.35 µs (docs/big-jobs.md).
 //!
 //! Blobs written before this format (the first point's time, then 12 bytes
 //! a point: a `u32` of milliseconds and an `f64`) are still read, and
