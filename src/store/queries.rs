@@ -2,7 +2,7 @@
 //! thread runs inside its batches. Every value is a bound parameter.
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
 
 use super::StoreError;
 use super::slices;
@@ -732,45 +732,58 @@ pub(super) fn chart_job(conn: &Connection, id: i64, now: f64) -> rusqlite::Resul
     Ok(())
 }
 
+/// The statement every report runs, prepared once for a batch of
+/// operations: taking it from the statement cache for each report (which
+/// finds it by its text) was a tenth of the writer's time.
+pub(super) struct Reports<'c> {
+    update: CachedStatement<'c>,
+}
+
+impl<'c> Reports<'c> {
+    pub(super) fn new(conn: &'c Connection) -> rusqlite::Result<Reports<'c>> {
+        // Most reports are for a worker that exists: one UPDATE, then an
+        // INSERT only for a new one, which tells the writer's count which
+        // it was (cheaper than an upsert with RETURNING, which buffers its
+        // row). Each report adds a point to the worker's history. ?3 is
+        // the total, NULL to keep it (a worker the roster expects has none
+        // to keep: its first report needs one). ?7 is the update's seq: one
+        // below the stored seq leaves the row alone. Rows are keyed by the
+        // workid's natural-order key (?8). `worker_before` hands the row's
+        // figures before the change to the tallies (see `tallies`); the SET
+        // clause is the model's `tallies::after_report`.
+        let update = conn.prepare_cached(
+            "UPDATE workers
+                SET current = ?2, total = COALESCE(?3, total), ok = ?4,
+                    desc = COALESCE(?6, desc), updated = ?5, updates = updates + 1,
+                    first_seen = CASE WHEN updates = 0 THEN ?5 ELSE first_seen END,
+                    seq = COALESCE(?7, seq), history = history_push(history, ?5, ?2)
+              WHERE job = ?1 AND sortkey = ?8 AND (?7 IS NULL OR seq IS NULL OR ?7 >= seq)
+                AND (?3 IS NOT NULL OR updates > 0)
+                AND worker_before(current, total, ok, first_seen, updated, updates,
+                                  stale_minute)",
+        )?;
+        Ok(Reports { update })
+    }
+}
+
 /// Stores a worker's report, counting what it changes in `tallies`.
 /// Without a total, or unless `may_add`, it only updates an existing
 /// worker (one the roster names exists).
 pub(super) fn write_worker(
     conn: &Connection,
+    reports: &mut Reports,
     job: i64,
     update: &WorkerUpdate,
     now: f64,
     may_add: bool,
     tallies: &mut Tallies,
 ) -> rusqlite::Result<WorkerWrite> {
-    // Most reports are for a worker that exists: one UPDATE, then an INSERT
-    // only for a new one, which tells the writer's count which it was
-    // (cheaper than an upsert with RETURNING, which buffers its row). Each
-    // report adds a point to the worker's history. ?4 is the total, NULL to
-    // keep it (a worker the roster expects has none to keep: its first
-    // report needs one). ?8 is the update's seq: one below the stored seq
-    // leaves the row alone. `worker_before` hands the row's figures before
-    // the change to the tallies (see `tallies`); the SET clause is the
-    // model's `tallies::after_report`.
     let seq = update.seq.map(u64::cast_signed);
-    // Rows are keyed by the workid's natural-order key (?9).
     let key = natural_key(&update.workid);
-    let apply = || {
+    let mut apply = || {
         tallies::clear_before();
-        conn.prepare_cached(
-            "UPDATE workers
-                SET current = ?3, total = COALESCE(?4, total), ok = ?5,
-                    desc = COALESCE(?7, desc), updated = ?6, updates = updates + 1,
-                    first_seen = CASE WHEN updates = 0 THEN ?6 ELSE first_seen END,
-                    seq = COALESCE(?8, seq), history = history_push(history, ?6, ?3)
-              WHERE job = ?1 AND sortkey = ?9 AND (?8 IS NULL OR seq IS NULL OR ?8 >= seq)
-                AND (?4 IS NOT NULL OR updates > 0)
-                AND worker_before(current, total, ok, first_seen, updated, updates,
-                                  stale_minute)",
-        )?
-        .execute(params![
+        reports.update.execute(params![
             job,
-            update.workid,
             update.current,
             update.total,
             update.ok,

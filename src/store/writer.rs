@@ -525,14 +525,16 @@ fn apply_batch(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(ops.len());
     let mut to_chart = Vec::new();
+    let mut reports = queries::Reports::new(&tx)?;
     for op in ops {
         tx.prepare_cached("SAVEPOINT op")?.execute([])?;
         // The operation's tallies are written inside its savepoint (a
         // batch writes its own, see `apply_updates`).
-        let applied = apply_op(&tx, op, now, caps, known, &mut to_chart).and_then(|done| {
-            known.tallies.flush(&tx)?;
-            Ok(done)
-        });
+        let applied =
+            apply_op(&tx, &mut reports, op, now, caps, known, &mut to_chart).and_then(|done| {
+                known.tallies.flush(&tx)?;
+                Ok(done)
+            });
         match applied {
             Ok((outcome, effect)) => {
                 tx.prepare_cached("RELEASE op")?.execute([])?;
@@ -549,6 +551,7 @@ fn apply_batch(
             }
         }
     }
+    drop(reports);
     // Burn-up points go in after the batch's updates, so each counts them
     // all. A failure loses a point, not the updates.
     to_chart.sort_unstable();
@@ -594,6 +597,7 @@ enum Effect {
 /// on `to_chart`.
 fn apply_op(
     conn: &Connection,
+    reports: &mut queries::Reports,
     op: &WriteOp,
     now: f64,
     caps: Caps,
@@ -643,7 +647,7 @@ fn apply_op(
             };
             Ok((WriteOutcome::Created, effect))
         }
-        WriteOp::Update(update) => apply_update(conn, update, now, caps, known, to_chart),
+        WriteOp::Update(update) => apply_update(conn, reports, update, now, caps, known, to_chart),
         WriteOp::Batch(updates) => {
             // All or none: the savepoint around this operation undoes the
             // reports before a refused one, or all of them when their
@@ -652,7 +656,7 @@ fn apply_op(
             // a row id that no longer exists).
             let saved = known.save(updates.iter().map(|u| u.jobid.as_str()));
             let charted = to_chart.len();
-            match apply_updates(conn, updates, now, caps, known, to_chart) {
+            match apply_updates(conn, reports, updates, now, caps, known, to_chart) {
                 Ok(outcome) => Ok((outcome, Effect::Nothing)),
                 Err(error) => {
                     known.restore(saved);
@@ -684,6 +688,7 @@ fn apply_op(
 /// reports already and must be restored if that write fails too.
 fn apply_updates(
     conn: &Connection,
+    reports: &mut queries::Reports,
     updates: &[WorkerUpdate],
     now: f64,
     caps: Caps,
@@ -692,12 +697,10 @@ fn apply_updates(
 ) -> Result<WriteOutcome, StoreError> {
     let (mut updated, mut ignored) = (0, 0);
     for (index, update) in updates.iter().enumerate() {
-        let (outcome, effect) =
-            apply_update(conn, update, now, caps, known, to_chart).map_err(|error| {
-                StoreError::InBatch {
-                    index,
-                    error: Box::new(error),
-                }
+        let (outcome, effect) = apply_update(conn, reports, update, now, caps, known, to_chart)
+            .map_err(|error| StoreError::InBatch {
+                index,
+                error: Box::new(error),
             })?;
         known.apply(effect);
         match outcome {
@@ -712,6 +715,7 @@ fn apply_updates(
 /// Stores one worker's report (see [`WriteOp::Update`]).
 fn apply_update(
     conn: &Connection,
+    reports: &mut queries::Reports,
     update: &WorkerUpdate,
     now: f64,
     caps: Caps,
@@ -748,7 +752,15 @@ fn apply_update(
     };
     let mut changed = job;
     let may_add = refusal.is_none();
-    match queries::write_worker(conn, job.id, update, now, may_add, &mut known.tallies)? {
+    match queries::write_worker(
+        conn,
+        reports,
+        job.id,
+        update,
+        now,
+        may_add,
+        &mut known.tallies,
+    )? {
         WorkerWrite::Missing => return Err(StoreError::TotalRequired),
         WorkerWrite::Stale => return Ok((WriteOutcome::Ignored, Effect::Nothing)),
         WorkerWrite::NotAdded => {
