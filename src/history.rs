@@ -7,9 +7,10 @@
 //! one whose neighbours are closest in time, so old stretches thin out
 //! evenly while the whole span stays covered.
 //!
-//! The blob, little-endian: a mark byte (`0xFF`), the first point's time as
-//! an `f64`, then per point the milliseconds since the point before and its
-//! value, each as a variable-length integer (LEB128): the value as the
+//! The blob, little-endian: a mark byte (`0xFE`), the rate of its newest
+//! points as an `f64` (NaN for none; see [`rate`]), the first point's time
+//! as an `f64`, then per point the milliseconds since the point before and
+//! its value, each as a variable-length integer (LEB128): the value as the
 //! step from the point before when both are whole numbers (zigzag-coded,
 //! shifted left by one), else a 1 followed by the value as an `f64`. Times
 //! keep millisecond precision however old the history, and values are
@@ -18,12 +19,16 @@
 //! row it lives in is rewritten at every report, so its size is much of
 //! the writer's cost: with 12-byte points (584 bytes a full history) the
 //! writer spent 6.9–7.9 µs a report in batches, with these (147 bytes)
-//! 6.0–6.35 µs (docs/big-jobs.md).
+//! 6.0–6.35 µs (docs/big-jobs.md). The rate is in the header because every
+//! summary, chart and page of a job reads every running worker's: a pass
+//! over 100,000 workers decoding each history for it spent a fifth of its
+//! time there.
 //!
-//! Blobs written before this format (the first point's time, then 12 bytes
-//! a point: a `u32` of milliseconds and an `f64`) are still read, and
-//! written anew at the next push. A blob of the new format never has the
-//! old format's length (8 plus a multiple of 12): it gets a trailing zero
+//! Blobs of the two formats before this one are still read, and written
+//! anew at the next push: the same without the rate (mark `0xFF`), and the
+//! first point's time followed by 12 bytes a point (a `u32` of
+//! milliseconds and an `f64`). A blob of the newer formats never has the
+//! oldest one's length (8 plus a multiple of 12): it gets a trailing zero
 //! byte when it would. A report more than 49 days (the most a `u32` of
 //! milliseconds holds) after the last point starts the history afresh. A
 //! blob that does not decode (none is ever written) reads as an empty
@@ -38,7 +43,11 @@ pub const MAX_POINTS: usize = 48;
 pub const RECENT: usize = 8;
 
 /// The first byte of a blob of this format.
-const MARK: u8 = 0xFF;
+const MARK: u8 = 0xFE;
+/// The first byte of the format before it, without the rate.
+const UNRATED_MARK: u8 = 0xFF;
+/// This format's header: its mark, the rate, the first time.
+const HEADER: usize = 17;
 /// The old format: its header (the first time) and its points' size.
 const OLD_HEADER: usize = 8;
 const OLD_POINT: usize = 12;
@@ -51,18 +60,21 @@ pub type Point = (f64, f64);
 /// The points of `blob`, oldest first; empty for a missing or damaged blob.
 pub fn decode(blob: Option<&[u8]>) -> Vec<Point> {
     let mut out = Vec::with_capacity(MAX_POINTS);
-    for_newest(blob, MAX_POINTS, |point| out.push(point));
+    for_newest::<MAX_POINTS>(blob, |point| out.push(point));
     out
 }
 
 /// Units per second over the newest points of `blob` ([`recent_rate`] of
 /// its [`RECENT`] newest points): what every read of a running worker
-/// needs of its history. Decoded into a fixed array, as a pass over a job
-/// of 100,000 workers reads one for each running worker.
+/// needs of its history. Read from the header; a blob of an older format
+/// is decoded into a fixed array, allocating nothing.
 pub fn rate(blob: Option<&[u8]>) -> Option<f64> {
+    if let Some(rate) = blob.and_then(Stored::of).and_then(|history| history.rate) {
+        return rate;
+    }
     let mut recent = [(0.0, 0.0); RECENT];
     let mut n = 0;
-    for_newest(blob, RECENT, |point| {
+    for_newest::<RECENT>(blob, |point| {
         if let Some(slot) = recent.get_mut(n) {
             *slot = point;
             n += 1;
@@ -71,25 +83,29 @@ pub fn rate(blob: Option<&[u8]>) -> Option<f64> {
     recent_rate(&recent[..n])
 }
 
-/// Calls `each` with the `most` newest points of `blob`, oldest first;
-/// with none for a missing or damaged blob. Reads the blob twice (to count,
-/// then to call), so nothing is allocated.
-fn for_newest(blob: Option<&[u8]>, most: usize, mut each: impl FnMut(Point)) {
+/// Calls `each` with the `N` newest points of `blob`, oldest first; with
+/// none for a missing or damaged blob. The blob is decoded once, into a
+/// ring of the newest, so nothing is allocated.
+fn for_newest<const N: usize>(blob: Option<&[u8]>, mut each: impl FnMut(Point)) {
     let Some(history) = blob.and_then(Stored::of) else {
         return;
     };
+    let mut ring = [(0u64, 0.0); N];
     let mut count = 0usize;
-    if !history.for_each(|_, _| count += 1) {
+    let whole = history.for_each(|millis, value| {
+        if let Some(slot) = ring.get_mut(count % N) {
+            *slot = (millis, value);
+        }
+        count += 1;
+    });
+    if !whole {
         return;
     }
-    let skip = count.saturating_sub(most);
-    let mut i = 0;
-    history.for_each(|millis, value| {
-        if i >= skip {
+    for i in count.saturating_sub(N)..count {
+        if let Some(&(millis, value)) = ring.get(i % N) {
             each((history.start + millis as f64 / 1000.0, value));
         }
-        i += 1;
-    });
+    }
 }
 
 /// A stored history: its first time and its points' bytes, in either
@@ -98,6 +114,8 @@ struct Stored<'a> {
     start: f64,
     points: &'a [u8],
     old: bool,
+    /// The rate of its newest points, where the blob holds it.
+    rate: Option<Option<f64>>,
 }
 
 impl Stored<'_> {
@@ -109,16 +127,24 @@ impl Stored<'_> {
                 start,
                 points,
                 old: true,
+                rate: None,
             });
         }
-        let (&MARK, rest) = blob.split_first()? else {
-            return None;
+        let (&mark, rest) = blob.split_first()?;
+        let (rate, rest) = match mark {
+            MARK => {
+                let rate = f64::from_le_bytes(rest.get(..8)?.try_into().ok()?);
+                (Some(Some(rate).filter(|r| !r.is_nan())), rest.get(8..)?)
+            }
+            UNRATED_MARK => (None, rest),
+            _ => return None,
         };
         let head = rest.get(..8)?;
         Some(Stored {
             start: f64::from_le_bytes(head.try_into().ok()?),
             points: rest.get(8..)?,
             old: false,
+            rate,
         })
     }
 
@@ -126,32 +152,38 @@ impl Stored<'_> {
     /// and its value, oldest first; false (after the points before it)
     /// where a point does not decode.
     fn for_each(&self, mut each: impl FnMut(u64, f64)) -> bool {
+        self.for_each_at(|_, millis, value| each(millis, value))
+            .is_some()
+    }
+
+    /// As [`Stored::for_each`], with where each point starts in `points`;
+    /// returns where the last one ends (before any padding), or `None`
+    /// where a point does not decode.
+    fn for_each_at(&self, mut each: impl FnMut(usize, u64, f64)) -> Option<usize> {
         let mut millis = 0u64;
         if self.old {
+            let mut at = 0;
             for p in self.points.chunks_exact(OLD_POINT) {
                 let (gap, value) = p.split_at(4);
                 millis += u64::from(u32::from_le_bytes(gap.try_into().unwrap_or_default()));
                 each(
+                    at,
                     millis,
                     f64::from_le_bytes(value.try_into().unwrap_or_default()),
                 );
+                at += OLD_POINT;
             }
-            return true;
+            return Some(at);
         }
         let mut bytes = self.points;
         let mut before = 0.0;
         // A lone zero byte at the end pads the length (see the module).
         while bytes.len() > 1 {
-            let Some(gap) = varint(&mut bytes) else {
-                return false;
-            };
-            let Some(tag) = varint(&mut bytes) else {
-                return false;
-            };
+            let at = self.points.len() - bytes.len();
+            let gap = varint(&mut bytes)?;
+            let tag = varint(&mut bytes)?;
             let value = if tag == 1 {
-                let Some(raw) = bytes.get(..8) else {
-                    return false;
-                };
+                let raw = bytes.get(..8)?;
                 bytes = &bytes[8..];
                 f64::from_le_bytes(raw.try_into().unwrap_or_default())
             } else {
@@ -160,10 +192,10 @@ impl Stored<'_> {
                 (before as i64).wrapping_add(step) as f64
             };
             millis = millis.saturating_add(gap);
-            each(millis, value);
+            each(at, millis, value);
             before = value;
         }
-        true
+        Some(self.points.len() - bytes.len())
     }
 }
 
@@ -195,26 +227,54 @@ fn whole(v: f64) -> bool {
 
 /// The blob of points given as milliseconds since `start` and values.
 fn encode(start: f64, points: &[(u64, f64)]) -> Vec<u8> {
-    let mut blob = Vec::with_capacity(9 + 4 * points.len() + 1);
-    blob.push(MARK);
-    blob.extend_from_slice(&start.to_le_bytes());
+    let mut blob = Vec::with_capacity(HEADER + 4 * points.len() + 1);
+    let newest = &points[points.len().saturating_sub(RECENT)..];
+    put_header(&mut blob, start, newest.iter().copied());
     let (mut millis, mut before) = (0u64, 0.0);
     for &(at, value) in points {
-        put_varint(&mut blob, at.saturating_sub(millis));
-        if whole(value) && whole(before) {
-            let step = value as i64 - before as i64;
-            let zigzag = ((step << 1) ^ (step >> 63)) as u64;
-            put_varint(&mut blob, zigzag << 1);
-        } else {
-            put_varint(&mut blob, 1);
-            blob.extend_from_slice(&value.to_le_bytes());
-        }
+        put_point(&mut blob, at.saturating_sub(millis), value, before);
         (millis, before) = (at, value);
     }
+    pad(&mut blob);
+    blob
+}
+
+/// Starts a blob: its mark, the rate of its `newest` points (given as
+/// milliseconds since `start`; NaN for none) and `start`.
+fn put_header(out: &mut Vec<u8>, start: f64, newest: impl Iterator<Item = (u64, f64)>) {
+    let mut recent = [(0.0, 0.0); RECENT];
+    let mut n = 0;
+    for (millis, value) in newest {
+        if let Some(slot) = recent.get_mut(n) {
+            *slot = (start + millis as f64 / 1000.0, value);
+            n += 1;
+        }
+    }
+    let rate = recent_rate(&recent[..n]).unwrap_or(f64::NAN);
+    out.push(MARK);
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&start.to_le_bytes());
+}
+
+/// Appends one point: `gap` milliseconds after the point before, whose
+/// value was `before` (0 for the first point).
+fn put_point(out: &mut Vec<u8>, gap: u64, value: f64, before: f64) {
+    put_varint(out, gap);
+    if whole(value) && whole(before) {
+        let step = value as i64 - before as i64;
+        let zigzag = ((step << 1) ^ (step >> 63)) as u64;
+        put_varint(out, zigzag << 1);
+    } else {
+        put_varint(out, 1);
+        out.extend_from_slice(&value.to_le_bytes());
+    }
+}
+
+/// Pads a blob of this format that has the old format's length.
+fn pad(blob: &mut Vec<u8>) {
     if blob.len() >= OLD_HEADER && (blob.len() - OLD_HEADER).is_multiple_of(OLD_POINT) {
         blob.push(0);
     }
-    blob
 }
 
 /// The longest gap between two points, in milliseconds.
@@ -222,7 +282,106 @@ const MAX_GAP_MILLIS: u64 = u32::MAX as u64;
 
 /// `blob` with the point (`t`, `value`) added, thinned to [`MAX_POINTS`].
 /// A point at the time of the last one replaces it.
+///
+/// Every report of every worker runs this in the writer, so it works on
+/// the blob's bytes: the points it keeps as they were are copied, and only
+/// the new point and the one after a dropped point are encoded. What it
+/// writes is exactly what decoding and encoding every point would (a
+/// test holds it to [`rebuild`], which it falls back to for the old
+/// format, a damaged blob or a gap too long to keep).
 pub fn push(blob: Option<&[u8]>, t: f64, value: f64) -> Vec<u8> {
+    blob.and_then(Stored::of)
+        .and_then(|history| splice(&history, t, value))
+        .unwrap_or_else(|| rebuild(blob, t, value))
+}
+
+/// Where a kept point's bytes start, and its time and value.
+#[derive(Clone, Copy, Default)]
+struct Kept {
+    at: usize,
+    millis: u64,
+    value: f64,
+}
+
+/// [`push`] on the bytes of a blob of this format with at most
+/// [`MAX_POINTS`] points, the first at its start; `None` for any other.
+fn splice(history: &Stored, t: f64, value: f64) -> Option<Vec<u8>> {
+    if history.old {
+        return None;
+    }
+    let mut kept = [Kept::default(); MAX_POINTS];
+    let mut n = 0;
+    let end = history.for_each_at(|at, millis, value| {
+        if let Some(slot) = kept.get_mut(n) {
+            *slot = Kept { at, millis, value };
+        }
+        n += 1;
+    })?;
+    if n == 0 || n > MAX_POINTS || kept[0].millis != 0 {
+        return None;
+    }
+    let bytes = history.points;
+    let last = kept[n - 1];
+    // The point before the `i`th, as `put_point` encodes against it.
+    let before = |i: usize| i.checked_sub(1).map_or(Kept::default(), |b| kept[b]);
+    // The newest points but the last, which the header's rate needs with
+    // the newest.
+    let older = kept[n.saturating_sub(RECENT)..n - 1]
+        .iter()
+        .map(|k| (k.millis, k.value));
+    let mut out = Vec::with_capacity(HEADER + end + 24);
+    let last_time = history.start + last.millis as f64 / 1000.0;
+    if last_time >= t {
+        put_header(&mut out, history.start, older.chain([(last.millis, value)]));
+        let prior = before(n - 1);
+        out.extend_from_slice(bytes.get(..last.at)?);
+        put_point(&mut out, last.millis - prior.millis, value, prior.value);
+        pad(&mut out);
+        return Some(out);
+    }
+    let gap = ((t - last_time) * 1000.0).round();
+    if gap > MAX_GAP_MILLIS as f64 {
+        return None;
+    }
+    let gap = gap as u64;
+    // Thinning never drops one of the newest.
+    let newest = older
+        .skip(usize::from(n >= RECENT))
+        .chain([(last.millis, last.value)]);
+    put_header(
+        &mut out,
+        history.start,
+        newest.chain([(last.millis + gap, value)]),
+    );
+    if n == MAX_POINTS {
+        // As `rebuild` thins: the interior point whose neighbours are
+        // closest in time, never the first nor the RECENT newest (the new
+        // one among them), the oldest of equals. As RECENT is at least
+        // 2, the point after the dropped one is not the new one.
+        let millis = |i: usize| kept.get(i).map_or(last.millis + gap, |k| k.millis);
+        let drop = (1..=n - RECENT)
+            .min_by_key(|&i| millis(i + 1) - millis(i - 1))
+            .unwrap_or(1);
+        let (gone, next) = (kept[drop - 1], kept[drop + 1]);
+        out.extend_from_slice(bytes.get(..kept[drop].at)?);
+        put_point(&mut out, next.millis - gone.millis, next.value, gone.value);
+        let rest = kept
+            .get(drop + 2)
+            .filter(|_| drop + 2 < n)
+            .map_or(end, |k| k.at);
+        out.extend_from_slice(bytes.get(rest..end)?);
+    } else {
+        out.extend_from_slice(bytes.get(..end)?);
+    }
+    put_point(&mut out, gap, value, last.value);
+    pad(&mut out);
+    Some(out)
+}
+
+const _: () = assert!(RECENT >= 2 && RECENT < MAX_POINTS);
+
+/// [`push`] by decoding every point and encoding them again.
+fn rebuild(blob: Option<&[u8]>, t: f64, value: f64) -> Vec<u8> {
     let fresh = || encode(t, &[(0, value)]);
     let Some(history) = blob.and_then(Stored::of) else {
         return fresh();
@@ -360,6 +519,59 @@ mod tests {
     }
 
     #[test]
+    fn splicing_writes_what_rebuilding_writes() {
+        // Random reports: whole and fractional values, restarts, reports
+        // at the same millisecond, gaps from 0 to hours; every push must
+        // give the very bytes of decoding and encoding every point.
+        let mut seed = 7_u64;
+        let mut random = |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        let (mut spliced, mut spliced_drops) = (0, 0);
+        for _ in 0..200 {
+            let mut blob: Option<Vec<u8>> = None;
+            let (mut t, mut value) = (1.7e9 + random(1000) as f64 / 7.0, 0.0);
+            for _ in 0..(1 + random(120)) {
+                t += match random(5) {
+                    0 => 0.0,
+                    1 => random(1000) as f64 / 1000.0,
+                    2 => random(10_000) as f64 / 1000.0 + 0.0004,
+                    3 => random(7200) as f64,
+                    _ => 1.0,
+                };
+                value = match random(6) {
+                    0 => value + random(10) as f64 / 3.0,
+                    1 => random(5) as f64,
+                    _ => value.floor() + random(4) as f64,
+                };
+                let points = decode(blob.as_deref());
+                let history = blob.as_deref().and_then(Stored::of);
+                if let Some(bytes) = history.and_then(|h| splice(&h, t, value)) {
+                    spliced += 1;
+                    spliced_drops += usize::from(points.len() == MAX_POINTS);
+                    assert_eq!(
+                        bytes,
+                        rebuild(blob.as_deref(), t, value),
+                        "after {points:?}"
+                    );
+                }
+                let next = push(blob.as_deref(), t, value);
+                assert_eq!(next, rebuild(blob.as_deref(), t, value));
+                // The rate kept in the blob is its points' rate.
+                assert_eq!(rate(Some(&next)), recent_rate(&decode(Some(&next))));
+                blob = Some(next);
+            }
+        }
+        assert!(
+            spliced > 5_000 && spliced_drops > 1_000,
+            "{spliced} {spliced_drops}"
+        );
+    }
+
+    #[test]
     fn a_report_at_the_same_time_replaces_the_last_point() {
         let blob = pushed(&[(10.0, 1.0), (20.0, 2.0), (20.0, 3.0), (19.0, 4.0)]);
         assert_eq!(decode(Some(&blob)), [(10.0, 1.0), (20.0, 4.0)]);
@@ -462,6 +674,35 @@ mod tests {
         let mut expected = points.clone();
         expected.push((1_700_000_100.0, 9.0));
         assert_eq!(decode(Some(&new)), expected);
+    }
+
+    #[test]
+    fn blobs_without_a_rate_are_read_and_written_anew_at_the_next_push() {
+        // The format before the rate went into the header.
+        let points: Vec<Point> = (0..30)
+            .map(|i| (1_700_000_000.0 + f64::from(i) * 1.5, f64::from(i * i % 17)))
+            .collect();
+        let start = points[0].0;
+        let mut unrated = vec![UNRATED_MARK];
+        unrated.extend_from_slice(&start.to_le_bytes());
+        let mut before = (start, 0.0);
+        for &(t, value) in &points {
+            let gap = ((t - before.0) * 1000.0).round() as u64;
+            put_point(&mut unrated, gap, value, before.1);
+            before = (t, value);
+        }
+        pad(&mut unrated);
+        assert_eq!(decode(Some(&unrated)), points);
+        assert_eq!(rate(Some(&unrated)), recent_rate(&points));
+        let new = push(Some(&unrated), 1_700_000_100.0, 9.0);
+        assert_eq!(new.first(), Some(&MARK));
+        assert_eq!(
+            new,
+            reencoded(&[points.as_slice(), &[(1_700_000_100.0, 9.0)]].concat())
+        );
+        let rated = rate(Some(&new));
+        assert!(rated.is_some());
+        assert_eq!(rated, recent_rate(&decode(Some(&new))));
     }
 
     #[test]

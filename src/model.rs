@@ -292,6 +292,15 @@ impl Worker {
         self.state() == WorkerState::Running && now > self.stale_at()
     }
 
+    /// Its bar's state at `now` and its percent, worked out once for a
+    /// pass over a big job that feeds each worker to more than one sum.
+    pub fn drawn(&self, now: f64) -> Drawn {
+        Drawn {
+            state: self.bar_state(now),
+            percent: self.percent(),
+        }
+    }
+
     /// How the worker's bar is drawn at `now`.
     pub fn bar_state(&self, now: f64) -> BarState {
         match self.state() {
@@ -302,6 +311,13 @@ impl Worker {
             WorkerState::Running => BarState::Running,
         }
     }
+}
+
+/// How a worker is drawn at some moment (see [`Worker::drawn`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Drawn {
+    pub state: BarState,
+    pub percent: f64,
 }
 
 /// A job's progress as a whole, at some moment.
@@ -387,10 +403,15 @@ impl ProgressTally {
 
     /// Counts one worker in.
     pub fn add(&mut self, w: &Worker) {
-        let state = w.bar_state(self.now);
+        self.add_drawn(w, w.drawn(self.now));
+    }
+
+    /// Counts one worker in, drawn as `drawn` (its [`Worker::drawn`] at
+    /// this tally's time), for a pass that needs that for more than the
+    /// tally.
+    pub fn add_drawn(&mut self, w: &Worker, Drawn { state, percent }: Drawn) {
         self.counts[state as usize] += 1;
         self.workers += 1;
-        let percent = w.percent();
         self.percent_sum += percent;
         // Percent is 0–100, so the cast is in range; 100 joins the last.
         let bucket = ((percent / HISTOGRAM_STEP) as usize).min(HISTOGRAM_BUCKETS - 1);

@@ -345,8 +345,9 @@ fn render(
     let mut rows = chart::Rows::new(usize::try_from(found.workers).unwrap_or(usize::MAX), now);
     let (whole, per_bar) = (rows.keeps_workers(), rows.per_bar());
     let mut add = |w: &Worker| {
-        tally.add(w);
-        rows.add(w);
+        let drawn = w.drawn(now);
+        tally.add_drawn(w, drawn);
+        rows.add_drawn(w, drawn);
     };
     if whole {
         found.for_each_worker(&tx, |w| add(&w))?;

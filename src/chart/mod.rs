@@ -30,7 +30,7 @@ use std::hash::{Hash, Hasher};
 use image::Rgb;
 
 use crate::format::{eta, pct, qty, rate_line, utc};
-use crate::model::{BarState, Job, JobProgress, Worker};
+use crate::model::{BarState, Drawn, Job, JobProgress, Worker};
 use raster::Raster;
 use style::{BODY, Font, Paint, SMALL, SMALL_BOLD, TITLE, look};
 use surface::Surface;
@@ -367,22 +367,27 @@ impl Rows {
     /// only its figures are kept, in its bar's sums, and the id of a bar's
     /// first worker.
     pub fn add(&mut self, w: &Worker) {
+        self.add_drawn(w, w.drawn(self.now));
+    }
+
+    /// As [`Rows::add`], for a worker drawn as `drawn` (its
+    /// [`Worker::drawn`] at these bars' time).
+    pub fn add_drawn(&mut self, w: &Worker, Drawn { state, percent }: Drawn) {
         if self.keeps_workers() {
             self.each.push(w.clone());
             return;
         }
-        let state = w.bar_state(self.now);
         match self.groups.last_mut().filter(|g| g.count < self.per_row) {
             Some(group) => {
                 if look(state).severity > look(group.state).severity {
                     group.state = state;
                 }
-                group.percent_sum += w.percent();
+                group.percent_sum += percent;
                 group.count += 1;
             }
             None => self.groups.push(Group {
                 state,
-                percent_sum: w.percent(),
+                percent_sum: percent,
                 count: 1,
                 first: w.workid.clone(),
             }),

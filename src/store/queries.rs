@@ -10,7 +10,7 @@ use super::tallies::{self, Tallies};
 use crate::history;
 use crate::model::{
     BarState, Job, JobProgress, JobSummary, PageKey, PageStart, Pick, ProgressTally, SLOW_SHARE,
-    SortBy, Worker, WorkerHistory, WorkerPick, natural_key,
+    SortBy, Worker, WorkerHistory, WorkerPick, WorkerState, natural_key,
 };
 use crate::params::{CreateJob, WorkerUpdate};
 
@@ -91,7 +91,11 @@ fn figures_from(
     worker.first_seen = row.get(3)?;
     worker.updated = row.get(4)?;
     worker.updates = row.get(5)?;
-    worker.rate = history::rate(row.get_ref(6)?.as_blob_or_null()?);
+    // Only a running worker's rate counts (see `figures_pass`).
+    worker.rate = match worker.state() {
+        WorkerState::Running => history::rate(row.get_ref(6)?.as_blob_or_null()?),
+        _ => None,
+    };
     if let Beside::Workid(every) = beside {
         worker.workid.clear();
         if ordinal.is_multiple_of(every.max(1)) {
@@ -271,12 +275,12 @@ impl JobRows {
         beside: Beside,
         mut each: impl FnMut(&Worker, &[u8]),
     ) -> Result<(), StoreError> {
-        // A history (for the rate) only where a rate counts, for a running
-        // worker; each column costs every row of a big job, so the id only
-        // when asked for.
+        // The history is decoded (for the rate) only where a rate counts,
+        // for a running worker; each column costs every row of a big job, so
+        // the id only when asked for.
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT current, total, ok, first_seen, updated, updates,
-                    CASE WHEN state = 'running' THEN history END{}
+                    history{}
                FROM workers WHERE job = ?1 ORDER BY sortkey",
             beside.column()
         ))?;
