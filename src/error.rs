@@ -52,6 +52,8 @@ pub enum Error {
     UnknownWorker(String, String),
     /// The store failed or refused.
     Store(StoreError),
+    /// `/healthz` found the database unable to be read or written now.
+    Unhealthy(StoreError),
     /// A chart could not be encoded as PNG.
     Chart(crate::chart::ChartError),
     /// The handler panicked; the panic message went to the log.
@@ -79,6 +81,7 @@ impl Error {
                 StoreError::TooManyJobs { .. } | StoreError::TooManyStoredWorkers { .. },
             ) => 429,
             Error::Store(e) if e.is_transient() => 503,
+            Error::Unhealthy(_) => 503,
             Error::Store(_) | Error::Chart(_) | Error::Panic => 500,
         }
     }
@@ -133,6 +136,10 @@ impl fmt::Display for Error {
                 write!(f, "service unavailable, nothing was stored; try again")
             }
             Error::Store(_) => write!(f, "internal error in the database; see the server log"),
+            Error::Unhealthy(_) => write!(
+                f,
+                "not healthy: the database cannot be read or written now; see the server log"
+            ),
             Error::Chart(_) => write!(f, "the chart could not be drawn; see the server log"),
             Error::Panic => write!(f, "internal error; see the server log"),
         }
@@ -145,7 +152,7 @@ impl std::error::Error for Error {
             Error::BadParam(e) => Some(e),
             Error::InLine { error, .. } => Some(error.as_ref()),
             Error::BodyUnreadable(e) => Some(e),
-            Error::Store(e) => Some(e),
+            Error::Store(e) | Error::Unhealthy(e) => Some(e),
             Error::Chart(e) => Some(e),
             _ => None,
         }

@@ -132,6 +132,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
         Arc::clone(&db_file),
         config.caps(),
         Arc::clone(&metrics),
+        store::exit_on_writer_death,
     )
     .map_err(StartError::Thread)?;
     let renders = Arc::new(RenderCache::default());

@@ -11,6 +11,7 @@ use crate::json;
 use crate::metrics::{Metrics, Stored};
 use crate::model::unix_now;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::auth::{self, Access, Tokens};
 use crate::chart::{self, Format};
@@ -184,10 +185,17 @@ fn metrics(ctx: &Context) -> Result<Response<'static>, Error> {
     Ok(Response::text(text))
 }
 
-/// 200 when the database answers a read, for load balancers and monitors.
+/// How long `/healthz` waits for its write to commit.
+const HEALTH_WRITE_WITHIN: Duration = Duration::from_secs(2);
+
+/// 200 when the database answers a read and a write commits, for load
+/// balancers and monitors.
 fn healthz(ctx: &Context) -> Result<Response<'static>, Error> {
-    ctx.writer.check_file()?;
-    store::check_readable(&ctx.reader)?;
+    ctx.writer
+        .check_file()
+        .and_then(|()| store::check_readable(&ctx.reader))
+        .and_then(|()| ctx.writer.probe(HEALTH_WRITE_WITHIN))
+        .map_err(Error::Unhealthy)?;
     Ok(Response::text("ok\n"))
 }
 

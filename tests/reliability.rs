@@ -279,3 +279,29 @@ fn the_binary_refuses_a_database_with_damaged_pages() -> TestResult {
     assert!(stderr.contains("is damaged"), "{stderr}");
     Ok(())
 }
+
+#[test]
+fn healthz_answers_503_while_no_write_can_commit_and_200_again_after() -> TestResult {
+    let s = TestServer::start();
+    assert_eq!(s.get("/healthz").status, 200);
+    // Another process holds the database's write lock: reads still work,
+    // writes cannot commit, and a monitor must hear so.
+    let other = rusqlite::Connection::open(s.db())?;
+    other.execute_batch("BEGIN IMMEDIATE")?;
+    let started = Instant::now();
+    let health = s.get("/healthz");
+    let took = started.elapsed();
+    assert_eq!(health.status, 503, "{}", health.body);
+    assert!(health.body.starts_with("not healthy"), "{}", health.body);
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    other.execute_batch("ROLLBACK")?;
+    let started = Instant::now();
+    while s.get("/healthz").status != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "healthz stayed 503"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}

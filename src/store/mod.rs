@@ -22,7 +22,7 @@ pub use queries::{
     JobRows, check_readable, find_job, list_jobs, read_job, stored_totals, worker_history,
 };
 pub use schema::{MIGRATIONS, open_checkpointer, open_reader, open_writer};
-pub use writer::{Caps, WriteOp, WriteOutcome, Writer};
+pub use writer::{Caps, WRITER_DIED_EXIT, WriteOp, WriteOutcome, Writer, exit_on_writer_death};
 
 /// How often, at most, the writer re-stamps a busy job's row with its
 /// latest activity. Between stamps the activity is in its workers' rows;
@@ -87,6 +87,8 @@ pub enum StoreError {
     CommitFailed(String),
     /// The writer thread is gone (the server is shutting down).
     WriterStopped,
+    /// The writer did not commit a probe within this long (`/healthz`).
+    WriterSlow(std::time::Duration),
     /// A worker's first update did not say its total.
     TotalRequired,
     /// A new worker would pass the cap on workers per job.
@@ -160,6 +162,11 @@ impl fmt::Display for StoreError {
                 write!(f, "update not stored, commit failed: {reason}")
             }
             StoreError::WriterStopped => write!(f, "the database writer has stopped"),
+            StoreError::WriterSlow(within) => write!(
+                f,
+                "the database writer did not commit a write within {} ms",
+                within.as_millis()
+            ),
             StoreError::TotalRequired => {
                 write!(f, "a worker's first update must give its total")
             }
@@ -209,6 +216,7 @@ impl StoreError {
         match self {
             StoreError::CommitFailed(_)
             | StoreError::WriterStopped
+            | StoreError::WriterSlow(_)
             | StoreError::FileMoved { .. } => true,
             StoreError::InBatch { error, .. } => error.is_transient(),
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(

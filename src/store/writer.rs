@@ -25,10 +25,12 @@
 //! most one slice behind them.
 
 use std::collections::HashMap;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -70,6 +72,13 @@ pub enum WriteOp {
         /// Most jobs deleted by this operation.
         limit: usize,
     },
+    /// Change nothing but the writer's clock, and commit: proves that a
+    /// write can be committed now (`/healthz`).
+    Probe,
+    /// Panic the writer thread, as a bug would: how tests check that a
+    /// dead writer ends the process.
+    #[cfg(test)]
+    Crash,
 }
 
 /// What a committed operation did.
@@ -94,6 +103,8 @@ pub enum WriteOutcome {
     Deleted(bool),
     /// This many expired jobs were deleted.
     Expired(usize),
+    /// The probe's commit went through.
+    Probed,
 }
 
 type Reply = Result<WriteOutcome, StoreError>;
@@ -126,6 +137,23 @@ pub struct Writer {
     file: Arc<DbFile>,
 }
 
+/// The exit code of a process whose writer thread died.
+pub const WRITER_DIED_EXIT: i32 = 70;
+
+/// What the server does when its writer thread dies: nothing could be
+/// stored any more while reads and `/healthz` went on answering, so the
+/// process ends with a line in the log and [`WRITER_DIED_EXIT`], and the
+/// service manager starts it again (deploy/progressd.service restarts it
+/// on failure). What was committed is in the file; what was not was never
+/// acknowledged.
+pub fn exit_on_writer_death(why: &str) {
+    log::error!(
+        "the database writer thread died ({why}); exiting with code {WRITER_DIED_EXIT} \
+         so that the service manager restarts progressd"
+    );
+    std::process::exit(WRITER_DIED_EXIT);
+}
+
 /// What the writer thread owns besides its connection.
 struct Duties {
     caps: Caps,
@@ -137,12 +165,16 @@ struct Duties {
 
 impl Writer {
     /// Starts the writer thread on a connection and file from
-    /// `open_writer`. Committed batches are counted in `metrics`.
+    /// `open_writer`. Committed batches are counted in `metrics`. Should
+    /// the thread die (a panic: a bug), `on_death` is called on it with the
+    /// panic's message: nothing can be stored any more, and the server
+    /// passes [`exit_on_writer_death`].
     pub fn start(
         mut conn: Connection,
         file: Arc<DbFile>,
         caps: Caps,
         metrics: Arc<Metrics>,
+        on_death: impl FnOnce(&str) + Send + 'static,
     ) -> std::io::Result<(Writer, JoinHandle<()>)> {
         let log_pages = Arc::new(AtomicU32::new(0));
         let counted = Arc::clone(&log_pages);
@@ -161,7 +193,17 @@ impl Writer {
         let (queue, inbox) = mpsc::sync_channel(QUEUE_DEPTH);
         let handle = thread::Builder::new()
             .name("progressd-writer".into())
-            .spawn(move || run(conn, inbox, &duties))?;
+            .spawn(move || {
+                let ran = panic::catch_unwind(AssertUnwindSafe(|| run(conn, inbox, &duties)));
+                if let Err(panicked) = ran {
+                    let why = panicked
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panicked.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "a panic without a message".into());
+                    on_death(&why);
+                }
+            })?;
         Ok((Writer { queue, file }, handle))
     }
 
@@ -169,6 +211,36 @@ impl Writer {
     /// (deleted, moved or replaced), so nothing would be stored.
     pub fn check_file(&self) -> Result<(), StoreError> {
         self.file.check()
+    }
+
+    /// Commits a write that changes nothing but the writer's clock, waiting
+    /// at most `within` for the queue and the commit: fails unless a write
+    /// could be stored now (the file is gone, the disk refuses, a lock is
+    /// held elsewhere, or the writer is stuck or dead).
+    pub fn probe(&self, within: Duration) -> Result<(), StoreError> {
+        let deadline = Instant::now() + within;
+        let (reply, answer) = mpsc::sync_channel(1);
+        let mut envelope = Envelope {
+            op: WriteOp::Probe,
+            reply,
+        };
+        // Never waits longer than `within` for room in a full queue.
+        loop {
+            match self.queue.try_send(envelope) {
+                Ok(()) => break,
+                Err(TrySendError::Disconnected(_)) => return Err(StoreError::WriterStopped),
+                Err(TrySendError::Full(back)) if Instant::now() < deadline => {
+                    envelope = back;
+                    thread::sleep(Duration::from_millis(1));
+                }
+                Err(TrySendError::Full(_)) => return Err(StoreError::WriterSlow(within)),
+            }
+        }
+        match answer.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(done) => done.map(|_| ()),
+            Err(RecvTimeoutError::Timeout) => Err(StoreError::WriterSlow(within)),
+            Err(RecvTimeoutError::Disconnected) => Err(StoreError::WriterStopped),
+        }
     }
 
     /// Submits one operation and waits until it is committed (or failed).
@@ -233,7 +305,7 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
         // Any operation but an update may leave slices to run.
         let leaves_work = ops
             .iter()
-            .any(|op| !matches!(op, WriteOp::Update(_) | WriteOp::Batch(_)));
+            .any(|op| !matches!(op, WriteOp::Update(_) | WriteOp::Batch(_) | WriteOp::Probe));
         // A file deleted or moved away would take every commit with it.
         if !place.still_in_place() {
             for envelope in batch.drain(..) {
@@ -673,6 +745,9 @@ fn apply_op(
             let effect = Effect::Deleted(vec![(delete.jobid.clone(), job.workers)]);
             Ok((WriteOutcome::Deleted(true), effect))
         }
+        WriteOp::Probe => Ok((WriteOutcome::Probed, Effect::Nothing)),
+        #[cfg(test)]
+        WriteOp::Crash => panic!("the writer crashed, as a test asked"),
         WriteOp::Expire { limit } => {
             // A row's stamp may lag its last activity by up to the stamp
             // interval; waiting that much longer never deletes a job early.
@@ -1845,6 +1920,7 @@ mod tests {
             Arc::new(file),
             CAPS,
             Arc::new(crate::metrics::Metrics::default()),
+            |why: &str| panic!("the writer died: {why}"),
         )?;
         let reader = open_reader(&path)?;
         let started = std::time::Instant::now();
@@ -1861,6 +1937,80 @@ mod tests {
         assert_tallies_exact(&reader)?;
         drop(writer);
         thread.join().map_err(|_| "the writer panicked")?;
+        Ok(())
+    }
+
+    #[test]
+    fn a_writer_that_dies_says_why_and_nothing_waits_for_it()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let (conn, file) = open_writer(&dir.path().join("t.sqlite3"))?;
+        let (died, death) = mpsc::channel();
+        let (writer, thread) = Writer::start(
+            conn,
+            Arc::new(file),
+            CAPS,
+            Arc::new(crate::metrics::Metrics::default()),
+            move |why: &str| {
+                let _ = died.send(why.to_string());
+            },
+        )?;
+        writer.probe(Duration::from_secs(10))?;
+        // The operation in hand when the thread died gets an answer.
+        assert!(matches!(
+            writer.submit(WriteOp::Crash),
+            Err(StoreError::WriterStopped)
+        ));
+        let why = death.recv_timeout(Duration::from_secs(10))?;
+        assert!(why.contains("the writer crashed"), "{why}");
+        thread
+            .join()
+            .map_err(|_| "the supervisor itself panicked")?;
+        // Every later write and probe fails at once rather than waiting.
+        let started = Instant::now();
+        assert!(matches!(
+            writer.submit(create_roster("after", Roster::Count(1))),
+            Err(StoreError::WriterStopped)
+        ));
+        assert!(matches!(
+            writer.probe(Duration::from_secs(10)),
+            Err(StoreError::WriterStopped)
+        ));
+        assert!(started.elapsed() < Duration::from_secs(1));
+        Ok(())
+    }
+
+    #[test]
+    fn a_probe_fails_within_its_time_while_no_write_can_commit()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("t.sqlite3");
+        let (conn, file) = open_writer(&path)?;
+        let (writer, _thread) = Writer::start(
+            conn,
+            Arc::new(file),
+            CAPS,
+            Arc::new(crate::metrics::Metrics::default()),
+            |why: &str| panic!("the writer died: {why}"),
+        )?;
+        let reader = open_reader(&path)?;
+        let clock = |conn: &Connection| -> rusqlite::Result<f64> {
+            conn.query_row("SELECT stamp FROM writer_clock", [], |r| r.get(0))
+        };
+        let before = clock(&reader)?;
+        writer.probe(Duration::from_secs(10))?;
+        assert!(clock(&reader)? > before, "the probe committed");
+        // Another connection holds the write lock, as another process
+        // on the file might.
+        let other = Connection::open(&path)?;
+        other.execute_batch("BEGIN IMMEDIATE")?;
+        let started = Instant::now();
+        let within = Duration::from_millis(300);
+        assert!(matches!(writer.probe(within), Err(StoreError::WriterSlow(w)) if w == within));
+        let took = started.elapsed();
+        assert!(took >= within && took < within * 4, "{took:?}");
+        other.execute_batch("ROLLBACK")?;
+        writer.probe(Duration::from_secs(15))?;
         Ok(())
     }
 
