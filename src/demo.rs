@@ -8,10 +8,12 @@
 //! The workers talk to the service through its own port with plain HTTP/1.1
 //! requests; nothing here touches the store.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::Duration;
+
+use crate::auth::Tokens;
 
 /// The demo's job id.
 const JOBID: &str = "demo";
@@ -33,9 +35,10 @@ const SLOW: (u64, u64) = (9, 2);
 /// The worker that starts late, at this tick.
 const LATE: (u64, u64) = (11, 40);
 
-/// Starts the simulation against the service at `addr` and prints where
-/// to watch it.
-pub fn start(addr: SocketAddr) -> std::io::Result<()> {
+/// Starts the simulation against the service at `addr`, whose tokens are
+/// `tokens` (its workers send the write token, as real ones must), and
+/// prints where to watch it.
+pub fn start(addr: SocketAddr, tokens: &Tokens) -> std::io::Result<()> {
     let show = format!("http://{addr}/progress/show?jobid={JOBID}&interval=2");
     println!("progressd demo: {WORKERS} simulated workers report to job \"{JOBID}\"");
     println!("progressd demo: watch it at {show}");
@@ -43,33 +46,50 @@ pub fn start(addr: SocketAddr) -> std::io::Result<()> {
         "progressd demo: the chart is at http://{addr}/progress/render?jobid={JOBID} (PNG) \
          and http://{addr}/progress/render.svg?jobid={JOBID} (SVG)"
     );
+    if tokens.read.is_some() {
+        // The token itself is not printed: it may be read over a shoulder.
+        println!("progressd demo: this server has a read token: add &token=… to these links");
+    }
     println!("progressd demo: Ctrl-C stops it");
+    let client = Client {
+        addr,
+        write_token: tokens.write.clone(),
+    };
     thread::Builder::new()
         .name("progressd-demo".into())
-        .spawn(move || simulate(addr))?;
+        .spawn(move || simulate(&client))?;
     Ok(())
+}
+
+/// How the simulated workers reach the service.
+struct Client {
+    addr: SocketAddr,
+    /// Sent with every request, when the service has one.
+    write_token: Option<String>,
 }
 
 /// Runs rounds of the demo job for as long as the process lives: each
 /// round creates the job afresh, then reports every worker once a tick
 /// until all have finished, failed or gone silent.
-fn simulate(addr: SocketAddr) {
+fn simulate(client: &Client) {
     loop {
         let roster: Vec<String> = (0..WORKERS).map(|rank| format!("rank{rank}")).collect();
-        send(
-            addr,
-            &format!(
-                "create?jobid={JOBID}&desc=Demo+job+(simulated+workers)&workids={}",
-                roster.join(",")
-            ),
-        );
+        let created = client.send(&format!(
+            "create?jobid={JOBID}&desc=Demo+job+(simulated+workers)&workids={}",
+            roster.join(",")
+        ));
+        // A refused create (a wrong token, a full server) would leave the
+        // page empty with no word why.
+        if let Some(refused) = created.filter(|status| !status.starts_with("HTTP/1.1 2")) {
+            log::warn!("demo job not created: {}", refused.trim_end());
+        }
         let mut step = 0;
         loop {
             step += 1;
             let mut active = false;
             for rank in 0..WORKERS {
                 if let Some(report) = report(rank, step) {
-                    send(addr, &report);
+                    client.send(&report);
                     active = true;
                 }
             }
@@ -124,20 +144,33 @@ fn report_from(rank: u64, step: u64) -> Option<String> {
     ))
 }
 
-/// Sends one GET to `/progress/{path}`; a failure only costs this report.
-fn send(addr: SocketAddr, path: &str) {
-    let attempt = || -> std::io::Result<()> {
-        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        write!(
-            stream,
-            "GET /progress/{path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-        )?;
-        std::io::copy(&mut stream.take(1 << 20), &mut std::io::sink())?;
-        Ok(())
-    };
-    if let Err(e) = attempt() {
-        log::warn!("demo report failed: {e}");
+impl Client {
+    /// Sends one GET to `/progress/{path}` and returns the answer's status
+    /// line; a failure only costs this report.
+    fn send(&self, path: &str) -> Option<String> {
+        let addr = self.addr;
+        let authorization = self
+            .write_token
+            .as_ref()
+            .map(|token| format!("Authorization: Bearer {token}\r\n"))
+            .unwrap_or_default();
+        let attempt = || -> std::io::Result<String> {
+            let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+            stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+            write!(
+                stream,
+                "GET /progress/{path} HTTP/1.1\r\nHost: {addr}\r\n{authorization}\
+                 Connection: close\r\n\r\n"
+            )?;
+            let mut answer = BufReader::new(stream.take(1 << 20));
+            let mut status = String::new();
+            answer.read_line(&mut status)?;
+            std::io::copy(&mut answer, &mut std::io::sink())?;
+            Ok(status)
+        };
+        attempt()
+            .inspect_err(|e| log::warn!("demo report failed: {e}"))
+            .ok()
     }
 }
 

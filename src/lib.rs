@@ -244,7 +244,9 @@ pub fn run(config: &Config) -> Result<(), StartError> {
 /// Runs the service with a demo job of simulated workers (see `demo`)
 /// until SIGTERM or SIGINT.
 pub fn run_demo(config: &Config) -> Result<(), StartError> {
-    run_with(config, |addr| demo::start(addr).map_err(StartError::Thread))
+    run_with(config, |addr| {
+        demo::start(addr, &config.tokens).map_err(StartError::Thread)
+    })
 }
 
 /// `run`, calling `started` with the bound address once the service is up.

@@ -566,10 +566,27 @@ fn binary_reports_a_database_directory_it_cannot_write() -> TestResult {
 
 #[test]
 fn demo_runs_simulated_workers_on_a_temporary_database() -> TestResult {
+    demo_with(&[], "")
+}
+
+#[test]
+fn the_demo_sends_the_servers_write_token() -> TestResult {
+    // Without it, every report of the demo was refused (401) and the page
+    // stayed empty.
+    demo_with(
+        &["--write-token", "demo-w", "--read-token", "demo-r"],
+        "&token=demo-r",
+    )
+}
+
+/// Runs `progressd demo` with `options`, reading its pages with `token`
+/// (a query suffix), and checks its workers report.
+fn demo_with(options: &[&str], token: &str) -> TestResult {
     use std::io::BufRead;
     let cwd = tempfile::tempdir()?;
     let mut child = progressd()
         .args(["demo", "--listen", "127.0.0.1:0"])
+        .args(options)
         .current_dir(cwd.path())
         .env_remove("PROGRESSD_DB")
         .stdout(std::process::Stdio::piped())
@@ -585,6 +602,7 @@ fn demo_runs_simulated_workers_on_a_temporary_database() -> TestResult {
             break url.to_string();
         }
     };
+    let show = format!("{show}{token}");
     let status_url = show.replace("/show?", "/status?");
     let started = Instant::now();
     let workers = loop {
