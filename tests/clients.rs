@@ -1,5 +1,5 @@
 //! The client helpers shipped with progressd, run for real against a
-//! server: `scripts/progressd.sh` through bash and curl.
+//! server: `clients/progressd.sh` through bash and curl.
 //!
 //! Without bash or curl the test is skipped with a message, unless `CI` is
 //! set: then it fails (`.ci/run` installs curl).
@@ -35,7 +35,7 @@ fn shell_env(s: &TestServer) -> [(&str, &str); 2] {
 /// Runs `script` in bash after sourcing the helper, with `env`; returns
 /// (exit status, stderr).
 fn shell(script: &str, env: &[(&str, &str)]) -> Result<(i32, String), Box<dyn std::error::Error>> {
-    let helper = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/progressd.sh");
+    let helper = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/progressd.sh");
     let out = Command::new("bash")
         .arg("-c")
         .arg(format!("source '{helper}'\n{script}"))
