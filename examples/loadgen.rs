@@ -34,7 +34,7 @@ use std::error::Error;
 use std::fmt;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -176,7 +176,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Settings, String
     let mut settings = Settings {
         connections: 32,
         duration: Duration::from_secs(5),
-        threads: Config::for_tests(PathBuf::new()).threads,
+        threads: Config::from_args(&[])?.threads,
         batch: None,
     };
     while let Some(arg) = args.next() {
@@ -236,8 +236,16 @@ fn run(settings: Settings) -> Result<bool, Box<dyn Error>> {
         bare.shutdown();
 
         let db = dir.path().join(format!("bench-{mode}.sqlite3"));
-        let mut config = Config::for_tests(db.clone());
-        config.threads = threads;
+        let config = Config::from_args(&[
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+            &db.to_string_lossy(),
+            "--threads",
+            &threads.to_string(),
+            "--log-level",
+            "warn",
+        ])?;
         let running = progressd::start(&config)?;
         let before = ServerCpu::of(std::process::id());
         let mut report = drive(running.addr(), "progressd", mode, settings);

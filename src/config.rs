@@ -365,27 +365,14 @@ impl Config {
         }
     }
 
-    /// Defaults for a server on a free loopback port with this database: for
-    /// tests and examples.
-    pub fn for_tests(db: PathBuf) -> Config {
-        Config {
-            listen: "127.0.0.1:0".into(),
-            db,
-            threads: 8,
-            expire_interval: Duration::from_secs(60),
-            default_maxage: 604_800.0,
-            no_index: false,
-            max_connections: 4096,
-            request_timeout: Duration::from_secs(10),
-            max_unsent_bytes: DEFAULT_MAX_UNSENT_MIB << 20,
-            max_workers_per_job: 100_000,
-            max_jobs: 1_000_000,
-            max_workers: 10_000_000,
-            list_all_up_to: DEFAULT_LIST_ALL_UP_TO,
-            tokens: Tokens::default(),
-            // One line per request would bury a test's own output.
-            log_level: Some(log::LevelFilter::Warn),
-        }
+    /// The configuration `progressd serve` would run with given these
+    /// options (without the program's name), or the message it would exit
+    /// with: how tests and benchmarks start a server in their own process,
+    /// through the same parsing and checks as the binary.
+    pub fn from_args(args: &[&str]) -> Result<Config, String> {
+        let cli = Cli::try_parse_from(std::iter::once("progressd").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        Config::from_cli(&cli.serve)
     }
 }
 
@@ -394,8 +381,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Config, String> {
-        let cli = Cli::try_parse_from(args).map_err(|e| e.to_string())?;
-        Config::from_cli(&cli.serve)
+        Config::from_args(args.get(1..).unwrap_or_default())
     }
 
     #[test]

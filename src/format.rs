@@ -159,11 +159,6 @@ pub fn rate_like(per_sec: f64, like: f64) -> String {
     format!("{}/{unit}", qty(significant(value)))
 }
 
-/// A rate in its own best unit.
-pub fn rate(per_sec: f64) -> String {
-    rate_like(per_sec, per_sec)
-}
-
 /// A running worker's rate and time left (`1.8/s · 4 s left`), as far as
 /// they are known, the rate in the unit of `like` (the job's median rate,
 /// else its own). The page's `rateLine()` says the same.
@@ -218,6 +213,11 @@ pub fn one_line(text: &str, max_chars: usize) -> String {
 mod tests {
     use super::*;
 
+    /// A rate in its own best unit.
+    fn rate(per_sec: f64) -> String {
+        rate_like(per_sec, per_sec)
+    }
+
     #[test]
     fn one_line_escapes_and_cuts() {
         assert_eq!(one_line("a\nb\u{1b}[31m", 40), "a\\nb\\u{1b}[31m");
@@ -239,7 +239,6 @@ mod tests {
         // In the job's unit: a straggler next to its peers.
         assert_eq!(rate_line(Some(0.5), None, Some(2.0)), "0.5/s");
         assert_eq!(rate_line(Some(2.0), None, Some(0.05)), "120/min");
-        assert_eq!(rate_like(0.25, 0.25), rate(0.25));
     }
 
     #[test]

@@ -7,24 +7,24 @@
 
 #![forbid(unsafe_code)]
 
-pub mod auth;
+mod auth;
 pub mod chart;
 pub mod config;
 mod demo;
-pub mod error;
+mod error;
 mod expiry;
-pub mod format;
+mod format;
 pub mod history;
 mod json;
 mod logger;
-pub mod metrics;
+mod metrics;
 pub mod model;
-pub mod page;
+mod page;
 pub mod params;
 mod periodic;
 mod render_cache;
-pub mod response;
-pub mod routes;
+mod response;
+mod routes;
 mod server;
 mod status;
 pub mod store;

@@ -51,7 +51,17 @@ impl TestServer {
     /// Starts with the test defaults changed by `adjust`.
     pub fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config::for_tests(dir.path().join("progressd.sqlite3"));
+        let db = dir.path().join("progressd.sqlite3");
+        // One line per request would bury a test's own output.
+        let mut config = Config::from_args(&[
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+            &db.to_string_lossy(),
+            "--log-level",
+            "warn",
+        ])
+        .expect("the test options are valid");
         adjust(&mut config);
         let running = progressd::start(&config).expect("server starts");
         let base = format!("http://{}", running.addr());
