@@ -46,10 +46,6 @@ use chunked_transfer::Decoder;
 /// sent back to the client.
 /// This means that if your code fails during the handling of a request, this "internal server
 /// error" response will automatically be sent during the stack unwinding.
-///
-/// # Testing
-///
-/// If you want to build fake requests to test your server, use [`TestRequest`](crate::test::TestRequest).
 pub struct Request {
     // where to read the body from
     data_reader: Option<Box<dyn Read + Send + 'static>>,
@@ -724,7 +720,8 @@ impl Request {
         let do_not_send_body = self.method == Method::Head;
 
         let Some(responded) = responded else {
-            // Not from a connection (a `TestRequest`): written as before.
+            // Not handed over by a connection (`new_request` alone; no
+            // caller makes one so any more): written as before.
             let mut writer = writer;
             Self::ignore_client_closing_errors(response.raw_print(
                 writer.by_ref(),
