@@ -55,9 +55,6 @@ pub struct Request {
 
     remote_addr: Option<SocketAddr>,
 
-    // true if HTTPS, false if HTTP
-    secure: bool,
-
     method: Method,
 
     path: String,
@@ -392,9 +389,7 @@ impl From<IoError> for RequestCreationError {
 pub const EAGER_BODY_BYTES: usize = 64 * 1024;
 
 /// The `Write` object will be used by the `Request` to write the response.
-#[allow(clippy::too_many_arguments)]
 pub fn new_request<R, W>(
-    secure: bool,
     method: Method,
     path: String,
     version: HTTPVersion,
@@ -494,7 +489,6 @@ where
         data_reader: Some(reader),
         response_writer: Some(Box::new(writer) as Box<dyn Write + Send + 'static>),
         remote_addr,
-        secure,
         method,
         path,
         http_version: version,
@@ -507,12 +501,6 @@ where
 }
 
 impl Request {
-    /// Returns true if the request was made through HTTPS.
-    #[inline]
-    pub fn secure(&self) -> bool {
-        self.secure
-    }
-
     /// Returns the method requested by the client (eg. `GET`, `POST`, etc.).
     #[inline]
     pub fn method(&self) -> &Method {
@@ -879,7 +867,6 @@ mod tests {
             _open: Arc::new(OpenConnection(Arc::clone(&open))),
         };
         let request = new_request(
-            false,
             Method::Get,
             "/".into(),
             HTTPVersion(1, 1),
