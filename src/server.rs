@@ -86,8 +86,7 @@ impl HttpServer {
             max_unsent_bytes: Some(max_unsent_bytes),
         };
         let server = Arc::new(
-            Server::from_listener_with_limits(listener, None, limits)
-                .map_err(std::io::Error::other)?,
+            Server::from_listener_with_limits(listener, limits).map_err(std::io::Error::other)?,
         );
         // Every context shares one `Metrics`; /metrics reads from the
         // server what it keeps for clients that read slowly.

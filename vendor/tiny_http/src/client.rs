@@ -32,9 +32,6 @@ pub struct ClientConnection {
     // set to true if we know that the previous request is the last one
     no_more_requests: bool,
 
-    // true if the connection goes through SSL
-    secure: bool,
-
     // progressd: the read deadline, disarmed when the connection starts
     // waiting for its next request, so that each request (with the wait for
     // it) gets the whole limit.
@@ -62,7 +59,6 @@ impl ClientConnection {
         mut read_socket: RefinedTcpStream,
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
-        let secure = read_socket.secure();
         let read_deadline = read_socket.deadline();
         let switches = write_socket.switches();
 
@@ -75,7 +71,6 @@ impl ClientConnection {
             remote_addr,
             next_header_source: first_header,
             no_more_requests: false,
-            secure,
             read_deadline,
             switches,
         }
@@ -188,7 +183,6 @@ impl ClientConnection {
 
         // building the next reader
         let request = crate::request::new_request(
-            self.secure,
             method,
             path,
             version.clone(),

@@ -46,10 +46,6 @@ use chunked_transfer::Decoder;
 /// sent back to the client.
 /// This means that if your code fails during the handling of a request, this "internal server
 /// error" response will automatically be sent during the stack unwinding.
-///
-/// # Testing
-///
-/// If you want to build fake requests to test your server, use [`TestRequest`](crate::test::TestRequest).
 pub struct Request {
     // where to read the body from
     data_reader: Option<Box<dyn Read + Send + 'static>>,
@@ -58,9 +54,6 @@ pub struct Request {
     response_writer: Option<Box<dyn Write + Send + 'static>>,
 
     remote_addr: Option<SocketAddr>,
-
-    // true if HTTPS, false if HTTP
-    secure: bool,
 
     method: Method,
 
@@ -396,9 +389,7 @@ impl From<IoError> for RequestCreationError {
 pub const EAGER_BODY_BYTES: usize = 64 * 1024;
 
 /// The `Write` object will be used by the `Request` to write the response.
-#[allow(clippy::too_many_arguments)]
 pub fn new_request<R, W>(
-    secure: bool,
     method: Method,
     path: String,
     version: HTTPVersion,
@@ -498,7 +489,6 @@ where
         data_reader: Some(reader),
         response_writer: Some(Box::new(writer) as Box<dyn Write + Send + 'static>),
         remote_addr,
-        secure,
         method,
         path,
         http_version: version,
@@ -511,12 +501,6 @@ where
 }
 
 impl Request {
-    /// Returns true if the request was made through HTTPS.
-    #[inline]
-    pub fn secure(&self) -> bool {
-        self.secure
-    }
-
     /// Returns the method requested by the client (eg. `GET`, `POST`, etc.).
     #[inline]
     pub fn method(&self) -> &Method {
@@ -724,7 +708,8 @@ impl Request {
         let do_not_send_body = self.method == Method::Head;
 
         let Some(responded) = responded else {
-            // Not from a connection (a `TestRequest`): written as before.
+            // Not handed over by a connection (`new_request` alone; no
+            // caller makes one so any more): written as before.
             let mut writer = writer;
             Self::ignore_client_closing_errors(response.raw_print(
                 writer.by_ref(),
@@ -882,7 +867,6 @@ mod tests {
             _open: Arc::new(OpenConnection(Arc::clone(&open))),
         };
         let request = new_request(
-            false,
             Method::Get,
             "/".into(),
             HTTPVersion(1, 1),
