@@ -865,11 +865,15 @@ fn metrics_count_requests_commits_expiry_and_what_is_stored() {
         ]);
     }
     s.get("/progress/update?jobid=m1&workid=c&current=1");
-    // Expiry allows a second for the activity stamp's lag: wait for it.
+    // Expiry allows a second for the activity stamp's lag: wait for it. The
+    // expiry thread counts its run once the writer has answered, so a
+    // scrape may see the job gone a moment before the count: wait for both.
     let started = std::time::Instant::now();
     let r = loop {
         let r = s.get("/metrics");
-        if r.body.contains("\nprogressd_jobs 2\n") || started.elapsed().as_secs() > 10 {
+        let expired = r.body.contains("\nprogressd_jobs 2\n")
+            && !r.body.contains("\nprogressd_jobs_expired_total 0\n");
+        if expired || started.elapsed().as_secs() > 10 {
             break r;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
