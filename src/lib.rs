@@ -29,6 +29,11 @@ mod server;
 mod status;
 pub mod store;
 
+/// The route table, and who may call each route: tests check their lists
+/// of endpoints against it.
+pub use auth::Access;
+pub use routes::{ROUTES, Route};
+
 use std::fmt;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, mpsc};
@@ -126,7 +131,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
     chart::load_fonts();
     let (conn, db_file) = store::open_writer(&config.db)?;
     let db_file = Arc::new(db_file);
-    let metrics = Arc::new(Metrics::default());
+    let metrics = Arc::new(Metrics::new(routes::ROUTES.iter().map(|r| r.path)));
     let (writer, writer_thread) = Writer::start(
         conn,
         Arc::clone(&db_file),

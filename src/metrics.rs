@@ -10,25 +10,6 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// The routes requests are counted by; anything else is `other`.
-const ENDPOINTS: [&str; 15] = [
-    "/progress/create",
-    "/progress/update",
-    "/progress/status",
-    "/progress/history",
-    "/progress/jobs",
-    "/progress/delete",
-    "/progress/",
-    "/progress/show",
-    "/progress/render",
-    "/progress/render.svg",
-    "/progress/assets",
-    "/healthz",
-    "/metrics",
-    "/",
-    "other",
-];
-
 /// The statuses requests are counted by; anything else is counted as 0.
 const STATUSES: [u16; 15] = [
     200, 302, 304, 400, 401, 404, 405, 408, 413, 415, 429, 431, 500, 503, 0,
@@ -88,6 +69,8 @@ type Reading = Box<dyn Fn() -> u64 + Send + Sync>;
 
 /// The service's counters, shared by every thread.
 pub struct Metrics {
+    /// The labels requests are counted by: the routes' paths, then `other`.
+    endpoints: Vec<&'static str>,
     /// Requests by endpoint (row) and status (column).
     requests: Vec<AtomicU64>,
     latency: Histogram<12>,
@@ -102,24 +85,6 @@ pub struct Metrics {
     unsent_bytes: OnceLock<Reading>,
 }
 
-impl Default for Metrics {
-    fn default() -> Metrics {
-        Metrics {
-            requests: (0..ENDPOINTS.len() * STATUSES.len())
-                .map(|_| AtomicU64::new(0))
-                .collect(),
-            latency: Histogram::new(LATENCY_BOUNDS),
-            batches: Histogram::new(BATCH_BOUNDS),
-            updates_committed: AtomicU64::new(0),
-            updates_ignored: AtomicU64::new(0),
-            update_batches: AtomicU64::new(0),
-            expiry_runs: AtomicU64::new(0),
-            jobs_expired: AtomicU64::new(0),
-            unsent_bytes: OnceLock::new(),
-        }
-    }
-}
-
 /// What a scrape reads from the store at that moment.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Stored {
@@ -132,12 +97,32 @@ pub struct Stored {
 }
 
 impl Metrics {
-    /// Counts one answered request to `path` (the path only, no query).
-    pub fn request(&self, path: &str, status: u16, took: Duration) {
-        let endpoint = ENDPOINTS
-            .iter()
-            .position(|e| *e == path || (*e == "/progress/assets" && path.starts_with(e)))
-            .unwrap_or(ENDPOINTS.len() - 1);
+    /// Counters that tell requests apart by `routes` (each route's label,
+    /// in the order `request` names them by), and count the rest as
+    /// `other`.
+    pub fn new(routes: impl IntoIterator<Item = &'static str>) -> Metrics {
+        let endpoints: Vec<&'static str> = routes.into_iter().chain(["other"]).collect();
+        Metrics {
+            requests: (0..endpoints.len() * STATUSES.len())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            endpoints,
+            latency: Histogram::new(LATENCY_BOUNDS),
+            batches: Histogram::new(BATCH_BOUNDS),
+            updates_committed: AtomicU64::new(0),
+            updates_ignored: AtomicU64::new(0),
+            update_batches: AtomicU64::new(0),
+            expiry_runs: AtomicU64::new(0),
+            jobs_expired: AtomicU64::new(0),
+            unsent_bytes: OnceLock::new(),
+        }
+    }
+
+    /// Counts one answered request to route `route` (its place among the
+    /// routes given to [`Metrics::new`]), or to no route.
+    pub fn request(&self, route: Option<usize>, status: u16, took: Duration) {
+        let other = self.endpoints.len() - 1;
+        let endpoint = route.filter(|&r| r < other).unwrap_or(other);
         let code = STATUSES
             .iter()
             .position(|s| *s == status)
@@ -183,7 +168,7 @@ impl Metrics {
             "# HELP progressd_requests_total Requests answered, by endpoint and status \
              (status 0: any other).\n# TYPE progressd_requests_total counter\n",
         );
-        for (e, endpoint) in ENDPOINTS.iter().enumerate() {
+        for (e, endpoint) in self.endpoints.iter().enumerate() {
             for (c, status) in STATUSES.iter().enumerate() {
                 let n = self.requests[e * STATUSES.len() + c].load(Ordering::Relaxed);
                 if n > 0 {
@@ -273,12 +258,12 @@ mod tests {
 
     #[test]
     fn requests_are_counted_by_route_and_status_with_bounded_labels() {
-        let m = Metrics::default();
-        m.request("/progress/update", 200, Duration::from_micros(300));
-        m.request("/progress/update", 200, Duration::from_millis(3));
-        m.request("/progress/assets/show.js", 200, Duration::from_millis(1));
-        m.request("/progress/some-job-id-path", 404, Duration::from_millis(1));
-        m.request("/progress/update", 418, Duration::from_millis(1));
+        let m = Metrics::new(["/progress/update", "/progress/assets"]);
+        m.request(Some(0), 200, Duration::from_micros(300));
+        m.request(Some(0), 200, Duration::from_millis(3));
+        m.request(Some(1), 200, Duration::from_millis(1));
+        m.request(None, 404, Duration::from_millis(1));
+        m.request(Some(0), 418, Duration::from_millis(1));
         let text = m.render(Stored::default());
         assert!(
             text.contains(
@@ -304,7 +289,7 @@ mod tests {
 
     #[test]
     fn batches_expiry_and_stored_figures() {
-        let m = Metrics::default();
+        let m = Metrics::new([]);
         m.batch(1, 1, 0);
         m.batch(40, 36, 2);
         m.update_batch();

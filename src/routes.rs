@@ -1,5 +1,8 @@
-//! `(method, path) → handler`. Handlers are plain functions from a request
-//! to `Result<Response, Error>`; the last route is the 404 fallback.
+//! The route table ([`ROUTES`]): each route's path, who may call it,
+//! whether other sites may read its answers, and its handler, a plain
+//! function from a request to `Result<Response, Error>`. The table drives
+//! dispatch, the token check and the labels of `/metrics`; a path no route
+//! serves is answered 404, a method other than GET, HEAD and POST 405.
 //!
 //! Parameters are decoded and validated by `params` before a handler looks
 //! at them; the store does the rest. Nothing here knows tiny_http.
@@ -81,6 +84,105 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
 }
 
+/// What a handler is given beside the context.
+pub struct Call<'a> {
+    /// The request.
+    request: &'a Request<'a>,
+    /// Its parameters: the query's and a form body's (empty for a public
+    /// route, which reads none).
+    form: Form,
+    /// What its pages' links carry.
+    links: Links<'a>,
+    /// The body of a batch update (several lines to `update`).
+    batch: Option<&'a [u8]>,
+}
+
+/// A handler: a plain function from a request to its answer.
+type Handler = for<'c> fn(&'c Context, &Call) -> Result<Response<'c>, Error>;
+
+/// One route. The table [`ROUTES`] is the one list of them: it drives
+/// dispatch, the token check, which answers other sites may read, and the
+/// labels `/metrics` counts requests by; the tests check their lists of
+/// endpoints against it.
+pub struct Route {
+    /// Its path; for a route with `prefix`, what its paths start with
+    /// (then `/`).
+    pub path: &'static str,
+    /// Whether `path` names a folder of paths (the assets).
+    pub prefix: bool,
+    /// Who may call it.
+    pub access: Access,
+    /// Whether it lists jobs, and so answers 404 under `--no-index`.
+    pub listing: bool,
+    /// Whether its answers carry `Access-Control-Allow-Origin: *`, so other
+    /// dashboards may fetch and embed them.
+    pub cors: bool,
+    handler: Handler,
+}
+
+impl Route {
+    const fn new(path: &'static str, access: Access, handler: Handler) -> Route {
+        Route {
+            path,
+            prefix: false,
+            access,
+            listing: false,
+            cors: false,
+            handler,
+        }
+    }
+
+    const fn cors(self) -> Route {
+        Route { cors: true, ..self }
+    }
+
+    const fn listing(self) -> Route {
+        Route {
+            listing: true,
+            ..self
+        }
+    }
+
+    const fn prefix(self) -> Route {
+        Route {
+            prefix: true,
+            ..self
+        }
+    }
+
+    fn serves(&self, path: &str) -> bool {
+        match path.strip_prefix(self.path) {
+            Some(rest) => rest.is_empty() || (self.prefix && rest.starts_with('/')),
+            None => false,
+        }
+    }
+}
+
+/// Every route. Each takes GET, HEAD (answered as GET, without the body)
+/// and POST (a form body, read as more parameters); any other method is
+/// answered 405. A path no route serves is answered 404.
+pub const ROUTES: [Route; 14] = [
+    Route::new("/progress/create", Access::Write, create),
+    Route::new("/progress/update", Access::Write, update),
+    Route::new("/progress/delete", Access::Write, delete),
+    Route::new("/progress/status", Access::Read, status).cors(),
+    Route::new("/progress/history", Access::Read, history).cors(),
+    Route::new("/progress/jobs", Access::Read, jobs).listing(),
+    Route::new("/progress/", Access::Read, index).listing(),
+    Route::new("/progress/show", Access::Read, show),
+    Route::new("/progress/render", Access::Read, render_png).cors(),
+    Route::new("/progress/render.svg", Access::Read, render_svg).cors(),
+    Route::new("/progress/assets", Access::Public, asset).prefix(),
+    Route::new("/healthz", Access::Public, healthz),
+    Route::new("/metrics", Access::Read, metrics),
+    Route::new("/", Access::Public, home),
+];
+
+/// Which of [`ROUTES`] serves `path`, by its place in the table.
+pub fn route_of(path: &str) -> Option<usize> {
+    ROUTES.iter().position(|route| route.serves(path))
+}
+
 /// Answers one request.
 pub fn handle<'c>(ctx: &'c Context, request: &Request) -> Result<Response<'c>, Error> {
     if request.method == Method::Other {
@@ -88,22 +190,41 @@ pub fn handle<'c>(ctx: &'c Context, request: &Request) -> Result<Response<'c>, E
             allow: "GET, HEAD, POST",
         });
     }
-    let access = access(request.path, ctx.index);
-    if access == Access::Public {
-        return match request.path {
-            "/" => Ok(Response::redirect("/progress/")),
-            "/healthz" => healthz(ctx),
-            "/progress/assets/progressd.css" => Ok(Response::asset(
-                "text/css; charset=utf-8",
-                page::stylesheet(),
-            )),
-            "/progress/assets/show.js" => Ok(Response::asset(
-                "text/javascript; charset=utf-8",
-                page::SHOW_JS,
-            )),
-            other => Err(Error::NoRoute(other.to_string())),
-        };
+    let no_route = || Error::NoRoute(request.path.to_string());
+    let route = route_of(request.path)
+        .and_then(|i| ROUTES.get(i))
+        .ok_or_else(no_route)?;
+    if route.listing && !ctx.index {
+        return Err(no_route());
     }
+    let call = if route.access == Access::Public {
+        Call {
+            request,
+            form: Form::default(),
+            links: Links {
+                index: ctx.index,
+                token: None,
+            },
+            batch: None,
+        }
+    } else {
+        read_call(ctx, request, route.access)?
+    };
+    let answer = (route.handler)(ctx, &call)?;
+    Ok(if route.cors {
+        answer.with_cors()
+    } else {
+        answer
+    })
+}
+
+/// The parameters of a request to a route that needs `access`, once its
+/// token allows it.
+fn read_call<'a>(
+    ctx: &'a Context,
+    request: &'a Request<'a>,
+    access: Access,
+) -> Result<Call<'a>, Error> {
     let mut form = Form::parse(request.query)?;
     // A body of several lines to `update` is a batch, whose lines its
     // handler reads one by one; any other body is one form over the query
@@ -139,43 +260,35 @@ pub fn handle<'c>(ctx: &'c Context, request: &Request) -> Result<Response<'c>, E
             .filter(|_| from_header.is_none())
             .and_then(|t| ctx.tokens.read_token_for(t)),
     };
-    match request.path {
-        "/progress/create" => create(ctx, request, &form),
-        "/progress/update" => match batch {
-            Some(body) => update_batch(ctx, &form, body),
-            None => update(ctx, &form),
-        },
-        "/progress/delete" => delete(ctx, &form),
-        "/progress/status" => status(ctx, &form).map(Response::with_cors),
-        "/progress/history" => history(ctx, &form).map(Response::with_cors),
-        "/progress/jobs" => jobs(ctx, &form),
-        "/progress/" => index(ctx, links),
-        "/progress/show" => show(ctx, &form, links),
-        "/progress/render" => render(ctx, request, &form, Format::Png).map(Response::with_cors),
-        "/progress/render.svg" => render(ctx, request, &form, Format::Svg).map(Response::with_cors),
-        "/metrics" => metrics(ctx),
+    Ok(Call {
+        request,
+        form,
+        links,
+        batch,
+    })
+}
+
+fn home(_: &Context, _: &Call) -> Result<Response<'static>, Error> {
+    Ok(Response::redirect("/progress/"))
+}
+
+/// The page's stylesheet and script, compiled into the binary.
+fn asset(_: &Context, call: &Call) -> Result<Response<'static>, Error> {
+    match call.request.path {
+        "/progress/assets/progressd.css" => Ok(Response::asset(
+            "text/css; charset=utf-8",
+            page::stylesheet(),
+        )),
+        "/progress/assets/show.js" => Ok(Response::asset(
+            "text/javascript; charset=utf-8",
+            page::SHOW_JS,
+        )),
         other => Err(Error::NoRoute(other.to_string())),
     }
 }
 
-/// What a path needs; unknown paths are public (they answer 404), and so is
-/// the job index when `--no-index` turns it off.
-fn access(path: &str, index: bool) -> Access {
-    match path {
-        "/progress/create" | "/progress/update" | "/progress/delete" => Access::Write,
-        "/progress/status"
-        | "/progress/history"
-        | "/progress/show"
-        | "/progress/render"
-        | "/progress/render.svg"
-        | "/metrics" => Access::Read,
-        "/progress/jobs" | "/progress/" if index => Access::Read,
-        _ => Access::Public,
-    }
-}
-
 /// The counters and the store's totals, for Prometheus.
-fn metrics(ctx: &Context) -> Result<Response<'static>, Error> {
+fn metrics(ctx: &Context, _: &Call) -> Result<Response<'static>, Error> {
     let (jobs, workers, database_bytes) = store::stored_totals(&ctx.reader)?;
     let text = ctx.metrics.render(Stored {
         jobs,
@@ -190,7 +303,7 @@ const HEALTH_WRITE_WITHIN: Duration = Duration::from_secs(2);
 
 /// 200 when the database answers a read and a write commits, for load
 /// balancers and monitors.
-fn healthz(ctx: &Context) -> Result<Response<'static>, Error> {
+fn healthz(ctx: &Context, _: &Call) -> Result<Response<'static>, Error> {
     ctx.writer
         .check_file()
         .and_then(|()| store::check_readable(&ctx.reader))
@@ -199,8 +312,8 @@ fn healthz(ctx: &Context) -> Result<Response<'static>, Error> {
     Ok(Response::text("ok\n"))
 }
 
-fn create(ctx: &Context, request: &Request, form: &Form) -> Result<Response<'static>, Error> {
-    let create = CreateJob::from_form(form)?;
+fn create(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
+    let (request, create) = (call.request, CreateJob::from_form(&call.form)?);
     let host = request
         .host
         .filter(|h| is_plain_host(h))
@@ -230,8 +343,12 @@ fn is_plain_host(host: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b".-_:[]".contains(&b))
 }
 
-fn update(ctx: &Context, form: &Form) -> Result<Response<'static>, Error> {
-    let update = WorkerUpdate::from_form(form)?;
+/// One update, or a batch (see [`update_batch`]).
+fn update(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
+    if let Some(body) = call.batch {
+        return update_batch(ctx, &call.form, body);
+    }
+    let update = WorkerUpdate::from_form(&call.form)?;
     ctx.writer.submit(WriteOp::Update(update))?;
     Ok(Response::text("OK\n"))
 }
@@ -264,18 +381,18 @@ fn update_batch(ctx: &Context, query: &Form, body: &[u8]) -> Result<Response<'st
     }))
 }
 
-fn status<'c>(ctx: &'c Context, form: &Form) -> Result<Response<'c>, Error> {
-    let query = StatusQuery::from_form(form)?;
+fn status<'c>(ctx: &'c Context, call: &Call) -> Result<Response<'c>, Error> {
+    let query = StatusQuery::from_form(&call.form)?;
     status::status(&ctx.reader, &query, unix_now())
 }
 
-fn history<'c>(ctx: &'c Context, form: &Form) -> Result<Response<'c>, Error> {
-    let query = HistoryQuery::from_form(form)?;
+fn history<'c>(ctx: &'c Context, call: &Call) -> Result<Response<'c>, Error> {
+    let query = HistoryQuery::from_form(&call.form)?;
     status::history(&ctx.reader, &query, unix_now())
 }
 
-fn jobs(ctx: &Context, form: &Form) -> Result<Response<'static>, Error> {
-    let list = ListJobs::from_form(form)?;
+fn jobs(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
+    let list = ListJobs::from_form(&call.form)?;
     let jobs = store::list_jobs(&ctx.reader, list.limit, unix_now())?;
     Ok(Response::json(&json::job_list(&jobs)))
 }
@@ -283,8 +400,8 @@ fn jobs(ctx: &Context, form: &Form) -> Result<Response<'static>, Error> {
 /// The show page: every worker's bar for a job of up to
 /// `--list-all-up-to` workers, else the big-job page, made from the job's
 /// summary without holding its workers.
-fn show(ctx: &Context, form: &Form, links: Links) -> Result<Response<'static>, Error> {
-    let show = ShowPage::from_form(form)?;
+fn show(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
+    let (show, links) = (ShowPage::from_form(&call.form)?, call.links);
     let now = unix_now();
     // One read transaction: the count decides which page, and the page
     // shows the workers counted.
@@ -318,14 +435,18 @@ fn show(ctx: &Context, form: &Form, links: Links) -> Result<Response<'static>, E
 /// Widest picture for a job that does not exist: a small message.
 const MISSING_JOB_WIDTH: u32 = 520;
 
+fn render_png(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
+    render(ctx, call, Format::Png)
+}
+
+fn render_svg(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
+    render(ctx, call, Format::Svg)
+}
+
 /// The chart of a job, as PNG (`render`) or SVG (`render.svg`).
-fn render(
-    ctx: &Context,
-    request: &Request,
-    form: &Form,
-    format: Format,
-) -> Result<Response<'static>, Error> {
-    let params = RenderChart::from_form(form, chart::DEFAULT_WIDTH, chart::WIDTH_RANGE)?;
+fn render(ctx: &Context, call: &Call, format: Format) -> Result<Response<'static>, Error> {
+    let request = call.request;
+    let params = RenderChart::from_form(&call.form, chart::DEFAULT_WIDTH, chart::WIDTH_RANGE)?;
     let picture = match format {
         Format::Png => Response::png,
         Format::Svg => Response::svg,
@@ -392,13 +513,17 @@ fn render(
     Ok(picture(bytes.to_vec()).with_etag(etag))
 }
 
-fn index(ctx: &Context, links: Links) -> Result<Response<'static>, Error> {
+fn index(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
     let jobs = store::list_jobs(&ctx.reader, DEFAULT_LIST_LIMIT, unix_now())?;
-    Ok(Response::html(page::index_page(&jobs, unix_now(), links)))
+    Ok(Response::html(page::index_page(
+        &jobs,
+        unix_now(),
+        call.links,
+    )))
 }
 
-fn delete(ctx: &Context, form: &Form) -> Result<Response<'static>, Error> {
-    let job = JobRef::from_form(form)?;
+fn delete(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
+    let job = JobRef::from_form(&call.form)?;
     match ctx.writer.submit(WriteOp::Delete(job.clone()))? {
         WriteOutcome::Deleted(true) => Ok(Response::text(format!("Deleted job {:?}\n", job.jobid))),
         _ => Err(Error::UnknownJob(job.jobid)),

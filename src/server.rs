@@ -241,7 +241,7 @@ fn answer(ctx: &Context, mut request: tiny_http::Request) {
     // was closed (tiny_http logs that); there is no one to tell.
     let _ = request.respond(to_tiny_http(response));
     let took = started.elapsed();
-    ctx.metrics.request(path, status, took);
+    ctx.metrics.request(routes::route_of(path), status, took);
     // The path only: a token travels in the query string or a header (and
     // one pasted into the path by mistake is cut out).
     log::info!(

@@ -823,16 +823,29 @@ fn status_and_render_may_be_embedded_by_other_sites() {
         ("current", "1"),
         ("total", "2"),
     ]);
-    for path in [
+    let embeddable = [
         "/progress/status?jobid=c",
+        "/progress/history?jobid=c",
         "/progress/render?jobid=c",
         "/progress/render?jobid=missing",
         "/progress/render.svg?jobid=c",
         "/progress/render.svg?jobid=missing",
-    ] {
+    ];
+    for path in embeddable {
         let r = s.get(path);
         assert_eq!(r.header("Access-Control-Allow-Origin"), Some("*"), "{path}");
     }
+    // Exactly the routes the route table marks.
+    let marked: std::collections::BTreeSet<&str> = progressd::ROUTES
+        .iter()
+        .filter(|r| r.cors)
+        .map(|r| r.path)
+        .collect();
+    let tested: std::collections::BTreeSet<&str> = embeddable
+        .iter()
+        .filter_map(|p| p.split('?').next())
+        .collect();
+    assert_eq!(marked, tested);
     // The pages and the writes are not for other sites' scripts.
     for path in ["/progress/show?jobid=c", "/progress/create?jobid=d"] {
         assert_eq!(

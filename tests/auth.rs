@@ -3,7 +3,51 @@
 
 mod common;
 
+use std::collections::BTreeSet;
+
 use common::{TestResult, TestServer};
+use progressd::{Access, ROUTES};
+
+/// A request to every route that needs the write token.
+const WRITES: [&str; 3] = [
+    "/progress/create?jobid=j",
+    "/progress/update?jobid=j&workid=w&current=1&total=2",
+    "/progress/delete?jobid=j",
+];
+
+/// A request to every route that needs the read token (once job `j`
+/// exists).
+const READS: [&str; 8] = [
+    "/progress/status?jobid=j",
+    "/progress/history?jobid=j",
+    "/progress/show?jobid=j",
+    "/progress/render?jobid=j",
+    "/progress/render.svg?jobid=j",
+    "/progress/jobs",
+    "/progress/",
+    "/metrics",
+];
+
+#[test]
+fn these_tests_reach_every_route_that_needs_a_token() {
+    // The route table is the one list of routes: one added there with a
+    // token to check must be added here, and is then tested below.
+    let routes = |access: Access| -> BTreeSet<&str> {
+        ROUTES
+            .iter()
+            .filter(|r| r.access == access)
+            .map(|r| r.path)
+            .collect()
+    };
+    let paths = |requests: &[&'static str]| -> BTreeSet<&'static str> {
+        requests
+            .iter()
+            .map(|r| r.split('?').next().unwrap_or(r))
+            .collect()
+    };
+    assert_eq!(routes(Access::Write), paths(&WRITES));
+    assert_eq!(routes(Access::Read), paths(&READS));
+}
 
 const WRITE: &str = "w-0123456789abcdef";
 const READ: &str = "r-fedcba9876543210";
@@ -18,11 +62,7 @@ fn with_tokens(write: Option<&str>, read: Option<&str>) -> TestServer {
 #[test]
 fn writes_need_the_write_token_and_change_nothing_without_it() {
     let s = with_tokens(Some(WRITE), None);
-    for path in [
-        "/progress/create?jobid=j",
-        "/progress/update?jobid=j&workid=w&current=1&total=2",
-        "/progress/delete?jobid=j",
-    ] {
+    for path in WRITES {
         let missing = s.get(path);
         assert_eq!(missing.status, 401, "{path}: {}", missing.body);
         assert!(missing.body.contains("write token"), "{}", missing.body);
@@ -67,15 +107,7 @@ fn reads_need_the_read_token_which_pages_carry_into_their_links() {
     s.get(&format!(
         "/progress/update?jobid=j&workid=w&current=1&total=2&token={WRITE}"
     ));
-    for path in [
-        "/progress/status?jobid=j",
-        "/progress/history?jobid=j",
-        "/progress/show?jobid=j",
-        "/progress/render?jobid=j",
-        "/progress/render.svg?jobid=j",
-        "/progress/jobs",
-        "/progress/",
-    ] {
+    for path in READS {
         let missing = s.get(path);
         assert_eq!(missing.status, 401, "{path}: {}", missing.body);
         assert!(missing.body.contains("read token"), "{}", missing.body);

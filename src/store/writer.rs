@@ -1919,7 +1919,7 @@ mod tests {
             conn,
             Arc::new(file),
             CAPS,
-            Arc::new(crate::metrics::Metrics::default()),
+            Arc::new(crate::metrics::Metrics::new([])),
             |why: &str| panic!("the writer died: {why}"),
         )?;
         let reader = open_reader(&path)?;
@@ -1950,7 +1950,7 @@ mod tests {
             conn,
             Arc::new(file),
             CAPS,
-            Arc::new(crate::metrics::Metrics::default()),
+            Arc::new(crate::metrics::Metrics::new([])),
             move |why: &str| {
                 let _ = died.send(why.to_string());
             },
@@ -1990,7 +1990,7 @@ mod tests {
             conn,
             Arc::new(file),
             CAPS,
-            Arc::new(crate::metrics::Metrics::default()),
+            Arc::new(crate::metrics::Metrics::new([])),
             |why: &str| panic!("the writer died: {why}"),
         )?;
         let reader = open_reader(&path)?;
