@@ -1892,6 +1892,21 @@ mod tests {
         Ok(())
     }
 
+    /// The writer thread on the database at `path`; should it die, the
+    /// test fails.
+    fn start_writer(
+        path: &std::path::Path,
+    ) -> Result<(Writer, JoinHandle<()>), Box<dyn std::error::Error>> {
+        let (conn, file) = open_writer(path)?;
+        Ok(Writer::start(
+            conn,
+            Arc::new(file),
+            CAPS,
+            Arc::new(crate::metrics::Metrics::new([])),
+            |why: &str| panic!("the writer died: {why}"),
+        )?)
+    }
+
     #[test]
     fn deletions_and_rosters_resume_after_a_restart() -> Result<(), Box<dyn std::error::Error>> {
         let (_dir, path, mut conn) = new_db();
@@ -1914,14 +1929,7 @@ mod tests {
         assert_eq!(backlog_rows(&conn)?, (1, queued as i64));
         drop(conn);
         // A new run on the same file finishes the work by itself.
-        let (conn, file) = open_writer(&path)?;
-        let (writer, thread) = Writer::start(
-            conn,
-            Arc::new(file),
-            CAPS,
-            Arc::new(crate::metrics::Metrics::new([])),
-            |why: &str| panic!("the writer died: {why}"),
-        )?;
+        let (writer, thread) = start_writer(&path)?;
         let reader = open_reader(&path)?;
         let started = std::time::Instant::now();
         while backlog_rows(&reader)? != (0, 0) {
@@ -1985,14 +1993,7 @@ mod tests {
     -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("t.sqlite3");
-        let (conn, file) = open_writer(&path)?;
-        let (writer, _thread) = Writer::start(
-            conn,
-            Arc::new(file),
-            CAPS,
-            Arc::new(crate::metrics::Metrics::new([])),
-            |why: &str| panic!("the writer died: {why}"),
-        )?;
+        let (writer, _thread) = start_writer(&path)?;
         let reader = open_reader(&path)?;
         let clock = |conn: &Connection| -> rusqlite::Result<f64> {
             conn.query_row("SELECT stamp FROM writer_clock", [], |r| r.get(0))
