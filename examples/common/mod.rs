@@ -62,6 +62,20 @@ pub fn number_in<T: FromStr + PartialOrd + Display>(
         })
 }
 
+/// The exit code of an example's run: 0 when it returns true, 1 when false
+/// (a check failed), 2 on an error, printed after `name`. Wrong options
+/// never get here: clap exits 2 on them itself.
+pub fn exit_code(name: &str, outcome: Result<bool, Box<dyn Error>>) -> ExitCode {
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 /// Longest wait for a started server's "listening on" line.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest status line or header line accepted from the server.
