@@ -10,6 +10,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use clap::Parser;
 use progressd::chart::{self, Format};
 use progressd::model::{Job, Worker, unix_now};
 
@@ -55,16 +56,23 @@ fn job(n: usize, now: f64) -> Job {
     }
 }
 
+/// The settings of one run, from the command line.
+#[derive(Parser, Debug)]
+#[command(
+    about = "Render time and size of progressd's PNG and SVG charts for 10 to \
+             10,000 workers",
+    // Given twice, an option's last value counts.
+    args_override_self = true
+)]
+struct Settings {
+    /// Also write the charts to this directory, as PNG and SVG files to
+    /// look at.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let out: Option<PathBuf> = match (args.next().as_deref(), args.next()) {
-        (Some("--out"), Some(dir)) => Some(PathBuf::from(dir)),
-        (None, _) => None,
-        _ => {
-            eprintln!("usage: chartbench [--out DIR]");
-            std::process::exit(2);
-        }
-    };
+    let out = Settings::parse().out;
     chart::load_fonts();
     let now = unix_now();
     println!(

@@ -50,6 +50,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use clap::Parser;
+use clap::builder::RangedU64ValueParser;
 use common::{HttpConnection, Server, progressd_binary};
 use rusqlite::OptionalExtension;
 
@@ -67,62 +69,49 @@ const JOBID: &str = "crash";
 const TOTAL: u64 = 1_000_000_000;
 
 /// The settings of one crash test, from the command line.
-#[derive(Debug, Clone, Copy)]
+#[derive(Parser, Debug, Clone, Copy)]
+#[command(
+    about = "Kills progressd with SIGKILL at random moments under load and checks \
+             that every acknowledged update survived",
+    // Given twice, an option's last value counts.
+    args_override_self = true
+)]
 struct Settings {
     /// How many times the server is started and killed.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 20,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(u32).range(1..=1000)
+    )]
     kills: u32,
     /// Client threads, each reporting for its own worker id.
+    #[arg(
+        long,
+        value_name = "W",
+        default_value_t = 16,
+        allow_negative_numbers = true,
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..=1024)
+    )]
     workers: usize,
-    /// Seed of the kill delays.
-    seed: u64,
-    /// With a value L, each client POSTs batches of L lines, one for each
-    /// of its own L workers, all at the same `current`.
+    /// Seed of the kill delays, printed so that a run can be repeated
+    /// [default: from the clock].
+    #[arg(long, value_name = "S", allow_negative_numbers = true)]
+    seed: Option<u64>,
+    /// Each client POSTs batches of L lines, one for each of its own L
+    /// workers, all at the same `current` [default: single updates].
+    #[arg(
+        long,
+        value_name = "L",
+        allow_negative_numbers = true,
+        value_parser = RangedU64ValueParser::<usize>::new().range(2..=1000)
+    )]
     batch: Option<usize>,
 }
 
 fn main() -> ExitCode {
-    common::main_with(
-        "crashtest",
-        "[--kills N] [--workers W] [--seed S] [--batch L]",
-        parse_args,
-        run,
-    )
-}
-
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Settings, String> {
-    let mut settings = Settings {
-        kills: 20,
-        workers: 16,
-        seed: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |t| t.as_nanos() as u64),
-        batch: None,
-    };
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--kills" => {
-                let text = value()?;
-                settings.kills = common::number_in("--kills", &text, 1..=1000)?;
-            }
-            "--workers" => {
-                let text = value()?;
-                settings.workers = common::number_in("--workers", &text, 1..=1024)?;
-            }
-            "--batch" => {
-                let text = value()?;
-                settings.batch = Some(common::number_in("--batch", &text, 2..=1000)?);
-            }
-            "--seed" => {
-                let text = value()?;
-                settings.seed = text.parse().map_err(|_| {
-                    format!("--seed must be a whole number from 0 to 2^64-1, got {text}")
-                })?;
-            }
-            _ => return Err(format!("unknown argument {arg}")),
-        }
-    }
-    Ok(settings)
+    common::exit_code("crashtest", run(Settings::parse()))
 }
 
 /// Runs every round and prints the results; `Ok(false)` when an
@@ -131,14 +120,19 @@ fn run(settings: Settings) -> Result<bool, Box<dyn Error>> {
     let binary = progressd_binary()?;
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("crash.sqlite3");
+    let seed = settings.seed.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |t| t.as_nanos() as u64)
+    });
     println!(
         "crashtest: {} kills, {} workers, seed {}, binary {}",
         settings.kills,
         settings.workers,
-        settings.seed,
+        seed,
         binary.display()
     );
-    let mut rng = SplitMix64(settings.seed);
+    let mut rng = SplitMix64(seed);
     let lines = settings.batch.unwrap_or(1);
     let mut clients: Vec<Client> = (0..settings.workers)
         .map(|worker| Client::new(worker, lines))

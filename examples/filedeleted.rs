@@ -37,6 +37,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
+use clap::builder::RangedU64ValueParser;
 use common::{HttpConnection, Server, progressd_binary};
 
 /// Longest wait for one connect, read or write.
@@ -49,13 +51,40 @@ const JOBID: &str = "deleted";
 const WORKERS: usize = 500;
 
 /// The settings of one run, from the command line.
-#[derive(Debug, Clone, Copy)]
+#[derive(Parser, Debug, Clone, Copy)]
+#[command(
+    about = "Deletes progressd's database under load and counts the 200s that \
+             came after",
+    // Given twice, an option's last value counts.
+    args_override_self = true
+)]
 struct Settings {
     /// Kept-alive connections sending updates.
+    #[arg(
+        long,
+        value_name = "C",
+        default_value_t = 8,
+        allow_negative_numbers = true,
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..=256)
+    )]
     clients: usize,
     /// Seconds of updates before the deletion.
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 3,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
     before: u64,
     /// Seconds of updates after it.
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 5,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
     after: u64,
 }
 
@@ -69,39 +98,7 @@ struct Exchange {
 }
 
 fn main() -> ExitCode {
-    common::main_with(
-        "filedeleted",
-        "[--clients C] [--before S] [--after S]",
-        parse_args,
-        run,
-    )
-}
-
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Settings, String> {
-    let mut settings = Settings {
-        clients: 8,
-        before: 3,
-        after: 5,
-    };
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--clients" => {
-                let text = value()?;
-                settings.clients = common::number_in("--clients", &text, 1..=256)?;
-            }
-            "--before" => {
-                let text = value()?;
-                settings.before = common::number_in("--before", &text, 1..=3600)?;
-            }
-            "--after" => {
-                let text = value()?;
-                settings.after = common::number_in("--after", &text, 1..=3600)?;
-            }
-            _ => return Err(format!("unknown argument {arg}")),
-        }
-    }
-    Ok(settings)
+    common::exit_code("filedeleted", run(Settings::parse()))
 }
 
 fn run(settings: Settings) -> Result<bool, Box<dyn Error>> {

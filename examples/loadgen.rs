@@ -41,6 +41,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use clap::Parser;
+use clap::builder::RangedU64ValueParser;
 use common::HttpConnection;
 use progressd::config::Config;
 use rusqlite::OptionalExtension;
@@ -86,16 +88,60 @@ impl fmt::Display for Mode {
 }
 
 /// The settings of one benchmark, from the command line.
-#[derive(Debug, Clone, Copy)]
+#[derive(Parser, Debug, Clone, Copy)]
+#[command(
+    about = "Updates per second of progressd beside a bare tiny_http server, and \
+             whether every acknowledged update was stored",
+    // Given twice, an option's last value counts.
+    args_override_self = true
+)]
 struct Settings {
     /// Client threads, each with its own connection and worker id.
+    #[arg(
+        long,
+        value_name = "K",
+        default_value_t = 32,
+        allow_negative_numbers = true,
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..=1024)
+    )]
     connections: usize,
-    /// Length of each run.
+    /// Seconds of each run; fractions allowed.
+    #[arg(
+        long = "seconds",
+        value_name = "D",
+        default_value = "5",
+        allow_negative_numbers = true,
+        value_parser = run_length
+    )]
     duration: Duration,
-    /// Request threads of each server (progressd's default unless given).
-    threads: usize,
-    /// Lines per request for a batch benchmark; single updates when None.
+    /// Request threads of each server [default: as many as `progressd serve`
+    /// would run].
+    #[arg(
+        long,
+        value_name = "N",
+        allow_negative_numbers = true,
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..=1024)
+    )]
+    threads: Option<usize>,
+    /// Measure batch updates instead, L lines a request [default: single
+    /// updates].
+    #[arg(
+        long,
+        value_name = "L",
+        allow_negative_numbers = true,
+        value_parser = RangedU64ValueParser::<usize>::new()
+            .range(2..=progressd::params::MAX_BATCH_UPDATES as u64)
+    )]
     batch: Option<usize>,
+}
+
+/// The length of a run from `--seconds`: above 0, at most an hour.
+fn run_length(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|d| *d > 0.0 && *d <= 3600.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| "must be above 0 and at most 3600".to_string())
 }
 
 /// What one client thread saw.
@@ -164,52 +210,7 @@ impl RunReport {
 }
 
 fn main() -> ExitCode {
-    common::main_with(
-        "loadgen",
-        "[--connections K] [--seconds D] [--threads N] [--batch L]",
-        parse_args,
-        run,
-    )
-}
-
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Settings, String> {
-    let mut settings = Settings {
-        connections: 32,
-        duration: Duration::from_secs(5),
-        threads: Config::from_args(&[])?.threads,
-        batch: None,
-    };
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--connections" => {
-                let text = value()?;
-                settings.connections = common::number_in("--connections", &text, 1..=1024)?;
-            }
-            "--seconds" => {
-                let text = value()?;
-                settings.duration = text
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|d| *d > 0.0 && *d <= 3600.0)
-                    .map(Duration::from_secs_f64)
-                    .ok_or_else(|| {
-                        format!("--seconds must be above 0 and at most 3600, got {text}")
-                    })?;
-            }
-            "--threads" => {
-                let text = value()?;
-                settings.threads = common::number_in("--threads", &text, 1..=1024)?;
-            }
-            "--batch" => {
-                let text = value()?;
-                let most = progressd::params::MAX_BATCH_UPDATES;
-                settings.batch = Some(common::number_in("--batch", &text, 2..=most)?);
-            }
-            _ => return Err(format!("unknown argument {arg}")),
-        }
-    }
-    Ok(settings)
+    common::exit_code("loadgen", run(Settings::parse()))
 }
 
 /// Runs the four benchmarks and prints the results; `Ok(false)` when an
@@ -217,7 +218,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Settings, String
 fn run(settings: Settings) -> Result<bool, Box<dyn Error>> {
     let cores = thread::available_parallelism().map_or(0, |n| n.get());
     let dir = tempfile::tempdir()?;
-    let threads = settings.threads;
+    let threads = match settings.threads {
+        Some(threads) => threads,
+        None => Config::from_args(&[])?.threads,
+    };
     println!(
         "loadgen: {cores} cores, {} connections, {:.1} s per run, {threads} request threads per server",
         settings.connections,

@@ -30,6 +30,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
+use clap::builder::RangedU64ValueParser;
 use common::{HttpConnection, Server, process_size, progressd_binary};
 
 /// Longest wait for one connect, read or write of the normal client.
@@ -40,43 +42,36 @@ const TRICKLE_EVERY: Duration = Duration::from_millis(500);
 const SLOW_THREADS: usize = 4;
 
 /// The settings of one run, from the command line.
-#[derive(Debug, Clone, Copy)]
+#[derive(Parser, Debug, Clone, Copy)]
+#[command(
+    about = "A normal client's latency alone and beside many idle or trickling \
+             connections, with progressd's threads and memory",
+    // Given twice, an option's last value counts.
+    args_override_self = true
+)]
 struct Settings {
     /// Slow connections held open in the second phase.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1000,
+        allow_negative_numbers = true,
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..=4000)
+    )]
     connections: usize,
-    /// Length of each phase.
+    /// Seconds of each phase.
+    #[arg(
+        long,
+        value_name = "D",
+        default_value_t = 12,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(u64).range(1..=600)
+    )]
     seconds: u64,
 }
 
 fn main() -> ExitCode {
-    common::main_with(
-        "slowclients",
-        "[--connections N] [--seconds D]",
-        parse_args,
-        run,
-    )
-}
-
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Settings, String> {
-    let mut settings = Settings {
-        connections: 1000,
-        seconds: 12,
-    };
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--connections" => {
-                let text = value()?;
-                settings.connections = common::number_in("--connections", &text, 1..=4000)?;
-            }
-            "--seconds" => {
-                let text = value()?;
-                settings.seconds = common::number_in("--seconds", &text, 1..=600)?;
-            }
-            _ => return Err(format!("unknown argument {arg}")),
-        }
-    }
-    Ok(settings)
+    common::exit_code("slowclients", run(Settings::parse()))
 }
 
 fn run(settings: Settings) -> Result<bool, Box<dyn Error>> {

@@ -30,6 +30,8 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
+use clap::builder::RangedU64ValueParser;
 use common::{HttpConnection, Server, percentile_ms, process_size, progressd_binary};
 
 /// Longest wait for the job's creation and for one probe: longer than the
@@ -46,54 +48,48 @@ const PROBE_EVERY: Duration = Duration::from_millis(20);
 const PAST_DEADLINE: Duration = Duration::from_secs(12);
 
 /// The settings of one run, from the command line.
-#[derive(Debug, Clone)]
+#[derive(Parser, Debug, Clone)]
+#[command(
+    about = "/healthz latency alone and beside clients that ask for a large page \
+             and never read it, with progressd's threads and memory",
+    // Given twice, an option's last value counts.
+    args_override_self = true
+)]
 struct Settings {
     /// Workers of the job whose page the readers ask for.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 100_000,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(u64).range(1..=100_000)
+    )]
     workers: u64,
     /// Connections that ask for the page and never read.
+    #[arg(
+        long,
+        value_name = "K",
+        default_value_t = 8,
+        allow_negative_numbers = true,
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..=1000)
+    )]
     readers: usize,
     /// `/healthz` probes in each phase.
+    #[arg(
+        long,
+        value_name = "P",
+        default_value_t = 50,
+        allow_negative_numbers = true,
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..=10_000)
+    )]
     probes: usize,
-    /// The progressd binary; None: `target/release/progressd`.
+    /// The progressd binary to run [default: target/release/progressd].
+    #[arg(long, value_name = "PATH")]
     binary: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
-    common::main_with(
-        "slowreaders",
-        "[--workers N] [--readers K] [--probes P] [--binary PATH]",
-        parse_args,
-        run,
-    )
-}
-
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Settings, String> {
-    let mut settings = Settings {
-        workers: 100_000,
-        readers: 8,
-        probes: 50,
-        binary: None,
-    };
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--workers" => {
-                let text = value()?;
-                settings.workers = common::number_in("--workers", &text, 1..=100_000)?;
-            }
-            "--readers" => {
-                let text = value()?;
-                settings.readers = common::number_in("--readers", &text, 1..=1000)?;
-            }
-            "--probes" => {
-                let text = value()?;
-                settings.probes = common::number_in("--probes", &text, 1..=10_000)?;
-            }
-            "--binary" => settings.binary = Some(PathBuf::from(value()?)),
-            _ => return Err(format!("unknown argument {arg}")),
-        }
-    }
-    Ok(settings)
+    common::exit_code("slowreaders", run(Settings::parse()))
 }
 
 fn run(settings: Settings) -> Result<bool, Box<dyn Error>> {

@@ -5,36 +5,20 @@
 #![allow(dead_code)]
 
 use std::error::Error;
-use std::fmt::Display;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::process::{Child, Command, Stdio};
-use std::str::FromStr;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-/// The `main` of an example: its options parsed by `parse` (exit 2 with
-/// `usage` when they are wrong), then `run`: exit 0 when it returns true, 1
-/// when false (a check failed), 2 on an error.
-pub fn main_with<S>(
-    name: &str,
-    usage: &str,
-    parse: impl FnOnce(std::iter::Skip<std::env::Args>) -> Result<S, String>,
-    run: impl FnOnce(S) -> Result<bool, Box<dyn Error>>,
-) -> ExitCode {
-    let settings = match parse(std::env::args().skip(1)) {
-        Ok(settings) => settings,
-        Err(message) => {
-            eprintln!("{name}: {message}");
-            eprintln!("usage: {name} {usage}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(settings) {
+/// The exit code of an example's run: 0 when it returns true, 1 when false
+/// (a check failed), 2 on an error, printed after `name`. Wrong options
+/// never get here: clap exits 2 on them itself.
+pub fn exit_code(name: &str, outcome: Result<bool, Box<dyn Error>>) -> ExitCode {
+    match outcome {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
@@ -42,24 +26,6 @@ pub fn main_with<S>(
             ExitCode::from(2)
         }
     }
-}
-
-/// The value of `option`, a number in `range`; the error names both.
-pub fn number_in<T: FromStr + PartialOrd + Display>(
-    option: &str,
-    text: &str,
-    range: RangeInclusive<T>,
-) -> Result<T, String> {
-    text.parse()
-        .ok()
-        .filter(|n| range.contains(n))
-        .ok_or_else(|| {
-            format!(
-                "{option} must be {} to {}, got {text}",
-                range.start(),
-                range.end()
-            )
-        })
 }
 
 /// Longest wait for a started server's "listening on" line.
