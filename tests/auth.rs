@@ -173,26 +173,15 @@ fn reads_need_the_read_token_which_pages_carry_into_their_links() {
 #[test]
 fn tokens_never_reach_the_log() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let log_path = dir.path().join("stderr.log");
-    let mut child = common::progressd_command()
+    let mut command = common::progressd_command();
+    command
         .args(["--listen", "127.0.0.1:0", "--db"])
         .arg(dir.path().join("t.sqlite3"))
         .env("PROGRESSD_WRITE_TOKEN", WRITE)
         .env("PROGRESSD_READ_TOKEN", READ)
-        .env("RUST_LOG", "debug")
-        .stderr(std::fs::File::create(&log_path)?)
-        .spawn()?;
-    let addr = loop {
-        let log = std::fs::read_to_string(&log_path)?;
-        if let Some(rest) = log.split("http://").nth(1) {
-            break rest
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_string();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+        .env("RUST_LOG", "debug");
+    let mut server = common::BinaryServer::spawn(command)?;
+    let addr = server.addr.to_string();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -220,11 +209,8 @@ fn tokens_never_reach_the_log() -> TestResult {
         &addr,
         b"GET /x\x1b[31m\rforged HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
-    let _ = std::process::Command::new("kill")
-        .args(["-s", "TERM", &child.id().to_string()])
-        .status();
-    child.wait()?;
-    let log = std::fs::read_to_string(&log_path)?;
+    server.stop_with("TERM")?;
+    let log = server.log();
     assert!(log.contains("stopped"), "the server ran and stopped: {log}");
     // One line per request: method, path (never the query), status, time.
     assert!(log.contains("[INFO] GET /progress/update 200 "), "{log}");

@@ -322,7 +322,7 @@ fn running_out_of_file_descriptors_does_not_stop_the_accept_loop() -> common::Te
         drop(flood);
         thread::sleep(Duration::from_millis(500));
         let answer = raw_exchange(
-            &server.addr,
+            &server.addr.to_string(),
             b"GET /progress/jobs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         );
         assert!(

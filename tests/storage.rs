@@ -188,7 +188,7 @@ fn every_acknowledged_update_survives_sigkill() -> TestResult {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("crash.sqlite3");
     let server = serve_binary(&db)?;
-    let addr = server.addr.clone();
+    let addr = server.addr.to_string();
     // Eight clients create workers as fast as they are acknowledged, until
     // the server is killed under them.
     let clients: Vec<_> = (0..8)
@@ -331,7 +331,7 @@ fn sigterm_and_sigint_stop_gracefully_under_load() -> TestResult {
         let dir = tempfile::tempdir()?;
         let db = dir.path().join("stop.sqlite3");
         let mut server = serve_binary(&db)?;
-        let addr = server.addr.clone();
+        let addr = server.addr.to_string();
         // An idle kept-alive connection must not hold the shutdown up.
         let idle = std::net::TcpStream::connect(&addr)?;
         // Four clients each raise one worker's `current` until the server
@@ -414,11 +414,11 @@ fn an_answer_still_being_sent_at_sigterm_arrives_whole() -> TestResult {
         .arg(&db);
     let mut server = BinaryServer::spawn(command)?;
     let created = common::raw_exchange(
-        &server.addr,
+        &server.addr.to_string(),
         b"GET /progress/create?jobid=big&workers=20000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     assert!(created.starts_with(b"HTTP/1.1 200"));
-    common::wait_for_roster(&server.addr, "big", 20000);
+    common::wait_for_roster(&server.addr.to_string(), "big", 20000);
     let mut stream = std::net::TcpStream::connect(&server.addr)?;
     stream.write_all(
         b"GET /progress/show?jobid=big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -459,7 +459,7 @@ fn refused_start(db: &std::path::Path) -> Result<String, Box<dyn std::error::Err
 }
 
 /// `progressd serve` on a free port and `db`.
-fn serve_binary(db: &std::path::Path) -> std::io::Result<BinaryServer> {
+fn serve_binary(db: &std::path::Path) -> Result<BinaryServer, String> {
     let mut command = progressd();
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--db"])

@@ -9,9 +9,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::thread;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// The exit code of an example's run: 0 when it returns true, 1 when false
@@ -28,8 +26,6 @@ pub fn exit_code(name: &str, outcome: Result<bool, Box<dyn Error>>) -> ExitCode 
     }
 }
 
-/// Longest wait for a started server's "listening on" line.
-const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest status line or header line accepted from the server.
 const MAX_LINE: usize = 8 * 1024;
 
@@ -127,16 +123,13 @@ fn invalid(message: String) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, message)
 }
 
+#[path = "../../tests/common/child.rs"]
+mod child;
 /// A running `progressd` process; killed on drop.
-pub struct Server {
-    child: Child,
-    /// Where it listens.
-    pub addr: SocketAddr,
-}
+pub use child::ChildServer as Server;
 
 impl Server {
-    /// Starts `binary` on `db` and a free port, and waits for its
-    /// "listening on http://ADDR" line.
+    /// Starts `binary` on `db` and a free port, and waits until it listens.
     pub fn start(binary: &Path, db: &Path) -> Result<Server, Box<dyn Error>> {
         Server::start_with(binary, db, &[])
     }
@@ -147,86 +140,18 @@ impl Server {
         db: &Path,
         options: &[&str],
     ) -> Result<Server, Box<dyn Error>> {
-        let mut child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--db"])
             .arg(db)
             .args(options)
             .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-        let stderr = child.stderr.take().ok_or("progressd has no stderr")?;
-        let (tx, rx) = mpsc::channel();
-        // Reads the log in its own thread, so a server that never gets to
-        // listening cannot hang this program, and keeps draining it after,
-        // so the server never blocks on a full pipe.
-        thread::spawn(move || {
-            let mut reader = BufReader::new(stderr);
-            let mut said = String::new();
-            let mut line = String::new();
-            loop {
-                line.clear();
-                match reader.read_line(&mut line) {
-                    Ok(0) | Err(_) => {
-                        let _ = tx.send(Err(said));
-                        return;
-                    }
-                    Ok(_) if line.contains("listening on") => break,
-                    Ok(_) => said.push_str(&line),
-                }
-            }
-            // The receiver is gone only if this program gave up waiting.
-            let _ = tx.send(Ok(line));
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let mut server = Server {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        };
-        let line = match rx.recv_timeout(START_TIMEOUT) {
-            Ok(Ok(line)) => line,
-            Ok(Err(said)) => {
-                return Err(format!("progressd exited before listening: {}", said.trim()).into());
-            }
-            Err(_) => {
-                return Err(format!(
-                    "progressd did not say it was listening within {} s",
-                    START_TIMEOUT.as_secs()
-                )
-                .into());
-            }
-        };
-        server.addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|addr| addr.parse().ok())
-            .ok_or_else(|| format!("no address in {line:?}"))?;
+            .stdout(Stdio::null());
+        let server = Server::spawn(command)?;
         if !server.addr.ip().is_loopback() {
             return Err(format!("progressd listens on {}, not on 127.0.0.1", server.addr).into());
         }
         Ok(server)
-    }
-
-    /// Its process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Kills the process with SIGKILL, as a crash would, and waits for it to
-    /// be gone.
-    pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -6,6 +6,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod child;
+#[allow(unused_imports)] // each test binary uses its own part of this module
+pub use child::ChildServer as BinaryServer;
+
 use progressd::Running;
 use progressd::config::Config;
 
@@ -313,92 +317,10 @@ impl TestServer {
     }
 }
 
-/// The real `progressd` binary serving on a free port; killed on drop.
-pub struct BinaryServer {
-    child: std::process::Child,
-    /// `host:port` it listens on.
-    pub addr: String,
-    /// Its start-up log line.
-    pub log_line: String,
-}
-
-impl BinaryServer {
-    /// Runs `command` (a `progressd` invocation, perhaps wrapped in a shell)
-    /// and waits for its "listening on" log line.
-    pub fn spawn(mut command: std::process::Command) -> std::io::Result<BinaryServer> {
-        use std::io::BufRead;
-        let mut child = command
-            .env_remove("RUST_LOG")
-            .stderr(std::process::Stdio::piped())
-            .spawn()?;
-        let stderr = child
-            .stderr
-            .take()
-            .ok_or_else(|| std::io::Error::other("no stderr"))?;
-        let mut reader = std::io::BufReader::new(stderr);
-        let mut line = String::new();
-        while !line.contains("listening on") {
-            line.clear();
-            if reader.read_line(&mut line)? == 0 {
-                let _ = child.kill();
-                return Err(std::io::Error::other("progressd exited before listening"));
-            }
-        }
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .ok_or_else(|| std::io::Error::other(format!("no address in {line:?}")))?
-            .to_string();
-        Ok(BinaryServer {
-            child,
-            addr,
-            log_line: line,
-        })
-    }
-
-    /// Sends `signal` (a name `kill -s` knows, like `TERM`) and waits up to
-    /// 10 s for the process to exit; returns how it exited and how long
-    /// that took.
-    pub fn stop_with(
-        &mut self,
-        signal: &str,
-    ) -> std::io::Result<(std::process::ExitStatus, Duration)> {
-        let sent = std::time::Instant::now();
-        let kill = std::process::Command::new("kill")
-            .args(["-s", signal, &self.child.id().to_string()])
-            .status()?;
-        if !kill.success() {
-            return Err(std::io::Error::other(format!("kill -s {signal} failed")));
-        }
-        while sent.elapsed() < Duration::from_secs(10) {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok((status, sent.elapsed()));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Err(std::io::Error::other(format!(
-            "still running 10 s after SIG{signal}"
-        )))
-    }
-
-    /// Kills the process with SIGKILL, as a crash would, and waits for it.
-    pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for BinaryServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A `progressd` command for the binary under test.
+/// A `progressd` command for the binary under test, logging at its
+/// default level whatever `RUST_LOG` says.
 pub fn progressd_command() -> std::process::Command {
-    std::process::Command::new(env!("CARGO_BIN_EXE_progressd"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_progressd"));
+    command.env_remove("RUST_LOG");
+    command
 }
