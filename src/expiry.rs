@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::metrics::Metrics;
 use crate::periodic::Periodic;
-use crate::store::{WriteOp, WriteOutcome, Writer};
+use crate::store::Writer;
 
 /// Most jobs deleted in one write operation, which the updates in its
 /// batch wait for: 100 took 3-8 ms (measured with `scripts/slices.sh`,
@@ -42,18 +42,12 @@ pub fn start(
 fn expire_jobs(writer: &Writer, stopping: &AtomicBool) -> usize {
     let mut deleted = 0;
     while !stopping.load(Ordering::SeqCst) {
-        match writer.submit(WriteOp::Expire {
-            limit: JOBS_PER_BATCH,
-        }) {
-            Ok(WriteOutcome::Expired(n)) => {
+        match writer.expire(JOBS_PER_BATCH) {
+            Ok(n) => {
                 deleted += n;
                 if n < JOBS_PER_BATCH {
                     break;
                 }
-            }
-            Ok(other) => {
-                log::error!("expiry got an unexpected answer from the writer: {other:?}");
-                break;
             }
             Err(e) => {
                 log::warn!("expiring jobs failed, will retry next interval: {e}");

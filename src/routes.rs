@@ -27,7 +27,7 @@ use crate::params::{
 use crate::render_cache::RenderCache;
 use crate::response::Response;
 use crate::status;
-use crate::store::{self, StoreError, WriteOp, WriteOutcome, Writer};
+use crate::store::{self, StoreError, Writer};
 
 /// The HTTP methods routes tell apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -328,7 +328,7 @@ fn create(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
         url::form_urlencoded::byte_serialize(create.jobid.as_bytes()).collect::<String>()
     );
     let jobid = create.jobid.clone();
-    ctx.writer.submit(WriteOp::Create(create))?;
+    ctx.writer.create(create)?;
     Ok(Response::text(format!(
         "Created job {jobid:?}; watch it at {show}\n"
     )))
@@ -349,7 +349,7 @@ fn update(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
         return update_batch(ctx, &call.form, body);
     }
     let update = WorkerUpdate::from_form(&call.form)?;
-    ctx.writer.submit(WriteOp::Update(update))?;
+    ctx.writer.update(update)?;
     Ok(Response::text("OK\n"))
 }
 
@@ -358,26 +358,22 @@ fn update(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
 fn update_batch(ctx: &Context, query: &Form, body: &[u8]) -> Result<Response<'static>, Error> {
     let UpdateBatch { updates, lines } = UpdateBatch::parse(query, body)?;
     let count = updates.len();
-    let outcome = ctx
-        .writer
-        .submit(WriteOp::Batch(updates))
-        .map_err(|e| match e {
-            StoreError::InBatch { index, error } => match lines.get(index) {
-                Some(&line) => Error::InLine {
-                    line,
-                    error: Box::new(Error::Store(*error)),
-                },
-                None => Error::Store(*error),
+    let ignored = ctx.writer.update_batch(updates).map_err(|e| match e {
+        StoreError::InBatch { index, error } => match lines.get(index) {
+            Some(&line) => Error::InLine {
+                line,
+                error: Box::new(Error::Store(*error)),
             },
-            other => Error::Store(other),
-        })?;
+            None => Error::Store(*error),
+        },
+        other => Error::Store(other),
+    })?;
     ctx.metrics.update_batch();
     // A batch has two lines or more, so "updates" is always the word.
-    Ok(Response::text(match outcome {
-        WriteOutcome::Batch { ignored, .. } if ignored > 0 => {
-            format!("OK {count} updates ({ignored} not applied: seq below the stored one)\n")
-        }
-        _ => format!("OK {count} updates\n"),
+    Ok(Response::text(if ignored > 0 {
+        format!("OK {count} updates ({ignored} not applied: seq below the stored one)\n")
+    } else {
+        format!("OK {count} updates\n")
     }))
 }
 
@@ -524,9 +520,11 @@ fn index(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
 
 fn delete(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
     let job = JobRef::from_form(&call.form)?;
-    match ctx.writer.submit(WriteOp::Delete(job.clone()))? {
-        WriteOutcome::Deleted(true) => Ok(Response::text(format!("Deleted job {:?}\n", job.jobid))),
-        _ => Err(Error::UnknownJob(job.jobid)),
+    let jobid = job.jobid.clone();
+    if ctx.writer.delete(job)? {
+        Ok(Response::text(format!("Deleted job {jobid:?}\n")))
+    } else {
+        Err(Error::UnknownJob(jobid))
     }
 }
 

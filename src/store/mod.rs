@@ -22,7 +22,7 @@ pub use queries::{
     JobRows, check_readable, find_job, list_jobs, read_job, stored_totals, worker_history,
 };
 pub use schema::{MIGRATIONS, open_checkpointer, open_reader, open_writer};
-pub use writer::{Caps, WRITER_DIED_EXIT, WriteOp, WriteOutcome, Writer, exit_on_writer_death};
+pub use writer::{Caps, WRITER_DIED_EXIT, Writer, exit_on_writer_death};
 
 /// How often, at most, the writer re-stamps a busy job's row with its
 /// latest activity. Between stamps the activity is in its workers' rows;
@@ -89,6 +89,9 @@ pub enum StoreError {
     WriterStopped,
     /// The writer did not commit a probe within this long (`/healthz`).
     WriterSlow(std::time::Duration),
+    /// The writer answered an operation with the outcome of another kind
+    /// (a bug).
+    WrongAnswer(String),
     /// A worker's first update did not say its total.
     TotalRequired,
     /// A new worker would pass the cap on workers per job.
@@ -162,6 +165,9 @@ impl fmt::Display for StoreError {
                 write!(f, "update not stored, commit failed: {reason}")
             }
             StoreError::WriterStopped => write!(f, "the database writer has stopped"),
+            StoreError::WrongAnswer(what) => {
+                write!(f, "the database writer answered {what}")
+            }
             StoreError::WriterSlow(within) => write!(
                 f,
                 "the database writer did not commit a write within {} ms",

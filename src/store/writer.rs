@@ -243,8 +243,54 @@ impl Writer {
         }
     }
 
+    /// Creates a job, or overwrites the job of that id.
+    pub fn create(&self, create: CreateJob) -> Result<(), StoreError> {
+        match self.submit(WriteOp::Create(create))? {
+            WriteOutcome::Created => Ok(()),
+            other => Err(StoreError::WrongAnswer(format!("{other:?} to a create"))),
+        }
+    }
+
+    /// Stores a worker's report (creating its job if needed); false when
+    /// it was older (by its seq) than the stored one, and so acknowledged
+    /// but not applied.
+    pub fn update(&self, update: WorkerUpdate) -> Result<bool, StoreError> {
+        match self.submit(WriteOp::Update(update))? {
+            WriteOutcome::Updated => Ok(true),
+            WriteOutcome::Ignored => Ok(false),
+            other => Err(StoreError::WrongAnswer(format!("{other:?} to an update"))),
+        }
+    }
+
+    /// Stores several reports in order, all or none (see
+    /// [`WriteOp::Batch`]); returns how many were not applied because of
+    /// their seq.
+    pub fn update_batch(&self, updates: Vec<WorkerUpdate>) -> Result<usize, StoreError> {
+        match self.submit(WriteOp::Batch(updates))? {
+            WriteOutcome::Batch { ignored, .. } => Ok(ignored),
+            other => Err(StoreError::WrongAnswer(format!("{other:?} to a batch"))),
+        }
+    }
+
+    /// Deletes a job (its workers in slices afterwards); false when there
+    /// was no such job.
+    pub fn delete(&self, job: JobRef) -> Result<bool, StoreError> {
+        match self.submit(WriteOp::Delete(job))? {
+            WriteOutcome::Deleted(deleted) => Ok(deleted),
+            other => Err(StoreError::WrongAnswer(format!("{other:?} to a delete"))),
+        }
+    }
+
+    /// Deletes up to `limit` expired jobs; returns how many.
+    pub fn expire(&self, limit: usize) -> Result<usize, StoreError> {
+        match self.submit(WriteOp::Expire { limit })? {
+            WriteOutcome::Expired(n) => Ok(n),
+            other => Err(StoreError::WrongAnswer(format!("{other:?} to an expiry"))),
+        }
+    }
+
     /// Submits one operation and waits until it is committed (or failed).
-    pub fn submit(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
+    fn submit(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
         let (reply, answer) = mpsc::sync_channel(1);
         self.queue
             .send(Envelope { op, reply })
