@@ -8,7 +8,7 @@ use std::fmt;
 
 use crate::auth::Refusal;
 use crate::params::{BatchError, MAX_BATCH_UPDATES, ParamError};
-use crate::store::StoreError;
+use crate::store::{self, StoreError};
 
 /// Why a request did not succeed.
 #[derive(Debug)]
@@ -71,15 +71,16 @@ impl Error {
             Error::MethodNotAllowed { .. } => 405,
             Error::BodyTooLarge { .. } | Error::BatchTooLarge { .. } => 413,
             Error::UnsupportedBody(_) => 415,
-            Error::Store(StoreError::TotalRequired) => 400,
-            // The job is too large to take more; retrying will not help.
-            Error::Store(StoreError::TooManyWorkers { .. } | StoreError::RosterTooLarge { .. }) => {
-                413
-            }
-            // Space comes back as jobs expire or are deleted.
-            Error::Store(
-                StoreError::TooManyJobs { .. } | StoreError::TooManyStoredWorkers { .. },
-            ) => 429,
+            Error::Store(StoreError::Refusal(refusal)) => match refusal {
+                store::Refusal::TotalRequired => 400,
+                // The job is too large to take more; retrying will not help.
+                store::Refusal::TooManyWorkers { .. } | store::Refusal::RosterTooLarge { .. } => {
+                    413
+                }
+                // Space comes back as jobs expire or are deleted.
+                store::Refusal::TooManyJobs { .. }
+                | store::Refusal::TooManyStoredWorkers { .. } => 429,
+            },
             Error::Store(e) if e.is_transient() => 503,
             Error::Unhealthy(_) => 503,
             Error::Store(_) | Error::Chart(_) | Error::Panic => 500,
@@ -119,18 +120,13 @@ impl fmt::Display for Error {
             Error::UnknownWorker(jobid, workid) => {
                 write!(f, "job {jobid:?} has no worker with workid {workid:?}")
             }
-            Error::Store(StoreError::TotalRequired) => {
+            Error::Store(StoreError::Refusal(store::Refusal::TotalRequired)) => {
                 write!(
                     f,
                     "parameter 'total': is required on a worker's first update"
                 )
             }
-            Error::Store(
-                e @ (StoreError::TooManyWorkers { .. }
-                | StoreError::RosterTooLarge { .. }
-                | StoreError::TooManyJobs { .. }
-                | StoreError::TooManyStoredWorkers { .. }),
-            ) => e.fmt(f),
+            Error::Store(StoreError::Refusal(refusal)) => refusal.fmt(f),
             // The cause goes to the log, not to the client.
             Error::Store(e) if e.is_transient() => {
                 write!(f, "service unavailable, nothing was stored; try again")
@@ -195,7 +191,10 @@ mod tests {
             problem: "is required".into(),
         };
         assert_eq!(Error::BadParam(param).status(), 400);
-        assert_eq!(Error::Store(StoreError::TotalRequired).status(), 400);
+        assert_eq!(
+            Error::Store(StoreError::Refusal(store::Refusal::TotalRequired)).status(),
+            400
+        );
         assert_eq!(
             Error::Store(StoreError::CommitFailed("disk".into())).status(),
             503
@@ -218,18 +217,24 @@ mod tests {
             line: 7,
             error: Box::new(Error::Store(error)),
         };
-        let e = refused(StoreError::TotalRequired);
+        let e = refused(StoreError::Refusal(store::Refusal::TotalRequired));
         assert_eq!(e.status(), 400);
         assert_eq!(
             e.to_string(),
             "line 7: parameter 'total': is required on a worker's first update"
         );
         assert_eq!(
-            refused(StoreError::TooManyWorkers { limit: 5 }).status(),
+            refused(StoreError::Refusal(store::Refusal::TooManyWorkers {
+                limit: 5
+            }))
+            .status(),
             413
         );
         assert_eq!(
-            refused(StoreError::TooManyStoredWorkers { limit: 5 }).status(),
+            refused(StoreError::Refusal(store::Refusal::TooManyStoredWorkers {
+                limit: 5
+            }))
+            .status(),
             429
         );
         let e = refused(StoreError::CommitFailed("disk".into()));

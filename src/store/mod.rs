@@ -29,6 +29,67 @@ pub use writer::{Caps, WRITER_DIED_EXIT, Writer, exit_on_writer_death};
 /// reads take the latest of the two.
 pub(crate) const ACTIVITY_STAMP_SECS: f64 = 1.0;
 
+/// Why the store turned a request down: the client's doing (a report
+/// without the total it needs, a cap reached), answered with a 4xx, as
+/// opposed to the faults in the rest of [`StoreError`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// A worker's first update did not say its total.
+    TotalRequired,
+    /// A new worker would pass the cap on workers per job.
+    TooManyWorkers {
+        /// The cap (`--max-workers-per-job`).
+        limit: u64,
+    },
+    /// A `create`'s roster names more workers than a job may have.
+    RosterTooLarge {
+        /// The workers the roster names.
+        size: u64,
+        /// The cap (`--max-workers-per-job`).
+        limit: u64,
+    },
+    /// A new job would pass the cap on jobs stored.
+    TooManyJobs {
+        /// The cap (`--max-jobs`).
+        limit: u64,
+    },
+    /// New workers would pass the cap on workers stored in all jobs.
+    TooManyStoredWorkers {
+        /// The cap (`--max-workers`).
+        limit: u64,
+    },
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::TotalRequired => {
+                write!(f, "a worker's first update must give its total")
+            }
+            Refusal::RosterTooLarge { size, limit } => write!(
+                f,
+                "the roster names {size} workers, more than the {limit} a job may have \
+                 (--max-workers-per-job); the job was not created"
+            ),
+            Refusal::TooManyWorkers { limit } => write!(
+                f,
+                "this job already has {limit} workers, the most allowed \
+                 (--max-workers-per-job); the update was not stored"
+            ),
+            Refusal::TooManyJobs { limit } => write!(
+                f,
+                "the server already holds {limit} jobs, the most allowed (--max-jobs); \
+                 delete jobs or wait for old ones to expire"
+            ),
+            Refusal::TooManyStoredWorkers { limit } => write!(
+                f,
+                "the server already holds {limit} workers in all its jobs, the most allowed \
+                 (--max-workers); delete jobs or wait for old ones to expire"
+            ),
+        }
+    }
+}
+
 /// What can go wrong in the store.
 #[derive(Debug)]
 pub enum StoreError {
@@ -92,30 +153,8 @@ pub enum StoreError {
     /// The writer answered an operation with the outcome of another kind
     /// (a bug).
     WrongAnswer(String),
-    /// A worker's first update did not say its total.
-    TotalRequired,
-    /// A new worker would pass the cap on workers per job.
-    TooManyWorkers {
-        /// The cap (`--max-workers-per-job`).
-        limit: u64,
-    },
-    /// A `create`'s roster names more workers than a job may have.
-    RosterTooLarge {
-        /// The workers the roster names.
-        size: u64,
-        /// The cap (`--max-workers-per-job`).
-        limit: u64,
-    },
-    /// A new job would pass the cap on jobs stored.
-    TooManyJobs {
-        /// The cap (`--max-jobs`).
-        limit: u64,
-    },
-    /// New workers would pass the cap on workers stored in all jobs.
-    TooManyStoredWorkers {
-        /// The cap (`--max-workers`).
-        limit: u64,
-    },
+    /// The client's request was turned down (see [`Refusal`]).
+    Refusal(Refusal),
     /// One update of a batch failed, so none of the batch was stored.
     InBatch {
         /// Its place in the batch, from 0.
@@ -173,29 +212,7 @@ impl fmt::Display for StoreError {
                 "the database writer did not commit a write within {} ms",
                 within.as_millis()
             ),
-            StoreError::TotalRequired => {
-                write!(f, "a worker's first update must give its total")
-            }
-            StoreError::RosterTooLarge { size, limit } => write!(
-                f,
-                "the roster names {size} workers, more than the {limit} a job may have \
-                 (--max-workers-per-job); the job was not created"
-            ),
-            StoreError::TooManyWorkers { limit } => write!(
-                f,
-                "this job already has {limit} workers, the most allowed \
-                 (--max-workers-per-job); the update was not stored"
-            ),
-            StoreError::TooManyJobs { limit } => write!(
-                f,
-                "the server already holds {limit} jobs, the most allowed (--max-jobs); \
-                 delete jobs or wait for old ones to expire"
-            ),
-            StoreError::TooManyStoredWorkers { limit } => write!(
-                f,
-                "the server already holds {limit} workers in all its jobs, the most allowed \
-                 (--max-workers); delete jobs or wait for old ones to expire"
-            ),
+            StoreError::Refusal(refusal) => refusal.fmt(f),
             StoreError::InBatch { index, error } => write!(
                 f,
                 "update {} of the batch: {error}; nothing of the batch was stored",

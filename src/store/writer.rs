@@ -40,7 +40,7 @@ use super::slices::Backlog;
 #[cfg(doc)]
 use super::slices::SLICE_TIME;
 use super::tallies::Tallies;
-use super::{ACTIVITY_STAMP_SECS, DbFile, StoreError};
+use super::{ACTIVITY_STAMP_SECS, DbFile, Refusal, StoreError};
 use crate::metrics::Metrics;
 use crate::model::unix_now;
 use crate::params::{CreateJob, JobRef, WorkerUpdate};
@@ -543,7 +543,7 @@ impl KnownJobs {
             None => *self.count.insert(queries::count_jobs(conn)?),
         };
         if count >= max {
-            return Err(StoreError::TooManyJobs { limit: max });
+            return Err(StoreError::Refusal(Refusal::TooManyJobs { limit: max }));
         }
         Ok(())
     }
@@ -730,18 +730,18 @@ fn apply_op(
                 known.check_room(conn, caps.max_jobs)?;
             }
             if create.roster.len() > caps.max_workers_per_job {
-                return Err(StoreError::RosterTooLarge {
+                return Err(StoreError::Refusal(Refusal::RosterTooLarge {
                     size: create.roster.len(),
                     limit: caps.max_workers_per_job,
-                });
+                }));
             }
             // The job's old workers make way for its roster.
             let workers_before = before.map_or(0, |job| job.workers);
             let others = known.stored_workers(conn)?.saturating_sub(workers_before);
             if others.saturating_add(create.roster.len()) > caps.max_workers {
-                return Err(StoreError::TooManyStoredWorkers {
+                return Err(StoreError::Refusal(Refusal::TooManyStoredWorkers {
                     limit: caps.max_workers,
-                });
+                }));
             }
             // The old job goes at once, its workers in slices; the new one
             // takes a new id, so none of them ever shows in it.
@@ -845,7 +845,7 @@ fn apply_update(
 ) -> Result<(WriteOutcome, Effect), StoreError> {
     let (job, new) = match known.find(conn, &update.jobid)? {
         Some(job) => (job, false),
-        None if update.total.is_none() => return Err(StoreError::TotalRequired),
+        None if update.total.is_none() => return Err(StoreError::Refusal(Refusal::TotalRequired)),
         None => {
             known.check_room(conn, caps.max_jobs)?;
             let id = queries::create_implicit_job(conn, &update.jobid, caps.default_maxage, now)?;
@@ -861,13 +861,13 @@ fn apply_update(
     // A new worker past a cap is refused; one that exists (or that the
     // roster names) is not new, whatever the counts.
     let refusal = if job.workers >= caps.max_workers_per_job {
-        Some(StoreError::TooManyWorkers {
+        Some(StoreError::Refusal(Refusal::TooManyWorkers {
             limit: caps.max_workers_per_job,
-        })
+        }))
     } else if known.stored_workers(conn)? >= caps.max_workers {
-        Some(StoreError::TooManyStoredWorkers {
+        Some(StoreError::Refusal(Refusal::TooManyStoredWorkers {
             limit: caps.max_workers,
-        })
+        }))
     } else {
         None
     };
@@ -882,12 +882,14 @@ fn apply_update(
         may_add,
         &mut known.tallies,
     )? {
-        WorkerWrite::Missing => return Err(StoreError::TotalRequired),
+        WorkerWrite::Missing => return Err(StoreError::Refusal(Refusal::TotalRequired)),
         WorkerWrite::Stale => return Ok((WriteOutcome::Ignored, Effect::Nothing)),
         WorkerWrite::NotAdded => {
-            return Err(refusal.unwrap_or(StoreError::TooManyWorkers {
-                limit: caps.max_workers_per_job,
-            }));
+            return Err(
+                refusal.unwrap_or(StoreError::Refusal(Refusal::TooManyWorkers {
+                    limit: caps.max_workers_per_job,
+                })),
+            );
         }
         WorkerWrite::Inserted => changed.workers += 1,
         WorkerWrite::Updated => {}
@@ -1008,7 +1010,10 @@ mod tests {
         ];
         let results = batch(&mut conn, 1000.0, &ops)?;
         assert!(matches!(results[0], Ok(WriteOutcome::Updated)));
-        assert!(matches!(results[1], Err(StoreError::TotalRequired)));
+        assert!(matches!(
+            results[1],
+            Err(StoreError::Refusal(Refusal::TotalRequired))
+        ));
         assert!(matches!(results[2], Ok(WriteOutcome::Updated)));
         assert!(matches!(results[3], Ok(WriteOutcome::Deleted(false))));
         let job = read_job(&open_reader(&path)?, "j")?.expect("job created");
@@ -1046,9 +1051,15 @@ mod tests {
         let results = batch(&mut conn, 1000.0, &ops)?;
         assert!(matches!(results[0], Ok(WriteOutcome::Updated)));
         assert!(matches!(results[1], Ok(WriteOutcome::Deleted(true))));
-        assert!(matches!(results[2], Err(StoreError::TotalRequired)));
+        assert!(matches!(
+            results[2],
+            Err(StoreError::Refusal(Refusal::TotalRequired))
+        ));
         assert!(matches!(results[3], Ok(WriteOutcome::Created)));
-        assert!(matches!(results[4], Err(StoreError::TotalRequired)));
+        assert!(matches!(
+            results[4],
+            Err(StoreError::Refusal(Refusal::TotalRequired))
+        ));
         assert!(matches!(results[5], Ok(WriteOutcome::Updated)));
         assert!(matches!(results[6], Ok(WriteOutcome::Deleted(true))));
         assert!(matches!(results[7], Ok(WriteOutcome::Deleted(false))));
@@ -1214,7 +1225,12 @@ mod tests {
             })
         };
         let full = |r: Result<WriteOutcome, StoreError>| {
-            matches!(r, Err(StoreError::TooManyStoredWorkers { limit: 3 }))
+            matches!(
+                r,
+                Err(StoreError::Refusal(Refusal::TooManyStoredWorkers {
+                    limit: 3
+                }))
+            )
         };
         run(on("a", "1"))?;
         run(on("a", "2"))?;
@@ -1312,7 +1328,10 @@ mod tests {
         ];
         match run(WriteOp::Batch(batch)) {
             Err(StoreError::InBatch { index: 2, error }) => {
-                assert!(matches!(*error, StoreError::TotalRequired), "{error}")
+                assert!(
+                    matches!(*error, StoreError::Refusal(Refusal::TotalRequired)),
+                    "{error}"
+                )
             }
             other => panic!("{other:?}"),
         }
@@ -1327,7 +1346,10 @@ mod tests {
         };
         match run(WriteOp::Batch(four(1.0))) {
             Err(StoreError::InBatch { index: 3, error }) => {
-                assert!(matches!(*error, StoreError::TooManyWorkers { limit: 3 }))
+                assert!(matches!(
+                    *error,
+                    StoreError::Refusal(Refusal::TooManyWorkers { limit: 3 })
+                ))
             }
             other => panic!("{other:?}"),
         }
@@ -1604,7 +1626,7 @@ mod tests {
         // ...a first report without a total is refused, as it would be...
         assert!(matches!(
             run(&mut w.conn, &mut w.known, report("r", "1600", 3.0, None)),
-            Err(StoreError::TotalRequired)
+            Err(StoreError::Refusal(Refusal::TotalRequired))
         ));
         // ...and the job is full at its roster: a worker it names is not new,
         // another is.
@@ -1622,7 +1644,7 @@ mod tests {
                 &mut w.known,
                 report("r", "2000", 1.0, Some(10.0))
             ),
-            Err(StoreError::TooManyWorkers { limit: 2000 })
+            Err(StoreError::Refusal(Refusal::TooManyWorkers { limit: 2000 }))
         ));
         assert!(
             matches!(
@@ -1631,7 +1653,7 @@ mod tests {
                     &mut w.known,
                     report("r", "01", 1.0, Some(10.0))
                 ),
-                Err(StoreError::TooManyWorkers { .. })
+                Err(StoreError::Refusal(Refusal::TooManyWorkers { .. }))
             ),
             "01 is not a roster id"
         );
@@ -1855,7 +1877,12 @@ mod tests {
             Ok(())
         };
         let full = |r: Result<WriteOutcome, StoreError>| {
-            matches!(r, Err(StoreError::TooManyStoredWorkers { limit: 5000 }))
+            matches!(
+                r,
+                Err(StoreError::Refusal(Refusal::TooManyStoredWorkers {
+                    limit: 5000
+                }))
+            )
         };
         w.apply_capped(caps, 1000.0, create_roster("a", Roster::Count(3000)))?;
         check(&mut w, 3000)?;
