@@ -829,6 +829,79 @@ pub(crate) mod fixtures {
     }
 }
 
+// What clients ask the store to do: the commands `params` makes from a
+// request and the store carries out.
+
+/// The workers a job expects before they report.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Roster {
+    /// None named: workers appear as they report.
+    #[default]
+    Open,
+    /// `workers=N`: the ids `0` to `N-1`.
+    Count(u64),
+    /// `workids=a,b,c`: these ids, without repeats.
+    Ids(Vec<String>),
+}
+
+impl Roster {
+    /// How many workers it names.
+    pub fn len(&self) -> u64 {
+        match self {
+            Roster::Open => 0,
+            Roster::Count(n) => *n,
+            Roster::Ids(ids) => ids.len() as u64,
+        }
+    }
+
+    /// True when it names no worker.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Parameters of `create`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateJob {
+    /// The job's id.
+    pub jobid: String,
+    /// Title; empty when omitted.
+    pub desc: String,
+    /// Seconds of inactivity before the job may be deleted; the server's
+    /// default when omitted.
+    pub maxage: Option<f64>,
+    /// The workers the job expects.
+    pub roster: Roster,
+}
+
+/// Parameters of `update`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerUpdate {
+    /// The job's id.
+    pub jobid: String,
+    /// The worker's id within the job.
+    pub workid: String,
+    /// Units done so far.
+    pub current: f64,
+    /// Units to do; `None` keeps the stored total (required on a worker's
+    /// first update, which the store checks).
+    pub total: Option<f64>,
+    /// False when the worker reports a problem.
+    pub ok: bool,
+    /// Status text; `None` keeps the stored one.
+    pub desc: Option<String>,
+    /// The client's sequence number for this worker's reports: one lower
+    /// than the stored one is acknowledged but not applied.
+    pub seq: Option<u64>,
+}
+
+/// A request about one job: `status`, `delete`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRef {
+    /// The job's id.
+    pub jobid: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

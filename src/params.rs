@@ -12,7 +12,10 @@ use std::fmt;
 use percent_encoding::percent_decode;
 
 use crate::format::one_line;
-use crate::model::{PageKey, PageStart, Pick, SortBy, WorkerOrder, WorkerPick};
+use crate::model::{
+    CreateJob, JobRef, PageKey, PageStart, Pick, Roster, SortBy, WorkerOrder, WorkerPick,
+    WorkerUpdate,
+};
 
 /// Longest job id, in bytes.
 pub const MAX_JOBID_BYTES: usize = 256;
@@ -357,33 +360,7 @@ fn ok_flag(form: &Form) -> Result<bool, ParamError> {
 /// is usually lower and answers 413.
 pub const MAX_ROSTER: u64 = 10_000_000;
 
-/// The workers a job expects before they report.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Roster {
-    /// None named: workers appear as they report.
-    #[default]
-    Open,
-    /// `workers=N`: the ids `0` to `N-1`.
-    Count(u64),
-    /// `workids=a,b,c`: these ids, without repeats.
-    Ids(Vec<String>),
-}
-
 impl Roster {
-    /// How many workers it names.
-    pub fn len(&self) -> u64 {
-        match self {
-            Roster::Open => 0,
-            Roster::Count(n) => *n,
-            Roster::Ids(ids) => ids.len() as u64,
-        }
-    }
-
-    /// True when it names no worker.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// `workers` or `workids`, not both. Spaces around the items of
     /// `workids` are dropped (`a, b` names `a` and `b`), empty items (a
     /// trailing comma) skipped and repeats dropped; each id follows the
@@ -426,20 +403,6 @@ impl Roster {
     }
 }
 
-/// Parameters of `create`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CreateJob {
-    /// The job's id.
-    pub jobid: String,
-    /// Title; empty when omitted.
-    pub desc: String,
-    /// Seconds of inactivity before the job may be deleted; the server's
-    /// default when omitted.
-    pub maxage: Option<f64>,
-    /// The workers the job expects.
-    pub roster: Roster,
-}
-
 impl CreateJob {
     /// Validates `jobid`, `desc`, `maxage` and the roster (`workers` or
     /// `workids`).
@@ -469,27 +432,6 @@ impl CreateJob {
             roster: Roster::from_form(form)?,
         })
     }
-}
-
-/// Parameters of `update`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WorkerUpdate {
-    /// The job's id.
-    pub jobid: String,
-    /// The worker's id within the job.
-    pub workid: String,
-    /// Units done so far.
-    pub current: f64,
-    /// Units to do; `None` keeps the stored total (required on a worker's
-    /// first update, which the store checks).
-    pub total: Option<f64>,
-    /// False when the worker reports a problem.
-    pub ok: bool,
-    /// Status text; `None` keeps the stored one.
-    pub desc: Option<String>,
-    /// The client's sequence number for this worker's reports: one lower
-    /// than the stored one is acknowledged but not applied.
-    pub seq: Option<u64>,
 }
 
 impl WorkerUpdate {
@@ -658,13 +600,6 @@ impl HistoryQuery {
         };
         Ok(HistoryQuery { jobid, workid })
     }
-}
-
-/// A request about one job: `status`, `delete`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobRef {
-    /// The job's id.
-    pub jobid: String,
 }
 
 impl JobRef {

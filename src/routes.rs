@@ -18,11 +18,12 @@ use std::time::Duration;
 
 use crate::auth::{self, Access, Tokens};
 use crate::chart::{self, Format};
+use crate::model::{CreateJob, JobRef, WorkerUpdate};
 use crate::model::{ProgressTally, Worker};
 use crate::page::{self, Links};
 use crate::params::{
-    CreateJob, DEFAULT_LIST_LIMIT, Form, HistoryQuery, JobRef, ListJobs, RenderChart, ShowPage,
-    StatusQuery, UpdateBatch, UpdateBody, WorkerUpdate,
+    DEFAULT_LIST_LIMIT, Form, HistoryQuery, ListJobs, RenderChart, ShowPage, StatusQuery,
+    UpdateBatch, UpdateBody,
 };
 use crate::render_cache::RenderCache;
 use crate::response::Response;

@@ -20,10 +20,11 @@ use std::collections::HashMap;
 
 use libfuzzer_sys::fuzz_target;
 use progressd::chart::{DEFAULT_WIDTH, WIDTH_RANGE};
+use progressd::model::{CreateJob, JobRef, Roster, WorkerUpdate};
 use progressd::params::{
-    CreateJob, DEFAULT_INTERVAL_SECS, DEFAULT_LIST_LIMIT, Form, HistoryQuery, JobRef, ListJobs,
-    MAX_DESC_BYTES, MAX_INTERVAL_SECS, MAX_JOBID_BYTES, MAX_MAXAGE_SECS, MAX_ROSTER, MAX_SEQ,
-    MAX_WORKID_BYTES, ParamError, Roster, RenderChart, ShowPage, WorkerUpdate, forbidden_in_id,
+    DEFAULT_INTERVAL_SECS, DEFAULT_LIST_LIMIT, Form, HistoryQuery, ListJobs, MAX_DESC_BYTES,
+    MAX_INTERVAL_SECS, MAX_JOBID_BYTES, MAX_MAXAGE_SECS, MAX_ROSTER, MAX_SEQ, MAX_WORKID_BYTES,
+    ParamError, RenderChart, ShowPage, forbidden_in_id,
 };
 
 fuzz_target!(|data: &[u8]| {

@@ -9,10 +9,9 @@ use super::slices;
 use super::tallies::{self, Tallies};
 use crate::history;
 use crate::model::{
-    BarState, Job, JobProgress, JobSummary, PageKey, PageStart, Pick, ProgressTally, SLOW_SHARE,
-    SortBy, Worker, WorkerHistory, WorkerPick, WorkerState, natural_key,
+    BarState, CreateJob, Job, JobProgress, JobSummary, PageKey, PageStart, Pick, ProgressTally,
+    SLOW_SHARE, SortBy, Worker, WorkerHistory, WorkerPick, WorkerState, WorkerUpdate, natural_key,
 };
-use crate::params::{CreateJob, WorkerUpdate};
 
 /// The job with this id and all its workers, or `None`. For jobs small
 /// enough to hold (the show page below its threshold, the chart); big ones

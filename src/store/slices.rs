@@ -38,8 +38,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::checkpoint;
 use super::queries;
+use crate::model::Roster;
 use crate::model::natural_key;
-use crate::params::Roster;
 
 /// Ids in a chunk of a roster, and the most worker rows one statement of
 /// a slice deletes: about half a millisecond of work on the 2-core machine

@@ -32,8 +32,8 @@ use std::cell::Cell;
 
 use rusqlite::{Connection, params};
 
+use crate::model::WorkerUpdate;
 use crate::model::{Worker, WorkerState};
-use crate::params::WorkerUpdate;
 
 /// A row's figures after `update` at `now`, from its figures before,
 /// exactly as `write_worker`'s UPDATE sets them.

@@ -43,7 +43,7 @@ use super::tallies::Tallies;
 use super::{ACTIVITY_STAMP_SECS, DbFile, Refusal, StoreError};
 use crate::metrics::Metrics;
 use crate::model::unix_now;
-use crate::params::{CreateJob, JobRef, WorkerUpdate};
+use crate::model::{CreateJob, JobRef, WorkerUpdate};
 
 /// Most operations committed in one transaction; more wait for the next.
 const MAX_BATCH: usize = 4096;
@@ -918,7 +918,7 @@ fn apply_update(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::params::Roster;
+    use crate::model::Roster;
     use crate::store::slices::CHUNK_ROWS;
     use crate::store::{open_reader, open_writer, read_job};
 
