@@ -584,15 +584,18 @@ fn the_demo_sends_the_servers_write_token() -> TestResult {
 fn demo_with(options: &[&str], token: &str) -> TestResult {
     use std::io::BufRead;
     let cwd = tempfile::tempdir()?;
-    let mut child = progressd()
-        .args(["demo", "--listen", "127.0.0.1:0"])
-        .args(options)
-        .current_dir(cwd.path())
-        .env_remove("PROGRESSD_DB")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
+    // Killed should the test fail before it stops the demo itself.
+    let mut child = Reaped(
+        progressd()
+            .args(["demo", "--listen", "127.0.0.1:0"])
+            .args(options)
+            .current_dir(cwd.path())
+            .env_remove("PROGRESSD_DB")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()?,
+    );
+    let stdout = child.0.stdout.take().ok_or("no stdout")?;
     let mut lines = std::io::BufReader::new(stdout).lines();
     let show = loop {
         let line = lines
@@ -630,15 +633,15 @@ fn demo_with(options: &[&str], token: &str) -> TestResult {
         "every simulated worker but the late one reported; the roster names all"
     );
     assert!(ureq::get(&show).call().is_ok_and(|r| r.status() == 200));
-    let demo_dir = std::env::temp_dir().join(format!("progressd-demo-{}", child.id()));
+    let demo_dir = std::env::temp_dir().join(format!("progressd-demo-{}", child.0.id()));
     assert!(
         demo_dir.join("demo.sqlite3").exists(),
         "a temporary database"
     );
     let _ = Command::new("kill")
-        .args(["-s", "INT", &child.id().to_string()])
+        .args(["-s", "INT", &child.0.id().to_string()])
         .status();
-    let status = child.wait()?;
+    let status = child.0.wait()?;
     assert!(status.success(), "Ctrl-C ends it: {status}");
     assert!(!demo_dir.exists(), "the temporary database is removed");
     assert_eq!(
@@ -647,4 +650,16 @@ fn demo_with(options: &[&str], token: &str) -> TestResult {
         "nothing in the cwd"
     );
     Ok(())
+}
+
+/// A child process, killed if it is still running when this is dropped.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
