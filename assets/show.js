@@ -203,7 +203,8 @@
     var waiting = state === "not_started";
     setClass(li, "worker s-" + state + (w.slow ? " slow" : "") + (li.detail ? " open" : ""));
     li.dataset.state = state;
-    setClass(p.fill, w.percent === 0 ? "fill p0" : "fill");
+    // As the server draws it: the class for the width without script.
+    setClass(p.fill, "fill p" + Math.round(w.percent));
     var width = w.percent + "%";
     if (p.fill.style.width !== width) p.fill.style.width = width;
     p.fill.dataset.percent = String(w.percent);

@@ -27,13 +27,31 @@ fn number(x: f64) -> Value {
 /// `x` rounded to `places` decimals, as JSON; as it is when so large that
 /// scaling it would overflow.
 fn rounded(x: f64, places: i32) -> Value {
+    number(round_to(x, places))
+}
+
+/// `x` to `places` decimals (itself where scaling overflows).
+fn round_to(x: f64, places: i32) -> f64 {
     let scale = 10f64.powi(places);
     let round = (x * scale).round() / scale;
-    number(if round.is_finite() { round } else { x })
+    if round.is_finite() { round } else { x }
+}
+
+/// A time as every answer writes it: Unix seconds to the millisecond. The
+/// page writes its times this way too, so a row drawn by the server and
+/// one drawn by the script from `status` carry the same stamp.
+pub fn time_stamp(t: f64) -> f64 {
+    round_to(t, 3)
 }
 
 fn time(t: f64) -> Value {
-    rounded(t, 3)
+    number(time_stamp(t))
+}
+
+/// A percent as every answer writes it: to two decimals. The page's bars
+/// carry it this way too, as the script draws them from `status`.
+pub fn percent_figure(p: f64) -> f64 {
+    round_to(p, 2)
 }
 
 /// Points as `[[time, value], …]`.
@@ -110,7 +128,7 @@ pub fn write_worker(out: &mut Vec<u8>, w: &Worker, progress: &JobProgress, now: 
     let first_seen = reported.then(|| time(w.first_seen));
     m.value("first_seen", &first_seen.unwrap_or(Value::Null));
     m.value("ok", &Value::Bool(w.ok));
-    m.value("percent", &rounded(w.percent(), 2));
+    m.value("percent", &number(percent_figure(w.percent())));
     m.value("rate", &w.rate.map(number).unwrap_or(Value::Null));
     m.value("seq", &w.seq.map_or(Value::Null, Value::from));
     m.value("slow", &Value::Bool(w.is_slow(progress.median_rate, now)));

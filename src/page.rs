@@ -160,11 +160,10 @@ fn state_label(state: BarState, slow: bool) -> String {
 fn worker_row(out: &mut String, w: &Worker, progress: &JobProgress, now: f64) {
     let state = w.bar_state(now);
     let slow = w.is_slow(progress.median_rate, now);
-    let desc = if w.desc.is_empty() {
-        String::new()
-    } else {
-        format!("<i class=\"wdesc\">{}</i>", escape(&w.desc))
-    };
+    // Always there, empty or not, as the script draws it.
+    let desc = format!("<i class=\"wdesc\">{}</i>", escape(&w.desc));
+    // The figure `status` gives the script, so both draw the same bar.
+    let percent = crate::json::percent_figure(w.percent());
     let (counts, pc, ago, t) = if state == BarState::NotStarted {
         (
             "not started yet".to_string(),
@@ -177,7 +176,7 @@ fn worker_row(out: &mut String, w: &Worker, progress: &JobProgress, now: f64) {
             format!("{}/{}", qty(w.current), qty(w.total)),
             pct(w.percent()),
             format!("{} ago", span(now - w.updated)),
-            w.updated.to_string(),
+            crate::json::time_stamp(w.updated).to_string(),
         )
     };
     let _ = writeln!(
@@ -199,8 +198,8 @@ fn worker_row(out: &mut String, w: &Worker, progress: &JobProgress, now: f64) {
         } else {
             format!("{} of {}", qty(w.current), qty(w.total))
         },
-        width = w.percent().round() as u32,
-        percent = w.percent(),
+        width = percent.round() as u32,
+        percent = percent,
         rate = if state == BarState::Running {
             rate_line(w.rate, w.eta_seconds(), progress.median_rate)
         } else {

@@ -1155,3 +1155,107 @@ fn the_svg_chart_keeps_its_text_inside_the_bars_in_a_browser() -> TestResult {
     }
     Ok(())
 }
+
+/// Each worker's row as the page shows it, serialised by the browser, its
+/// "N s ago" text blanked (two pages draw it a moment apart).
+const ROWS: &str = "JSON.stringify([...document.querySelectorAll('#workers li[data-workid]')]
+    .map(li => {
+        const row = li.cloneNode(true);
+        row.querySelectorAll('.ago').forEach(a => { a.textContent = ''; });
+        return row.outerHTML;
+    }))";
+
+fn rows(page: &mut Page) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let text = page.eval(ROWS)?;
+    Ok(serde_json::from_str(text.as_str().ok_or("rows as text")?)?)
+}
+
+#[test]
+fn a_polled_row_is_drawn_exactly_as_the_server_draws_it() -> TestResult {
+    // The page's rows come from two hands: the server's HTML at first,
+    // the script's after each poll. Every kind of worker, updated after
+    // the page opened so that the script redraws each, must end up as the
+    // server would draw it then.
+    let Some(chromium) = chromium_for("polled rows")? else {
+        return Ok(());
+    };
+    let s = TestServer::start();
+    s.get("/progress/create?jobid=rows&workids=a,b,c,d,e,f,g,late");
+    let report = |workid: &str, current: &str, total: &str, ok: &str, desc: &str| {
+        s.update(&[
+            ("jobid", "rows"),
+            ("workid", workid),
+            ("current", current),
+            ("total", total),
+            ("ok", ok),
+            ("desc", desc),
+        ]);
+    };
+    let first = [
+        ("a", "1", "10", "1", "reading"),
+        (
+            "b",
+            "1",
+            "10",
+            "1",
+            "<img src=x onerror=alert(1)> & \"quotes\"",
+        ),
+        ("c", "1", "10", "1", "steady"),
+        ("d", "0.5", "3.25", "1", "fractions"),
+        ("e", "1", "1e12", "1", "large"),
+        ("f", "1", "10", "1", "about to fail"),
+        ("g", "1", "10", "1", "about to finish"),
+    ];
+    for (workid, current, total, ok, desc) in first {
+        report(workid, current, total, ok, desc);
+    }
+    let browser = Browser::start(&chromium)?;
+    let mut page = Page::open_running(
+        &browser,
+        &format!("{}/progress/show?jobid=rows&interval=1", s.base),
+    )?;
+    std::thread::sleep(Duration::from_millis(300));
+    // Rates, a slow one, a failure, a finish, hostile text.
+    let second = [
+        ("a", "6", "10", "1", "reading"),
+        (
+            "b",
+            "7",
+            "10",
+            "1",
+            "<img src=x onerror=alert(1)> & \"quotes\"",
+        ),
+        ("c", "5", "10", "1", "steady"),
+        ("d", "1.75", "3.25", "1", "fractions"),
+        ("e", "1.1", "1e12", "1", "large"),
+        ("f", "4", "10", "0", "error: out of memory"),
+        ("g", "10", "10", "1", "done"),
+    ];
+    for (workid, current, total, ok, desc) in second {
+        report(workid, current, total, ok, desc);
+    }
+    page.wait_for(
+        "document.querySelector('[data-workid=\"g\"]').dataset.state === 'done' \
+         && document.querySelector('[data-workid=\"f\"]').dataset.state === 'failed' \
+         && document.querySelector('[data-workid=\"a\"] .txt b').textContent === '6/10'",
+        "the poll to draw the second reports",
+    )?;
+    let polled = rows(&mut page)?;
+    // The same workers in a page the server has just drawn (which does not
+    // poll within the test).
+    let mut fresh = Page::open_running(
+        &browser,
+        &format!("{}/progress/show?jobid=rows&interval=3600", s.base),
+    )?;
+    let served = rows(&mut fresh)?;
+    assert_eq!(served.len(), 8, "every worker, the one not started too");
+    let all = served.concat();
+    for kind in ["slow", "s-failed", "s-done", "s-not_started", "&lt;img"] {
+        assert!(all.contains(kind), "no {kind} row compared: {all}");
+    }
+    for (polled, served) in polled.iter().zip(&served) {
+        assert_eq!(polled, served);
+    }
+    assert_eq!(polled.len(), served.len());
+    Ok(())
+}
