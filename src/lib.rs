@@ -145,7 +145,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
     let contexts = (0..config.threads)
         .map(|_| {
             Ok(Context {
-                reader: store::open_reader(&config.db)?,
+                reader: store::Reader::open(&config.db)?,
                 writer: writer.clone(),
                 fallback_host: config.listen.clone(),
                 index: !config.no_index,

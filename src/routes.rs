@@ -7,8 +7,6 @@
 //! Parameters are decoded and validated by `params` before a handler looks
 //! at them; the store does the rest. Nothing here knows tiny_http.
 
-use rusqlite::Connection;
-
 use crate::error::Error;
 use crate::json;
 use crate::metrics::{Metrics, Stored};
@@ -28,7 +26,7 @@ use crate::params::{
 use crate::render_cache::RenderCache;
 use crate::response::Response;
 use crate::status;
-use crate::store::{self, StoreError, Writer};
+use crate::store::{Reader, StoreError, Writer};
 
 /// The HTTP methods routes tell apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +65,7 @@ pub struct Request<'a> {
 /// What a request thread owns for its handlers.
 pub struct Context {
     /// This thread's read-only connection.
-    pub reader: Connection,
+    pub reader: Reader,
     /// The handle to the writer thread.
     pub writer: Writer,
     /// `host:port` for links when a request has no usable `Host` header.
@@ -290,7 +288,7 @@ fn asset(_: &Context, call: &Call) -> Result<Response<'static>, Error> {
 
 /// The counters and the store's totals, for Prometheus.
 fn metrics(ctx: &Context, _: &Call) -> Result<Response<'static>, Error> {
-    let (jobs, workers, database_bytes) = store::stored_totals(&ctx.reader)?;
+    let (jobs, workers, database_bytes) = ctx.reader.stored_totals()?;
     let text = ctx.metrics.render(Stored {
         jobs,
         workers,
@@ -307,7 +305,7 @@ const HEALTH_WRITE_WITHIN: Duration = Duration::from_secs(2);
 fn healthz(ctx: &Context, _: &Call) -> Result<Response<'static>, Error> {
     ctx.writer
         .check_file()
-        .and_then(|()| store::check_readable(&ctx.reader))
+        .and_then(|()| ctx.reader.check_readable())
         .and_then(|()| ctx.writer.probe(HEALTH_WRITE_WITHIN))
         .map_err(Error::Unhealthy)?;
     Ok(Response::text("ok\n"))
@@ -390,7 +388,7 @@ fn history<'c>(ctx: &'c Context, call: &Call) -> Result<Response<'c>, Error> {
 
 fn jobs(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
     let list = ListJobs::from_form(&call.form)?;
-    let jobs = store::list_jobs(&ctx.reader, list.limit, unix_now())?;
+    let jobs = ctx.reader.list_jobs(list.limit, unix_now())?;
     Ok(Response::json(&json::job_list(&jobs)))
 }
 
@@ -402,20 +400,17 @@ fn show(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
     let now = unix_now();
     // One read transaction: the count decides which page, and the page
     // shows the workers counted.
-    let tx = ctx
-        .reader
-        .unchecked_transaction()
-        .map_err(store::StoreError::from)?;
-    let Some(rows) = store::find_job(&tx, &show.jobid)? else {
+    let snapshot = ctx.reader.snapshot()?;
+    let Some(rows) = snapshot.find_job(&show.jobid)? else {
         return Ok(
             Response::html(page::missing_job_page(&show.jobid, show.interval, links))
                 .with_status(404),
         );
     };
     let html = if rows.workers <= ctx.list_all_up_to {
-        page::show_page(&rows.whole(&tx)?, now, show.interval, links)
+        page::show_page(&rows.whole(&snapshot)?, now, show.interval, links)
     } else {
-        let progress = rows.progress(&tx, now)?;
+        let progress = rows.progress(&snapshot, now)?;
         page::big_show_page(
             &rows.job,
             rows.workers,
@@ -425,7 +420,7 @@ fn show(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
             links,
         )
     };
-    tx.finish().map_err(store::StoreError::from)?;
+    snapshot.finish()?;
     Ok(Response::html(html))
 }
 
@@ -449,11 +444,8 @@ fn render(ctx: &Context, call: &Call, format: Format) -> Result<Response<'static
         Format::Svg => Response::svg,
     };
     let now = unix_now();
-    let tx = ctx
-        .reader
-        .unchecked_transaction()
-        .map_err(StoreError::from)?;
-    let Some(found) = store::find_job(&tx, &params.jobid)? else {
+    let snapshot = ctx.reader.snapshot()?;
+    let Some(found) = snapshot.find_job(&params.jobid)? else {
         let title = format!("No job “{}” yet", params.jobid);
         let message = chart::render_message(
             &title,
@@ -476,11 +468,11 @@ fn render(ctx: &Context, call: &Call, format: Format) -> Result<Response<'static
         rows.add_drawn(w, drawn);
     };
     if whole {
-        found.for_each_worker(&tx, |w| add(&w))?;
+        found.for_each_worker(&snapshot, |w| add(&w))?;
     } else {
-        found.for_each_figures(&tx, per_bar, add)?;
+        found.for_each_figures(&snapshot, per_bar, add)?;
     }
-    tx.finish().map_err(StoreError::from)?;
+    snapshot.finish()?;
     let input = chart::ChartInput {
         job: &found.job,
         progress: tally.finish(),
@@ -511,7 +503,7 @@ fn render(ctx: &Context, call: &Call, format: Format) -> Result<Response<'static
 }
 
 fn index(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
-    let jobs = store::list_jobs(&ctx.reader, DEFAULT_LIST_LIMIT, unix_now())?;
+    let jobs = ctx.reader.list_jobs(DEFAULT_LIST_LIMIT, unix_now())?;
     Ok(Response::html(page::index_page(
         &jobs,
         unix_now(),

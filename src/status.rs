@@ -18,14 +18,12 @@
 use std::io::{self, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use rusqlite::{Connection, Transaction};
-
 use crate::error::Error;
 use crate::json::{self, LIST_TAIL, PageFacts, StatusExtras, WorkerPage};
 use crate::model::{JobProgress, PageKey, PageStart, Worker, WorkerPick};
 use crate::params::{HistoryQuery, StatusQuery, WorkerList, cursor_text};
 use crate::response::Response;
-use crate::store::{self, JobRows, StoreError};
+use crate::store::{JobRows, Reader, Snapshot, StoreError};
 
 /// Workers read and written per slice of a streamed answer.
 const SLICE: u64 = 256;
@@ -37,12 +35,13 @@ const WHOLE_UP_TO: u64 = 2000;
 
 /// The `status` answer for `query` at `now`.
 pub fn status<'c>(
-    conn: &'c Connection,
+    reader: &'c Reader,
     query: &StatusQuery,
     now: f64,
 ) -> Result<Response<'c>, Error> {
-    let tx = conn.unchecked_transaction().map_err(StoreError::from)?;
-    let rows = store::find_job(&tx, &query.jobid)?
+    let snapshot = reader.snapshot()?;
+    let rows = snapshot
+        .find_job(&query.jobid)?
         .ok_or_else(|| Error::UnknownJob(query.jobid.clone()))?;
     let mut extras = StatusExtras {
         // Today's answer stays word for word today's.
@@ -55,8 +54,8 @@ pub fn status<'c>(
     let every_worker = query.list == WorkerList::All && query.pick.since.is_none();
     if every_worker && rows.workers <= WHOLE_UP_TO && query.attention.is_none() {
         // Small enough to hold: one pass, and sent with its length.
-        let job = rows.whole(&tx)?;
-        tx.finish().map_err(StoreError::from)?;
+        let job = rows.whole(&snapshot)?;
+        snapshot.finish()?;
         let progress = job.progress(now);
         json::write_status_head(&mut out, &job, &progress, now, &extras);
         json::write_workers(&mut out, &job.workers, &progress, now);
@@ -67,14 +66,14 @@ pub fn status<'c>(
     // the same pass.
     let progress = match query.attention {
         Some(limit) => {
-            let (progress, page) = rows.progress_and_attention(&tx, now, limit)?;
+            let (progress, page) = rows.progress_and_attention(&snapshot, now, limit)?;
             let pick = WorkerPick::needing_attention();
-            let facts = facts_of(&tx, &rows, &pick, &page, limit, &progress, now)?;
+            let facts = facts_of(&snapshot, &rows, &pick, &page, limit, &progress, now)?;
             let workers = page.into_iter().map(|(worker, _)| worker).collect();
             extras.attention = Some(WorkerPage { facts, workers });
             progress
         }
-        None => rows.progress(&tx, now)?,
+        None => rows.progress(&snapshot, now)?,
     };
     match &query.list {
         WorkerList::None => {
@@ -82,7 +81,8 @@ pub fn status<'c>(
             Ok(Response::json_bytes(out))
         }
         WorkerList::Page { start, limit } => {
-            let (page, facts) = page_of(&tx, &rows, &query.pick, start, *limit, &progress, now)?;
+            let (page, facts) =
+                page_of(&snapshot, &rows, &query.pick, start, *limit, &progress, now)?;
             extras.page = Some(facts);
             json::write_status_head(&mut out, &rows.job, &progress, now, &extras);
             let workers: Vec<Worker> = page.into_iter().map(|(worker, _)| worker).collect();
@@ -94,13 +94,13 @@ pub fn status<'c>(
             json::write_status_head(&mut out, &rows.job, &progress, now, &extras);
             let pick = query.pick.clone();
             let mut after = None;
-            let next = move |conn: &Connection, out: &mut Vec<u8>, first: &mut bool| {
+            let next = move |snapshot: &Snapshot, out: &mut Vec<u8>, first: &mut bool| {
                 let start = match after.take() {
                     Some(key) => PageStart::After(key),
                     None => PageStart::Offset(0),
                 };
                 let median = progress.median_rate;
-                let page = rows.page(conn, &pick, &start, SLICE, now, median)?;
+                let page = rows.page(snapshot, &pick, &start, SLICE, now, median)?;
                 let more = page.len() as u64 == SLICE;
                 for (worker, key) in page {
                     comma(out, first);
@@ -109,7 +109,7 @@ pub fn status<'c>(
                 }
                 Ok(more)
             };
-            Ok(Response::json_stream(Stream::new(tx, out, next)))
+            Ok(Response::json_stream(Stream::new(snapshot, out, next)))
         }
     }
 }
@@ -117,7 +117,7 @@ pub fn status<'c>(
 /// The page of the job's workers that `pick` selects, from `start`, at
 /// most `limit`, each with its place; and what the page is.
 fn page_of(
-    conn: &Connection,
+    snapshot: &Snapshot,
     rows: &JobRows,
     pick: &WorkerPick,
     start: &PageStart,
@@ -125,14 +125,14 @@ fn page_of(
     progress: &JobProgress,
     now: f64,
 ) -> Result<(Vec<(Worker, PageKey)>, PageFacts), Error> {
-    let page = rows.page(conn, pick, start, limit, now, progress.median_rate)?;
-    let facts = facts_of(conn, rows, pick, &page, limit, progress, now)?;
+    let page = rows.page(snapshot, pick, start, limit, now, progress.median_rate)?;
+    let facts = facts_of(snapshot, rows, pick, &page, limit, progress, now)?;
     Ok((page, facts))
 }
 
 /// What a page of the workers `pick` selects is, for its answer.
 fn facts_of(
-    conn: &Connection,
+    snapshot: &Snapshot,
     rows: &JobRows,
     pick: &WorkerPick,
     page: &[(Worker, PageKey)],
@@ -147,7 +147,7 @@ fn facts_of(
         .map(|(_, key)| cursor_text(pick.order, key));
     let matched = match pick.matched(progress, rows.workers) {
         Some(n) => n,
-        None => rows.count(conn, pick, now, median)?,
+        None => rows.count(snapshot, pick, now, median)?,
     };
     Ok(PageFacts {
         matched,
@@ -161,13 +161,14 @@ fn facts_of(
 /// worker's (streamed a slice at a time) with the job's overall percent
 /// over time.
 pub fn history<'c>(
-    conn: &'c Connection,
+    reader: &'c Reader,
     query: &HistoryQuery,
     now: f64,
 ) -> Result<Response<'c>, Error> {
     let mut out = Vec::new();
     if let Some(workid) = &query.workid {
-        let found = store::worker_history(conn, &query.jobid, workid)?
+        let found = reader
+            .worker_history(&query.jobid, workid)?
             .ok_or_else(|| Error::UnknownJob(query.jobid.clone()))?;
         let worker = found
             .first()
@@ -177,15 +178,16 @@ pub fn history<'c>(
         out.extend_from_slice(LIST_TAIL);
         return Ok(Response::json_bytes(out));
     }
-    let tx = conn.unchecked_transaction().map_err(StoreError::from)?;
-    let rows = store::find_job(&tx, &query.jobid)?
+    let snapshot = reader.snapshot()?;
+    let rows = snapshot
+        .find_job(&query.jobid)?
         .ok_or_else(|| Error::UnknownJob(query.jobid.clone()))?;
-    let progress = rows.progress(&tx, now)?;
+    let progress = rows.progress(&snapshot, now)?;
     let burn_up = rows.job.burn_up(&progress);
     json::write_history_head(&mut out, &query.jobid, now, Some(&burn_up));
     let mut after: Option<Vec<u8>> = None;
-    let next = move |conn: &Connection, out: &mut Vec<u8>, first: &mut bool| {
-        let page = rows.history_page(conn, after.as_deref(), SLICE)?;
+    let next = move |snapshot: &Snapshot, out: &mut Vec<u8>, first: &mut bool| {
+        let page = rows.history_page(snapshot, after.as_deref(), SLICE)?;
         let more = page.len() as u64 == SLICE;
         for (worker, key) in page {
             comma(out, first);
@@ -194,7 +196,7 @@ pub fn history<'c>(
         }
         Ok(more)
     };
-    Ok(Response::json_stream(Stream::new(tx, out, next)))
+    Ok(Response::json_stream(Stream::new(snapshot, out, next)))
 }
 
 /// A comma before every item of a list but the first.
@@ -211,7 +213,7 @@ fn comma(out: &mut Vec<u8>, first: &mut bool) {
 struct Stream<'c, F> {
     /// `None` once the last slice is made (ending the transaction, so the
     /// snapshot is let go at once).
-    tx: Option<Transaction<'c>>,
+    snapshot: Option<Snapshot<'c>>,
     next: F,
     /// No item written yet.
     first: bool,
@@ -223,11 +225,11 @@ struct Stream<'c, F> {
 
 impl<'c, F> Stream<'c, F>
 where
-    F: FnMut(&Connection, &mut Vec<u8>, &mut bool) -> Result<bool, StoreError>,
+    F: FnMut(&Snapshot, &mut Vec<u8>, &mut bool) -> Result<bool, StoreError>,
 {
-    fn new(tx: Transaction<'c>, head: Vec<u8>, next: F) -> Stream<'c, F> {
+    fn new(snapshot: Snapshot<'c>, head: Vec<u8>, next: F) -> Stream<'c, F> {
         Stream {
-            tx: Some(tx),
+            snapshot: Some(snapshot),
             next,
             first: true,
             out: head,
@@ -238,13 +240,13 @@ where
     /// Makes the next slice; the last one closes the document and ends the
     /// transaction.
     fn slice(&mut self) -> Result<(), StoreError> {
-        let Some(tx) = &self.tx else {
+        let Some(snapshot) = &self.snapshot else {
             return Ok(());
         };
-        if !(self.next)(tx, &mut self.out, &mut self.first)? {
+        if !(self.next)(snapshot, &mut self.out, &mut self.first)? {
             self.out.extend_from_slice(LIST_TAIL);
-            if let Some(tx) = self.tx.take() {
-                tx.finish()?;
+            if let Some(snapshot) = self.snapshot.take() {
+                snapshot.finish()?;
             }
         }
         Ok(())
@@ -253,13 +255,13 @@ where
 
 impl<F> Read for Stream<'_, F>
 where
-    F: FnMut(&Connection, &mut Vec<u8>, &mut bool) -> Result<bool, StoreError>,
+    F: FnMut(&Snapshot, &mut Vec<u8>, &mut bool) -> Result<bool, StoreError>,
 {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.sent == self.out.len() {
             self.out.clear();
             self.sent = 0;
-            if self.tx.is_none() {
+            if self.snapshot.is_none() {
                 return Ok(0);
             }
             // Headers are sent: a fault now can only cut the answer short,
@@ -272,7 +274,7 @@ where
             };
             if let Some(why) = failure {
                 log::error!("answer cut short: {why}");
-                self.tx = None;
+                self.snapshot = None;
                 return Err(io::Error::other(why));
             }
         }

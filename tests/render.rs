@@ -213,8 +213,8 @@ fn the_chart_of_a_big_job_is_the_chart_of_the_job_read_whole() -> Result<(), Box
     }
     std::thread::sleep(std::time::Duration::from_millis(20));
     report(1000..1300, 2);
-    let conn = progressd::store::open_reader(&s.db())?;
-    let job = progressd::store::read_job(&conn, "big")?.ok_or("no job")?;
+    let reader = progressd::store::Reader::open(&s.db())?;
+    let job = reader.read_job("big")?.ok_or("no job")?;
     assert!(job.progress(unix_now()).slow > 0, "some slow workers");
     for (path, format) in [("render", Format::Png), ("render.svg", Format::Svg)] {
         let served = s.get(&format!("/progress/{path}?jobid=big"));

@@ -230,7 +230,7 @@ mod tests {
         let (writer, _file) = crate::store::open_writer(&path)?;
         writer.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")?;
         // A reader in the middle of a read, on a snapshot in the log.
-        let reader = crate::store::open_reader(&path)?;
+        let reader = crate::store::schema::open_reader(&path)?;
         reader.execute_batch("BEGIN; SELECT COUNT(*) FROM t;")?;
         writer.execute_batch("INSERT INTO t VALUES (2);")?;
         let pages = Arc::new(AtomicU32::new(WAL_LIMIT_PAGES));

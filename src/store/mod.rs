@@ -3,7 +3,7 @@
 //!
 //! It knows nothing of HTTP. Writes go through [`Writer`] (group commit on one
 //! connection, so no two writers ever contend for the lock); reads use their
-//! own connections from [`open_reader`], which WAL lets run beside the writer.
+//! own connections, each a [`Reader`], which WAL lets run beside the writer.
 
 mod checkpoint;
 mod file;
@@ -18,10 +18,8 @@ use std::path::Path;
 
 pub use checkpoint::{checkpoint, truncate};
 pub use file::DbFile;
-pub use queries::{
-    JobRows, check_readable, find_job, list_jobs, read_job, stored_totals, worker_history,
-};
-pub use schema::{MIGRATIONS, open_checkpointer, open_reader, open_writer};
+pub use queries::{JobRows, Reader, Snapshot};
+pub use schema::{MIGRATIONS, open_checkpointer, open_writer};
 pub use writer::{Caps, WRITER_DIED_EXIT, Writer, exit_on_writer_death};
 
 /// How often, at most, the writer re-stamps a busy job's row with its

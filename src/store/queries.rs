@@ -2,9 +2,12 @@
 //! thread runs inside its batches. Every value is a bound parameter.
 
 use rusqlite::types::Value;
-use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
+use std::path::Path;
+
+use rusqlite::{CachedStatement, Connection, OptionalExtension, Transaction, params};
 
 use super::StoreError;
+use super::schema::open_reader;
 use super::slices;
 use super::tallies::{self, Tallies};
 use crate::history;
@@ -13,22 +16,163 @@ use crate::model::{
     SLOW_SHARE, SortBy, Worker, WorkerHistory, WorkerPick, WorkerState, WorkerUpdate, natural_key,
 };
 
-/// The job with this id and all its workers, or `None`. For jobs small
-/// enough to hold (the show page below its threshold, the chart); big ones
-/// are read with [`find_job`] a page at a time.
-pub fn read_job(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreError> {
-    // One read transaction, so a job overwritten between the two queries
-    // never shows the old header with the new workers.
-    let tx = conn.unchecked_transaction()?;
-    let job = read_job_in(&tx, jobid)?;
-    tx.finish()?;
-    Ok(job)
+/// A request thread's read-only connection to the store. Reads that must
+/// agree with each other go through one [`Snapshot`].
+pub struct Reader {
+    conn: Connection,
 }
 
-fn read_job_in(conn: &Connection, jobid: &str) -> Result<Option<Job>, StoreError> {
-    match find_job(conn, jobid)? {
-        Some(rows) => rows.whole(conn).map(Some),
-        None => Ok(None),
+/// One read transaction: every read made through it sees the same
+/// committed state, whatever the writer commits meanwhile. Dropping it
+/// ends the transaction as [`Snapshot::finish`] does.
+pub struct Snapshot<'r> {
+    tx: Transaction<'r>,
+}
+
+impl Reader {
+    /// A read-only connection to a database that [`super::open_writer`]
+    /// has prepared.
+    pub fn open(path: &Path) -> Result<Reader, StoreError> {
+        Ok(Reader {
+            conn: open_reader(path)?,
+        })
+    }
+
+    /// Starts a read transaction.
+    pub fn snapshot(&self) -> Result<Snapshot<'_>, StoreError> {
+        Ok(Snapshot {
+            tx: self.conn.unchecked_transaction()?,
+        })
+    }
+
+    /// The job with this id and all its workers, or `None`. For jobs small
+    /// enough to hold (tests, the crash checker); big ones are read with
+    /// [`Snapshot::find_job`] a page at a time.
+    pub fn read_job(&self, jobid: &str) -> Result<Option<Job>, StoreError> {
+        // One read transaction, so a job overwritten between the two
+        // queries never shows the old header with the new workers.
+        let snapshot = self.snapshot()?;
+        let job = match snapshot.find_job(jobid)? {
+            Some(rows) => Some(rows.whole(&snapshot)?),
+            None => None,
+        };
+        snapshot.finish()?;
+        Ok(job)
+    }
+
+    /// The history of the worker `workid` of the job `jobid`: `None` when
+    /// there is no such job, an empty list when it has no such worker.
+    pub fn worker_history(
+        &self,
+        jobid: &str,
+        workid: &str,
+    ) -> Result<Option<Vec<WorkerHistory>>, StoreError> {
+        let found = self
+            .conn
+            .prepare_cached(
+                "SELECT j.id, w.workid, w.history FROM jobs AS j
+                   LEFT JOIN workers AS w ON w.job = j.id AND w.sortkey = natural_key(?2)
+                  WHERE j.jobid = ?1",
+            )?
+            .query_row(params![jobid, workid], |row| {
+                let workid: Option<String> = row.get(1)?;
+                let points = history::decode(row.get_ref(2)?.as_blob_or_null()?);
+                Ok(workid.map(|workid| WorkerHistory { workid, points }))
+            })
+            .optional()?;
+        Ok(found.map(|worker| worker.into_iter().collect()))
+    }
+
+    /// The `limit` jobs with the most recent activity, newest first, each with
+    /// its workers summarised as of `now`, read from the tallies the writer
+    /// keeps (no worker row is read but the stale ones, which are counted from
+    /// an index). The order follows the job rows' stamps, which may lag by the
+    /// stamp interval; the `updated` reported is exact.
+    pub fn list_jobs(&self, limit: u64, now: f64) -> Result<Vec<JobSummary>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT j.jobid, j.desc, j.created, MAX(j.updated, COALESCE(t.last_report, 0)),
+                    j.maxage, t.workers, t.percent_micro, t.running, t.done, t.failed,
+                    t.not_started,
+                    (SELECT COUNT(*) FROM workers AS w
+                      WHERE w.job = j.id AND w.stale_minute < CAST(?2 / 60 AS INTEGER))
+                    + (SELECT COUNT(*) FROM workers AS w
+                        WHERE w.job = j.id AND w.stale_minute = CAST(?2 / 60 AS INTEGER)
+                          AND w.stale_at < ?2)
+               FROM jobs AS j JOIN job_tallies AS t ON t.job = j.id
+              ORDER BY j.updated DESC, j.id DESC
+              LIMIT ?1",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![limit, now], |row| {
+                let workers: i64 = row.get(5)?;
+                let percent_micro: i64 = row.get(6)?;
+                let running: i64 = row.get(7)?;
+                let stale: i64 = row.get(11)?;
+                Ok(JobSummary {
+                    jobid: row.get(0)?,
+                    desc: row.get(1)?,
+                    created: row.get(2)?,
+                    updated: row.get(3)?,
+                    maxage: row.get(4)?,
+                    workers,
+                    percent: if workers == 0 {
+                        0.0
+                    } else {
+                        percent_micro as f64 / 1e6 / workers as f64
+                    },
+                    running: running - stale,
+                    done: row.get(8)?,
+                    failed: row.get(9)?,
+                    stale,
+                    not_started: row.get(10)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Fails unless the database answers a read.
+    pub fn check_readable(&self) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("SELECT COUNT(*) FROM (SELECT 1 FROM jobs LIMIT 1)")?
+            .query_row([], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Jobs and workers stored, and the bytes of the database file and its
+    /// write-ahead log: for `/metrics`.
+    pub fn stored_totals(&self) -> Result<(u64, u64, u64), StoreError> {
+        let (jobs, workers, bytes): (i64, i64, i64) = self.conn
+            .prepare_cached(
+                "SELECT (SELECT COUNT(*) FROM jobs),
+                        (SELECT COALESCE(SUM(workers), 0) FROM job_tallies),
+                        (SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size())",
+            )?
+            .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+        let wal = self
+            .conn
+            .path()
+            .and_then(|p| std::fs::metadata(format!("{p}-wal")).ok())
+            .map_or(0, |m| m.len());
+        Ok((
+            jobs.unsigned_abs(),
+            workers.unsigned_abs(),
+            bytes.unsigned_abs() + wal,
+        ))
+    }
+}
+
+impl Snapshot<'_> {
+    /// The job with this id, without reading its workers, or `None`.
+    pub fn find_job(&self, jobid: &str) -> Result<Option<JobRows>, StoreError> {
+        find_job(&self.tx, jobid)
+    }
+
+    /// Ends the read transaction, letting the writer's log go past it.
+    pub fn finish(self) -> Result<(), StoreError> {
+        self.tx.finish()?;
+        Ok(())
     }
 }
 
@@ -121,7 +265,7 @@ pub struct JobRows {
 }
 
 /// The job with this id, without reading its workers, or `None`.
-pub fn find_job(conn: &Connection, jobid: &str) -> Result<Option<JobRows>, StoreError> {
+pub(super) fn find_job(conn: &Connection, jobid: &str) -> Result<Option<JobRows>, StoreError> {
     let found = conn
         .prepare_cached(
             "SELECT j.id, j.desc, j.created, MAX(j.updated, COALESCE(t.last_report, 0)),
@@ -154,10 +298,10 @@ impl JobRows {
     /// one at a time.
     pub fn for_each_worker(
         &self,
-        conn: &Connection,
+        snapshot: &Snapshot<'_>,
         mut each: impl FnMut(Worker),
     ) -> Result<(), StoreError> {
-        let mut stmt = conn.prepare_cached(&format!(
+        let mut stmt = snapshot.tx.prepare_cached(&format!(
             "SELECT {WORKER_COLUMNS} FROM workers WHERE job = ?1 ORDER BY sortkey"
         ))?;
         let mut rows = stmt.query([self.id])?;
@@ -168,9 +312,9 @@ impl JobRows {
     }
 
     /// The job with all its workers: for a job small enough to hold.
-    pub fn whole(&self, conn: &Connection) -> Result<Job, StoreError> {
+    pub fn whole(&self, snapshot: &Snapshot<'_>) -> Result<Job, StoreError> {
         let mut job = self.job.clone();
-        self.for_each_worker(conn, |w| job.workers.push(w))?;
+        self.for_each_worker(snapshot, |w| job.workers.push(w))?;
         Ok(job)
     }
 
@@ -183,18 +327,18 @@ impl JobRows {
     /// decodes a history only where a rate counts.
     pub fn for_each_figures(
         &self,
-        conn: &Connection,
+        snapshot: &Snapshot<'_>,
         workid_every: usize,
         mut each: impl FnMut(&Worker),
     ) -> Result<(), StoreError> {
-        self.figures_pass(conn, Beside::Workid(workid_every), |w, _| each(w))
+        self.figures_pass(snapshot, Beside::Workid(workid_every), |w, _| each(w))
     }
 
     /// The job's progress at `now`, from one pass over its workers (in
     /// the table's order, which reads no index), without their ids.
-    pub fn progress(&self, conn: &Connection, now: f64) -> Result<JobProgress, StoreError> {
+    pub fn progress(&self, snapshot: &Snapshot<'_>, now: f64) -> Result<JobProgress, StoreError> {
         let mut tally = ProgressTally::new(now);
-        self.figures_pass(conn, Beside::Nothing, |w, _| tally.add(w))?;
+        self.figures_pass(snapshot, Beside::Nothing, |w, _| tally.add(w))?;
         Ok(tally.finish())
     }
 
@@ -207,7 +351,7 @@ impl JobRows {
     /// rate (a few bytes each, beside the rate the median needs already).
     pub fn progress_and_attention(
         &self,
-        conn: &Connection,
+        snapshot: &Snapshot<'_>,
         now: f64,
         limit: u64,
     ) -> Result<(JobProgress, Vec<(Worker, PageKey)>), StoreError> {
@@ -218,7 +362,7 @@ impl JobRows {
         // `keys`.
         let mut rated: Vec<(f64, usize)> = Vec::new();
         let mut keys: Vec<u8> = Vec::new();
-        self.figures_pass(conn, Beside::Sortkey, |w, key| {
+        self.figures_pass(snapshot, Beside::Sortkey, |w, key| {
             tally.add(w);
             match w.bar_state(now) {
                 BarState::Failed if failed.len() < limit => failed.push(key.to_vec()),
@@ -248,7 +392,7 @@ impl JobRows {
         }
         // As `SortBy::Attention` values them.
         let ranked = [(0.0, failed), (1.0, stale), (2.0, slow)];
-        let mut stmt = conn.prepare_cached(&format!(
+        let mut stmt = snapshot.tx.prepare_cached(&format!(
             "SELECT {WORKER_COLUMNS} FROM workers WHERE job = ?1 AND sortkey = ?2"
         ))?;
         let mut page = Vec::new();
@@ -270,14 +414,14 @@ impl JobRows {
     /// pass allocates nothing per worker.
     fn figures_pass(
         &self,
-        conn: &Connection,
+        snapshot: &Snapshot<'_>,
         beside: Beside,
         mut each: impl FnMut(&Worker, &[u8]),
     ) -> Result<(), StoreError> {
         // The history is decoded (for the rate) only where a rate counts,
         // for a running worker; each column costs every row of a big job, so
         // the id only when asked for.
-        let mut stmt = conn.prepare_cached(&format!(
+        let mut stmt = snapshot.tx.prepare_cached(&format!(
             "SELECT current, total, ok, first_seen, updated, updates,
                     history{}
                FROM workers WHERE job = ?1 ORDER BY sortkey",
@@ -303,7 +447,7 @@ impl JobRows {
     /// it. `median_rate` is the job's (see [`JobProgress`]), for `slow`.
     pub fn page(
         &self,
-        conn: &Connection,
+        snapshot: &Snapshot<'_>,
         pick: &WorkerPick,
         start: &PageStart,
         limit: u64,
@@ -337,7 +481,7 @@ impl JobRows {
             _ => sql.push_str(&format!(" ORDER BY v {direction}, sortkey ASC")),
         }
         sql.push_str(" LIMIT :limit OFFSET :offset");
-        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut stmt = snapshot.tx.prepare_cached(&sql)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         let mut values = query.values(self.id);
@@ -367,11 +511,11 @@ impl JobRows {
     /// with its key.
     pub fn history_page(
         &self,
-        conn: &Connection,
+        snapshot: &Snapshot<'_>,
         after: Option<&[u8]>,
         limit: u64,
     ) -> Result<Vec<(WorkerHistory, Vec<u8>)>, StoreError> {
-        let mut stmt = conn.prepare_cached(
+        let mut stmt = snapshot.tx.prepare_cached(
             "SELECT workid, history, sortkey FROM workers
               WHERE job = ?1 AND sortkey > ?2
               ORDER BY sortkey LIMIT ?3",
@@ -398,7 +542,7 @@ impl JobRows {
     /// How many workers `pick` selects.
     pub fn count(
         &self,
-        conn: &Connection,
+        snapshot: &Snapshot<'_>,
         pick: &WorkerPick,
         now: f64,
         median_rate: Option<f64>,
@@ -406,7 +550,8 @@ impl JobRows {
         let query = PickQuery::new(pick, now, median_rate);
         let sql = format!("SELECT COUNT(*) FROM workers WHERE {}", query.condition);
         let values = query.values(self.id);
-        let n: i64 = conn
+        let n: i64 = snapshot
+            .tx
             .prepare_cached(&sql)?
             .query_row(named(&values, &sql).as_slice(), |row| row.get(0))?;
         Ok(n.unsigned_abs())
@@ -519,77 +664,6 @@ impl SortBy {
     }
 }
 
-/// The history of the worker `workid` of the job `jobid`: `None` when
-/// there is no such job, an empty list when it has no such worker.
-pub fn worker_history(
-    conn: &Connection,
-    jobid: &str,
-    workid: &str,
-) -> Result<Option<Vec<WorkerHistory>>, StoreError> {
-    let found = conn
-        .prepare_cached(
-            "SELECT j.id, w.workid, w.history FROM jobs AS j
-               LEFT JOIN workers AS w ON w.job = j.id AND w.sortkey = natural_key(?2)
-              WHERE j.jobid = ?1",
-        )?
-        .query_row(params![jobid, workid], |row| {
-            let workid: Option<String> = row.get(1)?;
-            let points = history::decode(row.get_ref(2)?.as_blob_or_null()?);
-            Ok(workid.map(|workid| WorkerHistory { workid, points }))
-        })
-        .optional()?;
-    Ok(found.map(|worker| worker.into_iter().collect()))
-}
-
-/// The `limit` jobs with the most recent activity, newest first, each with
-/// its workers summarised as of `now`, read from the tallies the writer
-/// keeps (no worker row is read but the stale ones, which are counted from
-/// an index). The order follows the job rows' stamps, which may lag by the
-/// stamp interval; the `updated` reported is exact.
-pub fn list_jobs(conn: &Connection, limit: u64, now: f64) -> Result<Vec<JobSummary>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT j.jobid, j.desc, j.created, MAX(j.updated, COALESCE(t.last_report, 0)),
-                j.maxage, t.workers, t.percent_micro, t.running, t.done, t.failed,
-                t.not_started,
-                (SELECT COUNT(*) FROM workers AS w
-                  WHERE w.job = j.id AND w.stale_minute < CAST(?2 / 60 AS INTEGER))
-                + (SELECT COUNT(*) FROM workers AS w
-                    WHERE w.job = j.id AND w.stale_minute = CAST(?2 / 60 AS INTEGER)
-                      AND w.stale_at < ?2)
-           FROM jobs AS j JOIN job_tallies AS t ON t.job = j.id
-          ORDER BY j.updated DESC, j.id DESC
-          LIMIT ?1",
-    )?;
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = stmt
-        .query_map(params![limit, now], |row| {
-            let workers: i64 = row.get(5)?;
-            let percent_micro: i64 = row.get(6)?;
-            let running: i64 = row.get(7)?;
-            let stale: i64 = row.get(11)?;
-            Ok(JobSummary {
-                jobid: row.get(0)?,
-                desc: row.get(1)?,
-                created: row.get(2)?,
-                updated: row.get(3)?,
-                maxage: row.get(4)?,
-                workers,
-                percent: if workers == 0 {
-                    0.0
-                } else {
-                    percent_micro as f64 / 1e6 / workers as f64
-                },
-                running: running - stale,
-                done: row.get(8)?,
-                failed: row.get(9)?,
-                stale,
-                not_started: row.get(10)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
-}
-
 /// The writer's time for its last committed batch (0 for a new database).
 pub(super) fn read_clock(conn: &Connection) -> rusqlite::Result<f64> {
     conn.prepare_cached("SELECT stamp FROM writer_clock")?
@@ -612,34 +686,6 @@ pub(super) fn job_row(conn: &Connection, jobid: &str) -> rusqlite::Result<Option
         Ok((row.get(0)?, row.get(1)?, workers.unsigned_abs()))
     })
     .optional()
-}
-
-/// Fails unless the database answers a read.
-pub fn check_readable(conn: &Connection) -> Result<(), StoreError> {
-    conn.prepare_cached("SELECT COUNT(*) FROM (SELECT 1 FROM jobs LIMIT 1)")?
-        .query_row([], |_| Ok(()))?;
-    Ok(())
-}
-
-/// Jobs and workers stored, and the bytes of the database file and its
-/// write-ahead log: for `/metrics`.
-pub fn stored_totals(conn: &Connection) -> Result<(u64, u64, u64), StoreError> {
-    let (jobs, workers, bytes): (i64, i64, i64) = conn
-        .prepare_cached(
-            "SELECT (SELECT COUNT(*) FROM jobs),
-                    (SELECT COALESCE(SUM(workers), 0) FROM job_tallies),
-                    (SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size())",
-        )?
-        .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
-    let wal = conn
-        .path()
-        .and_then(|p| std::fs::metadata(format!("{p}-wal")).ok())
-        .map_or(0, |m| m.len());
-    Ok((
-        jobs.unsigned_abs(),
-        workers.unsigned_abs(),
-        bytes.unsigned_abs() + wal,
-    ))
 }
 
 /// How many jobs are stored.

@@ -158,7 +158,7 @@ pub fn open_checkpointer(path: &Path) -> Result<Connection, StoreError> {
 
 /// Opens a read-only connection to a database that [`open_writer`] has
 /// prepared, with the SQL functions the queries use.
-pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+pub(super) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     let open_error = |source| StoreError::Open {
         path: path_text(path),
         source,

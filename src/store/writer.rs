@@ -920,7 +920,7 @@ mod tests {
     use super::*;
     use crate::model::Roster;
     use crate::store::slices::CHUNK_ROWS;
-    use crate::store::{open_reader, open_writer, read_job};
+    use crate::store::{Reader, open_writer};
 
     const CAPS: Caps = Caps {
         default_maxage: 60.0,
@@ -1016,7 +1016,7 @@ mod tests {
         ));
         assert!(matches!(results[2], Ok(WriteOutcome::Updated)));
         assert!(matches!(results[3], Ok(WriteOutcome::Deleted(false))));
-        let job = read_job(&open_reader(&path)?, "j")?.expect("job created");
+        let job = Reader::open(&path)?.read_job("j")?.expect("job created");
         let mut ids: Vec<_> = job.workers.iter().map(|w| w.workid.as_str()).collect();
         ids.sort();
         assert_eq!(ids, ["a", "c"]);
@@ -1064,7 +1064,9 @@ mod tests {
         assert!(matches!(results[6], Ok(WriteOutcome::Deleted(true))));
         assert!(matches!(results[7], Ok(WriteOutcome::Deleted(false))));
         assert!(matches!(results[8], Ok(WriteOutcome::Updated)));
-        let job = read_job(&open_reader(&path)?, "j")?.expect("recreated by the last update");
+        let job = Reader::open(&path)?
+            .read_job("j")?
+            .expect("recreated by the last update");
         let ids: Vec<_> = job.workers.iter().map(|w| w.workid.as_str()).collect();
         assert_eq!(ids, ["c"]);
         Ok(())
@@ -1073,7 +1075,7 @@ mod tests {
     #[test]
     fn a_busy_job_row_is_stamped_once_a_second_and_reads_stay_exact() -> Result<(), StoreError> {
         let mut w = Fixture::new();
-        let reader = open_reader(&w.path)?;
+        let reader = Reader::open(&w.path)?;
         let row_updated = |conn: &Connection| -> rusqlite::Result<f64> {
             conn.query_row("SELECT updated FROM jobs WHERE jobid = 'j'", [], |r| {
                 r.get(0)
@@ -1083,7 +1085,7 @@ mod tests {
             |now: f64, op: WriteOp| apply_batch(&mut w.conn, &[&op], now, CAPS, &mut w.known);
         at(1000.0, update("w", Some(9.0), ""))?;
         at(1000.5, update("w", None, ""))?;
-        let job = read_job(&reader, "j")?.expect("job");
+        let job = reader.read_job("j")?.expect("job");
         assert_eq!(job.updated, 1000.5, "reads see the worker's later activity");
         assert_eq!(job.expires(), 1060.5);
         at(1001.2, update("w", None, ""))?;
@@ -1094,7 +1096,7 @@ mod tests {
     #[test]
     fn a_burn_up_point_counts_every_update_of_its_batch() -> Result<(), StoreError> {
         let mut w = Fixture::new();
-        let reader = open_reader(&w.path)?;
+        let reader = Reader::open(&w.path)?;
         // Created by its first update: the burn-up starts at 0 % then.
         let first = [update("a", Some(2.0), "")];
         apply_batch(
@@ -1104,7 +1106,7 @@ mod tests {
             CAPS,
             &mut w.known,
         )?;
-        let job = read_job(&reader, "j")?.expect("job");
+        let job = reader.read_job("j")?.expect("job");
         assert_eq!(job.history, [(1000.0, 0.0)]);
         // Two seconds later three workers finish in one batch (total 1 each).
         let done = |w: &str| update(w, Some(1.0), "");
@@ -1116,7 +1118,7 @@ mod tests {
             CAPS,
             &mut w.known,
         )?;
-        let job = read_job(&reader, "j")?.expect("job");
+        let job = reader.read_job("j")?.expect("job");
         assert_eq!(
             job.history,
             [(1000.0, 0.0), (1002.0, 100.0)],
@@ -1131,7 +1133,7 @@ mod tests {
             CAPS,
             &mut w.known,
         )?;
-        assert_eq!(read_job(&reader, "j")?.expect("job").history.len(), 2);
+        assert_eq!(reader.read_job("j")?.expect("job").history.len(), 2);
         // Large jobs get points less often: an average over all workers.
         assert_eq!(chart_interval(10), 1.0);
         assert_eq!(chart_interval(100_000), 10.0);
@@ -1335,8 +1337,8 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let reader = open_reader(&w.path)?;
-        assert!(read_job(&reader, "b")?.is_none(), "nothing of it stored");
+        let reader = Reader::open(&w.path)?;
+        assert!(reader.read_job("b")?.is_none(), "nothing of it stored");
         // The writer forgot the job it had created: the next batch creates
         // it afresh, and its worker count starts again from 0.
         let four = |current| {
@@ -1353,7 +1355,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(read_job(&reader, "b")?.is_none());
+        assert!(reader.read_job("b")?.is_none());
         let three = four(2.0)[..3].to_vec();
         assert_eq!(
             run(WriteOp::Batch(three))?,
@@ -1362,7 +1364,7 @@ mod tests {
                 ignored: 0
             }
         );
-        assert_eq!(read_job(&reader, "b")?.expect("stored").workers.len(), 3);
+        assert_eq!(reader.read_job("b")?.expect("stored").workers.len(), 3);
         assert!(
             run(WriteOp::Update(update_of("b", "d", 1.0, Some(9.0)))).is_err(),
             "the cap still counts the three"
@@ -1445,7 +1447,7 @@ mod tests {
     #[test]
     fn a_deleted_job_is_gone_at_once_and_its_workers_go_in_slices() -> Result<(), StoreError> {
         let mut w = Fixture::new();
-        let reader = open_reader(&w.path)?;
+        let reader = Reader::open(&w.path)?;
         let created = create_roster("big", Roster::Count(3001));
         w.apply(1000.0, created)?;
         w.slices(1000.5);
@@ -1456,9 +1458,9 @@ mod tests {
         let deleted = w.apply(1002.0, delete("big"))?;
         assert_eq!(deleted, WriteOutcome::Deleted(true));
         // Gone for every reader, though no row of it is deleted yet.
-        assert!(read_job(&reader, "big")?.is_none());
-        assert!(crate::store::find_job(&reader, "big")?.is_none());
-        assert!(crate::store::list_jobs(&reader, 10, 1002.0)?.is_empty());
+        assert!(reader.read_job("big")?.is_none());
+        assert!(reader.snapshot()?.find_job("big")?.is_none());
+        assert!(reader.list_jobs(10, 1002.0)?.is_empty());
         assert_eq!(rows_of(&w.conn, old)?, 3001);
         assert_eq!(backlog_rows(&w.conn)?, (1, 0));
         assert_eq!(
@@ -1472,17 +1474,17 @@ mod tests {
         w.apply(1003.0, create("big"))?;
         let new = job_id(&w.conn, "big")?.expect("created again");
         assert!(new > old, "a new id: {new} after {old}");
-        assert!(read_job(&reader, "big")?.expect("job").workers.is_empty());
+        assert!(reader.read_job("big")?.expect("job").workers.is_empty());
         let again = report("big", "7", 1.0, Some(9.0));
         w.apply(1003.0, again)?;
         let mut backlog = Backlog::new();
         backlog.run_slice(&mut w.conn, 1003.5, 0);
         let left = rows_of(&w.conn, old)?;
         assert!(left < 3001, "a slice deleted rows: {left} left");
-        let job = read_job(&reader, "big")?.expect("job");
+        let job = reader.read_job("big")?.expect("job");
         assert_eq!(job.workers.len(), 1);
         assert_eq!((job.workers[0].current, job.workers[0].total), (1.0, 9.0));
-        let listed = crate::store::list_jobs(&reader, 10, 1003.5)?;
+        let listed = reader.list_jobs(10, 1003.5)?;
         assert_eq!(listed.len(), 1);
         assert_eq!((listed[0].workers, listed[0].done), (1, 0));
         assert_tallies_exact(&w.conn)?;
@@ -1499,7 +1501,7 @@ mod tests {
     #[test]
     fn an_overwritten_job_gets_a_new_id_and_none_of_its_old_workers() -> Result<(), StoreError> {
         let mut w = Fixture::new();
-        let reader = open_reader(&w.path)?;
+        let reader = Reader::open(&w.path)?;
         w.apply(1000.0, create_roster("j", Roster::Count(1200)))?;
         w.apply(1000.0, report("j", "3", 1.0, Some(2.0)))?;
         let old = job_id(&w.conn, "j")?.expect("created");
@@ -1507,7 +1509,7 @@ mod tests {
         w.apply(1001.0, create_roster("j", ids))?;
         let new = job_id(&w.conn, "j")?.expect("created again");
         assert!(new > old);
-        let job = read_job(&reader, "j")?.expect("job");
+        let job = reader.read_job("j")?.expect("job");
         let workers: Vec<_> = job
             .workers
             .iter()
@@ -1526,7 +1528,7 @@ mod tests {
     #[test]
     fn no_job_id_is_reused_while_rows_of_a_deleted_job_remain() -> Result<(), StoreError> {
         let mut w = Fixture::new();
-        let reader = open_reader(&w.path)?;
+        let reader = Reader::open(&w.path)?;
         w.apply(1000.0, report("a", "1", 1.0, Some(2.0)))?;
         w.apply(1000.0, create_roster("b", Roster::Count(9)))?;
         let b = job_id(&w.conn, "b")?.expect("b");
@@ -1537,8 +1539,8 @@ mod tests {
         let c = job_id(&w.conn, "c")?.expect("c");
         let d = job_id(&w.conn, "d")?.expect("d");
         assert!(c > b && d > c, "b {b}, c {c}, d {d}");
-        assert_eq!(read_job(&reader, "c")?.expect("c").workers.len(), 1);
-        assert!(read_job(&reader, "d")?.expect("d").workers.is_empty());
+        assert_eq!(reader.read_job("c")?.expect("c").workers.len(), 1);
+        assert!(reader.read_job("d")?.expect("d").workers.is_empty());
         w.slices(1002.0);
         assert_eq!(rows_of(&w.conn, b)?, 0);
         assert_tallies_exact(&w.conn)?;
@@ -1548,26 +1550,26 @@ mod tests {
     #[test]
     fn a_roster_fills_in_slices_and_ends_complete_and_exact() -> Result<(), StoreError> {
         let mut w = Fixture::new();
-        let reader = open_reader(&w.path)?;
+        let reader = Reader::open(&w.path)?;
         w.apply(1000.0, create_roster("r", Roster::Count(2345)))?;
         // The job exists at once with its first chunk; the writer counts
         // the whole roster.
-        let job = read_job(&reader, "r")?.expect("job");
+        let job = reader.read_job("r")?.expect("job");
         assert_eq!(job.workers.len() as u64, CHUNK_ROWS);
         assert_eq!(w.known.get("r").map(|job| job.workers), Some(2345));
         assert_tallies_exact(&w.conn)?;
         let ids: Vec<String> = (0..1234).map(|n| format!("node-{n}")).collect();
         w.apply(1000.0, create_roster("s", Roster::Ids(ids)))?;
         w.slices(1001.0);
-        let job = read_job(&reader, "r")?.expect("job");
+        let job = reader.read_job("r")?.expect("job");
         let workids: Vec<String> = job.workers.iter().map(|w| w.workid.clone()).collect();
         let expected: Vec<String> = (0..2345).map(|n| n.to_string()).collect();
         assert_eq!(workids, expected, "every id once, in natural order");
         assert!(job.workers.iter().all(|w| w.updates == 0));
-        let job = read_job(&reader, "s")?.expect("job");
+        let job = reader.read_job("s")?.expect("job");
         assert_eq!(job.workers.len(), 1234);
         assert_eq!(job.workers[1233].workid, "node-1233");
-        let listed = crate::store::list_jobs(&reader, 10, 1001.0)?;
+        let listed = reader.list_jobs(10, 1001.0)?;
         assert!(
             listed
                 .iter()
@@ -1581,7 +1583,7 @@ mod tests {
     #[test]
     fn an_update_racing_the_roster_behaves_as_if_it_were_complete() -> Result<(), StoreError> {
         let mut w = Fixture::new();
-        let reader = open_reader(&w.path)?;
+        let reader = Reader::open(&w.path)?;
         let caps = Caps {
             max_workers_per_job: 2000,
             ..CAPS
@@ -1668,7 +1670,7 @@ mod tests {
 
         w.slices(1001.0);
         assert_eq!(rows_of(&w.conn, id)?, 2000);
-        let job = read_job(&reader, "r")?.expect("job");
+        let job = reader.read_job("r")?.expect("job");
         let racer = job
             .workers
             .iter()
@@ -1679,7 +1681,7 @@ mod tests {
             (4.0, 10.0, 2),
             "kept"
         );
-        let job = read_job(&reader, "s")?.expect("job");
+        let job = reader.read_job("s")?.expect("job");
         assert_eq!(job.workers.len(), 1000);
         assert_eq!(job.workers.iter().filter(|w| w.updates > 0).count(), 1);
         assert_tallies_exact(&w.conn)?;
@@ -1712,7 +1714,7 @@ mod tests {
             })
         );
         assert_eq!(tally(&results), (3, 1));
-        let job = read_job(&open_reader(&path)?, "s")?.expect("stored");
+        let job = Reader::open(&path)?.read_job("s")?.expect("stored");
         let current = |id: &str| {
             job.workers
                 .iter()
@@ -1778,7 +1780,6 @@ mod tests {
     #[test]
     fn the_attention_list_of_one_pass_is_the_attention_page() -> Result<(), StoreError> {
         use crate::model::{BarState, WorkerPick};
-        use crate::store::find_job;
         let mut w = Fixture::new();
         let mut at = |now: f64, op: WriteOp| w.apply(now, op);
         at(1000.0, create_roster("j", Roster::Count(60)))?;
@@ -1808,19 +1809,20 @@ mod tests {
             };
             at(1010.0 + f64::from(w) / 100.0, WriteOp::Update(update))?;
         }
-        let reader = open_reader(&w.path)?;
+        let reader = Reader::open(&w.path)?;
         let now = 1125.0;
-        let rows = find_job(&reader, "j")?.expect("job");
-        let progress = rows.progress(&reader, now)?;
+        let snapshot = reader.snapshot()?;
+        let rows = snapshot.find_job("j")?.expect("job");
+        let progress = rows.progress(&snapshot, now)?;
         assert!(progress.median_rate.is_some());
         assert!(progress.slow > 0 && progress.count(BarState::Stale) > 0);
         assert!(progress.count(BarState::Failed) > 0);
         let pick = WorkerPick::needing_attention();
         for limit in [1, 3, 5, 8, 12, 30, 60] {
-            let (summary, one_pass) = rows.progress_and_attention(&reader, now, limit)?;
+            let (summary, one_pass) = rows.progress_and_attention(&snapshot, now, limit)?;
             assert_eq!(summary, progress);
             let page = rows.page(
-                &reader,
+                &snapshot,
                 &pick,
                 &crate::model::PageStart::Offset(0),
                 limit,
@@ -1929,7 +1931,7 @@ mod tests {
     #[test]
     fn expired_jobs_are_gone_at_once_and_their_workers_go_in_slices() -> Result<(), StoreError> {
         let mut w = Fixture::new();
-        let reader = open_reader(&w.path)?;
+        let reader = Reader::open(&w.path)?;
         for jobid in ["x", "y", "z", "keep"] {
             let op = WriteOp::Create(CreateJob {
                 jobid: jobid.into(),
@@ -1942,11 +1944,11 @@ mod tests {
         // Expired with part of their rosters still queued.
         let expired = w.apply(2012.0, WriteOp::Expire { limit: 10 })?;
         assert_eq!(expired, WriteOutcome::Expired(3));
-        let listed = crate::store::list_jobs(&reader, 10, 2012.0)?;
+        let listed = reader.list_jobs(10, 2012.0)?;
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].jobid, "keep");
         for jobid in ["x", "y", "z"] {
-            assert!(read_job(&reader, jobid)?.is_none());
+            assert!(reader.read_job(jobid)?.is_none());
         }
         let queued = 1200_u64.div_ceil(CHUNK_ROWS) - 1;
         assert_eq!(
@@ -2003,7 +2005,7 @@ mod tests {
         drop(conn);
         // A new run on the same file finishes the work by itself.
         let (writer, thread) = start_writer(&path)?;
-        let reader = open_reader(&path)?;
+        let reader = crate::store::schema::open_reader(&path)?;
         let started = std::time::Instant::now();
         while backlog_rows(&reader)? != (0, 0) {
             assert!(
@@ -2014,7 +2016,14 @@ mod tests {
         }
         let rows: i64 = reader.query_row("SELECT COUNT(*) FROM workers", [], |r| r.get(0))?;
         assert_eq!(rows, 2500);
-        assert_eq!(read_job(&reader, "new")?.expect("new").workers.len(), 2500);
+        assert_eq!(
+            Reader::open(&path)?
+                .read_job("new")?
+                .expect("new")
+                .workers
+                .len(),
+            2500
+        );
         assert_tallies_exact(&reader)?;
         drop(writer);
         thread.join().map_err(|_| "the writer panicked")?;
@@ -2067,7 +2076,7 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("t.sqlite3");
         let (writer, _thread) = start_writer(&path)?;
-        let reader = open_reader(&path)?;
+        let reader = crate::store::schema::open_reader(&path)?;
         let clock = |conn: &Connection| -> rusqlite::Result<f64> {
             conn.query_row("SELECT stamp FROM writer_clock", [], |r| r.get(0))
         };
@@ -2208,7 +2217,7 @@ mod tests {
     fn a_batch_whose_tallies_fail_to_write_leaves_the_writer_knowing_nothing_of_it()
     -> Result<(), StoreError> {
         let mut w = Fixture::new();
-        let reader = open_reader(&w.path)?;
+        let reader = Reader::open(&w.path)?;
         // Stands for a full disk or an I/O error at the tallies' write,
         // which SQLite undoes alone, leaving the transaction open.
         w.conn.execute_batch(
@@ -2218,7 +2227,7 @@ mod tests {
         let first = WriteOp::Batch(vec![update_of("n", "a", 1.0, Some(2.0))]);
         assert!(w.apply(1000.0, first).is_err());
         assert!(
-            read_job(&reader, "n")?.is_none(),
+            reader.read_job("n")?.is_none(),
             "nothing of the batch stored"
         );
         w.conn.execute_batch("DROP TRIGGER tallies_fail")?;
@@ -2226,7 +2235,7 @@ mod tests {
         // creates it afresh, and shows in it.
         let later = report("n", "b", 1.0, Some(2.0));
         assert_eq!(w.apply(1001.0, later)?, WriteOutcome::Updated);
-        let job = read_job(&reader, "n")?.expect("the report's job is stored");
+        let job = reader.read_job("n")?.expect("the report's job is stored");
         let ids: Vec<&str> = job.workers.iter().map(|w| w.workid.as_str()).collect();
         assert_eq!(ids, ["b"]);
         assert_tallies_exact(&w.conn)?;
