@@ -19,7 +19,7 @@
 //! row it lives in is rewritten at every report, so its size is much of
 //! the writer's cost: with 12-byte points (584 bytes a full history) the
 //! writer spent 6.9–7.9 µs a report in batches, with these (147 bytes)
-//! 6.0–6.35 µs (docs/big-jobs.md). The rate is in the header because every
+//! 6.0–6.35 µs (docs/performance-history.md). The rate is in the header because every
 //! summary, chart and page of a job reads every running worker's: a pass
 //! over 100,000 workers decoding each history for it spent a fifth of its
 //! time there.

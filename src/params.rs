@@ -1299,7 +1299,7 @@ mod tests {
 
     #[test]
     fn show_interval_below_one_is_one_even_when_negative() {
-        // README: "a value below 1 or above 86400 is taken as 1 or 86400".
+        // docs/pages.md: "any value below 1 [...] is taken as 1, any above 86400 as 86400".
         let show = |s: &str| ShowPage::from_form(&form(s));
         for low in ["-5", "-1", "-0.6", "-0", "-1e300"] {
             assert_eq!(

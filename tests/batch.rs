@@ -1,5 +1,5 @@
 //! Batch updates: `POST /progress/update?jobid=J` with one update per line
-//! of the body, stored in one commit, all or none (README, "Batch updates").
+//! of the body, stored in one commit, all or none (docs/api.md, "Batch updates").
 
 mod common;
 

@@ -685,7 +685,7 @@ fn empty_and_missing(c: &mut Corpus) {
     c.refused(g, "jobs limit without =", get("/progress/jobs?limit"));
 }
 
-/// A repeated key: the last value wins (README, API; params.rs).
+/// A repeated key: the last value wins (docs/api.md, API; params.rs).
 fn duplicate_keys(c: &mut Corpus) {
     let g = "duplicate-keys";
     c.refused(

@@ -15,7 +15,7 @@ const HOSTILE: [&str; 5] = [
 ];
 
 /// Line and paragraph separators (which end a line of script): a worker's
-/// desc may hold them, an id may not (README, Input rules).
+/// desc may hold them, an id may not (docs/api.md, Input rules).
 const SEPARATORS: &str = "line\u{2028}separator\u{2029}";
 
 fn hostile_job(s: &TestServer) {

@@ -309,7 +309,7 @@ fn the_write_ahead_log_stays_bounded_while_pages_poll_during_writes() {
         restarts >= 1,
         "log restarted {restarts} times in 4 s ({updates} updates, {polls} polls)"
     );
-    // README's promise; tests/reliability.rs holds it at full speed.
+    // docs/reliability.md's promise; tests/reliability.rs holds it at full speed.
     let bound = 8 * 1024 * 1024;
     assert!(largest < bound, "log file reached {largest} bytes");
     // A graceful stop leaves the database file complete by itself.

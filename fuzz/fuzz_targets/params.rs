@@ -1,7 +1,8 @@
 //! Arbitrary bytes → `Form` → every request type's `from_form`: nothing
-//! panics, whatever a constructor accepts is within the limits README's
-//! "Input rules" state, ids are kept exactly as `url::form_urlencoded`
-//! decodes them, and every refusal is a short message naming a parameter.
+//! panics, whatever a constructor accepts is within the limits
+//! docs/api.md's "Input rules" state, ids are kept exactly as
+//! `url::form_urlencoded` decodes them, and every refusal is a short
+//! message naming a parameter.
 //!
 //! The first byte picks how to read the rest. Its low bit: 0 takes the
 //! bytes as they are; 1 names each `&`-separated piece by its first byte
@@ -213,7 +214,7 @@ fn named(raw: &[u8]) -> Vec<u8> {
     out
 }
 
-/// 1 to `max` bytes, without the characters README says ids may not hold.
+/// 1 to `max` bytes, without the characters docs/api.md says ids may not hold.
 fn valid_id(id: &str, max: usize) {
     assert!(!id.is_empty() && id.len() <= max, "{} bytes", id.len());
     assert!(!id.chars().any(|c| forbidden_in_id(c).is_some()), "{id:?}");

@@ -8,7 +8,7 @@
 //! writer reports workers, so it keeps them itself. (With this and a
 //! lookup per report that the writer dropped at the same time, its CPU per
 //! report in batches of 100 went from 9.4–10.3 µs to 4.6–5.1 µs, see
-//! docs/big-jobs.md.)
+//! docs/performance-history.md.)
 //!
 //! * The report's UPDATE hands the row's figures as they were to
 //!   [`note_before`], registered as the SQL function `worker_before`: a
