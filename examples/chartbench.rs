@@ -12,20 +12,21 @@ use std::time::Instant;
 
 use clap::Parser;
 use progressd::chart::{self, Format};
-use progressd::model::{Job, Worker, unix_now};
+use progressd::clock::{Clock, Secs, Time};
+use progressd::model::{Job, Worker};
 
 /// A job of `n` workers in every state: most running at varied progress, every
 /// 10th done, every 37th failed, every 53rd silent long enough to be stale.
-fn job(n: usize, now: f64) -> Job {
+fn job(n: usize, now: Time) -> Job {
     let workers = (0..n)
         .map(|i| {
             let total = 1000.0;
             let current = ((i * 7919) % 1000) as f64;
             let (current, ok, updated) = match i {
-                _ if i % 37 == 5 => (current, false, now - 10.0),
-                _ if i % 10 == 3 => (total, true, now - 10.0),
-                _ if i % 53 == 7 => (current, true, now - 900.0),
-                _ => (current, true, now - 5.0),
+                _ if i % 37 == 5 => (current, false, now - Secs(10.0)),
+                _ if i % 10 == 3 => (total, true, now - Secs(10.0)),
+                _ if i % 53 == 7 => (current, true, now - Secs(900.0)),
+                _ => (current, true, now - Secs(5.0)),
             };
             Worker {
                 workid: format!("rank{i}"),
@@ -37,7 +38,7 @@ fn job(n: usize, now: f64) -> Job {
                 } else {
                     String::new()
                 },
-                first_seen: now - 1000.0,
+                first_seen: now - Secs(1000.0),
                 updated,
                 rate: Some(current / 995.0),
                 updates: 100,
@@ -48,9 +49,9 @@ fn job(n: usize, now: f64) -> Job {
     Job {
         jobid: format!("bench{n}"),
         desc: format!("Benchmark job with {n} workers"),
-        created: now - 1000.0,
-        updated: now - 5.0,
-        maxage: 604_800.0,
+        created: now - Secs(1000.0),
+        updated: now - Secs(5.0),
+        maxage: Secs(604_800.0),
         workers,
         history: Vec::new(),
     }
@@ -74,7 +75,7 @@ struct Settings {
 fn main() {
     let out = Settings::parse().out;
     chart::load_fonts();
-    let now = unix_now();
+    let now = Clock::system().now();
     println!(
         "{:>8} {:>10} {:>10} {:>12} {:>10} {:>10} {:>12}",
         "workers", "PNG ms", "best ms", "PNG bytes", "SVG ms", "best ms", "SVG bytes"
@@ -115,7 +116,7 @@ struct Measured {
 }
 
 /// Renders the chart of `job` in `format` `runs` times.
-fn measure(job: &Job, now: f64, format: Format, runs: usize) -> Measured {
+fn measure(job: &Job, now: Time, format: Format, runs: usize) -> Measured {
     let mut times = Vec::with_capacity(runs);
     let mut bytes = Vec::new();
     for _ in 0..runs {

@@ -4,6 +4,7 @@
 //! variable); [`Config::from_cli`] turns them into checked types, so nothing
 //! later has to validate them again.
 
+use crate::clock::{Clock, Secs};
 use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -224,9 +225,9 @@ pub struct Config {
     pub threads: usize,
     /// How often the expiry thread runs.
     pub expire_interval: Duration,
-    /// Seconds of inactivity before a job expires when it has no maxage of
-    /// its own; positive, at most ten years.
-    pub default_maxage: f64,
+    /// How long a job may be inactive before it expires when it has no
+    /// maxage of its own; positive, at most ten years.
+    pub default_maxage: Secs,
     /// True to answer 404 at the job index.
     pub no_index: bool,
     /// Connections open at once, 1–100,000.
@@ -250,6 +251,9 @@ pub struct Config {
     pub tokens: Tokens,
     /// The log level; None: `RUST_LOG`, else info.
     pub log_level: Option<log::LevelFilter>,
+    /// Where the present comes from: the system's clock, unless a test
+    /// puts a [`Clock::manual`] here before it starts the server.
+    pub clock: Clock,
 }
 
 impl Config {
@@ -341,7 +345,7 @@ impl Config {
             db: args.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB)),
             threads: args.threads,
             expire_interval,
-            default_maxage: args.default_maxage,
+            default_maxage: Secs(args.default_maxage),
             no_index: args.no_index,
             max_connections: args.max_connections,
             request_timeout,
@@ -352,6 +356,7 @@ impl Config {
             list_all_up_to: args.list_all_up_to,
             tokens,
             log_level,
+            clock: Clock::system(),
         })
     }
 
@@ -391,7 +396,7 @@ mod tests {
         assert_eq!(config.db, PathBuf::from("./progressd.sqlite3"));
         assert_eq!(config.threads, 8);
         assert_eq!(config.expire_interval, Duration::from_secs(60));
-        assert_eq!(config.default_maxage, 604_800.0);
+        assert_eq!(config.default_maxage, Secs(604_800.0));
         assert_eq!(config.max_connections, 4096);
         assert_eq!(config.request_timeout, Duration::from_secs(10));
         assert_eq!(config.max_unsent_bytes, 256 << 20);

@@ -1,9 +1,11 @@
 //! How numbers and times are written for people, the same on the page and
 //! in the chart (and in the page's script, which mirrors these rules).
 
-/// A Unix time as `2026-11-25 21:46 UTC`.
-pub fn utc(t: f64) -> String {
-    let secs = t.floor() as i64;
+use crate::clock::{Secs, Time};
+
+/// A time as `2026-11-25 21:46 UTC`.
+pub fn utc(t: Time) -> String {
+    let secs = t.as_unix().floor() as i64;
     let days = secs.div_euclid(86_400);
     let of_day = secs.rem_euclid(86_400);
     // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
@@ -28,8 +30,8 @@ const MAX_SPAN_DAYS: u64 = 400;
 
 /// A span of seconds as people say it: `45 s`, `12 min`, `3 h 5 min`,
 /// `6 days`, `over a year`. The script's `span()` says it the same way.
-pub fn span(secs: f64) -> String {
-    let s = secs.max(0.0).round() as u64;
+pub fn span(secs: Secs) -> String {
+    let s = secs.get().max(0.0).round() as u64;
     match s {
         0..=89 => format!("{s} s"),
         90..=5399 => format!("{} min", (s + 30) / 60),
@@ -48,8 +50,8 @@ pub fn span(secs: f64) -> String {
 /// An ETA in words: a span, or `any moment` once it has run out (the
 /// workers have not said they are done yet). The script's `etaText()`
 /// says the same.
-pub fn eta(secs: f64) -> String {
-    if secs < 1.0 {
+pub fn eta(secs: Secs) -> String {
+    if secs.get() < 1.0 {
         "any moment".to_string()
     } else {
         format!("in {}", span(secs))
@@ -162,7 +164,7 @@ pub fn rate_like(per_sec: f64, like: f64) -> String {
 /// A running worker's rate and time left (`1.8/s · 4 s left`), as far as
 /// they are known, the rate in the unit of `like` (the job's median rate,
 /// else its own). The page's `rateLine()` says the same.
-pub fn rate_line(per_sec: Option<f64>, eta_secs: Option<f64>, like: Option<f64>) -> String {
+pub fn rate_line(per_sec: Option<f64>, eta_secs: Option<Secs>, like: Option<f64>) -> String {
     let Some(r) = per_sec else {
         return String::new();
     };
@@ -212,6 +214,7 @@ pub fn one_line(text: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{Secs, Time};
 
     /// A rate in its own best unit.
     fn rate(per_sec: f64) -> String {
@@ -233,9 +236,12 @@ mod tests {
         assert_eq!(rate(1.0 / 7.0), "8.57/min");
         assert_eq!(rate(0.0001), "0.36/h");
         assert_eq!(rate(0.0), "0/s");
-        assert_eq!(rate_line(Some(2.0), Some(150.0), None), "2/s · 3 min left");
+        assert_eq!(
+            rate_line(Some(2.0), Some(Secs(150.0)), None),
+            "2/s · 3 min left"
+        );
         assert_eq!(rate_line(Some(0.0), None, None), "0/s");
-        assert_eq!(rate_line(None, Some(1.0), Some(3.0)), "");
+        assert_eq!(rate_line(None, Some(Secs(1.0)), Some(3.0)), "");
         // In the job's unit: a straggler next to its peers.
         assert_eq!(rate_line(Some(0.5), None, Some(2.0)), "0.5/s");
         assert_eq!(rate_line(Some(2.0), None, Some(0.05)), "120/min");
@@ -243,26 +249,26 @@ mod tests {
 
     #[test]
     fn utc_dates() {
-        assert_eq!(utc(0.0), "1970-01-01 00:00 UTC");
-        assert_eq!(utc(951_782_400.0), "2000-02-29 00:00 UTC");
-        assert_eq!(utc(1_795_643_652.0), "2026-11-25 21:54 UTC");
+        assert_eq!(utc(Time::unix(0.0)), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(Time::unix(951_782_400.0)), "2000-02-29 00:00 UTC");
+        assert_eq!(utc(Time::unix(1_795_643_652.0)), "2026-11-25 21:54 UTC");
     }
 
     #[test]
     fn spans() {
-        assert_eq!(span(12.4), "12 s");
-        assert_eq!(span(-3.0), "0 s");
-        assert_eq!(span(89.0), "89 s");
-        assert_eq!(span(90.0), "2 min");
-        assert_eq!(span(3600.0 * 3.0 + 300.0), "3 h 5 min");
-        assert_eq!(span(7200.0), "2 h");
-        assert_eq!(span(6.0 * 86_400.0), "6 days");
+        assert_eq!(span(Secs(12.4)), "12 s");
+        assert_eq!(span(Secs(-3.0)), "0 s");
+        assert_eq!(span(Secs(89.0)), "89 s");
+        assert_eq!(span(Secs(90.0)), "2 min");
+        assert_eq!(span(Secs(3600.0 * 3.0 + 300.0)), "3 h 5 min");
+        assert_eq!(span(Secs(7200.0)), "2 h");
+        assert_eq!(span(Secs(6.0 * 86_400.0)), "6 days");
     }
 
     #[test]
     fn etas() {
-        assert_eq!(eta(0.0), "any moment");
-        assert_eq!(eta(45.0), "in 45 s");
+        assert_eq!(eta(Secs(0.0)), "any moment");
+        assert_eq!(eta(Secs(45.0)), "in 45 s");
     }
 
     #[test]
@@ -298,7 +304,7 @@ mod tests {
         let mut x = f64::from_bits(1);
         while x < f64::MAX / 7.0 {
             for like in [x, 0.0, 1e-9, 0.05, 2.0, 1e300] {
-                let text = rate_line(Some(x), Some(x), Some(like));
+                let text = rate_line(Some(x), Some(Secs(x)), Some(like));
                 assert!(
                     !text.contains("NaN") && !text.contains("inf"),
                     "{x} {like}: {text}"
@@ -343,10 +349,10 @@ mod tests {
 
     #[test]
     fn huge_spans_do_not_overflow() {
-        assert_eq!(span(f64::MAX), "over a year");
-        assert_eq!(span(f64::INFINITY), "over a year");
-        assert_eq!(span(f64::NAN), "0 s");
-        assert_eq!(span(1e300), "over a year");
-        assert_eq!(span(399.0 * 86_400.0), "399 days");
+        assert_eq!(span(Secs(f64::MAX)), "over a year");
+        assert_eq!(span(Secs(f64::INFINITY)), "over a year");
+        assert_eq!(span(Secs(f64::NAN)), "0 s");
+        assert_eq!(span(Secs(1e300)), "over a year");
+        assert_eq!(span(Secs(399.0 * 86_400.0)), "399 days");
     }
 }

@@ -6,6 +6,7 @@
 //! a slow worker's rate is never rounded to 0 beside a finite ETA, and the
 //! page's script formats the very numbers the server formats.
 
+use crate::clock::Time;
 use serde_json::{Value, json};
 
 use crate::history::Point;
@@ -40,11 +41,11 @@ fn round_to(x: f64, places: i32) -> f64 {
 /// A time as every answer writes it: Unix seconds to the millisecond. The
 /// page writes its times this way too, so a row drawn by the server and
 /// one drawn by the script from `status` carry the same stamp.
-pub fn time_stamp(t: f64) -> f64 {
-    round_to(t, 3)
+pub fn time_stamp(t: Time) -> f64 {
+    round_to(t.as_unix(), 3)
 }
 
-fn time(t: f64) -> Value {
+fn time(t: Time) -> Value {
     number(time_stamp(t))
 }
 
@@ -59,7 +60,7 @@ fn points(points: &[Point], places: i32) -> Value {
     Value::Array(
         points
             .iter()
-            .map(|&(t, value)| json!([time(t), rounded(value, places)]))
+            .map(|&(t, value)| json!([time(Time::unix(t)), rounded(value, places)]))
             .collect(),
     )
 }
@@ -115,14 +116,14 @@ fn write_str(out: &mut Vec<u8>, text: &str) {
 }
 
 /// One worker of a `status` answer.
-pub fn write_worker(out: &mut Vec<u8>, w: &Worker, progress: &JobProgress, now: f64) {
+pub fn write_worker(out: &mut Vec<u8>, w: &Worker, progress: &JobProgress, now: Time) {
     let reported = w.updates > 0;
     let stale = w.is_stale(now);
     let mut m = Members::open(out);
     m.value("current", &number(w.current));
     m.text("desc", &w.desc);
     // A silent worker's time left would mislead.
-    let eta = w.eta_seconds().filter(|_| !stale).map(number);
+    let eta = w.eta_seconds().filter(|_| !stale).map(|s| number(s.get()));
     m.value("eta_seconds", &eta.unwrap_or(Value::Null));
     // A worker that has not reported has no times of its own.
     let first_seen = reported.then(|| time(w.first_seen));
@@ -146,7 +147,7 @@ pub fn write_worker(out: &mut Vec<u8>, w: &Worker, progress: &JobProgress, now: 
 #[derive(Debug, Clone, Default)]
 pub struct StatusExtras {
     /// The value for the next poll's `since=`.
-    pub since: Option<f64>,
+    pub since: Option<Time>,
     /// The page of workers listed, when one was asked for.
     pub page: Option<PageFacts>,
     /// True when the answer lists no workers (`workers=0`).
@@ -193,7 +194,7 @@ pub fn write_status_head(
     out: &mut Vec<u8>,
     job: &Job,
     progress: &JobProgress,
-    now: f64,
+    now: Time,
     extras: &StatusExtras,
 ) {
     let mut m = Members::open(out);
@@ -217,7 +218,7 @@ pub fn write_status_head(
     }
     if let Some(since) = extras.since {
         // Exact, not rounded: a rounded-up time would skip rows.
-        m.value("since", &json!(since));
+        m.value("since", &json!(since.as_unix()));
     }
     let mut figures = summary(job, progress);
     if !extras.is_plain() {
@@ -246,7 +247,7 @@ fn page_facts(page: &PageFacts) -> Value {
 }
 
 /// `workers` with [`write_worker`], separated by commas.
-pub fn write_workers(out: &mut Vec<u8>, workers: &[Worker], progress: &JobProgress, now: f64) {
+pub fn write_workers(out: &mut Vec<u8>, workers: &[Worker], progress: &JobProgress, now: Time) {
     for (i, worker) in workers.iter().enumerate() {
         if i > 0 {
             out.push(b',');
@@ -283,14 +284,14 @@ fn summary(job: &Job, progress: &JobProgress) -> Value {
         "slow": progress.slow,
         "median_rate": progress.median_rate.map(number),
         "last_report": progress.last_report.map(time),
-        "eta_seconds": progress.eta_seconds.map(number),
+        "eta_seconds": progress.eta_seconds.map(|s| number(s.get())),
         "history": points(&job.burn_up(progress), 2),
     })
 }
 
 /// The `status` document at `now` of a job read whole (with its workers).
 #[cfg(test)]
-pub fn job_status(job: &Job, now: f64) -> Vec<u8> {
+pub fn job_status(job: &Job, now: Time) -> Vec<u8> {
     let progress = job.progress(now);
     let mut out = Vec::new();
     write_status_head(&mut out, job, &progress, now, &StatusExtras::default());
@@ -303,7 +304,7 @@ pub fn job_status(job: &Job, now: f64) -> Vec<u8> {
 /// overall percent over time when the whole job is listed, and
 /// `"workers":[`; the caller writes each worker with
 /// [`write_worker_history`], separated by commas, then [`LIST_TAIL`].
-pub fn write_history_head(out: &mut Vec<u8>, jobid: &str, now: f64, percent: Option<&[Point]>) {
+pub fn write_history_head(out: &mut Vec<u8>, jobid: &str, now: Time, percent: Option<&[Point]>) {
     let mut m = Members::open(out);
     m.text("jobid", jobid);
     m.value("now", &time(now));
@@ -349,15 +350,16 @@ pub fn job_list(jobs: &[JobSummary]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::Time;
     use crate::model::fixtures::{EDGE_RATES, job, running};
 
-    fn worker(w: &Worker, progress: &JobProgress, now: f64) -> Value {
+    fn worker(w: &Worker, progress: &JobProgress, now: Time) -> Value {
         let mut out = Vec::new();
         write_worker(&mut out, w, progress, now);
         serde_json::from_slice(&out).expect("a worker is JSON")
     }
 
-    fn status(job: &Job, now: f64) -> Value {
+    fn status(job: &Job, now: Time) -> Value {
         serde_json::from_slice(&job_status(job, now)).expect("status is JSON")
     }
 
@@ -365,16 +367,16 @@ mod tests {
     fn a_silent_worker_has_no_time_left_and_an_expected_one_no_times() {
         let w = running("w", 5.0, 10.0, 0.5);
         let job = job(vec![w.clone()]);
-        let reporting = worker(&w, &job.progress(11.0), 11.0);
+        let reporting = worker(&w, &job.progress(Time::unix(11.0)), Time::unix(11.0));
 
         assert_eq!(reporting["eta_seconds"], 10);
-        let silent = worker(&w, &job.progress(1000.0), 1000.0);
+        let silent = worker(&w, &job.progress(Time::unix(1000.0)), Time::unix(1000.0));
         assert_eq!(
             (silent["stale"].as_bool(), silent["eta_seconds"].is_null()),
             (Some(true), true)
         );
         let expected = Worker { updates: 0, ..w };
-        let expected = worker(&expected, &job.progress(11.0), 11.0);
+        let expected = worker(&expected, &job.progress(Time::unix(11.0)), Time::unix(11.0));
         assert!(expected["first_seen"].is_null() && expected["updated"].is_null());
     }
 
@@ -385,7 +387,7 @@ mod tests {
     fn the_rate_is_never_0_beside_an_eta() {
         for rate in EDGE_RATES {
             let w = running("w", 1.0, 2.0, rate);
-            let status = status(&job(vec![w.clone(), w.clone(), w]), 11.0);
+            let status = status(&job(vec![w.clone(), w.clone(), w]), Time::unix(11.0));
             let written = &status["workers"][0];
             assert_eq!(written["rate"].as_f64(), Some(rate), "exactly");
             assert_eq!(status["summary"]["median_rate"].as_f64(), Some(rate));
@@ -407,7 +409,10 @@ mod tests {
         assert_eq!(number(2.5).to_string(), "2.5");
         assert_eq!(number(1e300).to_string(), "1e+300");
         assert_eq!(rounded(100.0 * 5.0 / 22.0, 2).to_string(), "22.73");
-        assert_eq!(time(1_764_107_205.123_456).to_string(), "1764107205.123");
+        assert_eq!(
+            time(Time::unix(1_764_107_205.123_456)).to_string(),
+            "1764107205.123"
+        );
         assert_eq!(
             rounded(1e305, 6).to_string(),
             "1e+305",

@@ -9,6 +9,7 @@
 
 mod auth;
 pub mod chart;
+pub mod clock;
 pub mod config;
 mod demo;
 mod error;
@@ -136,6 +137,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
         conn,
         Arc::clone(&db_file),
         config.caps(),
+        config.clock.clone(),
         Arc::clone(&metrics),
         store::exit_on_writer_death,
     )
@@ -147,6 +149,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
             Ok(Context {
                 reader: store::Reader::open(&config.db)?,
                 writer: writer.clone(),
+                clock: config.clock.clone(),
                 fallback_host: config.listen.clone(),
                 index: !config.no_index,
                 list_all_up_to: config.list_all_up_to,

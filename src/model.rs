@@ -6,7 +6,10 @@
 //! page and chart read them. Every derived figure is computed here and only
 //! here, so the JSON, the page and the chart never disagree (the store even
 //! registers [`percent`] and [`WorkerState::of`] as SQL functions for the job
-//! list's aggregates).
+//! list's aggregates). Every figure that depends on the time takes it as an
+//! argument: nothing here reads a clock.
+
+use crate::clock::{Secs, Time};
 
 /// A job as stored, with its workers in natural order of workid.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,12 +18,12 @@ pub struct Job {
     pub jobid: String,
     /// Human-readable title; may be empty.
     pub desc: String,
-    /// Unix seconds when the job was (last) created.
-    pub created: f64,
-    /// Unix seconds of the last activity: create or any update.
-    pub updated: f64,
-    /// Seconds after `updated` when the job may be deleted.
-    pub maxage: f64,
+    /// When the job was (last) created.
+    pub created: Time,
+    /// The last activity: create or any update.
+    pub updated: Time,
+    /// How long after `updated` the job may be deleted.
+    pub maxage: Secs,
     /// The job's workers, in natural order of workid.
     pub workers: Vec<Worker>,
     /// The job's overall percent over time (see [`crate::history`]): a point
@@ -28,14 +31,14 @@ pub struct Job {
     pub history: Vec<crate::history::Point>,
 }
 
-/// Unix seconds from which a job last active at `updated` may be deleted.
-pub fn expires(updated: f64, maxage: f64) -> f64 {
+/// When a job last active at `updated` may be deleted.
+pub fn expires(updated: Time, maxage: Secs) -> Time {
     updated + maxage
 }
 
 impl Job {
-    /// Unix seconds from which the job may be deleted.
-    pub fn expires(&self) -> f64 {
+    /// When the job may be deleted.
+    pub fn expires(&self) -> Time {
         expires(self.updated, self.maxage)
     }
 }
@@ -54,12 +57,12 @@ pub struct Worker {
     pub ok: bool,
     /// The worker's status text; may be empty.
     pub desc: String,
-    /// Unix seconds of the worker's first update (for a worker that has not
-    /// reported, when the job expected it).
-    pub first_seen: f64,
-    /// Unix seconds of the worker's last update (as `first_seen` for a
-    /// worker that has not reported).
-    pub updated: f64,
+    /// The worker's first update (for a worker that has not reported, when
+    /// the job expected it).
+    pub first_seen: Time,
+    /// The worker's last update (as `first_seen` for a worker that has not
+    /// reported).
+    pub updated: Time,
     /// Units per second over its newest reports
     /// ([`crate::history::recent_rate`]); `None` until two reports apart in
     /// time.
@@ -107,19 +110,11 @@ impl WorkerState {
     }
 }
 
-/// The current time as Unix seconds: the clock every derived figure is
-/// measured against.
-pub fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
 /// A running worker silent longer than this is stale, however long its usual
 /// gap between reports.
-pub const STALE_FLOOR_SECS: f64 = 120.0;
+pub const STALE_FLOOR: Secs = Secs(120.0);
 /// A running worker is stale once silent for more than this many of its
-/// usual gaps between reports (and more than [`STALE_FLOOR_SECS`]).
+/// usual gaps between reports (and more than [`STALE_FLOOR`]).
 pub const STALE_GAPS: f64 = 5.0;
 
 /// How a worker's bar is drawn: its state, with a running worker that has
@@ -214,8 +209,8 @@ impl Worker {
         current: f64,
         total: f64,
         ok: bool,
-        first_seen: f64,
-        updated: f64,
+        first_seen: Time,
+        updated: Time,
         updates: i64,
     ) -> Worker {
         Worker {
@@ -246,10 +241,11 @@ impl Worker {
         }
     }
 
-    /// Seconds still needed at the recent rate, counted from the worker's
-    /// last update; `None` unless the worker is running and moving, and
-    /// when the rate is so small (a denormal) that the time is past `f64`.
-    pub fn eta_seconds(&self) -> Option<f64> {
+    /// The time still needed at the recent rate, counted from the
+    /// worker's last update; `None` unless the worker is running and
+    /// moving, and when the rate is so small (a denormal) that the time is
+    /// past `f64`.
+    pub fn eta_seconds(&self) -> Option<Secs> {
         if self.state() != WorkerState::Running {
             return None;
         }
@@ -257,12 +253,13 @@ impl Worker {
             .filter(|&rate| rate > 0.0)
             .map(|rate| (self.total - self.current) / rate)
             .filter(|secs| secs.is_finite())
+            .map(Secs)
     }
 
     /// True for a running, reporting worker whose rate is below
     /// [`SLOW_SHARE`] of `median` (the job's median rate, see
     /// [`JobProgress::median_rate`]).
-    pub fn is_slow(&self, median: Option<f64>, now: f64) -> bool {
+    pub fn is_slow(&self, median: Option<f64>, now: Time) -> bool {
         match (self.rate, median) {
             (Some(rate), Some(median)) => {
                 self.bar_state(now) == BarState::Running && rate < SLOW_SHARE * median
@@ -272,29 +269,29 @@ impl Worker {
     }
 
     /// The mean time between the worker's reports, once it has sent two.
-    pub fn usual_gap(&self) -> Option<f64> {
+    pub fn usual_gap(&self) -> Option<Secs> {
         (self.updates >= 2).then(|| (self.updated - self.first_seen) / (self.updates - 1) as f64)
     }
 
-    /// Unix seconds after which the worker, if still running, is stale:
-    /// silent for more than [`STALE_GAPS`] of its usual gaps and more than
-    /// [`STALE_FLOOR_SECS`]. The store keeps the same sum, in the same
-    /// order, as the column `stale_at`, and counts stale workers with it.
-    pub fn stale_at(&self) -> f64 {
-        let patience = self.usual_gap().map_or(STALE_FLOOR_SECS, |gap| {
-            (STALE_GAPS * gap).max(STALE_FLOOR_SECS)
-        });
+    /// When the worker, if still running, is stale: silent for more than
+    /// [`STALE_GAPS`] of its usual gaps and more than [`STALE_FLOOR`]. The
+    /// store keeps the same sum, in the same order, as the column
+    /// `stale_at`, and counts stale workers with it.
+    pub fn stale_at(&self) -> Time {
+        let patience = self
+            .usual_gap()
+            .map_or(STALE_FLOOR, |gap| (gap * STALE_GAPS).max(STALE_FLOOR));
         self.updated + patience
     }
 
     /// True for a running worker silent at `now` past [`Worker::stale_at`].
-    pub fn is_stale(&self, now: f64) -> bool {
+    pub fn is_stale(&self, now: Time) -> bool {
         self.state() == WorkerState::Running && now > self.stale_at()
     }
 
     /// Its bar's state at `now` and its percent, worked out once for a
     /// pass over a big job that feeds each worker to more than one sum.
-    pub fn drawn(&self, now: f64) -> Drawn {
+    pub fn drawn(&self, now: Time) -> Drawn {
         Drawn {
             state: self.bar_state(now),
             percent: self.percent(),
@@ -302,7 +299,7 @@ impl Worker {
     }
 
     /// How the worker's bar is drawn at `now`.
-    pub fn bar_state(&self, now: f64) -> BarState {
+    pub fn bar_state(&self, now: Time) -> BarState {
         match self.state() {
             WorkerState::NotStarted => BarState::NotStarted,
             WorkerState::Done => BarState::Done,
@@ -333,11 +330,11 @@ pub struct JobProgress {
     pub median_rate: Option<f64>,
     /// Running workers that are slow (see [`Worker::is_slow`]).
     pub slow: usize,
-    /// Unix seconds of the latest report, if any worker has reported.
-    pub last_report: Option<f64>,
-    /// Seconds from now until the slowest running worker should finish;
+    /// The latest report, if any worker has reported.
+    pub last_report: Option<Time>,
+    /// How long from now until the slowest running worker should finish;
     /// `None` unless every running worker that still reports has a rate.
-    pub eta_seconds: Option<f64>,
+    pub eta_seconds: Option<Secs>,
     /// Workers by percent and state: `histogram[i][state]` counts those at
     /// [`HISTOGRAM_STEP`]` * i` % up to the next step (the last bucket holds
     /// 100 % too), states in [`BarState::ALL`] order.
@@ -358,7 +355,7 @@ impl JobProgress {
 
 impl Job {
     /// The job's progress at `now` (see [`ProgressTally`]).
-    pub fn progress(&self, now: f64) -> JobProgress {
+    pub fn progress(&self, now: Time) -> JobProgress {
         let mut tally = ProgressTally::new(now);
         for w in &self.workers {
             tally.add(w);
@@ -374,20 +371,20 @@ impl Job {
 /// Workers that have not reported are left out of it too.
 #[derive(Debug, Clone)]
 pub struct ProgressTally {
-    now: f64,
+    now: Time,
     counts: [usize; 5],
     histogram: [[usize; 5]; HISTOGRAM_BUCKETS],
     percent_sum: f64,
     workers: usize,
     rates: Vec<f64>,
-    eta: Option<f64>,
+    eta: Option<Secs>,
     eta_known: bool,
-    last_report: Option<f64>,
+    last_report: Option<Time>,
 }
 
 impl ProgressTally {
     /// An empty tally at `now`.
-    pub fn new(now: f64) -> ProgressTally {
+    pub fn new(now: Time) -> ProgressTally {
         ProgressTally {
             now,
             counts: [0; 5],
@@ -423,7 +420,7 @@ impl ProgressTally {
             self.rates.extend(w.rate);
             match w.eta_seconds() {
                 Some(secs) => {
-                    let from_now = (w.updated + secs - self.now).max(0.0);
+                    let from_now = (w.updated + secs - self.now).max(Secs(0.0));
                     self.eta = Some(self.eta.map_or(from_now, |e| e.max(from_now)));
                 }
                 None => self.eta_known = false,
@@ -497,16 +494,16 @@ impl Job {
         let at = progress
             .last_report
             .into_iter()
-            .chain(last.map(|p| p.0))
-            .fold(self.created, f64::max);
+            .chain(last.map(|p| Time::unix(p.0)))
+            .fold(self.created, Time::max);
         match last {
             Some((_, percent)) if percent == progress.percent => {}
-            Some((t, _)) if t >= at => {
+            Some((t, _)) if Time::unix(t) >= at => {
                 if let Some(end) = points.last_mut() {
                     end.1 = progress.percent;
                 }
             }
-            _ => points.push((at, progress.percent)),
+            _ => points.push((at.as_unix(), progress.percent)),
         }
         points
     }
@@ -592,9 +589,9 @@ pub struct WorkerPick {
     pub states: Vec<Pick>,
     /// Workers whose id contains this, ignoring ASCII case.
     pub text: Option<String>,
-    /// Workers whose row changed after this time (Unix seconds, a
-    /// `seen_through` the store gave), or that went stale since.
-    pub since: Option<f64>,
+    /// Workers whose row changed after this time (a `seen_through` the
+    /// store gave), or that went stale since.
+    pub since: Option<Time>,
     /// The order.
     pub order: WorkerOrder,
 }
@@ -750,12 +747,12 @@ pub struct JobSummary {
     pub jobid: String,
     /// Human-readable title; may be empty.
     pub desc: String,
-    /// Unix seconds when the job was (last) created.
-    pub created: f64,
-    /// Unix seconds of the last activity.
-    pub updated: f64,
-    /// Seconds after `updated` when the job may be deleted.
-    pub maxage: f64,
+    /// When the job was (last) created.
+    pub created: Time,
+    /// The last activity.
+    pub updated: Time,
+    /// How long after `updated` the job may be deleted.
+    pub maxage: Secs,
     /// Number of workers, counting those expected that have not reported.
     pub workers: i64,
     /// Workers running and reporting.
@@ -773,8 +770,8 @@ pub struct JobSummary {
 }
 
 impl JobSummary {
-    /// Unix seconds from which the job may be deleted.
-    pub fn expires(&self) -> f64 {
+    /// When the job may be deleted.
+    pub fn expires(&self) -> Time {
         expires(self.updated, self.maxage)
     }
 }
@@ -782,7 +779,7 @@ impl JobSummary {
 /// Jobs and workers for the tests of the modules that show them.
 #[cfg(test)]
 pub(crate) mod fixtures {
-    use super::{Job, Worker};
+    use super::{Job, Secs, Time, Worker};
 
     /// Rates from 0 through denormals to `f64::MAX`, where the text and the
     /// ETA once broke (issue 11: `NaN/s`, `"rate": 0` beside an ETA).
@@ -807,8 +804,8 @@ pub(crate) mod fixtures {
             total,
             ok: true,
             desc: String::new(),
-            first_seen: 0.0,
-            updated: 10.0,
+            first_seen: Time::unix(0.0),
+            updated: Time::unix(10.0),
             rate: Some(rate),
             updates: 2,
             seq: None,
@@ -820,9 +817,9 @@ pub(crate) mod fixtures {
         Job {
             jobid: "j".into(),
             desc: String::new(),
-            created: 0.0,
-            updated: 10.0,
-            maxage: 60.0,
+            created: Time::unix(0.0),
+            updated: Time::unix(10.0),
+            maxage: Secs(60.0),
             workers,
             history: Vec::new(),
         }
@@ -867,9 +864,9 @@ pub struct CreateJob {
     pub jobid: String,
     /// Title; empty when omitted.
     pub desc: String,
-    /// Seconds of inactivity before the job may be deleted; the server's
-    /// default when omitted.
-    pub maxage: Option<f64>,
+    /// How long the job may be inactive before it may be deleted; the
+    /// server's default when omitted.
+    pub maxage: Option<Secs>,
     /// The workers the job expects.
     pub roster: Roster,
 }
@@ -905,6 +902,7 @@ pub struct JobRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{Secs, Time};
 
     #[test]
     fn the_median_by_selection_is_the_median_of_the_sorted_values() {
@@ -969,8 +967,8 @@ mod tests {
             total,
             ok,
             desc: String::new(),
-            first_seen: 100.0,
-            updated: 110.0,
+            first_seen: Time::unix(100.0),
+            updated: Time::unix(110.0),
             // As if it started at 0 ten seconds ago.
             rate: Some(current / 10.0),
             updates: 2,
@@ -983,9 +981,9 @@ mod tests {
         Job {
             jobid: "j".into(),
             desc: String::new(),
-            created: 0.0,
-            updated: 110.0,
-            maxage: 60.0,
+            created: Time::unix(0.0),
+            updated: Time::unix(110.0),
+            maxage: Secs(60.0),
             history: Vec::new(),
             workers,
         }
@@ -1013,7 +1011,7 @@ mod tests {
     fn eta_from_the_recent_rate() {
         // 0.5/s; 15 left → 30 s.
         let w = worker(5.0, 20.0, true);
-        assert_eq!(w.eta_seconds(), Some(30.0));
+        assert_eq!(w.eta_seconds(), Some(Secs(30.0)));
     }
 
     #[test]
@@ -1025,10 +1023,10 @@ mod tests {
         // 15 / 1e-320 is past f64: unknown, as for a rate of 0.
         assert_eq!(at(1e-320).eta_seconds(), None);
         assert_eq!(at(0.0).eta_seconds(), None);
-        assert_eq!(at(1e-300).eta_seconds(), Some(15.0 / 1e-300));
-        assert_eq!(at(f64::MAX).eta_seconds(), Some(15.0 / f64::MAX));
+        assert_eq!(at(1e-300).eta_seconds(), Some(Secs(15.0 / 1e-300)));
+        assert_eq!(at(f64::MAX).eta_seconds(), Some(Secs(15.0 / f64::MAX)));
         let job = job_of(vec![at(f64::MAX), at(f64::MAX), at(1.0), at(f64::MAX)]);
-        assert_eq!(job.progress(111.0).median_rate, Some(f64::MAX));
+        assert_eq!(job.progress(Time::unix(111.0)).median_rate, Some(f64::MAX));
     }
 
     #[test]
@@ -1046,30 +1044,36 @@ mod tests {
     fn stale_after_five_usual_gaps_with_a_two_minute_floor() {
         // Two reports 10 s apart: a usual gap of 10 s, so the floor rules.
         let w = worker(5.0, 20.0, true);
-        assert_eq!(w.usual_gap(), Some(10.0));
-        assert!(!w.is_stale(110.0 + 120.0));
-        assert!(w.is_stale(110.0 + 121.0));
-        assert_eq!(w.bar_state(110.0 + 121.0), BarState::Stale);
+        assert_eq!(w.usual_gap(), Some(Secs(10.0)));
+        assert!(!w.is_stale(Time::unix(110.0 + 120.0)));
+        assert!(w.is_stale(Time::unix(110.0 + 121.0)));
+        assert_eq!(w.bar_state(Time::unix(110.0 + 121.0)), BarState::Stale);
         // A worker that reports every 60 s may be silent for five minutes.
         let slow = Worker {
-            first_seen: 0.0,
-            updated: 600.0,
+            first_seen: Time::unix(0.0),
+            updated: Time::unix(600.0),
             updates: 11,
             ..w.clone()
         };
-        assert_eq!(slow.usual_gap(), Some(60.0));
-        assert!(!slow.is_stale(600.0 + 300.0));
-        assert!(slow.is_stale(600.0 + 301.0));
+        assert_eq!(slow.usual_gap(), Some(Secs(60.0)));
+        assert!(!slow.is_stale(Time::unix(600.0 + 300.0)));
+        assert!(slow.is_stale(Time::unix(600.0 + 301.0)));
         // One report only: the floor.
         let once = Worker {
             updates: 1,
             ..w.clone()
         };
         assert_eq!(once.usual_gap(), None);
-        assert!(once.is_stale(110.0 + 121.0));
+        assert!(once.is_stale(Time::unix(110.0 + 121.0)));
         // Done and failed workers are never stale.
-        assert_eq!(worker(20.0, 20.0, true).bar_state(1e9), BarState::Done);
-        assert_eq!(worker(5.0, 20.0, false).bar_state(1e9), BarState::Failed);
+        assert_eq!(
+            worker(20.0, 20.0, true).bar_state(Time::unix(1e9)),
+            BarState::Done
+        );
+        assert_eq!(
+            worker(5.0, 20.0, false).bar_state(Time::unix(1e9)),
+            BarState::Failed
+        );
     }
 
     #[test]
@@ -1080,11 +1084,15 @@ mod tests {
             worker(20.0, 20.0, true), // done
             worker(1.0, 20.0, false), // failed
         ]);
-        let p = job.progress(115.0);
+        let p = job.progress(Time::unix(115.0));
         assert_eq!(p.counts, [2, 1, 1, 0, 0]);
         assert_eq!(p.count(BarState::Running), 2);
-        assert_eq!(p.eta_seconds, Some(25.0), "the slowest, counted from now");
-        assert_eq!(p.last_report, Some(110.0));
+        assert_eq!(
+            p.eta_seconds,
+            Some(Secs(25.0)),
+            "the slowest, counted from now"
+        );
+        assert_eq!(p.last_report, Some(Time::unix(110.0)));
         let mean = (25.0 + 50.0 + 100.0 + 5.0) / 4.0;
         assert!((p.percent - mean).abs() < 1e-9);
         // A running worker without a rate makes the job's ETA unknown...
@@ -1092,16 +1100,16 @@ mod tests {
             rate: Some(0.0),
             ..worker(3.0, 20.0, true)
         });
-        assert_eq!(job.progress(115.0).eta_seconds, None);
+        assert_eq!(job.progress(Time::unix(115.0)).eta_seconds, None);
         // ...unless it is stale, when it no longer counts.
-        let later = job.progress(110.0 + 500.0);
+        let later = job.progress(Time::unix(110.0 + 500.0));
         assert_eq!(later.count(BarState::Stale), 3);
         assert_eq!(later.eta_seconds, None, "no running worker left");
         let empty = Job {
             workers: vec![],
             ..job
         };
-        let p = empty.progress(0.0);
+        let p = empty.progress(Time::unix(0.0));
         assert_eq!((p.percent, p.last_report, p.eta_seconds), (0.0, None, None));
     }
 
@@ -1114,7 +1122,11 @@ mod tests {
             ..worker(0.0, 0.0, true)
         };
         assert_eq!(expected.state(), WorkerState::NotStarted);
-        assert_eq!(expected.bar_state(1e9), BarState::NotStarted, "never stale");
+        assert_eq!(
+            expected.bar_state(Time::unix(1e9)),
+            BarState::NotStarted,
+            "never stale"
+        );
         assert_eq!(
             expected.percent(),
             0.0,
@@ -1122,11 +1134,11 @@ mod tests {
         );
         assert_eq!(expected.eta_seconds(), None);
         let job = job_of(vec![worker(20.0, 20.0, true), expected]);
-        let p = job.progress(111.0);
+        let p = job.progress(Time::unix(111.0));
         assert_eq!(p.count(BarState::NotStarted), 1);
         assert_eq!(p.percent, 50.0);
         assert_eq!(p.eta_seconds, None, "nothing running");
-        assert_eq!(p.last_report, Some(110.0));
+        assert_eq!(p.last_report, Some(Time::unix(110.0)));
     }
 
     #[test]
@@ -1137,35 +1149,35 @@ mod tests {
         };
         let mut job = job_of(vec![at(Some(10.0)), at(Some(4.0))]);
         // Two workers are too few to call one slow.
-        assert_eq!(job.progress(111.0).median_rate, None);
-        assert_eq!(job.progress(111.0).slow, 0);
+        assert_eq!(job.progress(Time::unix(111.0)).median_rate, None);
+        assert_eq!(job.progress(Time::unix(111.0)).slow, 0);
         job.workers
             .extend([at(Some(12.0)), at(Some(0.0)), at(None)]);
         // Median of 0, 4, 10, 12 = 7: below 3.5 is slow.
-        let p = job.progress(111.0);
+        let p = job.progress(Time::unix(111.0));
         assert_eq!(p.median_rate, Some(7.0));
         let slow: Vec<bool> = job
             .workers
             .iter()
-            .map(|w| w.is_slow(p.median_rate, 111.0))
+            .map(|w| w.is_slow(p.median_rate, Time::unix(111.0)))
             .collect();
         assert_eq!(slow, [false, false, false, true, false]);
         assert_eq!(p.slow, 1);
         // A stuck worker that went silent is stale, not slow.
-        assert!(!job.workers[3].is_slow(p.median_rate, 110.0 + 500.0));
+        assert!(!job.workers[3].is_slow(p.median_rate, Time::unix(110.0 + 500.0)));
         // Done and failed workers are never slow.
-        assert!(!worker(100.0, 100.0, true).is_slow(Some(1e9), 111.0));
-        assert!(!worker(5.0, 100.0, false).is_slow(Some(1e9), 111.0));
+        assert!(!worker(100.0, 100.0, true).is_slow(Some(1e9), Time::unix(111.0)));
+        assert!(!worker(5.0, 100.0, false).is_slow(Some(1e9), Time::unix(111.0)));
     }
 
     #[test]
     fn the_burn_up_ends_at_the_latest_figure() {
         let mut job = Job {
-            created: 100.0,
+            created: Time::unix(100.0),
             history: vec![(100.0, 0.0), (105.0, 20.0)],
             ..job_of(vec![worker(5.0, 20.0, true)])
         };
-        let p = job.progress(111.0);
+        let p = job.progress(Time::unix(111.0));
         assert_eq!(
             job.burn_up(&p),
             [(100.0, 0.0), (105.0, 20.0), (110.0, 25.0)]

@@ -16,13 +16,14 @@
 //! and the script sets exact widths through the CSSOM, which that policy
 //! allows.
 
+use crate::clock::Time;
 use std::fmt::Write;
 use std::sync::OnceLock;
 
 use crate::format::{eta, markup_entity, pct, qty, rate_line, span, utc};
 use crate::model::{
     BarState, HISTOGRAM_STEP, Job, JobProgress, JobSummary, Pick, SLOW_PEERS, SLOW_SHARE,
-    STALE_FLOOR_SECS, STALE_GAPS, Worker,
+    STALE_FLOOR, STALE_GAPS, Worker,
 };
 
 /// The page's script.
@@ -157,7 +158,7 @@ fn state_label(state: BarState, slow: bool) -> String {
     }
 }
 
-fn worker_row(out: &mut String, w: &Worker, progress: &JobProgress, now: f64) {
+fn worker_row(out: &mut String, w: &Worker, progress: &JobProgress, now: Time) {
     let state = w.bar_state(now);
     let slow = w.is_slow(progress.median_rate, now);
     // Always there, empty or not, as the script draws it.
@@ -221,7 +222,7 @@ fn state_rules() -> String {
          {STALE_GAPS} times its usual gap between reports (and at least {}). It is <b>slow</b> \
          when its rate over its last reports is below {}% of the median rate of the running \
          workers (once {SLOW_PEERS} or more have one). Click a worker for its history.",
-        span(STALE_FLOOR_SECS),
+        span(STALE_FLOOR),
         SLOW_SHARE * 100.0
     )
 }
@@ -229,7 +230,7 @@ fn state_rules() -> String {
 /// The show page of `job` at `now`, updating every `interval` seconds and
 /// linking to the rest as `links` says: every worker's bar, for a job read
 /// whole. Big jobs get [`big_show_page`].
-pub fn show_page(job: &Job, now: f64, interval: u64, links: Links) -> String {
+pub fn show_page(job: &Job, now: Time, interval: u64, links: Links) -> String {
     let progress = job.progress(now);
     let mut out = String::with_capacity(2048 + job.workers.len() * 520);
     page_top(&mut out, job, &progress, now, interval, links, "");
@@ -266,7 +267,7 @@ fn page_top(
     out: &mut String,
     job: &Job,
     progress: &JobProgress,
-    now: f64,
+    now: Time,
     interval: u64,
     links: Links,
     body_attrs: &str,
@@ -292,7 +293,7 @@ fn page_top(
 
 /// The summary: overall percent, workers by state (the colour legend),
 /// the last report and the ETA.
-fn summary_panel(out: &mut String, progress: &JobProgress, now: f64) {
+fn summary_panel(out: &mut String, progress: &JobProgress, now: Time) {
     let overall = progress.percent;
     let _ = write!(
         out,
@@ -397,7 +398,7 @@ pub fn big_show_page(
     job: &Job,
     workers: u64,
     progress: &JobProgress,
-    now: f64,
+    now: Time,
     interval: u64,
     links: Links,
 ) -> String {
@@ -643,7 +644,7 @@ pub fn missing_job_page(jobid: &str, interval: u64, links: Links) -> String {
 
 /// The index of `jobs` (newest activity first) at `now`; it reloads itself
 /// every 30 seconds.
-pub fn index_page(jobs: &[JobSummary], now: f64, links: Links) -> String {
+pub fn index_page(jobs: &[JobSummary], now: Time, links: Links) -> String {
     let mut out = String::with_capacity(2048 + jobs.len() * 600);
     head(&mut out, "Jobs", Some(30), false);
     let _ = writeln!(
@@ -675,7 +676,7 @@ pub fn index_page(jobs: &[JobSummary], now: f64, links: Links) -> String {
     out
 }
 
-fn index_row(out: &mut String, job: &JobSummary, now: f64, links: Links) {
+fn index_row(out: &mut String, job: &JobSummary, now: Time, links: Links) {
     let title = if job.desc.is_empty() {
         &job.jobid
     } else {
@@ -722,6 +723,7 @@ fn index_row(out: &mut String, job: &JobSummary, now: f64, links: Links) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::Time;
     use crate::model::fixtures::{EDGE_RATES, job, running};
 
     #[test]
@@ -740,7 +742,7 @@ mod tests {
             .enumerate()
             .map(|(i, &rate)| running(&format!("w{i}"), 1.0, f64::MAX, rate))
             .collect();
-        let html = show_page(&job(workers), 11.0, 30, Links::default());
+        let html = show_page(&job(workers), Time::unix(11.0), 30, Links::default());
         assert!(
             html.contains("<span class=\"rate\">3.60e-317/h</span>"),
             "{html}"
@@ -837,14 +839,14 @@ mod tests {
         big.jobid = "\"".repeat(256);
         big.desc = "<".repeat(1024);
         big.history = (0..48).map(|i| (f64::from(i), f64::from(i))).collect();
-        let mut progress = job(Vec::new()).progress(11.0);
+        let mut progress = job(Vec::new()).progress(Time::unix(11.0));
         progress.counts = [usize::MAX / 8; 5];
         progress.histogram = [[usize::MAX / 128; 5]; crate::model::HISTOGRAM_BUCKETS];
         let links = Links {
             index: true,
             token: Some("t"),
         };
-        let html = big_show_page(&big, u64::MAX, &progress, 11.0, 30, links);
+        let html = big_show_page(&big, u64::MAX, &progress, Time::unix(11.0), 30, links);
         assert!(html.len() < 64 * 1024, "{} bytes", html.len());
         assert!(!html.contains("<<"), "escaped");
         assert!(html.contains("data-attention=\"50\""));

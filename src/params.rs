@@ -7,6 +7,7 @@
 //! than silently mangled with U+FFFD: ids are kept exactly as sent, so two
 //! different byte strings must never become one id.
 
+use crate::clock::{Secs, Time};
 use std::fmt;
 
 use percent_encoding::percent_decode;
@@ -423,7 +424,7 @@ impl CreateJob {
                     format!("must be at most ten years ({MAX_MAXAGE_SECS} seconds)"),
                 ));
             }
-            other => other,
+            other => other.map(Secs),
         };
         Ok(CreateJob {
             jobid,
@@ -709,7 +710,7 @@ impl StatusQuery {
                 })?;
             pick.order = WorkerOrder { by, descending };
         }
-        pick.since = finite(form, "since")?;
+        pick.since = finite(form, "since")?.map(Time::unix);
         let limit = page_limit(form, "limit")?;
         let attention = page_limit(form, "attention")?;
         let start = match (form.get("offset"), form.get("cursor")) {
@@ -1256,7 +1257,10 @@ mod tests {
     #[test]
     fn maxage_positive_and_at_most_ten_years() {
         let create = |s: &str| CreateJob::from_form(&form(s));
-        assert_eq!(create("jobid=j&maxage=60").unwrap().maxage, Some(60.0));
+        assert_eq!(
+            create("jobid=j&maxage=60").unwrap().maxage,
+            Some(Secs(60.0))
+        );
         assert_eq!(create("jobid=j").unwrap().maxage, None);
         for bad in ["0", "-5", "abc", "315576001", "inf"] {
             assert_eq!(

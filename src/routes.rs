@@ -7,10 +7,10 @@
 //! Parameters are decoded and validated by `params` before a handler looks
 //! at them; the store does the rest. Nothing here knows tiny_http.
 
+use crate::clock::Clock;
 use crate::error::Error;
 use crate::json;
 use crate::metrics::{Metrics, Stored};
-use crate::model::unix_now;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,6 +68,9 @@ pub struct Context {
     pub reader: Reader,
     /// The handle to the writer thread.
     pub writer: Writer,
+    /// What reads are answered as of: staleness, rates and ETAs are
+    /// worked out at its time.
+    pub clock: Clock,
     /// `host:port` for links when a request has no usable `Host` header.
     pub fallback_host: String,
     /// Whether `/progress/` lists the jobs (`--no-index` turns it off).
@@ -378,17 +381,17 @@ fn update_batch(ctx: &Context, query: &Form, body: &[u8]) -> Result<Response<'st
 
 fn status<'c>(ctx: &'c Context, call: &Call) -> Result<Response<'c>, Error> {
     let query = StatusQuery::from_form(&call.form)?;
-    status::status(&ctx.reader, &query, unix_now())
+    status::status(&ctx.reader, &query, ctx.clock.now())
 }
 
 fn history<'c>(ctx: &'c Context, call: &Call) -> Result<Response<'c>, Error> {
     let query = HistoryQuery::from_form(&call.form)?;
-    status::history(&ctx.reader, &query, unix_now())
+    status::history(&ctx.reader, &query, ctx.clock.now())
 }
 
 fn jobs(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
     let list = ListJobs::from_form(&call.form)?;
-    let jobs = ctx.reader.list_jobs(list.limit, unix_now())?;
+    let jobs = ctx.reader.list_jobs(list.limit, ctx.clock.now())?;
     Ok(Response::json(&json::job_list(&jobs)))
 }
 
@@ -397,7 +400,7 @@ fn jobs(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
 /// summary without holding its workers.
 fn show(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
     let (show, links) = (ShowPage::from_form(&call.form)?, call.links);
-    let now = unix_now();
+    let now = ctx.clock.now();
     // One read transaction: the count decides which page, and the page
     // shows the workers counted.
     let snapshot = ctx.reader.snapshot()?;
@@ -443,7 +446,7 @@ fn render(ctx: &Context, call: &Call, format: Format) -> Result<Response<'static
         Format::Png => Response::png,
         Format::Svg => Response::svg,
     };
-    let now = unix_now();
+    let now = ctx.clock.now();
     let snapshot = ctx.reader.snapshot()?;
     let Some(found) = snapshot.find_job(&params.jobid)? else {
         let title = format!("No job “{}” yet", params.jobid);
@@ -503,12 +506,9 @@ fn render(ctx: &Context, call: &Call, format: Format) -> Result<Response<'static
 }
 
 fn index(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
-    let jobs = ctx.reader.list_jobs(DEFAULT_LIST_LIMIT, unix_now())?;
-    Ok(Response::html(page::index_page(
-        &jobs,
-        unix_now(),
-        call.links,
-    )))
+    let now = ctx.clock.now();
+    let jobs = ctx.reader.list_jobs(DEFAULT_LIST_LIMIT, now)?;
+    Ok(Response::html(page::index_page(&jobs, now, call.links)))
 }
 
 fn delete(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {

@@ -15,6 +15,7 @@
 //! Nothing here knows tiny_http: the route hands the answer over as a
 //! [`Read`].
 
+use crate::clock::Time;
 use std::io::{self, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -37,7 +38,7 @@ const WHOLE_UP_TO: u64 = 2000;
 pub fn status<'c>(
     reader: &'c Reader,
     query: &StatusQuery,
-    now: f64,
+    now: Time,
 ) -> Result<Response<'c>, Error> {
     let snapshot = reader.snapshot()?;
     let rows = snapshot
@@ -123,7 +124,7 @@ fn page_of(
     start: &PageStart,
     limit: u64,
     progress: &JobProgress,
-    now: f64,
+    now: Time,
 ) -> Result<(Vec<(Worker, PageKey)>, PageFacts), Error> {
     let page = rows.page(snapshot, pick, start, limit, now, progress.median_rate)?;
     let facts = facts_of(snapshot, rows, pick, &page, limit, progress, now)?;
@@ -138,7 +139,7 @@ fn facts_of(
     page: &[(Worker, PageKey)],
     limit: u64,
     progress: &JobProgress,
-    now: f64,
+    now: Time,
 ) -> Result<PageFacts, Error> {
     let median = progress.median_rate;
     let next = page
@@ -163,7 +164,7 @@ fn facts_of(
 pub fn history<'c>(
     reader: &'c Reader,
     query: &HistoryQuery,
-    now: f64,
+    now: Time,
 ) -> Result<Response<'c>, Error> {
     let mut out = Vec::new();
     if let Some(workid) = &query.workid {

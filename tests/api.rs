@@ -5,6 +5,7 @@
 mod common;
 
 use common::{TestResult, TestServer, curl_quote, python_query, python_quote, worker};
+use progressd::clock::Secs;
 
 fn percent(status: &serde_json::Value, workid: &str) -> f64 {
     worker(status, workid)["percent"]
@@ -442,7 +443,7 @@ fn create_overwrites_an_existing_job() {
 
 #[test]
 fn update_creates_an_unknown_job_with_the_default_maxage() {
-    let s = TestServer::start_with(|c| c.default_maxage = 3600.0);
+    let s = TestServer::start_with(|c| c.default_maxage = progressd::clock::Secs(3600.0));
     s.update(&[
         ("jobid", "implicit"),
         ("workid", "w"),
@@ -458,7 +459,7 @@ fn update_creates_an_unknown_job_with_the_default_maxage() {
 
 #[test]
 fn status_json_has_every_documented_field() {
-    let s = TestServer::start();
+    let (s, clock) = TestServer::start_with_clock();
     s.get("/progress/create?jobid=f&desc=Fields");
     s.update(&[
         ("jobid", "f"),
@@ -466,7 +467,7 @@ fn status_json_has_every_documented_field() {
         ("current", "0"),
         ("total", "10"),
     ]);
-    std::thread::sleep(std::time::Duration::from_millis(50));
+    clock.advance(Secs(2.0));
     s.update(&[("jobid", "f"), ("workid", "w"), ("current", "5")]);
     let status = s.status("f");
     for key in ["jobid", "desc", "created", "updated", "expires"] {
@@ -493,10 +494,11 @@ fn status_json_has_every_documented_field() {
     ] {
         assert!(w.get(key).is_some(), "{key} in {w}");
     }
-    // 5 units in ≥ 50 ms: a rate is known, 5 units remain.
+    // 5 units in 2 s: 5 units remain at 2.5 a second.
     let eta = w["eta_seconds"].as_f64().expect("eta known after progress");
-    assert!(eta > 0.0 && eta < 10.0, "{eta}");
-    assert!(w["updated"].as_f64() > w["first_seen"].as_f64());
+    assert!((eta - 2.0).abs() < 1e-6, "{eta}");
+    let took = w["updated"].as_f64().zip(w["first_seen"].as_f64());
+    assert!(took.is_some_and(|(updated, first)| (updated - first - 2.0).abs() < 1e-3));
     // A worker with one report has no rate yet.
     s.update(&[
         ("jobid", "f"),
@@ -541,7 +543,7 @@ fn delete_removes_a_job_and_404s_when_unknown() {
 
 #[test]
 fn jobs_lists_newest_activity_first_with_counts() -> TestResult {
-    let s = TestServer::start();
+    let (s, clock) = TestServer::start_with_clock();
     s.get("/progress/create?jobid=older&desc=Older");
     s.update(&[
         ("jobid", "newer"),
@@ -582,7 +584,7 @@ fn jobs_lists_newest_activity_first_with_counts() -> TestResult {
     }
     // Activity on the older job moves it to the front (the order has a
     // resolution of one second: a job row is re-stamped at most that often).
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    clock.advance(Secs(1.1));
     s.update(&[
         ("jobid", "older"),
         ("workid", "x"),
@@ -867,7 +869,9 @@ fn healthz_answers_when_the_database_does() {
 
 #[test]
 fn metrics_count_requests_commits_expiry_and_what_is_stored() {
-    let s = TestServer::start_with(|c| c.expire_interval = std::time::Duration::from_millis(100));
+    let (s, clock) = TestServer::start_with_clock_and(|c| {
+        c.expire_interval = std::time::Duration::from_millis(100);
+    });
     s.get("/progress/create?jobid=brief&maxage=0.2");
     for (job, w) in [("m1", "a"), ("m1", "b"), ("m-2", "a")] {
         s.update(&[
@@ -878,9 +882,11 @@ fn metrics_count_requests_commits_expiry_and_what_is_stored() {
         ]);
     }
     s.get("/progress/update?jobid=m1&workid=c&current=1");
-    // Expiry allows a second for the activity stamp's lag: wait for it. The
-    // expiry thread counts its run once the writer has answered, so a
-    // scrape may see the job gone a moment before the count: wait for both.
+    // Past `brief`'s maxage and the second expiry allows for the activity
+    // stamp's lag. The expiry thread counts its run once the writer has
+    // answered, so a scrape may see the job gone a moment before the
+    // count: wait for both.
+    clock.advance(Secs(1.5));
     let started = std::time::Instant::now();
     let r = loop {
         let r = s.get("/metrics");

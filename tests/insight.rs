@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{TestServer, worker};
+use progressd::clock::Secs;
 
 fn ids(status: &serde_json::Value) -> Vec<String> {
     status["workers"]
@@ -152,7 +151,8 @@ fn a_roster_shows_expected_workers_as_not_started_until_they_report() {
 
 #[test]
 fn rates_etas_and_a_slow_worker_appear_in_the_status() {
-    let s = TestServer::start();
+    // Reports 2 s apart on the server's clock: the rates are known exactly.
+    let (s, clock) = TestServer::start_with_clock();
     for round in 0..3 {
         for (w, step) in [("a", 100), ("b", 100), ("c", 100), ("slow", 1)] {
             let current = round * step;
@@ -161,39 +161,36 @@ fn rates_etas_and_a_slow_worker_appear_in_the_status() {
                 &format!("/progress/update?jobid=j&workid={w}&current={current}&total=100000"),
             );
         }
-        std::thread::sleep(Duration::from_millis(60));
+        clock.advance(Secs(2.0));
     }
     let st = s.status("j");
+    // Each report of a batch is stamped a hair after the one before it.
+    let close = |a: f64, b: f64| (a - b).abs() <= b.abs() * 1e-9;
     for w in ["a", "b", "c"] {
         let rate = worker(&st, w)["rate"].as_f64().expect("a rate");
-        // 100 units per ~60 ms (slower on a loaded machine; never faster).
-        assert!((20.0..1700.0).contains(&rate), "{w}: {rate}");
+        assert!(close(rate, 50.0), "{w}: {rate}");
         assert_eq!(worker(&st, w)["slow"], false);
         let eta = worker(&st, w)["eta_seconds"].as_f64().expect("an eta");
-        let expected = (100_000.0 - 200.0) / rate;
-        assert!(
-            (eta - expected).abs() <= 0.1 + expected * 0.001,
-            "{eta} vs {expected}"
-        );
+        assert!(close(eta, (100_000.0 - 200.0) / 50.0), "{w}: {eta}");
     }
     assert_eq!(worker(&st, "slow")["slow"], true);
     assert_eq!(st["summary"]["slow"], 1);
     let median = st["summary"]["median_rate"].as_f64().expect("a median");
+    assert!(close(median, 50.0), "{median}");
     let slow_rate = worker(&st, "slow")["rate"].as_f64().expect("a rate");
-    assert!(slow_rate < median / 50.0, "{slow_rate} vs {median}");
-    // The job's ETA is the slowest worker's.
+    assert!(close(slow_rate, 0.5), "{slow_rate}");
+    // The job's ETA is the slowest worker's, counted from now: 2 s after
+    // its last report.
     let job_eta = st["summary"]["eta_seconds"].as_f64().expect("job eta");
     let slow_eta = worker(&st, "slow")["eta_seconds"]
         .as_f64()
         .expect("slow eta");
-    assert!(
-        job_eta <= slow_eta && job_eta > slow_eta - 5.0,
-        "{job_eta} vs {slow_eta}"
-    );
+    assert!(close(slow_eta, (100_000.0 - 2.0) / 0.5), "{slow_eta}");
+    assert!(close(job_eta, slow_eta - 2.0), "{job_eta} vs {slow_eta}");
     // A worker that keeps reporting without moving (over the 8 reports the
     // rate is measured on) has rate 0 and no ETA.
     for _ in 0..8 {
-        std::thread::sleep(Duration::from_millis(5));
+        clock.advance(Secs(1.0));
         ok(&s, "/progress/update?jobid=j&workid=slow&current=2");
     }
     let st = s.status("j");

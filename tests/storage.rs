@@ -12,6 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{BinaryServer, TestResult, TestServer, progressd_command, worker};
+use progressd::clock::Secs;
 
 #[test]
 fn data_survives_a_restart_on_the_same_file() {
@@ -92,38 +93,41 @@ fn thirty_two_threads_of_updates_lose_nothing() {
 
 #[test]
 fn expired_jobs_are_deleted_and_active_ones_kept() {
-    let s = TestServer::start_with(|c| c.expire_interval = Duration::from_millis(200));
-    let created = Instant::now();
-    s.get("/progress/create?jobid=short&maxage=1");
+    let (s, clock) = TestServer::start_with_clock_and(|c| {
+        c.expire_interval = Duration::from_millis(100);
+    });
+    s.get("/progress/create?jobid=short&maxage=10");
     s.update(&[
         ("jobid", "short"),
         ("workid", "w"),
         ("current", "1"),
         ("total", "2"),
     ]);
-    s.get("/progress/create?jobid=active&maxage=1");
+    s.get("/progress/create?jobid=active&maxage=10");
     s.get("/progress/create?jobid=long&maxage=3600");
-    // `active` keeps reporting, so its expiry keeps moving.
-    let mut n = 0;
+    // `active` reports 9 s on, so its expiry moves with it.
+    clock.advance(Secs(9.0));
+    s.update(&[
+        ("jobid", "active"),
+        ("workid", "w"),
+        ("current", "1"),
+        ("total", "1000"),
+    ]);
+    // At its maxage, and within the second the expiry allows for the
+    // activity stamp's lag, `short` is kept: never deleted early.
+    clock.advance(Secs(1.9));
+    thread::sleep(Duration::from_millis(500));
+    assert_eq!(s.get("/progress/status?jobid=short").status, 200);
+    // Past it, the next expiry run deletes it, and only it.
+    clock.advance(Secs(0.2));
+    let started = Instant::now();
     while s.get("/progress/status?jobid=short").status == 200 {
         assert!(
-            created.elapsed() < Duration::from_secs(10),
+            started.elapsed() < Duration::from_secs(10),
             "short job never expired"
         );
-        n += 1;
-        s.update(&[
-            ("jobid", "active"),
-            ("workid", "w"),
-            ("current", &n.to_string()),
-            ("total", "1000"),
-        ]);
-        thread::sleep(Duration::from_millis(100));
+        thread::sleep(Duration::from_millis(50));
     }
-    assert!(
-        created.elapsed() >= Duration::from_secs(1),
-        "expired after {:?}: before its maxage of 1 s",
-        created.elapsed()
-    );
     assert_eq!(s.get("/progress/status?jobid=active").status, 200);
     assert_eq!(s.get("/progress/status?jobid=long").status, 200);
     // The expired job's workers went with it: a new job of the same id
@@ -137,10 +141,10 @@ fn expired_jobs_are_deleted_and_active_ones_kept() {
 
 #[test]
 fn expiry_counts_from_the_last_update() {
-    let s = TestServer::start();
+    let (s, clock) = TestServer::start_with_clock();
     s.get("/progress/create?jobid=e&maxage=600");
     let created = s.status("e");
-    thread::sleep(Duration::from_millis(20));
+    clock.advance(Secs(20.0));
     s.update(&[
         ("jobid", "e"),
         ("workid", "w"),
@@ -152,7 +156,10 @@ fn expiry_counts_from_the_last_update() {
         created["expires"].as_f64().unwrap_or(0.0),
         updated["expires"].as_f64().unwrap_or(0.0),
     );
-    assert!(u > c, "an update pushes expiry back: {c} → {u}");
+    assert!(
+        (u - c - 20.0).abs() < 1e-3,
+        "an update pushes expiry back: {c} → {u}"
+    );
     let lifetime = u - updated["updated"].as_f64().unwrap_or(0.0);
     assert!((lifetime - 600.0).abs() < 0.01);
 }

@@ -25,6 +25,7 @@ mod surface;
 mod svg;
 mod text;
 
+use crate::clock::Time;
 use std::hash::{Hash, Hasher};
 
 use image::Rgb;
@@ -107,7 +108,7 @@ struct Chart<'a> {
     height: u32,
     title: &'a str,
     subtitle: String,
-    now: f64,
+    now: Time,
     bars: Option<Bars<'a>>,
     /// The job's burn-up, as column heights in pixels, if it is drawn.
     burn_up: Option<Vec<i32>>,
@@ -230,7 +231,7 @@ fn burn_up_heights(points: &[crate::history::Point], width: i32, height: i32) ->
 }
 
 /// `drawn … · progressd` along the bottom.
-fn footer<S: Surface>(s: &mut S, now: f64) {
+fn footer<S: Surface>(s: &mut S, now: Time) {
     let footer = format!("drawn {} · progressd", utc(now));
     let (w, h) = s.size();
     s.text((PAD as f32, h - 10), &footer, SMALL, Paint::Muted, (0, w));
@@ -242,13 +243,13 @@ pub fn render_message(
     title: &str,
     message: &str,
     width: u32,
-    now: f64,
+    now: Time,
     format: Format,
 ) -> Result<Vec<u8>, ChartError> {
     message_chart(title, message, width, now).render(format)
 }
 
-fn message_chart<'a>(title: &'a str, message: &str, width: u32, now: f64) -> Chart<'a> {
+fn message_chart<'a>(title: &'a str, message: &str, width: u32, now: Time) -> Chart<'a> {
     Chart {
         width: clamp_width(width),
         height: MESSAGE_HEIGHT,
@@ -296,7 +297,7 @@ pub struct ChartInput<'a> {
 
 impl<'a> ChartInput<'a> {
     /// The chart input of a job read whole, with its workers.
-    pub fn of_job(job: &'a Job, now: f64) -> ChartInput<'a> {
+    pub fn of_job(job: &'a Job, now: Time) -> ChartInput<'a> {
         let mut rows = Rows::new(job.workers.len(), now);
         for w in &job.workers {
             rows.add(w);
@@ -318,7 +319,7 @@ const MAX_ROWS: usize = (MAX_HEIGHT as i32 - HEAD - FOOT) as usize;
 /// state among them). So a chart holds at most [`MAX_ROWS`] bars, whatever
 /// the job's size.
 pub struct Rows {
-    now: f64,
+    now: Time,
     /// Workers the job has (as counted before they are added).
     workers: usize,
     /// Workers each bar stands for.
@@ -346,7 +347,7 @@ impl Group {
 
 impl Rows {
     /// Bars for a job of `workers` workers, drawn at `now`.
-    pub fn new(workers: usize, now: f64) -> Rows {
+    pub fn new(workers: usize, now: Time) -> Rows {
         Rows {
             now,
             workers,
@@ -429,21 +430,21 @@ impl Rows {
 }
 
 /// The chart of `job` at `now`, `width` pixels wide, in `format`.
-pub fn render_job(job: &Job, now: f64, width: u32, format: Format) -> Result<Vec<u8>, ChartError> {
+pub fn render_job(job: &Job, now: Time, width: u32, format: Format) -> Result<Vec<u8>, ChartError> {
     render(&ChartInput::of_job(job, now), now, width, format)
 }
 
 /// The chart of `input` at `now`, `width` pixels wide, in `format`.
 pub fn render(
     input: &ChartInput,
-    now: f64,
+    now: Time,
     width: u32,
     format: Format,
 ) -> Result<Vec<u8>, ChartError> {
     job_chart(input, now, width).render(format)
 }
 
-fn job_chart<'a>(input: &'a ChartInput, now: f64, width: u32) -> Chart<'a> {
+fn job_chart<'a>(input: &'a ChartInput, now: Time, width: u32) -> Chart<'a> {
     let job = input.job;
     let title = if job.desc.is_empty() {
         job.jobid.as_str()
@@ -525,14 +526,14 @@ fn subtitle(input: &ChartInput) -> String {
 /// A tag that changes whenever the chart of `job` at `now`, `width` wide,
 /// in `format`, would look different. For HTTP's ETag; the PNG and the SVG
 /// of one job have different tags.
-pub fn version(job: &Job, now: f64, width: u32, format: Format) -> String {
+pub fn version(job: &Job, now: Time, width: u32, format: Format) -> String {
     version_of(&ChartInput::of_job(job, now), now, width, format)
 }
 
 /// [`version`] of a chart input: every bar's figures, which are stale or
 /// slow, the counts, the text that depends on the time. (The footer's time
 /// of drawing is left out: it says when this version was drawn.)
-pub fn version_of(input: &ChartInput, now: f64, width: u32, format: Format) -> String {
+pub fn version_of(input: &ChartInput, now: Time, width: u32, format: Format) -> String {
     let job = input.job;
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     (
@@ -543,14 +544,19 @@ pub fn version_of(input: &ChartInput, now: f64, width: u32, format: Format) -> S
         format,
     )
         .hash(&mut hasher);
-    job.created.to_bits().hash(&mut hasher);
+    job.created.as_unix().to_bits().hash(&mut hasher);
     let progress = &input.progress;
     (progress.counts, progress.slow).hash(&mut hasher);
     for w in &input.rows.each {
         let slow = w.is_slow(progress.median_rate, now);
         (&w.workid, &w.desc, w.ok, w.is_stale(now), slow, w.updates).hash(&mut hasher);
         w.rate.map(f64::to_bits).hash(&mut hasher);
-        (w.current.to_bits(), w.total.to_bits(), w.updated.to_bits()).hash(&mut hasher);
+        (
+            w.current.to_bits(),
+            w.total.to_bits(),
+            w.updated.as_unix().to_bits(),
+        )
+            .hash(&mut hasher);
     }
     for g in &input.rows.groups {
         (&g.first, look(g.state).severity, g.percent().to_bits()).hash(&mut hasher);
@@ -581,7 +587,7 @@ fn legend<S: Surface>(s: &mut S, counts: &[usize], slow: usize) {
     }
 }
 
-fn draw_bars<S: Surface>(s: &mut S, bars: &Bars, now: f64) {
+fn draw_bars<S: Surface>(s: &mut S, bars: &Bars, now: Time) {
     let plot = &bars.plot;
     // Normal rows: a bar centred in its row. Compact rows: the whole row
     // less a one-pixel gap where there is room for one.
@@ -743,6 +749,7 @@ fn axis<S: Surface>(s: &mut S, plot: &Plot) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{Secs, Time};
     use crate::model::fixtures::{self, EDGE_RATES};
     use style::{BACKGROUND, TRACK};
 
@@ -753,8 +760,8 @@ mod tests {
             total: 100.0,
             ok,
             desc: "a description long enough to need cutting when the chart is narrow".into(),
-            first_seen: 0.0,
-            updated,
+            first_seen: Time::unix(0.0),
+            updated: Time::unix(updated),
             // As if it started at 0 at time 0.
             rate: (updated > 0.0).then(|| current / updated),
             updates: 10,
@@ -766,9 +773,9 @@ mod tests {
         Job {
             jobid: "j".into(),
             desc: "Ünïcödé title ✓".into(),
-            created: 0.0,
-            updated: 1000.0,
-            maxage: 60.0,
+            created: Time::unix(0.0),
+            updated: Time::unix(1000.0),
+            maxage: Secs(60.0),
             workers,
             history: Vec::new(),
         }
@@ -781,7 +788,12 @@ mod tests {
 
     /// The chart of a job with one worker, at time 1000.
     fn render_one(w: Worker, width: u32) -> image::RgbImage {
-        decode(&render_job(&job(vec![w]), 1000.0, width, Format::Png))
+        decode(&render_job(
+            &job(vec![w]),
+            Time::unix(1000.0),
+            width,
+            Format::Png,
+        ))
     }
 
     #[test]
@@ -799,7 +811,7 @@ mod tests {
             ..worker(4, 0.0, true, 0.0)
         });
         let job = job(workers);
-        let img = decode(&render_job(&job, 1000.0, 800, Format::Png));
+        let img = decode(&render_job(&job, Time::unix(1000.0), 800, Format::Png));
         let row_y = |row: i32| HEAD + row * ROW + (ROW - BAR) / 2;
         // Find the plot's left edge from the first bar's track.
         let y = row_y(0) as u32 + 1;
@@ -827,8 +839,8 @@ mod tests {
         let mut brisk = job.clone();
         brisk.workers[3].rate = Some(0.05);
         assert_ne!(
-            version(&job, 1000.0, 800, Format::Png),
-            version(&brisk, 1000.0, 800, Format::Png)
+            version(&job, Time::unix(1000.0), 800, Format::Png),
+            version(&brisk, Time::unix(1000.0), 800, Format::Png)
         );
     }
 
@@ -840,7 +852,8 @@ mod tests {
             .enumerate()
             .map(|(i, &rate)| fixtures::running(&format!("w{i}"), 1.0, f64::MAX, rate))
             .collect();
-        let svg = render_job(&fixtures::job(workers), 11.0, 4000, Format::Svg).expect("an SVG");
+        let svg = render_job(&fixtures::job(workers), Time::unix(11.0), 4000, Format::Svg)
+            .expect("an SVG");
         let svg = String::from_utf8(svg).expect("UTF-8");
         assert!(svg.contains("3.60e-317/h"), "{svg}");
         for bad in ["NaN", "inf", "∞"] {
@@ -862,7 +875,7 @@ mod tests {
         // Drawn top right when there is room, not on a narrow chart.
         let mut job = job(vec![worker(0, 50.0, true, 999.0)]);
         job.history = vec![(0.0, 0.0), (500.0, 30.0)];
-        let img = decode(&render_job(&job, 1000.0, 800, Format::Png));
+        let img = decode(&render_job(&job, Time::unix(1000.0), 800, Format::Png));
         let (x, bottom) = (800 - PAD - BURN_UP_WIDTH, PAD + 12 + BURN_UP_HEIGHT);
         let column: Vec<Rgb<u8>> = (PAD + 12..bottom)
             .map(|y| *img.get_pixel((x + BURN_UP_WIDTH - 2) as u32, y as u32))
@@ -870,14 +883,22 @@ mod tests {
         assert!(column.contains(&fill_color(BarState::Running)), "the area");
         assert!(column.contains(&TRACK), "above it, the track");
         assert!(
-            job_chart(&ChartInput::of_job(&job, 1000.0), 1000.0, 500)
-                .burn_up
-                .is_none()
+            job_chart(
+                &ChartInput::of_job(&job, Time::unix(1000.0)),
+                Time::unix(1000.0),
+                500
+            )
+            .burn_up
+            .is_none()
         );
         assert!(
-            job_chart(&ChartInput::of_job(&job, 1000.0), 1000.0, 800)
-                .burn_up
-                .is_some()
+            job_chart(
+                &ChartInput::of_job(&job, Time::unix(1000.0)),
+                Time::unix(1000.0),
+                800
+            )
+            .burn_up
+            .is_some()
         );
     }
 
@@ -901,7 +922,13 @@ mod tests {
             let workers = (0..n)
                 .map(|i| worker(i, (i % 100) as f64, i % 7 != 0, 990.0))
                 .collect();
-            decode(&render_job(&job(workers), 1000.0, 800, Format::Png)).height()
+            decode(&render_job(
+                &job(workers),
+                Time::unix(1000.0),
+                800,
+                Format::Png,
+            ))
+            .height()
         };
         let heights: Vec<u32> = [10, 100, 193, 194, 500, 2000, 3862, 10_000, 50_000]
             .into_iter()
@@ -929,16 +956,23 @@ mod tests {
         let w = worker(0, 40.0, true, 400.0);
         let job = job(vec![w]);
         let version = |now, width| version(&job, now, width, Format::Png);
-        let (at_401, at_500) = (version(401.0, 800), version(500.0, 800));
+        let (at_401, at_500) = (
+            version(Time::unix(401.0), 800),
+            version(Time::unix(500.0), 800),
+        );
         assert_ne!(at_401, at_500, "the ETA text differs");
-        assert_eq!(at_401, version(401.2, 800), "same text, same version");
-        assert_ne!(at_401, version(401.0, 801), "width");
+        assert_eq!(
+            at_401,
+            version(Time::unix(401.2), 800),
+            "same text, same version"
+        );
+        assert_ne!(at_401, version(Time::unix(401.0), 801), "width");
     }
 
     #[test]
     fn a_row_standing_for_many_workers_shows_the_most_serious_state() {
         // Twice the rows the plot has: two workers a row.
-        let mut rows = Rows::new(2 * MAX_ROWS, 1000.0);
+        let mut rows = Rows::new(2 * MAX_ROWS, Time::unix(1000.0));
         rows.add(&worker(0, 50.0, true, 990.0));
         rows.add(&worker(1, 10.0, false, 990.0));
         rows.add(&worker(2, 20.0, true, 990.0));
@@ -969,7 +1003,7 @@ mod tests {
 
     /// The SVG of `job` at time 1000, parsed: it must be well-formed.
     fn svg_of(job: &Job, width: u32) -> String {
-        let bytes = render_job(job, 1000.0, width, Format::Svg).expect("an SVG");
+        let bytes = render_job(job, Time::unix(1000.0), width, Format::Svg).expect("an SVG");
         let text = String::from_utf8(bytes).expect("UTF-8");
         if let Err(e) = roxmltree::Document::parse(&text) {
             panic!("not well-formed XML ({e}):\n{text}");
@@ -996,7 +1030,7 @@ mod tests {
             .collect();
         let job = job(workers);
         for width in [300, 800, 1234] {
-            let png = decode(&render_job(&job, 1000.0, width, Format::Png));
+            let png = decode(&render_job(&job, Time::unix(1000.0), width, Format::Png));
             let text = svg_of(&job, width);
             let doc = roxmltree::Document::parse(&text).expect("parsed above");
             let root = doc.root_element();
@@ -1011,7 +1045,8 @@ mod tests {
             let family = root.attribute("font-family").unwrap_or_default();
             assert!(family.starts_with("DejaVu Sans"), "{family}");
         }
-        let message = render_message("No job", "none", 520, 1000.0, Format::Svg).expect("an SVG");
+        let message =
+            render_message("No job", "none", 520, Time::unix(1000.0), Format::Svg).expect("an SVG");
         let message = String::from_utf8(message).expect("UTF-8");
         let doc = roxmltree::Document::parse(&message).expect("well-formed");
         assert_eq!(doc.root_element().attribute("height"), Some("96"));
@@ -1101,8 +1136,8 @@ mod tests {
     fn the_png_and_the_svg_of_one_job_have_different_versions() {
         let job = job(vec![worker(0, 40.0, true, 400.0)]);
         assert_ne!(
-            version(&job, 401.0, 800, Format::Png),
-            version(&job, 401.0, 800, Format::Svg)
+            version(&job, Time::unix(401.0), 800, Format::Png),
+            version(&job, Time::unix(401.0), 800, Format::Svg)
         );
     }
 }

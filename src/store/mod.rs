@@ -16,6 +16,10 @@ mod writer;
 use std::fmt;
 use std::path::Path;
 
+use rusqlite::types::{FromSql, FromSqlResult, ToSqlOutput, ValueRef};
+
+use crate::clock::{Secs, Time};
+
 pub use checkpoint::{checkpoint, truncate};
 pub use file::DbFile;
 pub use queries::{JobRows, Reader, Snapshot};
@@ -25,7 +29,7 @@ pub use writer::{Caps, WRITER_DIED_EXIT, Writer, exit_on_writer_death};
 /// How often, at most, the writer re-stamps a busy job's row with its
 /// latest activity. Between stamps the activity is in its workers' rows;
 /// reads take the latest of the two.
-pub(crate) const ACTIVITY_STAMP_SECS: f64 = 1.0;
+pub(crate) const ACTIVITY_STAMP: Secs = Secs(1.0);
 
 /// Why the store turned a request down: the client's doing (a report
 /// without the total it needs, a cap reached), answered with a 4xx, as
@@ -255,4 +259,31 @@ impl StoreError {
 
 fn path_text(path: &Path) -> String {
     path.display().to_string()
+}
+
+// Times and lengths of time are kept as REAL seconds (Unix seconds for a
+// time), as the API shows them.
+
+impl rusqlite::ToSql for Time {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_unix()))
+    }
+}
+
+impl FromSql for Time {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Time> {
+        f64::column_result(value).map(Time::unix)
+    }
+}
+
+impl rusqlite::ToSql for Secs {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.get()))
+    }
+}
+
+impl FromSql for Secs {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Secs> {
+        f64::column_result(value).map(Secs)
+    }
 }

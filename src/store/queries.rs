@@ -1,6 +1,7 @@
 //! The SQL: reads for the request threads, and the statements the writer
 //! thread runs inside its batches. Every value is a bound parameter.
 
+use crate::clock::{Secs, Time};
 use rusqlite::types::Value;
 use std::path::Path;
 
@@ -88,7 +89,7 @@ impl Reader {
     /// keeps (no worker row is read but the stale ones, which are counted from
     /// an index). The order follows the job rows' stamps, which may lag by the
     /// stamp interval; the `updated` reported is exact.
-    pub fn list_jobs(&self, limit: u64, now: f64) -> Result<Vec<JobSummary>, StoreError> {
+    pub fn list_jobs(&self, limit: u64, now: Time) -> Result<Vec<JobSummary>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT j.jobid, j.desc, j.created, MAX(j.updated, COALESCE(t.last_report, 0)),
                     j.maxage, t.workers, t.percent_micro, t.running, t.done, t.failed,
@@ -261,7 +262,7 @@ pub struct JobRows {
     pub workers: u64,
     /// The writer's time for its last batch that this read sees: every row
     /// stamped up to it is seen. `since=` polls start from it.
-    pub seen_through: f64,
+    pub seen_through: Time,
 }
 
 /// The job with this id, without reading its workers, or `None`.
@@ -286,7 +287,7 @@ pub(super) fn find_job(conn: &Connection, jobid: &str) -> Result<Option<JobRows>
                     history: history::decode(row.get_ref(5)?.as_blob_or_null()?),
                 },
                 workers: row.get::<_, i64>(6)?.unsigned_abs(),
-                seen_through: row.get::<_, Option<f64>>(7)?.unwrap_or(0.0),
+                seen_through: row.get::<_, Option<Time>>(7)?.unwrap_or_default(),
             })
         })
         .optional()?;
@@ -336,7 +337,7 @@ impl JobRows {
 
     /// The job's progress at `now`, from one pass over its workers (in
     /// the table's order, which reads no index), without their ids.
-    pub fn progress(&self, snapshot: &Snapshot<'_>, now: f64) -> Result<JobProgress, StoreError> {
+    pub fn progress(&self, snapshot: &Snapshot<'_>, now: Time) -> Result<JobProgress, StoreError> {
         let mut tally = ProgressTally::new(now);
         self.figures_pass(snapshot, Beside::Nothing, |w, _| tally.add(w))?;
         Ok(tally.finish())
@@ -352,7 +353,7 @@ impl JobRows {
     pub fn progress_and_attention(
         &self,
         snapshot: &Snapshot<'_>,
-        now: f64,
+        now: Time,
         limit: u64,
     ) -> Result<(JobProgress, Vec<(Worker, PageKey)>), StoreError> {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
@@ -428,7 +429,7 @@ impl JobRows {
             beside.column()
         ))?;
         let mut rows = stmt.query([self.id])?;
-        let mut worker = Worker::with_figures(0.0, 0.0, true, 0.0, 0.0, 0);
+        let mut worker = Worker::with_figures(0.0, 0.0, true, Time::default(), Time::default(), 0);
         let mut ordinal = 0;
         while let Some(row) = rows.next()? {
             figures_from(row, ordinal, beside, &mut worker)?;
@@ -451,7 +452,7 @@ impl JobRows {
         pick: &WorkerPick,
         start: &PageStart,
         limit: u64,
-        now: f64,
+        now: Time,
         median_rate: Option<f64>,
     ) -> Result<Vec<(Worker, PageKey)>, StoreError> {
         let query = PickQuery::new(pick, now, median_rate);
@@ -544,7 +545,7 @@ impl JobRows {
         &self,
         snapshot: &Snapshot<'_>,
         pick: &WorkerPick,
-        now: f64,
+        now: Time,
         median_rate: Option<f64>,
     ) -> Result<u64, StoreError> {
         let query = PickQuery::new(pick, now, median_rate);
@@ -572,13 +573,13 @@ fn named<'v>(values: &'v [(&str, Value)], sql: &str) -> Vec<(&'v str, &'v dyn ru
 struct PickQuery<'a> {
     condition: String,
     pick: &'a WorkerPick,
-    now: f64,
+    now: Time,
     /// Rates below this are slow; none without a median.
     slow_below: Option<f64>,
 }
 
 impl<'a> PickQuery<'a> {
-    fn new(pick: &'a WorkerPick, now: f64, median_rate: Option<f64>) -> PickQuery<'a> {
+    fn new(pick: &'a WorkerPick, now: Time, median_rate: Option<f64>) -> PickQuery<'a> {
         let mut condition = String::from("job = :job");
         if !pick.states.is_empty() {
             let each: Vec<&str> = pick.states.iter().map(|s| s.sql()).collect();
@@ -606,7 +607,7 @@ impl<'a> PickQuery<'a> {
     fn values(&self, job: i64) -> Vec<(&'static str, Value)> {
         let mut values = vec![
             (":job", Value::Integer(job)),
-            (":now", Value::Real(self.now)),
+            (":now", Value::Real(self.now.as_unix())),
             (
                 ":slow_below",
                 self.slow_below.map_or(Value::Null, Value::Real),
@@ -616,7 +617,7 @@ impl<'a> PickQuery<'a> {
             values.push((":text", Value::Text(text.clone())));
         }
         if let Some(since) = self.pick.since {
-            values.push((":since", Value::Real(since)));
+            values.push((":since", Value::Real(since.as_unix())));
         }
         values
     }
@@ -665,16 +666,19 @@ impl SortBy {
 }
 
 /// The writer's time for its last committed batch (0 for a new database).
-pub(super) fn read_clock(conn: &Connection) -> rusqlite::Result<f64> {
+pub(super) fn read_clock(conn: &Connection) -> rusqlite::Result<Time> {
     conn.prepare_cached("SELECT stamp FROM writer_clock")?
         .query_row([], |row| row.get(0))
         .optional()
-        .map(|stamp| stamp.unwrap_or(0.0))
+        .map(Option::unwrap_or_default)
 }
 
 /// The row id, stored `updated` and worker count of a job, or `None`.
 /// The count takes in the workers of its roster not inserted yet.
-pub(super) fn job_row(conn: &Connection, jobid: &str) -> rusqlite::Result<Option<(i64, f64, u64)>> {
+pub(super) fn job_row(
+    conn: &Connection,
+    jobid: &str,
+) -> rusqlite::Result<Option<(i64, Time, u64)>> {
     conn.prepare_cached(
         "SELECT j.id, j.updated,
                 t.workers + (SELECT COALESCE(SUM(waiting), 0) FROM roster_chunks WHERE job = j.id)
@@ -746,8 +750,8 @@ pub(super) enum WorkerWrite {
 pub(super) fn create_job(
     conn: &Connection,
     create: &CreateJob,
-    maxage: f64,
-    now: f64,
+    maxage: Secs,
+    now: Time,
 ) -> rusqlite::Result<i64> {
     let id = slices::next_job_id(conn)?;
     conn.prepare_cached(
@@ -761,14 +765,14 @@ pub(super) fn create_job(
 }
 
 /// Records activity on a job now, pushing its expiry back.
-pub(super) fn touch_job(conn: &Connection, id: i64, now: f64) -> rusqlite::Result<()> {
+pub(super) fn touch_job(conn: &Connection, id: i64, now: Time) -> rusqlite::Result<()> {
     conn.prepare_cached("UPDATE jobs SET updated = ?2, expires = ?2 + maxage WHERE id = ?1")?
         .execute(params![id, now])?;
     Ok(())
 }
 
 /// Adds the job's overall percent now to its burn-up, from its tally.
-pub(super) fn chart_job(conn: &Connection, id: i64, now: f64) -> rusqlite::Result<()> {
+pub(super) fn chart_job(conn: &Connection, id: i64, now: Time) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "UPDATE jobs
             SET history = history_push(history, ?2,
@@ -823,7 +827,7 @@ pub(super) fn write_worker(
     reports: &mut Reports,
     job: i64,
     update: &WorkerUpdate,
-    now: f64,
+    now: Time,
     may_add: bool,
     tallies: &mut Tallies,
 ) -> rusqlite::Result<WorkerWrite> {
@@ -901,8 +905,8 @@ pub(super) fn write_worker(
 pub(super) fn create_implicit_job(
     conn: &Connection,
     jobid: &str,
-    maxage: f64,
-    now: f64,
+    maxage: Secs,
+    now: Time,
 ) -> rusqlite::Result<i64> {
     let id = slices::next_job_id(conn)?;
     conn.prepare_cached(
@@ -921,7 +925,7 @@ pub(super) fn delete_job(conn: &Connection, id: i64) -> rusqlite::Result<()> {
 
 /// Records the time of the batch being written: readers that see it have
 /// seen every row stamped up to it.
-pub(super) fn stamp_clock(conn: &Connection, now: f64) -> rusqlite::Result<()> {
+pub(super) fn stamp_clock(conn: &Connection, now: Time) -> rusqlite::Result<()> {
     conn.prepare_cached("UPDATE writer_clock SET stamp = ?1")?
         .execute([now])?;
     Ok(())
@@ -932,7 +936,7 @@ pub(super) fn stamp_clock(conn: &Connection, now: f64) -> rusqlite::Result<()> {
 /// deleted and how many workers each had, its roster's included.
 pub(super) fn delete_expired(
     conn: &Connection,
-    now: f64,
+    now: Time,
     limit: usize,
 ) -> rusqlite::Result<Vec<(String, u64)>> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);

@@ -230,6 +230,7 @@ pub(crate) fn migrate(conn: &mut Connection, migrations: &[&str]) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::Time;
 
     fn version(conn: &Connection) -> i64 {
         conn.query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -375,7 +376,14 @@ mod tests {
                     ] {
                         let w = Worker {
                             workid: format!("w{n}"),
-                            ..Worker::with_figures(current, total, ok, first_seen, updated, updates)
+                            ..Worker::with_figures(
+                                current,
+                                total,
+                                ok,
+                                Time::unix(first_seen),
+                                Time::unix(updated),
+                                updates,
+                            )
                         };
                         n += 1;
                         conn.execute(
@@ -399,7 +407,11 @@ mod tests {
                             other => other.as_str(),
                         };
                         assert_eq!(state, expected, "{w:?}");
-                        assert_eq!(stale_at.to_bits(), w.stale_at().to_bits(), "{w:?}");
+                        assert_eq!(
+                            stale_at.to_bits(),
+                            w.stale_at().as_unix().to_bits(),
+                            "{w:?}"
+                        );
                         assert_eq!(percent, w.percent(), "{w:?}");
                         assert_eq!(micro, (w.percent() * 1e6).round() as i64, "{w:?}");
                     }

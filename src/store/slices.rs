@@ -32,6 +32,7 @@
 //! What to delete or create is decided by the operations (`writer`,
 //! `queries`); this module only carries it out.
 
+use crate::clock::Time;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -130,7 +131,7 @@ pub(super) fn queue_roster(conn: &Connection, job: i64, roster: &Roster) -> rusq
 
 /// Inserts the first chunk of the new job `job`'s roster, if it has one,
 /// with its rows stamped `now`.
-pub(super) fn fill_first_chunk(conn: &Connection, job: i64, now: f64) -> rusqlite::Result<()> {
+pub(super) fn fill_first_chunk(conn: &Connection, job: i64, now: Time) -> rusqlite::Result<()> {
     let next = conn
         .prepare_cached(
             "SELECT job, first, size, ids, waiting FROM roster_chunks
@@ -146,7 +147,7 @@ pub(super) fn fill_first_chunk(conn: &Connection, job: i64, now: f64) -> rusqlit
 
 /// Inserts the next chunk of any roster, with its rows stamped `now`;
 /// false when no roster is waiting.
-fn fill_next_chunk(conn: &Connection, now: f64) -> rusqlite::Result<bool> {
+fn fill_next_chunk(conn: &Connection, now: Time) -> rusqlite::Result<bool> {
     let next = conn
         .prepare_cached(
             "SELECT job, first, size, ids, waiting FROM roster_chunks
@@ -185,7 +186,7 @@ impl Chunk {
 
     /// Inserts the chunk's workers that have no row yet, tallies them once,
     /// and takes the chunk off the queue.
-    fn fill(self, conn: &Connection, now: f64) -> rusqlite::Result<()> {
+    fn fill(self, conn: &Connection, now: Time) -> rusqlite::Result<()> {
         let mut insert = conn.prepare_cached(ROSTER_ROW)?;
         let mut inserted = 0_i64;
         let mut put = |workid: &str| -> rusqlite::Result<()> {
@@ -273,7 +274,7 @@ pub(super) fn take_from_roster(
     conn: &Connection,
     job: i64,
     workid: &str,
-    now: f64,
+    now: Time,
 ) -> rusqlite::Result<bool> {
     let Some(first) = chunk_naming(conn, job, workid)? else {
         return Ok(false);
@@ -338,7 +339,7 @@ enum Work {
 
 impl Work {
     /// Does one step of this work; false when there is none.
-    fn step(self, conn: &Connection, now: f64) -> rusqlite::Result<bool> {
+    fn step(self, conn: &Connection, now: Time) -> rusqlite::Result<bool> {
         match self {
             Work::Rosters => fill_next_chunk(conn, now),
             Work::Deletions => delete_doomed_rows(conn),
@@ -404,7 +405,7 @@ impl Backlog {
     /// their own, until [`SLICE_TIME`] has passed or none is left. A
     /// failure (a full disk) is logged, and the work waits for the next
     /// operation that may leave some.
-    pub(super) fn run_slice(&mut self, conn: &mut Connection, now: f64, log_pages: u32) {
+    pub(super) fn run_slice(&mut self, conn: &mut Connection, now: Time, log_pages: u32) {
         let started = Instant::now();
         if log_pages < self.copied_at {
             // The log started again.
@@ -429,7 +430,7 @@ impl Backlog {
         self.last = Some((Instant::now(), started.elapsed()));
     }
 
-    fn slice(&mut self, conn: &mut Connection, now: f64) -> rusqlite::Result<bool> {
+    fn slice(&mut self, conn: &mut Connection, now: Time) -> rusqlite::Result<bool> {
         let started = Instant::now();
         let first = self.next;
         self.next = match first {

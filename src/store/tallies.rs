@@ -28,6 +28,7 @@
 //! worker's first report ([`Tallies::add`] with no figures before); they
 //! are deleted only after their job, whose tallies go with it.
 
+use crate::clock::Time;
 use std::cell::Cell;
 
 use rusqlite::{Connection, params};
@@ -37,7 +38,7 @@ use crate::model::{Worker, WorkerState};
 
 /// A row's figures after `update` at `now`, from its figures before,
 /// exactly as `write_worker`'s UPDATE sets them.
-pub(super) fn after_report(before: &Worker, update: &WorkerUpdate, now: f64) -> Worker {
+pub(super) fn after_report(before: &Worker, update: &WorkerUpdate, now: Time) -> Worker {
     let first_seen = if before.updates == 0 {
         now
     } else {
@@ -55,14 +56,14 @@ pub(super) fn after_report(before: &Worker, update: &WorkerUpdate, now: f64) -> 
 
 /// A new row's figures after its first report, `update` at `now` with
 /// `total`, as `write_worker`'s INSERT sets them.
-pub(super) fn first_report(update: &WorkerUpdate, total: f64, now: f64) -> Worker {
+pub(super) fn first_report(update: &WorkerUpdate, total: f64, now: Time) -> Worker {
     Worker::with_figures(update.current, total, update.ok, now, now, 1)
 }
 
 /// The value of the `stale_minute` column for a row with these figures:
 /// the minute in which a running worker turns stale, NULL otherwise.
 pub(super) fn stale_minute(w: &Worker) -> Option<i64> {
-    (w.state() == WorkerState::Running).then(|| (w.stale_at() / 60.0) as i64)
+    (w.state() == WorkerState::Running).then(|| (w.stale_at().as_unix() / 60.0) as i64)
 }
 
 /// The `percent_micro` column: the percent in millionths.
@@ -143,7 +144,7 @@ struct Change {
     done: i64,
     failed: i64,
     percent_micro: i64,
-    last_report: Option<f64>,
+    last_report: Option<Time>,
 }
 
 impl Change {

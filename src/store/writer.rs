@@ -11,7 +11,7 @@
 //! Because only this thread changes jobs, it keeps a map of the jobs it has
 //! seen ([`KnownJobs`]): their row ids, and when each job row was last stamped
 //! with activity. A job row is re-stamped at most once per
-//! [`ACTIVITY_STAMP_SECS`], so a busy job's updates write one page (the
+//! [`ACTIVITY_STAMP`], so a busy job's updates write one page (the
 //! worker's) instead of three (worker, job row, expiry index). Readers take a
 //! job's activity as the latest of its row and its workers, and expiry allows
 //! for the stamp's lag.
@@ -24,6 +24,7 @@
 //! coming, and slice after slice while none waits, so an operation waits at
 //! most one slice behind them.
 
+use crate::clock::{Clock, Secs, Time};
 use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
@@ -40,9 +41,8 @@ use super::slices::Backlog;
 #[cfg(doc)]
 use super::slices::SLICE_TIME;
 use super::tallies::Tallies;
-use super::{ACTIVITY_STAMP_SECS, DbFile, Refusal, StoreError};
+use super::{ACTIVITY_STAMP, DbFile, Refusal, StoreError};
 use crate::metrics::Metrics;
-use crate::model::unix_now;
 use crate::model::{CreateJob, JobRef, WorkerUpdate};
 
 /// Most operations committed in one transaction; more wait for the next.
@@ -118,9 +118,9 @@ struct Envelope {
 /// a worker is refused (updates of what exists are always taken).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Caps {
-    /// Seconds of inactivity before a job expires, for jobs created
+    /// How long a job may be inactive before it expires, for jobs created
     /// implicitly by an update or without a maxage.
-    pub default_maxage: f64,
+    pub default_maxage: Secs,
     /// Most jobs stored at once.
     pub max_jobs: u64,
     /// Most workers stored at once, in all jobs.
@@ -157,6 +157,8 @@ pub fn exit_on_writer_death(why: &str) {
 /// What the writer thread owns besides its connection.
 struct Duties {
     caps: Caps,
+    /// What each batch's time is read from.
+    clock: Clock,
     metrics: Arc<Metrics>,
     file: Arc<DbFile>,
     /// Pages in the write-ahead log after the last commit.
@@ -168,11 +170,13 @@ impl Writer {
     /// `open_writer`. Committed batches are counted in `metrics`. Should
     /// the thread die (a panic: a bug), `on_death` is called on it with the
     /// panic's message: nothing can be stored any more, and the server
-    /// passes [`exit_on_writer_death`].
+    /// passes [`exit_on_writer_death`]. Each batch is stamped with a time
+    /// from `clock`.
     pub fn start(
         mut conn: Connection,
         file: Arc<DbFile>,
         caps: Caps,
+        clock: Clock,
         metrics: Arc<Metrics>,
         on_death: impl FnOnce(&str) + Send + 'static,
     ) -> std::io::Result<(Writer, JoinHandle<()>)> {
@@ -186,6 +190,7 @@ impl Writer {
         .map_err(std::io::Error::other)?;
         let duties = Duties {
             caps,
+            clock,
             metrics,
             file: Arc::clone(&file),
             log_pages,
@@ -312,7 +317,7 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
     // Each batch's time is later than the last one's, across restarts and
     // even when the clock steps back, so a reader that has seen one
     // batch's time has seen every row stamped up to it (`status?since=`).
-    let mut clock = queries::read_clock(&conn).unwrap_or(0.0);
+    let mut batch_time = queries::read_clock(&conn).unwrap_or_default();
     // Starts by resuming what a previous run left.
     let mut backlog = Backlog::new();
     loop {
@@ -326,7 +331,7 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
                         &mut conn,
                         &mut backlog,
                         &mut place,
-                        &mut clock,
+                        &mut batch_time,
                         &mut log,
                         duties,
                     );
@@ -359,8 +364,8 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
             }
             continue;
         }
-        clock = unix_now().max(clock.next_up());
-        let outcome = apply_batch(&mut conn, &ops, clock, caps, &mut known);
+        batch_time = duties.clock.now().max(batch_time.next_up());
+        let outcome = apply_batch(&mut conn, &ops, batch_time, caps, &mut known);
         let committed = outcome.is_ok();
         let mut results = match outcome {
             Ok(results) => {
@@ -402,7 +407,7 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
                 &mut conn,
                 &mut backlog,
                 &mut place,
-                &mut clock,
+                &mut batch_time,
                 &mut log,
                 duties,
             );
@@ -411,13 +416,14 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
     log::debug!("writer thread stopping: every handle dropped; slices left resume at start");
 }
 
-/// Runs one slice of the backlog at the writer's clock, and the log's
-/// upkeep after it; none while the file is not in place.
+/// Runs one slice of the backlog at a time later than `batch_time` (the
+/// last batch's), and the log's upkeep after it; none while the file is
+/// not in place.
 fn run_slice(
     conn: &mut Connection,
     backlog: &mut Backlog,
     place: &mut FileWatch,
-    clock: &mut f64,
+    batch_time: &mut Time,
     log: &mut LogKeeper,
     duties: &Duties,
 ) {
@@ -425,8 +431,8 @@ fn run_slice(
         backlog.pause();
         return;
     }
-    *clock = unix_now().max(clock.next_up());
-    backlog.run_slice(conn, *clock, duties.log_pages.load(Ordering::Relaxed));
+    *batch_time = duties.clock.now().max(batch_time.next_up());
+    backlog.run_slice(conn, *batch_time, duties.log_pages.load(Ordering::Relaxed));
     log.after_commit(conn, || duties.file.free_bytes());
 }
 
@@ -480,18 +486,18 @@ struct KnownJob {
     /// The row id.
     id: i64,
     /// The `updated` value stored in the row.
-    stamped: f64,
+    stamped: Time,
     /// Its workers.
     workers: u64,
     /// When its burn-up last had a point added.
-    charted: f64,
+    charted: Time,
 }
 
 /// A job's burn-up gets a point at most this often: every second, and
 /// every second per 10,000 workers for larger jobs, since the point is an
 /// average over all of them, taken inside the writer's transaction.
-fn chart_interval(workers: u64) -> f64 {
-    (workers as f64 / 10_000.0).max(ACTIVITY_STAMP_SECS)
+fn chart_interval(workers: u64) -> Secs {
+    Secs(workers as f64 / 10_000.0).max(ACTIVITY_STAMP)
 }
 
 /// The jobs the writer has seen, by jobid, and how many jobs and workers
@@ -636,7 +642,7 @@ impl KnownJobs {
 fn apply_batch(
     conn: &mut Connection,
     ops: &[&WriteOp],
-    now: f64,
+    now: Time,
     caps: Caps,
     known: &mut KnownJobs,
 ) -> rusqlite::Result<Vec<Reply>> {
@@ -717,7 +723,7 @@ fn apply_op(
     conn: &Connection,
     reports: &mut queries::Reports,
     op: &WriteOp,
-    now: f64,
+    now: Time,
     caps: Caps,
     known: &mut KnownJobs,
     to_chart: &mut Vec<i64>,
@@ -797,7 +803,7 @@ fn apply_op(
         WriteOp::Expire { limit } => {
             // A row's stamp may lag its last activity by up to the stamp
             // interval; waiting that much longer never deletes a job early.
-            let jobs = queries::delete_expired(conn, now - ACTIVITY_STAMP_SECS, *limit)?;
+            let jobs = queries::delete_expired(conn, now - ACTIVITY_STAMP, *limit)?;
             Ok((WriteOutcome::Expired(jobs.len()), Effect::Deleted(jobs)))
         }
     }
@@ -811,7 +817,7 @@ fn apply_updates(
     conn: &Connection,
     reports: &mut queries::Reports,
     updates: &[WorkerUpdate],
-    now: f64,
+    now: Time,
     caps: Caps,
     known: &mut KnownJobs,
     to_chart: &mut Vec<i64>,
@@ -838,7 +844,7 @@ fn apply_update(
     conn: &Connection,
     reports: &mut queries::Reports,
     update: &WorkerUpdate,
-    now: f64,
+    now: Time,
     caps: Caps,
     known: &mut KnownJobs,
     to_chart: &mut Vec<i64>,
@@ -894,7 +900,7 @@ fn apply_update(
         WorkerWrite::Inserted => changed.workers += 1,
         WorkerWrite::Updated => {}
     }
-    if now - job.stamped >= ACTIVITY_STAMP_SECS {
+    if now - job.stamped >= ACTIVITY_STAMP {
         queries::touch_job(conn, job.id, now)?;
         changed.stamped = now;
     }
@@ -923,7 +929,7 @@ mod tests {
     use crate::store::{Reader, open_writer};
 
     const CAPS: Caps = Caps {
-        default_maxage: 60.0,
+        default_maxage: Secs(60.0),
         max_jobs: 1_000_000,
         max_workers: 10_000_000,
         max_workers_per_job: 100_000,
@@ -982,7 +988,7 @@ mod tests {
     /// One batch at `now` with a writer that knows no jobs yet.
     fn batch(conn: &mut Connection, now: f64, ops: &[WriteOp]) -> rusqlite::Result<Vec<Reply>> {
         let ops: Vec<&WriteOp> = ops.iter().collect();
-        apply_batch(conn, &ops, now, CAPS, &mut KnownJobs::default())
+        apply_batch(conn, &ops, Time::unix(now), CAPS, &mut KnownJobs::default())
     }
 
     fn update(workid: &str, total: Option<f64>, desc: &str) -> WriteOp {
@@ -1081,13 +1087,18 @@ mod tests {
                 r.get(0)
             })
         };
-        let mut at =
-            |now: f64, op: WriteOp| apply_batch(&mut w.conn, &[&op], now, CAPS, &mut w.known);
+        let mut at = |now: f64, op: WriteOp| {
+            apply_batch(&mut w.conn, &[&op], Time::unix(now), CAPS, &mut w.known)
+        };
         at(1000.0, update("w", Some(9.0), ""))?;
         at(1000.5, update("w", None, ""))?;
         let job = reader.read_job("j")?.expect("job");
-        assert_eq!(job.updated, 1000.5, "reads see the worker's later activity");
-        assert_eq!(job.expires(), 1060.5);
+        assert_eq!(
+            job.updated,
+            Time::unix(1000.5),
+            "reads see the worker's later activity"
+        );
+        assert_eq!(job.expires(), Time::unix(1060.5));
         at(1001.2, update("w", None, ""))?;
         assert_eq!(row_updated(&w.conn)?, 1001.2, "re-stamped a second later");
         Ok(())
@@ -1102,7 +1113,7 @@ mod tests {
         apply_batch(
             &mut w.conn,
             &first.iter().collect::<Vec<_>>(),
-            1000.0,
+            Time::unix(1000.0),
             CAPS,
             &mut w.known,
         )?;
@@ -1114,7 +1125,7 @@ mod tests {
         apply_batch(
             &mut w.conn,
             &ops.iter().collect::<Vec<_>>(),
-            1002.0,
+            Time::unix(1002.0),
             CAPS,
             &mut w.known,
         )?;
@@ -1129,14 +1140,14 @@ mod tests {
         apply_batch(
             &mut w.conn,
             &again.iter().collect::<Vec<_>>(),
-            1002.5,
+            Time::unix(1002.5),
             CAPS,
             &mut w.known,
         )?;
         assert_eq!(reader.read_job("j")?.expect("job").history.len(), 2);
         // Large jobs get points less often: an average over all workers.
-        assert_eq!(chart_interval(10), 1.0);
-        assert_eq!(chart_interval(100_000), 10.0);
+        assert_eq!(chart_interval(10), Secs(1.0));
+        assert_eq!(chart_interval(100_000), Secs(10.0));
         Ok(())
     }
 
@@ -1144,13 +1155,14 @@ mod tests {
     fn expiry_allows_for_the_stamp_lag_and_never_deletes_early() -> Result<(), StoreError> {
         let mut w = Fixture::new();
         let mut at = |now: f64, op: WriteOp| -> Result<WriteOutcome, StoreError> {
-            let mut results = apply_batch(&mut w.conn, &[&op], now, CAPS, &mut w.known)?;
+            let mut results =
+                apply_batch(&mut w.conn, &[&op], Time::unix(now), CAPS, &mut w.known)?;
             results.remove(0)
         };
         let create = WriteOp::Create(CreateJob {
             jobid: "j".into(),
             desc: String::new(),
-            maxage: Some(10.0),
+            maxage: Some(Secs(10.0)),
             roster: Roster::Open,
         });
         at(2000.0, create)?;
@@ -1180,13 +1192,13 @@ mod tests {
         apply_batch(
             &mut w.conn,
             &ops.iter().collect::<Vec<_>>(),
-            1000.0,
+            Time::unix(1000.0),
             caps,
             &mut KnownJobs::default(),
         )?;
         // As after a restart: the writer knows nothing yet.
         for op in [update("c", Some(2.0), ""), update("d", None, "")] {
-            let results = apply_batch(&mut w.conn, &[&op], 1001.0, caps, &mut w.known)?;
+            let results = apply_batch(&mut w.conn, &[&op], Time::unix(1001.0), caps, &mut w.known)?;
             assert!(results[0].is_err(), "refused: {:?}", results[0]);
             assert_eq!(
                 w.known.get("j").map(|job| job.workers),
@@ -1205,7 +1217,7 @@ mod tests {
             ..CAPS
         };
         let mut run = |op: WriteOp| -> Result<WriteOutcome, StoreError> {
-            apply_batch(&mut w.conn, &[&op], 1000.0, caps, &mut w.known)?.remove(0)
+            apply_batch(&mut w.conn, &[&op], Time::unix(1000.0), caps, &mut w.known)?.remove(0)
         };
         let on = |jobid: &str, workid: &str| {
             WriteOp::Update(WorkerUpdate {
@@ -1271,7 +1283,7 @@ mod tests {
         now: f64,
         op: WriteOp,
     ) -> Result<WriteOutcome, StoreError> {
-        apply_batch(conn, &[&op], now, caps, known)?.remove(0)
+        apply_batch(conn, &[&op], Time::unix(now), caps, known)?.remove(0)
     }
 
     /// Runs slices until none is left, as the writer does between batches;
@@ -1280,7 +1292,7 @@ mod tests {
         let mut backlog = Backlog::new();
         let mut slices = 0;
         while backlog.pending() {
-            backlog.run_slice(conn, now, 0);
+            backlog.run_slice(conn, Time::unix(now), 0);
             slices += 1;
         }
         slices
@@ -1319,7 +1331,7 @@ mod tests {
             ..CAPS
         };
         let mut run = |op: WriteOp| -> Result<WriteOutcome, StoreError> {
-            apply_batch(&mut w.conn, &[&op], 1000.0, caps, &mut w.known)?.remove(0)
+            apply_batch(&mut w.conn, &[&op], Time::unix(1000.0), caps, &mut w.known)?.remove(0)
         };
         // The third report names a new worker without a total: the job the
         // first one created is gone again, and so is the second.
@@ -1460,7 +1472,7 @@ mod tests {
         // Gone for every reader, though no row of it is deleted yet.
         assert!(reader.read_job("big")?.is_none());
         assert!(reader.snapshot()?.find_job("big")?.is_none());
-        assert!(reader.list_jobs(10, 1002.0)?.is_empty());
+        assert!(reader.list_jobs(10, Time::unix(1002.0))?.is_empty());
         assert_eq!(rows_of(&w.conn, old)?, 3001);
         assert_eq!(backlog_rows(&w.conn)?, (1, 0));
         assert_eq!(
@@ -1478,13 +1490,13 @@ mod tests {
         let again = report("big", "7", 1.0, Some(9.0));
         w.apply(1003.0, again)?;
         let mut backlog = Backlog::new();
-        backlog.run_slice(&mut w.conn, 1003.5, 0);
+        backlog.run_slice(&mut w.conn, Time::unix(1003.5), 0);
         let left = rows_of(&w.conn, old)?;
         assert!(left < 3001, "a slice deleted rows: {left} left");
         let job = reader.read_job("big")?.expect("job");
         assert_eq!(job.workers.len(), 1);
         assert_eq!((job.workers[0].current, job.workers[0].total), (1.0, 9.0));
-        let listed = reader.list_jobs(10, 1003.5)?;
+        let listed = reader.list_jobs(10, Time::unix(1003.5))?;
         assert_eq!(listed.len(), 1);
         assert_eq!((listed[0].workers, listed[0].done), (1, 0));
         assert_tallies_exact(&w.conn)?;
@@ -1569,7 +1581,7 @@ mod tests {
         let job = reader.read_job("s")?.expect("job");
         assert_eq!(job.workers.len(), 1234);
         assert_eq!(job.workers[1233].workid, "node-1233");
-        let listed = reader.list_jobs(10, 1001.0)?;
+        let listed = reader.list_jobs(10, Time::unix(1001.0))?;
         assert!(
             listed
                 .iter()
@@ -1810,7 +1822,7 @@ mod tests {
             at(1010.0 + f64::from(w) / 100.0, WriteOp::Update(update))?;
         }
         let reader = Reader::open(&w.path)?;
-        let now = 1125.0;
+        let now = Time::unix(1125.0);
         let snapshot = reader.snapshot()?;
         let rows = snapshot.find_job("j")?.expect("job");
         let progress = rows.progress(&snapshot, now)?;
@@ -1843,14 +1855,14 @@ mod tests {
         let id = job_id(&w.conn, "r")?.expect("r");
         let mut backlog = Backlog::new();
         // Enough log since the last copy: this slice copies, inserting none.
-        backlog.run_slice(&mut w.conn, 1000.0, LOG_SLICE_PAGES);
+        backlog.run_slice(&mut w.conn, Time::unix(1000.0), LOG_SLICE_PAGES);
         assert_eq!(rows_of(&w.conn, id)?, CHUNK_ROWS as i64);
         // A little more: it works.
-        backlog.run_slice(&mut w.conn, 1000.0, LOG_SLICE_PAGES + 10);
+        backlog.run_slice(&mut w.conn, Time::unix(1000.0), LOG_SLICE_PAGES + 10);
         let after = rows_of(&w.conn, id)?;
         assert!(after > CHUNK_ROWS as i64);
         // The log started again: counted from its start.
-        backlog.run_slice(&mut w.conn, 1000.0, 10);
+        backlog.run_slice(&mut w.conn, Time::unix(1000.0), 10);
         assert!(rows_of(&w.conn, id)? > after);
         assert!(backlog.pending());
         Ok(())
@@ -1905,7 +1917,7 @@ mod tests {
         w.apply_capped(caps, 1000.0, report("b", "1999", 1.0, Some(2.0)))?;
         check(&mut w, 5000)?;
         // A slice in between changes rows, not the count.
-        Backlog::new().run_slice(&mut w.conn, 1000.5, 0);
+        Backlog::new().run_slice(&mut w.conn, Time::unix(1000.5), 0);
         check(&mut w, 5000)?;
         // Deleting makes room at once, though its rows are still there.
         w.apply_capped(caps, 1000.0, delete("a"))?;
@@ -1936,7 +1948,7 @@ mod tests {
             let op = WriteOp::Create(CreateJob {
                 jobid: jobid.into(),
                 desc: String::new(),
-                maxage: Some(if jobid == "keep" { 1000.0 } else { 10.0 }),
+                maxage: Some(Secs(if jobid == "keep" { 1000.0 } else { 10.0 })),
                 roster: Roster::Count(1200),
             });
             w.apply(2000.0, op)?;
@@ -1944,7 +1956,7 @@ mod tests {
         // Expired with part of their rosters still queued.
         let expired = w.apply(2012.0, WriteOp::Expire { limit: 10 })?;
         assert_eq!(expired, WriteOutcome::Expired(3));
-        let listed = reader.list_jobs(10, 2012.0)?;
+        let listed = reader.list_jobs(10, Time::unix(2012.0))?;
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].jobid, "keep");
         for jobid in ["x", "y", "z"] {
@@ -1977,6 +1989,7 @@ mod tests {
             conn,
             Arc::new(file),
             CAPS,
+            Clock::system(),
             Arc::new(crate::metrics::Metrics::new([])),
             |why: &str| panic!("the writer died: {why}"),
         )?)
@@ -2040,6 +2053,7 @@ mod tests {
             conn,
             Arc::new(file),
             CAPS,
+            Clock::system(),
             Arc::new(crate::metrics::Metrics::new([])),
             move |why: &str| {
                 let _ = died.send(why.to_string());
@@ -2195,9 +2209,9 @@ mod tests {
                 }
                 now += [0.2, 1.0, 7.0, 45.0, 130.0][next(5) as usize];
                 let refs: Vec<&WriteOp> = ops.iter().collect();
-                apply_batch(&mut conn, &refs, now, caps, &mut known)?;
+                apply_batch(&mut conn, &refs, Time::unix(now), caps, &mut known)?;
                 if next(3) == 0 {
-                    Backlog::new().run_slice(&mut conn, now, 0);
+                    Backlog::new().run_slice(&mut conn, Time::unix(now), 0);
                 }
                 assert_tallies_exact(&conn)?;
                 assert_eq!(

@@ -11,6 +11,7 @@ mod child;
 pub use child::ChildServer as BinaryServer;
 
 use progressd::Running;
+use progressd::clock::{Clock, Time};
 use progressd::config::Config;
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -50,6 +51,24 @@ impl Reply {
 impl TestServer {
     pub fn start() -> TestServer {
         TestServer::start_with(|_| {})
+    }
+
+    /// Starts with a manual clock, at 2027-01-15 08:00 UTC until the test
+    /// moves it: the server reads the present from it, so a test sets
+    /// exact times between reports instead of sleeping.
+    pub fn start_with_clock() -> (TestServer, Clock) {
+        TestServer::start_with_clock_and(|_| {})
+    }
+
+    /// As [`TestServer::start_with_clock`], with the test defaults changed
+    /// by `adjust`.
+    pub fn start_with_clock_and(adjust: impl FnOnce(&mut Config)) -> (TestServer, Clock) {
+        let clock = Clock::manual(Time::unix(1_800_000_000.0));
+        let s = TestServer::start_with(|c| {
+            c.clock = clock.clone();
+            adjust(c);
+        });
+        (s, clock)
     }
 
     /// Starts with the test defaults changed by `adjust`.
