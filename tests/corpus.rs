@@ -9,7 +9,8 @@
 //! cases say which rule and check that what was stored follows it.
 //!
 //! The cases are a table in `corpus/cases.rs`; this file sends each and
-//! checks what it got.
+//! checks what it got. `CORPUS_CASE=<name>` runs the case of that name, or
+//! the cases of the group of that name, alone.
 
 #[path = "corpus/cases.rs"]
 mod cases;
@@ -30,6 +31,39 @@ const HEALTH: &str = "/progress/update?jobid=ok&workid=w&current=1&total=2";
 /// A longer wait than any case needs: more means the server held the
 /// connection open instead of answering or closing it.
 const SLOW: Duration = Duration::from_secs(5);
+
+/// The cases to run, each with its group: those `CORPUS_CASE` names, or
+/// all. Asserts that every name is unique, so that a name picks one case.
+fn selected() -> Vec<(&'static str, Case)> {
+    let corpus = cases::corpus();
+    let mut names: BTreeSet<&str> = corpus.iter().map(|(group, _)| *group).collect();
+    for (_, cases) in &corpus {
+        for case in cases {
+            assert!(
+                names.insert(&case.name),
+                "two cases or groups are named {:?}",
+                case.name
+            );
+        }
+    }
+    let all = corpus
+        .into_iter()
+        .flat_map(|(group, cases)| cases.into_iter().map(move |case| (group, case)));
+    match std::env::var("CORPUS_CASE") {
+        Ok(name) => {
+            let chosen: Vec<_> = all
+                .filter(|(group, case)| case.name == name || *group == name)
+                .collect();
+            assert!(!chosen.is_empty(), "CORPUS_CASE: no case or group {name:?}");
+            chosen
+        }
+        Err(_) => {
+            let all: Vec<_> = all.collect();
+            assert!(all.len() >= 100, "the corpus has {} requests", all.len());
+            all
+        }
+    }
+}
 
 fn status_of(s: &TestServer, jobid: &str) -> Result<serde_json::Value, String> {
     let r = s.get(&format!("/progress/status?jobid={}", python_quote(jobid)));
@@ -148,10 +182,7 @@ fn put_target(s: &TestServer) {
 
 #[test]
 fn malformed_requests_are_refused_and_change_nothing() {
-    let cases: Vec<(&str, Case)> = cases::corpus()
-        .into_iter()
-        .flat_map(|(group, cases)| cases.into_iter().map(move |case| (group, case)))
-        .collect();
+    let cases = selected();
     let s = TestServer::start();
     put_target(&s);
     assert_eq!(s.get(HEALTH).status, 200);
@@ -257,13 +288,8 @@ fn malformed_requests_are_refused_and_change_nothing() {
     let groups: Vec<String> = by_group.iter().map(|(g, n)| format!("{g} {n}")).collect();
     eprintln!("corpus groups: {}", groups.join(", "));
     assert!(
-        cases.len() >= 100,
-        "the corpus has {} requests",
-        cases.len()
-    );
-    assert!(
         failures.is_empty(),
-        "{} of {} cases failed:\n{}",
+        "{} of {} cases failed (CORPUS_CASE=<name> runs one alone):\n{}",
         failures.len(),
         cases.len(),
         failures.join("\n")

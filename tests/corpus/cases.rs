@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 /// One request and what it must get.
 pub struct Case {
+    /// Unique in the corpus: `CORPUS_CASE=<name>` runs this case alone.
     pub name: String,
     /// The bytes sent, on a connection of their own.
     pub request: Vec<u8>,
