@@ -296,6 +296,18 @@ fn malformed_requests_are_refused_and_change_nothing() {
     );
 }
 
+/// The id cases go to every route of `progressd::ROUTES` but those the
+/// table says take no job id; it also names the routes that create their
+/// job. A route in those lists that is no longer in `ROUTES` makes the
+/// list wrong without failing a case.
+#[test]
+fn the_routes_the_corpus_names_are_routes() {
+    let routes: BTreeSet<&str> = progressd::ROUTES.iter().map(|r| r.path).collect();
+    for path in cases::NO_JOBID.iter().chain(&cases::CREATING) {
+        assert!(routes.contains(path), "{path:?} is no route");
+    }
+}
+
 /// A request line with version HTTP/2.0 or 3.0 (an HTTP/2 client with prior
 /// knowledge opens with `PRI * HTTP/2.0`) made tiny_http write a 505 through
 /// a writer that waited for the request's own, never released: the client
