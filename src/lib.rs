@@ -17,6 +17,7 @@ mod format;
 pub mod history;
 mod json;
 mod logger;
+mod look;
 mod metrics;
 pub mod model;
 mod page;

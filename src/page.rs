@@ -20,6 +20,7 @@ use std::fmt::Write;
 use std::sync::OnceLock;
 
 use crate::format::{eta, markup_entity, pct, qty, rate_line, span, utc};
+use crate::look;
 use crate::model::{
     BarState, HISTOGRAM_STEP, Job, JobProgress, JobSummary, Pick, SLOW_PEERS, SLOW_SHARE,
     STALE_FLOOR_SECS, STALE_GAPS, Worker,
@@ -30,12 +31,15 @@ pub const SHOW_JS: &str = include_str!("../assets/show.js");
 
 const STYLE_BASE: &str = include_str!("../assets/progressd.css");
 
-/// The stylesheet: the static part plus one width class per whole percent
-/// (the bars) and one height class (the histogram's columns).
+/// The stylesheet: the static part, the states' colours, and one width
+/// class per whole percent (the bars) and one height class (the
+/// histogram's columns).
 pub fn stylesheet() -> &'static str {
     static CSS: OnceLock<String> = OnceLock::new();
     CSS.get_or_init(|| {
         let mut css = String::from(STYLE_BASE);
+        css.push('\n');
+        css.push_str(&look::css_colours());
         css.push_str("\n/* Bar widths before the script refines them. */\n");
         for p in 0..=100 {
             // Writing to a String cannot fail.
@@ -110,14 +114,20 @@ fn encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
-/// The icon beside each state's word.
-fn icon(state: BarState) -> &'static str {
-    match state {
-        BarState::Running => "▶",
-        BarState::Done => "✔",
-        BarState::Failed => "✖",
-        BarState::Stale => "◷",
-        BarState::NotStarted => "○",
+/// The class that gives a state's elements its colour: `s-running`, …;
+/// `slow` for slow, which marks a running worker's row on top of its state.
+fn pick_class(pick: Pick) -> String {
+    match pick {
+        Pick::State(state) => format!("s-{}", state.as_str()),
+        Pick::Slow => "slow".to_string(),
+    }
+}
+
+/// How many workers are in `pick`.
+fn count_of(progress: &JobProgress, pick: Pick) -> usize {
+    match pick {
+        Pick::State(state) => progress.count(state),
+        Pick::Slow => progress.slow,
     }
 }
 
@@ -148,13 +158,9 @@ fn head(out: &mut String, title: &str, refresh: Option<u64>, script: bool) {
 }
 
 /// The icon and words of a row's state; a slow worker is running, and says
-/// it is slow. The script's `stateLabel()` says the same.
+/// it is slow.
 fn state_label(state: BarState, slow: bool) -> String {
-    if slow {
-        "▼ slow".to_string()
-    } else {
-        format!("{} {}", icon(state), state.words())
-    }
+    look::label(if slow { Pick::Slow } else { Pick::State(state) })
 }
 
 fn worker_row(out: &mut String, w: &Worker, progress: &JobProgress, now: f64) {
@@ -303,28 +309,24 @@ fn summary_panel(out: &mut String, progress: &JobProgress, now: f64) {
         pc = pct(overall),
         width = overall.round() as u32,
     );
-    for state in BarState::ALL {
-        let n = progress.count(state);
+    for pick in Pick::ALL {
+        let n = count_of(progress, pick);
+        // Jobs without a roster never have workers not started, and most
+        // jobs no slow ones: those two show only when there are some. The
+        // script knows them by `data-hide-zero`.
+        let optional = matches!(pick, Pick::State(BarState::NotStarted) | Pick::Slow);
         let _ = write!(
             out,
-            "<li class=\"s-{s}\"{hidden}><span class=\"swatch\"></span>{icon} <b id=\"n-{s}\">{n}</b> {words}</li>",
-            s = state.as_str(),
-            // Jobs without a roster never have workers not started.
-            hidden = if state == BarState::NotStarted && n == 0 {
-                " hidden"
-            } else {
-                ""
-            },
-            icon = icon(state),
-            words = state.words(),
+            "<li class=\"{class}\"{optional}{hidden}><span class=\"swatch\"></span>{icon} \
+             <b id=\"n-{key}\">{n}</b> {words}</li>",
+            class = pick_class(pick),
+            optional = if optional { " data-hide-zero" } else { "" },
+            hidden = if optional && n == 0 { " hidden" } else { "" },
+            icon = look::of(pick).icon,
+            key = pick.key(),
+            words = pick.words(),
         );
     }
-    let _ = write!(
-        out,
-        "<li class=\"slow\"{hidden}><span class=\"swatch\"></span>▼ <b id=\"n-slow\">{n}</b> slow</li>",
-        n = progress.slow,
-        hidden = if progress.slow == 0 { " hidden" } else { "" },
-    );
     let last = progress
         .last_report
         .map_or("no report yet".to_string(), |t| {
@@ -426,20 +428,16 @@ pub fn big_show_page(
          <span class=\"panel-note\" id=\"list-note\" aria-live=\"polite\">{workers} workers</span></div>\n\
          <div class=\"controls\">\n<div class=\"chips\" role=\"group\" aria-label=\"list only these states (none: all)\">"
     );
-    for name in Pick::NAMES {
-        let (class, icon, words, n) = match Pick::named(name) {
-            Some(Pick::State(state)) => (
-                format!("s-{name}"),
-                icon(state),
-                state.words(),
-                progress.count(state),
-            ),
-            _ => ("slow".to_string(), "▼", "slow", progress.slow),
-        };
+    for pick in Pick::ALL {
         let _ = write!(
             out,
-            "<button type=\"button\" class=\"chip {class}\" data-state=\"{name}\" aria-pressed=\"false\">\
-             <span class=\"swatch\"></span>{icon} {words} <b id=\"c-{name}\">{n}</b></button>"
+            "<button type=\"button\" class=\"chip {class}\" data-state=\"{key}\" aria-pressed=\"false\">\
+             <span class=\"swatch\"></span>{icon} {words} <b id=\"c-{key}\">{n}</b></button>",
+            class = pick_class(pick),
+            key = pick.key(),
+            icon = look::of(pick).icon,
+            words = pick.words(),
+            n = count_of(progress, pick),
         );
     }
     out.push_str(

@@ -669,7 +669,7 @@ impl StatusQuery {
                         format!(
                             "{} is not a state; use {} (comma-separated)",
                             quoted(name),
-                            Pick::NAMES.join(", ")
+                            Pick::ALL.map(Pick::key).join(", ")
                         ),
                     )
                 })?;
