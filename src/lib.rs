@@ -27,6 +27,7 @@ mod render_cache;
 mod response;
 mod routes;
 mod server;
+mod shown;
 mod status;
 pub mod store;
 
