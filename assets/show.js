@@ -3,8 +3,11 @@
 // scroll position stays). A big job's page (body.big-job) lists no worker from
 // the server: it fetches pages of status (the workers that need attention,
 // and the page of workers chosen with its filter, search, order and pager)
-// and updates those in place the same way. Every figure comes from the JSON
-// (computed by the server); this script only formats and places them.
+// and updates those in place the same way. Every figure and every text
+// comes from the JSON (status?text=1 adds the page's texts, written by the
+// server as it writes the page), and every row is a copy of the row the
+// server put in <template id="row">: this script places them, and formats
+// nothing but the span since a last report, which grows between polls.
 // Client text is only ever set as textContent or a data attribute, never as
 // HTML.
 (function () {
@@ -19,13 +22,7 @@
   // Every list of worker rows on the page (the big-job page adds its
   // attention list).
   var lists = [list];
-  var icons = {
-    running: "\u25b6",
-    done: "\u2714",
-    failed: "\u2716",
-    stale: "\u25f7",
-    not_started: "\u25cb",
-  };
+  var rowTemplate = document.getElementById("row").content.firstElementChild;
   var svgNs = "http://www.w3.org/2000/svg";
   // The history URL: the status URL's query (jobid, token) on `history`.
   var historyUrl = statusUrl.replace(/^status/, "history");
@@ -37,7 +34,9 @@
     return (Date.now() + skew) / 1000;
   }
 
-  // A span of seconds as the server's format::span says it.
+  // A span of seconds as the server's format::span says it: the one text
+  // the script writes itself, as the time since a report grows between
+  // polls.
   function span(secs) {
     var s = secs > 0 ? Math.round(secs) : 0;
     if (s < 90) return s + " s";
@@ -51,124 +50,20 @@
     return Math.floor((s + 43200) / 86400) + " days";
   }
 
-  // An ETA as the server's format::eta says it.
-  function etaText(secs) {
-    return secs < 1 ? "any moment" : "in " + span(secs);
-  }
-
-  // A rate in the unit of `like`, as the server's format::rate_like()
-  // writes it.
-  function rateText(perSec, like) {
-    if (like === undefined || like === null) like = perSec;
-    var scale = 3600, unit = "h";
-    if (like === 0 || like >= 1) { scale = 1; unit = "s"; }
-    else if (like * 60 >= 1) { scale = 60; unit = "min"; }
-    var value = perSec * scale;
-    if (!isFinite(value)) { value = perSec; unit = "s"; }
-    return qty(significant(value)) + "/" + unit;
-  }
-
-  // The job's median rate, whose unit every worker's rate is written in.
-  var medianRate = null;
-
-  // A running worker's rate and time left, as the server's format::rate_line().
-  function rateLine(w, state) {
-    if (state !== "running" || w.rate === null) return "";
-    var rate = rateText(w.rate, medianRate);
-    if (w.eta_seconds === null) return rate;
-    return rate + " \u00b7 " + span(w.eta_seconds) + " left";
-  }
-
-  // A row's state in words, as the server's state_label().
-  function stateLabel(state, slow) {
-    if (slow) return "\u25bc slow";
-    return icons[state] + " " + state.replace("_", " ");
-  }
-
-  // A quantity as the server's format::qty writes it, in the same steps
-  // of plain arithmetic (toFixed() and toPrecision() would round halves
-  // otherwise than Rust's formatting does).
-  function qty(x) {
-    if (x !== x) return "?";
-    var sign = x < 0 ? "-" : "";
-    var m = Math.abs(x);
-    if (m === Infinity) return sign + "\u221e";
-    if (m >= 1e15 || (m > 0 && m < 1e-3)) {
-      var h = hundredths(m);
-      return sign + h[0].toFixed(2) + "e" + h[1];
-    }
-    var whole = Math.trunc(m);
-    var thousandths = Math.round((m - whole) * 1000);
-    if (thousandths === 1000) { whole += 1; thousandths = 0; }
-    var decimals = String(thousandths + 1000).slice(1).replace(/0+$/, "");
-    return sign + String(whole) + (decimals ? "." + decimals : "");
-  }
-
-  // [mantissa from 1 to 10 rounded to hundredths, power of ten] of m > 0,
-  // as the server's format::hundredths finds them.
-  function hundredths(m) {
-    var mantissa = m, exponent = 0;
-    while (mantissa >= 10) { mantissa /= 10; exponent += 1; }
-    while (mantissa < 1) { mantissa *= 10; exponent -= 1; }
-    var rounded = Math.round(mantissa * 100) / 100;
-    if (rounded >= 10) { rounded /= 10; exponent += 1; }
-    return [rounded, exponent];
-  }
-
-  // x to three significant digits where qty() writes no exponent, as the
-  // server's format::significant.
-  function significant(x) {
-    var m = Math.abs(x);
-    if (!(m >= 1e-3 && m < 1e15)) return x;
-    var h = hundredths(m), rounded = h[0], i;
-    for (i = 0; i < h[1]; i++) rounded *= 10;
-    for (i = h[1]; i < 0; i++) rounded /= 10;
-    return x < 0 ? -rounded : rounded;
-  }
-
-  // A percent as the server's format::pct writes it: rounded down.
-  function pct(p) {
-    return (Math.floor(p * 10) / 10).toFixed(1) + "%";
-  }
-
-  // A Unix time as the server's format::utc writes it.
-  function utc(t) {
-    return new Date(t * 1000).toISOString().slice(0, 16).replace("T", " ") + " UTC";
-  }
-
   function el(tag, cls) {
     var e = document.createElement(tag);
     if (cls) e.className = cls;
     return e;
   }
 
-  // A new row with the same structure the server renders.
+  // A new row: a copy of the server's, with its workid.
   function newRow(workid) {
-    var li = el("li", "worker");
+    var li = rowTemplate.cloneNode(true);
     li.dataset.workid = workid;
-    li.tabIndex = 0;
-    li.setAttribute("aria-expanded", "false");
-    var wid = el("span", "wid");
+    var wid = li.querySelector(".wid");
     wid.textContent = workid;
     wid.title = workid;
-    var track = el("span", "track");
-    var txt = el("span", "txt");
-    txt.appendChild(el("b"));
-    txt.appendChild(document.createTextNode(" "));
-    txt.appendChild(el("span", "pc"));
-    txt.appendChild(el("span", "rate"));
-    txt.appendChild(el("i", "wdesc"));
-    track.appendChild(el("span", "fill"));
-    track.appendChild(txt);
-    li.appendChild(wid);
-    li.appendChild(track);
-    li.appendChild(el("span", "st"));
-    li.appendChild(el("span", "ago"));
     return li;
-  }
-
-  function barState(w) {
-    return w.state === "running" && w.stale ? "stale" : w.state;
   }
 
   function setText(node, text) {
@@ -181,7 +76,6 @@
       li.parts = {
         fill: li.querySelector(".fill"),
         track: li.querySelector(".track"),
-        txt: li.querySelector(".txt"),
         counts: li.querySelector(".txt b"),
         pc: li.querySelector(".pc"),
         rate: li.querySelector(".rate"),
@@ -197,35 +91,30 @@
     if (node.className !== name) node.className = name;
   }
 
+  function setTitle(node, title) {
+    if (node.title !== title) node.title = title;
+  }
+
+  // A row made to show `w`, from its texts.
   function updateRow(li, w) {
     var p = parts(li);
-    var state = barState(w);
-    var waiting = state === "not_started";
-    setClass(li, "worker s-" + state + (w.slow ? " slow" : "") + (li.detail ? " open" : ""));
-    li.dataset.state = state;
+    var t = w.text;
+    setClass(li, t["class"] + (li.detail ? " open" : ""));
+    li.dataset.state = t.state;
     // As the server draws it: the class for the width without script.
     setClass(p.fill, "fill p" + Math.round(w.percent));
     var width = w.percent + "%";
     if (p.fill.style.width !== width) p.fill.style.width = width;
     p.fill.dataset.percent = String(w.percent);
-    var title = w.workid + ": " + (waiting ? "expected, no report yet" : qty(w.current) + " of " + qty(w.total));
-    if (p.track.title !== title) p.track.title = title;
-    setText(p.counts, waiting ? "not started yet" : qty(w.current) + "/" + qty(w.total));
-    setText(p.pc, waiting ? "" : pct(w.percent));
-    if (!p.rate) {
-      p.rate = el("span", "rate");
-      p.txt.insertBefore(p.rate, p.desc);
-    }
-    setText(p.rate, rateLine(w, state));
-    if (!p.desc) {
-      p.desc = el("i", "wdesc");
-      p.txt.appendChild(p.desc);
-    }
+    setTitle(p.track, t.track);
+    setText(p.counts, t.counts);
+    setText(p.pc, t.percent);
+    setText(p.rate, t.rate);
     setText(p.desc, w.desc);
-    setText(p.st, stateLabel(state, w.slow));
-    p.ago.dataset.t = waiting ? "" : String(w.updated);
-    var stamp = waiting ? "no report yet" : "last report " + utc(w.updated);
-    if (p.ago.title !== stamp) p.ago.title = stamp;
+    setText(p.st, t.label);
+    p.ago.dataset.t = w.updated === null ? "" : String(w.updated);
+    setTitle(p.ago, t.stamp);
+    setText(p.ago, t.ago);
     li.worker = w;
   }
 
@@ -254,7 +143,6 @@
     var t0 = held[0][0];
     svg.querySelector(".area").setAttribute("d", pathOf(held, t0, end, 100, 600, 80, true));
     svg.querySelector(".line").setAttribute("d", pathOf(held, t0, end, 100, 600, 80, false));
-    setText(document.getElementById("burnup-from"), utc(t0));
     setText(document.getElementById("burnup-span"), span(now - t0) + " shown");
   }
 
@@ -294,10 +182,9 @@
         var top = held.reduce(function (m, p) { return Math.max(m, p[1]); }, 0) || 1;
         svg.querySelector(".area").setAttribute("d", pathOf(held, t0, t1, top, 300, 40, true));
         svg.querySelector(".line").setAttribute("d", pathOf(held, t0, t1, top, 300, 40, false));
-        var parts = [points.length + " points since " + utc(t0) + ", up to " + qty(top) + " of " + qty(w.total)];
-        if (w.rate !== null) parts.push("rate " + rateText(w.rate, medianRate) + " over its last reports");
-        if (w.eta_seconds !== null) parts.push("done " + etaText(w.eta_seconds));
-        if (w.slow) parts.push("slow: below half the job's median rate");
+        var text = h.workers[0].text;
+        var parts = [points.length + " points since " + text.since + ", up to " + text.top + " of " + w.text.total];
+        if (w.text.detail) parts.push(w.text.detail);
         setText(note, parts.join(" \u00b7 "));
       })
       .catch(function () {});
@@ -369,9 +256,9 @@
     }
   }
 
-  // Since when the server has not answered, if it has not.
-  var unreachableSince = null;
   var lastReport = null;
+  // The summary's counts: <b id="n-STATE">.
+  var counts = Array.prototype.slice.call(document.querySelectorAll(".counts b[id^='n-']"));
 
   function tickAgo() {
     var now = serverNow();
@@ -380,7 +267,8 @@
       var rows = l.children;
       for (var i = 0; i < rows.length; i++) {
         var ago = parts(rows[i]).ago;
-        setText(ago, ago.dataset.t ? span(now - Number(ago.dataset.t)) + " ago" : "no report");
+        // A row without a report keeps the server's words.
+        if (ago.dataset.t) setText(ago, span(now - Number(ago.dataset.t)) + " ago");
       }
     });
   }
@@ -389,28 +277,31 @@
   function renderSummary(job) {
     skew = job.now * 1000 - Date.now();
     var s = job.summary;
-    medianRate = s.median_rate;
+    var t = s.text;
     setText(document.getElementById("title"), job.desc || job.jobid);
     document.title = (job.desc || job.jobid) + " \u00b7 progressd";
-    setText(document.getElementById("overall"), pct(s.percent));
+    setText(document.getElementById("overall"), t.percent);
     var overall = document.getElementById("overall-fill");
     overall.className = "fill";
     overall.style.width = s.percent + "%";
     overall.dataset.percent = String(s.percent);
-    ["running", "done", "failed", "stale", "not_started", "slow"].forEach(function (k) {
-      var n = document.getElementById("n-" + k);
+    // The legend's counts, one per state the server listed.
+    counts.forEach(function (n) {
+      var k = n.id.slice(2);
       setText(n, String(s[k]));
-      if (k === "not_started" || k === "slow") n.parentNode.hidden = s[k] === 0;
+      if (n.parentNode.hasAttribute("data-hide-zero")) n.parentNode.hidden = s[k] === 0;
     });
     drawBurnUp(s.history);
+    setText(document.getElementById("burnup-from"), t.burn_up_from);
     lastReport = s.last_report;
     if (lastReport === null) setText(document.getElementById("last"), "no report yet");
-    setText(document.getElementById("expires"), "expires " + utc(job.expires));
+    setText(document.getElementById("expires"), t.expires);
     var etaWrap = document.getElementById("eta-wrap");
-    etaWrap.hidden = s.eta_seconds === null;
-    if (s.eta_seconds !== null) setText(document.getElementById("eta"), etaText(s.eta_seconds));
+    etaWrap.hidden = t.eta === null;
+    if (t.eta !== null) setText(document.getElementById("eta"), t.eta);
     document.getElementById("eta-note").hidden = s.not_started === 0;
     document.getElementById("gone").hidden = true;
+    document.getElementById("offline").dataset.heard = t.now;
     body.classList.remove("gone");
   }
 
@@ -460,7 +351,6 @@
   // does not read), or null for nothing.
   function trouble(kind) {
     var notice = document.getElementById("offline");
-    if (kind !== "unreachable") unreachableSince = null;
     if (kind === null) {
       notice.hidden = true;
       return;
@@ -471,10 +361,10 @@
         "Not authorised: open the page with a read token (add token=READ_TOKEN to its address); the bars below may be out of date."
       );
     } else {
-      if (unreachableSince === null) unreachableSince = Date.now() / 1000;
+      // Since the last answer, in the server's words.
       setText(
         notice,
-        "Cannot reach the server since " + utc(unreachableSince) + "; the bars below may be out of date. Retrying every " + interval + " s."
+        "Cannot reach the server since " + notice.dataset.heard + "; the bars below may be out of date. Retrying every " + interval + " s."
       );
     }
     notice.hidden = false;
@@ -563,7 +453,7 @@
       if (job.now < summaryAt) return;
       summaryAt = job.now;
       renderSummary(job);
-      drawHistogram(job.summary.histogram);
+      drawHistogram(job.summary.text.histogram);
       chips.forEach(function (chip) {
         setText(document.getElementById("c-" + chip.dataset.state), String(job.summary[chip.dataset.state]));
       });
@@ -718,8 +608,9 @@
     buttons.last.addEventListener("click", function () {
       goTo(Math.floor(Math.max(matched - 1, 0) / pageSize) * pageSize);
     });
-    document.getElementById("attention-all").addEventListener("click", function () {
-      self.show({ states: ["failed", "stale", "slow"], q: "", sort: "attention" }).then(function () {
+    var attentionAll = document.getElementById("attention-all");
+    attentionAll.addEventListener("click", function () {
+      self.show({ states: attentionAll.dataset.states.split(","), q: "", sort: "attention" }).then(function () {
         panel.scrollIntoView({ block: "start" });
       });
     });
@@ -728,63 +619,14 @@
     view.sort = sort.value || "workid";
   }
 
-  // The histogram's columns from `summary.histogram`: each a stack of its
-  // states, to scale with the fullest column, its count above and its
-  // words for tooltips and screen readers.
-  var histStates = ["running", "done", "failed", "stale", "not_started"];
-  var histWords = { running: "running", done: "done", failed: "failed", stale: "stale", not_started: "not started" };
-
-  // A bucket's range and workers in words, as the server's bucket_text().
-  function bucketText(i, counts) {
-    var total = counts.reduce(function (a, b) { return a + b; }, 0);
-    var text = i * 5 + "\u2013" + (i + 1) * 5 + " %: " + total + " worker" + (total === 1 ? "" : "s");
-    var states = [];
-    counts.forEach(function (n, k) {
-      if (n > 0) states.push(n + " " + histWords[histStates[k]]);
-    });
-    return states.length ? text + ": " + states.join(", ") : text;
-  }
-
-  // A count in at most five characters, as the server's compact().
-  function compact(n) {
-    function tenths(t, unit) {
-      return Math.floor(t / 10) + (t % 10 ? "." + (t % 10) : "") + unit;
-    }
-    if (n === 0) return "";
-    if (n < 1000) return String(n);
-    if (n < 100000) return tenths(Math.floor(n / 100), "k");
-    if (n < 1000000) return Math.floor(n / 1000) + "k";
-    return tenths(Math.floor(n / 100000), "M");
-  }
-
-  // How the columns are scaled, as the server's histogram_scale(): a
-  // column of n workers is drawn n / scale of the height, unless n is over
-  // cutAbove. One to three columns over 4 times the next are drawn cut,
-  // full height with a gap, and the rest to scale with the tallest of
-  // them at 85 %; at least three columns stay to scale.
-  function histogramScale(totals) {
-    var filled = totals
-      .filter(function (t) { return t > 0; })
-      .sort(function (a, b) { return b - a; });
-    var cuts = Math.min(3, Math.max(0, filled.length - 3));
-    for (var k = 1; k <= cuts; k++) {
-      if (filled[k - 1] > 4 * filled[k]) return { scale: filled[k] / 0.85, cutAbove: filled[k] };
-    }
-    return { scale: Math.max(1, filled.length ? filled[0] : 0), cutAbove: Infinity };
-  }
-
+  // The histogram's columns from the summary's texts: each a stack of its
+  // states, its count above and its words for tooltips and screen readers.
   function drawHistogram(histogram) {
     var columns = document.getElementById("histogram").children;
-    var counts = [];
-    var totals = [];
-    for (var i = 0; i < columns.length; i++) {
-      counts.push(histStates.map(function (s) { return histogram[s][i]; }));
-      totals.push(counts[i].reduce(function (a, b) { return a + b; }, 0));
-    }
-    var scaled = histogramScale(totals);
     var anyCut = false;
     for (var c = 0; c < columns.length; c++) {
       var col = columns[c];
+      var h = histogram[c];
       if (!col.parts) {
         col.parts = {
           n: col.querySelector(".hist-n"),
@@ -792,21 +634,15 @@
           sr: col.querySelector(".sr"),
         };
       }
-      var total = totals[c];
-      var cut = total > scaled.cutAbove;
-      anyCut = anyCut || cut;
-      col.classList.toggle("cut", cut);
-      var text = bucketText(c, counts[c]);
-      setText(col.parts.n, compact(total));
-      setText(col.parts.sr, text);
-      if (col.title !== text) col.title = text;
-      // A cut column is full: its states share it.
-      var of = cut ? total : scaled.scale;
-      counts[c].forEach(function (n, k) {
+      anyCut = anyCut || h.cut;
+      col.classList.toggle("cut", h.cut);
+      setText(col.parts.n, h.n);
+      setText(col.parts.sr, h.title);
+      setTitle(col, h.title);
+      h.heights.forEach(function (share, k) {
         var seg = col.parts.segs[k];
-        seg.hidden = n === 0;
-        setClass(seg, "seg s-" + histStates[k]);
-        var height = (100 * n) / of + "%";
+        seg.hidden = share === 0;
+        var height = share + "%";
         if (seg.style.height !== height) seg.style.height = height;
       });
     }

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::history::Point;
 use crate::model::{BarState, Job, JobProgress, JobSummary, Worker, WorkerHistory};
+use crate::shown::{self, HistoryText, JobText, WorkerText};
 
 /// Largest integer an `f64` holds exactly.
 const EXACT_INT: f64 = 9_007_199_254_740_992.0;
@@ -115,8 +116,9 @@ fn write_str(out: &mut Vec<u8>, text: &str) {
     let _ = serde_json::to_writer(out, text);
 }
 
-/// One worker of a `status` answer.
-pub fn write_worker(out: &mut Vec<u8>, w: &Worker, progress: &JobProgress, now: Time) {
+/// One worker of a `status` answer; with its row's `text` when asked
+/// (`text=1`).
+pub fn write_worker(out: &mut Vec<u8>, w: &Worker, progress: &JobProgress, now: Time, text: bool) {
     let reported = w.updates > 0;
     let stale = w.is_stale(now);
     let mut m = Members::open(out);
@@ -135,10 +137,30 @@ pub fn write_worker(out: &mut Vec<u8>, w: &Worker, progress: &JobProgress, now: 
     m.value("slow", &Value::Bool(w.is_slow(progress.median_rate, now)));
     m.value("stale", &Value::Bool(stale));
     m.text("state", w.state().as_str());
+    if text {
+        write_worker_text(m.name("text"), &WorkerText::of(w, progress, now));
+    }
     m.value("total", &number(w.total));
     let updated = reported.then(|| time(w.updated));
     m.value("updated", &updated.unwrap_or(Value::Null));
     m.text("workid", &w.workid);
+    m.close();
+}
+
+/// A worker's row in words, as the page draws it.
+fn write_worker_text(out: &mut Vec<u8>, text: &WorkerText) {
+    let mut m = Members::open(out);
+    m.text("ago", &text.ago);
+    m.text("class", &text.class);
+    m.text("counts", &text.counts);
+    m.text("detail", &text.detail);
+    m.text("label", &text.label);
+    m.text("percent", &text.percent);
+    m.text("rate", &text.rate);
+    m.text("stamp", &text.stamp);
+    m.text("state", text.state.as_str());
+    m.text("total", &text.total);
+    m.text("track", &text.track);
     m.close();
 }
 
@@ -154,6 +176,8 @@ pub struct StatusExtras {
     pub no_workers: bool,
     /// The first workers needing attention, when asked for (`attention=N`).
     pub attention: Option<WorkerPage>,
+    /// The page's texts for the summary and each worker (`text=1`).
+    pub text: bool,
 }
 
 impl StatusExtras {
@@ -204,7 +228,7 @@ pub fn write_status_head(
         list.value("page", &page_facts(&attention.facts));
         let out = list.name("workers");
         out.push(b'[');
-        write_workers(out, &attention.workers, progress, now);
+        write_workers(out, &attention.workers, progress, now, extras.text);
         out.push(b']');
         list.close();
     }
@@ -221,9 +245,13 @@ pub fn write_status_head(
         m.value("since", &json!(since.as_unix()));
     }
     let mut figures = summary(job, progress);
-    if !extras.is_plain() {
-        // New with the new parameters, so today's answer stays today's.
+    // New with the new parameters, so today's answer stays today's.
+    let with_histogram = !extras.is_plain();
+    if with_histogram {
         figures["histogram"] = histogram(progress);
+    }
+    if extras.text {
+        figures["text"] = job_text(job, progress, now, with_histogram);
     }
     m.value("summary", &figures);
     m.value("updated", &time(job.updated));
@@ -247,13 +275,40 @@ fn page_facts(page: &PageFacts) -> Value {
 }
 
 /// `workers` with [`write_worker`], separated by commas.
-pub fn write_workers(out: &mut Vec<u8>, workers: &[Worker], progress: &JobProgress, now: Time) {
+pub fn write_workers(
+    out: &mut Vec<u8>,
+    workers: &[Worker],
+    progress: &JobProgress,
+    now: Time,
+    text: bool,
+) {
     for (i, worker) in workers.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_worker(out, worker, progress, now);
+        write_worker(out, worker, progress, now, text);
     }
+}
+
+/// The summary in words, as the page writes it; with the histogram's
+/// columns when the answer has the histogram.
+fn job_text(job: &Job, progress: &JobProgress, now: Time, with_histogram: bool) -> Value {
+    let text = JobText::of(job, progress, &job.burn_up(progress), now);
+    let mut value = json!({
+        "burn_up_from": text.burn_up_from,
+        "eta": text.eta,
+        "expires": text.expires,
+        "now": text.now,
+        "percent": text.percent,
+    });
+    if with_histogram {
+        let columns: Vec<Value> = shown::histogram(progress)
+            .into_iter()
+            .map(|c| json!({"cut": c.cut, "heights": c.heights, "n": c.n, "title": c.title}))
+            .collect();
+        value["histogram"] = Value::Array(columns);
+    }
+    value
 }
 
 /// The workers by percent and state: per state, a count per bucket.
@@ -295,7 +350,7 @@ pub fn job_status(job: &Job, now: Time) -> Vec<u8> {
     let progress = job.progress(now);
     let mut out = Vec::new();
     write_status_head(&mut out, job, &progress, now, &StatusExtras::default());
-    write_workers(&mut out, &job.workers, &progress, now);
+    write_workers(&mut out, &job.workers, &progress, now, false);
     out.extend_from_slice(LIST_TAIL);
     out
 }
@@ -315,10 +370,15 @@ pub fn write_history_head(out: &mut Vec<u8>, jobid: &str, now: Time, percent: Op
     m.name("workers").push(b'[');
 }
 
-/// One worker of a `history` answer: its `current` over time.
-pub fn write_worker_history(out: &mut Vec<u8>, w: &WorkerHistory) {
+/// One worker of a `history` answer: its `current` over time; with the
+/// page's text of it when asked (`text=1`).
+pub fn write_worker_history(out: &mut Vec<u8>, w: &WorkerHistory, text: bool) {
     let mut m = Members::open(out);
     m.value("current", &points(&w.points, 6));
+    if text {
+        let text = HistoryText::of(&w.points);
+        m.value("text", &json!({"since": text.since, "top": text.top}));
+    }
     m.text("workid", &w.workid);
     m.close();
 }
@@ -355,7 +415,7 @@ mod tests {
 
     fn worker(w: &Worker, progress: &JobProgress, now: Time) -> Value {
         let mut out = Vec::new();
-        write_worker(&mut out, w, progress, now);
+        write_worker(&mut out, w, progress, now, false);
         serde_json::from_slice(&out).expect("a worker is JSON")
     }
 

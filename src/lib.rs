@@ -18,6 +18,7 @@ mod format;
 pub mod history;
 mod json;
 mod logger;
+mod look;
 mod metrics;
 pub mod model;
 mod page;
@@ -27,6 +28,7 @@ mod render_cache;
 mod response;
 mod routes;
 mod server;
+mod shown;
 mod status;
 pub mod store;
 

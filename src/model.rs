@@ -651,19 +651,36 @@ pub enum Pick {
 }
 
 impl Pick {
-    /// Every name a page may ask for, in the order the docs list them.
-    pub const NAMES: [&'static str; 6] =
-        ["running", "done", "failed", "stale", "not_started", "slow"];
+    /// Every state a page may ask for, in the order the legend and the docs
+    /// list them.
+    pub const ALL: [Pick; 6] = [
+        Pick::State(BarState::Running),
+        Pick::State(BarState::Done),
+        Pick::State(BarState::Failed),
+        Pick::State(BarState::Stale),
+        Pick::State(BarState::NotStarted),
+        Pick::Slow,
+    ];
+
+    /// Its name: in `state=`, in JSON, in CSS class names.
+    pub fn key(self) -> &'static str {
+        match self {
+            Pick::State(state) => state.as_str(),
+            Pick::Slow => "slow",
+        }
+    }
+
+    /// The words shown for it.
+    pub fn words(self) -> &'static str {
+        match self {
+            Pick::State(state) => state.words(),
+            Pick::Slow => "slow",
+        }
+    }
 
     /// The pick with this name.
     pub fn named(name: &str) -> Option<Pick> {
-        match name {
-            "slow" => Some(Pick::Slow),
-            other => BarState::ALL
-                .into_iter()
-                .find(|s| s.as_str() == other)
-                .map(Pick::State),
-        }
+        Pick::ALL.into_iter().find(|pick| pick.key() == name)
     }
 }
 

@@ -20,23 +20,28 @@ use crate::clock::Time;
 use std::fmt::Write;
 use std::sync::OnceLock;
 
-use crate::format::{eta, markup_entity, pct, qty, rate_line, span, utc};
+use crate::format::{markup_entity, pct, span, utc};
+use crate::look;
 use crate::model::{
     BarState, HISTOGRAM_STEP, Job, JobProgress, JobSummary, Pick, SLOW_PEERS, SLOW_SHARE,
-    STALE_FLOOR, STALE_GAPS, Worker,
+    STALE_FLOOR, STALE_GAPS, Worker, WorkerPick,
 };
+use crate::shown::{self, JobText, WorkerText};
 
 /// The page's script.
 pub const SHOW_JS: &str = include_str!("../assets/show.js");
 
 const STYLE_BASE: &str = include_str!("../assets/progressd.css");
 
-/// The stylesheet: the static part plus one width class per whole percent
-/// (the bars) and one height class (the histogram's columns).
+/// The stylesheet: the static part, the states' colours, and one width
+/// class per whole percent (the bars) and one height class (the
+/// histogram's columns).
 pub fn stylesheet() -> &'static str {
     static CSS: OnceLock<String> = OnceLock::new();
     CSS.get_or_init(|| {
         let mut css = String::from(STYLE_BASE);
+        css.push('\n');
+        css.push_str(&look::css_colours());
         css.push_str("\n/* Bar widths before the script refines them. */\n");
         for p in 0..=100 {
             // Writing to a String cannot fail.
@@ -111,14 +116,20 @@ fn encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
-/// The icon beside each state's word.
-fn icon(state: BarState) -> &'static str {
-    match state {
-        BarState::Running => "▶",
-        BarState::Done => "✔",
-        BarState::Failed => "✖",
-        BarState::Stale => "◷",
-        BarState::NotStarted => "○",
+/// The class that gives a state's elements its colour: `s-running`, …;
+/// `slow` for slow, which marks a running worker's row on top of its state.
+fn pick_class(pick: Pick) -> String {
+    match pick {
+        Pick::State(state) => format!("s-{}", state.as_str()),
+        Pick::Slow => "slow".to_string(),
+    }
+}
+
+/// How many workers are in `pick`.
+fn count_of(progress: &JobProgress, pick: Pick) -> usize {
+    match pick {
+        Pick::State(state) => progress.count(state),
+        Pick::Slow => progress.slow,
     }
 }
 
@@ -148,71 +159,63 @@ fn head(out: &mut String, title: &str, refresh: Option<u64>, script: bool) {
     out.push_str("</head>\n");
 }
 
-/// The icon and words of a row's state; a slow worker is running, and says
-/// it is slow. The script's `stateLabel()` says the same.
-fn state_label(state: BarState, slow: bool) -> String {
-    if slow {
-        "▼ slow".to_string()
-    } else {
-        format!("{} {}", icon(state), state.words())
-    }
-}
-
+/// A worker's row. The script draws every row it adds from this one too
+/// (a copy of [`row_template`]), filling it with `status`'s texts, which
+/// are these ([`WorkerText`]): a row looks the same whoever drew it.
 fn worker_row(out: &mut String, w: &Worker, progress: &JobProgress, now: Time) {
-    let state = w.bar_state(now);
-    let slow = w.is_slow(progress.median_rate, now);
-    // Always there, empty or not, as the script draws it.
-    let desc = format!("<i class=\"wdesc\">{}</i>", escape(&w.desc));
+    let text = WorkerText::of(w, progress, now);
     // The figure `status` gives the script, so both draw the same bar.
     let percent = crate::json::percent_figure(w.percent());
-    let (counts, pc, ago, t) = if state == BarState::NotStarted {
-        (
-            "not started yet".to_string(),
-            String::new(),
-            "no report".to_string(),
-            String::new(),
-        )
+    let t = if text.state == BarState::NotStarted {
+        String::new()
     } else {
-        (
-            format!("{}/{}", qty(w.current), qty(w.total)),
-            pct(w.percent()),
-            format!("{} ago", span(now - w.updated)),
-            crate::json::time_stamp(w.updated).to_string(),
-        )
+        crate::json::time_stamp(w.updated).to_string()
     };
+    // The desc is always there, empty or not, as the script draws it.
     let _ = writeln!(
         out,
-        "<li class=\"worker s-{state}{slow_class}\" data-workid=\"{id}\" data-state=\"{state}\" \
+        "<li class=\"{class}\" data-workid=\"{id}\" data-state=\"{state}\" \
          tabindex=\"0\" aria-expanded=\"false\">\
          <span class=\"wid\" title=\"{id}\">{id}</span>\
-         <span class=\"track\" title=\"{id}: {title}\">\
+         <span class=\"track\" title=\"{track}\">\
          <span class=\"fill p{width}\" data-percent=\"{percent}\"></span>\
          <span class=\"txt\"><b>{counts}</b> <span class=\"pc\">{pc}</span>\
-         <span class=\"rate\">{rate}</span>{desc}</span></span>\
+         <span class=\"rate\">{rate}</span><i class=\"wdesc\">{desc}</i></span></span>\
          <span class=\"st\">{label}</span>\
          <span class=\"ago\" data-t=\"{t}\" title=\"{stamp}\">{ago}</span></li>",
-        state = state.as_str(),
-        slow_class = if slow { " slow" } else { "" },
+        class = text.class,
+        state = text.state.as_str(),
         id = escape(&w.workid),
-        title = if state == BarState::NotStarted {
-            "expected, no report yet".to_string()
-        } else {
-            format!("{} of {}", qty(w.current), qty(w.total))
-        },
+        track = escape(&text.track),
         width = percent.round() as u32,
-        percent = percent,
-        rate = if state == BarState::Running {
-            rate_line(w.rate, w.eta_seconds(), progress.median_rate)
-        } else {
-            String::new()
-        },
-        label = state_label(state, slow),
-        stamp = if t.is_empty() {
-            "no report yet".to_string()
-        } else {
-            format!("last report {}", utc(w.updated))
-        },
+        counts = text.counts,
+        pc = text.percent,
+        rate = text.rate,
+        desc = escape(&w.desc),
+        label = text.label,
+        stamp = text.stamp,
+        ago = text.ago,
     );
+}
+
+/// The row the script copies for each worker it adds to a list: a worker
+/// not started, with no id, drawn by [`worker_row`].
+fn row_template(out: &mut String, progress: &JobProgress, now: Time) {
+    let blank = Worker {
+        workid: String::new(),
+        current: 0.0,
+        total: 0.0,
+        ok: true,
+        desc: String::new(),
+        first_seen: now,
+        updated: now,
+        rate: None,
+        updates: 0,
+        seq: None,
+    };
+    out.push_str("<template id=\"row\">");
+    worker_row(out, &blank, progress, now);
+    out.push_str("</template>\n");
 }
 
 /// The stale and slow rules in words, from the constants that define them.
@@ -234,14 +237,16 @@ pub fn show_page(job: &Job, now: Time, interval: u64, links: Links) -> String {
     let progress = job.progress(now);
     let mut out = String::with_capacity(2048 + job.workers.len() * 520);
     page_top(&mut out, job, &progress, now, interval, links, "");
-    notices(&mut out, job.workers.is_empty());
+    notices(&mut out, job.workers.is_empty(), now);
     out.push_str("<section class=\"panel\">\n<ol id=\"workers\">\n");
     for w in &job.workers {
         worker_row(&mut out, w, &progress, now);
     }
+    out.push_str("</ol>\n");
+    row_template(&mut out, &progress, now);
     let _ = writeln!(
         out,
-        "</ol>\n<p class=\"legend-note\">{rule}</p>\n</section>\n\
+        "<p class=\"legend-note\">{rule}</p>\n</section>\n\
          <footer>Updates every {interval} s · <a href=\"{status}\">JSON</a>{index} · \
          progressd</footer>\n</main>\n</body>\n</html>",
         rule = state_rules(),
@@ -273,27 +278,30 @@ fn page_top(
     body_attrs: &str,
 ) {
     let title = title_of(job);
+    let burn_up_points = job.burn_up(progress);
+    let text = JobText::of(job, progress, &burn_up_points, now);
     head(out, title, Some(interval), true);
     let _ = writeln!(
         out,
         "<body{body_attrs} data-status=\"{status}\" data-interval=\"{interval}\" data-now=\"{now}\">\n<main>\n\
          <header><h1 id=\"title\" title=\"{title}\">{title}</h1>\n\
          <p class=\"sub\">job <code>{jobid}</code> · created {created} · \
-         <span id=\"expires\" data-t=\"{expires}\">expires {expires_utc}</span></p></header>",
-        status = links.job("status", &job.jobid),
+         <span id=\"expires\" data-t=\"{expires}\">{expires_text}</span></p></header>",
+        // The page's polls ask for its texts (`text=1`).
+        status = links.job_with("status", &job.jobid, "text=1"),
         jobid = escape(&job.jobid),
         title = escape(title),
         created = utc(job.created),
         expires = job.expires(),
-        expires_utc = utc(job.expires()),
+        expires_text = text.expires,
     );
-    summary_panel(out, progress, now);
-    burn_up(out, job, progress);
+    summary_panel(out, progress, &text, now);
+    burn_up(out, &burn_up_points, &text);
 }
 
 /// The summary: overall percent, workers by state (the colour legend),
 /// the last report and the ETA.
-fn summary_panel(out: &mut String, progress: &JobProgress, now: Time) {
+fn summary_panel(out: &mut String, progress: &JobProgress, text: &JobText, now: Time) {
     let overall = progress.percent;
     let _ = write!(
         out,
@@ -301,37 +309,33 @@ fn summary_panel(out: &mut String, progress: &JobProgress, now: Time) {
          <div class=\"overall\"><span class=\"big\" id=\"overall\">{pc}</span>\
          <span class=\"track\"><span class=\"fill p{width}\" id=\"overall-fill\" data-percent=\"{overall}\"></span></span></div>\n\
          <ul class=\"counts\" aria-label=\"workers by state\">",
-        pc = pct(overall),
+        pc = text.percent,
         width = overall.round() as u32,
     );
-    for state in BarState::ALL {
-        let n = progress.count(state);
+    for pick in Pick::ALL {
+        let n = count_of(progress, pick);
+        // Jobs without a roster never have workers not started, and most
+        // jobs no slow ones: those two show only when there are some. The
+        // script knows them by `data-hide-zero`.
+        let optional = matches!(pick, Pick::State(BarState::NotStarted) | Pick::Slow);
         let _ = write!(
             out,
-            "<li class=\"s-{s}\"{hidden}><span class=\"swatch\"></span>{icon} <b id=\"n-{s}\">{n}</b> {words}</li>",
-            s = state.as_str(),
-            // Jobs without a roster never have workers not started.
-            hidden = if state == BarState::NotStarted && n == 0 {
-                " hidden"
-            } else {
-                ""
-            },
-            icon = icon(state),
-            words = state.words(),
+            "<li class=\"{class}\"{optional}{hidden}><span class=\"swatch\"></span>{icon} \
+             <b id=\"n-{key}\">{n}</b> {words}</li>",
+            class = pick_class(pick),
+            optional = if optional { " data-hide-zero" } else { "" },
+            hidden = if optional && n == 0 { " hidden" } else { "" },
+            icon = look::of(pick).icon,
+            key = pick.key(),
+            words = pick.words(),
         );
     }
-    let _ = write!(
-        out,
-        "<li class=\"slow\"{hidden}><span class=\"swatch\"></span>▼ <b id=\"n-slow\">{n}</b> slow</li>",
-        n = progress.slow,
-        hidden = if progress.slow == 0 { " hidden" } else { "" },
-    );
     let last = progress
         .last_report
         .map_or("no report yet".to_string(), |t| {
             format!("{} ago", span(now - t))
         });
-    let eta = progress.eta_seconds.map_or(String::new(), eta);
+    let eta = text.eta.as_deref().unwrap_or_default();
     let _ = writeln!(
         out,
         "</ul>\n<p class=\"meta\">last report <b id=\"last\"{last_t}>{last}</b>\
@@ -356,14 +360,17 @@ fn summary_panel(out: &mut String, progress: &JobProgress, now: Time) {
 
 /// The notices under the summary: waiting for a first update (shown when
 /// `waiting`), gone, unreachable.
-fn notices(out: &mut String, waiting: bool) {
+fn notices(out: &mut String, waiting: bool, now: Time) {
+    // The offline notice says when the page last heard from the server:
+    // now, until a status answer says a later time.
     let _ = writeln!(
         out,
         "<p id=\"waiting\" class=\"notice\"{}>Waiting for the first update from a worker. \
          This page updates itself.</p>\n\
          <p id=\"gone\" class=\"notice gone\" hidden>This job no longer exists: it was deleted or expired.</p>\n\
-         <p id=\"offline\" class=\"notice gone\" hidden></p>",
-        if waiting { "" } else { " hidden" }
+         <p id=\"offline\" class=\"notice gone\" data-heard=\"{}\" hidden></p>",
+        if waiting { "" } else { " hidden" },
+        utc(now),
     );
 }
 
@@ -409,16 +416,25 @@ pub fn big_show_page(
         " class=\"big-job\" data-page-size=\"{PAGE_ROWS}\" data-attention=\"{ATTENTION_ROWS}\""
     );
     page_top(&mut out, job, progress, now, interval, links, &attrs);
-    notices(&mut out, false);
+    notices(&mut out, false, now);
     histogram(&mut out, progress);
-    out.push_str(
+    // The button that lists them all picks the states the attention list
+    // is made of.
+    let attention_states: Vec<&str> = WorkerPick::needing_attention()
+        .states
+        .into_iter()
+        .map(Pick::key)
+        .collect();
+    let _ = write!(
+        out,
         "<section class=\"panel\" id=\"attention-panel\" aria-labelledby=\"attention-title\">\n\
          <div class=\"panel-head\"><h2 id=\"attention-title\">Needs attention</h2>\
          <span class=\"panel-note\"><span id=\"attention-note\">failed, stale and slow workers, \
-         worst first</span> <button type=\"button\" class=\"linkish\" id=\"attention-all\" hidden>\
-         list them all below</button></span></div>\n\
+         worst first</span> <button type=\"button\" class=\"linkish\" id=\"attention-all\" \
+         data-states=\"{states}\" hidden>list them all below</button></span></div>\n\
          <ol id=\"attention\" class=\"rows\"></ol>\n\
          <p id=\"attention-empty\" class=\"empty\">Loading…</p>\n</section>\n",
+        states = attention_states.join(","),
     );
     let _ = write!(
         out,
@@ -427,20 +443,16 @@ pub fn big_show_page(
          <span class=\"panel-note\" id=\"list-note\" aria-live=\"polite\">{workers} workers</span></div>\n\
          <div class=\"controls\">\n<div class=\"chips\" role=\"group\" aria-label=\"list only these states (none: all)\">"
     );
-    for name in Pick::NAMES {
-        let (class, icon, words, n) = match Pick::named(name) {
-            Some(Pick::State(state)) => (
-                format!("s-{name}"),
-                icon(state),
-                state.words(),
-                progress.count(state),
-            ),
-            _ => ("slow".to_string(), "▼", "slow", progress.slow),
-        };
+    for pick in Pick::ALL {
         let _ = write!(
             out,
-            "<button type=\"button\" class=\"chip {class}\" data-state=\"{name}\" aria-pressed=\"false\">\
-             <span class=\"swatch\"></span>{icon} {words} <b id=\"c-{name}\">{n}</b></button>"
+            "<button type=\"button\" class=\"chip {class}\" data-state=\"{key}\" aria-pressed=\"false\">\
+             <span class=\"swatch\"></span>{icon} {words} <b id=\"c-{key}\">{n}</b></button>",
+            class = pick_class(pick),
+            key = pick.key(),
+            icon = look::of(pick).icon,
+            words = pick.words(),
+            n = count_of(progress, pick),
         );
     }
     out.push_str(
@@ -452,10 +464,11 @@ pub fn big_show_page(
     for (value, words) in SORTS {
         let _ = write!(out, "<option value=\"{value}\">{words}</option>");
     }
+    out.push_str("</select></label>\n</div>\n<ol id=\"workers\" class=\"rows\"></ol>\n");
+    row_template(&mut out, progress, now);
     let _ = writeln!(
         out,
-        "</select></label>\n</div>\n<ol id=\"workers\" class=\"rows\"></ol>\n\
-         <p id=\"list-empty\" class=\"empty\">Loading…</p>\n\
+        "<p id=\"list-empty\" class=\"empty\">Loading…</p>\n\
          <nav class=\"pager\" aria-label=\"pages of workers\">\
          <button type=\"button\" id=\"page-first\" disabled>« first</button>\
          <button type=\"button\" id=\"page-prev\" disabled>‹ previous</button>\
@@ -474,88 +487,11 @@ pub fn big_show_page(
     out
 }
 
-/// Percent a histogram bucket starts at; the last ends at 100.
-fn bucket_start(bucket: usize) -> f64 {
-    HISTOGRAM_STEP * bucket as f64
-}
-
-/// A bucket's range and its workers by state, in words: the histogram's
-/// text for tooltips and screen readers. The script's `bucketText()` says
-/// the same.
-fn bucket_text(bucket: usize, counts: &[usize; 5]) -> String {
-    let total: usize = counts.iter().sum();
-    let mut text = format!(
-        "{}–{} %: {total} worker{}",
-        bucket_start(bucket),
-        bucket_start(bucket + 1),
-        if total == 1 { "" } else { "s" }
-    );
-    let states: Vec<String> = BarState::ALL
-        .into_iter()
-        .filter(|&s| counts[s as usize] > 0)
-        .map(|s| format!("{} {}", counts[s as usize], s.words()))
-        .collect();
-    if !states.is_empty() {
-        text.push_str(": ");
-        text.push_str(&states.join(", "));
-    }
-    text
-}
-
-/// A count in at most five characters, over a histogram's column: `999`,
-/// `12.3k`, `100k`, `1.2M`; nothing for 0. The script's `compact()` says
-/// the same.
-fn compact(n: usize) -> String {
-    match n {
-        0 => String::new(),
-        1..=999 => n.to_string(),
-        1000..=99_999 => tenths(n / 100, "k"),
-        100_000..=999_999 => format!("{}k", n / 1000),
-        _ => tenths(n / 100_000, "M"),
-    }
-}
-
-/// `tenths` / 10 with its unit, rounded down, without a trailing `.0`.
-fn tenths(tenths: usize, unit: &str) -> String {
-    match tenths % 10 {
-        0 => format!("{}{unit}", tenths / 10),
-        d => format!("{}.{d}{unit}", tenths / 10),
-    }
-}
-
-/// How the histogram's columns are scaled: `(scale, cut_above)`. A column
-/// of `n` workers is drawn `n / scale` of the chart's height, unless `n`
-/// is over `cut_above`. One to three columns far taller than the rest
-/// (over 4 times the next, say 80,000 workers not started at 0 %) would
-/// flatten the others to slivers, so they are drawn cut, at full height
-/// with a gap, and the rest to scale with the tallest of them at 85 %;
-/// at least three columns stay to scale. Their counts are written over
-/// them. The script's `histogramScale()` does the same.
-fn histogram_scale(totals: &[usize]) -> (f64, usize) {
-    let mut filled: Vec<usize> = totals.iter().copied().filter(|&t| t > 0).collect();
-    filled.sort_unstable_by(|a, b| b.cmp(a));
-    let cuts = 3.min(filled.len().saturating_sub(3));
-    for k in 1..=cuts {
-        if filled[k - 1] > filled[k].saturating_mul(4) {
-            return (filled[k] as f64 / 0.85, filled[k]);
-        }
-    }
-    (
-        filled.first().copied().unwrap_or(0).max(1) as f64,
-        usize::MAX,
-    )
-}
-
 /// The histogram of the workers' percent: a column per bucket, stacked by
-/// state, heights as [`histogram_scale`] says (as classes; the script
+/// state, heights as [`shown::histogram`] says (as classes; the script
 /// refines them and redraws the columns from each status answer).
 fn histogram(out: &mut String, progress: &JobProgress) {
-    let totals: Vec<usize> = progress
-        .histogram
-        .iter()
-        .map(|counts| counts.iter().sum())
-        .collect();
-    let (scale, cut_above) = histogram_scale(&totals);
+    let columns = shown::histogram(progress);
     let _ = write!(
         out,
         "<section class=\"panel hist\" aria-labelledby=\"hist-title\">\n\
@@ -563,35 +499,35 @@ fn histogram(out: &mut String, progress: &JobProgress) {
          <span class=\"panel-note\">steps of {HISTOGRAM_STEP} %, coloured by state\
          <span id=\"hist-cut\"{hidden}>; a column with a gap is cut to fit</span></span></div>\n\
          <ol id=\"histogram\" class=\"hist-cols\">",
-        hidden = if totals.iter().any(|&t| t > cut_above) {
+        hidden = if columns.iter().any(|c| c.cut) {
             ""
         } else {
             " hidden"
         },
     );
-    for (bucket, (counts, &total)) in progress.histogram.iter().zip(&totals).enumerate() {
-        let text = bucket_text(bucket, counts);
-        let cut = total > cut_above;
+    for column in &columns {
         let _ = write!(
             out,
-            "<li{class} title=\"{text}\"><span class=\"hist-n\" aria-hidden=\"true\">{n}</span>\
+            "<li{class} title=\"{title}\"><span class=\"hist-n\" aria-hidden=\"true\">{n}</span>\
              <span class=\"hist-bar\" aria-hidden=\"true\">",
-            class = if cut { " class=\"cut\"" } else { "" },
-            n = compact(total),
+            class = if column.cut { " class=\"cut\"" } else { "" },
+            title = column.title,
+            n = column.n,
         );
-        // A cut column is full: its states share it.
-        let of = if cut { total as f64 } else { scale };
-        for state in BarState::ALL {
-            let count = counts[state as usize];
+        for (state, height) in BarState::ALL.into_iter().zip(column.heights) {
             let _ = write!(
                 out,
-                "<span class=\"seg s-{s} h{height}\"{hidden}></span>",
+                "<span class=\"seg s-{s} h{class}\"{hidden}></span>",
                 s = state.as_str(),
-                height = (100.0 * count as f64 / of).ceil().min(100.0) as u32,
-                hidden = if count == 0 { " hidden" } else { "" },
+                class = height.ceil().min(100.0) as u32,
+                hidden = if height == 0.0 { " hidden" } else { "" },
             );
         }
-        let _ = write!(out, "</span><span class=\"sr\">{text}</span></li>");
+        let _ = write!(
+            out,
+            "</span><span class=\"sr\">{}</span></li>",
+            column.title
+        );
     }
     out.push_str(
         "</ol>\n<div class=\"hist-axis\" aria-hidden=\"true\"><span>0 %</span><span>25 %</span>\
@@ -602,9 +538,8 @@ fn histogram(out: &mut String, progress: &JobProgress) {
 /// The panel for the burn-up chart of the job's overall percent over time.
 /// The script draws it, from the points in `data-points` and then from each
 /// status answer's `summary.history`.
-fn burn_up(out: &mut String, job: &Job, progress: &JobProgress) {
-    let points: Vec<[f64; 2]> = job
-        .burn_up(progress)
+fn burn_up(out: &mut String, burn_up: &[crate::history::Point], text: &JobText) {
+    let points: Vec<[f64; 2]> = burn_up
         .iter()
         .map(|&(t, p)| [t, (p * 100.0).round() / 100.0])
         .collect();
@@ -619,8 +554,9 @@ fn burn_up(out: &mut String, job: &Job, progress: &JobProgress) {
          aria-label=\"overall percent over time\" data-points=\"{points}\">\
          <path class=\"grid\" d=\"M0 1H600M0 20H600M0 40H600M0 60H600\"/>\
          <path class=\"area\" d=\"\"/><path class=\"line\" d=\"\"/></svg>\
-         <div class=\"burnup-axis\"><span id=\"burnup-from\"></span><span>now</span></div></section>",
+         <div class=\"burnup-axis\"><span id=\"burnup-from\">{from}</span><span>now</span></div></section>",
         points = escape(&json),
+        from = text.burn_up_from,
     );
 }
 
@@ -782,53 +718,6 @@ mod tests {
                 "{value}"
             );
         }
-    }
-
-    #[test]
-    fn histogram_counts_fit_over_a_column() {
-        let cases = [
-            (0, ""),
-            (7, "7"),
-            (999, "999"),
-            (1000, "1k"),
-            (1099, "1k"),
-            (1100, "1.1k"),
-            (80_199, "80.1k"),
-            (99_999, "99.9k"),
-            (100_000, "100k"),
-            (999_999, "999k"),
-            (1_250_000, "1.2M"),
-        ];
-        for (n, text) in cases {
-            assert_eq!(compact(n), text, "{n}");
-        }
-        assert_eq!(bucket_text(0, &[0; 5]), "0–5 %: 0 workers");
-        assert_eq!(
-            bucket_text(19, &[3, 1, 0, 0, 0]),
-            "95–100 %: 4 workers: 3 running, 1 done"
-        );
-        assert_eq!(
-            bucket_text(9, &[0, 0, 1, 0, 0]),
-            "45–50 %: 1 worker: 1 failed"
-        );
-    }
-
-    #[test]
-    fn a_column_far_taller_than_the_rest_is_cut() {
-        // 80,000 not started at 0 %, the rest spread out: the first is
-        // cut, the tallest of the rest drawn at 85 %.
-        let totals = [80_000, 900, 1600, 2300, 2800, 0, 2400, 1000, 300];
-        assert_eq!(histogram_scale(&totals), (2800.0 / 0.85, 2800));
-        // Two far taller (not started at 0 %, done at 100 %).
-        let totals = [40_000, 300, 200, 100, 50_000];
-        assert_eq!(histogram_scale(&totals), (300.0 / 0.85, 300));
-        // Only the jump is cut: 10 over 1 is a column to scale.
-        assert_eq!(histogram_scale(&[588, 1, 10, 1]), (10.0 / 0.85, 10));
-        // Nothing far taller: to scale with the tallest.
-        assert_eq!(histogram_scale(&[10, 20, 30, 40]), (40.0, usize::MAX));
-        // Fewer than three columns left to scale: none cut.
-        assert_eq!(histogram_scale(&[99_000, 1, 1]), (99_000.0, usize::MAX));
-        assert_eq!(histogram_scale(&[0; 20]), (1.0, usize::MAX));
     }
 
     /// The big page lists no worker itself, so its size does not grow with

@@ -589,6 +589,8 @@ pub struct HistoryQuery {
     pub jobid: String,
     /// Only this worker's history; every worker's when `None`.
     pub workid: Option<String>,
+    /// With the show page's texts (`text=1`).
+    pub text: bool,
 }
 
 impl HistoryQuery {
@@ -599,7 +601,11 @@ impl HistoryQuery {
             Some(_) => Some(id(form, "workid", MAX_WORKID_BYTES)?),
             None => None,
         };
-        Ok(HistoryQuery { jobid, workid })
+        Ok(HistoryQuery {
+            jobid,
+            workid,
+            text: page_texts(form)?,
+        })
     }
 }
 
@@ -626,6 +632,9 @@ pub struct StatusQuery {
     /// ([`WorkerPick::needing_attention`]), from the same read
     /// (`attention=N`): a poll of the big-job page in one request.
     pub attention: Option<u64>,
+    /// With the show page's texts for the summary and each worker
+    /// (`text=1`), so its script writes what the server writes.
+    pub text: bool,
 }
 
 /// What a `status` answer lists of the job's workers.
@@ -670,7 +679,7 @@ impl StatusQuery {
                         format!(
                             "{} is not a state; use {} (comma-separated)",
                             quoted(name),
-                            Pick::NAMES.join(", ")
+                            Pick::ALL.map(Pick::key).join(", ")
                         ),
                     )
                 })?;
@@ -764,6 +773,7 @@ impl StatusQuery {
             list,
             pick,
             attention,
+            text: page_texts(form)?,
         })
     }
 
@@ -773,6 +783,22 @@ impl StatusQuery {
         self.list == WorkerList::All
             && self.pick == WorkerPick::default()
             && self.attention.is_none()
+    }
+}
+
+/// Whether the answer carries the show page's texts: `text=1`; `text=0`
+/// or none, not.
+fn page_texts(form: &Form) -> Result<bool, ParamError> {
+    match form.get("text") {
+        None | Some("0") => Ok(false),
+        Some("1") => Ok(true),
+        Some(other) => Err(ParamError::new(
+            "text",
+            format!(
+                "must be 0 or 1 (with the page's texts), got {}",
+                quoted(other)
+            ),
+        )),
     }
 }
 

@@ -50,6 +50,7 @@ pub fn status<'c>(
         page: None,
         no_workers: query.list == WorkerList::None,
         attention: None,
+        text: query.text,
     };
     let mut out = Vec::new();
     let every_worker = query.list == WorkerList::All && query.pick.since.is_none();
@@ -59,7 +60,7 @@ pub fn status<'c>(
         snapshot.finish()?;
         let progress = job.progress(now);
         json::write_status_head(&mut out, &job, &progress, now, &extras);
-        json::write_workers(&mut out, &job.workers, &progress, now);
+        json::write_workers(&mut out, &job.workers, &progress, now, query.text);
         out.extend_from_slice(LIST_TAIL);
         return Ok(Response::json_bytes(out));
     }
@@ -87,13 +88,14 @@ pub fn status<'c>(
             extras.page = Some(facts);
             json::write_status_head(&mut out, &rows.job, &progress, now, &extras);
             let workers: Vec<Worker> = page.into_iter().map(|(worker, _)| worker).collect();
-            json::write_workers(&mut out, &workers, &progress, now);
+            json::write_workers(&mut out, &workers, &progress, now, query.text);
             out.extend_from_slice(LIST_TAIL);
             Ok(Response::json_bytes(out))
         }
         WorkerList::All => {
             json::write_status_head(&mut out, &rows.job, &progress, now, &extras);
             let pick = query.pick.clone();
+            let text = query.text;
             let mut after = None;
             let next = move |snapshot: &Snapshot, out: &mut Vec<u8>, first: &mut bool| {
                 let start = match after.take() {
@@ -105,7 +107,7 @@ pub fn status<'c>(
                 let more = page.len() as u64 == SLICE;
                 for (worker, key) in page {
                     comma(out, first);
-                    json::write_worker(out, &worker, &progress, now);
+                    json::write_worker(out, &worker, &progress, now, text);
                     after = Some(key);
                 }
                 Ok(more)
@@ -175,7 +177,7 @@ pub fn history<'c>(
             .first()
             .ok_or_else(|| Error::UnknownWorker(query.jobid.clone(), workid.clone()))?;
         json::write_history_head(&mut out, &query.jobid, now, None);
-        json::write_worker_history(&mut out, worker);
+        json::write_worker_history(&mut out, worker, query.text);
         out.extend_from_slice(LIST_TAIL);
         return Ok(Response::json_bytes(out));
     }
@@ -187,12 +189,13 @@ pub fn history<'c>(
     let burn_up = rows.job.burn_up(&progress);
     json::write_history_head(&mut out, &query.jobid, now, Some(&burn_up));
     let mut after: Option<Vec<u8>> = None;
+    let text = query.text;
     let next = move |snapshot: &Snapshot, out: &mut Vec<u8>, first: &mut bool| {
         let page = rows.history_page(snapshot, after.as_deref(), SLICE)?;
         let more = page.len() as u64 == SLICE;
         for (worker, key) in page {
             comma(out, first);
-            json::write_worker_history(out, &worker);
+            json::write_worker_history(out, &worker, text);
             after = Some(key);
         }
         Ok(more)

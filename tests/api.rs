@@ -1009,3 +1009,44 @@ fn a_late_retry_with_an_older_seq_never_moves_a_bar_backwards() {
         "{metrics}"
     );
 }
+
+/// `text=1` adds the show page's texts and nothing else: without them the
+/// answer is the plain one; `text=0` is the plain one.
+#[test]
+fn status_with_text_adds_the_pages_words_and_changes_nothing_else() {
+    let s = TestServer::start();
+    s.get("/progress/create?jobid=t&workids=a,b");
+    s.update(&[
+        ("jobid", "t"),
+        ("workid", "a"),
+        ("current", "5"),
+        ("total", "22"),
+    ]);
+    let plain = s.status("t");
+    let mut texts = s.get("/progress/status?jobid=t&text=1").json();
+    let worker = &texts["workers"][0]["text"];
+    assert_eq!(worker["counts"], "5/22");
+    assert_eq!(worker["percent"], "22.7%");
+    assert_eq!(worker["label"], "▶ running");
+    assert_eq!(worker["class"], "worker s-running");
+    assert_eq!(worker["track"], "a: 5 of 22");
+    let waiting = &texts["workers"][1]["text"];
+    assert_eq!(waiting["counts"], "not started yet");
+    assert_eq!(waiting["ago"], "no report");
+    assert_eq!(texts["summary"]["text"]["percent"], "11.3%");
+    // Without its texts (and at the same time) it is the plain answer.
+    for w in texts["workers"].as_array_mut().expect("workers") {
+        w.as_object_mut().expect("a worker").remove("text");
+    }
+    texts["summary"]
+        .as_object_mut()
+        .expect("summary")
+        .remove("text");
+    texts["now"] = plain["now"].clone();
+    assert_eq!(texts, plain);
+    let zero = s.get("/progress/status?jobid=t&text=0").json();
+    assert!(zero["workers"][0].get("text").is_none() && zero["summary"].get("text").is_none());
+    let refused = s.get("/progress/status?jobid=t&text=yes");
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("text"), "{}", refused.body);
+}

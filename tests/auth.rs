@@ -137,7 +137,7 @@ fn reads_need_the_read_token_which_pages_carry_into_their_links() {
 
     // A page opened with ?token= polls its status with it and links with it.
     let page = s.get(&format!("/progress/show?jobid=j&token={READ}")).body;
-    let status_url = format!("data-status=\"status?jobid=j&amp;token={READ}\"");
+    let status_url = format!("data-status=\"status?jobid=j&amp;text=1&amp;token={READ}\"");
     assert!(page.contains(&status_url), "{page}");
     assert!(
         page.contains(&format!("href=\"./?token={READ}\"")),
@@ -153,7 +153,7 @@ fn reads_need_the_read_token_which_pages_carry_into_their_links() {
     // server was unreachable); the write token itself is never copied into
     // a link someone might share.
     let opened_with_write = s.get(&format!("/progress/show?jobid=j&token={WRITE}")).body;
-    let status_url = format!("data-status=\"status?jobid=j&amp;token={READ}\"");
+    let status_url = format!("data-status=\"status?jobid=j&amp;text=1&amp;token={READ}\"");
     assert!(
         opened_with_write.contains(&status_url) && !opened_with_write.contains(WRITE),
         "{opened_with_write}"

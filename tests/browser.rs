@@ -407,9 +407,10 @@ fn a_refused_poll_says_not_authorised_rather_than_unreachable() -> TestResult {
 }
 
 /// Each row's rate and time left as the server wrote them in `html`, in
-/// row order.
+/// row order (the row template after them left out).
 fn server_rate_texts(html: &str) -> Vec<String> {
-    html.split("<span class=\"rate\">")
+    let rows = html.split("<template").next().unwrap_or_default();
+    rows.split("<span class=\"rate\">")
         .skip(1)
         .filter_map(|rest| rest.split_once("</span>").map(|(text, _)| text.to_string()))
         .collect()
@@ -658,7 +659,11 @@ fn a_big_job_page_lists_attention_filters_searches_pages_and_follows_updates() -
     ]);
     let served = s.get("/progress/show?jobid=huge&interval=1").body;
     assert!(served.contains("class=\"big-job\""));
-    assert!(!served.contains("class=\"worker"), "the script lists them");
+    assert_eq!(
+        served.matches("<li class=\"worker").count(),
+        1,
+        "the script lists them, from the row template"
+    );
 
     let browser = Browser::start(&chromium)?;
     let mut page = Page::open(
@@ -1170,17 +1175,44 @@ fn rows(page: &mut Page) -> Result<Vec<String>, Box<dyn std::error::Error>> {
     Ok(serde_json::from_str(text.as_str().ok_or("rows as text")?)?)
 }
 
+/// Makes the worker `workid` of `jobid` look silent for 15 minutes, as no
+/// request can: its report and its first one moved back in the database.
+fn silence(s: &TestServer, jobid: &str, workid: &str) -> TestResult {
+    let conn = rusqlite::Connection::open(s.db())?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    let moved = conn.execute(
+        "UPDATE workers SET updated = updated - 900, first_seen = first_seen - 900
+          WHERE workid = ?2 AND job = (SELECT id FROM jobs WHERE jobid = ?1)",
+        [jobid, workid],
+    )?;
+    assert_eq!(moved, 1, "{workid} silenced");
+    Ok(())
+}
+
+/// Every class a row is drawn with, to check each state was compared.
+const EVERY_KIND: [&str; 7] = [
+    "s-running",
+    "slow",
+    "s-stale",
+    "s-failed",
+    "s-done",
+    "s-not_started",
+    "&lt;img",
+];
+
 #[test]
 fn a_polled_row_is_drawn_exactly_as_the_server_draws_it() -> TestResult {
     // The page's rows come from two hands: the server's HTML at first,
-    // the script's after each poll. Every kind of worker, updated after
-    // the page opened so that the script redraws each, must end up as the
-    // server would draw it then.
+    // the script's after each poll (a row it adds is a copy of the
+    // server's template). Every kind of worker, updated after the page
+    // opened so that the script redraws each, must end up as the server
+    // would draw it then; and a page's first render must be what its
+    // first poll draws.
     let Some(chromium) = chromium_for("polled rows")? else {
         return Ok(());
     };
     let s = TestServer::start();
-    s.get("/progress/create?jobid=rows&workids=a,b,c,d,e,f,g,late");
+    s.get("/progress/create?jobid=rows&workids=a,b,c,d,e,f,g,quiet,late");
     let report = |workid: &str, current: &str, total: &str, ok: &str, desc: &str| {
         s.update(&[
             ("jobid", "rows"),
@@ -1191,20 +1223,16 @@ fn a_polled_row_is_drawn_exactly_as_the_server_draws_it() -> TestResult {
             ("desc", desc),
         ]);
     };
+    let hostile = "<img src=x onerror=alert(1)> & \"quotes\"";
     let first = [
         ("a", "1", "10", "1", "reading"),
-        (
-            "b",
-            "1",
-            "10",
-            "1",
-            "<img src=x onerror=alert(1)> & \"quotes\"",
-        ),
+        ("b", "1", "10", "1", hostile),
         ("c", "1", "10", "1", "steady"),
         ("d", "0.5", "3.25", "1", "fractions"),
         ("e", "1", "1e12", "1", "large"),
         ("f", "1", "10", "1", "about to fail"),
         ("g", "1", "10", "1", "about to finish"),
+        ("quiet", "1", "10", "1", "about to go quiet"),
     ];
     for (workid, current, total, ok, desc) in first {
         report(workid, current, total, ok, desc);
@@ -1215,28 +1243,28 @@ fn a_polled_row_is_drawn_exactly_as_the_server_draws_it() -> TestResult {
         &format!("{}/progress/show?jobid=rows&interval=1", s.base),
     )?;
     std::thread::sleep(Duration::from_millis(300));
-    // Rates, a slow one, a failure, a finish, hostile text.
+    // Rates, a slow one, a failure, a finish, a silence, hostile text, and
+    // a worker the page has no row for.
     let second = [
         ("a", "6", "10", "1", "reading"),
-        (
-            "b",
-            "7",
-            "10",
-            "1",
-            "<img src=x onerror=alert(1)> & \"quotes\"",
-        ),
+        ("b", "7", "10", "1", hostile),
         ("c", "5", "10", "1", "steady"),
         ("d", "1.75", "3.25", "1", "fractions"),
         ("e", "1.1", "1e12", "1", "large"),
         ("f", "4", "10", "0", "error: out of memory"),
         ("g", "10", "10", "1", "done"),
+        ("quiet", "2", "10", "1", "gone quiet"),
+        ("new", "3", "10", "1", "came later"),
     ];
     for (workid, current, total, ok, desc) in second {
         report(workid, current, total, ok, desc);
     }
+    silence(&s, "rows", "quiet")?;
     page.wait_for(
         "document.querySelector('[data-workid=\"g\"]').dataset.state === 'done' \
          && document.querySelector('[data-workid=\"f\"]').dataset.state === 'failed' \
+         && document.querySelector('[data-workid=\"quiet\"]').dataset.state === 'stale' \
+         && document.querySelector('[data-workid=\"new\"] .txt b').textContent === '3/10' \
          && document.querySelector('[data-workid=\"a\"] .txt b').textContent === '6/10'",
         "the poll to draw the second reports",
     )?;
@@ -1248,14 +1276,35 @@ fn a_polled_row_is_drawn_exactly_as_the_server_draws_it() -> TestResult {
         &format!("{}/progress/show?jobid=rows&interval=3600", s.base),
     )?;
     let served = rows(&mut fresh)?;
-    assert_eq!(served.len(), 8, "every worker, the one not started too");
+    assert_eq!(served.len(), 10, "every worker, the one not started too");
     let all = served.concat();
-    for kind in ["slow", "s-failed", "s-done", "s-not_started", "&lt;img"] {
+    for kind in EVERY_KIND {
         assert!(all.contains(kind), "no {kind} row compared: {all}");
     }
-    for (polled, served) in polled.iter().zip(&served) {
-        assert_eq!(polled, served);
-    }
     assert_eq!(polled.len(), served.len());
+    for (polled, served) in polled.iter().zip(&served) {
+        assert_eq!(polled, served, "a row redrawn by a poll");
+    }
+    // A page's own first poll redraws every row as the server drew it.
+    let mut again = Page::open_running(
+        &browser,
+        &format!("{}/progress/show?jobid=rows&interval=2", s.base),
+    )?;
+    let first_render = rows(&mut again)?;
+    assert_eq!(
+        again.eval("document.body.dataset.renders")?,
+        json!("0"),
+        "rows read before the first poll"
+    );
+    again.wait_for(
+        "document.body.dataset.renders === '1'",
+        "the page's first poll",
+    )?;
+    let first_poll = rows(&mut again)?;
+    assert_eq!(first_render.len(), 10);
+    for (render, poll) in first_render.iter().zip(&first_poll) {
+        assert_eq!(render, poll, "a row as the server drew it, then its poll");
+    }
+    assert_eq!(first_render, served);
     Ok(())
 }

@@ -2,20 +2,24 @@
 //! what they paint ([`Paint`]); how a bar in each state is drawn
 //! ([`StateLook`], one table for every state); and its type ([`Font`]),
 //! measured with the compiled-in DejaVu Sans. Both surfaces, the PNG's and
-//! the SVG's, take their colours from here.
+//! the SVG's, take their colours from here; the states' own colours come
+//! from [`crate::look`], as the page's do.
 
 use image::Rgb;
 
 use super::text::{self, Face};
-use crate::model::BarState;
+use crate::look;
+use crate::model::{BarState, Pick};
 
 pub const BACKGROUND: Rgb<u8> = Rgb([255, 255, 255]);
 const TEXT: Rgb<u8> = Rgb([0x1d, 0x21, 0x27]);
 const MUTED: Rgb<u8> = Rgb([0x5f, 0x67, 0x73]);
 pub const TRACK: Rgb<u8> = Rgb([0xe9, 0xec, 0xf0]);
 const GRID: Rgb<u8> = Rgb([0xd2, 0xd7, 0xde]);
-/// A slow worker's bar, as on the page.
-const SLOW: Rgb<u8> = Rgb([0xc2, 0x78, 0x03]);
+/// A state's colour, as on the page in light mode.
+fn color_of(pick: Pick) -> Rgb<u8> {
+    Rgb(look::of(pick).light)
+}
 
 /// How a bar in one state is drawn. Adding a state to [`BarState`] means
 /// adding its row to [`look`]; the layout and both surfaces follow.
@@ -40,8 +44,9 @@ pub struct StateLook {
 
 /// The look of each state, as on the show page.
 pub fn look(state: BarState) -> StateLook {
-    let plain = |color: [u8; 3], severity| StateLook {
-        color: Rgb(color),
+    let color = color_of(Pick::State(state));
+    let plain = |severity| StateLook {
+        color,
         track: TRACK,
         striped: false,
         least_width: 0,
@@ -49,28 +54,25 @@ pub fn look(state: BarState) -> StateLook {
         severity,
     };
     match state {
-        BarState::Running => plain([0x2f, 0x9e, 0x57], 2),
-        BarState::Done => plain([0x35, 0x66, 0xc9], 0),
-        BarState::Failed => {
-            let red = Rgb([0xd3, 0x42, 0x3d]);
-            StateLook {
-                // A failed worker's whole track is tinted, as on the page.
-                track: mix(TRACK, red, 36),
-                least_width: 3,
-                ..plain(red.0, 4)
-            }
-        }
+        BarState::Running => plain(2),
+        BarState::Done => plain(0),
+        BarState::Failed => StateLook {
+            // A failed worker's whole track is tinted, as on the page.
+            track: mix(TRACK, color, 36),
+            least_width: 3,
+            ..plain(4)
+        },
         BarState::Stale => StateLook {
             striped: true,
             least_width: 3,
-            ..plain([0x8c, 0x93, 0x9e], 3)
+            ..plain(3)
         },
         BarState::NotStarted => StateLook {
             track: BACKGROUND,
             outlined: true,
             // A sliver in compact mode, where there is no outline.
             least_width: 3,
-            ..plain([0xa3, 0xab, 0xb6], 1)
+            ..plain(1)
         },
     }
 }
@@ -128,8 +130,8 @@ impl Paint {
             Paint::StateTrack(s) => look(s).track,
             Paint::Fill(s) => mix(TRACK, look(s).color, 122),
             Paint::Stripe(s) => mix(TRACK, look(s).color, 64),
-            Paint::Slow => SLOW,
-            Paint::SlowFill => mix(TRACK, SLOW, 122),
+            Paint::Slow => color_of(Pick::Slow),
+            Paint::SlowFill => mix(TRACK, color_of(Pick::Slow), 122),
         }
     }
 

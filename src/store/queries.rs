@@ -582,7 +582,7 @@ impl<'a> PickQuery<'a> {
     fn new(pick: &'a WorkerPick, now: Time, median_rate: Option<f64>) -> PickQuery<'a> {
         let mut condition = String::from("job = :job");
         if !pick.states.is_empty() {
-            let each: Vec<&str> = pick.states.iter().map(|s| s.sql()).collect();
+            let each: Vec<String> = pick.states.iter().map(|s| s.sql()).collect();
             condition.push_str(&format!(" AND ({})", each.join(" OR ")));
         }
         if pick.text.is_some() {
@@ -591,10 +591,10 @@ impl<'a> PickQuery<'a> {
         if pick.since.is_some() {
             // Changed rows, and running ones that went stale since: staleness
             // comes with time, not with a write.
-            condition.push_str(
-                " AND (updated > :since OR (state = 'running' AND stale_at > :since \
-                   AND stale_at < :now))",
-            );
+            condition.push_str(&format!(
+                " AND (updated > :since OR ({} AND stale_at > :since AND stale_at < :now))",
+                state_is(WorkerState::Running)
+            ));
         }
         PickQuery {
             condition,
@@ -623,20 +623,30 @@ impl<'a> PickQuery<'a> {
     }
 }
 
+/// `state = 'NAME'`, the SQL that picks workers in `state`: the workers
+/// table's `state` column holds [`WorkerState::as_str`] (migration 0006
+/// writes the same names, and the schema's tests hold them to the model's).
+fn state_is(state: WorkerState) -> String {
+    format!("state = '{}'", state.as_str())
+}
+
 impl Pick {
     /// The condition that selects these workers, in terms of the workers
     /// table's derived columns (`state`, `stale_at`) and `:now`.
-    fn sql(self) -> &'static str {
+    fn sql(self) -> String {
+        let running = state_is(WorkerState::Running);
         match self {
-            Pick::State(BarState::NotStarted) => "state = 'not_started'",
-            Pick::State(BarState::Done) => "state = 'done'",
-            Pick::State(BarState::Failed) => "state = 'failed'",
-            Pick::State(BarState::Running) => "(state = 'running' AND stale_at >= :now)",
-            Pick::State(BarState::Stale) => "(state = 'running' AND stale_at < :now)",
+            Pick::State(BarState::NotStarted) => state_is(WorkerState::NotStarted),
+            Pick::State(BarState::Done) => state_is(WorkerState::Done),
+            Pick::State(BarState::Failed) => state_is(WorkerState::Failed),
+            Pick::State(BarState::Running) => format!("({running} AND stale_at >= :now)"),
+            Pick::State(BarState::Stale) => format!("({running} AND stale_at < :now)"),
             Pick::Slow => {
                 // Without a median nothing is slow, and no rate is read.
-                "(state = 'running' AND stale_at >= :now AND :slow_below IS NOT NULL \
-                  AND history_rate(history) < :slow_below)"
+                format!(
+                    "({running} AND stale_at >= :now AND :slow_below IS NOT NULL \
+                      AND history_rate(history) < :slow_below)"
+                )
             }
         }
     }
@@ -644,23 +654,26 @@ impl Pick {
 
 impl SortBy {
     /// The value rows are ordered by (the sortkey breaks ties), as SQL.
-    fn sql(self) -> &'static str {
+    fn sql(self) -> String {
         match self {
-            SortBy::Workid => "NULL",
-            SortBy::Percent => "progress_percent(current, total, updates)",
+            SortBy::Workid => "NULL".to_string(),
+            SortBy::Percent => "progress_percent(current, total, updates)".to_string(),
             // No rate yet sorts below a rate of 0.
-            SortBy::Rate => "COALESCE(history_rate(history), -1.0)",
+            SortBy::Rate => "COALESCE(history_rate(history), -1.0)".to_string(),
             // Not reported yet sorts below any report.
-            SortBy::Updated => "CASE WHEN updates > 0 THEN updated ELSE -1.0 END",
-            SortBy::Attention => {
-                "CASE WHEN state = 'failed' THEN 0.0
-                      WHEN state = 'running' AND stale_at < :now THEN 1.0
-                      WHEN state = 'running' AND :slow_below IS NOT NULL
+            SortBy::Updated => "CASE WHEN updates > 0 THEN updated ELSE -1.0 END".to_string(),
+            SortBy::Attention => format!(
+                "CASE WHEN {failed} THEN 0.0
+                      WHEN {running} AND stale_at < :now THEN 1.0
+                      WHEN {running} AND :slow_below IS NOT NULL
                            AND history_rate(history) < :slow_below THEN 2.0
-                      WHEN state = 'running' THEN 3.0
-                      WHEN state = 'not_started' THEN 4.0
-                      ELSE 5.0 END"
-            }
+                      WHEN {running} THEN 3.0
+                      WHEN {not_started} THEN 4.0
+                      ELSE 5.0 END",
+                failed = state_is(WorkerState::Failed),
+                running = state_is(WorkerState::Running),
+                not_started = state_is(WorkerState::NotStarted),
+            ),
         }
     }
 }
