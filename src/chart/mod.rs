@@ -882,24 +882,10 @@ mod tests {
             .collect();
         assert!(column.contains(&fill_color(BarState::Running)), "the area");
         assert!(column.contains(&TRACK), "above it, the track");
-        assert!(
-            job_chart(
-                &ChartInput::of_job(&job, Time::unix(1000.0)),
-                Time::unix(1000.0),
-                500
-            )
-            .burn_up
-            .is_none()
-        );
-        assert!(
-            job_chart(
-                &ChartInput::of_job(&job, Time::unix(1000.0)),
-                Time::unix(1000.0),
-                800
-            )
-            .burn_up
-            .is_some()
-        );
+        let now = Time::unix(1000.0);
+        let burn_up_at = |width| job_chart(&ChartInput::of_job(&job, now), now, width).burn_up;
+        assert!(burn_up_at(500).is_none());
+        assert!(burn_up_at(800).is_some());
     }
 
     #[test]
