@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Screenshots of the show page and the job index, as a person sees them, in
 # headless Chromium: a 10-worker job (one done, one failed, one stale), the
-# same in dark mode, a 1,000-worker job (past --list-all-up-to, so the
+# same in dark mode, its PNG chart, a 1,000-worker job (past --list-all-up-to, so the
 # big-job page), a job with a roster (two workers not started, one slow)
 # with and without a worker's history opened, the index, and a job of
 # 100,000 workers (30,000 of them reporting: some done, failed, slow or
@@ -118,6 +118,8 @@ shot() {
     --user-data-dir="$tmp/profile" --hide-scrollbars "$@" 2>/dev/null
 }
 shot --window-size=1200,720 --screenshot="$out/show-10.png" "$base/show?jobid=obs1234"
+# The same job's chart, as a page would embed it.
+curl -fsS "$base/render?jobid=obs1234" -o "$out/chart-10.png"
 shot --force-dark-mode --window-size=1200,720 --screenshot="$out/show-10-dark.png" "$base/show?jobid=obs1234"
 # The big-job page draws its lists from requests of its own: give it time.
 big() { shot --virtual-time-budget=10000 "$@"; }
