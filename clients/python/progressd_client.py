@@ -11,14 +11,20 @@
 A progress report must never crash or stall the job it reports on: every
 function here catches network and server errors (it logs a warning through
 `logging` and returns False) and waits at most `timeout` seconds (default
-5) for an answer. The server is `url` or $PROGRESSD_URL (default
-http://localhost:8080); the write token, if the server has one, is `token`
-or $PROGRESSD_TOKEN, sent as an Authorization header.
+5) for an answer. What it does raise is a mistake in the call that would
+make the page say something false: an `ok` the server would not read as
+meant (ValueError, before anything is sent). The server is `url` or
+$PROGRESSD_URL (default http://localhost:8080); the write token, if the
+server has one, is `token` or $PROGRESSD_TOKEN, sent as an Authorization
+header.
 """
 
 import collections.abc
 import logging
+import math
+import numbers
 import os
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -37,10 +43,44 @@ BATCH_BYTES = 60_000
 UPDATE_FIELDS = ("workid", "current", "total", "desc", "ok", "seq")
 
 
+# The words and numbers the server reads as `ok` (src/params.rs, ok_flag):
+# false/no/true/yes in any ASCII case, or a number as Rust writes one
+# (`0`, `-1.5`, `.5`, `1e3`, `inf`); NaN is refused.
+OK_WORDS = {"false": 0, "no": 0, "true": 1, "yes": 1}
+OK_NUMBER = re.compile(
+    r"[+-]?(?:inf|infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?)",
+    re.ASCII | re.IGNORECASE,
+)
+
+
+class _BadOk(ValueError):
+    """An `ok` the server would not read as meant: the one mistake in an
+    update that raises rather than being logged, since it would show a
+    failed worker as ok."""
+
+
+def _ok_flag(ok):
+    """`ok` as the server will read it, 0 (failed) or 1, for a bool, a
+    number or a string in a form the server takes; ValueError for any
+    other, before anything is sent: bool("0") is True, so guessing would
+    report a failed worker as ok."""
+    if isinstance(ok, (bool, numbers.Real)) and not math.isnan(ok):
+        return int(ok != 0)
+    if isinstance(ok, str):
+        word = OK_WORDS.get(ok.lower())
+        if word is not None:
+            return word
+        if OK_NUMBER.fullmatch(ok):
+            return int(float(ok) != 0)
+    raise _BadOk(
+        f"ok must be a bool, a number (0 = failed) or true/false/yes/no, got {ok!r}"
+    )
+
+
 def _form(fields):
     """The fields that are not None, form-encoded (`ok` as 0 or 1)."""
     if fields.get("ok") is not None:
-        fields = {**fields, "ok": int(bool(fields["ok"]))}
+        fields = {**fields, "ok": _ok_flag(fields["ok"])}
     return urllib.parse.urlencode(
         {name: value for name, value in fields.items() if value is not None}
     )
@@ -75,6 +115,8 @@ def _post(endpoint, fields, url, token, timeout):
     """POSTs the fields that are not None as a form; True on a 2xx answer."""
     try:
         body = _form(fields).encode()
+    except _BadOk:
+        raise
     except Exception as e:  # a progress report must never crash the job
         log.warning("progressd %s failed: %s", endpoint, e)
         return False
@@ -101,7 +143,10 @@ def update(
 ):
     """Reports worker `workid` of job `jobid` at `current` of `total`
     (needed on a worker's first report, kept after); `ok=False` marks it
-    failed. True once the server has stored it."""
+    failed. `ok` takes what the server takes: a bool, a number (0 =
+    failed), or the strings the server reads ("0", "1.5", "no", "True",
+    ...); any other raises ValueError before anything is sent. True once
+    the server has stored it."""
     fields = {
         "jobid": jobid,
         "workid": workid,
@@ -135,32 +180,36 @@ def update_many(jobid, updates, *, url=None, token=None, timeout=DEFAULT_TIMEOUT
     later update says. True once every batch is stored (and for no
     updates); else it logs the server's reason (which names the bad update
     of its batch by line, line 1 being the batch's first update), goes on
-    with the next batch, and returns False."""
+    with the next batch, and returns False. An `ok` it would not read as
+    meant, in any update, raises ValueError before any batch goes."""
     query = urllib.parse.urlencode({"jobid": jobid})
     options = (url, token, timeout)
-    stored = True
-    lines, size, first = [], 0, 1
-
-    def send():
-        last = first + len(lines) - 1
-        what = f" for updates {first}-{last}" if last > first else f" for update {first}"
-        body = ("\n".join(lines) + "\n").encode()
-        return _send("update", query, body, *options, what=what)
-
     try:
-        for item in updates:
-            line = _update_line(item)
-            if lines and (len(lines) == BATCH_UPDATES or size + len(line) + 1 > BATCH_BYTES):
-                stored = send() and stored
-                first += len(lines)
-                lines, size = [], 0
-            lines.append(line)
-            size += len(line) + 1
-        if lines:
-            stored = send() and stored
+        # Every line first, so that a bad `ok` anywhere sends nothing.
+        lines = [_update_line(item) for item in updates]
+    except _BadOk:
+        raise
     except Exception as e:  # a progress report must never crash the job
         log.warning("progressd update_many failed: %s", e)
         return False
+    stored = True
+    batch, size, first = [], 0, 1
+
+    def send():
+        last = first + len(batch) - 1
+        what = f" for updates {first}-{last}" if last > first else f" for update {first}"
+        body = ("\n".join(batch) + "\n").encode()
+        return _send("update", query, body, *options, what=what)
+
+    for line in lines:
+        if batch and (len(batch) == BATCH_UPDATES or size + len(line) + 1 > BATCH_BYTES):
+            stored = send() and stored
+            first += len(batch)
+            batch, size = [], 0
+        batch.append(line)
+        size += len(line) + 1
+    if batch:
+        stored = send() and stored
     return stored
 
 

@@ -104,6 +104,49 @@ def test_track_marks_a_failing_iterable_failed():
     assert (w["current"], w["ok"], w["state"]) == (3, False, "failed")
 
 
+def test_update_reads_ok_as_the_server_does():
+    job = "py-ok"
+    for n, ok in enumerate(["0", "0.0", "-0", "no", "No", "FALSE", 0, 0.0, False]):
+        assert pc.update(job, f"failed {n}", 1, 2, ok=ok)
+        assert worker(job, f"failed {n}")["ok"] is False, ok
+    for n, ok in enumerate(["1", "2.5", "1e3", ".5", "inf", "yes", "TRUE", 1, -1, True]):
+        assert pc.update(job, f"ok {n}", 1, 2, ok=ok)
+        assert worker(job, f"ok {n}")["ok"] is True, ok
+    before = updates_answered()
+    for ok in ["", "maybe", " 0", "0 ", "nan", "1_0", "٠", "falſe", float("nan"), b"0", [0]]:
+        with pytest.raises(ValueError):
+            pc.update(job, "bad", 1, 2, ok=ok)
+        with pytest.raises(ValueError):
+            pc.update_many(job, [("bad", 1, 2), ("bad", 1, 2, None, ok)])
+    assert updates_answered() == before, "a refused ok sends nothing"
+
+
+def test_the_client_takes_the_forms_the_server_takes():
+    """Each string the client takes the server takes too, reading it the
+    same way, and each one it refuses the server refuses."""
+    job = "py-ok-forms"
+    forms = ["0", "+0", "-0.0", "0e5", "1.", ".5", "1E3", "-Infinity", "INF", "nO", "Yes", "tRUE"]
+    forms += ["", "nan", "NaN", "1_0", " 1", "0x1", "1e", ".", "e5", "fals", "y", "٠"]
+    for n, form in enumerate(forms):
+        try:
+            flag = pc._ok_flag(form)
+        except ValueError:
+            flag = None
+        body = urllib.parse.urlencode({"jobid": job, "workid": n, "current": 1, "total": 2, "ok": form})
+        request = urllib.request.Request(
+            f"{URL}/progress/update",
+            data=body.encode(),
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        try:
+            urllib.request.urlopen(request, timeout=5).read()
+            stored = int(worker(job, str(n))["ok"])
+        except urllib.error.HTTPError as refused:
+            assert refused.code == 400
+            stored = None
+        assert flag == stored, form
+
+
 def test_errors_never_raise_and_never_stall():
     # Refused by the server (an empty jobid; a wrong token).
     assert pc.update("", "w", 1, 2) is False
