@@ -13,7 +13,7 @@ function here catches network and server errors (it logs a warning through
 `logging` and returns False) and waits at most `timeout` seconds (default
 5) for an answer. What it does raise is a mistake in the call that would
 make the page say something false: an `ok` the server would not read as
-meant (ValueError, before anything is sent). The server is `url` or
+meant, a roster it cannot send (ValueError, before anything is sent). The server is `url` or
 $PROGRESSD_URL (default http://localhost:8080); the write token, if the
 server has one, is `token` or $PROGRESSD_TOKEN, sent as an Authorization
 header.
@@ -123,9 +123,41 @@ def _post(endpoint, fields, url, token, timeout):
     return _send(endpoint, "", body, url, token, timeout)
 
 
-def create(jobid, desc=None, maxage=None, *, url=None, token=None, timeout=DEFAULT_TIMEOUT):
-    """Creates (or re-creates) job `jobid`; True once the server has it."""
-    fields = {"jobid": jobid, "desc": desc, "maxage": maxage}
+def create(
+    jobid,
+    desc=None,
+    maxage=None,
+    *,
+    workers=None,
+    workids=None,
+    url=None,
+    token=None,
+    timeout=DEFAULT_TIMEOUT,
+):
+    """Creates (or re-creates) job `jobid`; True once the server has it.
+
+    A roster names the workers to expect, each shown "not started" until
+    it reports: `workers=N` expects the workids 0 to N-1 (report with
+    workid=rank, not f"rank{rank}"), `workids=[...]` exactly these. Give
+    one or the other; an id holding a comma cannot be named in a roster
+    (commas separate them): both are a ValueError, before anything is sent."""
+    if workers is not None and workids is not None:
+        raise ValueError("give workers=N or workids=[...], not both")
+    if workids is not None:
+        if isinstance(workids, str):
+            raise ValueError(f"workids is a list of ids, got the string {workids!r}")
+        workids = [str(workid) for workid in workids]
+        with_comma = [workid for workid in workids if "," in workid]
+        if with_comma:
+            raise ValueError(f"a roster's ids cannot hold a comma, got {with_comma[0]!r}")
+        workids = ",".join(workids)
+    fields = {
+        "jobid": jobid,
+        "desc": desc,
+        "maxage": maxage,
+        "workers": workers,
+        "workids": workids,
+    }
     return _post("create", fields, url, token, timeout)
 
 

@@ -147,6 +147,19 @@ def test_the_client_takes_the_forms_the_server_takes():
         assert flag == stored, form
 
 
+def test_create_names_a_roster():
+    assert pc.create("py-roster", workers=4)
+    assert [w["workid"] for w in status("py-roster")["workers"]] == ["0", "1", "2", "3"]
+    assert pc.update("py-roster", 2, 5, 10)
+    assert worker("py-roster", "2")["state"] == "running"
+    assert status("py-roster")["summary"]["not_started"] == 3
+    assert pc.create("py-roster ids", workids=["rank0", "rank 1", 2])
+    assert [w["workid"] for w in status("py-roster ids")["workers"]] == ["2", "rank 1", "rank0"]
+    for bad in [{"workers": 2, "workids": ["a"]}, {"workids": ["a,b"]}, {"workids": "a,b"}]:
+        with pytest.raises(ValueError):
+            pc.create("py-roster bad", **bad)
+
+
 def test_errors_never_raise_and_never_stall():
     # Refused by the server (an empty jobid; a wrong token).
     assert pc.update("", "w", 1, 2) is False
