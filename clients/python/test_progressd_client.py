@@ -39,12 +39,19 @@ def worker(jobid, workid):
 
 
 def updates_answered():
-    """Updates answered 200 so far, from /metrics."""
-    with urllib.request.urlopen(f"{URL}/metrics", timeout=5) as r:
-        for line in r.read().decode().splitlines():
-            if line.startswith('progressd_requests_total{endpoint="/progress/update",status="200"}'):
-                return int(float(line.split()[-1]))
-    return 0
+    """Updates answered 200 so far, from /metrics, once the count holds
+    still: a request is counted just after its answer, so the last one
+    answered may not be counted yet."""
+    counted = None
+    while True:
+        with urllib.request.urlopen(f"{URL}/metrics", timeout=5) as r:
+            lines = r.read().decode().splitlines()
+        name = 'progressd_requests_total{endpoint="/progress/update",status="200"}'
+        now = next((int(float(l.split()[-1])) for l in lines if l.startswith(name)), 0)
+        if now == counted:
+            return now
+        counted = now
+        time.sleep(0.1)
 
 
 def test_create_and_update_keep_odd_values_exactly():
