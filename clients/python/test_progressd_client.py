@@ -84,19 +84,36 @@ def test_track_reports_as_often_as_asked():
     assert updates_answered() - before == 7
 
 
-def test_track_without_a_length_ends_complete():
-    items = (i for i in range(7))
-    assert sum(1 for _ in pc.track(items, job="py-gen", worker="w", every=3600)) == 7
-    w = worker("py-gen", "w")
-    assert (w["current"], w["total"]) == (7, 7)
+def test_track_without_a_length_invents_no_total():
+    job = "py-gen"
+    seen = []
+    for i in pc.track((i for i in range(7)), job=job, worker="w", every=0):
+        seen.append(worker(job, "w"))
+    # While running: 0 of 1 and the count in the desc, never "4/5, 80 %".
+    at4 = seen[4]
+    assert (at4["current"], at4["total"], at4["state"]) == (0, 1, "running")
+    assert at4["desc"] == "4 done, total unknown"
+    w = worker(job, "w")
+    assert (w["current"], w["total"], w["state"]) == (7, 7, "done")
 
 
-def test_track_reports_where_a_broken_loop_stopped():
+def test_track_reports_a_broken_loop_stopped_where_it_stopped():
     for i in pc.track(range(10), job="py-break", worker="w", every=3600):
         if i == 3:
             break
     w = worker("py-break", "w")
-    assert (w["current"], w["total"], w["state"]) == (3, 10, "running")
+    # It cannot tell a break from an error in the body: not done, not running.
+    assert (w["current"], w["total"], w["state"]) == (3, 10, "failed")
+    assert w["desc"] == "stopped early at 3 of 10"
+
+
+def test_track_marks_a_failing_body_failed():
+    with pytest.raises(RuntimeError):
+        for i in pc.track(range(10), job="py-body", worker="w", every=3600):
+            if i == 4:
+                raise RuntimeError("disk on fire")
+    w = worker("py-body", "w")
+    assert (w["current"], w["total"], w["state"]) == (4, 10, "failed")
 
 
 def test_track_marks_a_failing_iterable_failed():
@@ -109,6 +126,46 @@ def test_track_marks_a_failing_iterable_failed():
             pass
     w = worker("py-fail", "w")
     assert (w["current"], w["ok"], w["state"]) == (3, False, "failed")
+    assert w["desc"] == "failed at 3 of 10: RuntimeError: disk on fire"
+
+
+def test_tracking_reports_updates_and_the_end():
+    with pc.tracking(job="py-with", worker="w", total=5, every=0, desc="fit") as t:
+        for i in range(1, 4):
+            t.update(i)
+            assert worker("py-with", "w")["current"] == i
+        t.update(5, desc="fit done")
+    w = worker("py-with", "w")
+    assert (w["current"], w["total"], w["state"], w["desc"]) == (5, 5, "done", "fit done")
+
+
+def test_tracking_marks_an_exception_in_the_body_failed():
+    with pytest.raises(KeyError):
+        with pc.tracking(job="py-with-fail", worker="w", every=3600) as t:
+            for item in t.track(["a", "b", "c", "d"]):
+                if item == "c":
+                    raise KeyError(item)
+    w = worker("py-with-fail", "w")
+    assert (w["current"], w["total"], w["state"]) == (2, 4, "failed")
+    assert w["desc"] == "failed at 2 of 4: KeyError: 'c'"
+
+
+def test_tracking_reports_a_break_done_where_it_stopped():
+    with pc.tracking(job="py-with-break", worker="w", every=3600, desc="search") as t:
+        for item in t.track(range(10)):
+            if item == 3:
+                break
+    w = worker("py-with-break", "w")
+    assert (w["current"], w["total"], w["state"]) == (3, 3, "done")
+    assert w["desc"] == "search: stopped at 3 of 10"
+
+
+def test_tracking_takes_a_clean_exit_as_clean():
+    with pytest.raises(SystemExit):
+        with pc.tracking(job="py-with-exit", worker="w", total=2) as t:
+            t.update(2)
+            raise SystemExit(0)
+    assert worker("py-with-exit", "w")["state"] == "done"
 
 
 def test_update_reads_ok_as_the_server_does():
