@@ -3,7 +3,7 @@
 #   source /path/to/progressd.sh
 #   export PROGRESSD_URL=http://head-node:8080    # default http://localhost:8080
 #   export PROGRESSD_TOKEN=...                     # the write token, if the server has one
-#   progress_create "$JOBID" "My job" [MAXAGE_SECONDS]
+#   progress_create "$JOBID" "My job" [MAXAGE_SECONDS] [--workers N | --workids a,b,c]
 #   progress_update "$JOBID" "$RANK" "$i" "$N" ["step $i"] [OK: 1, or 0 when failed]
 #   progress_update_many "$JOBID" [FILE]   # many workers in one request: below
 #
@@ -98,11 +98,27 @@ _progressd_encode() {
   printf '%s' "$out"
 }
 
-# progress_create JOBID [DESC] [MAXAGE]
+# progress_create JOBID [DESC] [MAXAGE] [--workers N | --workids A,B,C]
+# A roster (the options may come anywhere after JOBID) names the workers
+# to expect, each shown "not started" until it reports: --workers N the
+# workids 0 to N-1 (report with the rank as WORKID), --workids these.
 progress_create() {
-  local fields=("jobid=$1")
-  [ $# -ge 2 ] && fields+=("desc=$2")
-  [ $# -ge 3 ] && fields+=("maxage=$3")
+  local fields=("jobid=$1") positional=()
+  shift
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --workers | --workids)
+        fields+=("${1#--}=${2:-}")
+        shift 2 || shift
+        ;;
+      *)
+        positional+=("$1")
+        shift
+        ;;
+    esac
+  done
+  [ ${#positional[@]} -ge 1 ] && fields+=("desc=${positional[0]}")
+  [ ${#positional[@]} -ge 2 ] && fields+=("maxage=${positional[1]}")
   _progressd_post create "${fields[@]}"
 }
 

@@ -190,6 +190,41 @@ fn the_shell_helper_prints_the_servers_reason_and_does_not_retry_a_refusal() -> 
 }
 
 #[test]
+fn the_shell_helper_creates_a_roster() -> TestResult {
+    let Some(s) = shell_server()? else {
+        return Ok(());
+    };
+    let env = shell_env(&s);
+    let script = "set -euo pipefail\n\
+         progress_create sweep 'Sweep' --workers 3\n\
+         progress_update sweep 1 5 10\n\
+         progress_create picked --workids 'rank0, rank1,rank 2' 'Picked' 3600\n";
+    let (code, stderr) = shell(script, &env)?;
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    let sweep = s.status("sweep");
+    let ids: Vec<_> = sweep["workers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|w| w["workid"].clone())
+        .collect();
+    assert_eq!(ids, ["0", "1", "2"]);
+    assert_eq!(sweep["summary"]["not_started"], 2);
+    assert_eq!(worker(&sweep, "1")["state"], "running");
+    let picked = s.status("picked");
+    assert_eq!(picked["desc"], "Picked");
+    let ids: Vec<_> = picked["workers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|w| w["workid"].clone())
+        .collect();
+    assert_eq!(ids, ["rank 2", "rank0", "rank1"]);
+    assert_eq!(picked["summary"]["not_started"], 3);
+    Ok(())
+}
+
+#[test]
 fn the_python_client_passes_its_tests_against_a_real_server() -> TestResult {
     // The Python on the PATH, else the system's (where Debian's pytest
     // package puts it).
