@@ -111,7 +111,7 @@ fn the_shell_helper_sends_a_batch_from_a_file_or_standard_input() -> TestResult 
     assert_eq!(code, 0, "{stderr}");
     // The last batch names a new worker without a total: refused whole.
     assert!(
-        stderr.contains("progressd: update failed (curl exit 22)")
+        stderr.contains("progressd: update refused (400): line 2: parameter 'total'")
             && stderr.contains("strict exit 22"),
         "{stderr}"
     );
@@ -139,7 +139,7 @@ fn the_shell_helper_never_stops_the_job_unless_asked() -> TestResult {
     )?;
     assert_eq!(code, 0);
     assert!(
-        stderr.contains("progressd: update failed (curl exit 22)"),
+        stderr.contains("progressd: update refused (401): this needs the server's write token"),
         "{stderr}"
     );
     assert!(stderr.contains("still running"), "{stderr}");
@@ -150,13 +150,77 @@ fn the_shell_helper_never_stops_the_job_unless_asked() -> TestResult {
     ];
     let (code, _) = shell("progress_update j w 1 2", &strict)?;
     assert_eq!(code, 22);
-    // A server that is not there costs seconds, not minutes.
+    // A server that is not there is tried 4 times, a second apart: it
+    // costs seconds, not minutes, and curl's reason is told once.
     let dead = [("PROGRESSD_URL", "http://127.0.0.1:9")];
     let started = Instant::now();
     let (code, stderr) = shell("progress_update j w 1 2", &dead)?;
     assert_eq!(code, 0);
-    assert!(stderr.contains("update failed"), "{stderr}");
+    assert!(
+        stderr.ends_with("progressd: update failed (curl exit 7)\n"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("curl: (7)").count(), 1, "{stderr}");
+    assert!(started.elapsed() >= Duration::from_secs(3), "retried");
     assert!(started.elapsed() < Duration::from_secs(30));
+    Ok(())
+}
+
+#[test]
+fn the_shell_helper_prints_the_servers_reason_and_does_not_retry_a_refusal() -> TestResult {
+    let Some(s) = shell_server()? else {
+        return Ok(());
+    };
+    let env = shell_env(&s);
+    // A first report without its total: the server's one-line reason, at
+    // once, with the helper's exit status 0 (22 under PROGRESSD_STRICT).
+    let started = Instant::now();
+    let (code, stderr) = shell(
+        "progress_update j w 1\nPROGRESSD_STRICT=1 progress_update j w 1 || echo \"strict exit $?\" >&2",
+        &env,
+    )?;
+    assert_eq!(code, 0);
+    let reason = "progressd: update refused (400): parameter 'total': is required on a worker's first update\n";
+    assert_eq!(stderr, format!("{reason}{reason}strict exit 22\n"));
+    assert!(started.elapsed() < Duration::from_secs(1), "not retried");
+    let counted = "progressd_requests_total{endpoint=\"/progress/update\",status=\"400\"} 2";
+    let metrics = s.metrics_with(counted);
+    assert!(metrics.contains(counted), "{metrics}");
+    Ok(())
+}
+
+#[test]
+fn the_shell_helper_creates_a_roster() -> TestResult {
+    let Some(s) = shell_server()? else {
+        return Ok(());
+    };
+    let env = shell_env(&s);
+    let script = "set -euo pipefail\n\
+         progress_create sweep 'Sweep' --workers 3\n\
+         progress_update sweep 1 5 10\n\
+         progress_create picked --workids 'rank0, rank1,rank 2' 'Picked' 3600\n";
+    let (code, stderr) = shell(script, &env)?;
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    let sweep = s.status("sweep");
+    let ids: Vec<_> = sweep["workers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|w| w["workid"].clone())
+        .collect();
+    assert_eq!(ids, ["0", "1", "2"]);
+    assert_eq!(sweep["summary"]["not_started"], 2);
+    assert_eq!(worker(&sweep, "1")["state"], "running");
+    let picked = s.status("picked");
+    assert_eq!(picked["desc"], "Picked");
+    let ids: Vec<_> = picked["workers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|w| w["workid"].clone())
+        .collect();
+    assert_eq!(ids, ["rank 2", "rank0", "rank1"]);
+    assert_eq!(picked["summary"]["not_started"], 3);
     Ok(())
 }
 
@@ -188,6 +252,6 @@ fn the_python_client_passes_its_tests_against_a_real_server() -> TestResult {
         .output()?;
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "pytest failed:\n{report}");
-    assert!(report.contains("11 passed"), "{report}");
+    assert!(report.contains("19 passed"), "{report}");
     Ok(())
 }

@@ -39,12 +39,19 @@ def worker(jobid, workid):
 
 
 def updates_answered():
-    """Updates answered 200 so far, from /metrics."""
-    with urllib.request.urlopen(f"{URL}/metrics", timeout=5) as r:
-        for line in r.read().decode().splitlines():
-            if line.startswith('progressd_requests_total{endpoint="/progress/update",status="200"}'):
-                return int(float(line.split()[-1]))
-    return 0
+    """Updates answered 200 so far, from /metrics, once the count holds
+    still: a request is counted just after its answer, so the last one
+    answered may not be counted yet."""
+    counted = None
+    while True:
+        with urllib.request.urlopen(f"{URL}/metrics", timeout=5) as r:
+            lines = r.read().decode().splitlines()
+        name = 'progressd_requests_total{endpoint="/progress/update",status="200"}'
+        now = next((int(float(l.split()[-1])) for l in lines if l.startswith(name)), 0)
+        if now == counted:
+            return now
+        counted = now
+        time.sleep(0.1)
 
 
 def test_create_and_update_keep_odd_values_exactly():
@@ -77,19 +84,36 @@ def test_track_reports_as_often_as_asked():
     assert updates_answered() - before == 7
 
 
-def test_track_without_a_length_ends_complete():
-    items = (i for i in range(7))
-    assert sum(1 for _ in pc.track(items, job="py-gen", worker="w", every=3600)) == 7
-    w = worker("py-gen", "w")
-    assert (w["current"], w["total"]) == (7, 7)
+def test_track_without_a_length_invents_no_total():
+    job = "py-gen"
+    seen = []
+    for i in pc.track((i for i in range(7)), job=job, worker="w", every=0):
+        seen.append(worker(job, "w"))
+    # While running: 0 of 1 and the count in the desc, never "4/5, 80 %".
+    at4 = seen[4]
+    assert (at4["current"], at4["total"], at4["state"]) == (0, 1, "running")
+    assert at4["desc"] == "4 done, total unknown"
+    w = worker(job, "w")
+    assert (w["current"], w["total"], w["state"]) == (7, 7, "done")
 
 
-def test_track_reports_where_a_broken_loop_stopped():
+def test_track_reports_a_broken_loop_stopped_where_it_stopped():
     for i in pc.track(range(10), job="py-break", worker="w", every=3600):
         if i == 3:
             break
     w = worker("py-break", "w")
-    assert (w["current"], w["total"], w["state"]) == (3, 10, "running")
+    # It cannot tell a break from an error in the body: not done, not running.
+    assert (w["current"], w["total"], w["state"]) == (3, 10, "failed")
+    assert w["desc"] == "stopped early at 3 of 10"
+
+
+def test_track_marks_a_failing_body_failed():
+    with pytest.raises(RuntimeError):
+        for i in pc.track(range(10), job="py-body", worker="w", every=3600):
+            if i == 4:
+                raise RuntimeError("disk on fire")
+    w = worker("py-body", "w")
+    assert (w["current"], w["total"], w["state"]) == (4, 10, "failed")
 
 
 def test_track_marks_a_failing_iterable_failed():
@@ -102,6 +126,104 @@ def test_track_marks_a_failing_iterable_failed():
             pass
     w = worker("py-fail", "w")
     assert (w["current"], w["ok"], w["state"]) == (3, False, "failed")
+    assert w["desc"] == "failed at 3 of 10: RuntimeError: disk on fire"
+
+
+def test_tracking_reports_updates_and_the_end():
+    with pc.tracking(job="py-with", worker="w", total=5, every=0, desc="fit") as t:
+        for i in range(1, 4):
+            t.update(i)
+            assert worker("py-with", "w")["current"] == i
+        t.update(5, desc="fit done")
+    w = worker("py-with", "w")
+    assert (w["current"], w["total"], w["state"], w["desc"]) == (5, 5, "done", "fit done")
+
+
+def test_tracking_marks_an_exception_in_the_body_failed():
+    with pytest.raises(KeyError):
+        with pc.tracking(job="py-with-fail", worker="w", every=3600) as t:
+            for item in t.track(["a", "b", "c", "d"]):
+                if item == "c":
+                    raise KeyError(item)
+    w = worker("py-with-fail", "w")
+    assert (w["current"], w["total"], w["state"]) == (2, 4, "failed")
+    assert w["desc"] == "failed at 2 of 4: KeyError: 'c'"
+
+
+def test_tracking_reports_a_break_done_where_it_stopped():
+    with pc.tracking(job="py-with-break", worker="w", every=3600, desc="search") as t:
+        for item in t.track(range(10)):
+            if item == 3:
+                break
+    w = worker("py-with-break", "w")
+    assert (w["current"], w["total"], w["state"]) == (3, 3, "done")
+    assert w["desc"] == "search: stopped at 3 of 10"
+
+
+def test_tracking_takes_a_clean_exit_as_clean():
+    with pytest.raises(SystemExit):
+        with pc.tracking(job="py-with-exit", worker="w", total=2) as t:
+            t.update(2)
+            raise SystemExit(0)
+    assert worker("py-with-exit", "w")["state"] == "done"
+
+
+def test_update_reads_ok_as_the_server_does():
+    job = "py-ok"
+    for n, ok in enumerate(["0", "0.0", "-0", "no", "No", "FALSE", 0, 0.0, False]):
+        assert pc.update(job, f"failed {n}", 1, 2, ok=ok)
+        assert worker(job, f"failed {n}")["ok"] is False, ok
+    for n, ok in enumerate(["1", "2.5", "1e3", ".5", "inf", "yes", "TRUE", 1, -1, True]):
+        assert pc.update(job, f"ok {n}", 1, 2, ok=ok)
+        assert worker(job, f"ok {n}")["ok"] is True, ok
+    for ok in ["", "maybe", " 0", "0 ", "nan", "1_0", "٠", "falſe", float("nan"), b"0", [0]]:
+        with pytest.raises(ValueError):
+            pc.update("py-ok bad", "w", 1, 2, ok=ok)
+        with pytest.raises(ValueError):
+            pc.update_many("py-ok bad", [("w", 1, 2), ("w", 1, 2, None, ok)])
+    # Nothing was sent: the job was never made.
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        status("py-ok bad")
+    assert missing.value.code == 404
+
+
+def test_the_client_takes_the_forms_the_server_takes():
+    """Each string the client takes the server takes too, reading it the
+    same way, and each one it refuses the server refuses."""
+    job = "py-ok-forms"
+    forms = ["0", "+0", "-0.0", "0e5", "1.", ".5", "1E3", "-Infinity", "INF", "nO", "Yes", "tRUE"]
+    forms += ["", "nan", "NaN", "1_0", " 1", "0x1", "1e", ".", "e5", "fals", "y", "٠"]
+    for n, form in enumerate(forms):
+        try:
+            flag = pc._ok_flag(form)
+        except ValueError:
+            flag = None
+        body = urllib.parse.urlencode({"jobid": job, "workid": n, "current": 1, "total": 2, "ok": form})
+        request = urllib.request.Request(
+            f"{URL}/progress/update",
+            data=body.encode(),
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        try:
+            urllib.request.urlopen(request, timeout=5).read()
+            stored = int(worker(job, str(n))["ok"])
+        except urllib.error.HTTPError as refused:
+            assert refused.code == 400
+            stored = None
+        assert flag == stored, form
+
+
+def test_create_names_a_roster():
+    assert pc.create("py-roster", workers=4)
+    assert [w["workid"] for w in status("py-roster")["workers"]] == ["0", "1", "2", "3"]
+    assert pc.update("py-roster", 2, 5, 10)
+    assert worker("py-roster", "2")["state"] == "running"
+    assert status("py-roster")["summary"]["not_started"] == 3
+    assert pc.create("py-roster ids", workids=["rank0", "rank 1", 2])
+    assert [w["workid"] for w in status("py-roster ids")["workers"]] == ["2", "rank 1", "rank0"]
+    for bad in [{"workers": 2, "workids": ["a"]}, {"workids": ["a,b"]}, {"workids": "a,b"}]:
+        with pytest.raises(ValueError):
+            pc.create("py-roster bad", **bad)
 
 
 def test_errors_never_raise_and_never_stall():
