@@ -1342,16 +1342,23 @@ fn problems_first_and_hide_done_hold_across_polls() -> TestResult {
     )?;
     assert_eq!(row_ids(&mut page, "workers")?, ["w3", "w2", "w4"]);
     page.eval("window.loadedOnce = true")?;
-    // w4 fails, w2 finishes: after a poll w4 is on top, w2 gone.
+    // w4 fails, w3 recovers, w2 finishes: after a poll w4 is on top, w2
+    // gone (in natural order w3 would come first).
     s.update(&[
         ("jobid", "p"),
         ("workid", "w4"),
         ("current", "5"),
         ("ok", "0"),
     ]);
+    s.update(&[
+        ("jobid", "p"),
+        ("workid", "w3"),
+        ("current", "3"),
+        ("ok", "1"),
+    ]);
     s.update(&[("jobid", "p"), ("workid", "w2"), ("current", "10")]);
     page.wait_for(
-        "[...document.querySelectorAll('#workers .worker')].map(li => li.dataset.workid).join() === 'w3,w4'",
+        "[...document.querySelectorAll('#workers .worker')].map(li => li.dataset.workid).join() === 'w4,w3'",
         "the poll to reorder the rows",
     )?;
     assert_eq!(
@@ -1361,7 +1368,7 @@ fn problems_first_and_hide_done_hold_across_polls() -> TestResult {
     // Showing done again puts them back, last (done comes last), and the
     // address follows, without a reload.
     page.eval("document.getElementById('hide-done').click()")?;
-    assert_eq!(row_ids(&mut page, "workers")?, ["w3", "w4", "w1", "w2"]);
+    assert_eq!(row_ids(&mut page, "workers")?, ["w4", "w3", "w1", "w2"]);
     assert_eq!(
         page.eval("location.search")?,
         json!("?jobid=p&interval=1&sort=attention")
