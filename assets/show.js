@@ -178,8 +178,9 @@
         var t0 = points[0][0];
         var t1 = Math.max(h.now, points[points.length - 1][0]);
         var held = points.concat([[t1, points[points.length - 1][1]]]);
-        // Scaled to its own progress, so a slow worker's shape shows too.
-        var top = held.reduce(function (m, p) { return Math.max(m, p[1]); }, 0) || 1;
+        // Scaled to its total, so a worker that failed halfway ends
+        // halfway up (to its highest point if it went past its total).
+        var top = held.reduce(function (m, p) { return Math.max(m, p[1]); }, w.total) || 1;
         svg.querySelector(".area").setAttribute("d", pathOf(held, t0, t1, top, 300, 40, true));
         svg.querySelector(".line").setAttribute("d", pathOf(held, t0, t1, top, 300, 40, false));
         var text = h.workers[0].text;
@@ -300,6 +301,15 @@
     etaWrap.hidden = t.eta === null;
     if (t.eta !== null) setText(document.getElementById("eta"), t.eta);
     document.getElementById("eta-note").hidden = s.not_started === 0;
+    document.getElementById("completed-wrap").hidden = t.completed === null;
+    if (t.completed !== null) setText(document.getElementById("completed"), t.completed);
+    // The roster's warning holds while some of its workers have not
+    // started; it goes once they all have.
+    var warning = document.getElementById("roster-warning");
+    if (s.not_started === 0) warning.hidden = true;
+    else setText(document.getElementById("roster-waiting"), String(s.not_started));
+    var doneCount = document.getElementById("done-count");
+    if (doneCount) setText(doneCount, String(s.done));
     document.getElementById("gone").hidden = true;
     document.getElementById("offline").dataset.heard = t.now;
     body.classList.remove("gone");
@@ -336,12 +346,80 @@
     if (renders === 1) body.dataset.firstRenderAt = performance.now().toFixed(1);
   }
 
+  // The small page's toggles (links, so the address keeps them): problems
+  // first, in the order the server wrote (`data-attention-order`), and
+  // done workers hidden.
+  var toggles = {
+    sort: document.getElementById("problems-first"),
+    hide: document.getElementById("hide-done"),
+  };
+  var attentionOrder = (body.dataset.attentionOrder || "").split(",");
+  var lastJob = null;
+
+  function pressed(toggle) {
+    return !!toggle && toggle.getAttribute("aria-pressed") === "true";
+  }
+
+  // Where a worker comes when problems come first: slow, else its state.
+  function rankOf(w) {
+    var key = (" " + w.text["class"] + " ").indexOf(" slow ") >= 0 ? "slow" : w.text.state;
+    var rank = attentionOrder.indexOf(key);
+    return rank < 0 ? attentionOrder.length : rank;
+  }
+
+  // The rows the toggles ask for, in their order (a stable sort keeps the
+  // natural order within a rank).
+  function shownWorkers(workers) {
+    var shown = workers;
+    if (pressed(toggles.hide)) {
+      shown = shown.filter(function (w) { return w.text.state !== "done"; });
+    }
+    if (pressed(toggles.sort)) {
+      shown = shown
+        .map(function (w, i) { return { w: w, rank: rankOf(w), i: i }; })
+        .sort(function (a, b) { return a.rank - b.rank || a.i - b.i; })
+        .map(function (r) { return r.w; });
+    }
+    return shown;
+  }
+
+  // The address with the toggles as they are: sort=attention, hide=done.
+  function viewAddress(problemsFirst, hideDone) {
+    var params = new URLSearchParams(location.search);
+    if (problemsFirst) params.set("sort", "attention");
+    else params.delete("sort");
+    if (hideDone) params.set("hide", "done");
+    else params.delete("hide");
+    return location.pathname + "?" + params.toString();
+  }
+
+  // After a toggle: the address, each toggle's link (to flip it), the rows.
+  function followToggles() {
+    var first = pressed(toggles.sort);
+    var hide = pressed(toggles.hide);
+    history.replaceState(null, "", viewAddress(first, hide) + location.hash);
+    toggles.sort.href = viewAddress(!first, hide);
+    toggles.hide.href = viewAddress(first, !hide);
+    if (lastJob) render(lastJob);
+    else refresh();
+  }
+
+  [toggles.sort, toggles.hide].forEach(function (toggle) {
+    if (!toggle) return;
+    toggle.addEventListener("click", function (e) {
+      e.preventDefault();
+      toggle.setAttribute("aria-pressed", String(!pressed(toggle)));
+      followToggles();
+    });
+  });
+
   // The page of a job read whole: every worker from one status answer.
   function render(job) {
     var started = performance.now();
+    lastJob = job;
     renderSummary(job);
     document.getElementById("waiting").hidden = job.workers.length > 0;
-    reconcile(list, job.workers);
+    reconcile(list, shownWorkers(job.workers));
     tickAgo();
     rendered(performance.now() - started);
   }

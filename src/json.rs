@@ -296,6 +296,7 @@ fn job_text(job: &Job, progress: &JobProgress, now: Time, with_histogram: bool) 
     let text = JobText::of(job, progress, &job.burn_up(progress), now);
     let mut value = json!({
         "burn_up_from": text.burn_up_from,
+        "completed": text.completed,
         "eta": text.eta,
         "expires": text.expires,
         "now": text.now,

@@ -332,6 +332,8 @@ pub struct JobProgress {
     pub slow: usize,
     /// The latest report, if any worker has reported.
     pub last_report: Option<Time>,
+    /// The earliest first report, if any worker has reported.
+    pub first_report: Option<Time>,
     /// How long from now until the slowest running worker should finish;
     /// `None` unless every running worker that still reports has a rate.
     pub eta_seconds: Option<Secs>,
@@ -380,6 +382,7 @@ pub struct ProgressTally {
     eta: Option<Secs>,
     eta_known: bool,
     last_report: Option<Time>,
+    first_report: Option<Time>,
 }
 
 impl ProgressTally {
@@ -395,6 +398,7 @@ impl ProgressTally {
             eta: None,
             eta_known: true,
             last_report: None,
+            first_report: None,
         }
     }
 
@@ -415,6 +419,8 @@ impl ProgressTally {
         self.histogram[bucket][state as usize] += 1;
         if w.updates > 0 {
             self.last_report = Some(self.last_report.map_or(w.updated, |t| t.max(w.updated)));
+            let first = w.first_seen;
+            self.first_report = Some(self.first_report.map_or(first, |t| t.min(first)));
         }
         if state == BarState::Running {
             self.rates.extend(w.rate);
@@ -449,6 +455,7 @@ impl ProgressTally {
             median_rate,
             slow,
             last_report: self.last_report,
+            first_report: self.first_report,
             eta_seconds: self.eta.filter(|_| self.eta_known),
             histogram: self.histogram,
         }

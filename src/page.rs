@@ -230,16 +230,129 @@ fn state_rules() -> String {
     )
 }
 
+/// How the show page of a job read whole lists its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RowView {
+    /// Workers that need attention first ([`ATTENTION_ORDER`]), else in
+    /// natural order.
+    pub problems_first: bool,
+    /// Leave out the workers that are done.
+    pub hide_done: bool,
+}
+
+impl RowView {
+    /// The query that asks for this view: `&sort=attention&hide=done`, or
+    /// less.
+    fn query(self) -> String {
+        let mut query = String::new();
+        if self.problems_first {
+            query.push_str("&sort=attention");
+        }
+        if self.hide_done {
+            query.push_str("&hide=done");
+        }
+        query
+    }
+}
+
+/// The order of the rows when problems come first: failed, stale, slow,
+/// then running, not started and done (as `status`'s `sort=attention`).
+/// The page writes it for its script (`data-attention-order`), which keeps
+/// polled rows in it.
+pub const ATTENTION_ORDER: [Pick; 6] = [
+    Pick::State(BarState::Failed),
+    Pick::State(BarState::Stale),
+    Pick::Slow,
+    Pick::State(BarState::Running),
+    Pick::State(BarState::NotStarted),
+    Pick::State(BarState::Done),
+];
+
+/// Where a worker shown as `pick` comes in [`ATTENTION_ORDER`].
+fn attention_rank(pick: Pick) -> usize {
+    ATTENTION_ORDER
+        .iter()
+        .position(|&p| p == pick)
+        .unwrap_or(ATTENTION_ORDER.len())
+}
+
+/// What a worker is shown as at `now`: slow, else its bar's state.
+fn shown_as(w: &Worker, progress: &JobProgress, now: Time) -> Pick {
+    if w.is_slow(progress.median_rate, now) {
+        Pick::Slow
+    } else {
+        Pick::State(w.bar_state(now))
+    }
+}
+
 /// The show page of `job` at `now`, updating every `interval` seconds and
-/// linking to the rest as `links` says: every worker's bar, for a job read
-/// whole. Big jobs get [`big_show_page`].
-pub fn show_page(job: &Job, now: Time, interval: u64, links: Links) -> String {
+/// linking to the rest as `links` says: every worker's bar (in the order
+/// and with the rows `view` asks for), for a job read whole. `roster` is
+/// how many workers its roster named. Big jobs get [`big_show_page`].
+pub fn show_page(
+    job: &Job,
+    now: Time,
+    interval: u64,
+    links: Links,
+    view: RowView,
+    roster: u64,
+) -> String {
     let progress = job.progress(now);
     let mut out = String::with_capacity(2048 + job.workers.len() * 520);
-    page_top(&mut out, job, &progress, now, interval, links, "");
+    let order: Vec<&str> = ATTENTION_ORDER.iter().map(|p| p.key()).collect();
+    let top = Top {
+        body_attrs: &format!(" data-attention-order=\"{}\"", order.join(",")),
+        workers: job.workers.len() as u64,
+        roster,
+    };
+    page_top(&mut out, job, &progress, now, (interval, links), &top);
     notices(&mut out, job.workers.is_empty(), now);
-    out.push_str("<section class=\"panel\">\n<ol id=\"workers\">\n");
-    for w in &job.workers {
+    let mut rows: Vec<(Pick, &Worker)> = job
+        .workers
+        .iter()
+        .map(|w| (shown_as(w, &progress, now), w))
+        .filter(|(pick, _)| !(view.hide_done && *pick == Pick::State(BarState::Done)))
+        .collect();
+    if view.problems_first {
+        // Stable: natural order within each rank.
+        rows.sort_by_key(|(pick, _)| attention_rank(*pick));
+    }
+    let toggle = |id: &str, on: bool, flipped: RowView, words: &str| {
+        let query = format!("interval={interval}{}", flipped.query());
+        format!(
+            "<a id=\"{id}\" class=\"toggle\" role=\"button\" aria-pressed=\"{on}\" \
+             href=\"{href}\">{words}</a>",
+            href = links.job_with("show", &job.jobid, &query),
+        )
+    };
+    let _ = writeln!(
+        out,
+        "<section class=\"panel\" aria-labelledby=\"list-title\">\n\
+         <div class=\"panel-head\"><h2 id=\"list-title\">Workers</h2>\
+         <span class=\"panel-note view\">{first} {hide}</span></div>\n<ol id=\"workers\">",
+        first = toggle(
+            "problems-first",
+            view.problems_first,
+            RowView {
+                problems_first: !view.problems_first,
+                ..view
+            },
+            "▲ problems first",
+        ),
+        hide = toggle(
+            "hide-done",
+            view.hide_done,
+            RowView {
+                hide_done: !view.hide_done,
+                ..view
+            },
+            &format!(
+                "hide done (<span id=\"done-count\">{}</span>)",
+                progress.count(BarState::Done)
+            ),
+        ),
+    );
+    for (_, w) in rows {
         worker_row(&mut out, w, &progress, now);
     }
     out.push_str("</ol>\n");
@@ -265,18 +378,28 @@ fn title_of(job: &Job) -> &str {
     }
 }
 
+/// What differs between the tops of the two show pages.
+struct Top<'a> {
+    /// Attributes the body starts with, for the script.
+    body_attrs: &'a str,
+    /// How many workers the job has.
+    workers: u64,
+    /// How many its roster named (0 without one).
+    roster: u64,
+}
+
 /// Everything both show pages open with: the head, the body (with the
-/// attributes the script reads, and `body_attrs` first), the title, the
-/// summary and the burn-up.
+/// attributes the script reads, and `top.body_attrs` first), the title,
+/// the summary and the burn-up.
 fn page_top(
     out: &mut String,
     job: &Job,
     progress: &JobProgress,
     now: Time,
-    interval: u64,
-    links: Links,
-    body_attrs: &str,
+    (interval, links): (u64, Links),
+    top: &Top,
 ) {
+    let body_attrs = top.body_attrs;
     let title = title_of(job);
     let burn_up_points = job.burn_up(progress);
     let text = JobText::of(job, progress, &burn_up_points, now);
@@ -295,13 +418,42 @@ fn page_top(
         expires = job.expires(),
         expires_text = text.expires,
     );
-    summary_panel(out, progress, &text, now);
+    summary_panel(out, progress, &text, now, &roster_warning(top, progress));
     burn_up(out, &burn_up_points, &text);
+}
+
+/// The summary's warning when workers the roster does not name report
+/// while workers it names have not started (ids `rank1..rankN` for a
+/// roster of `0..N-1`, say); hidden otherwise. The script hides it once
+/// none is left not started.
+fn roster_warning(top: &Top, progress: &JobProgress) -> String {
+    let outside = top.workers.saturating_sub(top.roster);
+    let waiting = progress.count(BarState::NotStarted);
+    let hidden = if top.roster > 0 && outside > 0 && waiting > 0 {
+        ""
+    } else {
+        " hidden"
+    };
+    let plural = |n: u64, one: &'static str, many: &'static str| if n == 1 { one } else { many };
+    format!(
+        "<p id=\"roster-warning\" class=\"warning\"{hidden}>⚠ <b>{outside}</b> {workers} \
+         that the roster does not name, and <b id=\"roster-waiting\">{waiting}</b> named by \
+         it {have} not started: do the workids match the roster's ids? (<code>workers=N</code> \
+         names <code>0</code> to <code>N-1</code>.)</p>",
+        workers = plural(outside, "worker reports", "workers report"),
+        have = plural(waiting as u64, "has", "have"),
+    )
 }
 
 /// The summary: overall percent, workers by state (the colour legend),
 /// the last report and the ETA.
-fn summary_panel(out: &mut String, progress: &JobProgress, text: &JobText, now: Time) {
+fn summary_panel(
+    out: &mut String,
+    progress: &JobProgress,
+    text: &JobText,
+    now: Time,
+    warning: &str,
+) {
     let overall = progress.percent;
     let _ = write!(
         out,
@@ -340,7 +492,15 @@ fn summary_panel(out: &mut String, progress: &JobProgress, text: &JobText, now: 
         out,
         "</ul>\n<p class=\"meta\">last report <b id=\"last\"{last_t}>{last}</b>\
          <span id=\"eta-wrap\"{hidden}> · estimated to finish <b id=\"eta\">{eta}</b>\
-         <span id=\"eta-note\"{note_hidden}> (the workers that have started)</span></span></p>\n</section>",
+         <span id=\"eta-note\"{note_hidden}> (the workers that have started)</span></span>\
+         <span id=\"completed-wrap\"{done_hidden}> · <b id=\"completed\">{completed}</b></span></p>\n\
+         {warning}\n</section>",
+        completed = text.completed.as_deref().unwrap_or_default(),
+        done_hidden = if text.completed.is_some() {
+            ""
+        } else {
+            " hidden"
+        },
         last_t = progress
             .last_report
             .map_or(String::new(), |t| format!(" data-t=\"{t}\"")),
@@ -403,7 +563,7 @@ const SORTS: [(&str, &str); 9] = [
 /// Its size does not grow with the job.
 pub fn big_show_page(
     job: &Job,
-    workers: u64,
+    (workers, roster): (u64, u64),
     progress: &JobProgress,
     now: Time,
     interval: u64,
@@ -415,7 +575,12 @@ pub fn big_show_page(
     let attrs = format!(
         " class=\"big-job\" data-page-size=\"{PAGE_ROWS}\" data-attention=\"{ATTENTION_ROWS}\""
     );
-    page_top(&mut out, job, progress, now, interval, links, &attrs);
+    let top = Top {
+        body_attrs: &attrs,
+        workers,
+        roster,
+    };
+    page_top(&mut out, job, progress, now, (interval, links), &top);
     notices(&mut out, false, now);
     histogram(&mut out, progress);
     // The button that lists them all picks the states the attention list
@@ -635,15 +800,33 @@ fn index_row(out: &mut String, job: &JobSummary, now: Time, links: Links) {
             );
         }
     }
+    // The bar takes the colour of the worst state among the workers: a job
+    // with a failed worker is not a plain green bar.
+    let count = |state| match state {
+        BarState::Running => job.running,
+        BarState::Done => job.done,
+        BarState::Failed => job.failed,
+        BarState::Stale => job.stale,
+        BarState::NotStarted => job.not_started,
+    };
+    let worst = ATTENTION_ORDER
+        .into_iter()
+        .find_map(|pick| match pick {
+            Pick::State(state) if count(state) > 0 => Some(state),
+            _ => None,
+        })
+        .unwrap_or(BarState::Running);
     let _ = writeln!(
         out,
         "<tr><td><a class=\"desc\" href=\"{href}\">{title}</a><div class=\"jobid\">{jobid}</div></td>\
-         <td><div class=\"prog\"><span class=\"track\"><span class=\"fill p{width}\"></span></span>\
+         <td><div class=\"prog s-{worst}\" title=\"{worst_words}\"><span class=\"track\"><span class=\"fill p{width}\"></span></span>\
          <span class=\"num\">{pc}</span></div></td>\
          <td><span class=\"num\">{workers}</span> <span class=\"states\">{states}</span></td>\
          <td class=\"num\" title=\"{stamp}\">{ago} ago</td>\
          <td class=\"num hide-narrow\" title=\"{expires}\">in {left}</td></tr>",
         href = links.job("show", &job.jobid),
+        worst = worst.as_str(),
+        worst_words = look::label(Pick::State(worst)),
         title = escape(title),
         jobid = escape(&job.jobid),
         width = job.percent.round() as u32,
@@ -678,7 +861,14 @@ mod tests {
             .enumerate()
             .map(|(i, &rate)| running(&format!("w{i}"), 1.0, f64::MAX, rate))
             .collect();
-        let html = show_page(&job(workers), Time::unix(11.0), 30, Links::default());
+        let html = show_page(
+            &job(workers),
+            Time::unix(11.0),
+            30,
+            Links::default(),
+            RowView::default(),
+            0,
+        );
         assert!(
             html.contains("<span class=\"rate\">3.60e-317/h</span>"),
             "{html}"
@@ -735,7 +925,7 @@ mod tests {
             index: true,
             token: Some("t"),
         };
-        let html = big_show_page(&big, u64::MAX, &progress, Time::unix(11.0), 30, links);
+        let html = big_show_page(&big, (u64::MAX, 0), &progress, Time::unix(11.0), 30, links);
         assert!(html.len() < 64 * 1024, "{} bytes", html.len());
         assert!(!html.contains("<<"), "escaped");
         assert!(html.contains("data-attention=\"50\""));

@@ -882,6 +882,11 @@ pub struct ShowPage {
     pub jobid: String,
     /// Seconds between the page's updates.
     pub interval: u64,
+    /// Workers that need attention first (`sort=attention`), else in
+    /// natural order (`sort=workid`, the default).
+    pub problems_first: bool,
+    /// Leave out the workers that are done (`hide=done`).
+    pub hide_done: bool,
 }
 
 /// Seconds between a show page's updates unless `interval` says otherwise
@@ -891,8 +896,9 @@ pub const DEFAULT_INTERVAL_SECS: u64 = 30;
 pub const MAX_INTERVAL_SECS: u64 = 86_400;
 
 impl ShowPage {
-    /// Validates `jobid` and `interval` (seconds, rounded and kept within 1
-    /// to a day).
+    /// Validates `jobid`, `interval` (seconds, rounded and kept within 1
+    /// to a day), and how the rows are listed: `sort=attention` or
+    /// `sort=workid`, `hide=done`.
     pub fn from_form(form: &Form) -> Result<ShowPage, ParamError> {
         let jobid = id(form, "jobid", MAX_JOBID_BYTES)?;
         // Any finite number is taken, negative ones too, kept within 1 s to
@@ -900,7 +906,32 @@ impl ShowPage {
         let interval = finite(form, "interval")?.map_or(DEFAULT_INTERVAL_SECS, |secs| {
             secs.round().clamp(1.0, MAX_INTERVAL_SECS as f64) as u64
         });
-        Ok(ShowPage { jobid, interval })
+        let problems_first = match form.get("sort") {
+            None | Some("workid") => false,
+            Some("attention") => true,
+            Some(other) => {
+                return Err(ParamError::new(
+                    "sort",
+                    format!("must be workid or attention, got {}", quoted(other)),
+                ));
+            }
+        };
+        let hide_done = match form.get("hide") {
+            None | Some("") => false,
+            Some("done") => true,
+            Some(other) => {
+                return Err(ParamError::new(
+                    "hide",
+                    format!("must be done (or nothing), got {}", quoted(other)),
+                ));
+            }
+        };
+        Ok(ShowPage {
+            jobid,
+            interval,
+            problems_first,
+            hide_done,
+        })
     }
 }
 
@@ -1325,6 +1356,18 @@ mod tests {
             );
         }
         assert_eq!(show("interval=5").unwrap_err().name, "jobid");
+    }
+
+    #[test]
+    fn show_lists_problems_first_and_hides_done_when_asked() {
+        let show = |s: &str| ShowPage::from_form(&form(s));
+        let plain = show("jobid=j").unwrap();
+        assert!(!plain.problems_first && !plain.hide_done);
+        let asked = show("jobid=j&sort=attention&hide=done").unwrap();
+        assert!(asked.problems_first && asked.hide_done);
+        assert!(!show("jobid=j&sort=workid&hide=").unwrap().problems_first);
+        assert_eq!(show("jobid=j&sort=rate").unwrap_err().name, "sort");
+        assert_eq!(show("jobid=j&hide=failed").unwrap_err().name, "hide");
     }
 
     #[test]

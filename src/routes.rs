@@ -411,12 +411,24 @@ fn show(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
         );
     };
     let html = if rows.workers <= ctx.list_all_up_to {
-        page::show_page(&rows.whole(&snapshot)?, now, show.interval, links)
+        let view = page::RowView {
+            problems_first: show.problems_first,
+            hide_done: show.hide_done,
+        };
+        let roster = rows.roster;
+        page::show_page(
+            &rows.whole(&snapshot)?,
+            now,
+            show.interval,
+            links,
+            view,
+            roster,
+        )
     } else {
         let progress = rows.progress(&snapshot, now)?;
         page::big_show_page(
             &rows.job,
-            rows.workers,
+            (rows.workers, rows.roster),
             &progress,
             now,
             show.interval,

@@ -113,6 +113,8 @@ pub struct JobText {
     pub percent: String,
     /// When it should finish (`in 3 min`, `any moment`), when known.
     pub eta: Option<String>,
+    /// `completed in 54 s` once every worker is done (see [`completed`]).
+    pub completed: Option<String>,
     /// `expires 2026-12-08 02:08 UTC`.
     pub expires: String,
     /// When its burn-up starts.
@@ -128,6 +130,7 @@ impl JobText {
         JobText {
             percent: pct(progress.percent),
             eta: progress.eta_seconds.map(eta),
+            completed: completed(progress),
             expires: format!("expires {}", utc(job.expires())),
             burn_up_from: burn_up
                 .first()
@@ -135,6 +138,17 @@ impl JobText {
             now: utc(now),
         }
     }
+}
+
+/// `completed in 54 s`, from the first report to the last, once every
+/// worker is done; nothing before.
+pub fn completed(progress: &JobProgress) -> Option<String> {
+    let workers: usize = progress.counts.iter().sum();
+    if workers == 0 || progress.count(BarState::Done) < workers {
+        return None;
+    }
+    let (first, last) = (progress.first_report?, progress.last_report?);
+    Some(format!("completed in {}", span(last - first)))
 }
 
 /// The line under an opened row, from the worker's history: since when,

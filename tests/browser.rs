@@ -1308,3 +1308,78 @@ fn a_polled_row_is_drawn_exactly_as_the_server_draws_it() -> TestResult {
     assert_eq!(first_render, served);
     Ok(())
 }
+
+/// Issue 14: problems first and done hidden, asked for in the address,
+/// hold after a poll (a worker that fails moves up, one that finishes
+/// goes), and the toggles change the address without a reload.
+#[test]
+fn problems_first_and_hide_done_hold_across_polls() -> TestResult {
+    let Some(chromium) = chromium_for("problems first")? else {
+        return Ok(());
+    };
+    let s = TestServer::start();
+    for (workid, current, ok) in [
+        ("w1", "10", "1"),
+        ("w2", "4", "1"),
+        ("w3", "2", "0"),
+        ("w4", "5", "1"),
+    ] {
+        s.update(&[
+            ("jobid", "p"),
+            ("workid", workid),
+            ("current", current),
+            ("total", "10"),
+            ("ok", ok),
+        ]);
+    }
+    let browser = Browser::start(&chromium)?;
+    let mut page = Page::open_running(
+        &browser,
+        &format!(
+            "{}/progress/show?jobid=p&interval=1&sort=attention&hide=done",
+            s.base
+        ),
+    )?;
+    assert_eq!(row_ids(&mut page, "workers")?, ["w3", "w2", "w4"]);
+    page.eval("window.loadedOnce = true")?;
+    // w4 fails, w3 recovers, w2 finishes: after a poll w4 is on top, w2
+    // gone (in natural order w3 would come first).
+    s.update(&[
+        ("jobid", "p"),
+        ("workid", "w4"),
+        ("current", "5"),
+        ("ok", "0"),
+    ]);
+    s.update(&[
+        ("jobid", "p"),
+        ("workid", "w3"),
+        ("current", "3"),
+        ("ok", "1"),
+    ]);
+    s.update(&[("jobid", "p"), ("workid", "w2"), ("current", "10")]);
+    page.wait_for(
+        "[...document.querySelectorAll('#workers .worker')].map(li => li.dataset.workid).join() === 'w4,w3'",
+        "the poll to reorder the rows",
+    )?;
+    assert_eq!(
+        page.eval("document.getElementById('done-count').textContent")?,
+        json!("2")
+    );
+    // Showing done again puts them back, last (done comes last), and the
+    // address follows, without a reload.
+    page.eval("document.getElementById('hide-done').click()")?;
+    assert_eq!(row_ids(&mut page, "workers")?, ["w4", "w3", "w1", "w2"]);
+    assert_eq!(
+        page.eval("location.search")?,
+        json!("?jobid=p&interval=1&sort=attention")
+    );
+    page.eval("document.getElementById('problems-first').click()")?;
+    assert_eq!(row_ids(&mut page, "workers")?, ["w1", "w2", "w3", "w4"]);
+    assert_eq!(page.eval("location.search")?, json!("?jobid=p&interval=1"));
+    assert_eq!(
+        page.eval("window.loadedOnce === true")?,
+        json!(true),
+        "no reload"
+    );
+    Ok(())
+}

@@ -187,7 +187,10 @@ fn the_page_lists_every_worker_up_to_the_threshold() {
         500
     );
     assert!(!at.contains("big-job") && !at.contains("id=\"histogram\""));
-    assert!(at.contains("<body data-status=\"status?jobid=at&amp;text=1\""));
+    assert!(at.contains(
+        "<body data-attention-order=\"failed,stale,slow,running,not_started,done\" \
+         data-status=\"status?jobid=at&amp;text=1\""
+    ));
     let past = s.get("/progress/show?jobid=past").body;
     assert!(past.contains("<body class=\"big-job\""));
     assert_eq!(listed(&past).matches("class=\"worker").count(), 0);
@@ -442,4 +445,175 @@ fn assets_are_served_with_their_types() {
     assert_eq!(js.status, 200);
     assert!(js.content_type.starts_with("text/javascript"));
     assert!(js.body.contains("body.dataset.status"));
+}
+
+/// The workids of the rows of a show page, in its order.
+fn row_order(html: &str) -> Vec<&str> {
+    html.split("data-workid=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|id| !id.is_empty())
+        .collect()
+}
+
+/// Issue 14: sixty done bars buried the four rows that matter. With
+/// `sort=attention` the failed, stale and slow ones come first; with
+/// `hide=done` the done ones are left out; the toggles link to the other
+/// views, keeping the interval.
+#[test]
+fn problems_come_first_and_done_workers_hide_when_asked() {
+    let s = TestServer::start();
+    for (workid, current, ok) in [
+        ("a1", "10", "1"),
+        ("a2", "4", "1"),
+        ("a3", "2", "0"),
+        ("a4", "10", "1"),
+    ] {
+        s.update(&[
+            ("jobid", "p"),
+            ("workid", workid),
+            ("current", current),
+            ("total", "10"),
+            ("ok", ok),
+        ]);
+    }
+    let plain = s.get("/progress/show?jobid=p&interval=7").body;
+    assert_eq!(row_order(&plain), ["a1", "a2", "a3", "a4"]);
+    assert!(
+        plain.contains(
+            "id=\"problems-first\" class=\"toggle\" role=\"button\" aria-pressed=\"false\" \
+                            href=\"show?jobid=p&amp;interval=7&amp;sort=attention\""
+        ),
+        "{plain}"
+    );
+    let first = s
+        .get("/progress/show?jobid=p&interval=7&sort=attention")
+        .body;
+    assert_eq!(
+        row_order(&first),
+        ["a3", "a2", "a1", "a4"],
+        "failed, running, done"
+    );
+    let hidden = s
+        .get("/progress/show?jobid=p&sort=attention&hide=done")
+        .body;
+    assert_eq!(row_order(&hidden), ["a3", "a2"]);
+    assert!(hidden.contains("aria-pressed=\"true\" href=\"show?jobid=p&amp;interval=30&amp;sort=attention\">hide done (<span id=\"done-count\">2</span>)"), "{hidden}");
+    assert!(hidden.contains("data-attention-order=\"failed,stale,slow,running,not_started,done\""));
+    assert_eq!(s.get("/progress/show?jobid=p&sort=rate").status, 400);
+}
+
+/// Issue 14: the index coloured every job's bar green. It takes the
+/// colour of the job's worst state.
+#[test]
+fn the_index_colours_a_job_by_its_worst_state() {
+    let s = TestServer::start();
+    for (jobid, workid, current, ok) in [
+        ("crashed", "w1", "3", "1"),
+        ("crashed", "w2", "3", "0"),
+        ("fine", "w1", "3", "1"),
+        ("finished", "w1", "10", "1"),
+    ] {
+        s.update(&[
+            ("jobid", jobid),
+            ("workid", workid),
+            ("current", current),
+            ("total", "10"),
+            ("ok", ok),
+        ]);
+    }
+    let html = s.get("/progress/").body;
+    for (jobid, state) in [
+        ("crashed", "failed"),
+        ("fine", "running"),
+        ("finished", "done"),
+    ] {
+        let row = html
+            .split("<tr>")
+            .find(|r| r.contains(&format!("show?jobid={jobid}\"")))
+            .expect(jobid);
+        assert!(
+            row.contains(&format!("class=\"prog s-{state}\"")),
+            "{jobid}: {row}"
+        );
+    }
+}
+
+/// Issue 14: a finished job says how long it took, from its first report
+/// to its last; an unfinished one does not.
+#[test]
+fn a_finished_job_says_it_completed_and_in_how_long() {
+    let s = TestServer::start();
+    s.update(&[
+        ("jobid", "j"),
+        ("workid", "a"),
+        ("current", "1"),
+        ("total", "2"),
+    ]);
+    s.update(&[
+        ("jobid", "j"),
+        ("workid", "b"),
+        ("current", "2"),
+        ("total", "2"),
+    ]);
+    let html = s.get("/progress/show?jobid=j").body;
+    assert!(
+        html.contains("<span id=\"completed-wrap\" hidden>"),
+        "{html}"
+    );
+    s.update(&[("jobid", "j"), ("workid", "a"), ("current", "2")]);
+    let html = s.get("/progress/show?jobid=j").body;
+    assert!(
+        html.contains("<span id=\"completed-wrap\"> · <b id=\"completed\">completed in 0 s</b>"),
+        "{html}"
+    );
+    let status = s.get("/progress/status?jobid=j&text=1").body;
+    assert!(
+        status.contains("\"completed\":\"completed in 0 s\""),
+        "{status}"
+    );
+    assert!(
+        !s.get("/progress/status?jobid=j").body.contains("completed"),
+        "plain status unchanged"
+    );
+    let svg = s.get("/progress/render.svg?jobid=j").body;
+    assert!(svg.contains("completed in 0 s"), "the chart's subtitle");
+}
+
+/// Issue 14: a roster of `workers=4` (ids 0 to 3) while the workers report
+/// as rank1..rank4: the page warns; a roster whose workers report does not.
+#[test]
+fn workers_outside_the_roster_while_its_own_wait_get_a_warning() {
+    let s = TestServer::start();
+    s.get("/progress/create?jobid=r&workers=4");
+    s.get("/progress/create?jobid=ok&workers=4");
+    for i in 1..=4 {
+        let (rank, own) = (format!("rank{i}"), format!("{}", i - 1));
+        s.update(&[
+            ("jobid", "r"),
+            ("workid", &rank),
+            ("current", "1"),
+            ("total", "10"),
+        ]);
+        if i < 4 {
+            s.update(&[
+                ("jobid", "ok"),
+                ("workid", &own),
+                ("current", "1"),
+                ("total", "10"),
+            ]);
+        }
+    }
+    let html = s.get("/progress/show?jobid=r").body;
+    assert!(
+        html.contains("<p id=\"roster-warning\" class=\"warning\">⚠ <b>4</b> workers report that the roster does not name, \
+                       and <b id=\"roster-waiting\">4</b> named by it have not started"),
+        "{html}"
+    );
+    // One of its own has not started yet, none outside it: no warning.
+    let html = s.get("/progress/show?jobid=ok").body;
+    assert!(
+        html.contains("<p id=\"roster-warning\" class=\"warning\" hidden>"),
+        "{html}"
+    );
 }

@@ -29,10 +29,11 @@ fn png(s: &TestServer, path: &str) -> (u16, RgbImage) {
     (r.status, img)
 }
 
-/// The bottom pixel row of bar `row` in a normal (not compact) chart: the
+/// The top pixel row of bar `row` in a normal (not compact) chart: the
 /// plot starts 92 px down, rows are 20 px with 15 px bars inset by 2.
+/// (Its bottom rows are the underline that marks its edge.)
 fn bar_y(row: u32) -> u32 {
-    92 + row * 20 + 2 + 14
+    92 + row * 20 + 2
 }
 
 /// The x range of the bar tracks on pixel row `y`: from the first pixel
@@ -90,7 +91,7 @@ fn each_bar_has_its_state_colour_up_to_its_percent() {
             );
         }
         // The workid is drawn in the label column, left of the bars.
-        let y_mid = y - 7;
+        let y_mid = y + 7;
         let ink = (0..left)
             .flat_map(|x| (y_mid - 6..y_mid + 6).map(move |y| (x, y)))
             .filter(|&(x, y)| img.get_pixel(x, y).0[0] < 128)

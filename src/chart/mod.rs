@@ -520,6 +520,9 @@ fn subtitle(input: &ChartInput) -> String {
     if let Some(secs) = progress.eta_seconds {
         line.push_str(&format!(" · should finish {}", eta(secs)));
     }
+    if let Some(completed) = crate::shown::completed(progress) {
+        line.push_str(&format!(" · {completed}"));
+    }
     line
 }
 
@@ -645,9 +648,9 @@ fn draw_bars<S: Surface>(s: &mut S, bars: &Bars, now: Time) {
                 } else {
                     s.rect(plot.left, y, end - plot.left, bar_h, fill);
                 }
-                // The solid leading edge, as on the page.
-                let edge = 3.min(end - plot.left);
-                s.rect(end - edge, y, edge, bar_h, edge_paint);
+                // Underlined in full colour, as on the page: its end is
+                // the leading edge, below the text rather than through it.
+                s.rect(plot.left, y + bar_h - 2, end - plot.left, 2, edge_paint);
             }
         } else {
             // Thin bars in the state's full colour: a tint would vanish.
@@ -671,7 +674,7 @@ fn draw_bars<S: Surface>(s: &mut S, bars: &Bars, now: Time) {
             );
         }
         if let Some(first) = full {
-            bar_text(s, bars, first, (state, slow), (y, end));
+            bar_text(s, bars, first, (state, slow), y);
             s.end_bar();
         }
     }
@@ -679,15 +682,15 @@ fn draw_bars<S: Surface>(s: &mut S, bars: &Bars, now: Time) {
 
 /// `current/total  percent  rate · time left  desc` inside the bar, cut to
 /// fit, as on the page; `not started yet` for a worker that has not
-/// reported. A slow worker's rate is bold. A piece of text that the bar's
-/// solid edge (ending at `end`) would run through sits on the track's
-/// colour instead.
+/// reported. A slow worker's rate is bold. Every piece is in the text's
+/// colour, which reads on the track and on every fill alike (see
+/// `crate::look`), so none needs a box behind it.
 fn bar_text<S: Surface>(
     s: &mut S,
     bars: &Bars,
     w: &Worker,
     (state, slow): (BarState, bool),
-    (y, end): (i32, i32),
+    y: i32,
 ) {
     let plot = &bars.plot;
     let baseline = y + (BAR + SMALL.ascent().round() as i32) / 2 - 1;
@@ -700,12 +703,6 @@ fn bar_text<S: Surface>(
     // Each piece, then the gap after it.
     let mut put = |s: &mut S, text: &str, font: Font, paint: Paint, gap: f32| {
         let width = font.width(text);
-        if x < end as f32 && x + width > (end - 3) as f32 {
-            // Behind a piece the edge would run through: the track's colour.
-            let left = x.floor() as i32 - 2;
-            let right = ((x + width).ceil() as i32 + 2).min(clip.1);
-            s.rect(left, y + 2, right - left, BAR - 4, Paint::StateTrack(state));
-        }
         s.text((x, baseline), text, font, paint, clip);
         x += width + gap;
         clip.1 as f32 - x
@@ -719,16 +716,12 @@ fn bar_text<S: Surface>(
         String::new()
     };
     if !rate.is_empty() {
-        let (font, paint) = if slow {
-            (SMALL_BOLD, Paint::Text)
-        } else {
-            (SMALL, Paint::Muted)
-        };
-        room = put(s, &rate, font, paint, 8.0);
+        let font = if slow { SMALL_BOLD } else { SMALL };
+        room = put(s, &rate, font, Paint::Text, 8.0);
     }
     if !w.desc.is_empty() && room > 12.0 {
         let desc = SMALL.fit(&w.desc, room);
-        put(s, &desc, SMALL, Paint::Muted, 0.0);
+        put(s, &desc, SMALL, Paint::Text, 0.0);
     }
 }
 
@@ -822,8 +815,10 @@ mod tests {
         let slow_fill = Paint::SlowFill.color();
         let y3 = row_y(3) as u32 + 1;
         assert_eq!(*img.get_pixel(left + 1, y3), slow_fill);
-        assert!((left..right).any(|x| *img.get_pixel(x, y3) == Paint::Slow.color()));
-        assert!(!(left..right).any(|x| *img.get_pixel(x, y3) == state_color(BarState::Running)));
+        // Its underline, whose end is the leading edge, is amber too.
+        let under = y3 + BAR as u32 - 2;
+        assert!((left..right).any(|x| *img.get_pixel(x, under) == Paint::Slow.color()));
+        assert!(!(left..right).any(|x| *img.get_pixel(x, under) == state_color(BarState::Running)));
         // Row 4 (not started): an outline round a white inside, no fill.
         let outline = state_color(BarState::NotStarted);
         let top = row_y(4) as u32;
@@ -892,7 +887,8 @@ mod tests {
     fn a_stale_bar_is_striped() {
         // Silent for 900 s after reports every 100 s: stale at 1000.
         let img = render_one(worker(0, 80.0, true, 100.0), 800);
-        let y = (HEAD + (ROW - BAR) / 2 + BAR - 1) as u32;
+        // The bar's top row: above its text and its underline.
+        let y = (HEAD + (ROW - BAR) / 2) as u32;
         let row: Vec<Rgb<u8>> = (150..400).map(|x| *img.get_pixel(x, y)).collect();
         let light = fill_color(BarState::Stale);
         assert!(row.contains(&light), "light stripes");

@@ -11,14 +11,16 @@ use super::text::{self, Face};
 use crate::look;
 use crate::model::{BarState, Pick};
 
-pub const BACKGROUND: Rgb<u8> = Rgb([255, 255, 255]);
-const TEXT: Rgb<u8> = Rgb([0x1d, 0x21, 0x27]);
-const MUTED: Rgb<u8> = Rgb([0x5f, 0x67, 0x73]);
-pub const TRACK: Rgb<u8> = Rgb([0xe9, 0xec, 0xf0]);
+/// The chart is drawn in the page's light theme.
+const THEME: look::Theme = look::LIGHT;
+pub const BACKGROUND: Rgb<u8> = Rgb(THEME.panel);
+const TEXT: Rgb<u8> = Rgb(THEME.text);
+const MUTED: Rgb<u8> = Rgb(THEME.muted);
+pub const TRACK: Rgb<u8> = Rgb(THEME.track);
 const GRID: Rgb<u8> = Rgb([0xd2, 0xd7, 0xde]);
 /// A state's colour, as on the page in light mode.
 fn color_of(pick: Pick) -> Rgb<u8> {
-    Rgb(look::of(pick).light)
+    Rgb(THEME.colour(pick))
 }
 
 /// How a bar in one state is drawn. Adding a state to [`BarState`] means
@@ -58,7 +60,7 @@ pub fn look(state: BarState) -> StateLook {
         BarState::Done => plain(0),
         BarState::Failed => StateLook {
             // A failed worker's whole track is tinted, as on the page.
-            track: mix(TRACK, color, 36),
+            track: Rgb(THEME.track_of(state)),
             least_width: 3,
             ..plain(4)
         },
@@ -75,15 +77,6 @@ pub fn look(state: BarState) -> StateLook {
             ..plain(1)
         },
     }
-}
-
-/// `fg` over `bg` at `alpha` / 255.
-fn mix(bg: Rgb<u8>, fg: Rgb<u8>, alpha: u32) -> Rgb<u8> {
-    let channel = |i: usize| {
-        let (b, f) = (u32::from(bg.0[i]), u32::from(fg.0[i]));
-        ((b * (255 - alpha) + f * alpha + 127) / 255) as u8
-    };
-    Rgb([channel(0), channel(1), channel(2)])
 }
 
 /// What a rectangle or a text is painted with, by its role.
@@ -103,10 +96,10 @@ pub enum Paint {
     State(BarState),
     /// The track behind a bar in a state (tinted for some).
     StateTrack(BarState),
-    /// A bar's fill: its colour at 48 % over the track, as the page's
-    /// `color-mix` draws it; the light stripes of a striped bar.
+    /// A bar's fill: its colour over the track at the theme's share, as
+    /// the page's `color-mix` draws it; the dark stripes of a striped bar.
     Fill(BarState),
-    /// The dark stripes of a striped bar.
+    /// The light stripes of a striped bar.
     Stripe(BarState),
     /// A slow worker's colour: its leading edge, its legend swatch.
     Slow,
@@ -128,10 +121,10 @@ impl Paint {
             Paint::Grid => GRID,
             Paint::State(s) => look(s).color,
             Paint::StateTrack(s) => look(s).track,
-            Paint::Fill(s) => mix(TRACK, look(s).color, 122),
-            Paint::Stripe(s) => mix(TRACK, look(s).color, 64),
+            Paint::Fill(s) => Rgb(THEME.fill_of(Pick::State(s))),
+            Paint::Stripe(s) => Rgb(look::mix(THEME.track, look(s).color.0, look::STRIPE)),
             Paint::Slow => color_of(Pick::Slow),
-            Paint::SlowFill => mix(TRACK, color_of(Pick::Slow), 122),
+            Paint::SlowFill => Rgb(THEME.fill_of(Pick::Slow)),
         }
     }
 

@@ -263,6 +263,8 @@ pub struct JobRows {
     /// The writer's time for its last batch that this read sees: every row
     /// stamped up to it is seen. `since=` polls start from it.
     pub seen_through: Time,
+    /// How many workers its roster named (0 without one).
+    pub roster: u64,
 }
 
 /// The job with this id, without reading its workers, or `None`.
@@ -270,7 +272,7 @@ pub(super) fn find_job(conn: &Connection, jobid: &str) -> Result<Option<JobRows>
     let found = conn
         .prepare_cached(
             "SELECT j.id, j.desc, j.created, MAX(j.updated, COALESCE(t.last_report, 0)),
-                    j.maxage, j.history, t.workers, (SELECT stamp FROM writer_clock)
+                    j.maxage, j.history, t.workers, (SELECT stamp FROM writer_clock), j.roster
                FROM jobs AS j JOIN job_tallies AS t ON t.job = j.id
               WHERE j.jobid = ?1",
         )?
@@ -288,6 +290,7 @@ pub(super) fn find_job(conn: &Connection, jobid: &str) -> Result<Option<JobRows>
                 },
                 workers: row.get::<_, i64>(6)?.unsigned_abs(),
                 seen_through: row.get::<_, Option<Time>>(7)?.unwrap_or_default(),
+                roster: row.get::<_, i64>(8)?.unsigned_abs(),
             })
         })
         .optional()?;
@@ -768,10 +771,17 @@ pub(super) fn create_job(
 ) -> rusqlite::Result<i64> {
     let id = slices::next_job_id(conn)?;
     conn.prepare_cached(
-        "INSERT INTO jobs (id, jobid, desc, created, updated, maxage, expires, history)
-              VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?4 + ?5, history_push(NULL, ?4, 0))",
+        "INSERT INTO jobs (id, jobid, desc, created, updated, maxage, expires, history, roster)
+              VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?4 + ?5, history_push(NULL, ?4, 0), ?6)",
     )?
-    .execute(params![id, create.jobid, create.desc, now, maxage])?;
+    .execute(params![
+        id,
+        create.jobid,
+        create.desc,
+        now,
+        maxage,
+        create.roster.len().cast_signed()
+    ])?;
     slices::queue_roster(conn, id, &create.roster)?;
     slices::fill_first_chunk(conn, id, now)?;
     Ok(id)

@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0006_scale.sql"),
     include_str!("../../migrations/0007_slices.sql"),
     include_str!("../../migrations/0008_writer_tallies.sql"),
+    include_str!("../../migrations/0009_roster_size.sql"),
 ];
 
 /// How long a connection waits for a lock before giving up. Only checkpoints
