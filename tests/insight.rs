@@ -187,9 +187,9 @@ fn rates_etas_and_a_slow_worker_appear_in_the_status() {
         .expect("slow eta");
     assert!(close(slow_eta, (100_000.0 - 2.0) / 0.5), "{slow_eta}");
     assert!(close(job_eta, slow_eta - 2.0), "{job_eta} vs {slow_eta}");
-    // A worker that keeps reporting without moving (over the 8 reports the
-    // rate is measured on) has rate 0 and no ETA.
-    for _ in 0..8 {
+    // A worker that keeps reporting without moving (for the minute the
+    // rate is measured over) has rate 0 and no ETA.
+    for _ in 0..60 {
         clock.advance(Secs(1.0));
         ok(&s, "/progress/update?jobid=j&workid=slow&current=2");
     }
