@@ -235,7 +235,9 @@ fn whole(v: f64) -> bool {
 /// The blob of points given as milliseconds since `start` and values.
 fn encode(start: f64, points: &[(u64, f64)]) -> Vec<u8> {
     let mut blob = Vec::with_capacity(HEADER + 4 * points.len() + 1);
-    put_header(&mut blob, start, points.iter().copied());
+    // The newest MAX_POINTS, as a blob keeps (none has more but in tests).
+    let newest = &points[points.len().saturating_sub(MAX_POINTS)..];
+    put_header(&mut blob, start, newest.len(), |i| newest[i]);
     let (mut millis, mut before) = (0u64, 0.0);
     for &(at, value) in points {
         put_point(&mut blob, at.saturating_sub(millis), value, before);
@@ -245,23 +247,16 @@ fn encode(start: f64, points: &[(u64, f64)]) -> Vec<u8> {
     blob
 }
 
-/// Starts a blob: its mark, the rate of its `points` (given as
-/// milliseconds since `start`, oldest first; NaN for none) and `start`.
-/// The writer runs this at every report, on the points it holds anyway:
-/// the rate costs a walk back over at most [`MAX_POINTS`] of them.
-fn put_header(out: &mut Vec<u8>, start: f64, points: impl Iterator<Item = (u64, f64)>) {
-    let mut all = [(0.0, 0.0); MAX_POINTS];
-    let mut n = 0;
-    for (millis, value) in points {
-        // The newest MAX_POINTS, as a blob keeps (none has more but in
-        // tests).
-        all[n % MAX_POINTS] = (start + millis as f64 / 1000.0, value);
-        n += 1;
-    }
-    if n > MAX_POINTS {
-        all.rotate_left(n % MAX_POINTS);
-    }
-    let rate = rate_of(&all[..n.min(MAX_POINTS)]).unwrap_or(f64::NAN);
+/// Starts a blob: its mark, the rate of its `n` points `point(0..n)`
+/// (milliseconds since `start` and values, oldest first; NaN for none)
+/// and `start`. The writer runs this at every report, on the points it
+/// holds anyway: the rate reads back only as far as its span.
+fn put_header(out: &mut Vec<u8>, start: f64, n: usize, point: impl Fn(usize) -> (u64, f64)) {
+    let at = |i: usize| {
+        let (millis, value) = point(i);
+        (start + millis as f64 / 1000.0, value)
+    };
+    let rate = rate_with(n, at).unwrap_or(f64::NAN);
     out.push(MARK);
     out.extend_from_slice(&rate.to_le_bytes());
     out.extend_from_slice(&start.to_le_bytes());
@@ -335,12 +330,18 @@ fn splice(history: &Stored, t: f64, value: f64) -> Option<Vec<u8>> {
     let last = kept[n - 1];
     // The point before the `i`th, as `put_point` encodes against it.
     let before = |i: usize| i.checked_sub(1).map_or(Kept::default(), |b| kept[b]);
-    let points = |upto: usize| kept[..upto].iter().map(|k| (k.millis, k.value));
+    let point = |i: usize| (kept[i].millis, kept[i].value);
     let mut out = Vec::with_capacity(HEADER + end + 24);
     let last_time = history.start + last.millis as f64 / 1000.0;
     if last_time >= t {
-        let all = points(n - 1).chain([(last.millis, value)]);
-        put_header(&mut out, history.start, all);
+        let replaced = |i: usize| {
+            if i + 1 < n {
+                point(i)
+            } else {
+                (last.millis, value)
+            }
+        };
+        put_header(&mut out, history.start, n, replaced);
         let prior = before(n - 1);
         out.extend_from_slice(bytes.get(..last.at)?);
         put_point(&mut out, last.millis - prior.millis, value, prior.value);
@@ -362,11 +363,12 @@ fn splice(history: &Stored, t: f64, value: f64) -> Option<Vec<u8>> {
         let drop = (1..=n - RECENT)
             .min_by_key(|&i| millis(i + 1) - millis(i - 1))
             .unwrap_or(1);
-        let all = points(n)
-            .enumerate()
-            .filter(|&(i, _)| i != drop)
-            .map(|(_, point)| point);
-        put_header(&mut out, history.start, all.chain([new]));
+        let thinned = |i: usize| match i {
+            _ if i < drop => point(i),
+            _ if i + 1 < n => point(i + 1),
+            _ => new,
+        };
+        put_header(&mut out, history.start, n, thinned);
         let (gone, next) = (kept[drop - 1], kept[drop + 1]);
         out.extend_from_slice(bytes.get(..kept[drop].at)?);
         put_point(&mut out, next.millis - gone.millis, next.value, gone.value);
@@ -376,7 +378,8 @@ fn splice(history: &Stored, t: f64, value: f64) -> Option<Vec<u8>> {
             .map_or(end, |k| k.at);
         out.extend_from_slice(bytes.get(rest..end)?);
     } else {
-        put_header(&mut out, history.start, points(n).chain([new]));
+        let added = |i: usize| if i < n { point(i) } else { new };
+        put_header(&mut out, history.start, n + 1, added);
         out.extend_from_slice(bytes.get(..end)?);
     }
     put_point(&mut out, gap, value, last.value);
@@ -457,33 +460,50 @@ fn rebuild(blob: Option<&[u8]>, t: f64, value: f64) -> Vec<u8> {
 /// towards 0 rather than keeping its old pace, and is at 0 once it has not
 /// moved for its whole window.
 pub fn rate_of(points: &[Point]) -> Option<f64> {
-    let since_restart = points
-        .windows(2)
-        .rposition(|w| w[1].1 < w[0].1)
-        .map_or(0, |i| i + 1);
-    let run = points.get(since_restart..)?;
-    let &(last_t, _) = run.last()?;
-    let newest = &run[run.len().saturating_sub(RECENT)..];
-    let gaps = newest.len().saturating_sub(1).max(1) as f64;
-    let usual_gap = (last_t - newest.first()?.0) / gaps;
-    let window = (usual_gap * RATE_GAPS).max(RATE_WINDOW);
-    // A point where the value changed: the first, or one that differs from
-    // the one before.
-    let changed = |i: usize| i == 0 || run.get(i - 1).map(|p| p.1) != run.get(i).map(|p| p.1);
-    let to = (0..run.len()).rev().find(|&i| changed(i))?;
-    // Changes after the one looked at, up to `to`.
-    let mut steps = 1;
-    let from = (0..to)
-        .rev()
-        .filter(|&i| changed(i))
-        .find(|&i| {
-            let far_enough = last_t - run[i].0 >= window && steps >= RATE_STEPS;
-            steps += 1;
-            far_enough
-        })
-        .unwrap_or(0);
-    let (from_t, from_v) = run[from];
-    let (to_t, to_v) = run[to];
+    rate_with(points.len(), |i| points[i])
+}
+
+/// [`rate_of`] the `n` points `point(0..n)`, oldest first, reading them
+/// newest first and only as far back as the rate's span: the writer
+/// computes it at every report.
+fn rate_with(n: usize, point: impl Fn(usize) -> Point) -> Option<f64> {
+    let last = n.checked_sub(1)?;
+    let (last_t, _) = point(last);
+    // The span, once the newest RECENT points (or all since the restart)
+    // are read: no point within them is far enough back anyway.
+    let mut window = None;
+    // The last point where the value changed, and the one the rate is
+    // measured from, with the changes after it up to `to`.
+    let mut to: Option<Point> = None;
+    let mut changes = 1;
+    let (mut i, mut here) = (last, point(last));
+    let (from, steps) = loop {
+        let before = i.checked_sub(1).map(&point);
+        // The first point, or one after the value went back: a start.
+        let start = before.is_none_or(|(_, v)| v > here.1);
+        let changed = start || before.is_some_and(|(_, v)| v != here.1);
+        if window.is_none() && (start || i + RECENT == last + 1) {
+            let gaps = (last - i).max(1) as f64;
+            window = Some(((last_t - here.0) / gaps * RATE_GAPS).max(RATE_WINDOW));
+        }
+        if changed {
+            if to.is_none() {
+                to = Some(here);
+            } else {
+                let far = window.is_some_and(|w| last_t - here.0 >= w);
+                if start || (far && changes >= RATE_STEPS) {
+                    break (here, changes);
+                }
+                changes += 1;
+            }
+        }
+        match before {
+            Some(point) if !start => (i, here) = (i - 1, point),
+            _ => break (here, changes),
+        }
+    };
+    let ((from_t, from_v), (to_t, to_v)) = (from, to.unwrap_or(from));
+    let window = window.unwrap_or(RATE_WINDOW);
     let to_last = last_t - from_t;
     if to_last <= 0.0 {
         return None;
@@ -495,8 +515,7 @@ pub fn rate_of(points: &[Point]) -> Option<f64> {
         return Some(0.0);
     }
     let rate = if to_t > from_t {
-        let steps = (from + 1..=to).filter(|&i| changed(i)).count().max(1) as f64;
-        let overdue = (moved + moved / steps) / to_last;
+        let overdue = (moved + moved / steps as f64) / to_last;
         (moved / (to_t - from_t)).min(overdue)
     } else {
         moved / to_last
