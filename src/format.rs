@@ -140,37 +140,104 @@ fn significant(x: f64) -> f64 {
     if x < 0.0 { -rounded } else { rounded }
 }
 
-/// A rate of units per second written in the unit that gives `like` a
-/// whole number or more (`12.5/s`, `3/min`, `0.4/h`), three significant
-/// digits at most. The workers of a job are written in the unit of its
-/// median rate, so they compare at a glance; a rate too large to write in
-/// that unit (past `f64`) keeps seconds. The script's `rateText()` writes
-/// them the same way.
-pub fn rate_like(per_sec: f64, like: f64) -> String {
-    let (scale, unit) = if like == 0.0 || like >= 1.0 {
-        (1.0, "s")
-    } else if like * 60.0 >= 1.0 {
-        (60.0, "min")
-    } else {
-        (3600.0, "h")
-    };
-    let (value, unit) = match per_sec * scale {
+/// The unit a rate is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateUnit {
+    /// Per second.
+    Second,
+    /// Per minute.
+    Minute,
+    /// Per hour.
+    Hour,
+}
+
+/// Where one unit gives way to the next, in units per second: rates from
+/// each are written in the first unit, below it in the second.
+const UNIT_STEPS: [(f64, RateUnit, RateUnit); 2] = [
+    (1.0, RateUnit::Second, RateUnit::Minute),
+    (1.0 / 60.0, RateUnit::Minute, RateUnit::Hour),
+];
+
+/// How far either side of a step (a factor) a rate is too near it to
+/// choose the unit alone.
+const UNIT_BAND: f64 = 2.0;
+
+impl RateUnit {
+    /// The unit that gives `rate` (units per second) a whole number or
+    /// more. Near a step between units (within a factor of [`UNIT_BAND`]:
+    /// 0.5 to 2 a second, say), a rate that wavers would flip the unit
+    /// from poll to poll (`1.25/s`, `74/min`): there the unit is chosen
+    /// by `steady`, a rate that moves slowly (a long-run average), when
+    /// one is known. The server keeps nothing between polls, so this band
+    /// is its hysteresis: the unit changes only once the wavering rate is
+    /// well past the step, or the steady one crosses it.
+    pub fn of(rate: f64, steady: Option<f64>) -> RateUnit {
+        for (step, above, below) in UNIT_STEPS {
+            if rate >= step / UNIT_BAND && rate < step * UNIT_BAND {
+                return if steady.unwrap_or(rate) >= step {
+                    above
+                } else {
+                    below
+                };
+            }
+        }
+        match rate {
+            r if r == 0.0 || r >= 1.0 => RateUnit::Second,
+            r if r * 60.0 >= 1.0 => RateUnit::Minute,
+            _ => RateUnit::Hour,
+        }
+    }
+
+    /// Seconds in the unit.
+    fn seconds(self) -> f64 {
+        match self {
+            RateUnit::Second => 1.0,
+            RateUnit::Minute => 60.0,
+            RateUnit::Hour => 3600.0,
+        }
+    }
+
+    /// Its name after the slash.
+    fn name(self) -> &'static str {
+        match self {
+            RateUnit::Second => "s",
+            RateUnit::Minute => "min",
+            RateUnit::Hour => "h",
+        }
+    }
+}
+
+/// A rate of units per second written in `unit` (`12.5/s`, `3/min`,
+/// `0.4/h`), three significant digits at most. The workers of a job are
+/// written in the unit of its median rate, so they compare at a glance; a
+/// rate too large to write in that unit (past `f64`) keeps seconds.
+pub fn rate_in(per_sec: f64, unit: RateUnit) -> String {
+    let (value, unit) = match per_sec * unit.seconds() {
         scaled if scaled.is_finite() => (scaled, unit),
-        _ => (per_sec, "s"),
+        _ => (per_sec, RateUnit::Second),
     };
-    format!("{}/{unit}", qty(significant(value)))
+    format!("{}/{}", qty(significant(value)), unit.name())
+}
+
+/// How long a running worker still needs, at `now`: `4 s left`, or
+/// `overdue` once the time its rate gave has passed without it finishing.
+pub fn time_left(left: Secs) -> String {
+    if left.get() < 0.0 {
+        "overdue".to_string()
+    } else {
+        format!("{} left", span(left))
+    }
 }
 
 /// A running worker's rate and time left (`1.8/s · 4 s left`), as far as
-/// they are known, the rate in the unit of `like` (the job's median rate,
-/// else its own). The page's `rateLine()` says the same.
-pub fn rate_line(per_sec: Option<f64>, eta_secs: Option<Secs>, like: Option<f64>) -> String {
+/// they are known, the rate in `unit`.
+pub fn rate_line(per_sec: Option<f64>, left: Option<Secs>, unit: Option<RateUnit>) -> String {
     let Some(r) = per_sec else {
         return String::new();
     };
-    let rate = rate_like(r, like.unwrap_or(r));
-    match eta_secs {
-        Some(secs) => format!("{rate} · {} left", span(secs)),
+    let rate = rate_in(r, unit.unwrap_or_else(|| RateUnit::of(r, None)));
+    match left {
+        Some(left) => format!("{rate} · {}", time_left(left)),
         None => rate,
     }
 }
@@ -218,7 +285,17 @@ mod tests {
 
     /// A rate in its own best unit.
     fn rate(per_sec: f64) -> String {
-        rate_like(per_sec, per_sec)
+        rate_in(per_sec, RateUnit::of(per_sec, None))
+    }
+
+    /// A rate in the unit of `like`.
+    fn rate_like(per_sec: f64, like: f64) -> String {
+        rate_in(per_sec, RateUnit::of(like, None))
+    }
+
+    /// The unit of `like`.
+    fn unit(like: f64) -> Option<RateUnit> {
+        Some(RateUnit::of(like, None))
     }
 
     #[test]
@@ -241,10 +318,40 @@ mod tests {
             "2/s · 3 min left"
         );
         assert_eq!(rate_line(Some(0.0), None, None), "0/s");
-        assert_eq!(rate_line(None, Some(Secs(1.0)), Some(3.0)), "");
+        assert_eq!(rate_line(None, Some(Secs(1.0)), unit(3.0)), "");
         // In the job's unit: a straggler next to its peers.
-        assert_eq!(rate_line(Some(0.5), None, Some(2.0)), "0.5/s");
-        assert_eq!(rate_line(Some(2.0), None, Some(0.05)), "120/min");
+        assert_eq!(rate_line(Some(0.5), None, unit(2.0)), "0.5/s");
+        assert_eq!(rate_line(Some(2.0), None, unit(0.05)), "120/min");
+    }
+
+    /// Issue 14: the job's median wavering about 1/s flipped every rate
+    /// between `1.25/s` and `74/min`. Near a step the steady rate decides.
+    #[test]
+    fn near_a_step_the_steady_rate_chooses_the_unit() {
+        for wavering in [0.6, 0.95, 1.05, 1.9] {
+            assert_eq!(RateUnit::of(wavering, Some(1.2)), RateUnit::Second);
+            assert_eq!(RateUnit::of(wavering, Some(0.8)), RateUnit::Minute);
+        }
+        for wavering in [0.01, 0.0166, 0.017, 0.03] {
+            assert_eq!(RateUnit::of(wavering, Some(0.02)), RateUnit::Minute);
+            assert_eq!(RateUnit::of(wavering, Some(0.015)), RateUnit::Hour);
+        }
+        // Well past a step, the rate alone.
+        assert_eq!(RateUnit::of(2.5, Some(0.001)), RateUnit::Second);
+        assert_eq!(RateUnit::of(0.4, Some(5.0)), RateUnit::Minute);
+        assert_eq!(RateUnit::of(0.001, Some(5.0)), RateUnit::Hour);
+        assert_eq!(RateUnit::of(0.0, Some(0.001)), RateUnit::Second);
+    }
+
+    #[test]
+    fn time_left_counts_down_then_says_overdue() {
+        assert_eq!(time_left(Secs(150.0)), "3 min left");
+        assert_eq!(time_left(Secs(0.0)), "0 s left");
+        assert_eq!(time_left(Secs(-0.2)), "overdue");
+        assert_eq!(
+            rate_line(Some(2.0), Some(Secs(-30.0)), None),
+            "2/s · overdue"
+        );
     }
 
     #[test]
@@ -298,13 +405,13 @@ mod tests {
         assert_eq!(rate_like(1e306, 1e-6), "1.00e306/s");
         assert_eq!(rate_like(1e-320, 5.0), "1.00e-320/s");
         assert_eq!(
-            rate_line(Some(1e-320), None, Some(2.4722e-5)),
+            rate_line(Some(1e-320), None, unit(2.4722e-5)),
             "3.60e-317/h"
         );
         let mut x = f64::from_bits(1);
         while x < f64::MAX / 7.0 {
             for like in [x, 0.0, 1e-9, 0.05, 2.0, 1e300] {
-                let text = rate_line(Some(x), Some(Secs(x)), Some(like));
+                let text = rate_line(Some(x), Some(Secs(x)), unit(like));
                 assert!(
                     !text.contains("NaN") && !text.contains("inf"),
                     "{x} {like}: {text}"

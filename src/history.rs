@@ -3,12 +3,12 @@
 //!
 //! Every report adds a point. Once a history holds [`MAX_POINTS`], adding one
 //! removes an older point: never the first (where the run started) and never
-//! one of the [`RECENT`] newest (the rate is measured over those), but the
+//! one of the [`RECENT`] newest (they give the worker's usual gap), but the
 //! one whose neighbours are closest in time, so old stretches thin out
 //! evenly while the whole span stays covered.
 //!
-//! The blob, little-endian: a mark byte (`0xFE`), the rate of its newest
-//! points as an `f64` (NaN for none; see [`rate`]), the first point's time
+//! The blob, little-endian: a mark byte (`0xFE`), the rate of its points
+//! as an `f64` (NaN for none; see [`rate_of`]), the first point's time
 //! as an `f64`, then per point the milliseconds since the point before and
 //! its value, each as a variable-length integer (LEB128): the value as the
 //! step from the point before when both are whole numbers (zigzag-coded,
@@ -39,8 +39,15 @@
 
 /// Most points a history keeps.
 pub const MAX_POINTS: usize = 48;
-/// The newest points, never thinned out: the rate is measured over them.
+/// The newest points, never thinned out: the worker's usual gap between
+/// reports is measured over them.
 pub const RECENT: usize = 8;
+/// A rate is measured over at least this long...
+pub const RATE_WINDOW: f64 = 60.0;
+/// ...and over at least this many of the worker's usual gaps...
+pub const RATE_GAPS: f64 = 8.0;
+/// ...and this many changes of its value, where its history holds them.
+pub const RATE_STEPS: usize = 8;
 
 /// The first byte of a blob of this format.
 const MARK: u8 = 0xFE;
@@ -64,23 +71,23 @@ pub fn decode(blob: Option<&[u8]>) -> Vec<Point> {
     out
 }
 
-/// Units per second over the newest points of `blob` ([`recent_rate`] of
-/// its [`RECENT`] newest points): what every read of a running worker
-/// needs of its history. Read from the header; a blob of an older format
-/// is decoded into a fixed array, allocating nothing.
+/// Units per second of `blob` ([`rate_of`] its points): what every read of
+/// a running or finished worker needs of its history. Read from the
+/// header; a blob of an older format is decoded into a fixed array,
+/// allocating nothing.
 pub fn rate(blob: Option<&[u8]>) -> Option<f64> {
     if let Some(rate) = blob.and_then(Stored::of).and_then(|history| history.rate) {
         return rate;
     }
-    let mut recent = [(0.0, 0.0); RECENT];
+    let mut all = [(0.0, 0.0); MAX_POINTS];
     let mut n = 0;
-    for_newest::<RECENT>(blob, |point| {
-        if let Some(slot) = recent.get_mut(n) {
+    for_newest::<MAX_POINTS>(blob, |point| {
+        if let Some(slot) = all.get_mut(n) {
             *slot = point;
             n += 1;
         }
     });
-    recent_rate(&recent[..n])
+    rate_of(&all[..n])
 }
 
 /// Calls `each` with the `N` newest points of `blob`, oldest first; with
@@ -228,8 +235,9 @@ fn whole(v: f64) -> bool {
 /// The blob of points given as milliseconds since `start` and values.
 fn encode(start: f64, points: &[(u64, f64)]) -> Vec<u8> {
     let mut blob = Vec::with_capacity(HEADER + 4 * points.len() + 1);
-    let newest = &points[points.len().saturating_sub(RECENT)..];
-    put_header(&mut blob, start, newest.iter().copied());
+    // The newest MAX_POINTS, as a blob keeps (none has more but in tests).
+    let newest = &points[points.len().saturating_sub(MAX_POINTS)..];
+    put_header(&mut blob, start, newest.len(), |i| newest[i]);
     let (mut millis, mut before) = (0u64, 0.0);
     for &(at, value) in points {
         put_point(&mut blob, at.saturating_sub(millis), value, before);
@@ -239,18 +247,16 @@ fn encode(start: f64, points: &[(u64, f64)]) -> Vec<u8> {
     blob
 }
 
-/// Starts a blob: its mark, the rate of its `newest` points (given as
-/// milliseconds since `start`; NaN for none) and `start`.
-fn put_header(out: &mut Vec<u8>, start: f64, newest: impl Iterator<Item = (u64, f64)>) {
-    let mut recent = [(0.0, 0.0); RECENT];
-    let mut n = 0;
-    for (millis, value) in newest {
-        if let Some(slot) = recent.get_mut(n) {
-            *slot = (start + millis as f64 / 1000.0, value);
-            n += 1;
-        }
-    }
-    let rate = recent_rate(&recent[..n]).unwrap_or(f64::NAN);
+/// Starts a blob: its mark, the rate of its `n` points `point(0..n)`
+/// (milliseconds since `start` and values, oldest first; NaN for none)
+/// and `start`. The writer runs this at every report, on the points it
+/// holds anyway: the rate reads back only as far as its span.
+fn put_header(out: &mut Vec<u8>, start: f64, n: usize, point: impl Fn(usize) -> (u64, f64)) {
+    let at = |i: usize| {
+        let (millis, value) = point(i);
+        (start + millis as f64 / 1000.0, value)
+    };
+    let rate = rate_with(n, at).unwrap_or(f64::NAN);
     out.push(MARK);
     out.extend_from_slice(&rate.to_le_bytes());
     out.extend_from_slice(&start.to_le_bytes());
@@ -324,15 +330,18 @@ fn splice(history: &Stored, t: f64, value: f64) -> Option<Vec<u8>> {
     let last = kept[n - 1];
     // The point before the `i`th, as `put_point` encodes against it.
     let before = |i: usize| i.checked_sub(1).map_or(Kept::default(), |b| kept[b]);
-    // The newest points but the last, which the header's rate needs with
-    // the newest.
-    let older = kept[n.saturating_sub(RECENT)..n - 1]
-        .iter()
-        .map(|k| (k.millis, k.value));
+    let point = |i: usize| (kept[i].millis, kept[i].value);
     let mut out = Vec::with_capacity(HEADER + end + 24);
     let last_time = history.start + last.millis as f64 / 1000.0;
     if last_time >= t {
-        put_header(&mut out, history.start, older.chain([(last.millis, value)]));
+        let replaced = |i: usize| {
+            if i + 1 < n {
+                point(i)
+            } else {
+                (last.millis, value)
+            }
+        };
+        put_header(&mut out, history.start, n, replaced);
         let prior = before(n - 1);
         out.extend_from_slice(bytes.get(..last.at)?);
         put_point(&mut out, last.millis - prior.millis, value, prior.value);
@@ -344,24 +353,22 @@ fn splice(history: &Stored, t: f64, value: f64) -> Option<Vec<u8>> {
         return None;
     }
     let gap = gap as u64;
-    // Thinning never drops one of the newest.
-    let newest = older
-        .skip(usize::from(n >= RECENT))
-        .chain([(last.millis, last.value)]);
-    put_header(
-        &mut out,
-        history.start,
-        newest.chain([(last.millis + gap, value)]),
-    );
+    let new = (last.millis + gap, value);
     if n == MAX_POINTS {
         // As `rebuild` thins: the interior point whose neighbours are
         // closest in time, never the first nor the RECENT newest (the new
         // one among them), the oldest of equals. As RECENT is at least
         // 2, the point after the dropped one is not the new one.
-        let millis = |i: usize| kept.get(i).map_or(last.millis + gap, |k| k.millis);
+        let millis = |i: usize| kept.get(i).map_or(new.0, |k| k.millis);
         let drop = (1..=n - RECENT)
             .min_by_key(|&i| millis(i + 1) - millis(i - 1))
             .unwrap_or(1);
+        let thinned = |i: usize| match i {
+            _ if i < drop => point(i),
+            _ if i + 1 < n => point(i + 1),
+            _ => new,
+        };
+        put_header(&mut out, history.start, n, thinned);
         let (gone, next) = (kept[drop - 1], kept[drop + 1]);
         out.extend_from_slice(bytes.get(..kept[drop].at)?);
         put_point(&mut out, next.millis - gone.millis, next.value, gone.value);
@@ -371,6 +378,8 @@ fn splice(history: &Stored, t: f64, value: f64) -> Option<Vec<u8>> {
             .map_or(end, |k| k.at);
         out.extend_from_slice(bytes.get(rest..end)?);
     } else {
+        let added = |i: usize| if i < n { point(i) } else { new };
+        put_header(&mut out, history.start, n + 1, added);
         out.extend_from_slice(bytes.get(..end)?);
     }
     put_point(&mut out, gap, value, last.value);
@@ -427,20 +436,93 @@ fn rebuild(blob: Option<&[u8]>, t: f64, value: f64) -> Vec<u8> {
     encode(start, &points)
 }
 
-/// Units per second over the newest points of a worker's history, since it
-/// last went backwards (a restarted worker); `None` without two points
-/// apart in time. Zero for a worker that reports but makes no progress.
-pub fn recent_rate(points: &[Point]) -> Option<f64> {
-    let recent = &points[points.len().saturating_sub(RECENT)..];
-    let since_restart = recent
-        .windows(2)
-        .rposition(|w| w[1].1 < w[0].1)
-        .map_or(0, |i| i + 1);
-    let (first, last) = (recent.get(since_restart)?, recent.last()?);
-    let dt = last.0 - first.0;
+/// A worker's rate, in units per second, from its history `points`
+/// (oldest first), since it last went backwards (a restarted worker);
+/// `None` without two points apart in time. Zero for a worker that reports
+/// but makes no progress.
+///
+/// It is measured over a span of time, not a count of reports: back from
+/// the last report over at least [`RATE_WINDOW`] seconds and
+/// [`RATE_GAPS`] of the worker's usual gaps (over its [`RECENT`] newest
+/// points) and [`RATE_STEPS`] changes of its value, so a worker reporting
+/// every second, one reporting every minute and one whose value moves
+/// once in twenty reports are all measured over several reports and
+/// enough progress.
+///
+/// Whole-number steps make a rate measured from report to report jump (a
+/// worker at 0.2/s moves 1 or 2 steps in 8 reports a second apart: 0.14 or
+/// 0.28/s). So both ends are points where the value changed: from the
+/// report that first showed the value at the window's start to the one
+/// that first showed the latest value. Between steps the rate then holds
+/// still, and the ETA counts down. A worker overdue for its next step
+/// (later than a step of the usual size at that rate allows) is slowed
+/// down, as if that step came now: a worker that stopped moving sinks
+/// towards 0 rather than keeping its old pace, and is at 0 once it has not
+/// moved for its whole window.
+pub fn rate_of(points: &[Point]) -> Option<f64> {
+    rate_with(points.len(), |i| points[i])
+}
+
+/// [`rate_of`] the `n` points `point(0..n)`, oldest first, reading them
+/// newest first and only as far back as the rate's span: the writer
+/// computes it at every report.
+fn rate_with(n: usize, point: impl Fn(usize) -> Point) -> Option<f64> {
+    let last = n.checked_sub(1)?;
+    let (last_t, _) = point(last);
+    // The span, once the newest RECENT points (or all since the restart)
+    // are read: no point within them is far enough back anyway.
+    let mut window = None;
+    // The last point where the value changed, and the one the rate is
+    // measured from, with the changes after it up to `to`.
+    let mut to: Option<Point> = None;
+    let mut changes = 1;
+    let (mut i, mut here) = (last, point(last));
+    let (from, steps) = loop {
+        let before = i.checked_sub(1).map(&point);
+        // The first point, or one after the value went back: a start.
+        let start = before.is_none_or(|(_, v)| v > here.1);
+        let changed = start || before.is_some_and(|(_, v)| v != here.1);
+        if window.is_none() && (start || i + RECENT == last + 1) {
+            let gaps = (last - i).max(1) as f64;
+            window = Some(((last_t - here.0) / gaps * RATE_GAPS).max(RATE_WINDOW));
+        }
+        if changed {
+            if to.is_none() {
+                to = Some(here);
+            } else {
+                let far = window.is_some_and(|w| last_t - here.0 >= w);
+                if start || (far && changes >= RATE_STEPS) {
+                    break (here, changes);
+                }
+                changes += 1;
+            }
+        }
+        match before {
+            Some(point) if !start => (i, here) = (i - 1, point),
+            _ => break (here, changes),
+        }
+    };
+    let ((from_t, from_v), (to_t, to_v)) = (from, to.unwrap_or(from));
+    let window = window.unwrap_or(RATE_WINDOW);
+    let to_last = last_t - from_t;
+    if to_last <= 0.0 {
+        return None;
+    }
+    let moved = to_v - from_v;
+    if last_t - to_t >= window.max(to_t - from_t) {
+        // No change for as long as its window, nor as its last changes
+        // took: it has stopped.
+        return Some(0.0);
+    }
+    let rate = if to_t > from_t {
+        let overdue = (moved + moved / steps as f64) / to_last;
+        (moved / (to_t - from_t)).min(overdue)
+    } else {
+        moved / to_last
+    };
     // A jump near f64::MAX within a millisecond is at most f64::MAX a
     // second, not infinity, which JSON cannot hold.
-    (dt > 0.0).then(|| ((last.1 - first.1) / dt).clamp(0.0, f64::MAX))
+    Some(rate.clamp(0.0, f64::MAX))
 }
 
 #[cfg(test)]
@@ -501,7 +583,7 @@ mod tests {
         }
         // Decoding and encoding again changes nothing.
         assert_eq!(reencoded(&back), blob);
-        assert_eq!(rate(Some(&blob)), recent_rate(&back));
+        assert_eq!(rate(Some(&blob)), rate_of(&back));
         // A report years later starts afresh, and keeps its millisecond.
         let blob = pushed(&points);
         let back = decode(Some(&blob));
@@ -561,7 +643,7 @@ mod tests {
                 let next = push(blob.as_deref(), t, value);
                 assert_eq!(next, rebuild(blob.as_deref(), t, value));
                 // The rate kept in the blob is its points' rate.
-                assert_eq!(rate(Some(&next)), recent_rate(&decode(Some(&next))));
+                assert_eq!(rate(Some(&next)), rate_of(&decode(Some(&next))));
                 blob = Some(next);
             }
         }
@@ -668,7 +750,7 @@ mod tests {
             .collect();
         let old = old_blob(&points);
         assert_eq!(decode(Some(&old)), points);
-        assert_eq!(rate(Some(&old)), recent_rate(&points));
+        assert_eq!(rate(Some(&old)), rate_of(&points));
         let new = push(Some(&old), 1_700_000_100.0, 9.0);
         assert_eq!(new.first(), Some(&MARK));
         let mut expected = points.clone();
@@ -693,7 +775,7 @@ mod tests {
         }
         pad(&mut unrated);
         assert_eq!(decode(Some(&unrated)), points);
-        assert_eq!(rate(Some(&unrated)), recent_rate(&points));
+        assert_eq!(rate(Some(&unrated)), rate_of(&points));
         let new = push(Some(&unrated), 1_700_000_100.0, 9.0);
         assert_eq!(new.first(), Some(&MARK));
         assert_eq!(
@@ -702,23 +784,109 @@ mod tests {
         );
         let rated = rate(Some(&new));
         assert!(rated.is_some());
-        assert_eq!(rated, recent_rate(&decode(Some(&new))));
+        assert_eq!(rated, rate_of(&decode(Some(&new))));
     }
 
     #[test]
-    fn rate_over_recent_points_since_the_last_restart() {
-        assert_eq!(recent_rate(&[]), None);
-        assert_eq!(recent_rate(&[(10.0, 5.0)]), None);
-        assert_eq!(recent_rate(&[(10.0, 0.0), (20.0, 5.0)]), Some(0.5));
-        // Only the newest RECENT points count: a fast start is forgotten.
+    fn rate_over_a_recent_window_since_the_last_restart() {
+        assert_eq!(rate_of(&[]), None);
+        assert_eq!(rate_of(&[(10.0, 5.0)]), None);
+        assert_eq!(rate_of(&[(10.0, 0.0), (20.0, 5.0)]), Some(0.5));
+        // Only the window counts: a fast start is forgotten once it is
+        // more than RATE_WINDOW before the last report...
         let mut points: Vec<Point> = vec![(0.0, 0.0), (1.0, 1000.0)];
-        points.extend((0..RECENT).map(|i| (10.0 + i as f64, 1000.0 + 2.0 * i as f64)));
-        assert_eq!(recent_rate(&points), Some(2.0));
+        points.extend((0..100).map(|i| (10.0 + f64::from(i), 1000.0 + 2.0 * f64::from(i))));
+        assert_eq!(rate_of(&points), Some(2.0));
+        // ...and within it, counts.
+        points.truncate(2 + 30);
+        assert!(rate_of(&points).is_some_and(|r| r > 2.0), "{points:?}");
+        // A worker reporting every 30 s is measured over 8 of its gaps.
+        let sparse: Vec<Point> = (0..20)
+            .map(|i| {
+                (
+                    30.0 * f64::from(i),
+                    if i < 10 {
+                        0.0
+                    } else {
+                        30.0 * f64::from(i - 10)
+                    },
+                )
+            })
+            .collect();
+        assert_eq!(rate_of(&sparse), Some(1.0));
         // A worker that went back to 0 is measured from its new start.
         let restarted = [(0.0, 0.0), (10.0, 50.0), (11.0, 0.0), (15.0, 20.0)];
-        assert_eq!(recent_rate(&restarted), Some(5.0));
+        assert_eq!(rate_of(&restarted), Some(5.0));
         // Reporting without progress: rate 0, not unknown.
-        assert_eq!(recent_rate(&[(0.0, 7.0), (60.0, 7.0)]), Some(0.0));
+        assert_eq!(rate_of(&[(0.0, 7.0), (60.0, 7.0)]), Some(0.0));
+    }
+
+    /// The rate a worker's blob holds after each of its reports, which
+    /// count whole steps at `speed` steps a second every `gap` seconds:
+    /// the figures reported from `from` seconds on.
+    fn rates_reported(speed: f64, gap: f64, until: f64, from: f64) -> Vec<f64> {
+        let mut blob: Option<Vec<u8>> = None;
+        let mut rates = Vec::new();
+        let mut t = 0.0;
+        while t <= until {
+            let current = (speed * t).floor();
+            blob = Some(push(blob.as_deref(), 1_764_000_000.0 + t, current));
+            if t >= from {
+                rates.extend(rate(blob.as_deref()));
+            }
+            t += gap;
+        }
+        rates
+    }
+
+    /// Issue 14: the demo's straggler (0.2 steps a second, reporting every
+    /// second) read 0.28/s and 0.14/s on alternate reports, its ETA 2078 s
+    /// and 4062 s. Measured over a window, from step to step, every rate
+    /// is within a few percent of the true one, at every reporting gap.
+    #[test]
+    fn rates_of_whole_steps_are_steady_at_any_reporting_gap() {
+        for gap in [1.0, 2.0, 5.0, 30.0, 120.0] {
+            for speed in [0.2, 0.7, 1.3, 3.7, 0.05] {
+                let window = (gap * RATE_GAPS).max(RATE_WINDOW);
+                let rates = rates_reported(speed, gap, 3000.0 + 4.0 * window, 2.0 * window);
+                assert!(rates.len() > 8, "{gap} {speed}");
+                let worst = rates
+                    .iter()
+                    .map(|r| (r / speed - 1.0).abs())
+                    .fold(0.0, f64::max);
+                // Old points are thinned out, so where the window starts
+                // may be a step out: an eighth at most, where the 8
+                // newest reports swung by a half.
+                assert!(worst <= 0.125, "every {gap} s at {speed}/s: {worst}");
+            }
+        }
+    }
+
+    /// A worker that stops moving but keeps reporting sinks towards 0
+    /// once its next step is overdue, rather than keeping its pace.
+    #[test]
+    fn a_stalled_worker_slows_down_once_its_next_step_is_overdue() {
+        let mut blob: Option<Vec<u8>> = None;
+        for i in 0..200 {
+            let t = f64::from(i);
+            blob = Some(push(blob.as_deref(), t, (t / 5.0).floor()));
+        }
+        assert_eq!(rate(blob.as_deref()), Some(0.2));
+        // 199 s: the last step came at 195 s. Stopped there: on time
+        // until a step is due, then slower and slower.
+        let mut before = 0.2;
+        for i in 200..400 {
+            let t = f64::from(i);
+            blob = Some(push(blob.as_deref(), t, 39.0));
+            let now = rate(blob.as_deref()).unwrap_or(f64::NAN);
+            if t <= 200.0 {
+                assert_eq!(now, 0.2, "at {t}");
+            } else if t > 205.0 {
+                assert!(now < 0.2, "at {t}: {now}");
+            }
+            before = now;
+        }
+        assert_eq!(before, 0.0);
     }
 
     #[test]
@@ -730,7 +898,7 @@ mod tests {
             let value = f64::from(i % 23) * 3.5;
             blob = Some(push(blob.as_deref(), t, value));
             let points = decode(blob.as_deref());
-            assert_eq!(rate(blob.as_deref()), recent_rate(&points), "after {i}");
+            assert_eq!(rate(blob.as_deref()), rate_of(&points), "after {i}");
         }
         assert_eq!(rate(None), None);
         assert_eq!(rate(Some(&[1, 2, 3])), None);
@@ -739,8 +907,8 @@ mod tests {
     #[test]
     fn a_rate_past_f64_is_the_largest_f64() {
         let jump = [(0.0, 0.0), (0.001, 1e308)];
-        assert_eq!(recent_rate(&jump), Some(f64::MAX));
+        assert_eq!(rate_of(&jump), Some(f64::MAX));
         let tiny = [(0.0, 0.0), (10.0, 1e-320)];
-        assert!(recent_rate(&tiny).is_some_and(|r| r > 0.0));
+        assert!(rate_of(&tiny).is_some_and(|r| r > 0.0));
     }
 }

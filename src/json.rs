@@ -50,20 +50,31 @@ fn time(t: Time) -> Value {
     number(time_stamp(t))
 }
 
-/// A percent as every answer writes it: to two decimals. The page's bars
-/// carry it this way too, as the script draws them from `status`.
+/// A percent as every answer writes it: to two decimals, rounded down
+/// (as the page writes it to one), so that nothing short of done reads
+/// 100. The page's bars carry it this way too, as the script draws them
+/// from `status`.
 pub fn percent_figure(p: f64) -> f64 {
-    round_to(p, 2)
+    // To the millionth first (the figures behind a percent are kept to
+    // that), so 14.29, held as 14.2899999…, is not cut to 14.28.
+    let millionths = (p * 1e6).round();
+    let floored = (millionths / 1e4).floor() / 100.0;
+    if floored.is_finite() { floored } else { p }
 }
 
-/// Points as `[[time, value], …]`.
-fn points(points: &[Point], places: i32) -> Value {
+/// Points as `[[time, value], …]`, each value written by `value`.
+fn points(points: &[Point], value: impl Fn(f64) -> Value) -> Value {
     Value::Array(
         points
             .iter()
-            .map(|&(t, value)| json!([time(Time::unix(t)), rounded(value, places)]))
+            .map(|&(t, v)| json!([time(Time::unix(t)), value(v)]))
             .collect(),
     )
+}
+
+/// A percent as JSON ([`percent_figure`]).
+fn percent(p: f64) -> Value {
+    number(percent_figure(p))
 }
 
 /// Writes one JSON object's members in the order they are given, which for
@@ -131,7 +142,7 @@ pub fn write_worker(out: &mut Vec<u8>, w: &Worker, progress: &JobProgress, now: 
     let first_seen = reported.then(|| time(w.first_seen));
     m.value("first_seen", &first_seen.unwrap_or(Value::Null));
     m.value("ok", &Value::Bool(w.ok));
-    m.value("percent", &number(percent_figure(w.percent())));
+    m.value("percent", &percent(w.percent()));
     m.value("rate", &w.rate.map(number).unwrap_or(Value::Null));
     m.value("seq", &w.seq.map_or(Value::Null, Value::from));
     m.value("slow", &Value::Bool(w.is_slow(progress.median_rate, now)));
@@ -331,7 +342,7 @@ pub const LIST_TAIL: &[u8] = b"]}\n";
 
 fn summary(job: &Job, progress: &JobProgress) -> Value {
     json!({
-        "percent": rounded(progress.percent, 2),
+        "percent": percent(progress.percent),
         "running": progress.count(BarState::Running),
         "done": progress.count(BarState::Done),
         "failed": progress.count(BarState::Failed),
@@ -341,7 +352,7 @@ fn summary(job: &Job, progress: &JobProgress) -> Value {
         "median_rate": progress.median_rate.map(number),
         "last_report": progress.last_report.map(time),
         "eta_seconds": progress.eta_seconds.map(|s| number(s.get())),
-        "history": points(&job.burn_up(progress), 2),
+        "history": points(&job.burn_up(progress), percent),
     })
 }
 
@@ -365,7 +376,7 @@ pub fn write_history_head(out: &mut Vec<u8>, jobid: &str, now: Time, percent: Op
     m.text("jobid", jobid);
     m.value("now", &time(now));
     if let Some(burn_up) = percent {
-        m.value("percent", &points(burn_up, 2));
+        m.value("percent", &points(burn_up, self::percent));
     }
     // Left open for the workers and the tail.
     m.name("workers").push(b'[');
@@ -375,7 +386,7 @@ pub fn write_history_head(out: &mut Vec<u8>, jobid: &str, now: Time, percent: Op
 /// page's text of it when asked (`text=1`).
 pub fn write_worker_history(out: &mut Vec<u8>, w: &WorkerHistory, text: bool) {
     let mut m = Members::open(out);
-    m.value("current", &points(&w.points, 6));
+    m.value("current", &points(&w.points, |v| rounded(v, 6)));
     if text {
         let text = HistoryText::of(&w.points);
         m.value("text", &json!({"since": text.since, "top": text.top}));
@@ -401,7 +412,7 @@ pub fn job_list(jobs: &[JobSummary]) -> Value {
                     "failed": j.failed,
                     "stale": j.stale,
                     "not_started": j.not_started,
-                    "percent": rounded(j.percent, 2),
+                    "percent": percent(j.percent),
                 })
             })
             .collect(),
@@ -461,6 +472,22 @@ mod tests {
             assert!(eta.is_none_or(f64::is_finite));
             assert_eq!(status["summary"]["eta_seconds"].is_null(), eta.is_none());
         }
+    }
+
+    /// A running worker at 99.999999 % read 100.0 in JSON while the page
+    /// said 99.9 %: percents are rounded down, so only done reads 100.
+    #[test]
+    fn only_done_reads_100_percent() {
+        let w = running("w", 99_999_999.0, 100_000_000.0, 1.0);
+        let status = status(&job(vec![w.clone(), w]), Time::unix(11.0));
+        assert_eq!(status["workers"][0]["percent"].as_f64(), Some(99.99));
+        assert_eq!(status["summary"]["percent"].as_f64(), Some(99.99));
+        let last = &status["summary"]["history"][0][1];
+        assert_eq!(last.as_f64(), Some(99.99), "the burn-up too");
+        assert_eq!(percent_figure(100.0), 100.0);
+        assert_eq!(percent_figure(14.29), 14.29, "not cut below its figure");
+        assert_eq!(percent_figure(100.0 * 5.0 / 22.0), 22.72);
+        assert_eq!(percent_figure(0.0), 0.0);
     }
 
     #[test]

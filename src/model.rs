@@ -10,6 +10,7 @@
 //! argument: nothing here reads a clock.
 
 use crate::clock::{Secs, Time};
+use crate::format::RateUnit;
 
 /// A job as stored, with its workers in natural order of workid.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,9 +64,9 @@ pub struct Worker {
     /// The worker's last update (as `first_seen` for a worker that has not
     /// reported).
     pub updated: Time,
-    /// Units per second over its newest reports
-    /// ([`crate::history::recent_rate`]); `None` until two reports apart in
-    /// time.
+    /// Units per second over its recent reports
+    /// ([`crate::history::rate_of`]), as at its last report; `None` until
+    /// two reports apart in time.
     pub rate: Option<f64>,
     /// How many reports the worker has sent; 0 for a worker the job's roster
     /// expects that has not reported yet.
@@ -197,10 +198,42 @@ pub fn worker_percent(current: f64, total: f64, updates: i64) -> f64 {
 }
 
 /// A running worker is slow when its rate is below this share of the median
-/// rate of the job's running workers.
+/// rate of the job's running and finished workers...
 pub const SLOW_SHARE: f64 = 0.5;
-/// The fewest running workers with a rate for a median worth comparing with.
+/// ...certainly below this share...
+pub const SLOW_SURELY: f64 = 0.4;
+/// ...and never from this share on. Between the two its long-run rate
+/// ([`long_run_rate`]) is held to [`SLOW_SHARE`] instead (see
+/// [`slow_above`]).
+pub const SLOW_NEVER: f64 = 0.6;
+/// The fewest rates (of running and finished workers) for a median worth
+/// comparing with.
 pub const SLOW_PEERS: usize = 3;
+
+/// A worker's mean rate over its whole run: what it has done over the time
+/// from its first report to its last, as if it started from 0; `None`
+/// before two reports apart in time. It moves slowly, so it decides what
+/// a wavering recent rate cannot (see [`slow_above`]).
+pub fn long_run_rate(current: f64, first_seen: Time, updated: Time, updates: i64) -> Option<f64> {
+    let elapsed = (updated - first_seen).get();
+    (updates >= 2 && elapsed > 0.0).then(|| (current / elapsed).clamp(0.0, f64::MAX))
+}
+
+/// The median rate above which a running worker whose recent rate is
+/// `rate` and whose long-run rate is `long_run` is slow.
+///
+/// The server keeps nothing between polls, so the slow flag's hysteresis
+/// comes from a band and a steady figure: below [`SLOW_SURELY`] of the
+/// median a worker is slow, from [`SLOW_NEVER`] on it is not, and in
+/// between its long-run rate, which hardly moves from one report to the
+/// next, decides against [`SLOW_SHARE`]. A worker wavering about half the
+/// median keeps one verdict; one that slows down a lot is slow at once.
+/// As one figure, a pass over a job keeps a single number per worker to
+/// count the slow ones once it has the median.
+pub fn slow_above(rate: f64, long_run: Option<f64>) -> f64 {
+    let steady = long_run.unwrap_or(rate);
+    (rate / SLOW_SURELY).min((rate / SLOW_NEVER).max(steady / SLOW_SHARE))
+}
 
 impl Worker {
     /// A worker with these figures, and no id, desc, rate or seq: all its
@@ -256,16 +289,43 @@ impl Worker {
             .map(Secs)
     }
 
-    /// True for a running, reporting worker whose rate is below
-    /// [`SLOW_SHARE`] of `median` (the job's median rate, see
-    /// [`JobProgress::median_rate`]).
+    /// The time still needed at `now`: [`Worker::eta_seconds`] counted
+    /// down since the last report, negative once overdue (the time its
+    /// rate gave has passed and it has not said it is done).
+    pub fn time_left(&self, now: Time) -> Option<Secs> {
+        self.eta_seconds().map(|eta| self.updated + eta - now)
+    }
+
+    /// Its mean rate over its whole run ([`long_run_rate`]).
+    pub fn long_run_rate(&self) -> Option<f64> {
+        long_run_rate(self.current, self.first_seen, self.updated, self.updates)
+    }
+
+    /// The median rate above which it is slow ([`slow_above`]), when it
+    /// has a rate.
+    pub fn slow_above(&self) -> Option<f64> {
+        self.rate.map(|rate| slow_above(rate, self.long_run_rate()))
+    }
+
+    /// True for a running, reporting worker that is slow beside `median`
+    /// (the job's median rate, see [`JobProgress::median_rate`]): see
+    /// [`slow_above`].
     pub fn is_slow(&self, median: Option<f64>, now: Time) -> bool {
-        match (self.rate, median) {
-            (Some(rate), Some(median)) => {
-                self.bar_state(now) == BarState::Running && rate < SLOW_SHARE * median
+        match (self.slow_above(), median) {
+            (Some(above), Some(median)) => {
+                self.bar_state(now) == BarState::Running && median > above
             }
             _ => false,
         }
+    }
+
+    /// The unit its rate is written in: the job's (`job`, from its median),
+    /// else one of its own.
+    pub fn rate_unit(&self, job: Option<RateUnit>) -> Option<RateUnit> {
+        job.or_else(|| {
+            self.rate
+                .map(|rate| RateUnit::of(rate, self.long_run_rate()))
+        })
     }
 
     /// The mean time between the worker's reports, once it has sent two.
@@ -325,9 +385,16 @@ pub struct JobProgress {
     pub percent: f64,
     /// Workers by how their bar is drawn, in [`BarState::ALL`] order.
     pub counts: [usize; 5],
-    /// The median rate of the running, reporting workers that have one, when
-    /// there are at least [`SLOW_PEERS`] of them: what "slow" is judged by.
+    /// The median rate of the running, reporting workers and the finished
+    /// ones that have one (a finished worker's as at its last report),
+    /// when there are at least [`SLOW_PEERS`] of them: what "slow" is
+    /// judged by. With the finished ones in, the last stragglers of a job
+    /// are still judged.
     pub median_rate: Option<f64>,
+    /// The unit every worker's rate is written in: the median's, chosen
+    /// with the workers' mean long-run rate as its steady figure (see
+    /// [`RateUnit::of`]); `None` without a median.
+    pub rate_unit: Option<RateUnit>,
     /// Running workers that are slow (see [`Worker::is_slow`]).
     pub slow: usize,
     /// The latest report, if any worker has reported.
@@ -378,7 +445,13 @@ pub struct ProgressTally {
     histogram: [[usize; 5]; HISTOGRAM_BUCKETS],
     percent_sum: f64,
     workers: usize,
+    /// The rates of running and finished workers, for the median.
     rates: Vec<f64>,
+    /// Each running worker's [`Worker::slow_above`].
+    slow_above: Vec<f64>,
+    /// The running and finished workers' `current`s and times from first
+    /// to last report, summed: their mean long-run rate.
+    long_run: (f64, f64),
     eta: Option<Secs>,
     eta_known: bool,
     last_report: Option<Time>,
@@ -395,6 +468,8 @@ impl ProgressTally {
             percent_sum: 0.0,
             workers: 0,
             rates: Vec::new(),
+            slow_above: Vec::new(),
+            long_run: (0.0, 0.0),
             eta: None,
             eta_known: true,
             last_report: None,
@@ -422,8 +497,15 @@ impl ProgressTally {
             let first = w.first_seen;
             self.first_report = Some(self.first_report.map_or(first, |t| t.min(first)));
         }
-        if state == BarState::Running {
+        if matches!(state, BarState::Running | BarState::Done) {
             self.rates.extend(w.rate);
+            if w.long_run_rate().is_some() {
+                self.long_run.0 += w.current;
+                self.long_run.1 += (w.updated - w.first_seen).get();
+            }
+        }
+        if state == BarState::Running {
+            self.slow_above.extend(w.slow_above());
             match w.eta_seconds() {
                 Some(secs) => {
                     let from_now = (w.updated + secs - self.now).max(Secs(0.0));
@@ -440,11 +522,13 @@ impl ProgressTally {
         // The running workers with a rate are exactly those `is_slow` may
         // call slow.
         let slow = median_rate.map_or(0, |median| {
-            self.rates
+            self.slow_above
                 .iter()
-                .filter(|&&rate| rate < SLOW_SHARE * median)
+                .filter(|&&above| median > above)
                 .count()
         });
+        let (done, elapsed) = self.long_run;
+        let steady = (elapsed > 0.0).then(|| done / elapsed);
         JobProgress {
             percent: if self.workers == 0 {
                 0.0
@@ -453,6 +537,7 @@ impl ProgressTally {
             },
             counts: self.counts,
             median_rate,
+            rate_unit: median_rate.map(|median| RateUnit::of(median, steady)),
             slow,
             last_report: self.last_report,
             first_report: self.first_report,
@@ -927,6 +1012,7 @@ pub struct JobRef {
 mod tests {
     use super::*;
     use crate::clock::{Secs, Time};
+    use crate::format::RateUnit;
 
     #[test]
     fn the_median_by_selection_is_the_median_of_the_sorted_values() {
@@ -1167,9 +1253,10 @@ mod tests {
 
     #[test]
     fn a_worker_below_half_the_median_rate_is_slow() {
+        // Each as fast over its whole run as of late.
         let at = |rate: Option<f64>| Worker {
             rate,
-            ..worker(5.0, 100.0, true)
+            ..worker(rate.unwrap_or(0.0) * 10.0, 1000.0, true)
         };
         let mut job = job_of(vec![at(Some(10.0)), at(Some(4.0))]);
         // Two workers are too few to call one slow.
@@ -1192,6 +1279,99 @@ mod tests {
         // Done and failed workers are never slow.
         assert!(!worker(100.0, 100.0, true).is_slow(Some(1e9), Time::unix(111.0)));
         assert!(!worker(5.0, 100.0, false).is_slow(Some(1e9), Time::unix(111.0)));
+    }
+
+    /// Issue 14: with fewer than 3 workers running nothing could be slow,
+    /// so the last straggler, the one the job's ETA waits for, showed as
+    /// plain running. Finished workers' rates (as at their last report)
+    /// count towards the median.
+    #[test]
+    fn the_last_straggler_is_judged_against_finished_peers() {
+        let done = |rate: f64| Worker {
+            rate: Some(rate),
+            ..worker(100.0, 100.0, true)
+        };
+        let straggler = Worker {
+            rate: Some(1.0),
+            ..worker(10.0, 100.0, true)
+        };
+        let now = Time::unix(111.0);
+        let job = job_of(vec![done(10.0), done(12.0), done(9.0), straggler]);
+        let p = job.progress(now);
+        assert_eq!(p.median_rate, Some(9.5));
+        assert_eq!((p.count(BarState::Running), p.slow), (1, 1));
+        assert!(job.workers[3].is_slow(p.median_rate, now));
+        assert!(!job.workers[0].is_slow(p.median_rate, now), "done");
+    }
+
+    /// Issue 14: the slow flag toggled between polls for a worker whose
+    /// rate wavered about half the median. Within a band about it, the
+    /// worker's long-run rate, which hardly moves, decides; outside it,
+    /// its recent rate decides at once.
+    #[test]
+    fn slow_has_a_band_decided_by_the_long_run_rate() {
+        let (median, now) = (Some(10.0), Time::unix(111.0));
+        // Over their whole runs (10 s), 4/s and 6/s.
+        let slowish = |rate: f64| Worker {
+            rate: Some(rate),
+            ..worker(40.0, 1000.0, true)
+        };
+        let brisk = |rate: f64| Worker {
+            rate: Some(rate),
+            ..worker(60.0, 1000.0, true)
+        };
+        for wavering in [4.1, 4.9, 5.1, 5.9] {
+            assert!(slowish(wavering).is_slow(median, now), "{wavering}");
+            assert!(!brisk(wavering).is_slow(median, now), "{wavering}");
+        }
+        assert!(brisk(3.9).is_slow(median, now));
+        assert!(!slowish(6.0).is_slow(median, now));
+        // The tally counts as the workers say.
+        let lagging = Worker {
+            rate: Some(4.0),
+            ..worker(30.0, 1000.0, true)
+        };
+        let mut job = job_of(vec![brisk(10.0), brisk(10.0), brisk(10.0)]);
+        job.workers.extend([lagging, brisk(4.5), brisk(2.5)]);
+        let p = job.progress(now);
+        let slow: Vec<bool> = job
+            .workers
+            .iter()
+            .map(|w| w.is_slow(p.median_rate, now))
+            .collect();
+        assert_eq!(p.median_rate, Some(7.25));
+        assert_eq!(slow, [false, false, false, true, false, true]);
+        assert_eq!(p.slow, 2);
+    }
+
+    /// Issue 14: the unit flipped between `1.25/s` and `74/min` as the
+    /// median crossed 1/s. Near 1/s the workers' mean long-run rate
+    /// chooses it.
+    #[test]
+    fn the_job_s_unit_near_a_step_follows_its_long_run_rate() {
+        let now = Time::unix(111.0);
+        // Recent rates just over 1/s; 9 units in 10 s over the whole run.
+        let at = |rate: f64| Worker {
+            rate: Some(rate),
+            ..worker(9.0, 1000.0, true)
+        };
+        let job = job_of(vec![at(1.05), at(1.1), at(1.2)]);
+        assert_eq!(job.progress(now).rate_unit, Some(RateUnit::Minute));
+        let job = job_of(vec![at(2.5), at(2.5), at(2.5)]);
+        assert_eq!(job.progress(now).rate_unit, Some(RateUnit::Second));
+    }
+
+    /// Issue 14: a worker's time left was counted from its last report
+    /// and shown as it was then, so a hung worker said "55 s left" for
+    /// ever. It counts down, then is overdue.
+    #[test]
+    fn time_left_counts_down_from_the_last_report_then_is_overdue() {
+        // 0.5/s with 15 to go at 110: done at 140.
+        let w = worker(5.0, 20.0, true);
+        assert_eq!(w.time_left(Time::unix(110.0)), Some(Secs(30.0)));
+        assert_eq!(w.time_left(Time::unix(125.0)), Some(Secs(15.0)));
+        assert_eq!(w.time_left(Time::unix(150.0)), Some(Secs(-10.0)));
+        assert_eq!(worker(20.0, 20.0, true).time_left(Time::unix(125.0)), None);
     }
 
     #[test]

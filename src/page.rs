@@ -23,8 +23,8 @@ use std::sync::OnceLock;
 use crate::format::{markup_entity, pct, span, utc};
 use crate::look;
 use crate::model::{
-    BarState, HISTOGRAM_STEP, Job, JobProgress, JobSummary, Pick, SLOW_PEERS, SLOW_SHARE,
-    STALE_FLOOR, STALE_GAPS, Worker, WorkerPick,
+    BarState, HISTOGRAM_STEP, Job, JobProgress, JobSummary, Pick, SLOW_NEVER, SLOW_PEERS,
+    SLOW_SHARE, SLOW_SURELY, STALE_FLOOR, STALE_GAPS, Worker, WorkerPick,
 };
 use crate::shown::{self, JobText, WorkerText};
 
@@ -223,10 +223,13 @@ fn state_rules() -> String {
     format!(
         "A worker is <b>stale</b> when it is still running but has been silent for more than \
          {STALE_GAPS} times its usual gap between reports (and at least {}). It is <b>slow</b> \
-         when its rate over its last reports is below {}% of the median rate of the running \
-         workers (once {SLOW_PEERS} or more have one). Click a worker for its history.",
+         when its recent rate is below {}% of the median rate of the running and finished \
+         workers (once {SLOW_PEERS} or more have one); between {}% and {}% its rate over its \
+         whole run decides. Click a worker for its history.",
         span(STALE_FLOOR),
-        SLOW_SHARE * 100.0
+        SLOW_SHARE * 100.0,
+        SLOW_SURELY * 100.0,
+        SLOW_NEVER * 100.0
     )
 }
 

@@ -6,7 +6,7 @@
 //! grows between polls, is still written by the script.
 
 use crate::clock::Time;
-use crate::format::{eta, pct, qty, rate_like, rate_line, span, utc};
+use crate::format::{RateUnit, eta, pct, qty, rate_in, rate_line, span, time_left, utc};
 use crate::history::Point;
 use crate::look;
 use crate::model::{BarState, HISTOGRAM_STEP, Job, JobProgress, Pick, Worker};
@@ -47,19 +47,18 @@ impl WorkerText {
         let waiting = state == BarState::NotStarted;
         let running = state == BarState::Running;
         let mut detail = Vec::new();
-        if let Some(rate) = w.rate {
-            let like = progress.median_rate.unwrap_or(rate);
+        if let (Some(rate), Some(unit)) = (w.rate, w.rate_unit(progress.rate_unit)) {
             detail.push(format!(
                 "rate {} over its last reports",
-                rate_like(rate, like)
+                rate_in(rate, unit)
             ));
         }
         // A silent worker's time left would mislead, as in `status`.
-        if let Some(secs) = w.eta_seconds().filter(|_| state != BarState::Stale) {
-            detail.push(format!("done {}", eta(secs)));
+        if let Some(left) = w.time_left(now).filter(|_| state != BarState::Stale) {
+            detail.push(time_left(left));
         }
         if slow {
-            detail.push("slow: below half the job's median rate".to_string());
+            detail.push("slow: well below the job's median rate".to_string());
         }
         WorkerText {
             state,
@@ -79,7 +78,7 @@ impl WorkerText {
                 pct(w.percent())
             },
             rate: if running {
-                rate_line(w.rate, w.eta_seconds(), progress.median_rate)
+                rate_text(w, progress.rate_unit, now)
             } else {
                 String::new()
             },
@@ -103,6 +102,14 @@ impl WorkerText {
             detail: detail.join(" · "),
         }
     }
+}
+
+/// A running worker's rate and its time left at `now`, counted down from
+/// its last report (`1.8/s · 4 s left`, `0.2/s · overdue`), the rate in
+/// `unit` (the job's, [`JobProgress::rate_unit`]) else its own: what the
+/// page's row and the chart's bar both say.
+pub fn rate_text(w: &Worker, unit: Option<RateUnit>, now: Time) -> String {
+    rate_line(w.rate, w.time_left(now), w.rate_unit(unit))
 }
 
 /// A job's summary, in words (its counts are numbers the script writes as

@@ -426,7 +426,9 @@ fn the_script_writes_rates_as_the_server_does() -> TestResult {
     let Some(chromium) = chromium_for("rates")? else {
         return Ok(());
     };
-    let s = TestServer::start();
+    // Time stands still, so the times left the server wrote and the ones
+    // the poll brings are counted down to the same instant.
+    let (s, clock) = TestServer::start_with_clock();
     let workers = [
         ("a", "1e-320", "1"),
         ("b", "1e-12", "1"),
@@ -446,7 +448,7 @@ fn the_script_writes_rates_as_the_server_does() -> TestResult {
         ];
         s.update(&first);
     }
-    std::thread::sleep(Duration::from_millis(30));
+    clock.advance(progressd::clock::Secs(0.03));
     for (workid, current, _) in workers {
         s.update(&[("jobid", "rates"), ("workid", workid), ("current", current)]);
     }
@@ -1211,7 +1213,9 @@ fn a_polled_row_is_drawn_exactly_as_the_server_draws_it() -> TestResult {
     let Some(chromium) = chromium_for("polled rows")? else {
         return Ok(());
     };
-    let s = TestServer::start();
+    // Time moves only when told, so a row the server drew and the same
+    // row polled later count its time left down to the same instant.
+    let (s, clock) = TestServer::start_with_clock();
     s.get("/progress/create?jobid=rows&workids=a,b,c,d,e,f,g,quiet,late");
     let report = |workid: &str, current: &str, total: &str, ok: &str, desc: &str| {
         s.update(&[
@@ -1243,6 +1247,7 @@ fn a_polled_row_is_drawn_exactly_as_the_server_draws_it() -> TestResult {
         &format!("{}/progress/show?jobid=rows&interval=1", s.base),
     )?;
     std::thread::sleep(Duration::from_millis(300));
+    clock.advance(progressd::clock::Secs(0.3));
     // Rates, a slow one, a failure, a finish, a silence, hostile text, and
     // a worker the page has no row for.
     let second = [

@@ -187,9 +187,9 @@ fn rates_etas_and_a_slow_worker_appear_in_the_status() {
         .expect("slow eta");
     assert!(close(slow_eta, (100_000.0 - 2.0) / 0.5), "{slow_eta}");
     assert!(close(job_eta, slow_eta - 2.0), "{job_eta} vs {slow_eta}");
-    // A worker that keeps reporting without moving (over the 8 reports the
-    // rate is measured on) has rate 0 and no ETA.
-    for _ in 0..8 {
+    // A worker that keeps reporting without moving (for the minute the
+    // rate is measured over) has rate 0 and no ETA.
+    for _ in 0..60 {
         clock.advance(Secs(1.0));
         ok(&s, "/progress/update?jobid=j&workid=slow&current=2");
     }
@@ -269,4 +269,77 @@ fn history_is_bounded_survives_restart_and_is_served_as_json() {
     assert_eq!(s.get("/progress/history?jobid=nope").status, 404);
     refused(&s, "/progress/history", 400, "jobid");
     refused(&s, "/progress/history?jobid=h&workid=", 400, "workid");
+}
+
+/// Issue 14: the page said "in 34 min" while the PNG said "in 69 min".
+/// At one instant of a manual clock the page, the SVG and `status` (its
+/// numbers and its texts) say the same ETA and the same time left, which
+/// counts down between reports and turns "overdue".
+#[test]
+fn the_page_the_chart_and_the_json_say_the_same_at_one_instant() {
+    let (s, clock) = TestServer::start_with_clock();
+    // Every 5 s for 100 s: three at 2/s, a straggler at 0.2/s, and one
+    // about to finish.
+    for round in 0..=20 {
+        for (w, speed, start) in [
+            ("a", 2, 0),
+            ("b", 2, 0),
+            ("c", 2, 0),
+            ("slow", 0, 0),
+            ("near", 2, 750),
+        ] {
+            let current = start + round * 5 * speed + if w == "slow" { round } else { 0 };
+            ok(
+                &s,
+                &format!("/progress/update?jobid=j&workid={w}&current={current}&total=1000"),
+            );
+        }
+        clock.advance(Secs(5.0));
+    }
+    // 5 s after the last report: "near" has 50 left at 2/s, 20 s.
+    let said = |now_text: &str| {
+        let st = s.get("/progress/status?jobid=j&text=1").json();
+        let page = s.get("/progress/show?jobid=j").body;
+        let svg = s.get("/progress/render.svg?jobid=j").body;
+        let eta = st["summary"]["text"]["eta"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            page.contains(&format!("<b id=\"eta\">{eta}</b>")),
+            "{eta} in the page"
+        );
+        assert!(
+            svg.contains(&format!("should finish {eta}")),
+            "{eta} in the SVG"
+        );
+        let minutes = st["summary"]["eta_seconds"].as_f64().unwrap_or_default() / 60.0;
+        assert_eq!(
+            format!("in {} min", minutes.round()),
+            eta,
+            "the JSON's figure"
+        );
+        for w in ["slow", "near"] {
+            let rate = worker(&st, w)["text"]["rate"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            assert!(page.contains(&format!(">{rate}<")), "{rate} in the page");
+            assert!(svg.contains(&format!(">{rate}<")), "{rate} in the SVG");
+        }
+        assert!(
+            worker(&st, "near")["text"]["rate"]
+                .as_str()
+                .is_some_and(|t| t.ends_with(now_text)),
+            "{now_text}: {}",
+            worker(&st, "near")["text"]
+        );
+        assert_eq!(worker(&st, "slow")["slow"], true);
+        eta
+    };
+    let first = said("· 20 s left");
+    clock.advance(Secs(15.0));
+    said("· 5 s left");
+    clock.advance(Secs(10.0));
+    assert_ne!(said("· overdue"), first, "the job's ETA counts down too");
 }

@@ -30,7 +30,7 @@ use std::hash::{Hash, Hasher};
 
 use image::Rgb;
 
-use crate::format::{eta, pct, qty, rate_line, utc};
+use crate::format::{RateUnit, eta, pct, qty, utc};
 use crate::model::{BarState, Drawn, Job, JobProgress, Worker};
 use raster::Raster;
 use style::{BODY, Font, Paint, SMALL, SMALL_BOLD, TITLE, look};
@@ -126,6 +126,8 @@ struct Bars<'a> {
     slow: usize,
     /// What slow is judged by (see [`JobProgress::median_rate`]).
     median_rate: Option<f64>,
+    /// The unit rates are written in (see [`JobProgress::rate_unit`]).
+    rate_unit: Option<RateUnit>,
 }
 
 impl Chart<'_> {
@@ -498,6 +500,7 @@ fn job_chart<'a>(input: &'a ChartInput, now: Time, width: u32) -> Chart<'a> {
             counts: progress.counts.to_vec(),
             slow: progress.slow,
             median_rate: progress.median_rate,
+            rate_unit: progress.rate_unit,
         }),
     }
 }
@@ -550,10 +553,16 @@ pub fn version_of(input: &ChartInput, now: Time, width: u32, format: Format) -> 
     job.created.as_unix().to_bits().hash(&mut hasher);
     let progress = &input.progress;
     (progress.counts, progress.slow).hash(&mut hasher);
+    // Bars with text write each running worker's time left, which counts
+    // down with `now`.
+    let texts = input.rows.len() * ROW as usize <= MAX_ROWS;
     for w in &input.rows.each {
         let slow = w.is_slow(progress.median_rate, now);
         (&w.workid, &w.desc, w.ok, w.is_stale(now), slow, w.updates).hash(&mut hasher);
         w.rate.map(f64::to_bits).hash(&mut hasher);
+        if texts && w.bar_state(now) == BarState::Running {
+            crate::shown::rate_text(w, progress.rate_unit, now).hash(&mut hasher);
+        }
         (
             w.current.to_bits(),
             w.total.to_bits(),
@@ -711,7 +720,7 @@ fn bar_text<S: Surface>(
     put(s, &counts, SMALL_BOLD, Paint::Text, 7.0);
     let mut room = put(s, &pct(w.percent()), SMALL, Paint::Text, 8.0);
     let rate = if state == BarState::Running {
-        rate_line(w.rate, w.eta_seconds(), bars.median_rate)
+        crate::shown::rate_text(w, bars.rate_unit, bars.rows.now)
     } else {
         String::new()
     };

@@ -14,7 +14,7 @@ use super::tallies::{self, Tallies};
 use crate::history;
 use crate::model::{
     BarState, CreateJob, Job, JobProgress, JobSummary, PageKey, PageStart, Pick, ProgressTally,
-    SLOW_SHARE, SortBy, Worker, WorkerHistory, WorkerPick, WorkerState, WorkerUpdate, natural_key,
+    SortBy, Worker, WorkerHistory, WorkerPick, WorkerState, WorkerUpdate, natural_key,
 };
 
 /// A request thread's read-only connection to the store. Reads that must
@@ -235,9 +235,12 @@ fn figures_from(
     worker.first_seen = row.get(3)?;
     worker.updated = row.get(4)?;
     worker.updates = row.get(5)?;
-    // Only a running worker's rate counts (see `figures_pass`).
+    // Only a running or finished worker's rate counts (see
+    // `figures_pass`).
     worker.rate = match worker.state() {
-        WorkerState::Running => history::rate(row.get_ref(6)?.as_blob_or_null()?),
+        WorkerState::Running | WorkerState::Done => {
+            history::rate(row.get_ref(6)?.as_blob_or_null()?)
+        }
         _ => None,
     };
     if let Beside::Workid(every) = beside {
@@ -362,8 +365,8 @@ impl JobRows {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         let mut tally = ProgressTally::new(now);
         let (mut failed, mut stale) = (Vec::new(), Vec::new());
-        // Rates of running workers, each with where its sortkey ends in
-        // `keys`.
+        // Running workers' `slow_above`, each with where its sortkey ends
+        // in `keys`.
         let mut rated: Vec<(f64, usize)> = Vec::new();
         let mut keys: Vec<u8> = Vec::new();
         self.figures_pass(snapshot, Beside::Sortkey, |w, key| {
@@ -372,9 +375,9 @@ impl JobRows {
                 BarState::Failed if failed.len() < limit => failed.push(key.to_vec()),
                 BarState::Stale if stale.len() < limit => stale.push(key.to_vec()),
                 BarState::Running => {
-                    if let Some(rate) = w.rate {
+                    if let Some(above) = w.slow_above() {
                         keys.extend_from_slice(key);
-                        rated.push((rate, keys.len()));
+                        rated.push((above, keys.len()));
                     }
                 }
                 _ => {}
@@ -384,11 +387,11 @@ impl JobRows {
         let mut slow = Vec::new();
         if let Some(median) = progress.median_rate {
             let mut start = 0;
-            for &(rate, end) in &rated {
+            for &(above, end) in &rated {
                 if slow.len() + failed.len() + stale.len() >= limit {
                     break;
                 }
-                if rate < SLOW_SHARE * median {
+                if median > above {
                     slow.push(keys.get(start..end).unwrap_or_default().to_vec());
                 }
                 start = end;
@@ -577,8 +580,8 @@ struct PickQuery<'a> {
     condition: String,
     pick: &'a WorkerPick,
     now: Time,
-    /// Rates below this are slow; none without a median.
-    slow_below: Option<f64>,
+    /// The job's median rate, which slow is judged by; none without one.
+    median_rate: Option<f64>,
 }
 
 impl<'a> PickQuery<'a> {
@@ -603,7 +606,7 @@ impl<'a> PickQuery<'a> {
             condition,
             pick,
             now,
-            slow_below: median_rate.map(|m| SLOW_SHARE * m),
+            median_rate,
         }
     }
 
@@ -611,10 +614,7 @@ impl<'a> PickQuery<'a> {
         let mut values = vec![
             (":job", Value::Integer(job)),
             (":now", Value::Real(self.now.as_unix())),
-            (
-                ":slow_below",
-                self.slow_below.map_or(Value::Null, Value::Real),
-            ),
+            (":median", self.median_rate.map_or(Value::Null, Value::Real)),
         ];
         if let Some(text) = &self.pick.text {
             values.push((":text", Value::Text(text.clone())));
@@ -646,14 +646,15 @@ impl Pick {
             Pick::State(BarState::Stale) => format!("({running} AND stale_at < :now)"),
             Pick::Slow => {
                 // Without a median nothing is slow, and no rate is read.
-                format!(
-                    "({running} AND stale_at >= :now AND :slow_below IS NOT NULL \
-                      AND history_rate(history) < :slow_below)"
-                )
+                format!("({running} AND stale_at >= :now AND :median IS NOT NULL AND {SLOW_SQL})")
             }
         }
     }
 }
+
+/// True for a worker slow beside the median `:median`, as
+/// [`Worker::is_slow`] says (the SQL function is the model's).
+const SLOW_SQL: &str = "worker_slow(history, current, first_seen, updated, updates, :median)";
 
 impl SortBy {
     /// The value rows are ordered by (the sortkey breaks ties), as SQL.
@@ -668,8 +669,7 @@ impl SortBy {
             SortBy::Attention => format!(
                 "CASE WHEN {failed} THEN 0.0
                       WHEN {running} AND stale_at < :now THEN 1.0
-                      WHEN {running} AND :slow_below IS NOT NULL
-                           AND history_rate(history) < :slow_below THEN 2.0
+                      WHEN {running} AND :median IS NOT NULL AND {SLOW_SQL} THEN 2.0
                       WHEN {running} THEN 3.0
                       WHEN {not_started} THEN 4.0
                       ELSE 5.0 END",

@@ -15,7 +15,7 @@ use super::checkpoint::WAL_KEPT_BYTES;
 use super::tallies;
 use super::{DbFile, StoreError, path_text};
 use crate::history;
-use crate::model::{natural_key, worker_percent};
+use crate::model::{long_run_rate, natural_key, slow_above, worker_percent};
 
 /// The migrations, in order; migration `i` (0-based) takes the schema from
 /// version `i` to `i + 1`.
@@ -179,7 +179,9 @@ fn set_pragmas(conn: &Connection) -> rusqlite::Result<()> {
 
 /// The model's definitions that SQL needs: `progress_percent(current,
 /// total, updates)` (to order workers by percent), `history_rate(history)`
-/// (to order them by rate and find slow ones), `natural_key(workid)` (the
+/// (to order them by rate), `worker_slow(history, current, first_seen,
+/// updated, updates, median)` (to find slow ones, [`slow_above`]),
+/// `natural_key(workid)` (the
 /// sortkey column) and `history_push(history, time, value)` (the history
 /// with a point added, [`history::push`]); and for the writer's reports,
 /// `worker_before(…)` ([`tallies::note_before`]).
@@ -191,6 +193,15 @@ fn add_functions(conn: &Connection) -> rusqlite::Result<()> {
     conn.create_scalar_function("history_rate", 1, flags, |ctx| {
         let blob = ctx.get_raw(0).as_blob_or_null()?;
         Ok(history::rate(blob))
+    })?;
+    conn.create_scalar_function("worker_slow", 6, flags, |ctx| {
+        let rate = history::rate(ctx.get_raw(0).as_blob_or_null()?);
+        let long_run = long_run_rate(ctx.get(1)?, ctx.get(2)?, ctx.get(3)?, ctx.get(4)?);
+        let median: Option<f64> = ctx.get(5)?;
+        Ok(match (rate, median) {
+            (Some(rate), Some(median)) => median > slow_above(rate, long_run),
+            _ => false,
+        })
     })?;
     conn.create_scalar_function("natural_key", 1, flags, |ctx| {
         Ok(natural_key(ctx.get_raw(0).as_str()?))
