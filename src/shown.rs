@@ -49,7 +49,7 @@ impl WorkerText {
         let mut detail = Vec::new();
         if let (Some(rate), Some(unit)) = (w.rate, w.rate_unit(progress.rate_unit)) {
             detail.push(format!(
-                "rate {} over its last reports",
+                "rate {} over its recent steps",
                 rate_in(rate, unit)
             ));
         }
