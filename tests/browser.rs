@@ -1323,20 +1323,15 @@ fn problems_first_and_hide_done_hold_across_polls() -> TestResult {
         return Ok(());
     };
     let s = TestServer::start();
-    for (workid, current, ok) in [
-        ("w1", "10", "1"),
-        ("w2", "4", "1"),
-        ("w3", "2", "0"),
-        ("w4", "5", "1"),
-    ] {
-        s.update(&[
-            ("jobid", "p"),
-            ("workid", workid),
-            ("current", current),
-            ("total", "10"),
-            ("ok", ok),
-        ]);
-    }
+    s.report_of_ten(
+        "p",
+        &[
+            ("w1", "10", "1"),
+            ("w2", "4", "1"),
+            ("w3", "2", "0"),
+            ("w4", "5", "1"),
+        ],
+    );
     let browser = Browser::start(&chromium)?;
     let mut page = Page::open_running(
         &browser,

@@ -463,20 +463,15 @@ fn row_order(html: &str) -> Vec<&str> {
 #[test]
 fn problems_come_first_and_done_workers_hide_when_asked() {
     let s = TestServer::start();
-    for (workid, current, ok) in [
-        ("a1", "10", "1"),
-        ("a2", "4", "1"),
-        ("a3", "2", "0"),
-        ("a4", "10", "1"),
-    ] {
-        s.update(&[
-            ("jobid", "p"),
-            ("workid", workid),
-            ("current", current),
-            ("total", "10"),
-            ("ok", ok),
-        ]);
-    }
+    s.report_of_ten(
+        "p",
+        &[
+            ("a1", "10", "1"),
+            ("a2", "4", "1"),
+            ("a3", "2", "0"),
+            ("a4", "10", "1"),
+        ],
+    );
     let plain = s.get("/progress/show?jobid=p&interval=7").body;
     assert_eq!(row_order(&plain), ["a1", "a2", "a3", "a4"]);
     assert!(

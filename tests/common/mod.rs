@@ -196,6 +196,19 @@ impl TestServer {
             "update {pairs:?}"
         );
     }
+
+    /// Reports each `(workid, current, ok)` of job `jobid`, out of 10.
+    pub fn report_of_ten(&self, jobid: &str, workers: &[(&str, &str, &str)]) {
+        for &(workid, current, ok) in workers {
+            self.update(&[
+                ("jobid", jobid),
+                ("workid", workid),
+                ("current", current),
+                ("total", "10"),
+                ("ok", ok),
+            ]);
+        }
+    }
 }
 
 impl Drop for TestServer {
