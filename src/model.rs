@@ -10,7 +10,6 @@
 //! argument: nothing here reads a clock.
 
 use crate::clock::{Secs, Time};
-use crate::format::RateUnit;
 
 /// A job as stored, with its workers in natural order of workid.
 #[derive(Debug, Clone, PartialEq)]
@@ -194,6 +193,64 @@ pub fn worker_percent(current: f64, total: f64, updates: i64) -> f64 {
         0.0
     } else {
         percent(current, total)
+    }
+}
+
+/// The unit a rate is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateUnit {
+    /// Per second.
+    Second,
+    /// Per minute.
+    Minute,
+    /// Per hour.
+    Hour,
+}
+
+/// Where one unit gives way to the next, in units per second: rates from
+/// each are written in the first unit, below it in the second.
+const UNIT_STEPS: [(f64, RateUnit, RateUnit); 2] = [
+    (1.0, RateUnit::Second, RateUnit::Minute),
+    (1.0 / 60.0, RateUnit::Minute, RateUnit::Hour),
+];
+
+/// How far either side of a step (a factor) a rate is too near it to
+/// choose the unit alone.
+const UNIT_BAND: f64 = 2.0;
+
+impl RateUnit {
+    /// The unit that gives `rate` (units per second) a whole number or
+    /// more. Near a step between units (within a factor of [`UNIT_BAND`]:
+    /// 0.5 to 2 a second, say), a rate that wavers would flip the unit
+    /// from poll to poll (`1.25/s`, `74/min`): there the unit is chosen
+    /// by `steady`, a rate that moves slowly (a long-run average), when
+    /// one is known. The server keeps nothing between polls, so this band
+    /// is its hysteresis: the unit changes only once the wavering rate is
+    /// well past the step, or the steady one crosses it.
+    pub fn of(rate: f64, steady: Option<f64>) -> RateUnit {
+        for (step, above, below) in UNIT_STEPS {
+            if rate >= step / UNIT_BAND && rate < step * UNIT_BAND {
+                return if steady.unwrap_or(rate) >= step {
+                    above
+                } else {
+                    below
+                };
+            }
+        }
+        match rate {
+            r if r == 0.0 || r >= 1.0 => RateUnit::Second,
+            r if r * 60.0 >= 1.0 => RateUnit::Minute,
+            _ => RateUnit::Hour,
+        }
+    }
+
+    /// Seconds in the unit.
+    pub fn seconds(self) -> f64 {
+        match self {
+            RateUnit::Second => 1.0,
+            RateUnit::Minute => 60.0,
+            RateUnit::Hour => 3600.0,
+        }
     }
 }
 
@@ -1012,7 +1069,6 @@ pub struct JobRef {
 mod tests {
     use super::*;
     use crate::clock::{Secs, Time};
-    use crate::format::RateUnit;
 
     #[test]
     fn the_median_by_selection_is_the_median_of_the_sorted_values() {

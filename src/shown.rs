@@ -6,9 +6,10 @@
 //! grows between polls, is still written by the script.
 
 use crate::clock::Time;
-use crate::format::{RateUnit, eta, pct, qty, rate_in, rate_line, span, time_left, utc};
+use crate::format::{eta, pct, qty, rate_in, rate_line, span, time_left, utc};
 use crate::history::Point;
 use crate::look;
+use crate::model::RateUnit;
 use crate::model::{BarState, HISTOGRAM_STEP, Job, JobProgress, Pick, Worker};
 
 /// A worker's row, in words.

@@ -30,8 +30,8 @@ use std::hash::{Hash, Hasher};
 
 use image::Rgb;
 
-use crate::format::{RateUnit, eta, pct, qty, utc};
-use crate::model::{BarState, Drawn, Job, JobProgress, Worker};
+use crate::format::{eta, pct, qty, utc};
+use crate::model::{BarState, Drawn, Job, JobProgress, RateUnit, Worker};
 use raster::Raster;
 use style::{BODY, Font, Paint, SMALL, SMALL_BOLD, TITLE, look};
 use surface::Surface;
