@@ -37,6 +37,15 @@ pub fn expires(updated: Time, maxage: Secs) -> Time {
 }
 
 impl Job {
+    /// What it is called: its desc, else its id.
+    pub fn title(&self) -> &str {
+        if self.desc.is_empty() {
+            &self.jobid
+        } else {
+            &self.desc
+        }
+    }
+
     /// When the job may be deleted.
     pub fn expires(&self) -> Time {
         expires(self.updated, self.maxage)
@@ -476,6 +485,15 @@ impl JobProgress {
     /// How many workers are drawn in `state`.
     pub fn count(&self, state: BarState) -> usize {
         self.counts[state as usize]
+    }
+
+    /// How many workers `pick` names: those drawn in its state, or the
+    /// slow ones.
+    pub fn count_of(&self, pick: Pick) -> usize {
+        match pick {
+            Pick::State(state) => self.count(state),
+            Pick::Slow => self.slow,
+        }
     }
 }
 

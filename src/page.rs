@@ -126,13 +126,6 @@ fn pick_class(pick: Pick) -> String {
 }
 
 /// How many workers are in `pick`.
-fn count_of(progress: &JobProgress, pick: Pick) -> usize {
-    match pick {
-        Pick::State(state) => progress.count(state),
-        Pick::Slow => progress.slow,
-    }
-}
-
 fn head(out: &mut String, title: &str, refresh: Option<u64>, script: bool) {
     out.push_str(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -372,15 +365,6 @@ pub fn show_page(
     out
 }
 
-/// The title a job's page shows: its desc, else its id.
-fn title_of(job: &Job) -> &str {
-    if job.desc.is_empty() {
-        &job.jobid
-    } else {
-        &job.desc
-    }
-}
-
 /// What differs between the tops of the two show pages.
 struct Top<'a> {
     /// Attributes the body starts with, for the script.
@@ -403,7 +387,7 @@ fn page_top(
     top: &Top,
 ) {
     let body_attrs = top.body_attrs;
-    let title = title_of(job);
+    let title = job.title();
     let burn_up_points = job.burn_up(progress);
     let text = JobText::of(job, progress, &burn_up_points, now);
     head(out, title, Some(interval), true);
@@ -468,7 +452,7 @@ fn summary_panel(
         width = overall.round() as u32,
     );
     for pick in Pick::ALL {
-        let n = count_of(progress, pick);
+        let n = progress.count_of(pick);
         // Jobs without a roster never have workers not started, and most
         // jobs no slow ones: those two show only when there are some. The
         // script knows them by `data-hide-zero`.
@@ -620,7 +604,7 @@ pub fn big_show_page(
             key = pick.key(),
             icon = look::of(pick).icon,
             words = pick.words(),
-            n = count_of(progress, pick),
+            n = progress.count_of(pick),
         );
     }
     out.push_str(
