@@ -31,6 +31,7 @@ mod server;
 mod shown;
 mod status;
 pub mod store;
+mod terminal;
 
 /// The route table, and who may call each route: tests check their lists
 /// of endpoints against it.

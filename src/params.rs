@@ -935,6 +935,70 @@ impl ShowPage {
     }
 }
 
+/// Parameters of `show.txt`, the job as text for a terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShowText {
+    /// The job's id.
+    pub jobid: String,
+    /// Columns the text fits in (`cols=`).
+    pub cols: usize,
+    /// Whether to colour it with ANSI escape codes (`color=1`).
+    pub color: bool,
+    /// At most this many workers' lines (`limit=`).
+    pub limit: u64,
+}
+
+/// Columns of `show.txt` unless `cols` says otherwise: a terminal's
+/// usual width.
+pub const DEFAULT_TEXT_COLS: usize = 80;
+/// The fewest and most columns `show.txt` draws in.
+pub const TEXT_COLS_RANGE: (usize, usize) = (40, 400);
+/// Workers' lines in `show.txt` unless `limit` says otherwise.
+pub const DEFAULT_TEXT_LIMIT: u64 = 100;
+
+impl ShowText {
+    /// Validates `jobid`, `cols` (a whole number in [`TEXT_COLS_RANGE`]),
+    /// `color` (0 or 1) and `limit` (1 to [`MAX_PAGE_LIMIT`]).
+    pub fn from_form(form: &Form) -> Result<ShowText, ParamError> {
+        let jobid = id(form, "jobid", MAX_JOBID_BYTES)?;
+        let (least, most) = TEXT_COLS_RANGE;
+        let cols = match form.get("cols") {
+            None => DEFAULT_TEXT_COLS,
+            Some(text) => text
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (least..=most).contains(n))
+                .ok_or_else(|| {
+                    ParamError::new(
+                        "cols",
+                        format!(
+                            "must be a whole number from {least} to {most}, got {}",
+                            quoted(text)
+                        ),
+                    )
+                })?,
+        };
+        let color = match form.get("color") {
+            None | Some("0") => false,
+            Some("1") => true,
+            Some(other) => {
+                return Err(ParamError::new(
+                    "color",
+                    format!("must be 0 or 1 (in colour), got {}", quoted(other)),
+                ));
+            }
+        };
+        let limit = page_limit(form, "limit")?.unwrap_or(DEFAULT_TEXT_LIMIT);
+        Ok(ShowText {
+            jobid,
+            cols,
+            color,
+            limit,
+        })
+    }
+}
+
 /// Parameters of `render`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderChart {
@@ -1382,6 +1446,38 @@ mod tests {
             );
         }
         assert_eq!(show("jobid=j&interval=1e300").unwrap().interval, 86_400);
+    }
+
+    #[test]
+    fn show_text_columns_colour_and_limit() {
+        let text = |s: &str| ShowText::from_form(&form(s));
+        let plain = text("jobid=j").unwrap();
+        assert_eq!(
+            (plain.cols, plain.color, plain.limit),
+            (DEFAULT_TEXT_COLS, false, DEFAULT_TEXT_LIMIT)
+        );
+        let asked = text("jobid=j&cols=40&color=1&limit=5000").unwrap();
+        assert_eq!((asked.cols, asked.color, asked.limit), (40, true, 5000));
+        assert_eq!(text("jobid=j&cols=400").unwrap().cols, 400);
+        assert!(!text("jobid=j&color=0").unwrap().color);
+        for (bad, name) in [
+            ("cols=39", "cols"),
+            ("cols=401", "cols"),
+            ("cols=x", "cols"),
+            ("cols=", "cols"),
+            ("cols=80.5", "cols"),
+            ("color=yes", "color"),
+            ("color=", "color"),
+            ("limit=0", "limit"),
+            ("limit=5001", "limit"),
+        ] {
+            assert_eq!(
+                text(&format!("jobid=j&{bad}")).unwrap_err().name,
+                name,
+                "{bad}"
+            );
+        }
+        assert_eq!(text("cols=80").unwrap_err().name, "jobid");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! Parameters are decoded and validated by `params` before a handler looks
 //! at them; the store does the rest. Nothing here knows tiny_http.
 
-use crate::clock::Clock;
+use crate::clock::{Clock, Time};
 use crate::error::Error;
 use crate::json;
 use crate::metrics::{Metrics, Stored};
@@ -16,17 +16,18 @@ use std::time::Duration;
 
 use crate::auth::{self, Access, Tokens};
 use crate::chart::{self, Format};
+use crate::model::{BarState, JobProgress, PageStart, ProgressTally, Worker, WorkerPick};
 use crate::model::{CreateJob, JobRef, WorkerUpdate};
-use crate::model::{ProgressTally, Worker};
 use crate::page::{self, Links};
 use crate::params::{
-    DEFAULT_LIST_LIMIT, Form, HistoryQuery, ListJobs, RenderChart, ShowPage, StatusQuery,
+    DEFAULT_LIST_LIMIT, Form, HistoryQuery, ListJobs, RenderChart, ShowPage, ShowText, StatusQuery,
     UpdateBatch, UpdateBody,
 };
 use crate::render_cache::RenderCache;
 use crate::response::Response;
 use crate::status;
-use crate::store::{Reader, StoreError, Writer};
+use crate::store::{JobRows, Reader, Snapshot, StoreError, Writer};
+use crate::terminal::{self, Screen};
 
 /// The HTTP methods routes tell apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +164,7 @@ impl Route {
 /// Every route. Each takes GET, HEAD (answered as GET, without the body)
 /// and POST (a form body, read as more parameters); any other method is
 /// answered 405. A path no route serves is answered 404.
-pub const ROUTES: [Route; 14] = [
+pub const ROUTES: [Route; 15] = [
     Route::new("/progress/create", Access::Write, create),
     Route::new("/progress/update", Access::Write, update),
     Route::new("/progress/delete", Access::Write, delete),
@@ -172,6 +173,7 @@ pub const ROUTES: [Route; 14] = [
     Route::new("/progress/jobs", Access::Read, jobs).listing(),
     Route::new("/progress/", Access::Read, index).listing(),
     Route::new("/progress/show", Access::Read, show),
+    Route::new("/progress/show.txt", Access::Read, show_text),
     Route::new("/progress/render", Access::Read, render_png).cors(),
     Route::new("/progress/render.svg", Access::Read, render_svg).cors(),
     Route::new("/progress/assets", Access::Public, asset).prefix(),
@@ -437,6 +439,85 @@ fn show(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
     };
     snapshot.finish()?;
     Ok(Response::html(html))
+}
+
+/// The job as text for a terminal: every worker of a job of up to
+/// `--list-all-up-to` and `limit=` workers; for a bigger one, the summary,
+/// the histogram, the workers needing attention and then others in
+/// natural order, `limit` in all, read a slice at a time as `status` reads
+/// them, so the memory taken grows with `limit`, not with the job.
+fn show_text(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
+    let params = ShowText::from_form(&call.form)?;
+    let now = ctx.clock.now();
+    let mut screen = Screen::new(params.cols, params.color);
+    let snapshot = ctx.reader.snapshot()?;
+    let rows = snapshot
+        .find_job(&params.jobid)?
+        .ok_or_else(|| Error::UnknownJob(params.jobid.clone()))?;
+    if rows.workers <= ctx.list_all_up_to.min(params.limit) {
+        let job = rows.whole(&snapshot)?;
+        snapshot.finish()?;
+        return Ok(Response::text(terminal::small_job(screen, &job, now)));
+    }
+    let (progress, attention) = rows.progress_and_attention(&snapshot, now, params.limit)?;
+    let attention: Vec<Worker> = attention.into_iter().map(|(w, _)| w).collect();
+    let room = params.limit.saturating_sub(attention.len() as u64);
+    let others = others_in_order(&snapshot, &rows, &progress, now, room)?;
+    snapshot.finish()?;
+    screen.summary(&rows.job, rows.workers, &progress, now);
+    screen.histogram(&progress);
+    screen.heading("Needs attention: failed, stale and slow workers, worst first");
+    if attention.is_empty() {
+        screen.note("none");
+    }
+    screen.workers(&attention, &progress, now);
+    if !others.is_empty() {
+        screen.heading("Other workers, in order of workid");
+        screen.workers(&others, &progress, now);
+    }
+    let hidden = rows
+        .workers
+        .saturating_sub((attention.len() + others.len()) as u64);
+    if hidden > 0 {
+        screen.gap();
+        screen.note(&format!(
+            "{hidden} of {} workers not shown (limit={})",
+            rows.workers, params.limit
+        ));
+    }
+    Ok(Response::text(screen.finish()))
+}
+
+/// Up to `wanted` of the job's workers that need no attention, in natural
+/// order, read a slice at a time. Called only when every worker needing
+/// attention is listed already, so skipping them leaves no one out.
+fn others_in_order(
+    snapshot: &Snapshot,
+    rows: &JobRows,
+    progress: &JobProgress,
+    now: Time,
+    wanted: u64,
+) -> Result<Vec<Worker>, StoreError> {
+    let (pick, median) = (WorkerPick::default(), progress.median_rate);
+    let mut others = Vec::new();
+    let mut start = PageStart::Offset(0);
+    while (others.len() as u64) < wanted {
+        let page = rows.page(snapshot, &pick, &start, status::SLICE, now, median)?;
+        let more = page.len() as u64 == status::SLICE;
+        for (worker, key) in page {
+            let needs_attention =
+                matches!(worker.bar_state(now), BarState::Failed | BarState::Stale)
+                    || worker.is_slow(median, now);
+            if !needs_attention && (others.len() as u64) < wanted {
+                others.push(worker);
+            }
+            start = PageStart::After(key);
+        }
+        if !more {
+            break;
+        }
+    }
+    Ok(others)
 }
 
 /// Widest picture for a job that does not exist: a small message.

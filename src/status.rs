@@ -26,8 +26,9 @@ use crate::params::{HistoryQuery, StatusQuery, WorkerList, cursor_text};
 use crate::response::Response;
 use crate::store::{JobRows, Reader, Snapshot, StoreError};
 
-/// Workers read and written per slice of a streamed answer.
-const SLICE: u64 = 256;
+/// Workers read and written per slice of a streamed answer (and of
+/// `show.txt`'s list of a big job).
+pub const SLICE: u64 = 256;
 
 /// Jobs of up to this many workers are read whole, in one pass, and their
 /// answer sent with its length (about 220 bytes a worker); bigger ones are

@@ -17,10 +17,11 @@ const WRITES: [&str; 3] = [
 
 /// A request to every route that needs the read token (once job `j`
 /// exists).
-const READS: [&str; 8] = [
+const READS: [&str; 9] = [
     "/progress/status?jobid=j",
     "/progress/history?jobid=j",
     "/progress/show?jobid=j",
+    "/progress/show.txt?jobid=j",
     "/progress/render?jobid=j",
     "/progress/render.svg?jobid=j",
     "/progress/jobs",
