@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::auth::Tokens;
+use crate::notify::Target;
 use crate::params::MAX_MAXAGE_SECS;
 use crate::store::Caps;
 
@@ -170,6 +171,40 @@ pub struct ServeArgs {
     /// Without it, RUST_LOG, else info.
     #[arg(long, env = "PROGRESSD_LOG_LEVEL", global = true)]
     pub log_level: Option<String>,
+    /// Webhook for the events of jobs that ask (`create … notify=1`); give
+    /// it again for more. A JSON POST with a `text` field (Slack,
+    /// Mattermost), or plain text for a URL written
+    /// `ntfy+https://ntfy.sh/TOPIC`. In the environment, separate URLs
+    /// with spaces.
+    #[arg(
+        long = "notify-url",
+        env = "PROGRESSD_NOTIFY_URL",
+        value_delimiter = ' ',
+        global = true,
+        hide_env_values = true
+    )]
+    pub notify_url: Vec<String>,
+    /// The address people reach this server at, for the links in
+    /// notifications, such as https://progress.example.org [default:
+    /// http:// and --listen, with this machine's name for 0.0.0.0]
+    #[arg(long, env = "PROGRESSD_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+}
+
+/// The address links in notifications start with when `--public-url` is
+/// not given: `--listen`'s, with the machine's name for an address that
+/// means every interface.
+fn default_public_url(listen: &str) -> String {
+    let (host, port) = listen.rsplit_once(':').unwrap_or((listen, "8080"));
+    let host = match host.trim_matches(['[', ']']) {
+        "0.0.0.0" | "::" | "" => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|name| name.trim().to_string())
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "localhost".into()),
+        _ => host.to_string(),
+    };
+    format!("http://{host}:{port}")
 }
 
 /// A token as given, checked: it travels in headers and URLs, so visible
@@ -254,6 +289,10 @@ pub struct Config {
     /// Where the present comes from: the system's clock, unless a test
     /// puts a [`Clock::manual`] here before it starts the server.
     pub clock: Clock,
+    /// Where the events of jobs that ask are sent (`--notify-url`).
+    pub notify: Vec<Target>,
+    /// What links in notifications start with, without a trailing `/`.
+    pub public_url: String,
 }
 
 impl Config {
@@ -340,6 +379,25 @@ impl Config {
                 args.default_maxage
             ));
         }
+        let notify = args
+            .notify_url
+            .iter()
+            .filter(|url| !url.is_empty())
+            .map(|url| Target::parse(url).map_err(|e| format!("--notify-url: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let public_url = match &args.public_url {
+            None => default_public_url(&args.listen),
+            Some(text) => match url::Url::parse(text) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") => {
+                    text.trim_end_matches('/').to_string()
+                }
+                _ => {
+                    return Err(format!(
+                        "--public-url must be an http:// or https:// URL, got {text:?}"
+                    ));
+                }
+            },
+        };
         Ok(Config {
             listen: args.listen.clone(),
             db: args.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB)),
@@ -357,6 +415,8 @@ impl Config {
             tokens,
             log_level,
             clock: Clock::system(),
+            notify,
+            public_url,
         })
     }
 

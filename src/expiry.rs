@@ -1,4 +1,6 @@
-//! The cron-style thread that deletes expired jobs.
+//! The cron-style thread that deletes expired jobs, and raises the
+//! notices of workers that went stale in jobs that asked (`notify=`):
+//! staleness comes with time, not with a write, so it is looked for here.
 //!
 //! Every interval it asks the writer to delete expired jobs, a small batch at
 //! a time, so updates queued behind it never wait long: each batch is one
@@ -31,9 +33,30 @@ pub fn start(
         "progressd-expiry",
         interval,
         writer,
-        move |writer, stopping| metrics.expiry_run(expire_jobs(writer, stopping)),
+        move |writer, stopping| {
+            metrics.expiry_run(expire_jobs(writer, stopping));
+            notice_stale(writer, stopping);
+        },
         drop,
     )
+}
+
+/// Most stale workers announced in one write operation.
+const STALE_PER_BATCH: usize = 1000;
+
+/// Raises a notice for every worker that turned stale since the last run
+/// in a job that asked, in batches, until done or `stopping`.
+fn notice_stale(writer: &Writer, stopping: &AtomicBool) {
+    while !stopping.load(Ordering::SeqCst) {
+        match writer.notice_stale(STALE_PER_BATCH) {
+            Ok(n) if n < STALE_PER_BATCH => break,
+            Ok(_) => {}
+            Err(e) => {
+                log::warn!("looking for stale workers to announce failed, will retry: {e}");
+                break;
+            }
+        }
+    }
 }
 
 /// Deletes every job expired by now, in batches, until done or `stopping`

@@ -21,6 +21,7 @@ mod logger;
 mod look;
 mod metrics;
 pub mod model;
+pub mod notify;
 mod page;
 pub mod params;
 mod periodic;
@@ -46,6 +47,7 @@ use std::time::Duration;
 
 use config::Config;
 use metrics::Metrics;
+use notify::Notifier;
 use periodic::Periodic;
 use render_cache::RenderCache;
 use routes::Context;
@@ -97,6 +99,7 @@ pub struct Running {
     http: HttpServer,
     expiry: Periodic,
     writer_thread: JoinHandle<()>,
+    notifier: Notifier,
     checkpoints: Periodic,
     /// The lock on the database, released once every thread has stopped.
     _db_file: Arc<store::DbFile>,
@@ -113,6 +116,7 @@ impl Running {
     pub fn shutdown(self) {
         self.http.shutdown();
         self.expiry.stop();
+        self.notifier.stop();
         // Every writer handle is gone now, so the writer drains and ends.
         if self.writer_thread.join().is_err() {
             log::error!("the writer thread panicked");
@@ -133,7 +137,9 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
     let listener = TcpListener::bind(&config.listen).map_err(bind_error)?;
     check_descriptors(config);
     chart::load_fonts();
-    let (conn, db_file) = store::open_writer(&config.db)?;
+    let (mut conn, db_file) = store::open_writer(&config.db)?;
+    let targets: Vec<String> = config.notify.iter().map(notify::Target::key).collect();
+    store::set_targets(&mut conn, &targets)?;
     let db_file = Arc::new(db_file);
     let metrics = Arc::new(Metrics::new(routes::ROUTES.iter().map(|r| r.path)));
     let (writer, writer_thread) = Writer::start(
@@ -154,6 +160,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
                 writer: writer.clone(),
                 clock: config.clock.clone(),
                 fallback_host: config.listen.clone(),
+                notifies: !config.notify.is_empty(),
                 index: !config.no_index,
                 list_all_up_to: config.list_all_up_to,
                 tokens: Arc::clone(&tokens),
@@ -170,6 +177,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
         config.max_unsent_bytes,
     )
     .map_err(StartError::Thread)?;
+    let notifier = Notifier::start(&config.notify, &config.db, &writer, &config.public_url)?;
     let expiry =
         expiry::start(writer, config.expire_interval, metrics).map_err(StartError::Thread)?;
     let checkpoints = start_checkpoints(store::open_checkpointer(&config.db)?)?;
@@ -182,6 +190,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
         http,
         expiry,
         writer_thread,
+        notifier,
         checkpoints,
         _db_file: db_file,
     })

@@ -1053,6 +1053,124 @@ pub struct CreateJob {
     pub maxage: Option<Secs>,
     /// The workers the job expects.
     pub roster: Roster,
+    /// The events to announce to the operator's webhooks (`notify=`).
+    pub notify: NotifyOn,
+}
+
+/// An event of a job that may be announced (see `notify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeKind {
+    /// Every worker is done.
+    Finished,
+    /// A worker reported a failure.
+    Failed,
+    /// A running worker stopped reporting.
+    Stale,
+    /// The job expired before it finished.
+    Expired,
+}
+
+impl NoticeKind {
+    /// Every kind, in the order the docs list them.
+    pub const ALL: [NoticeKind; 4] = [
+        NoticeKind::Finished,
+        NoticeKind::Failed,
+        NoticeKind::Stale,
+        NoticeKind::Expired,
+    ];
+
+    /// Its name in `notify=`, the database and the messages' JSON.
+    pub fn key(self) -> &'static str {
+        match self {
+            NoticeKind::Finished => "finished",
+            NoticeKind::Failed => "failed",
+            NoticeKind::Stale => "stale",
+            NoticeKind::Expired => "expired",
+        }
+    }
+
+    /// The kind named `key`.
+    pub fn named(key: &str) -> Option<NoticeKind> {
+        NoticeKind::ALL.into_iter().find(|kind| kind.key() == key)
+    }
+
+    /// Its bit in a [`NotifyOn`] and in the `notify` column.
+    pub fn bit(self) -> u8 {
+        match self {
+            NoticeKind::Finished => 1,
+            NoticeKind::Failed => 2,
+            NoticeKind::Stale => 4,
+            NoticeKind::Expired => 8,
+        }
+    }
+}
+
+/// An event raised for a job that asked for it, as stored until every
+/// target has taken it: what its message says, as it was then.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    /// Its id: rising, never used twice.
+    pub id: i64,
+    /// When it happened.
+    pub at: Time,
+    /// What happened.
+    pub kind: NoticeKind,
+    /// The job's id.
+    pub jobid: String,
+    /// The job's title (its desc); may be empty.
+    pub title: String,
+    /// The worker's id and desc, for [`NoticeKind::Failed`] and
+    /// [`NoticeKind::Stale`].
+    pub worker: Option<(String, String)>,
+    /// Events of its kind and job folded into it, once many were waiting.
+    pub more: u64,
+    /// The job's workers then: all, done, failed, running (stale
+    /// included), not started.
+    pub counts: NoticeCounts,
+}
+
+/// A job's workers by state, as a notice reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NoticeCounts {
+    /// All of them, the roster's included.
+    pub workers: u64,
+    /// Done.
+    pub done: u64,
+    /// Failed.
+    pub failed: u64,
+    /// Running, stale included.
+    pub running: u64,
+    /// Not started.
+    pub not_started: u64,
+}
+
+/// The kinds of event a job asked to have announced; none by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NotifyOn(u8);
+
+impl NotifyOn {
+    /// Every kind (`notify=1`).
+    pub const ALL: NotifyOn = NotifyOn(15);
+
+    /// These kinds and `kind`.
+    pub fn with(self, kind: NoticeKind) -> NotifyOn {
+        NotifyOn(self.0 | kind.bit())
+    }
+
+    /// Whether `kind` is among them.
+    pub fn has(self, kind: NoticeKind) -> bool {
+        self.0 & kind.bit() != 0
+    }
+
+    /// True when no kind is.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// As stored in the `notify` column (bits as [`NoticeKind::bit`]).
+    pub fn bits(self) -> i64 {
+        i64::from(self.0)
+    }
 }
 
 /// Parameters of `update`.

@@ -14,8 +14,8 @@ use percent_encoding::percent_decode;
 
 use crate::format::one_line;
 use crate::model::{
-    CreateJob, JobRef, PageKey, PageStart, Pick, Roster, SortBy, WorkerOrder, WorkerPick,
-    WorkerUpdate,
+    CreateJob, JobRef, NoticeKind, NotifyOn, PageKey, PageStart, Pick, Roster, SortBy, WorkerOrder,
+    WorkerPick, WorkerUpdate,
 };
 
 /// Longest job id, in bytes.
@@ -408,7 +408,7 @@ impl CreateJob {
     /// Validates `jobid`, `desc`, `maxage` and the roster (`workers` or
     /// `workids`).
     pub fn from_form(form: &Form) -> Result<CreateJob, ParamError> {
-        form.only(&["jobid", "desc", "maxage", "workers", "workids"])?;
+        form.only(&["jobid", "desc", "maxage", "workers", "workids", "notify"])?;
         let jobid = id(form, "jobid", MAX_JOBID_BYTES)?;
         let desc = desc(form)?.unwrap_or_default();
         let maxage = match amount(form, "maxage")? {
@@ -431,8 +431,36 @@ impl CreateJob {
             desc,
             maxage,
             roster: Roster::from_form(form)?,
+            notify: notify_on(form)?,
         })
     }
+}
+
+/// `notify=`: `1` for every kind of event, `0` (or none) for none, or a
+/// comma-separated list of [`NoticeKind`] names.
+fn notify_on(form: &Form) -> Result<NotifyOn, ParamError> {
+    let Some(text) = form.get("notify") else {
+        return Ok(NotifyOn::default());
+    };
+    match text.trim() {
+        "1" => return Ok(NotifyOn::ALL),
+        "0" | "" => return Ok(NotifyOn::default()),
+        _ => {}
+    }
+    text.split(',')
+        .map(str::trim)
+        .try_fold(NotifyOn::default(), |on, name| {
+            NoticeKind::named(name).map(|kind| on.with(kind)).ok_or_else(|| {
+                ParamError::new(
+                    "notify",
+                    format!(
+                        "{} is not an event; use 1 (all), 0 (none) or a comma-separated list of {}",
+                        quoted(name),
+                        NoticeKind::ALL.map(NoticeKind::key).join(", ")
+                    ),
+                )
+            })
+        })
 }
 
 impl WorkerUpdate {

@@ -20,8 +20,8 @@ use crate::model::{BarState, JobProgress, PageStart, ProgressTally, Worker, Work
 use crate::model::{CreateJob, JobRef, WorkerUpdate};
 use crate::page::{self, Links};
 use crate::params::{
-    DEFAULT_LIST_LIMIT, Form, HistoryQuery, ListJobs, RenderChart, ShowPage, ShowText, StatusQuery,
-    UpdateBatch, UpdateBody,
+    DEFAULT_LIST_LIMIT, Form, HistoryQuery, ListJobs, ParamError, RenderChart, ShowPage, ShowText,
+    StatusQuery, UpdateBatch, UpdateBody,
 };
 use crate::render_cache::RenderCache;
 use crate::response::Response;
@@ -85,6 +85,9 @@ pub struct Context {
     pub tokens: Arc<Tokens>,
     /// The counters behind `/metrics`, shared by every thread.
     pub metrics: Arc<Metrics>,
+    /// Whether notifications go anywhere (`--notify-url`), so a job may
+    /// ask for them.
+    pub notifies: bool,
 }
 
 /// What a handler is given beside the context.
@@ -318,6 +321,12 @@ fn healthz(ctx: &Context, _: &Call) -> Result<Response<'static>, Error> {
 
 fn create(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
     let (request, create) = (call.request, CreateJob::from_form(&call.form)?);
+    if !create.notify.is_empty() && !ctx.notifies {
+        return Err(Error::BadParam(ParamError {
+            name: "notify".into(),
+            problem: "this server sends no notifications (it has no --notify-url)".into(),
+        }));
+    }
     let host = request
         .host
         .filter(|h| is_plain_host(h))

@@ -307,7 +307,7 @@ fn width(text: &str) -> usize {
 
 /// `c`, or [`PLACEHOLDER`] for a character that must not reach a
 /// terminal (see the module's notes).
-fn safe(c: char) -> char {
+pub(crate) fn safe(c: char) -> char {
     if c.is_control() || forbidden_in_id(c).is_some() {
         PLACEHOLDER
     } else {

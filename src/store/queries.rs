@@ -8,6 +8,7 @@ use std::path::Path;
 use rusqlite::{CachedStatement, Connection, OptionalExtension, Transaction, params};
 
 use super::StoreError;
+use super::notices;
 use super::schema::open_reader;
 use super::slices;
 use super::tallies::{self, Tallies};
@@ -20,7 +21,7 @@ use crate::model::{
 /// A request thread's read-only connection to the store. Reads that must
 /// agree with each other go through one [`Snapshot`].
 pub struct Reader {
-    conn: Connection,
+    pub(super) conn: Connection,
 }
 
 /// One read transaction: every read made through it sees the same
@@ -771,8 +772,9 @@ pub(super) fn create_job(
 ) -> rusqlite::Result<i64> {
     let id = slices::next_job_id(conn)?;
     conn.prepare_cached(
-        "INSERT INTO jobs (id, jobid, desc, created, updated, maxage, expires, history, roster)
-              VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?4 + ?5, history_push(NULL, ?4, 0), ?6)",
+        "INSERT INTO jobs (id, jobid, desc, created, updated, maxage, expires, history, roster,
+                           notify)
+              VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?4 + ?5, history_push(NULL, ?4, 0), ?6, ?7)",
     )?
     .execute(params![
         id,
@@ -780,7 +782,8 @@ pub(super) fn create_job(
         create.desc,
         now,
         maxage,
-        create.roster.len().cast_signed()
+        create.roster.len().cast_signed(),
+        create.notify.bits()
     ])?;
     slices::queue_roster(conn, id, &create.roster)?;
     slices::fill_first_chunk(conn, id, now)?;
@@ -881,7 +884,7 @@ pub(super) fn write_worker(
         })?;
         let after = tallies::after_report(&before.worker, update, now);
         tallies::restale(conn, job, &key, before.stale_minute, &after)?;
-        tallies.add(job, Some(&before.worker), &after);
+        tallies.add(job, update, Some(&before.worker), &after);
         return Ok(WorkerWrite::Updated);
     }
     let Some(total) = update.total else {
@@ -919,7 +922,7 @@ pub(super) fn write_worker(
         key,
         tallies::stale_minute(&after)
     ])?;
-    tallies.add(job, None, &after);
+    tallies.add(job, update, None, &after);
     Ok(WorkerWrite::Inserted)
 }
 
@@ -976,6 +979,7 @@ pub(super) fn delete_expired(
         .collect::<rusqlite::Result<_>>()?;
     let mut jobs = Vec::with_capacity(expired.len());
     for (id, jobid, workers) in expired {
+        notices::raise_expired(conn, id, now)?;
         delete_job(conn, id)?;
         jobs.push((jobid, workers.unsigned_abs()));
     }

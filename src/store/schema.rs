@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0007_slices.sql"),
     include_str!("../../migrations/0008_writer_tallies.sql"),
     include_str!("../../migrations/0009_roster_size.sql"),
+    include_str!("../../migrations/0010_notices.sql"),
 ];
 
 /// How long a connection waits for a lock before giving up. Only checkpoints

@@ -33,6 +33,8 @@ use std::cell::Cell;
 
 use rusqlite::{Connection, params};
 
+use super::notices;
+
 use crate::model::WorkerUpdate;
 use crate::model::{Worker, WorkerState};
 
@@ -161,16 +163,28 @@ impl Change {
 }
 
 /// The tallies' changes of the operation under way, by job, not written
-/// yet.
+/// yet, and the workers it failed (job, workid, when), for their notices.
 #[derive(Debug, Default)]
 pub(super) struct Tallies {
     changes: Vec<(i64, Change)>,
+    failed: Vec<(i64, String, Time)>,
 }
 
 impl Tallies {
-    /// Counts a report that took a row of job `job` from `before` (none:
+    /// Counts `report`, which took a row of job `job` from `before` (none:
     /// the row is new) to `after`.
-    pub fn add(&mut self, job: i64, before: Option<&Worker>, after: &Worker) {
+    pub fn add(
+        &mut self,
+        job: i64,
+        report: &WorkerUpdate,
+        before: Option<&Worker>,
+        after: &Worker,
+    ) {
+        let failed = |w: &Worker| w.state() == WorkerState::Failed;
+        if failed(after) && !before.is_some_and(failed) {
+            self.failed
+                .push((job, report.workid.clone(), after.updated));
+        }
         let change = match self.changes.iter_mut().find(|(j, _)| *j == job) {
             Some((_, change)) => change,
             None => {
@@ -193,9 +207,14 @@ impl Tallies {
         );
     }
 
-    /// Writes the changes counted so far: one UPDATE per job.
+    /// Writes the changes counted so far, one UPDATE per job, and raises
+    /// the notices they call for.
     pub fn flush(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        let mut done_rose = Vec::new();
         for (job, c) in self.changes.drain(..) {
+            if let (true, Some(at)) = (c.done > 0, c.last_report) {
+                done_rose.push((job, at));
+            }
             conn.prepare_cached(
                 "UPDATE job_tallies
                     SET workers = workers + ?2, not_started = not_started + ?3,
@@ -216,11 +235,19 @@ impl Tallies {
                 c.last_report
             ])?;
         }
+        let failed = std::mem::take(&mut self.failed);
+        for (job, workid, at) in failed {
+            notices::raise_failed(conn, job, &workid, at)?;
+        }
+        for (job, at) in done_rose {
+            notices::raise_if_finished(conn, job, at)?;
+        }
         Ok(())
     }
 
     /// Drops the changes counted so far: their operation was undone.
     pub fn discard(&mut self) {
         self.changes.clear();
+        self.failed.clear();
     }
 }

@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::checkpoint::LogKeeper;
+use super::notices;
 use super::queries::{self, WorkerWrite};
 use super::slices::Backlog;
 #[cfg(doc)]
@@ -72,6 +73,19 @@ pub enum WriteOp {
         /// Most jobs deleted by this operation.
         limit: usize,
     },
+    /// Raise a notice for up to `limit` workers of jobs that asked, that
+    /// turned stale (see `notices`).
+    NoticeStale {
+        /// Most workers announced by this operation.
+        limit: usize,
+    },
+    /// Record that `target` took every notice up to `upto`.
+    NoticesSent {
+        /// The target's URL, as configured.
+        target: String,
+        /// The id of the last notice it took.
+        upto: i64,
+    },
     /// Change nothing but the writer's clock, and commit: proves that a
     /// write can be committed now (`/healthz`).
     Probe,
@@ -103,6 +117,10 @@ pub enum WriteOutcome {
     Deleted(bool),
     /// This many expired jobs were deleted.
     Expired(usize),
+    /// This many workers were announced stale.
+    NoticedStale(usize),
+    /// A target's cursor was moved.
+    NoticesSent,
     /// The probe's commit went through.
     Probed,
 }
@@ -291,6 +309,31 @@ impl Writer {
         match self.submit(WriteOp::Expire { limit })? {
             WriteOutcome::Expired(n) => Ok(n),
             other => Err(StoreError::WrongAnswer(format!("{other:?} to an expiry"))),
+        }
+    }
+
+    /// Raises a notice for up to `limit` workers that turned stale in jobs
+    /// that asked; returns how many.
+    pub fn notice_stale(&self, limit: usize) -> Result<usize, StoreError> {
+        match self.submit(WriteOp::NoticeStale { limit })? {
+            WriteOutcome::NoticedStale(n) => Ok(n),
+            other => Err(StoreError::WrongAnswer(format!(
+                "{other:?} to a stale scan"
+            ))),
+        }
+    }
+
+    /// Records that `target` took every notice up to `upto`.
+    pub fn notices_sent(&self, target: &str, upto: i64) -> Result<(), StoreError> {
+        let op = WriteOp::NoticesSent {
+            target: target.to_string(),
+            upto,
+        };
+        match self.submit(op)? {
+            WriteOutcome::NoticesSent => Ok(()),
+            other => Err(StoreError::WrongAnswer(format!(
+                "{other:?} to notices sent"
+            ))),
         }
     }
 
@@ -798,6 +841,14 @@ fn apply_op(
             Ok((WriteOutcome::Deleted(true), effect))
         }
         WriteOp::Probe => Ok((WriteOutcome::Probed, Effect::Nothing)),
+        WriteOp::NoticeStale { limit } => {
+            let n = notices::raise_stale(conn, now, *limit)?;
+            Ok((WriteOutcome::NoticedStale(n), Effect::Nothing))
+        }
+        WriteOp::NoticesSent { target, upto } => {
+            notices::mark_sent(conn, target, *upto)?;
+            Ok((WriteOutcome::NoticesSent, Effect::Nothing))
+        }
         #[cfg(test)]
         WriteOp::Crash => panic!("the writer crashed, as a test asked"),
         WriteOp::Expire { limit } => {
@@ -924,7 +975,7 @@ fn apply_update(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Roster;
+    use crate::model::{NotifyOn, Roster};
     use crate::store::slices::CHUNK_ROWS;
     use crate::store::{Reader, open_writer};
 
@@ -1035,6 +1086,7 @@ mod tests {
             desc: String::new(),
             maxage: None,
             roster: Roster::Open,
+            notify: NotifyOn::default(),
         })
     }
 
@@ -1164,6 +1216,7 @@ mod tests {
             desc: String::new(),
             maxage: Some(Secs(10.0)),
             roster: Roster::Open,
+            notify: NotifyOn::default(),
         });
         at(2000.0, create)?;
         // Activity at 2000.9 is not stamped on the job row (too soon)...
@@ -1236,6 +1289,7 @@ mod tests {
                 desc: String::new(),
                 maxage: None,
                 roster: Roster::Count(size),
+                notify: NotifyOn::default(),
             })
         };
         let full = |r: Result<WriteOutcome, StoreError>| {
@@ -1304,6 +1358,7 @@ mod tests {
             desc: String::new(),
             maxage: None,
             roster,
+            notify: NotifyOn::default(),
         })
     }
 
@@ -1950,6 +2005,7 @@ mod tests {
                 desc: String::new(),
                 maxage: Some(Secs(if jobid == "keep" { 1000.0 } else { 10.0 })),
                 roster: Roster::Count(1200),
+                notify: NotifyOn::default(),
             });
             w.apply(2000.0, op)?;
         }
