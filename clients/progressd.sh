@@ -99,15 +99,18 @@ _progressd_encode() {
 }
 
 # progress_create JOBID [DESC] [MAXAGE] [--workers N | --workids A,B,C]
+#                 [--notify 1 | --notify finished,failed,stale,expired]
 # A roster (the options may come anywhere after JOBID) names the workers
 # to expect, each shown "not started" until it reports: --workers N the
 # workids 0 to N-1 (report with the rank as WORKID), --workids these.
+# --notify asks the server to announce the job's events to its
+# --notify-url (all of them with 1).
 progress_create() {
   local fields=("jobid=$1") positional=()
   shift
   while [ $# -gt 0 ]; do
     case $1 in
-      --workers | --workids)
+      --workers | --workids | --notify)
         fields+=("${1#--}=${2:-}")
         shift 2 || shift
         ;;

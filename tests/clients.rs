@@ -221,6 +221,20 @@ fn the_shell_helper_creates_a_roster() -> TestResult {
         .collect();
     assert_eq!(ids, ["rank 2", "rank0", "rank1"]);
     assert_eq!(picked["summary"]["not_started"], 3);
+    // --notify is sent: this server has no --notify-url, so it refuses a
+    // job that asks, and the helper passes its reason on (and, as ever,
+    // does not stop the job).
+    let (_, stderr) = shell(
+        "progress_create told 'Told' --notify finished,failed\n",
+        &env,
+    )?;
+    assert!(
+        stderr.contains("parameter 'notify': this server sends no notifications"),
+        "{stderr}"
+    );
+    let (code, stderr) = shell("progress_create told 'Told' --notify 0\n", &env)?;
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    assert_eq!(s.status("told")["desc"], "Told");
     Ok(())
 }
 
@@ -252,6 +266,6 @@ fn the_python_client_passes_its_tests_against_a_real_server() -> TestResult {
         .output()?;
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "pytest failed:\n{report}");
-    assert!(report.contains("19 passed"), "{report}");
+    assert!(report.contains("20 passed"), "{report}");
     Ok(())
 }

@@ -132,11 +132,17 @@ def create(
     *,
     workers=None,
     workids=None,
+    notify=None,
     url=None,
     token=None,
     timeout=DEFAULT_TIMEOUT,
 ):
     """Creates (or re-creates) job `jobid`; True once the server has it.
+
+    `notify=True` asks the server to announce the job's events (finished,
+    a worker failed or went stale, expired unfinished) to its
+    --notify-url; a list such as `["finished", "failed"]` asks for those
+    only. A server without --notify-url refuses it (False).
 
     A roster names the workers to expect, each shown "not started" until
     it reports: `workers=N` expects the workids 0 to N-1 (report with
@@ -153,12 +159,17 @@ def create(
         if with_comma:
             raise ValueError(f"a roster's ids cannot hold a comma, got {with_comma[0]!r}")
         workids = ",".join(workids)
+    if notify is True or notify is False:
+        notify = "1" if notify else "0"
+    elif notify is not None and not isinstance(notify, str):
+        notify = ",".join(str(kind) for kind in notify)
     fields = {
         "jobid": jobid,
         "desc": desc,
         "maxage": maxage,
         "workers": workers,
         "workids": workids,
+        "notify": notify,
     }
     return _post("create", fields, url, token, timeout)
 

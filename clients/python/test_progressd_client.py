@@ -226,6 +226,15 @@ def test_create_names_a_roster():
             pc.create("py-roster bad", **bad)
 
 
+def test_create_asks_for_notifications():
+    # The test server has no --notify-url: it refuses a job that asks,
+    # which shows the field is sent, and takes one that does not.
+    assert pc.create("py-notify", notify=True) is False
+    assert pc.create("py-notify", notify=["finished", "failed"]) is False
+    assert pc.create("py-notify", notify=False)
+    assert pc.create("py-notify", notify=[])
+
+
 def test_errors_never_raise_and_never_stall():
     # Refused by the server (an empty jobid; a wrong token).
     assert pc.update("", "w", 1, 2) is False
