@@ -496,3 +496,35 @@ fn many_failures_fold_into_few_messages_that_count_every_one() -> TestResult {
     assert_eq!(last["counts"]["failed"], 500);
     Ok(())
 }
+
+#[test]
+fn for_a_dead_receiver_a_jobs_failures_wait_in_twenty_rows() -> TestResult {
+    let addr = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
+        probe.local_addr()?
+    };
+    let (s, _clock) =
+        TestServer::start_with_clock_and(|c| notifying(c, &[format!("http://{addr}/hook")]));
+    call(
+        &s,
+        "create",
+        &[("jobid", "j"), ("workers", "5000"), ("notify", "1")],
+        200,
+    );
+    for first in (0..5000).step_by(1000) {
+        let body: String = (first..first + 1000)
+            .map(|w| format!("workid={w}&current=1&total=10&ok=0\n"))
+            .collect();
+        let r = s.post("/progress/update?jobid=j", &body);
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let db =
+        rusqlite::Connection::open_with_flags(s.db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let (rows, folded, failed): (i64, i64, i64) = db.query_row(
+        "SELECT COUNT(*), SUM(more), MAX(failed) FROM notices WHERE kind = 'failed'",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+    )?;
+    assert_eq!((rows, folded, failed), (20, 4980, 5000));
+    Ok(())
+}
