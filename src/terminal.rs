@@ -24,7 +24,7 @@ use crate::clock::Time;
 use crate::format::span;
 use crate::look;
 use crate::model::{BarState, HISTOGRAM_STEP, Job, JobProgress, Pick, Worker};
-use crate::params::forbidden_in_id;
+use crate::params::{TextPage, forbidden_in_id};
 use crate::shown::{self, JobText, WorkerText};
 
 /// The partly filled cells of a bar, one to seven eighths.
@@ -230,6 +230,55 @@ impl Screen {
     pub fn heading(&mut self, words: &str) {
         self.gap();
         self.line(&[(words, None)]);
+    }
+
+    /// One page of the workers in some states (`state=`, `offset=`): a
+    /// heading naming them, the `listed` ones, and a last line saying
+    /// which of the `matching` ones these are and where the next page
+    /// starts.
+    pub fn page(
+        &mut self,
+        page: &TextPage,
+        matching: u64,
+        listed: &[Worker],
+        progress: &JobProgress,
+        now: Time,
+    ) {
+        let words: Vec<&str> = page.states.iter().map(|pick| pick.words()).collect();
+        // "failed or stale ", or nothing for every worker.
+        let which = match words.join(" or ") {
+            words if words.is_empty() => words,
+            words => words + " ",
+        };
+        let mut heading = format!("{which}workers, in order of workid");
+        if which.is_empty() {
+            heading.insert_str(0, "all ");
+        }
+        if let Some(first) = heading.get_mut(..1) {
+            first.make_ascii_uppercase();
+        }
+        self.heading(&heading);
+        // "12 failed", or "12" for every worker.
+        let of = |n: u64| format!("{n} {which}").trim_end().to_string();
+        if matching == 0 {
+            self.note(&format!("no {which}workers"));
+            return;
+        }
+        if listed.is_empty() {
+            self.note(&format!(
+                "no {which}workers from offset={} ({matching} in all)",
+                page.offset
+            ));
+            return;
+        }
+        self.workers(listed, progress, now);
+        let last = page.offset + listed.len() as u64;
+        let mut end = format!("workers {}–{last} of {}", page.offset + 1, of(matching));
+        if last < matching {
+            let _ = write!(end, "; offset={last} for more");
+        }
+        self.gap();
+        self.note(&end);
     }
 
     /// A note on its own line.
