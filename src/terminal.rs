@@ -356,7 +356,7 @@ fn width(text: &str) -> usize {
 
 /// `c`, or [`PLACEHOLDER`] for a character that must not reach a
 /// terminal (see the module's notes).
-fn safe(c: char) -> char {
+pub fn safe(c: char) -> char {
     if c.is_control() || forbidden_in_id(c).is_some() {
         PLACEHOLDER
     } else {
@@ -368,7 +368,7 @@ fn safe(c: char) -> char {
 /// 2 for the wide characters of East Asian scripts and most emoji, else 1.
 /// The common ranges, not all of Unicode's East_Asian_Width table: enough
 /// that CJK ids and descs stay within the columns.
-fn cell_width(c: char) -> usize {
+pub fn cell_width(c: char) -> usize {
     match u32::from(c) {
         0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F => {
             0
