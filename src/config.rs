@@ -35,10 +35,12 @@ pub enum Command {
     /// Run the service with a demo job of simulated workers (on a temporary
     /// database unless --db is given), until Ctrl-C.
     Demo,
-    /// Watch a job live in this terminal, full screen, redrawn in place,
-    /// from any progressd, local or remote (keys: a all, f failed, s stale,
-    /// r running, d done, n not started, w slow, p problems; arrows, j/k,
-    /// PgUp/PgDn, Home/End scroll; q, Esc or Ctrl-C quit).
+    /// Watch a job live in this terminal, from any progressd.
+    ///
+    /// Full screen, redrawn in place every --interval and on each key. Keys:
+    /// a all workers; f failed, s stale, r running, d done, n not started,
+    /// w slow, p problems (failed, stale or slow); arrows or j/k, PgUp/PgDn,
+    /// Home/End scroll; q, Esc or Ctrl-C quit.
     Watch(WatchArgs),
 }
 
@@ -116,8 +118,11 @@ impl WatchConfig {
     }
 }
 
-/// Options of `serve`, as typed.
+/// Options of `serve`, as typed. Global, so they may follow `serve` or
+/// `demo`; under their own heading, so `watch --help` tells its own
+/// options from them.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Options of serve and demo")]
 pub struct ServeArgs {
     /// Address and port to listen on.
     #[arg(
