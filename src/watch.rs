@@ -15,8 +15,10 @@
 //! can neither move the cursor, retitle the window nor clear the screen.
 //!
 //! The terminal is put back (raw mode off, the normal screen, the cursor
-//! shown) on every way out: `q`, Esc, Ctrl-C, SIGTERM or SIGHUP, an error,
-//! and a panic (a hook puts it back before the message is printed).
+//! shown) on every way out: `q`, Esc, Ctrl-C, SIGTERM, SIGINT, SIGQUIT or
+//! SIGHUP, an error, and a panic (a hook puts it back before the message
+//! is printed). A terminal that hangs up ends it too, rather than leaving
+//! it spinning (see [`stop_on_signals`]).
 //!
 //! It knows neither the store nor the routes: only HTTP and the text.
 
@@ -127,9 +129,7 @@ pub fn run(config: &WatchConfig) -> Result<(), WatchError> {
         });
     }
     let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))?;
-    }
+    stop_on_signals(Arc::clone(&stop))?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(REQUEST_TIMEOUT))
@@ -175,6 +175,32 @@ pub fn run(config: &WatchConfig) -> Result<(), WatchError> {
     }
     Ok(())
 }
+
+/// Sets `stop` on SIGTERM, SIGHUP, SIGINT or SIGQUIT, for the main loop to
+/// see within [`KEY_WAIT`] and stop cleanly; and if it has not stopped
+/// [`STOP_WITHIN`] later, puts the terminal back and ends the process.
+/// That happens when the terminal hangs up (its window closed, the ssh
+/// session gone): crossterm then reads its end of file again and again
+/// without returning, so the main loop never looks at `stop` and the
+/// process would spin on a CPU forever.
+fn stop_on_signals(stop: Arc<AtomicBool>) -> io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT, SIGQUIT])?;
+    std::thread::Builder::new()
+        .name("watch-signals".to_string())
+        .spawn(move || {
+            if signals.forever().next().is_some() {
+                stop.store(true, Ordering::Relaxed);
+                std::thread::sleep(STOP_WITHIN);
+                restore_terminal();
+                std::process::exit(0);
+            }
+        })?;
+    Ok(())
+}
+
+/// How long the main loop has to stop by itself after a signal.
+const STOP_WITHIN: Duration = Duration::from_secs(1);
 
 /// What a key did.
 #[derive(Debug, PartialEq, Eq)]

@@ -283,3 +283,47 @@ fn watch_refuses_a_pipe_and_points_at_show_txt() -> TestResult {
     assert!(output.stdout.is_empty());
     Ok(())
 }
+
+/// Whether process `pid` has ended: gone, or a zombie no one has reaped
+/// yet (tmux's children are reparented when its server is killed).
+fn ended(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        Ok(status) => status
+            .lines()
+            .any(|line| line.starts_with("State:") && line.contains('Z')),
+        Err(_) => true,
+    }
+}
+
+#[test]
+fn a_terminal_that_hangs_up_ends_watch_rather_than_leaving_it_spinning() -> TestResult {
+    let Some(tmux) = Tmux::for_test("hang-up")? else {
+        return Ok(());
+    };
+    if !std::path::Path::new("/proc/self/status").exists() {
+        eprintln!("SKIPPED hang-up watch test: no /proc to see the process in");
+        return Ok(());
+    }
+    let s = TestServer::start();
+    three_workers(&s, "hangup");
+    // exec: the pane's process is watch itself.
+    tmux.start(&format!("exec {}", watch_script(&s, "hangup")))?;
+    tmux.wait_for("the job's workers", |screen| workers_on(screen).len() == 3)?;
+    let output = tmux.run(&["display-message", "-p", "-t", "watch", "#{pane_pid}"])?;
+    let pid = String::from_utf8(output.stdout)?.trim().to_string();
+    // The terminal goes away, as when its window is closed.
+    tmux.run(&["kill-server"])?;
+    let start = Instant::now();
+    while !ended(&pid) {
+        if start.elapsed() > PATIENCE {
+            // Not left spinning after the test.
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            return Err(format!(
+                "watch (pid {pid}) still ran {PATIENCE:?} after its terminal hung up"
+            )
+            .into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
