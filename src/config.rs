@@ -36,10 +36,94 @@ pub enum Command {
     /// Run the service with a demo job of simulated workers (on a temporary
     /// database unless --db is given), until Ctrl-C.
     Demo,
+    /// Watch a job live in this terminal, from any progressd.
+    ///
+    /// Full screen, redrawn in place every --interval and on each key. Keys:
+    /// a all workers; f failed, s stale, r running, d done, n not started,
+    /// w slow, p problems (failed, stale or slow); arrows or j/k, PgUp/PgDn,
+    /// Home/End scroll; q, Esc or Ctrl-C quit.
+    Watch(WatchArgs),
 }
 
-/// Options of `serve`, as typed.
+/// Options of `watch`, as typed.
 #[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The job to watch.
+    #[arg(value_name = "JOBID")]
+    pub jobid: String,
+    /// The progressd to ask: its address, http:// or https://, with the
+    /// path it is served under behind a proxy.
+    #[arg(long, env = "PROGRESSD_URL", default_value = DEFAULT_WATCH_URL)]
+    pub url: String,
+    /// The server's read (or write) token, if it has one; sent as
+    /// `Authorization: Bearer …`.
+    #[arg(long, env = "PROGRESSD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Seconds between redraws (0.5 to 3600).
+    #[arg(long, default_value_t = 2.0)]
+    pub interval: f64,
+}
+
+/// `--url` of `watch` when not given: the address `serve` listens on.
+pub const DEFAULT_WATCH_URL: &str = "http://127.0.0.1:8080";
+
+/// The fewest and most seconds between `watch`'s redraws.
+const WATCH_INTERVAL_RANGE: (f64, f64) = (0.5, 3600.0);
+
+/// What `progressd watch` runs with, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchConfig {
+    /// The job's id.
+    pub jobid: String,
+    /// The server's address, without a trailing `/`.
+    pub url: String,
+    /// The token to send, if any.
+    pub token: Option<String>,
+    /// Time between redraws.
+    pub interval: Duration,
+}
+
+impl WatchConfig {
+    /// Checks `watch`'s options: a jobid of 1 to 256 bytes, an http(s)
+    /// URL, a token as `serve` takes them, an interval in range.
+    pub fn from_args(args: &WatchArgs) -> Result<WatchConfig, String> {
+        if args.jobid.is_empty() || args.jobid.len() > crate::params::MAX_JOBID_BYTES {
+            return Err(format!(
+                "JOBID must be 1 to {} bytes",
+                crate::params::MAX_JOBID_BYTES
+            ));
+        }
+        let url = args.url.trim_end_matches('/');
+        match url::Url::parse(url) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => {}
+            _ => {
+                return Err(format!(
+                    "--url must be an http:// or https:// address such as {DEFAULT_WATCH_URL}, got {:?}",
+                    args.url
+                ));
+            }
+        }
+        let (least, most) = WATCH_INTERVAL_RANGE;
+        if !(least..=most).contains(&args.interval) {
+            return Err(format!(
+                "--interval must be {least} to {most} seconds, got {}",
+                args.interval
+            ));
+        }
+        Ok(WatchConfig {
+            jobid: args.jobid.clone(),
+            url: url.to_string(),
+            token: checked_token("--token", args.token.as_deref())?,
+            interval: Duration::from_secs_f64(args.interval),
+        })
+    }
+}
+
+/// Options of `serve`, as typed. Global, so they may follow `serve` or
+/// `demo`; under their own heading, so `watch --help` tells its own
+/// options from them.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Options of serve and demo")]
 pub struct ServeArgs {
     /// Address and port to listen on.
     #[arg(
@@ -561,6 +645,76 @@ mod tests {
         ] {
             let err = parse(args).expect_err(option);
             assert!(err.contains(option), "{err}");
+        }
+    }
+
+    fn watch(args: &[&str]) -> Result<WatchConfig, String> {
+        let cli = Cli::try_parse_from(args).map_err(|e| e.to_string())?;
+        match cli.command {
+            Some(Command::Watch(args)) => WatchConfig::from_args(&args),
+            other => Err(format!("not watch: {other:?}")),
+        }
+    }
+
+    #[test]
+    fn watch_options() {
+        // The environment may set them for a real run; not in this test.
+        if std::env::var_os("PROGRESSD_URL").is_some()
+            || std::env::var_os("PROGRESSD_TOKEN").is_some()
+        {
+            return;
+        }
+        let plain = watch(&["progressd", "watch", "job7"]).expect("defaults are valid");
+        assert_eq!(
+            plain,
+            WatchConfig {
+                jobid: "job7".to_string(),
+                url: DEFAULT_WATCH_URL.to_string(),
+                token: None,
+                interval: Duration::from_secs(2),
+            }
+        );
+        let asked = watch(&[
+            "progressd",
+            "watch",
+            "--url",
+            "https://progress.example.org/sub/",
+            "--token",
+            "s3cret",
+            "--interval",
+            "0.5",
+            "job7",
+        ])
+        .expect("valid");
+        assert_eq!(asked.url, "https://progress.example.org/sub");
+        assert_eq!(asked.token.as_deref(), Some("s3cret"));
+        assert_eq!(asked.interval, Duration::from_millis(500));
+        for (args, option) in [
+            (
+                &["progressd", "watch", "--url", "ftp://x", "j"][..],
+                "--url",
+            ),
+            (
+                &["progressd", "watch", "--url", "localhost:8080", "j"][..],
+                "--url",
+            ),
+            (
+                &["progressd", "watch", "--interval", "0.1", "j"][..],
+                "--interval",
+            ),
+            (
+                &["progressd", "watch", "--interval", "NaN", "j"][..],
+                "--interval",
+            ),
+            (
+                &["progressd", "watch", "--token", "a b", "j"][..],
+                "--token",
+            ),
+            (&["progressd", "watch", ""][..], "JOBID"),
+            (&["progressd", "watch"][..], "JOBID"),
+        ] {
+            let err = watch(args).expect_err(option);
+            assert!(err.contains(option), "{option}: {err}");
         }
     }
 }

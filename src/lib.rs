@@ -3,7 +3,8 @@
 //! Data flows one way: HTTP in (`server`) → parameters parsed into types
 //! (`params`) → routes (`routes`) → store (`store`, SQLite) → model
 //! (`model`) → JSON out (`json`). `run` wires them together; `start` does the
-//! same without blocking, for tests and examples.
+//! same without blocking, for tests and examples. `watch` is the other
+//! side: a client that shows a job live in a terminal, from any progressd.
 
 #![forbid(unsafe_code)]
 
@@ -33,6 +34,7 @@ mod shown;
 mod status;
 pub mod store;
 mod terminal;
+pub mod watch;
 
 /// The route table, and who may call each route: tests check their lists
 /// of endpoints against it.

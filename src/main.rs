@@ -6,10 +6,13 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use progressd::config::{Cli, Command, Config};
+use progressd::config::{Cli, Command, Config, WatchArgs, WatchConfig};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Watch(args)) = &cli.command {
+        return watch(args);
+    }
     let demo = matches!(cli.command, Some(Command::Demo));
     // The demo keeps its database in a temporary directory unless told.
     let scratch = (demo && cli.serve.db.is_none())
@@ -45,6 +48,25 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("progressd: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `progressd watch`: 2 for bad options or no terminal, 1 for a terminal
+/// that fails, 0 when the user quits.
+fn watch(args: &WatchArgs) -> ExitCode {
+    let config = match WatchConfig::from_args(args) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("progressd watch: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    match progressd::watch::run(&config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("progressd watch: {e}");
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -698,24 +698,10 @@ impl StatusQuery {
     /// [`MAX_PAGE_LIMIT`]: the first workers needing attention too).
     pub fn from_form(form: &Form) -> Result<StatusQuery, ParamError> {
         let jobid = id(form, "jobid", MAX_JOBID_BYTES)?;
-        let mut pick = WorkerPick::default();
-        if let Some(text) = form.get("state") {
-            for name in text.split(',').map(str::trim) {
-                let state = Pick::named(name).ok_or_else(|| {
-                    ParamError::new(
-                        "state",
-                        format!(
-                            "{} is not a state; use {} (comma-separated)",
-                            quoted(name),
-                            Pick::ALL.map(Pick::key).join(", ")
-                        ),
-                    )
-                })?;
-                if !pick.states.contains(&state) {
-                    pick.states.push(state);
-                }
-            }
-        }
+        let mut pick = WorkerPick {
+            states: states(form)?,
+            ..WorkerPick::default()
+        };
         if let Some(text) = form.get("q").filter(|q| !q.is_empty()) {
             if text.len() > MAX_WORKID_BYTES {
                 return Err(ParamError::new(
@@ -757,14 +743,7 @@ impl StatusQuery {
                     "cannot be given with offset; page one way",
                 ));
             }
-            (Some(text), None) => Some(PageStart::Offset(text.trim().parse::<u64>().map_err(
-                |_| {
-                    ParamError::new(
-                        "offset",
-                        format!("must be a whole number, got {}", quoted(text)),
-                    )
-                },
-            )?)),
+            (Some(_), None) => offset(form)?.map(PageStart::Offset),
             (None, Some(text)) => Some(PageStart::After(cursor(text, pick.order)?)),
             (None, None) => None,
         };
@@ -812,6 +791,45 @@ impl StatusQuery {
             && self.pick == WorkerPick::default()
             && self.attention.is_none()
     }
+}
+
+/// The states `state=` names, comma-separated (running, done, failed,
+/// stale, not_started, slow), each once, in the order given; none when
+/// it is not given.
+fn states(form: &Form) -> Result<Vec<Pick>, ParamError> {
+    let mut states = Vec::new();
+    let Some(text) = form.get("state") else {
+        return Ok(states);
+    };
+    for name in text.split(',').map(str::trim) {
+        let state = Pick::named(name).ok_or_else(|| {
+            ParamError::new(
+                "state",
+                format!(
+                    "{} is not a state; use {} (comma-separated)",
+                    quoted(name),
+                    Pick::ALL.map(Pick::key).join(", ")
+                ),
+            )
+        })?;
+        if !states.contains(&state) {
+            states.push(state);
+        }
+    }
+    Ok(states)
+}
+
+/// How many workers `offset=` skips (a whole number), if given.
+fn offset(form: &Form) -> Result<Option<u64>, ParamError> {
+    let Some(text) = form.get("offset") else {
+        return Ok(None);
+    };
+    text.trim().parse::<u64>().map(Some).map_err(|_| {
+        ParamError::new(
+            "offset",
+            format!("must be a whole number, got {}", quoted(text)),
+        )
+    })
 }
 
 /// Whether the answer carries the show page's texts: `text=1`; `text=0`
@@ -974,6 +992,20 @@ pub struct ShowText {
     pub color: bool,
     /// At most this many workers' lines (`limit=`).
     pub limit: u64,
+    /// One page of the workers in some states (`state=`, `offset=`)
+    /// instead of the usual view; `None` when neither is given.
+    pub page: Option<TextPage>,
+}
+
+/// Which of a job's workers `show.txt` lists when `state=` or `offset=`
+/// is given: those in `states` (every one when empty), in order of
+/// workid, from the `offset`-th on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextPage {
+    /// Workers in any of these states; every worker when empty.
+    pub states: Vec<Pick>,
+    /// How many of them to skip.
+    pub offset: u64,
 }
 
 /// Columns of `show.txt` unless `cols` says otherwise: a terminal's
@@ -986,7 +1018,8 @@ pub const DEFAULT_TEXT_LIMIT: u64 = 100;
 
 impl ShowText {
     /// Validates `jobid`, `cols` (a whole number in [`TEXT_COLS_RANGE`]),
-    /// `color` (0 or 1) and `limit` (1 to [`MAX_PAGE_LIMIT`]).
+    /// `color` (0 or 1), `limit` (1 to [`MAX_PAGE_LIMIT`]), and `state`
+    /// and `offset` as `status` takes them.
     pub fn from_form(form: &Form) -> Result<ShowText, ParamError> {
         let jobid = id(form, "jobid", MAX_JOBID_BYTES)?;
         let (least, most) = TEXT_COLS_RANGE;
@@ -1018,11 +1051,17 @@ impl ShowText {
             }
         };
         let limit = page_limit(form, "limit")?.unwrap_or(DEFAULT_TEXT_LIMIT);
+        let (states, offset) = (states(form)?, offset(form)?);
+        let page = (!states.is_empty() || offset.is_some()).then(|| TextPage {
+            states,
+            offset: offset.unwrap_or(0),
+        });
         Ok(ShowText {
             jobid,
             cols,
             color,
             limit,
+            page,
         })
     }
 }
@@ -1506,6 +1545,44 @@ mod tests {
             );
         }
         assert_eq!(text("cols=80").unwrap_err().name, "jobid");
+    }
+
+    #[test]
+    fn show_text_pages_by_state_and_offset_as_status_does() {
+        let text = |s: &str| ShowText::from_form(&form(s));
+        assert_eq!(text("jobid=j").unwrap().page, None);
+        let failed = Pick::State(crate::model::BarState::Failed);
+        assert_eq!(
+            text("jobid=j&state=failed,slow,failed").unwrap().page,
+            Some(TextPage {
+                states: vec![failed, Pick::Slow],
+                offset: 0
+            })
+        );
+        assert_eq!(
+            text("jobid=j&offset=200").unwrap().page,
+            Some(TextPage {
+                states: vec![],
+                offset: 200
+            })
+        );
+        for (bad, name) in [
+            ("state=broken", "state"),
+            ("state=", "state"),
+            ("state=failed,", "state"),
+            ("offset=-1", "offset"),
+            ("offset=x", "offset"),
+            ("offset=1.5", "offset"),
+        ] {
+            let query = format!("jobid=j&{bad}");
+            assert_eq!(text(&query).unwrap_err().name, name, "{bad}");
+            // The same words as `status` answers.
+            assert_eq!(
+                text(&query).unwrap_err(),
+                StatusQuery::from_form(&form(&query)).unwrap_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -454,7 +454,9 @@ fn show(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
 /// `--list-all-up-to` and `limit=` workers; for a bigger one, the summary,
 /// the histogram, the workers needing attention and then others in
 /// natural order, `limit` in all, read a slice at a time as `status` reads
-/// them, so the memory taken grows with `limit`, not with the job.
+/// them, so the memory taken grows with `limit`, not with the job. With
+/// `state=` or `offset=`, whatever the job's size: the summary and one
+/// page of the workers in those states, in natural order.
 fn show_text(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
     let params = ShowText::from_form(&call.form)?;
     let now = ctx.clock.now();
@@ -463,6 +465,32 @@ fn show_text(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
     let rows = snapshot
         .find_job(&params.jobid)?
         .ok_or_else(|| Error::UnknownJob(params.jobid.clone()))?;
+    if let Some(page) = &params.page {
+        let progress = rows.progress(&snapshot, now)?;
+        let pick = WorkerPick {
+            states: page.states.clone(),
+            ..WorkerPick::default()
+        };
+        let (start, every) = (PageStart::Offset(page.offset), |_: &Worker| true);
+        let listed = in_order(
+            &snapshot,
+            &rows,
+            &pick,
+            start,
+            &progress,
+            now,
+            params.limit,
+            every,
+        )?;
+        snapshot.finish()?;
+        // A pick by state alone: the summary's counts say how many match.
+        let matching = pick
+            .matched(&progress, rows.workers)
+            .unwrap_or(rows.workers);
+        screen.summary(&rows.job, rows.workers, &progress, now);
+        screen.page(page, matching, &listed, &progress, now);
+        return Ok(Response::text(screen.finish()));
+    }
     if rows.workers <= ctx.list_all_up_to.min(params.limit) {
         let job = rows.whole(&snapshot)?;
         snapshot.finish()?;
@@ -507,18 +535,46 @@ fn others_in_order(
     now: Time,
     wanted: u64,
 ) -> Result<Vec<Worker>, StoreError> {
-    let (pick, median) = (WorkerPick::default(), progress.median_rate);
-    let mut others = Vec::new();
-    let mut start = PageStart::Offset(0);
-    while (others.len() as u64) < wanted {
-        let page = rows.page(snapshot, &pick, &start, status::SLICE, now, median)?;
+    let median = progress.median_rate;
+    let needs_no_attention = |worker: &Worker| {
+        !(matches!(worker.bar_state(now), BarState::Failed | BarState::Stale)
+            || worker.is_slow(median, now))
+    };
+    let (pick, start) = (WorkerPick::default(), PageStart::Offset(0));
+    in_order(
+        snapshot,
+        rows,
+        &pick,
+        start,
+        progress,
+        now,
+        wanted,
+        needs_no_attention,
+    )
+}
+
+/// Up to `wanted` of the workers `pick` selects, from `start` on in its
+/// order, that `keep` keeps: read a slice at a time, so the memory taken
+/// grows with `wanted`, not with the job.
+#[allow(clippy::too_many_arguments)] // one read's inputs, each named
+fn in_order(
+    snapshot: &Snapshot,
+    rows: &JobRows,
+    pick: &WorkerPick,
+    mut start: PageStart,
+    progress: &JobProgress,
+    now: Time,
+    wanted: u64,
+    keep: impl Fn(&Worker) -> bool,
+) -> Result<Vec<Worker>, StoreError> {
+    let median = progress.median_rate;
+    let mut kept = Vec::new();
+    while (kept.len() as u64) < wanted {
+        let page = rows.page(snapshot, pick, &start, status::SLICE, now, median)?;
         let more = page.len() as u64 == status::SLICE;
         for (worker, key) in page {
-            let needs_attention =
-                matches!(worker.bar_state(now), BarState::Failed | BarState::Stale)
-                    || worker.is_slow(median, now);
-            if !needs_attention && (others.len() as u64) < wanted {
-                others.push(worker);
+            if keep(&worker) && (kept.len() as u64) < wanted {
+                kept.push(worker);
             }
             start = PageStart::After(key);
         }
@@ -526,7 +582,7 @@ fn others_in_order(
             break;
         }
     }
-    Ok(others)
+    Ok(kept)
 }
 
 /// Widest picture for a job that does not exist: a small message.

@@ -24,7 +24,7 @@ use crate::clock::Time;
 use crate::format::span;
 use crate::look;
 use crate::model::{BarState, HISTOGRAM_STEP, Job, JobProgress, Pick, Worker};
-use crate::params::forbidden_in_id;
+use crate::params::{TextPage, forbidden_in_id};
 use crate::shown::{self, JobText, WorkerText};
 
 /// The partly filled cells of a bar, one to seven eighths.
@@ -232,6 +232,55 @@ impl Screen {
         self.line(&[(words, None)]);
     }
 
+    /// One page of the workers in some states (`state=`, `offset=`): a
+    /// heading naming them, the `listed` ones, and a last line saying
+    /// which of the `matching` ones these are and where the next page
+    /// starts.
+    pub fn page(
+        &mut self,
+        page: &TextPage,
+        matching: u64,
+        listed: &[Worker],
+        progress: &JobProgress,
+        now: Time,
+    ) {
+        let words: Vec<&str> = page.states.iter().map(|pick| pick.words()).collect();
+        // "failed or stale ", or nothing for every worker.
+        let which = match words.join(" or ") {
+            words if words.is_empty() => words,
+            words => words + " ",
+        };
+        let mut heading = format!("{which}workers, in order of workid");
+        if which.is_empty() {
+            heading.insert_str(0, "all ");
+        }
+        if let Some(first) = heading.get_mut(..1) {
+            first.make_ascii_uppercase();
+        }
+        self.heading(&heading);
+        // "12 failed", or "12" for every worker.
+        let of = |n: u64| format!("{n} {which}").trim_end().to_string();
+        if matching == 0 {
+            self.note(&format!("no {which}workers"));
+            return;
+        }
+        if listed.is_empty() {
+            self.note(&format!(
+                "no {which}workers from offset={} ({matching} in all)",
+                page.offset
+            ));
+            return;
+        }
+        self.workers(listed, progress, now);
+        let last = page.offset + listed.len() as u64;
+        let mut end = format!("workers {}–{last} of {}", page.offset + 1, of(matching));
+        if last < matching {
+            let _ = write!(end, "; offset={last} for more");
+        }
+        self.gap();
+        self.note(&end);
+    }
+
     /// A note on its own line.
     pub fn note(&mut self, words: &str) {
         self.line(&[(words, None)]);
@@ -307,7 +356,7 @@ fn width(text: &str) -> usize {
 
 /// `c`, or [`PLACEHOLDER`] for a character that must not reach a
 /// terminal (see the module's notes).
-pub(crate) fn safe(c: char) -> char {
+pub fn safe(c: char) -> char {
     if c.is_control() || forbidden_in_id(c).is_some() {
         PLACEHOLDER
     } else {
@@ -319,7 +368,7 @@ pub(crate) fn safe(c: char) -> char {
 /// 2 for the wide characters of East Asian scripts and most emoji, else 1.
 /// The common ranges, not all of Unicode's East_Asian_Width table: enough
 /// that CJK ids and descs stay within the columns.
-fn cell_width(c: char) -> usize {
+pub fn cell_width(c: char) -> usize {
     match u32::from(c) {
         0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F => {
             0

@@ -251,3 +251,122 @@ fn an_unknown_job_or_bad_parameter_is_one_line() {
         assert_eq!(r.body.lines().count(), 1, "{}", r.body);
     }
 }
+
+/// The workids listed in `text`: the first word of each worker's line (it
+/// has a bar) that starts with `prefix`.
+fn listed<'t>(text: &'t str, prefix: &str) -> Vec<&'t str> {
+    text.lines()
+        .filter(|line| line.starts_with(prefix) && line.contains('▕'))
+        .filter_map(|line| line.split(' ').next())
+        .collect()
+}
+
+#[test]
+fn state_lists_only_the_workers_in_that_state() {
+    let s = TestServer::start();
+    create(&s, "mixed", "Mixed");
+    for i in 0..30 {
+        let (current, ok) = match i % 3 {
+            0 => ("100", "1"),
+            1 => ("40", "0"),
+            _ => ("50", "1"),
+        };
+        report(&s, "mixed", &format!("w{i:02}"), current, ok, "");
+    }
+    let failed = show_text(&s, "mixed", "&state=failed");
+    let want: Vec<String> = (0..30)
+        .filter(|i| i % 3 == 1)
+        .map(|i| format!("w{i:02}"))
+        .collect();
+    assert_eq!(listed(&failed, "w"), want, "{failed}");
+    assert!(
+        failed.contains("\nFailed workers, in order of workid\n"),
+        "{failed}"
+    );
+    assert!(
+        failed.ends_with("\nworkers 1–10 of 10 failed\n"),
+        "{failed}"
+    );
+    // The summary comes first, as for a big job, without the histogram.
+    assert!(
+        failed.starts_with("Mixed\njob mixed · 30 workers"),
+        "{failed}"
+    );
+    assert!(!failed.contains("Workers by percent done"), "{failed}");
+    // Two states: either, in order of workid.
+    let two = show_text(&s, "mixed", "&state=failed,done&limit=5");
+    assert_eq!(
+        listed(&two, "w"),
+        ["w00", "w01", "w03", "w04", "w06"],
+        "{two}"
+    );
+    assert!(
+        two.ends_with("\nworkers 1–5 of 20 failed or done; offset=5 for more\n"),
+        "{two}"
+    );
+    // None in that state: said, nothing listed.
+    let stale = show_text(&s, "mixed", "&state=stale");
+    assert!(
+        stale.ends_with("\nStale workers, in order of workid\nno stale workers\n"),
+        "{stale}"
+    );
+    assert!(listed(&stale, "w").is_empty(), "{stale}");
+    // Past the last: said too.
+    let past = show_text(&s, "mixed", "&state=failed&offset=10");
+    assert!(
+        past.ends_with("\nno failed workers from offset=10 (10 in all)\n"),
+        "{past}"
+    );
+}
+
+#[test]
+fn offset_pages_through_a_job_without_overlap_or_gap() {
+    let s = TestServer::start();
+    let body: Vec<String> = (0..250)
+        .map(|i| format!("workid=n{i}&current={}&total=100", i % 101))
+        .collect();
+    // Batches of at most 1000 lines; 250 in one.
+    let r = s.post("/progress/update?jobid=paged", &body.join("\n"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut seen: Vec<String> = Vec::new();
+    let mut offset = 0;
+    let mut ends = Vec::new();
+    while offset < 300 {
+        let text = show_text(&s, "paged", &format!("&offset={offset}&limit=100"));
+        assert!(
+            text.contains("\nAll workers, in order of workid\n"),
+            "{text}"
+        );
+        seen.extend(listed(&text, "n").into_iter().map(String::from));
+        ends.push(text.lines().last().unwrap_or_default().to_string());
+        offset += 100;
+    }
+    // In natural order: n0, n1, …, n9, n10, …
+    let want: Vec<String> = (0..250).map(|i| format!("n{i}")).collect();
+    assert_eq!(seen, want);
+    assert_eq!(
+        ends,
+        [
+            "workers 1–100 of 250; offset=100 for more",
+            "workers 101–200 of 250; offset=200 for more",
+            "workers 201–250 of 250",
+        ]
+    );
+}
+
+#[test]
+fn a_bad_state_or_offset_is_one_line_naming_it() {
+    let s = TestServer::start();
+    report(&s, "j", "w", "1", "1", "");
+    for (query, name) in [
+        ("state=broken", "state"),
+        ("state=failed,,done", "state"),
+        ("offset=-5", "offset"),
+        ("offset=ten", "offset"),
+    ] {
+        let r = s.get(&format!("/progress/show.txt?jobid=j&{query}"));
+        assert_eq!(r.status, 400, "{query}");
+        assert!(r.body.contains(&format!("'{name}'")), "{query}: {}", r.body);
+        assert_eq!(r.body.lines().count(), 1, "{}", r.body);
+    }
+}
