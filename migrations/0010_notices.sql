@@ -7,6 +7,11 @@
 -- stale, 8 expired unfinished), so a job is announced finished once.
 ALTER TABLE jobs ADD COLUMN notify INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN notified INTEGER NOT NULL DEFAULT 0;
+-- The time up to which the stale scan has looked at the job's workers: the
+-- next scan reads only those that turned stale since (by the stale-minute
+-- index of 0006), so each stale spell is announced once, and a worker
+-- that reports and stops again, in a later spell, is announced again.
+ALTER TABLE jobs ADD COLUMN stale_scanned REAL NOT NULL DEFAULT 0;
 -- The stale scan reads only the jobs that asked.
 CREATE INDEX jobs_notifying ON jobs(id) WHERE notify <> 0;
 
@@ -38,12 +43,3 @@ CREATE TABLE notice_cursors (
     target TEXT PRIMARY KEY,
     sent   INTEGER NOT NULL
 );
-
--- Workers announced stale, with the report they went stale after: one
--- notice per stale spell, however often the scan finds it.
-CREATE TABLE stale_notices (
-    job     INTEGER NOT NULL,
-    sortkey BLOB NOT NULL,
-    updated REAL NOT NULL,
-    PRIMARY KEY (job, sortkey)
-) WITHOUT ROWID;

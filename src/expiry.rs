@@ -15,47 +15,59 @@ use std::time::Duration;
 
 use crate::metrics::Metrics;
 use crate::periodic::Periodic;
-use crate::store::Writer;
+use crate::clock::Clock;
+use crate::store::{Reader, Writer};
 
 /// Most jobs deleted in one write operation, which the updates in its
 /// batch wait for: 100 took 3-8 ms (measured with `scripts/slices.sh`,
 /// 10,000 jobs expiring), 20 take about a millisecond.
 const JOBS_PER_BATCH: usize = 20;
 
+/// What the thread needs to look for stale workers to announce.
+pub struct StaleScan {
+    /// Its own read connection.
+    pub reader: Reader,
+    /// The clock the writer reads too.
+    pub clock: Clock,
+}
+
 /// Starts the expiry thread; it first runs one interval from now.
-/// Each run is counted in `metrics`.
+/// Each run is counted in `metrics`. With `stale` (when notifications go
+/// somewhere), each run then announces the workers that turned stale.
 pub fn start(
     writer: Writer,
+    stale: Option<StaleScan>,
     interval: Duration,
     metrics: Arc<Metrics>,
 ) -> std::io::Result<Periodic> {
     Periodic::start(
         "progressd-expiry",
         interval,
-        writer,
-        move |writer, stopping| {
+        (writer, stale),
+        move |(writer, stale), stopping| {
             metrics.expiry_run(expire_jobs(writer, stopping));
-            notice_stale(writer, stopping);
+            if let Some(stale) = stale {
+                notice_stale(writer, stale);
+            }
         },
         drop,
     )
 }
 
-/// Most stale workers announced in one write operation.
-const STALE_PER_BATCH: usize = 1000;
-
-/// Raises a notice for every worker that turned stale since the last run
-/// in a job that asked, in batches, until done or `stopping`.
-fn notice_stale(writer: &Writer, stopping: &AtomicBool) {
-    while !stopping.load(Ordering::SeqCst) {
-        match writer.notice_stale(STALE_PER_BATCH) {
-            Ok(n) if n < STALE_PER_BATCH => break,
-            Ok(_) => {}
-            Err(e) => {
-                log::warn!("looking for stale workers to announce failed, will retry: {e}");
-                break;
-            }
+/// Announces the workers that turned stale since the last run in the
+/// jobs that asked: found by a read on `stale`'s connection at its clock's
+/// time, so the writer only writes the notices.
+fn notice_stale(writer: &Writer, stale: &StaleScan) {
+    let found = match stale.reader.turned_stale(stale.clock.now()) {
+        Ok(found) if found.is_empty() => return,
+        Ok(found) => found,
+        Err(e) => {
+            log::warn!("looking for stale workers to announce failed, will retry: {e}");
+            return;
         }
+    };
+    if let Err(e) = writer.notice_stale(found) {
+        log::warn!("announcing stale workers failed, will retry: {e}");
     }
 }
 

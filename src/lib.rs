@@ -180,8 +180,16 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
     )
     .map_err(StartError::Thread)?;
     let notifier = Notifier::start(&config.notify, &config.db, &writer, &config.public_url)?;
-    let expiry =
-        expiry::start(writer, config.expire_interval, metrics).map_err(StartError::Thread)?;
+    let stale = if config.notify.is_empty() {
+        None
+    } else {
+        Some(expiry::StaleScan {
+            reader: store::Reader::open(&config.db)?,
+            clock: config.clock.clone(),
+        })
+    };
+    let expiry = expiry::start(writer, stale, config.expire_interval, metrics)
+        .map_err(StartError::Thread)?;
     let checkpoints = start_checkpoints(store::open_checkpointer(&config.db)?)?;
     log::info!(
         "progressd listening on http://{} with database {}",

@@ -528,3 +528,25 @@ fn for_a_dead_receiver_a_jobs_failures_wait_in_twenty_rows() -> TestResult {
     assert_eq!((rows, folded, failed), (20, 4980, 5000));
     Ok(())
 }
+
+#[test]
+fn workers_that_go_stale_together_are_one_message_naming_ten() -> TestResult {
+    let receiver = Receiver::start(0);
+    let (s, clock) = TestServer::start_with_clock_and(|c| notifying(c, &[receiver.url("/hook")]));
+    call(&s, "create", &[("jobid", "j"), ("workers", "300"), ("notify", "stale")], 200);
+    let body: String = (0..300)
+        .map(|w| format!("workid={w}&current=1&total=10\n"))
+        .collect();
+    assert_eq!(s.post("/progress/update?jobid=j", &body).status, 200);
+    clock.advance(Secs(121.0));
+    let events = receiver.wait_for(1);
+    thread::sleep(SETTLE);
+    assert_eq!(receiver.taken().len(), 1, "{:#?}", receiver.events());
+    let event = &events[0]["progressd"];
+    assert_eq!(event["event"], "stale");
+    assert_eq!(event["workers"].as_array().map(Vec::len), Some(10));
+    assert_eq!(event["more"], 290);
+    let text = events[0]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("has stale workers") && text.contains("- and 290 more stale"), "{text}");
+    Ok(())
+}

@@ -23,7 +23,7 @@ use crate::clock::{Secs, Time};
 
 pub use checkpoint::{checkpoint, truncate};
 pub use file::DbFile;
-pub use notices::set_targets;
+pub use notices::{TurnedStale, set_targets};
 pub use queries::{JobRows, Reader, Snapshot};
 pub use schema::{MIGRATIONS, open_checkpointer, open_writer};
 pub use writer::{Caps, WRITER_DIED_EXIT, Writer, exit_on_writer_death};

@@ -48,7 +48,7 @@ pub(super) fn raise_failed(
     workid: &str,
     now: Time,
 ) -> rusqlite::Result<()> {
-    raise(conn, job, NoticeKind::Failed, Some(workid), now)
+    raise(conn, job, NoticeKind::Failed, Some(workid), now, 0)
 }
 
 /// Raises a [`NoticeKind::Finished`] for job `job`, one of whose workers
@@ -62,7 +62,7 @@ pub(super) fn raise_if_finished(conn: &Connection, job: i64, now: Time) -> rusql
         ))?
         .execute(params![job, NoticeKind::Finished.bit()])?;
     if first_time > 0 {
-        raise(conn, job, NoticeKind::Finished, None, now)?;
+        raise(conn, job, NoticeKind::Finished, None, now, 0)?;
     }
     Ok(())
 }
@@ -74,67 +74,121 @@ pub(super) fn raise_expired(conn: &Connection, job: i64, now: Time) -> rusqlite:
         .prepare_cached(&format!("SELECT COALESCE({FINISHED}, 0)"))?
         .query_row([job], |row| row.get(0))?;
     if !finished {
-        raise(conn, job, NoticeKind::Expired, None, now)?;
+        raise(conn, job, NoticeKind::Expired, None, now, 0)?;
     }
     Ok(())
 }
 
-/// Raises a [`NoticeKind::Stale`] for up to `limit` workers that turned
-/// stale by `now` in jobs that asked, once per stale spell (a worker that
-/// reports again and then stops is announced again); returns how many.
-pub(super) fn raise_stale(conn: &Connection, now: Time, limit: usize) -> rusqlite::Result<usize> {
-    if !has_targets(conn)? {
-        return Ok(0);
-    }
-    let stale: Vec<(i64, Vec<u8>, String, Time)> = conn
-        .prepare_cached(
-            "SELECT w.job, w.sortkey, w.workid, w.updated
-               FROM jobs AS j
-               JOIN workers AS w ON w.job = j.id AND w.stale_minute <= ?2
-              WHERE j.notify <> 0 AND j.notify & ?3
-                AND w.state = 'running' AND w.stale_at <= ?1
-                AND NOT EXISTS (SELECT 1 FROM stale_notices AS s
-                                 WHERE s.job = w.job AND s.sortkey = w.sortkey
-                                   AND s.updated = w.updated)
-              LIMIT ?4",
-        )?
-        .query_map(
-            params![
-                now,
-                (now.as_unix() / 60.0) as i64,
-                NoticeKind::Stale.bit(),
-                i64::try_from(limit).unwrap_or(i64::MAX)
-            ],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-        )?
-        .collect::<rusqlite::Result<_>>()?;
-    for (job, sortkey, workid, updated) in &stale {
-        conn.prepare_cached(
-            "INSERT INTO stale_notices (job, sortkey, updated) VALUES (?1, ?2, ?3)
-             ON CONFLICT DO UPDATE SET updated = excluded.updated",
-        )?
-        .execute(params![job, sortkey, updated])?;
-        raise(conn, *job, NoticeKind::Stale, Some(workid), now)?;
-    }
-    Ok(stale.len())
+/// Workers a stale notice names; the rest of a scan's are counted.
+const STALE_NAMED: i64 = 10;
+
+/// The workers of one job that turned stale between two times, found by
+/// [`Reader::turned_stale`] and announced by [`raise_stale`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnedStale {
+    /// The job's row id.
+    job: i64,
+    /// Its last scan, which the window starts after.
+    since: Time,
+    /// The time the window ends at.
+    until: Time,
+    /// The first few workers' ids.
+    named: Vec<String>,
+    /// How many turned stale in all.
+    count: i64,
 }
 
-/// Whether any target is configured.
-fn has_targets(conn: &Connection) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM notice_cursors)")?
-        .query_row([], |row| row.get(0))
+/// The workers of job ?1 that turned stale after ?2, up to ?3: the
+/// running ones whose `stale_at` falls between, read by the stale-minute
+/// index.
+const TURNED_STALE: &str = "FROM workers INDEXED BY workers_by_stale_minute
+                           WHERE job = ?1
+                             AND stale_minute BETWEEN CAST(?2 / 60 AS INTEGER)
+                                                  AND CAST(?3 / 60 AS INTEGER)
+                             AND state = 'running' AND stale_at > ?2 AND stale_at <= ?3";
+
+impl Reader {
+    /// For each job that asked for stale notices, the workers that turned
+    /// stale since its last scan, up to `now`; jobs where none did are
+    /// left out. A read, so the writer never waits for it however many
+    /// turned stale (counting 100,000 takes a while).
+    pub fn turned_stale(&self, now: Time) -> Result<Vec<TurnedStale>, StoreError> {
+        let snapshot = self.conn.unchecked_transaction()?;
+        let jobs: Vec<(i64, Time)> = snapshot
+            .prepare_cached(
+                "SELECT id, stale_scanned FROM jobs INDEXED BY jobs_notifying
+                  WHERE notify <> 0 AND notify & ?1 AND stale_scanned < ?2",
+            )?
+            .query_map(params![NoticeKind::Stale.bit(), now], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut found = Vec::new();
+        for (job, since) in jobs {
+            let named: Vec<String> = snapshot
+                .prepare_cached(&format!("SELECT workid {TURNED_STALE} LIMIT ?4"))?
+                .query_map(params![job, since, now, STALE_NAMED], |row| row.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            if named.is_empty() {
+                continue;
+            }
+            let count = snapshot
+                .prepare_cached(&format!("SELECT COUNT(*) {TURNED_STALE}"))?
+                .query_row(params![job, since, now], |row| row.get(0))?;
+            found.push(TurnedStale {
+                job,
+                since,
+                until: now,
+                named,
+                count,
+            });
+        }
+        snapshot.finish()?;
+        Ok(found)
+    }
 }
 
-/// Raises a notice of `kind` for job `job` (and its worker `workid`) if
-/// it asked for that kind and there is a target, folding it into the
-/// newest like one past [`FOLD_AFTER`] and dropping it past
-/// [`MAX_WAITING`].
+/// Raises the [`NoticeKind::Stale`] notices of `found` (the first workers
+/// named, the rest counted in the last one's `more`) and moves each job's
+/// last scan to the end of its window; returns how many jobs it announced.
+///
+/// Each stale spell is announced once: a job whose last scan moved since
+/// `found` was read (a scan that raced this one) is skipped, and the next
+/// scan starts where this one ended. A worker that reports and stops
+/// again turns stale at a later time, in a later window.
+pub(super) fn raise_stale(conn: &Connection, found: &[TurnedStale]) -> rusqlite::Result<usize> {
+    let mut announced = 0;
+    for stale in found {
+        let moved = conn
+            .prepare_cached("UPDATE jobs SET stale_scanned = ?3 WHERE id = ?1 AND stale_scanned = ?2")?
+            .execute(params![stale.job, stale.since, stale.until])?;
+        let Some((last, first)) = stale.named.split_last() else {
+            continue;
+        };
+        if moved == 0 {
+            continue;
+        }
+        for workid in first {
+            raise(conn, stale.job, NoticeKind::Stale, Some(workid), stale.until, 0)?;
+        }
+        let more = stale.count - stale.named.len() as i64;
+        raise(conn, stale.job, NoticeKind::Stale, Some(last), stale.until, more)?;
+        announced += 1;
+    }
+    Ok(announced)
+}
+
+/// Raises a notice of `kind` for job `job` (and its worker `workid`),
+/// with `more` like events folded into it, if the job asked for that kind
+/// and there is a target; folds it into the newest like one past
+/// [`FOLD_AFTER`], and drops it past [`MAX_WAITING`].
 fn raise(
     conn: &Connection,
     job: i64,
     kind: NoticeKind,
     workid: Option<&str>,
     now: Time,
+    more: i64,
 ) -> rusqlite::Result<()> {
     let wanted: bool = conn
         .prepare_cached(
@@ -160,11 +214,11 @@ fn raise(
                     WHERE j.id = ?1";
     if let (true, Some(newest)) = (like >= FOLD_AFTER, newest) {
         conn.prepare_cached(&format!(
-            "UPDATE notices SET more = more + 1,
+            "UPDATE notices SET more = more + 1 + ?3,
                     (workers, done, failed, running, not_started) = (SELECT {COUNTS})
               WHERE id = ?2"
         ))?
-        .execute(params![job, newest])?;
+        .execute(params![job, newest, more])?;
         return Ok(());
     }
     let waiting: i64 = conn
@@ -178,15 +232,15 @@ fn raise(
         return Ok(());
     }
     conn.prepare_cached(&format!(
-        "INSERT INTO notices (at, job, jobid, title, kind, workid, desc,
+        "INSERT INTO notices (at, job, jobid, title, kind, workid, more, desc,
                               workers, done, failed, running, not_started)
-         SELECT ?2, j.id, j.jobid, j.desc, ?3, ?4,
+         SELECT ?2, j.id, j.jobid, j.desc, ?3, ?4, ?5,
                 CASE WHEN ?4 IS NOT NULL
                      THEN (SELECT desc FROM workers
                             WHERE job = ?1 AND sortkey = natural_key(?4)) END,
                 {COUNTS}"
     ))?
-    .execute(params![job, now, kind.key(), workid])?;
+    .execute(params![job, now, kind.key(), workid, more])?;
     Ok(())
 }
 

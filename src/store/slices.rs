@@ -316,14 +316,10 @@ fn delete_doomed_rows(conn: &Connection) -> rusqlite::Result<bool> {
         Some(last) => {
             conn.prepare_cached("DELETE FROM workers WHERE job = ?1 AND sortkey <= ?2")?
                 .execute(params![job, last])?;
-            conn.prepare_cached("DELETE FROM stale_notices WHERE job = ?1 AND sortkey <= ?2")?
-                .execute(params![job, last])?;
         }
         None => {
             // Fewer than a chunk left: the last of them.
             conn.prepare_cached("DELETE FROM workers WHERE job = ?1")?
-                .execute([job])?;
-            conn.prepare_cached("DELETE FROM stale_notices WHERE job = ?1")?
                 .execute([job])?;
             conn.prepare_cached("DELETE FROM doomed_jobs WHERE job = ?1")?
                 .execute([job])?;

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::checkpoint::LogKeeper;
-use super::notices;
+use super::notices::{self, TurnedStale};
 use super::queries::{self, WorkerWrite};
 use super::slices::Backlog;
 #[cfg(doc)]
@@ -73,12 +73,9 @@ pub enum WriteOp {
         /// Most jobs deleted by this operation.
         limit: usize,
     },
-    /// Raise a notice for up to `limit` workers of jobs that asked, that
-    /// turned stale (see `notices`).
-    NoticeStale {
-        /// Most workers announced by this operation.
-        limit: usize,
-    },
+    /// Raise the notices of the workers that turned stale, as a read
+    /// found them (see `notices`).
+    NoticeStale(Vec<TurnedStale>),
     /// Record that `target` took every notice up to `upto`.
     NoticesSent {
         /// The target's URL, as configured.
@@ -117,7 +114,7 @@ pub enum WriteOutcome {
     Deleted(bool),
     /// This many expired jobs were deleted.
     Expired(usize),
-    /// This many workers were announced stale.
+    /// Stale workers of this many jobs were announced.
     NoticedStale(usize),
     /// A target's cursor was moved.
     NoticesSent,
@@ -312,10 +309,11 @@ impl Writer {
         }
     }
 
-    /// Raises a notice for up to `limit` workers that turned stale in jobs
-    /// that asked; returns how many.
-    pub fn notice_stale(&self, limit: usize) -> Result<usize, StoreError> {
-        match self.submit(WriteOp::NoticeStale { limit })? {
+    /// Raises the notices of the workers that turned stale, as
+    /// [`Reader::turned_stale`](super::Reader::turned_stale) found them;
+    /// returns of how many jobs.
+    pub fn notice_stale(&self, found: Vec<TurnedStale>) -> Result<usize, StoreError> {
+        match self.submit(WriteOp::NoticeStale(found))? {
             WriteOutcome::NoticedStale(n) => Ok(n),
             other => Err(StoreError::WrongAnswer(format!(
                 "{other:?} to a stale scan"
@@ -841,8 +839,8 @@ fn apply_op(
             Ok((WriteOutcome::Deleted(true), effect))
         }
         WriteOp::Probe => Ok((WriteOutcome::Probed, Effect::Nothing)),
-        WriteOp::NoticeStale { limit } => {
-            let n = notices::raise_stale(conn, now, *limit)?;
+        WriteOp::NoticeStale(found) => {
+            let n = notices::raise_stale(conn, found)?;
             Ok((WriteOutcome::NoticedStale(n), Effect::Nothing))
         }
         WriteOp::NoticesSent { target, upto } => {
