@@ -131,6 +131,29 @@ fn notifying(config: &mut Config, urls: &[String]) {
     config.expire_interval = Duration::from_millis(100);
 }
 
+/// A server with a manual clock that notifies `receiver` (see
+/// [`notifying`]).
+fn server_for(receiver: &Receiver) -> (TestServer, progressd::clock::Clock) {
+    TestServer::start_with_clock_and(|c| notifying(c, &[receiver.url("/hook")]))
+}
+
+/// Reports workers `0..workers` of job `jobid` at 1 of 10, `ok` or not, in
+/// one batch, and asserts it was taken.
+fn report_all(s: &TestServer, jobid: &str, workers: u32, ok: &str) {
+    let body: String = (0..workers)
+        .map(|w| format!("workid={w}&current=1&total=10&ok={ok}\n"))
+        .collect();
+    let r = s.post(&format!("/progress/update?jobid={jobid}"), &body);
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// Creates job `jobid` with a roster of `workers` asking for `notify`.
+fn create_asking(s: &TestServer, jobid: &str, workers: u32, notify: &str) {
+    let workers = workers.to_string();
+    let pairs = [("jobid", jobid), ("workers", &workers), ("notify", notify)];
+    call(s, "create", &pairs, 200);
+}
+
 /// Sends `/progress/{path}?{pairs}` and asserts the status.
 fn call(s: &TestServer, path: &str, pairs: &[(&str, &str)], status: u16) -> String {
     let r = s.get(&format!("/progress/{path}?{}", python_query(pairs)));
@@ -145,7 +168,7 @@ const SETTLE: Duration = Duration::from_millis(1500);
 #[test]
 fn a_job_that_asks_is_told_of_a_failure_and_of_its_end_once_each() -> TestResult {
     let receiver = Receiver::start(0);
-    let (s, clock) = TestServer::start_with_clock_and(|c| notifying(c, &[receiver.url("/hook")]));
+    let (s, clock) = server_for(&receiver);
     call(
         &s,
         "create",
@@ -202,7 +225,7 @@ fn a_job_that_asks_is_told_of_a_failure_and_of_its_end_once_each() -> TestResult
 #[test]
 fn nothing_is_sent_without_the_opt_in_nor_for_kinds_not_asked() -> TestResult {
     let receiver = Receiver::start(0);
-    let (s, _clock) = TestServer::start_with_clock_and(|c| notifying(c, &[receiver.url("/hook")]));
+    let (s, _clock) = server_for(&receiver);
     call(&s, "create", &[("jobid", "quiet"), ("workers", "2")], 200);
     s.report_of_ten(
         "quiet",
@@ -211,12 +234,7 @@ fn nothing_is_sent_without_the_opt_in_nor_for_kinds_not_asked() -> TestResult {
     // A job created by its first update never asked.
     s.report_of_ten("implicit", &[("a", "3", "0"), ("a", "10", "1")]);
     // This one asks for its end only: its failure is not announced.
-    call(
-        &s,
-        "create",
-        &[("jobid", "ends"), ("workers", "1"), ("notify", "finished")],
-        200,
-    );
+    create_asking(&s, "ends", 1, "finished");
     s.report_of_ten("ends", &[("0", "3", "0"), ("0", "10", "1")]);
     let events = receiver.wait_for(1);
     thread::sleep(SETTLE);
@@ -340,13 +358,8 @@ fn a_hostile_desc_arrives_as_data_and_cannot_mention_link_or_escape() -> TestRes
 #[test]
 fn a_failing_receiver_is_retried_until_it_takes_the_message() -> TestResult {
     let receiver = Receiver::start(2);
-    let (s, _clock) = TestServer::start_with_clock_and(|c| notifying(c, &[receiver.url("/hook")]));
-    call(
-        &s,
-        "create",
-        &[("jobid", "j"), ("workers", "1"), ("notify", "1")],
-        200,
-    );
+    let (s, _clock) = server_for(&receiver);
+    create_asking(&s, "j", 1, "1");
     s.report_of_ten("j", &[("0", "10", "1")]);
     // Tries after 0.5 s (poll), then 1 s and 2 s of back-off.
     let start = Instant::now();
@@ -371,12 +384,7 @@ fn a_notice_survives_a_restart_and_is_sent_exactly_once() -> TestResult {
     let url = format!("http://{addr}/hook");
     let (mut s, _clock) =
         TestServer::start_with_clock_and(|c| notifying(c, std::slice::from_ref(&url)));
-    call(
-        &s,
-        "create",
-        &[("jobid", "j"), ("workers", "1"), ("notify", "1")],
-        200,
-    );
+    create_asking(&s, "j", 1, "1");
     s.report_of_ten("j", &[("0", "10", "1")]);
     thread::sleep(SETTLE);
     s.stop();
@@ -396,7 +404,7 @@ fn a_notice_survives_a_restart_and_is_sent_exactly_once() -> TestResult {
 #[test]
 fn a_stale_worker_is_announced_once_per_spell_and_an_unfinished_expiry_once() -> TestResult {
     let receiver = Receiver::start(0);
-    let (s, clock) = TestServer::start_with_clock_and(|c| notifying(c, &[receiver.url("/hook")]));
+    let (s, clock) = server_for(&receiver);
     call(
         &s,
         "create",
@@ -463,18 +471,9 @@ fn a_stale_worker_is_announced_once_per_spell_and_an_unfinished_expiry_once() ->
 #[test]
 fn many_failures_fold_into_few_messages_that_count_every_one() -> TestResult {
     let receiver = Receiver::start(0);
-    let (s, _clock) = TestServer::start_with_clock_and(|c| notifying(c, &[receiver.url("/hook")]));
-    call(
-        &s,
-        "create",
-        &[("jobid", "j"), ("workers", "500"), ("notify", "failed")],
-        200,
-    );
-    let body: String = (0..500)
-        .map(|w| format!("workid={w}&current=1&total=10&ok=0\n"))
-        .collect();
-    let r = s.post("/progress/update?jobid=j", &body);
-    assert_eq!(r.status, 200, "{}", r.body);
+    let (s, _clock) = server_for(&receiver);
+    create_asking(&s, "j", 500, "failed");
+    report_all(&s, "j", 500, "0");
     thread::sleep(SETTLE);
     let events = receiver.wait_for(1);
     assert!(!events.is_empty());
@@ -505,12 +504,7 @@ fn for_a_dead_receiver_a_jobs_failures_wait_in_twenty_rows() -> TestResult {
     };
     let (s, _clock) =
         TestServer::start_with_clock_and(|c| notifying(c, &[format!("http://{addr}/hook")]));
-    call(
-        &s,
-        "create",
-        &[("jobid", "j"), ("workers", "5000"), ("notify", "1")],
-        200,
-    );
+    create_asking(&s, "j", 5000, "1");
     for first in (0..5000).step_by(1000) {
         let body: String = (first..first + 1000)
             .map(|w| format!("workid={w}&current=1&total=10&ok=0\n"))
@@ -532,17 +526,9 @@ fn for_a_dead_receiver_a_jobs_failures_wait_in_twenty_rows() -> TestResult {
 #[test]
 fn workers_that_go_stale_together_are_one_message_naming_ten() -> TestResult {
     let receiver = Receiver::start(0);
-    let (s, clock) = TestServer::start_with_clock_and(|c| notifying(c, &[receiver.url("/hook")]));
-    call(
-        &s,
-        "create",
-        &[("jobid", "j"), ("workers", "300"), ("notify", "stale")],
-        200,
-    );
-    let body: String = (0..300)
-        .map(|w| format!("workid={w}&current=1&total=10\n"))
-        .collect();
-    assert_eq!(s.post("/progress/update?jobid=j", &body).status, 200);
+    let (s, clock) = server_for(&receiver);
+    create_asking(&s, "j", 300, "stale");
+    report_all(&s, "j", 300, "1");
     clock.advance(Secs(121.0));
     let events = receiver.wait_for(1);
     thread::sleep(SETTLE);

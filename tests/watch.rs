@@ -149,19 +149,10 @@ fn watch_script(s: &TestServer, jobid: &str) -> String {
 /// A job of three workers: one running, one done, one failed.
 fn three_workers(s: &TestServer, jobid: &str) {
     s.get(&format!("/progress/create?jobid={jobid}&desc=Watched+job"));
-    for (workid, current, ok) in [
-        ("ok-1", "50", "1"),
-        ("ok-2", "100", "1"),
-        ("bad-1", "30", "0"),
-    ] {
-        s.update(&[
-            ("jobid", jobid),
-            ("workid", workid),
-            ("current", current),
-            ("total", "100"),
-            ("ok", ok),
-        ]);
-    }
+    s.report_of_ten(
+        jobid,
+        &[("ok-1", "5", "1"), ("ok-2", "10", "1"), ("bad-1", "3", "0")],
+    );
 }
 
 /// The workids of the workers' lines (those with a bar) on `screen`.
@@ -212,16 +203,23 @@ fn watch_shows_the_job_filters_by_key_and_quits_cleanly_on_q() -> TestResult {
     assert_eq!(workers_on(&screen), ["bad-1"], "{screen}");
     assert!(screen.contains(" · failed · updated "), "{screen}");
     tmux.press("q")?;
+    let screen = exited_and_restored(&tmux)?;
+    assert!(!screen.contains("bad-1"), "{screen}");
+    Ok(())
+}
+
+/// Waits for watch to end, checks it exited 0 and left the terminal as
+/// it found it (cooked mode, the normal screen with nothing of watch's on
+/// it), and returns the screen.
+fn exited_and_restored(tmux: &Tmux) -> Result<String, Box<dyn std::error::Error>> {
     let screen = tmux.wait_for("the exit", |screen| screen.contains("MODE="))?;
     assert!(screen.contains("EXIT=0"), "{screen}");
     assert!(
         screen.contains("MODE=icanon"),
         "raw mode left on:\n{screen}"
     );
-    // The normal screen again: nothing of watch's is left on it.
     assert!(!screen.contains("progressd watch"), "{screen}");
-    assert!(!screen.contains("bad-1"), "{screen}");
-    Ok(())
+    Ok(screen)
 }
 
 #[test]
@@ -234,13 +232,7 @@ fn ctrl_c_puts_the_terminal_back() -> TestResult {
     tmux.start(&watch_script(&s, "interrupted"))?;
     tmux.wait_for("the job's workers", |screen| workers_on(screen).len() == 3)?;
     tmux.press("C-c")?;
-    let screen = tmux.wait_for("the exit", |screen| screen.contains("MODE="))?;
-    assert!(screen.contains("EXIT=0"), "{screen}");
-    assert!(
-        screen.contains("MODE=icanon"),
-        "raw mode left on:\n{screen}"
-    );
-    assert!(!screen.contains("progressd watch"), "{screen}");
+    exited_and_restored(&tmux)?;
     Ok(())
 }
 
