@@ -16,6 +16,7 @@ use crate::config::BackupSchedule;
 use crate::format::utc_compact;
 use crate::metrics::Metrics;
 use crate::periodic::Periodic;
+use crate::store::DbFile;
 use crate::store::backup::{self, BackupError, Checked, Copied};
 
 /// What a backup's name starts with.
@@ -123,17 +124,20 @@ fn prune(dir: &Path, keep: usize) -> std::io::Result<Vec<PathBuf>> {
     Ok(deleted)
 }
 
-/// Takes one scheduled backup of `db` into the schedule's directory and
-/// prunes the old ones.
+/// Takes one scheduled backup of the server's database `file` into the
+/// schedule's directory and prunes the old ones.
 fn take_scheduled(
-    db: &Path,
+    file: &DbFile,
     schedule: &BackupSchedule,
     clock: &Clock,
 ) -> Result<Copied, BackupError> {
     let dest = schedule.dir.join(backup_name(clock));
+    // The writer is told, so that it does not wait for this read to end.
+    let reading = file.long_read();
     // Two backups in one second (a sub-second schedule) share a name: the
     // newer replaces the older.
-    let copied = backup::copy(db, &dest, true)?;
+    let copied = backup::copy(file.path(), &dest, true)?;
+    drop(reading);
     prune(&schedule.dir, schedule.keep).map_err(|source| BackupError::Io {
         path: schedule.dir.display().to_string(),
         source,
@@ -141,11 +145,12 @@ fn take_scheduled(
     Ok(copied)
 }
 
-/// Starts the thread that backs `db` up by `schedule`, first one interval
-/// from now. A failed backup is logged and counted, and tried again at the
-/// next interval; it never stops the service.
+/// Starts the thread that backs the server's database `file` up by
+/// `schedule`, first one interval from now. A failed backup is logged and
+/// counted, and tried again at the next interval; it never stops the
+/// service.
 pub fn start(
-    db: PathBuf,
+    file: Arc<DbFile>,
     schedule: BackupSchedule,
     clock: Clock,
     metrics: Arc<Metrics>,
@@ -155,7 +160,7 @@ pub fn start(
         "progressd-backup",
         every,
         (),
-        move |(), _| match take_scheduled(&db, &schedule, &clock) {
+        move |(), _| match take_scheduled(&file, &schedule, &clock) {
             Ok(copied) => {
                 metrics.backup_taken(copied.took);
                 log::info!(

@@ -756,6 +756,72 @@ mod tests {
         }
     }
 
+    #[test]
+    fn backup_options() {
+        assert_eq!(parse(&["progressd"]).expect("valid").backups, None);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let dir_text = dir.path().to_string_lossy().into_owned();
+        let plain = parse(&["progressd", "--backup-dir", &dir_text]).expect("valid");
+        assert_eq!(
+            plain.backups,
+            Some(BackupSchedule {
+                dir: dir.path().to_path_buf(),
+                every: Duration::from_secs(86_400),
+                keep: 7,
+            })
+        );
+        let asked = parse(&[
+            "progressd",
+            "--backup-dir",
+            &dir_text,
+            "--backup-every",
+            "0.5",
+            "--backup-keep",
+            "3",
+        ])
+        .expect("valid");
+        let schedule = asked.backups.expect("asked for");
+        assert_eq!(
+            (schedule.every, schedule.keep),
+            (Duration::from_millis(500), 3)
+        );
+        let missing = dir.path().join("none").to_string_lossy().into_owned();
+        for (args, option) in [
+            (&["progressd", "--backup-every", "60"][..], "--backup-every"),
+            (&["progressd", "--backup-keep", "3"][..], "--backup-keep"),
+            (&["progressd", "--backup-dir", &missing][..], "--backup-dir"),
+            (&["progressd", "--backup-dir", "/proc"][..], "--backup-dir"),
+            (
+                &[
+                    "progressd",
+                    "--backup-dir",
+                    &dir_text,
+                    "--backup-every",
+                    "0",
+                ][..],
+                "--backup-every",
+            ),
+            (
+                &[
+                    "progressd",
+                    "--backup-dir",
+                    &dir_text,
+                    "--backup-every",
+                    "NaN",
+                ][..],
+                "--backup-every",
+            ),
+            (
+                &["progressd", "--backup-dir", &dir_text, "--backup-keep", "0"][..],
+                "--backup-keep",
+            ),
+        ] {
+            let err = parse(args).expect_err(option);
+            assert!(err.contains(option), "{option}: {err}");
+            assert_eq!(err.lines().count(), 1, "{err}");
+        }
+    }
+
     fn watch(args: &[&str]) -> Result<WatchConfig, String> {
         let cli = Cli::try_parse_from(args).map_err(|e| e.to_string())?;
         match cli.command {

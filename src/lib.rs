@@ -202,7 +202,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
     let backups = match &config.backups {
         Some(schedule) => Some(
             backups::start(
-                config.db.clone(),
+                Arc::clone(&db_file),
                 schedule.clone(),
                 config.clock.clone(),
                 Arc::clone(&metrics),

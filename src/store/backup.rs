@@ -379,8 +379,9 @@ mod tests {
         let (conn, _file) = crate::store::open_writer(&db)?;
         conn.execute_batch(
             "INSERT INTO jobs (id, jobid, created, updated, maxage) VALUES (1, 'j', 0, 0, 60);
-             INSERT INTO workers (job, workid, current, total, ok, desc, first_seen, updated)
-                 VALUES (1, 'w', 3, 10, 1, '', 0, 0);",
+             INSERT INTO workers (job, workid, sortkey, current, total, ok, desc, first_seen,
+                                  updated)
+                 VALUES (1, 'w', natural_key('w'), 3, 10, 1, '', 0, 0);",
         )?;
         let dest = dir.path().join("copy.sqlite3");
         // The server keeps its connection open, lock and all.
