@@ -43,13 +43,18 @@ pub enum Command {
     /// w slow, p problems (failed, stale or slow); arrows or j/k, PgUp/PgDn,
     /// Home/End scroll; q, Esc or Ctrl-C quit.
     Watch(WatchArgs),
-    /// Copy the database (--db) to DEST while the service keeps writing,
-    /// with SQLite's online backup API; the copy is a snapshot as of its
-    /// start. Needs no lock and writes nothing to the live file.
+    /// Copy the database (--db) to DEST while the service runs.
+    ///
+    /// With SQLite's online backup API: the copy is the database as of its
+    /// start, written to DEST.tmp and renamed once complete. Needs no lock
+    /// and writes nothing to the live file.
     Backup(BackupArgs),
-    /// Check the database (--db): integrity_check over every page, its
-    /// schema version, its jobs and workers, its size. Exit 0 when it is
-    /// sound, 1 when it is not or cannot be read. Safe beside the service.
+    /// Check the database (--db): integrity, schema version, counts, size.
+    ///
+    /// Runs integrity_check over every page, read-only, and prints the
+    /// schema version, the jobs and workers and the file's size. Exit 0
+    /// when it is sound, 1 when it is not or cannot be read. Safe beside
+    /// the service.
     Check,
 }
 
