@@ -188,26 +188,6 @@ start_server() {
   launch slices "$2" --db "$1" --expire-interval 1
 }
 
-# The microseconds some task has waited for resource $1 (cpu, io) since
-# boot, or nothing where the kernel does not say.
-pressure() {
-  sed -n 's/^some .*total=//p' "/proc/pressure/$1" 2>/dev/null || true
-}
-
-# The share of $3 seconds that pressure went from $1 to $2, in percent.
-share() {
-  if [ -n "$1" ] && [ -n "$2" ]; then
-    awk -v a="$1" -v b="$2" -v s="$3" 'BEGIN { printf "%.0f%%", (b - a) / 1e4 / s }'
-  else
-    echo -
-  fi
-}
-
-# The value of key $2 in wrk's "result k=v ..." line in file $1.
-field() {
-  grep '^result ' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
-}
-
 failed=0
 rows=()
 for phase in $phases; do

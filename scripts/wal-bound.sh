@@ -81,38 +81,6 @@ start_server() {
   launch wal-bound "$2" --db "$1"
 }
 
-# Prints the largest size of file $1 seen while process $2 runs, sampled
-# every 10 ms, and the number of samples. Run in the background, it is that
-# process (exec), so the trap's kill reaches it.
-sample_largest() {
-  exec python3 - "$1" "$2" <<'PY'
-import os, sys, time
-path, pid = sys.argv[1], int(sys.argv[2])
-largest = samples = 0
-while True:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        break
-    try:
-        largest = max(largest, os.stat(path).st_size)
-    except FileNotFoundError:
-        pass
-    samples += 1
-    time.sleep(0.01)
-print(largest, samples)
-PY
-}
-
-# The value of key $2 in wrk's "result k=v ..." line in file $1.
-field() {
-  grep '^result ' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
-}
-
-mib() {
-  awk -v b="$1" 'BEGIN { printf "%.2f", b / 1048576 }'
-}
-
 # Runs full-speed updates with the database $1, server log $2, for $3
 # seconds, on job $4 of $5 workers; wrk's output goes to $6, the sampler's
 # to $7.

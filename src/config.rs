@@ -43,6 +43,32 @@ pub enum Command {
     /// w slow, p problems (failed, stale or slow); arrows or j/k, PgUp/PgDn,
     /// Home/End scroll; q, Esc or Ctrl-C quit.
     Watch(WatchArgs),
+    /// Copy the database (--db) to DEST while the service runs.
+    ///
+    /// With SQLite's online backup API: the copy is the database as of its
+    /// start, written to DEST.tmp and renamed once complete. Needs no lock
+    /// and writes nothing to the live file.
+    Backup(BackupArgs),
+    /// Check the database (--db): integrity, schema version, counts, size.
+    ///
+    /// Runs integrity_check over every page, read-only, and prints the
+    /// schema version, the jobs and workers and the file's size. Exit 0
+    /// when it is sound, 1 when it is not or cannot be read. Safe beside
+    /// the service.
+    Check,
+}
+
+/// Options of `backup`, as typed (the database is `--db`).
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The file to write, or a directory to write
+    /// progressd-YYYYMMDD-HHMMSSZ.sqlite3 in.
+    #[arg(value_name = "DEST")]
+    pub dest: PathBuf,
+    /// Replace DEST if it exists (it is replaced whole, by a rename, once
+    /// the copy is complete).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Options of `watch`, as typed.
@@ -273,6 +299,90 @@ pub struct ServeArgs {
     /// http:// and --listen, with this machine's name for 0.0.0.0]
     #[arg(long, env = "PROGRESSD_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
+    /// Directory for scheduled backups of the database, taken while the
+    /// service runs and named progressd-YYYYMMDD-HHMMSSZ.sqlite3; it must
+    /// exist and be writable. Without it, no scheduled backups.
+    #[arg(long, env = "PROGRESSD_BACKUP_DIR", global = true)]
+    pub backup_dir: Option<PathBuf>,
+    /// Seconds between scheduled backups (with --backup-dir) [default:
+    /// 86400, once a day]
+    #[arg(long, env = "PROGRESSD_BACKUP_EVERY", global = true)]
+    pub backup_every: Option<f64>,
+    /// Scheduled backups kept in --backup-dir, the newest; older ones (of
+    /// that name pattern only) are deleted [default: 7]
+    #[arg(long, env = "PROGRESSD_BACKUP_KEEP", global = true)]
+    pub backup_keep: Option<usize>,
+}
+
+/// Seconds between scheduled backups when `--backup-every` is not given:
+/// with the default `--backup-keep`, a week of daily copies, as long as a
+/// job lives without news by default (`--default-maxage`).
+const DEFAULT_BACKUP_EVERY_SECS: f64 = 86_400.0;
+
+/// Scheduled backups kept when `--backup-keep` is not given.
+const DEFAULT_BACKUP_KEEP: usize = 7;
+
+/// The shortest and longest `--backup-every`: a tenth of a second (for
+/// tests) to a year.
+const BACKUP_EVERY_RANGE: (f64, f64) = (0.1, 31_536_000.0);
+
+/// Most scheduled backups kept.
+const MAX_BACKUP_KEEP: usize = 10_000;
+
+/// Where, how often and how many scheduled backups, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupSchedule {
+    /// The directory the copies go in; it existed and took a file at start.
+    pub dir: PathBuf,
+    /// Time between copies.
+    pub every: Duration,
+    /// Copies kept, the newest, at least 1.
+    pub keep: usize,
+}
+
+impl BackupSchedule {
+    /// Checks the three options; None when `--backup-dir` is not given,
+    /// which the other two need.
+    fn from_args(args: &ServeArgs) -> Result<Option<BackupSchedule>, String> {
+        let Some(dir) = &args.backup_dir else {
+            for (given, option) in [
+                (args.backup_every.is_some(), "--backup-every"),
+                (args.backup_keep.is_some(), "--backup-keep"),
+            ] {
+                if given {
+                    return Err(format!("{option} needs --backup-dir"));
+                }
+            }
+            return Ok(None);
+        };
+        crate::store::writable_directory(dir)
+            .map_err(|problem| format!("--backup-dir {}: {problem}", dir.display()))?;
+        let (least, most) = BACKUP_EVERY_RANGE;
+        let every_secs = args.backup_every.unwrap_or(DEFAULT_BACKUP_EVERY_SECS);
+        if !(least..=most).contains(&every_secs) {
+            return Err(format!(
+                "--backup-every must be {least} to {most} seconds, got {every_secs}"
+            ));
+        }
+        let keep = args.backup_keep.unwrap_or(DEFAULT_BACKUP_KEEP);
+        if !(1..=MAX_BACKUP_KEEP).contains(&keep) {
+            return Err(format!(
+                "--backup-keep must be 1 to {MAX_BACKUP_KEEP}, got {keep}"
+            ));
+        }
+        Ok(Some(BackupSchedule {
+            dir: dir.clone(),
+            every: Duration::from_secs_f64(every_secs),
+            keep,
+        }))
+    }
+}
+
+impl ServeArgs {
+    /// The database file: `--db`, else [`DEFAULT_DB`].
+    pub fn db_path(&self) -> PathBuf {
+        self.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB))
+    }
 }
 
 /// The address links in notifications start with when `--public-url` is
@@ -377,6 +487,8 @@ pub struct Config {
     pub notify: Vec<Target>,
     /// What links in notifications start with, without a trailing `/`.
     pub public_url: String,
+    /// Scheduled backups, if `--backup-dir` asks for them.
+    pub backups: Option<BackupSchedule>,
 }
 
 impl Config {
@@ -484,7 +596,7 @@ impl Config {
         };
         Ok(Config {
             listen: args.listen.clone(),
-            db: args.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB)),
+            db: args.db_path(),
             threads: args.threads,
             expire_interval,
             default_maxage: Secs(args.default_maxage),
@@ -501,6 +613,7 @@ impl Config {
             clock: Clock::system(),
             notify,
             public_url,
+            backups: BackupSchedule::from_args(args)?,
         })
     }
 
@@ -645,6 +758,72 @@ mod tests {
         ] {
             let err = parse(args).expect_err(option);
             assert!(err.contains(option), "{err}");
+        }
+    }
+
+    #[test]
+    fn backup_options() {
+        assert_eq!(parse(&["progressd"]).expect("valid").backups, None);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let dir_text = dir.path().to_string_lossy().into_owned();
+        let plain = parse(&["progressd", "--backup-dir", &dir_text]).expect("valid");
+        assert_eq!(
+            plain.backups,
+            Some(BackupSchedule {
+                dir: dir.path().to_path_buf(),
+                every: Duration::from_secs(86_400),
+                keep: 7,
+            })
+        );
+        let asked = parse(&[
+            "progressd",
+            "--backup-dir",
+            &dir_text,
+            "--backup-every",
+            "0.5",
+            "--backup-keep",
+            "3",
+        ])
+        .expect("valid");
+        let schedule = asked.backups.expect("asked for");
+        assert_eq!(
+            (schedule.every, schedule.keep),
+            (Duration::from_millis(500), 3)
+        );
+        let missing = dir.path().join("none").to_string_lossy().into_owned();
+        for (args, option) in [
+            (&["progressd", "--backup-every", "60"][..], "--backup-every"),
+            (&["progressd", "--backup-keep", "3"][..], "--backup-keep"),
+            (&["progressd", "--backup-dir", &missing][..], "--backup-dir"),
+            (&["progressd", "--backup-dir", "/proc"][..], "--backup-dir"),
+            (
+                &[
+                    "progressd",
+                    "--backup-dir",
+                    &dir_text,
+                    "--backup-every",
+                    "0",
+                ][..],
+                "--backup-every",
+            ),
+            (
+                &[
+                    "progressd",
+                    "--backup-dir",
+                    &dir_text,
+                    "--backup-every",
+                    "NaN",
+                ][..],
+                "--backup-every",
+            ),
+            (
+                &["progressd", "--backup-dir", &dir_text, "--backup-keep", "0"][..],
+                "--backup-keep",
+            ),
+        ] {
+            let err = parse(args).expect_err(option);
+            assert!(err.contains(option), "{option}: {err}");
+            assert_eq!(err.lines().count(), 1, "{err}");
         }
     }
 

@@ -6,6 +6,29 @@ use crate::model::RateUnit;
 
 /// A time as `2026-11-25 21:46 UTC`.
 pub fn utc(t: Time) -> String {
+    let (year, month, day, of_day) = civil(t);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        of_day / 3600,
+        of_day % 3600 / 60
+    )
+}
+
+/// A time as the name of a file: `20261125-214607Z`, which sorts as the
+/// times do.
+pub fn utc_compact(t: Time) -> String {
+    let (year, month, day, of_day) = civil(t);
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}Z",
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
+}
+
+/// The UTC date of a time (year, month, day) and its whole seconds into
+/// that day.
+fn civil(t: Time) -> (i64, i64, i64, i64) {
     let secs = t.as_unix().floor() as i64;
     let days = secs.div_euclid(86_400);
     let of_day = secs.rem_euclid(86_400);
@@ -19,11 +42,7 @@ pub fn utc(t: Time) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        of_day / 3600,
-        of_day % 3600 / 60
-    )
+    (year, month, day, of_day)
 }
 
 /// Longest span said in days; past it, "over a year".
@@ -304,6 +323,8 @@ mod tests {
         assert_eq!(utc(Time::unix(0.0)), "1970-01-01 00:00 UTC");
         assert_eq!(utc(Time::unix(951_782_400.0)), "2000-02-29 00:00 UTC");
         assert_eq!(utc(Time::unix(1_795_643_652.0)), "2026-11-25 21:54 UTC");
+        assert_eq!(utc_compact(Time::unix(1_795_643_652.9)), "20261125-215412Z");
+        assert_eq!(utc_compact(Time::unix(951_782_400.0)), "20000229-000000Z");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+pub mod backups;
 pub mod chart;
 pub mod clock;
 pub mod config;
@@ -95,14 +96,16 @@ impl From<StoreError> for StartError {
     }
 }
 
-/// A running service: request threads, the writer, and the expiry and
-/// checkpoint threads.
+/// A running service: request threads, the writer, and the expiry,
+/// checkpoint and backup threads.
 pub struct Running {
     http: HttpServer,
     expiry: Periodic,
     writer_thread: JoinHandle<()>,
     notifier: Notifier,
     checkpoints: Periodic,
+    /// Scheduled backups, when `--backup-dir` asks for them.
+    backups: Option<Periodic>,
     /// The lock on the database, released once every thread has stopped.
     _db_file: Arc<store::DbFile>,
 }
@@ -119,6 +122,11 @@ impl Running {
         self.http.shutdown();
         self.expiry.stop();
         self.notifier.stop();
+        // A backup in progress is finished first: its read keeps the final
+        // checkpoint from emptying the log.
+        if let Some(backups) = self.backups {
+            backups.stop();
+        }
         // Every writer handle is gone now, so the writer drains and ends.
         if self.writer_thread.join().is_err() {
             log::error!("the writer thread panicked");
@@ -188,9 +196,21 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
             clock: config.clock.clone(),
         })
     };
-    let expiry = expiry::start(writer, stale, config.expire_interval, metrics)
+    let expiry = expiry::start(writer, stale, config.expire_interval, Arc::clone(&metrics))
         .map_err(StartError::Thread)?;
     let checkpoints = start_checkpoints(store::open_checkpointer(&config.db)?)?;
+    let backups = match &config.backups {
+        Some(schedule) => Some(
+            backups::start(
+                Arc::clone(&db_file),
+                schedule.clone(),
+                config.clock.clone(),
+                Arc::clone(&metrics),
+            )
+            .map_err(StartError::Thread)?,
+        ),
+        None => None,
+    };
     log::info!(
         "progressd listening on http://{} with database {}",
         http.addr(),
@@ -202,6 +222,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
         writer_thread,
         notifier,
         checkpoints,
+        backups,
         _db_file: db_file,
     })
 }

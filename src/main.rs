@@ -6,12 +6,15 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use progressd::config::{Cli, Command, Config, WatchArgs, WatchConfig};
+use progressd::config::{BackupArgs, Cli, Command, Config, WatchArgs, WatchConfig};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Watch(args)) = &cli.command {
-        return watch(args);
+    match &cli.command {
+        Some(Command::Watch(args)) => return watch(args),
+        Some(Command::Backup(args)) => return backup(&cli, args),
+        Some(Command::Check) => return check(&cli),
+        Some(Command::Serve | Command::Demo) | None => {}
     }
     let demo = matches!(cli.command, Some(Command::Demo));
     // The demo keeps its database in a temporary directory unless told.
@@ -67,6 +70,43 @@ fn watch(args: &WatchArgs) -> ExitCode {
         Err(e) => {
             eprintln!("progressd watch: {e}");
             ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// `progressd backup`: 0 once the copy is in place, 1 when it failed
+/// (nothing is left under DEST's name then).
+fn backup(cli: &Cli, args: &BackupArgs) -> ExitCode {
+    let db = cli.serve.db_path();
+    let clock = progressd::clock::Clock::system();
+    match progressd::backups::backup_command(&db, &args.dest, args.force, &clock) {
+        Ok(copied) => {
+            println!("{}", progressd::backups::copied_line(&db, &copied));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("progressd backup: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `progressd check`: 0 for a sound database, 1 for a damaged one, one
+/// this progressd cannot read, or none.
+fn check(cli: &Cli) -> ExitCode {
+    let db = cli.serve.db_path();
+    match progressd::store::backup::check(&db) {
+        Ok(checked) => {
+            print!("{}", progressd::backups::check_report(&db, &checked));
+            if checked.is_sound() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("progressd check: {e}");
+            ExitCode::FAILURE
         }
     }
 }

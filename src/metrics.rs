@@ -80,6 +80,10 @@ pub struct Metrics {
     update_batches: AtomicU64,
     expiry_runs: AtomicU64,
     jobs_expired: AtomicU64,
+    backups: AtomicU64,
+    backup_failures: AtomicU64,
+    /// How long the last scheduled backup took, in milliseconds.
+    backup_last_ms: AtomicU64,
     /// The bytes the HTTP server keeps for clients that have not read
     /// their answers yet; set once the server runs.
     unsent_bytes: OnceLock<Reading>,
@@ -114,6 +118,9 @@ impl Metrics {
             update_batches: AtomicU64::new(0),
             expiry_runs: AtomicU64::new(0),
             jobs_expired: AtomicU64::new(0),
+            backups: AtomicU64::new(0),
+            backup_failures: AtomicU64::new(0),
+            backup_last_ms: AtomicU64::new(0),
             unsent_bytes: OnceLock::new(),
         }
     }
@@ -153,6 +160,18 @@ impl Metrics {
         self.expiry_runs.fetch_add(1, Ordering::Relaxed);
         self.jobs_expired
             .fetch_add(deleted as u64, Ordering::Relaxed);
+    }
+
+    /// Counts one scheduled backup taken, which took `took`.
+    pub fn backup_taken(&self, took: Duration) {
+        self.backups.fetch_add(1, Ordering::Relaxed);
+        let ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+        self.backup_last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Counts one scheduled backup that failed.
+    pub fn backup_failed(&self) {
+        self.backup_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Reads `unsent_bytes` at each scrape for `progressd_unsent_bytes`
@@ -216,6 +235,16 @@ impl Metrics {
                 "Jobs deleted by the expiry thread.",
                 self.jobs_expired.load(Ordering::Relaxed),
             ),
+            (
+                "progressd_backups_total",
+                "Scheduled backups taken (--backup-dir).",
+                self.backups.load(Ordering::Relaxed),
+            ),
+            (
+                "progressd_backup_failures_total",
+                "Scheduled backups that failed; each is tried again at the next interval.",
+                self.backup_failures.load(Ordering::Relaxed),
+            ),
         ];
         let gauges = [
             ("progressd_jobs", "Jobs stored.", stored.jobs),
@@ -234,6 +263,11 @@ impl Metrics {
                 "Bytes of answers kept for clients that have not read them yet \
                  (at most --max-unsent-mib).",
                 self.unsent_bytes.get().map_or(0, |read| read()),
+            ),
+            (
+                "progressd_backup_last_duration_milliseconds",
+                "How long the last scheduled backup took (0: none yet).",
+                self.backup_last_ms.load(Ordering::Relaxed),
             ),
         ];
         let rows = counters

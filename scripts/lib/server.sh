@@ -1,8 +1,10 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2154 # $binary is the caller's
 # Starting and stopping progressd for the measuring scripts (wal-bound.sh,
-# slices.sh). Source it; the caller sets $binary, adds every process it
-# starts to `started`, and calls kill_started from its EXIT trap.
+# slices.sh, backup-stall.sh), and reading what they measure (wrk's result
+# line, the -wal's size, the machine's CPU and disk pressure). Source it;
+# the caller sets $binary, adds every process it starts to `started`, and
+# calls kill_started from its EXIT trap.
 
 # Processes the script started (servers, wrk, samplers), killed on exit.
 started=()
@@ -40,4 +42,52 @@ launch() {
 stop_server() {
   kill -TERM "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
+}
+
+# Prints the largest size of file $1 seen while process $2 runs, sampled
+# every 10 ms, and the number of samples. Run in the background, it is that
+# process (exec), so the trap's kill reaches it.
+sample_largest() {
+  exec python3 - "$1" "$2" <<'PY'
+import os, sys, time
+path, pid = sys.argv[1], int(sys.argv[2])
+largest = samples = 0
+while True:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        break
+    try:
+        largest = max(largest, os.stat(path).st_size)
+    except FileNotFoundError:
+        pass
+    samples += 1
+    time.sleep(0.01)
+print(largest, samples)
+PY
+}
+
+# The value of key $2 in wrk's "result k=v ..." line in file $1.
+field() {
+  grep '^result ' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+# Bytes $1 in MiB, two decimals.
+mib() {
+  awk -v b="$1" 'BEGIN { printf "%.2f", b / 1048576 }'
+}
+
+# The microseconds some task has waited for resource $1 (cpu, io) since
+# boot, or nothing where the kernel does not say.
+pressure() {
+  sed -n 's/^some .*total=//p' "/proc/pressure/$1" 2>/dev/null || true
+}
+
+# The share of $3 seconds that pressure went from $1 to $2, in percent.
+share() {
+  if [ -n "$1" ] && [ -n "$2" ]; then
+    awk -v a="$1" -v b="$2" -v s="$3" 'BEGIN { printf "%.0f%%", (b - a) / 1e4 / s }'
+  else
+    echo -
+  fi
 }

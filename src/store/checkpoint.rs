@@ -127,15 +127,21 @@ impl LogKeeper {
     /// Copies what the checkpoint thread has not, so that the next commit
     /// starts the log again, or, when readers have kept it from starting
     /// again, waits briefly for them and empties it. `free` tells the
-    /// bytes left on the disk.
-    pub fn after_commit(&mut self, conn: &Connection, free: impl FnOnce() -> Option<u64>) {
+    /// bytes left on the disk; `long_read`, that a backup is reading,
+    /// which would not finish within the wait: then it only copies.
+    pub fn after_commit(
+        &mut self,
+        conn: &Connection,
+        free: impl FnOnce() -> Option<u64>,
+        long_read: bool,
+    ) {
         let pages = self.pages.load(Ordering::Relaxed);
         if pages < MIN_RESTART_PAGES {
             return;
         }
         let done = match LogBound::for_log(pages, free()) {
             LogBound::Fine => return,
-            LogBound::Empty if self.may_empty() => {
+            LogBound::Empty if self.may_empty() && !long_read => {
                 log::debug!("write-ahead log at {pages} pages: emptying it");
                 self.empty(conn)
             }
@@ -236,7 +242,7 @@ mod tests {
         let pages = Arc::new(AtomicU32::new(WAL_LIMIT_PAGES));
         let mut keeper = LogKeeper::new(Arc::clone(&pages));
         let started = Instant::now();
-        keeper.after_commit(&writer, || None);
+        keeper.after_commit(&writer, || None, false);
         let first = started.elapsed();
         // It waited for the reader, but not the connection's usual 10 s.
         assert!(
@@ -246,11 +252,30 @@ mod tests {
         assert!(first < Duration::from_secs(2), "waited {first:?}");
         // Tried again at once, it copies without waiting.
         let started = Instant::now();
-        keeper.after_commit(&writer, || None);
+        keeper.after_commit(&writer, || None, false);
         assert!(
             started.elapsed() < first,
             "not waited for again within the second"
         );
+        reader.execute_batch("COMMIT;")?;
+        Ok(())
+    }
+
+    #[test]
+    fn a_backup_reading_is_not_waited_for() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("k.sqlite3");
+        let (writer, _file) = crate::store::open_writer(&path)?;
+        writer.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")?;
+        let reader = crate::store::schema::open_reader(&path)?;
+        reader.execute_batch("BEGIN; SELECT COUNT(*) FROM t;")?;
+        writer.execute_batch("INSERT INTO t VALUES (2);")?;
+        let pages = Arc::new(AtomicU32::new(WAL_LIMIT_PAGES));
+        let mut keeper = LogKeeper::new(pages);
+        let started = Instant::now();
+        keeper.after_commit(&writer, || None, true);
+        let took = started.elapsed();
+        assert!(took < EMPTY_WAIT / 4, "waited {took:?} for a long read");
         reader.execute_batch("COMMIT;")?;
         Ok(())
     }

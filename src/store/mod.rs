@@ -5,6 +5,7 @@
 //! connection, so no two writers ever contend for the lock); reads use their
 //! own connections, each a [`Reader`], which WAL lets run beside the writer.
 
+pub mod backup;
 mod checkpoint;
 mod file;
 mod notices;
@@ -22,10 +23,10 @@ use rusqlite::types::{FromSql, FromSqlResult, ToSqlOutput, ValueRef};
 use crate::clock::{Secs, Time};
 
 pub use checkpoint::{checkpoint, truncate};
-pub use file::DbFile;
+pub use file::{DbFile, LongRead};
 pub use notices::{TurnedStale, set_targets};
 pub use queries::{JobRows, Reader, Snapshot};
-pub use schema::{MIGRATIONS, open_checkpointer, open_writer};
+pub use schema::{MIGRATIONS, open_checkpointer, open_writer, writable_directory};
 pub use writer::{Caps, WRITER_DIED_EXIT, Writer, exit_on_writer_death};
 
 /// How often, at most, the writer re-stamps a busy job's row with its

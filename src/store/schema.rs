@@ -114,15 +114,20 @@ fn check_directory(path: &Path) -> Result<(), StoreError> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let problem = |problem: String| StoreError::Directory {
+    writable_directory(dir).map_err(|problem| StoreError::Directory {
         dir: path_text(dir),
-        problem,
-    };
+        problem: format!("{problem}; the database and its -wal and -shm files live there"),
+    })
+}
+
+/// Says what keeps progressd from creating files in `dir`, if anything:
+/// it is missing, or not writable (found by creating a file in it).
+pub fn writable_directory(dir: &Path) -> Result<(), String> {
     if !dir.is_dir() {
-        return Err(problem(format!(
+        return Err(format!(
             "it does not exist; create it first (mkdir -p {})",
             path_text(dir)
-        )));
+        ));
     }
     let probe = dir.join(format!(".progressd-write-test-{}", std::process::id()));
     match std::fs::OpenOptions::new()
@@ -134,9 +139,7 @@ fn check_directory(path: &Path) -> Result<(), StoreError> {
             let _ = std::fs::remove_file(&probe);
             Ok(())
         }
-        Err(e) => Err(problem(format!(
-            "cannot create files in it ({e}); the database and its -wal and -shm files live there"
-        ))),
+        Err(e) => Err(format!("cannot create files in it ({e})")),
     }
 }
 

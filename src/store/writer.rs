@@ -438,7 +438,11 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
         // After the answers, so they do not wait for the log's upkeep, nor
         // for a slice.
         if committed {
-            log.after_commit(&conn, || duties.file.free_bytes());
+            log.after_commit(
+                &conn,
+                || duties.file.free_bytes(),
+                duties.file.in_long_read(),
+            );
             if leaves_work {
                 backlog.more();
             }
@@ -474,7 +478,11 @@ fn run_slice(
     }
     *batch_time = duties.clock.now().max(batch_time.next_up());
     backlog.run_slice(conn, *batch_time, duties.log_pages.load(Ordering::Relaxed));
-    log.after_commit(conn, || duties.file.free_bytes());
+    log.after_commit(
+        conn,
+        || duties.file.free_bytes(),
+        duties.file.in_long_read(),
+    );
 }
 
 /// Worker reports stored and ignored (by seq) in committed results, those
