@@ -14,7 +14,10 @@
 #            copy, but the writer knows of it and does not wait for it to
 #            empty the log); its log tells each copy's time;
 #   vacuum   the same with `sqlite3 … "VACUUM INTO …"` on a read-only
-#            connection, the alternative (skipped without sqlite3).
+#            connection, the alternative (skipped without sqlite3);
+#   hold     no copy at all: python3's sqlite3 holds a read transaction
+#            open for 0.9 s, again and again, as a copy's read would (not
+#            in the default phases: it tells what a long read alone costs).
 # Prints per phase updates/s, wrk's latency p50 / p99 / max, answers other
 # than 200, the copies made with their mean and longest time and size, and
 # the largest -wal seen (sampled every 10 ms: while a copy reads, the log
@@ -54,7 +57,7 @@ while [ $# -gt 0 ]; do
 done
 for phase in $phases; do
   case "$phase" in
-    none | backup | scheduled | vacuum) ;;
+    none | backup | scheduled | vacuum | hold) ;;
     *) echo "backup-stall: unknown phase $phase" >&2; echo "$usage" >&2; exit 2 ;;
   esac
 done
@@ -114,6 +117,16 @@ copy_until() {
     t0=$(date +%s.%N)
     case "$method" in
       backup) "$binary" backup --db "$db" "$dest" --force >/dev/null ;;
+      hold)
+        python3 -c "
+import sqlite3, sys, time
+c = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True, isolation_level=None)
+c.execute('BEGIN')
+c.execute('SELECT COUNT(*) FROM jobs').fetchall()
+time.sleep(0.9)
+c.execute('COMMIT')
+" "$db"
+        ;;
       vacuum)
         rm -f "$dest"
         sqlite3 "file:$db?mode=ro" "VACUUM INTO '$dest'"
@@ -150,7 +163,7 @@ for phase in $phases; do
   started+=("$sampler")
   copier=
   dest="$work/copy-$phase.sqlite3"
-  if [ "$phase" = backup ] || [ "$phase" = vacuum ]; then
+  if [ "$phase" = backup ] || [ "$phase" = vacuum ] || [ "$phase" = hold ]; then
     # The first copy starts a second into the load, the last ends with it.
     (sleep 1 && copy_until "$dest" "$phase" "$work/$phase.stop") >"$work/$phase.copies" &
     copier=$!
@@ -178,6 +191,8 @@ for phase in $phases; do
     copies=$(wc -l <"$work/$phase.copies")
     mean=$(awk '{ s += $1 } END { printf "%.2f", NR ? s / NR : 0 }' "$work/$phase.copies")
     longest=$(sort -n "$work/$phase.copies" | tail -1)
+  fi
+  if [ "$phase" != none ] && [ "$phase" != hold ]; then
     size=$(mib "$(stat -c %s "$dest")")
     if ! "$binary" check --db "$dest" >"$work/$phase.check"; then
       echo "backup-stall: FAILED: the $phase copy does not pass progressd check:" >&2
