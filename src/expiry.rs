@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::periodic::Periodic;
-use crate::clock::Clock;
 use crate::store::{Reader, Writer};
 
 /// Most jobs deleted in one write operation, which the updates in its

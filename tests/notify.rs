@@ -533,7 +533,12 @@ fn for_a_dead_receiver_a_jobs_failures_wait_in_twenty_rows() -> TestResult {
 fn workers_that_go_stale_together_are_one_message_naming_ten() -> TestResult {
     let receiver = Receiver::start(0);
     let (s, clock) = TestServer::start_with_clock_and(|c| notifying(c, &[receiver.url("/hook")]));
-    call(&s, "create", &[("jobid", "j"), ("workers", "300"), ("notify", "stale")], 200);
+    call(
+        &s,
+        "create",
+        &[("jobid", "j"), ("workers", "300"), ("notify", "stale")],
+        200,
+    );
     let body: String = (0..300)
         .map(|w| format!("workid={w}&current=1&total=10\n"))
         .collect();
@@ -547,6 +552,9 @@ fn workers_that_go_stale_together_are_one_message_naming_ten() -> TestResult {
     assert_eq!(event["workers"].as_array().map(Vec::len), Some(10));
     assert_eq!(event["more"], 290);
     let text = events[0]["text"].as_str().unwrap_or_default();
-    assert!(text.contains("has stale workers") && text.contains("- and 290 more stale"), "{text}");
+    assert!(
+        text.contains("has stale workers") && text.contains("- and 290 more stale"),
+        "{text}"
+    );
     Ok(())
 }

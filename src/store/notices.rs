@@ -160,7 +160,9 @@ pub(super) fn raise_stale(conn: &Connection, found: &[TurnedStale]) -> rusqlite:
     let mut announced = 0;
     for stale in found {
         let moved = conn
-            .prepare_cached("UPDATE jobs SET stale_scanned = ?3 WHERE id = ?1 AND stale_scanned = ?2")?
+            .prepare_cached(
+                "UPDATE jobs SET stale_scanned = ?3 WHERE id = ?1 AND stale_scanned = ?2",
+            )?
             .execute(params![stale.job, stale.since, stale.until])?;
         let Some((last, first)) = stale.named.split_last() else {
             continue;
@@ -169,10 +171,24 @@ pub(super) fn raise_stale(conn: &Connection, found: &[TurnedStale]) -> rusqlite:
             continue;
         }
         for workid in first {
-            raise(conn, stale.job, NoticeKind::Stale, Some(workid), stale.until, 0)?;
+            raise(
+                conn,
+                stale.job,
+                NoticeKind::Stale,
+                Some(workid),
+                stale.until,
+                0,
+            )?;
         }
         let more = stale.count - stale.named.len() as i64;
-        raise(conn, stale.job, NoticeKind::Stale, Some(last), stale.until, more)?;
+        raise(
+            conn,
+            stale.job,
+            NoticeKind::Stale,
+            Some(last),
+            stale.until,
+            more,
+        )?;
         announced += 1;
     }
     Ok(announced)
