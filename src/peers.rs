@@ -140,9 +140,6 @@ impl Peers {
                     0,
                 ),
             };
-            if let Some(why) = &error {
-                log::warn!("peer {}: {why}", peer.url);
-            }
             reports.push(PeerReport {
                 url: Arc::clone(&peer.url),
                 error,
@@ -170,7 +167,12 @@ impl Peers {
         let started = thread::Builder::new()
             .name("progressd-peer".into())
             .spawn(move || {
-                let answer = Arc::new(fetch(&agent, &asked.url, token.as_deref(), wanted));
+                let answer = fetch(&agent, &asked.url, token.as_deref(), wanted);
+                // Once an ask, not once a page that shows the failure.
+                if let Err(why) = &answer {
+                    log::warn!("peer {}: {why}", asked.url);
+                }
+                let answer = Arc::new(answer);
                 let mut state = asked.lock();
                 state.last = Some((Instant::now(), wanted, answer));
                 state.asking = false;
