@@ -117,7 +117,15 @@ impl Peers {
             .collect();
         let mut reports = Vec::with_capacity(self.peers.len());
         for peer in &self.peers {
-            let answer = peer.wait_for(wanted, deadline);
+            let answer = loop {
+                match peer.wait_for(wanted, deadline) {
+                    Waited::Answer(answer) => break Some(answer),
+                    Waited::TooLong => break None,
+                    // Another request's ask, for fewer jobs, ended: ask
+                    // for ours.
+                    Waited::Idle => self.ask_unless_known(peer, wanted),
+                }
+            };
             let (error, count) = match answer.as_deref() {
                 Some(Ok(found)) => {
                     let taken = found.jobs.iter().take(wanted as usize);
@@ -198,16 +206,19 @@ impl Peer {
     }
 
     /// An answer that serves `wanted` jobs, waiting for one until
-    /// `deadline`; None when none came.
-    fn wait_for(&self, wanted: u64, deadline: Instant) -> Option<Arc<Answer>> {
+    /// `deadline`.
+    fn wait_for(&self, wanted: u64, deadline: Instant) -> Waited {
         let mut state = self.lock();
         loop {
             let now = Instant::now();
             if let Some(answer) = state.serves(wanted, now) {
-                return Some(answer);
+                return Waited::Answer(answer);
             }
-            if !state.asking || now >= deadline {
-                return None;
+            if now >= deadline {
+                return Waited::TooLong;
+            }
+            if !state.asking {
+                return Waited::Idle;
             }
             state = self
                 .answered
@@ -216,6 +227,16 @@ impl Peer {
                 .0;
         }
     }
+}
+
+/// What waiting for a peer's answer came to.
+enum Waited {
+    /// An answer that serves.
+    Answer(Arc<Answer>),
+    /// None came by the deadline.
+    TooLong,
+    /// None serves and nobody is asking: an ask for fewer jobs ended.
+    Idle,
 }
 
 impl PeerState {

@@ -484,3 +484,40 @@ fn a_silent_or_refusing_peer_is_named_and_waited_for_at_most_a_second() -> TestR
     assert_eq!(local.json().as_array().map(Vec::len), Some(1));
     Ok(())
 }
+
+/// A peer asked for few jobs is asked again when more are wanted, rather
+/// than its short list being taken for all it has; and the list, cut to
+/// `limit`, keeps the most recent of both servers.
+#[test]
+fn a_peer_asked_for_few_jobs_is_asked_again_for_more() -> TestResult {
+    let (peer, peer_clock) = common::TestServer::start_with_clock();
+    let peer_base = peer.base.clone();
+    let (s, clock) = common::TestServer::start_with_clock_and(|c| c.peers.urls = vec![peer_base]);
+    for (server, server_clock, ids) in [
+        (&peer, &peer_clock, ["p1", "p2", "p3"]),
+        (&s, &clock, ["s1", "s2", "s3"]),
+    ] {
+        for id in ids {
+            server_clock.advance(progressd::clock::Secs(1.0));
+            server.get(&format!("/progress/create?jobid={id}"));
+        }
+    }
+    let ids = |limit: u32| -> Vec<String> {
+        s.get(&format!("/progress/jobs?limit={limit}"))
+            .json()
+            .as_array()
+            .map(|jobs| {
+                jobs.iter()
+                    .filter_map(|j| j["jobid"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Both clocks stand at the same time: s3 and p3 are the most recent.
+    assert_eq!(ids(1).len(), 1);
+    let mut two = ids(2);
+    two.sort();
+    assert_eq!(two, ["p3", "s3"]);
+    assert_eq!(ids(100).len(), 6, "the peer asked again, for more");
+    Ok(())
+}
