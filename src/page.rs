@@ -855,6 +855,62 @@ mod tests {
     use crate::clock::Time;
     use crate::model::fixtures::{EDGE_RATES, job, running};
 
+    /// A peer's job links to its page there and says where it is; what a
+    /// peer says of itself (its jobs, why it failed) is escaped.
+    #[test]
+    fn the_index_links_to_peers_and_names_the_missing_escaped() {
+        use crate::model::{Elsewhere, JobSummary, ListedJob, PeerReport};
+        use std::sync::Arc;
+        let job = |jobid: &str| JobSummary {
+            jobid: jobid.into(),
+            desc: String::new(),
+            created: Time::unix(0.0),
+            updated: Time::unix(0.0),
+            maxage: crate::clock::Secs(60.0),
+            workers: 1,
+            running: 1,
+            done: 0,
+            failed: 0,
+            stale: 0,
+            not_started: 0,
+            percent: 5.0,
+        };
+        let peer: Arc<str> = Arc::from("http://b:8080");
+        let jobs = [
+            ListedJob {
+                job: job("here"),
+                elsewhere: None,
+            },
+            ListedJob {
+                job: job("<there>"),
+                elsewhere: Some(Elsewhere {
+                    peer: Arc::clone(&peer),
+                    show: "https://front/progress/show?jobid=%3Cthere%3E&x=1".into(),
+                }),
+            },
+        ];
+        let peers = [
+            PeerReport {
+                url: peer,
+                error: None,
+                jobs: 1,
+            },
+            PeerReport {
+                url: Arc::from("http://c:8080"),
+                error: Some("it answered 500 <script>".into()),
+                jobs: 0,
+            },
+        ];
+        let html = index_page(&jobs, &peers, Time::unix(1.0), Links::default());
+        assert!(html.contains("2 jobs here and on 2 peers"));
+        assert!(html.contains("href=\"show?jobid=here\""));
+        assert!(html.contains("href=\"https://front/progress/show?jobid=%3Cthere%3E&amp;x=1\""));
+        assert!(html.contains("&lt;there&gt; · on http://b:8080"));
+        assert!(html.contains("Not listed: the jobs of <code>http://c:8080</code>"));
+        assert!(html.contains("500 &lt;script&gt;") && !html.contains("<script>"));
+        assert!(!html.contains("Not listed: the jobs of <code>http://b:8080"));
+    }
+
     #[test]
     fn escapes_every_special_character() {
         assert_eq!(

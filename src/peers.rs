@@ -290,9 +290,14 @@ fn read_answer(body: &str, url: &str) -> Answer {
         .iter()
         .map(|job| json::job_summary_of(job).ok_or("its answer lists a job in an unknown form"))
         .collect::<Result<Vec<_>, _>>()?;
+    // Only an http(s) address goes into the pages' links: a peer's answer
+    // is not trusted to be harmless (`javascript:` would be).
     let front = document
         .get("public_url")
         .and_then(Value::as_str)
+        .filter(|front| {
+            url::Url::parse(front).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+        })
         .unwrap_or(url)
         .trim_end_matches('/');
     Ok(PeerJobs {
@@ -326,6 +331,12 @@ mod tests {
         )
         .expect("read");
         assert_eq!(fronted.show, "https://front/progress/show?jobid=");
+        let hostile = read_answer(
+            &format!(r#"{{"jobs":[{job}],"public_url":"javascript:alert(1)//"}}"#),
+            "http://b:1",
+        )
+        .expect("read");
+        assert_eq!(hostile.show, "http://b:1/progress/show?jobid=");
         for bad in ["[]", "{}", r#"{"jobs":[{"jobid":1}]}"#, "<html>"] {
             assert!(read_answer(bad, "http://b:1").is_err(), "{bad}");
         }
