@@ -82,13 +82,18 @@ _progressd_post() {
   _progressd_send "$endpoint" "${args[@]}"
 }
 
-# Percent-encodes every byte of TEXT but letters, digits and . _ ~ -
+# TEXT form-encoded as progressd's pages, browsers and the Python client
+# write it: letters, digits and * - . _ as they are, a space as +, every
+# other byte as %XX. A front that shards by the jobid (nginx hashes it as
+# written, before decoding) then sends every request about a job to the
+# same server.
 _progressd_encode() {
   local LC_ALL=C text=$1 out='' c i
   for ((i = 0; i < ${#text}; i++)); do
     c=${text:i:1}
     case $c in
-      [a-zA-Z0-9._~-]) out+=$c ;;
+      [a-zA-Z0-9*._-]) out+=$c ;;
+      ' ') out+=+ ;;
       *)
         printf -v c '%%%02X' "'$c"
         out+=$c
@@ -106,7 +111,9 @@ _progressd_encode() {
 # --notify asks the server to announce the job's events to its
 # --notify-url (all of them with 1).
 progress_create() {
-  local fields=("jobid=$1") positional=()
+  # The jobid goes in the query string, where a front that shards the jobs
+  # by it (deploy/nginx-sharded.conf) sees it.
+  local job=$1 fields=() positional=()
   shift
   while [ $# -gt 0 ]; do
     case $1 in
@@ -122,17 +129,17 @@ progress_create() {
   done
   [ ${#positional[@]} -ge 1 ] && fields+=("desc=${positional[0]}")
   [ ${#positional[@]} -ge 2 ] && fields+=("maxage=${positional[1]}")
-  _progressd_post create "${fields[@]}"
+  _progressd_post "create?jobid=$(_progressd_encode "$job")" "${fields[@]}"
 }
 
 # progress_update JOBID WORKID CURRENT [TOTAL] [DESC] [OK]
 # An empty TOTAL or DESC keeps the worker's stored one.
 progress_update() {
-  local fields=("jobid=$1" "workid=$2" "current=$3")
+  local fields=("workid=$2" "current=$3")
   [ -n "${4:-}" ] && fields+=("total=$4")
   [ -n "${5:-}" ] && fields+=("desc=$5")
   [ -n "${6:-}" ] && fields+=("ok=$6")
-  _progressd_post update "${fields[@]}"
+  _progressd_post "update?jobid=$(_progressd_encode "$1")" "${fields[@]}"
 }
 
 # progress_update_many JOBID [FILE]

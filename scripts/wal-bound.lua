@@ -2,13 +2,15 @@
 -- updates of one job's workers in turn, or a reader polling one page, on
 -- kept-alive connections; counts the answers by status and by second.
 --
---   wrk -t2 -c8 -d60s -s scripts/wal-bound.lua URL -- update JOBID WORKERS THREADS
+--   wrk -t2 -c8 -d60s -s scripts/wal-bound.lua URL -- update JOBID WORKERS THREADS [JOBS]
 --   wrk -t1 -c1 -d60s -s scripts/wal-bound.lua URL/progress/status?jobid=J -- read
 --
 -- THREADS is wrk's -t: each wrk thread runs this script in a Lua state of
--- its own, so it cannot count them. Worker k is always updated by the same
--- wrk thread (WORKERS is a multiple of THREADS), so its `current` only
--- grows. At the end it prints one line that the shell script reads:
+-- its own, so it cannot count them. With JOBS above 1 (scripts/shard-bench.sh)
+-- the updates go to jobs JOBID-0 … JOBID-(JOBS-1) in turn, so that a front
+-- sharding by jobid spreads them. Each worker of each job is always updated
+-- by the same wrk thread (WORKERS × JOBS is a multiple of THREADS), so its
+-- `current` only grows. At the end it prints one line that the shell script reads:
 --   result requests=N seconds=S ok=N refused=N other=N errors=N
 --          p50_ms=X p99_ms=X max_ms=X ok_per_second=a,b,c
 -- (ok_per_second: the 200s in each second of the run, by the clock, so the
@@ -28,6 +30,7 @@ function init(args)
   jobid = args[2] or "wal"
   workers = tonumber(args[3] or "500")
   nthreads = tonumber(args[4] or "1")
+  jobs = tonumber(args[5] or "1")
   n = 0
   ok, refused, other = 0, 0, 0
   started = os.time()
@@ -39,9 +42,13 @@ function request()
   if mode == "read" then
     return wrk.format("GET")
   end
-  local k = (n * nthreads + id) % workers
+  local k = (n * nthreads + id) % (workers * jobs)
   n = n + 1
-  return wrk.format("GET", "/progress/update?jobid=" .. jobid .. "&workid=" .. k
+  local job = jobid
+  if jobs > 1 then
+    job = jobid .. "-" .. (k % jobs)
+  end
+  return wrk.format("GET", "/progress/update?jobid=" .. job .. "&workid=" .. math.floor(k / jobs)
     .. "&current=" .. n .. "&total=1000000000")
 end
 

@@ -312,6 +312,26 @@ pub struct ServeArgs {
     /// that name pattern only) are deleted [default: 7]
     #[arg(long, env = "PROGRESSD_BACKUP_KEEP", global = true)]
     pub backup_keep: Option<usize>,
+    /// Another progressd whose jobs /progress/ and jobs list too (a shard
+    /// of this site behind nginx, or another cluster's head node), such as
+    /// http://10.0.0.2:8080; give it again for more. In the environment,
+    /// separate URLs with spaces.
+    #[arg(
+        long = "peer",
+        env = "PROGRESSD_PEER",
+        value_delimiter = ' ',
+        global = true
+    )]
+    pub peer: Vec<String>,
+    /// The read token to send to the peers [default: this server's
+    /// --read-token]
+    #[arg(
+        long,
+        env = "PROGRESSD_PEER_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub peer_token: Option<String>,
 }
 
 /// Seconds between scheduled backups when `--backup-every` is not given:
@@ -489,6 +509,50 @@ pub struct Config {
     pub public_url: String,
     /// Scheduled backups, if `--backup-dir` asks for them.
     pub backups: Option<BackupSchedule>,
+    /// Whether `--public-url` was given: only then do peers link to this
+    /// server's jobs through it (a front such as nginx).
+    pub public_url_given: bool,
+    /// The other progressd instances whose jobs the index lists
+    /// (`--peer`), and the token to read them with.
+    pub peers: PeerConfig,
+}
+
+/// The peers of a server (`--peer`) and how to read them.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct PeerConfig {
+    /// Their addresses, http:// or https://, without a trailing `/`.
+    pub urls: Vec<String>,
+    /// The read token sent to each of them, if any.
+    pub token: Option<String>,
+}
+
+/// Names the peers but never shows the token, which would end up in logs.
+impl std::fmt::Debug for PeerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerConfig")
+            .field("urls", &self.urls)
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+/// A `--peer` address, checked: http:// or https:// with a host, its
+/// trailing `/` taken off.
+fn checked_peer(text: &str) -> Result<String, String> {
+    match url::Url::parse(text) {
+        Ok(url)
+            if matches!(url.scheme(), "http" | "https")
+                && url.has_host()
+                && url.query().is_none()
+                && url.fragment().is_none() =>
+        {
+            Ok(text.trim_end_matches('/').to_string())
+        }
+        _ => Err(format!(
+            "--peer must be an http:// or https:// address such as http://10.0.0.2:8080, \
+             without ? or #, got {text:?}"
+        )),
+    }
 }
 
 impl Config {
@@ -594,6 +658,16 @@ impl Config {
                 }
             },
         };
+        let peers = PeerConfig {
+            urls: args
+                .peer
+                .iter()
+                .filter(|url| !url.is_empty())
+                .map(|url| checked_peer(url))
+                .collect::<Result<Vec<_>, _>>()?,
+            token: checked_token("--peer-token", args.peer_token.as_deref())?
+                .or_else(|| tokens.read.clone()),
+        };
         Ok(Config {
             listen: args.listen.clone(),
             db: args.db_path(),
@@ -614,6 +688,8 @@ impl Config {
             notify,
             public_url,
             backups: BackupSchedule::from_args(args)?,
+            public_url_given: args.public_url.is_some(),
+            peers,
         })
     }
 
@@ -717,6 +793,36 @@ mod tests {
             let e = parse(&["progressd", "--log-level", bad]).expect_err(bad);
             assert!(e.contains("--log-level"), "{e}");
         }
+    }
+
+    #[test]
+    fn peers_are_checked_and_take_the_read_token_unless_given_one() {
+        let config = parse(&[
+            "progressd",
+            "--read-token",
+            "r1",
+            "--peer",
+            "http://10.0.0.2:8080/",
+            "--peer",
+            "https://b.example.org/sub",
+        ])
+        .expect("valid");
+        assert_eq!(
+            config.peers.urls,
+            ["http://10.0.0.2:8080", "https://b.example.org/sub"]
+        );
+        assert_eq!(config.peers.token.as_deref(), Some("r1"));
+        assert!(!format!("{:?}", config.peers).contains("r1"), "never shown");
+        let own =
+            parse(&["progressd", "--peer", "http://b:1", "--peer-token", "p2"]).expect("valid");
+        assert_eq!(own.peers.token.as_deref(), Some("p2"));
+        assert!(parse(&["progressd"]).expect("valid").peers.urls.is_empty());
+        for bad in ["b:8080", "ftp://b", "http://b:1/?x=1", "http://b:1/#t"] {
+            let e = parse(&["progressd", "--peer", bad]).expect_err(bad);
+            assert!(e.contains("--peer"), "{e}");
+        }
+        let e = parse(&["progressd", "--peer-token", "a b"]).expect_err("space");
+        assert!(e.contains("--peer-token") && !e.contains("a b"), "{e}");
     }
 
     #[test]

@@ -10,7 +10,9 @@ use crate::clock::Time;
 use serde_json::{Value, json};
 
 use crate::history::Point;
-use crate::model::{BarState, Job, JobProgress, JobSummary, Worker, WorkerHistory};
+use crate::model::{
+    BarState, Job, JobProgress, JobSummary, ListedJob, PeerReport, Worker, WorkerHistory,
+};
 use crate::shown::{self, HistoryText, JobText, WorkerText};
 
 /// Largest integer an `f64` holds exactly.
@@ -395,28 +397,82 @@ pub fn write_worker_history(out: &mut Vec<u8>, w: &WorkerHistory, text: bool) {
     m.close();
 }
 
-/// The `jobs` document: one summary per job, in the order given.
-pub fn job_list(jobs: &[JobSummary]) -> Value {
-    Value::Array(
-        jobs.iter()
-            .map(|j| {
-                json!({
-                    "jobid": j.jobid,
-                    "desc": j.desc,
-                    "created": time(j.created),
-                    "updated": time(j.updated),
-                    "expires": time(j.expires()),
-                    "workers": j.workers,
-                    "running": j.running,
-                    "done": j.done,
-                    "failed": j.failed,
-                    "stale": j.stale,
-                    "not_started": j.not_started,
-                    "percent": percent(j.percent),
-                })
+/// The `jobs` document: one summary per job, in the order given; a job a
+/// peer has says which (`peer`) and where its page is (`show`).
+pub fn job_list(jobs: &[ListedJob]) -> Value {
+    Value::Array(jobs.iter().map(listed_job).collect())
+}
+
+/// The `jobs` document with `envelope=1`: the jobs, how each peer answered,
+/// and the address this server's pages are reached at when `--public-url`
+/// gives one (where a peer's links to them go).
+pub fn job_list_envelope(
+    jobs: &[ListedJob],
+    peers: &[PeerReport],
+    public_url: Option<&str>,
+) -> Value {
+    let peers: Vec<Value> = peers
+        .iter()
+        .map(|p| {
+            json!({
+                "url": &*p.url,
+                "ok": p.error.is_none(),
+                "error": p.error,
+                "jobs": p.jobs,
             })
-            .collect(),
-    )
+        })
+        .collect();
+    json!({
+        "jobs": job_list(jobs),
+        "peers": peers,
+        "public_url": public_url,
+    })
+}
+
+fn listed_job(listed: &ListedJob) -> Value {
+    let j = &listed.job;
+    let mut value = json!({
+        "jobid": j.jobid,
+        "desc": j.desc,
+        "created": time(j.created),
+        "updated": time(j.updated),
+        "expires": time(j.expires()),
+        "workers": j.workers,
+        "running": j.running,
+        "done": j.done,
+        "failed": j.failed,
+        "stale": j.stale,
+        "not_started": j.not_started,
+        "percent": percent(j.percent),
+    });
+    if let Some(elsewhere) = &listed.elsewhere {
+        value["peer"] = json!(&*elsewhere.peer);
+        value["show"] = json!(elsewhere.show);
+    }
+    value
+}
+
+/// One job of a peer's `jobs` document read back, or None when it is not
+/// one [`job_list`] writes.
+pub fn job_summary_of(value: &Value) -> Option<JobSummary> {
+    let text = |name: &str| value.get(name)?.as_str().map(str::to_string);
+    let float = |name: &str| value.get(name)?.as_f64().filter(|x| x.is_finite());
+    let count = |name: &str| value.get(name)?.as_i64();
+    let updated = Time::unix(float("updated")?);
+    Some(JobSummary {
+        jobid: text("jobid")?,
+        desc: text("desc")?,
+        created: Time::unix(float("created")?),
+        updated,
+        maxage: Time::unix(float("expires")?) - updated,
+        workers: count("workers")?,
+        running: count("running")?,
+        done: count("done")?,
+        failed: count("failed")?,
+        stale: count("stale")?,
+        not_started: count("not_started")?,
+        percent: float("percent")?,
+    })
 }
 
 #[cfg(test)]
@@ -488,6 +544,36 @@ mod tests {
         assert_eq!(percent_figure(14.29), 14.29, "not cut below its figure");
         assert_eq!(percent_figure(100.0 * 5.0 / 22.0), 22.72);
         assert_eq!(percent_figure(0.0), 0.0);
+    }
+
+    /// What a peer writes of a job is read back as the same job, to the
+    /// millisecond its times are written to.
+    #[test]
+    fn a_listed_job_reads_back() {
+        let job = JobSummary {
+            jobid: "j 1".into(),
+            desc: "Nightly".into(),
+            created: Time::unix(1_800_000_000.25),
+            updated: Time::unix(1_800_000_100.5),
+            maxage: crate::clock::Secs(3600.0),
+            workers: 7,
+            running: 2,
+            done: 1,
+            failed: 1,
+            stale: 1,
+            not_started: 2,
+            percent: 42.17,
+        };
+        let listed = ListedJob {
+            job: job.clone(),
+            elsewhere: None,
+        };
+        let written = job_list(std::slice::from_ref(&listed));
+        assert_eq!(job_summary_of(&written[0]), Some(job));
+        assert!(written[0].get("peer").is_none(), "a local job is as it was");
+        let mut broken = written[0].clone();
+        broken["workers"] = json!("seven");
+        assert_eq!(job_summary_of(&broken), None);
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod model;
 pub mod notify;
 mod page;
 pub mod params;
+mod peers;
 mod periodic;
 mod render_cache;
 mod response;
@@ -163,6 +164,10 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
     .map_err(StartError::Thread)?;
     let renders = Arc::new(RenderCache::default());
     let tokens = Arc::new(config.tokens.clone());
+    let peers = peers::Peers::new(&config.peers).map(Arc::new);
+    let public_url: Option<Arc<str>> = config
+        .public_url_given
+        .then(|| Arc::from(config.public_url.as_str()));
     let contexts = (0..config.threads)
         .map(|_| {
             Ok(Context {
@@ -176,6 +181,8 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
                 tokens: Arc::clone(&tokens),
                 metrics: Arc::clone(&metrics),
                 renders: Arc::clone(&renders),
+                peers: peers.clone(),
+                public_url: public_url.clone(),
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

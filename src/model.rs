@@ -960,6 +960,37 @@ impl JobSummary {
     }
 }
 
+/// A job of the index and the `jobs` list: this server's own, or one a
+/// peer listed (`--peer`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedJob {
+    /// The job.
+    pub job: JobSummary,
+    /// Where it is, when a peer has it.
+    pub elsewhere: Option<Elsewhere>,
+}
+
+/// Where a job a peer listed lives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Elsewhere {
+    /// The peer's address, as `--peer` gave it.
+    pub peer: std::sync::Arc<str>,
+    /// The job's show page: at the peer's public address (a front such as
+    /// nginx) when it has one, else at the peer.
+    pub show: String,
+}
+
+/// How one peer answered for a listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerReport {
+    /// Its address, as `--peer` gave it.
+    pub url: std::sync::Arc<str>,
+    /// Why its jobs are missing, when they are.
+    pub error: Option<String>,
+    /// How many of its jobs it listed.
+    pub jobs: usize,
+}
+
 /// Jobs and workers for the tests of the modules that show them.
 #[cfg(test)]
 pub(crate) mod fixtures {

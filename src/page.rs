@@ -23,8 +23,8 @@ use std::sync::OnceLock;
 use crate::format::{markup_entity, pct, span, utc};
 use crate::look;
 use crate::model::{
-    BarState, HISTOGRAM_STEP, Job, JobProgress, JobSummary, Pick, SLOW_NEVER, SLOW_PEERS,
-    SLOW_SHARE, SLOW_SURELY, STALE_FLOOR, STALE_GAPS, Worker, WorkerPick,
+    BarState, HISTOGRAM_STEP, Job, JobProgress, ListedJob, PeerReport, Pick, SLOW_NEVER,
+    SLOW_PEERS, SLOW_SHARE, SLOW_SURELY, STALE_FLOOR, STALE_GAPS, Worker, WorkerPick,
 };
 use crate::shown::{self, JobText, WorkerText};
 
@@ -730,17 +730,32 @@ pub fn missing_job_page(jobid: &str, interval: u64, links: Links) -> String {
     out
 }
 
-/// The index of `jobs` (newest activity first) at `now`; it reloads itself
-/// every 30 seconds.
-pub fn index_page(jobs: &[JobSummary], now: Time, links: Links) -> String {
+/// The index of `jobs` (newest activity first) at `now`, naming each peer
+/// whose jobs are missing; it reloads itself every 30 seconds.
+pub fn index_page(jobs: &[ListedJob], peers: &[PeerReport], now: Time, links: Links) -> String {
     let mut out = String::with_capacity(2048 + jobs.len() * 600);
     head(&mut out, "Jobs", Some(30), false);
     let _ = writeln!(
         out,
-        "<body>\n<main>\n<header><h1>Jobs</h1>\n<p class=\"sub\">{} job{}, most recent activity first</p></header>",
+        "<body>\n<main>\n<header><h1>Jobs</h1>\n<p class=\"sub\">{} job{}{}, most recent activity first</p></header>",
         jobs.len(),
-        if jobs.len() == 1 { "" } else { "s" }
+        if jobs.len() == 1 { "" } else { "s" },
+        match peers.len() {
+            0 => String::new(),
+            n => format!(" here and on {n} peer{}", if n == 1 { "" } else { "s" }),
+        }
     );
+    for peer in peers {
+        if let Some(why) = &peer.error {
+            let _ = writeln!(
+                out,
+                "<p class=\"notice gone peer-missing\">Not listed: the jobs of <code>{url}</code>, \
+                 which did not answer ({why}).</p>",
+                url = escape(&peer.url),
+                why = escape(why),
+            );
+        }
+    }
     if jobs.is_empty() {
         out.push_str(
             "<p class=\"notice\">No jobs yet. Create one with \
@@ -764,7 +779,16 @@ pub fn index_page(jobs: &[JobSummary], now: Time, links: Links) -> String {
     out
 }
 
-fn index_row(out: &mut String, job: &JobSummary, now: Time, links: Links) {
+fn index_row(out: &mut String, listed: &ListedJob, now: Time, links: Links) {
+    let job = &listed.job;
+    // A peer's job links to its page there, and says where it is.
+    let (href, place) = match &listed.elsewhere {
+        Some(elsewhere) => (
+            escape(&elsewhere.show),
+            format!(" · on {}", escape(&elsewhere.peer)),
+        ),
+        None => (links.job("show", &job.jobid), String::new()),
+    };
     let title = if job.desc.is_empty() {
         &job.jobid
     } else {
@@ -805,13 +829,12 @@ fn index_row(out: &mut String, job: &JobSummary, now: Time, links: Links) {
         .unwrap_or(BarState::Running);
     let _ = writeln!(
         out,
-        "<tr><td><a class=\"desc\" href=\"{href}\">{title}</a><div class=\"jobid\">{jobid}</div></td>\
+        "<tr><td><a class=\"desc\" href=\"{href}\">{title}</a><div class=\"jobid\">{jobid}{place}</div></td>\
          <td><div class=\"prog s-{worst}\" title=\"{worst_words}\"><span class=\"track\"><span class=\"fill p{width}\"></span></span>\
          <span class=\"num\">{pc}</span></div></td>\
          <td><span class=\"num\">{workers}</span> <span class=\"states\">{states}</span></td>\
          <td class=\"num\" title=\"{stamp}\">{ago} ago</td>\
          <td class=\"num hide-narrow\" title=\"{expires}\">in {left}</td></tr>",
-        href = links.job("show", &job.jobid),
         worst = worst.as_str(),
         worst_words = look::label(Pick::State(worst)),
         title = escape(title),
@@ -831,6 +854,62 @@ mod tests {
     use super::*;
     use crate::clock::Time;
     use crate::model::fixtures::{EDGE_RATES, job, running};
+
+    /// A peer's job links to its page there and says where it is; what a
+    /// peer says of itself (its jobs, why it failed) is escaped.
+    #[test]
+    fn the_index_links_to_peers_and_names_the_missing_escaped() {
+        use crate::model::{Elsewhere, JobSummary, ListedJob, PeerReport};
+        use std::sync::Arc;
+        let job = |jobid: &str| JobSummary {
+            jobid: jobid.into(),
+            desc: String::new(),
+            created: Time::unix(0.0),
+            updated: Time::unix(0.0),
+            maxage: crate::clock::Secs(60.0),
+            workers: 1,
+            running: 1,
+            done: 0,
+            failed: 0,
+            stale: 0,
+            not_started: 0,
+            percent: 5.0,
+        };
+        let peer: Arc<str> = Arc::from("http://b:8080");
+        let jobs = [
+            ListedJob {
+                job: job("here"),
+                elsewhere: None,
+            },
+            ListedJob {
+                job: job("<there>"),
+                elsewhere: Some(Elsewhere {
+                    peer: Arc::clone(&peer),
+                    show: "https://front/progress/show?jobid=%3Cthere%3E&x=1".into(),
+                }),
+            },
+        ];
+        let peers = [
+            PeerReport {
+                url: peer,
+                error: None,
+                jobs: 1,
+            },
+            PeerReport {
+                url: Arc::from("http://c:8080"),
+                error: Some("it answered 500 <script>".into()),
+                jobs: 0,
+            },
+        ];
+        let html = index_page(&jobs, &peers, Time::unix(1.0), Links::default());
+        assert!(html.contains("2 jobs here and on 2 peers"));
+        assert!(html.contains("href=\"show?jobid=here\""));
+        assert!(html.contains("href=\"https://front/progress/show?jobid=%3Cthere%3E&amp;x=1\""));
+        assert!(html.contains("&lt;there&gt; · on http://b:8080"));
+        assert!(html.contains("Not listed: the jobs of <code>http://c:8080</code>"));
+        assert!(html.contains("500 &lt;script&gt;") && !html.contains("<script>"));
+        assert!(!html.contains("Not listed: the jobs of <code>http://b:8080"));
+    }
 
     #[test]
     fn escapes_every_special_character() {

@@ -835,15 +835,23 @@ fn offset(form: &Form) -> Result<Option<u64>, ParamError> {
 /// Whether the answer carries the show page's texts: `text=1`; `text=0`
 /// or none, not.
 fn page_texts(form: &Form) -> Result<bool, ParamError> {
-    match form.get("text") {
-        None | Some("0") => Ok(false),
-        Some("1") => Ok(true),
+    Ok(zero_or_one(form, "text", "with the page's texts")?.unwrap_or(false))
+}
+
+/// A switch `name`, if given: `1` (what `one_means`, for the message) or
+/// `0`.
+fn zero_or_one(
+    form: &Form,
+    name: &'static str,
+    one_means: &str,
+) -> Result<Option<bool>, ParamError> {
+    match form.get(name) {
+        None => Ok(None),
+        Some("0") => Ok(Some(false)),
+        Some("1") => Ok(Some(true)),
         Some(other) => Err(ParamError::new(
-            "text",
-            format!(
-                "must be 0 or 1 (with the page's texts), got {}",
-                quoted(other)
-            ),
+            name,
+            format!("must be 0 or 1 ({one_means}), got {}", quoted(other)),
         )),
     }
 }
@@ -1111,10 +1119,17 @@ impl RenderChart {
 pub struct ListJobs {
     /// At most this many jobs, most recent activity first.
     pub limit: u64,
+    /// Only this server's jobs, not its peers' (`peers=0`): what a peer
+    /// asks, so that two servers that list each other do not ask in a loop.
+    pub local: bool,
+    /// An object with the jobs, the peers that answered or not, and this
+    /// server's public address (`envelope=1`), rather than the bare list.
+    pub envelope: bool,
 }
 
 impl ListJobs {
-    /// Validates `limit` (default [`DEFAULT_LIST_LIMIT`]).
+    /// Validates `limit` (default [`DEFAULT_LIST_LIMIT`]), `peers` and
+    /// `envelope`.
     pub fn from_form(form: &Form) -> Result<ListJobs, ParamError> {
         let limit = match form.get("limit") {
             None => DEFAULT_LIST_LIMIT,
@@ -1129,7 +1144,13 @@ impl ListJobs {
                     )
                 })?,
         };
-        Ok(ListJobs { limit })
+        let peers = zero_or_one(form, "peers", "with the peers' jobs")?.unwrap_or(true);
+        let envelope = zero_or_one(form, "envelope", "an object with the peers")?.unwrap_or(false);
+        Ok(ListJobs {
+            limit,
+            local: !peers,
+            envelope,
+        })
     }
 }
 
@@ -1789,5 +1810,12 @@ mod tests {
         assert_eq!(list("limit=5").unwrap().limit, 5);
         assert_eq!(list("limit=0").unwrap_err().name, "limit");
         assert_eq!(list("limit=x").unwrap_err().name, "limit");
+        let plain = list("").unwrap();
+        assert!(!plain.local && !plain.envelope);
+        let peer = list("peers=0&envelope=1").unwrap();
+        assert!(peer.local && peer.envelope);
+        assert!(!list("peers=1").unwrap().local);
+        assert_eq!(list("peers=no").unwrap_err().name, "peers");
+        assert_eq!(list("envelope=2").unwrap_err().name, "envelope");
     }
 }

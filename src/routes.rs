@@ -17,12 +17,13 @@ use std::time::Duration;
 use crate::auth::{self, Access, Tokens};
 use crate::chart::{self, Format};
 use crate::model::{BarState, JobProgress, PageStart, ProgressTally, Worker, WorkerPick};
-use crate::model::{CreateJob, JobRef, WorkerUpdate};
+use crate::model::{CreateJob, JobRef, ListedJob, PeerReport, WorkerUpdate};
 use crate::page::{self, Links};
 use crate::params::{
     DEFAULT_LIST_LIMIT, Form, HistoryQuery, ListJobs, ParamError, RenderChart, ShowPage, ShowText,
     StatusQuery, UpdateBatch, UpdateBody,
 };
+use crate::peers::Peers;
 use crate::render_cache::RenderCache;
 use crate::response::Response;
 use crate::status;
@@ -88,6 +89,10 @@ pub struct Context {
     /// Whether notifications go anywhere (`--notify-url`), so a job may
     /// ask for them.
     pub notifies: bool,
+    /// The other servers whose jobs the index and `jobs` list (`--peer`).
+    pub peers: Option<Arc<Peers>>,
+    /// `--public-url`, when given: where peers link to this server's jobs.
+    pub public_url: Option<Arc<str>>,
 }
 
 /// What a handler is given beside the context.
@@ -402,8 +407,34 @@ fn history<'c>(ctx: &'c Context, call: &Call) -> Result<Response<'c>, Error> {
 
 fn jobs(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
     let list = ListJobs::from_form(&call.form)?;
-    let jobs = ctx.reader.list_jobs(list.limit, ctx.clock.now())?;
-    Ok(Response::json(&json::job_list(&jobs)))
+    let (jobs, peers) = listing(ctx, list.limit, list.local)?;
+    Ok(Response::json(&if list.envelope {
+        json::job_list_envelope(&jobs, &peers, ctx.public_url.as_deref())
+    } else {
+        json::job_list(&jobs)
+    }))
+}
+
+/// This server's `limit` most recent jobs, with its peers' unless `local`,
+/// and how each peer answered.
+fn listing(
+    ctx: &Context,
+    limit: u64,
+    local: bool,
+) -> Result<(Vec<ListedJob>, Vec<PeerReport>), Error> {
+    let jobs = ctx.reader.list_jobs(limit, ctx.clock.now())?;
+    Ok(match &ctx.peers {
+        Some(peers) if !local => peers.add_to(jobs, limit),
+        _ => (
+            jobs.into_iter()
+                .map(|job| ListedJob {
+                    job,
+                    elsewhere: None,
+                })
+                .collect(),
+            Vec::new(),
+        ),
+    })
 }
 
 /// The show page: every worker's bar for a job of up to
@@ -664,9 +695,11 @@ fn render(ctx: &Context, call: &Call, format: Format) -> Result<Response<'static
 }
 
 fn index(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {
+    let (jobs, peers) = listing(ctx, DEFAULT_LIST_LIMIT, false)?;
     let now = ctx.clock.now();
-    let jobs = ctx.reader.list_jobs(DEFAULT_LIST_LIMIT, now)?;
-    Ok(Response::html(page::index_page(&jobs, now, call.links)))
+    Ok(Response::html(page::index_page(
+        &jobs, &peers, now, call.links,
+    )))
 }
 
 fn delete(ctx: &Context, call: &Call) -> Result<Response<'static>, Error> {

@@ -113,16 +113,28 @@ def _send(endpoint, query, body, url, token, timeout, what=""):
     return False
 
 
+def _encode_id(jobid):
+    """The jobid form-encoded as progressd's pages, browsers and the shell
+    client write it (urlencode but for `*` kept and `~` encoded): a front
+    that shards by it (nginx hashes it as written, before decoding) then
+    sends every request about a job to the same server."""
+    return urllib.parse.quote_plus(str(jobid), safe="*").replace("~", "%7E")
+
+
 def _post(endpoint, fields, url, token, timeout):
-    """POSTs the fields that are not None as a form; True on a 2xx answer."""
+    """POSTs the fields that are not None as a form, but for the jobid,
+    which goes in the query string: a front that shards the jobs among
+    several servers by it (deploy/nginx-sharded.conf) sees only that. True
+    on a 2xx answer."""
     try:
-        body = _form(fields).encode()
+        query = "jobid=" + _encode_id(fields["jobid"])
+        body = _form({name: v for name, v in fields.items() if name != "jobid"}).encode()
     except _BadOk:
         raise
     except Exception as e:  # a progress report must never crash the job
         log.warning("progressd %s failed: %s", endpoint, e)
         return False
-    return _send(endpoint, "", body, url, token, timeout)
+    return _send(endpoint, query, body, url, token, timeout)
 
 
 def create(
@@ -227,7 +239,7 @@ def update_many(jobid, updates, *, url=None, token=None, timeout=DEFAULT_TIMEOUT
     of its batch by line, line 1 being the batch's first update), goes on
     with the next batch, and returns False. An `ok` it would not read as
     meant, in any update, raises ValueError before any batch goes."""
-    query = urllib.parse.urlencode({"jobid": jobid})
+    query = "jobid=" + _encode_id(jobid)
     options = (url, token, timeout)
     try:
         # Every line first, so that a bad `ok` anywhere sends nothing.

@@ -219,7 +219,8 @@ impl Drop for TestServer {
     }
 }
 
-fn reply(mut response: ureq::http::Response<ureq::Body>) -> Reply {
+/// A response read whole.
+pub fn reply(mut response: ureq::http::Response<ureq::Body>) -> Reply {
     let status = response.status().as_u16();
     let headers = response
         .headers()
