@@ -18,7 +18,11 @@
 //! log file therefore stays near [`WAL_LIMIT_PAGES`] plus one batch, at any
 //! write rate, as long as reads end: the writer waits at most
 //! [`EMPTY_WAIT`] for them, at most once per [`EMPTY_EVERY`], so a reader
-//! that never pauses grows the log rather than stalling every update.
+//! that never pauses grows the log rather than stalling every update. A
+//! read that outlasts wait after wait (a backup, a `sqlite3` session left
+//! open on the file) is waited for ever less often, every 2, 4… up to
+//! [`EMPTY_EVERY`] times 2^[`MAX_DOUBLINGS`] seconds, until a wait empties
+//! the log: it costs the updates one wait a minute, not one a second.
 //!
 //! On a small disk both limits shrink to an eighth and a quarter of the
 //! space left: a log that filled the disk could never be copied out again,
@@ -54,28 +58,35 @@ pub const EMPTY_WAIT: Duration = Duration::from_millis(100);
 /// The writer tries to empty the log at most this often.
 pub const EMPTY_EVERY: Duration = Duration::from_secs(1);
 
+/// How many times the pause between tries doubles while readers keep the
+/// log through every wait: up to 64 times [`EMPTY_EVERY`].
+const MAX_DOUBLINGS: u32 = 6;
+
 /// Bytes the log file is cut back to whenever it starts again.
 pub const WAL_KEPT_BYTES: i64 = 4 * 1024 * 1024;
 
 /// Copies the log into the database without waiting for anyone: the
 /// checkpoint thread's task.
 pub fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
-    run(conn, "PASSIVE")
+    run(conn, "PASSIVE").map(|_| ())
 }
 
 /// Copies the whole log into the database and truncates it to nothing,
 /// waiting for readers: at shutdown, so the file on disk is complete by
 /// itself, and when the log must be emptied.
 pub fn truncate(conn: &Connection) -> rusqlite::Result<()> {
-    run(conn, "TRUNCATE")
+    run(conn, "TRUNCATE").map(|_| ())
 }
 
-/// Runs a checkpoint. One that finds another running, or readers in the
-/// way, says so in its row (not as an error) and is simply tried again
-/// later: the writer's hook tells whether the log still grows.
-fn run(conn: &Connection, mode: &str) -> rusqlite::Result<()> {
+/// Runs a checkpoint; false when it could not finish, as it says in its
+/// row (not as an error): another ran, or readers were in the way. It is
+/// simply tried again later: the writer's hook tells whether the log
+/// still grows.
+fn run(conn: &Connection, mode: &str) -> rusqlite::Result<bool> {
     // `mode` is one of two constants above, never client text.
-    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()))
+    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
+        Ok(row.get::<_, i64>(0)? == 0)
+    })
 }
 
 /// What the writer does about the log after a commit that left it `pages`
@@ -113,6 +124,8 @@ impl LogBound {
 pub struct LogKeeper {
     pages: Arc<AtomicU32>,
     last_emptied: Option<Instant>,
+    /// Waits in a row that readers outlasted.
+    waits_in_vain: u32,
 }
 
 impl LogKeeper {
@@ -121,6 +134,7 @@ impl LogKeeper {
         LogKeeper {
             pages,
             last_emptied: None,
+            waits_in_vain: 0,
         }
     }
 
@@ -166,21 +180,27 @@ impl LogKeeper {
     }
 
     fn may_empty(&self) -> bool {
-        self.last_emptied
-            .is_none_or(|at| at.elapsed() >= EMPTY_EVERY)
+        let pause = EMPTY_EVERY * 2_u32.pow(self.waits_in_vain.min(MAX_DOUBLINGS));
+        self.last_emptied.is_none_or(|at| at.elapsed() >= pause)
     }
 
     fn empty(&mut self, conn: &Connection) -> rusqlite::Result<()> {
         let started = Instant::now();
         conn.busy_timeout(EMPTY_WAIT)?;
-        let done = truncate(conn);
+        let done = run(conn, "TRUNCATE");
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // Only a wait for readers counts against the next try: one that
         // found the checkpoint thread at work returned at once.
-        if started.elapsed() >= EMPTY_WAIT / 2 {
+        let waited = started.elapsed() >= EMPTY_WAIT / 2;
+        if waited {
             self.last_emptied = Some(started);
         }
-        done
+        match done {
+            Ok(true) => self.waits_in_vain = 0,
+            Ok(false) if waited => self.waits_in_vain += 1,
+            _ => {}
+        }
+        done.map(|_| ())
     }
 }
 
@@ -277,6 +297,39 @@ mod tests {
         let took = started.elapsed();
         assert!(took < EMPTY_WAIT / 4, "waited {took:?} for a long read");
         reader.execute_batch("COMMIT;")?;
+        Ok(())
+    }
+
+    #[test]
+    fn a_reader_that_outlasts_waits_is_waited_for_ever_less_often()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("k.sqlite3");
+        let (writer, _file) = crate::store::open_writer(&path)?;
+        writer.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")?;
+        let reader = crate::store::schema::open_reader(&path)?;
+        reader.execute_batch("BEGIN; SELECT COUNT(*) FROM t;")?;
+        writer.execute_batch("INSERT INTO t VALUES (2);")?;
+        let mut keeper = LogKeeper::new(Arc::new(AtomicU32::new(WAL_LIMIT_PAGES)));
+        let ago = |secs: f64| Instant::now().checked_sub(Duration::from_secs_f64(secs));
+        for (vain, pause) in [(1, 2.0), (2, 4.0), (3, 8.0)] {
+            keeper.last_emptied = ago(pause + 0.1);
+            keeper.after_commit(&writer, || None, false);
+            assert_eq!(keeper.waits_in_vain, vain);
+            // Not again before the doubled pause, then again after it.
+            keeper.last_emptied = ago(pause - 0.1);
+            assert!(!keeper.may_empty(), "tried again within {pause} s");
+            keeper.last_emptied = ago(pause + 0.1);
+            assert!(keeper.may_empty());
+        }
+        // Once the reader leaves, a wait empties the log and the pause is
+        // back to a second.
+        reader.execute_batch("COMMIT;")?;
+        keeper.last_emptied = ago(8.1);
+        keeper.after_commit(&writer, || None, false);
+        assert_eq!(keeper.waits_in_vain, 0);
+        keeper.last_emptied = ago(1.1);
+        assert!(keeper.may_empty());
         Ok(())
     }
 }
