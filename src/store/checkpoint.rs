@@ -248,17 +248,32 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_reader_that_holds_the_log_delays_the_writer_briefly_and_rarely()
-    -> Result<(), Box<dyn std::error::Error>> {
+    /// A database with a commit in its log that a reader, in the middle
+    /// of a read, still uses: what keeps the file alive, the writer's
+    /// connection and the reader's.
+    fn log_held_by_a_reader() -> Result<
+        (
+            tempfile::TempDir,
+            crate::store::DbFile,
+            Connection,
+            Connection,
+        ),
+        Box<dyn std::error::Error>,
+    > {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("k.sqlite3");
-        let (writer, _file) = crate::store::open_writer(&path)?;
+        let (writer, file) = crate::store::open_writer(&path)?;
         writer.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")?;
-        // A reader in the middle of a read, on a snapshot in the log.
         let reader = crate::store::schema::open_reader(&path)?;
         reader.execute_batch("BEGIN; SELECT COUNT(*) FROM t;")?;
         writer.execute_batch("INSERT INTO t VALUES (2);")?;
+        Ok((dir, file, writer, reader))
+    }
+
+    #[test]
+    fn a_reader_that_holds_the_log_delays_the_writer_briefly_and_rarely()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let (_dir, _file, writer, reader) = log_held_by_a_reader()?;
         let pages = Arc::new(AtomicU32::new(WAL_LIMIT_PAGES));
         let mut keeper = LogKeeper::new(Arc::clone(&pages));
         let started = Instant::now();
@@ -283,13 +298,7 @@ mod tests {
 
     #[test]
     fn a_backup_reading_is_not_waited_for() -> Result<(), Box<dyn std::error::Error>> {
-        let dir = tempfile::tempdir()?;
-        let path = dir.path().join("k.sqlite3");
-        let (writer, _file) = crate::store::open_writer(&path)?;
-        writer.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")?;
-        let reader = crate::store::schema::open_reader(&path)?;
-        reader.execute_batch("BEGIN; SELECT COUNT(*) FROM t;")?;
-        writer.execute_batch("INSERT INTO t VALUES (2);")?;
+        let (_dir, _file, writer, reader) = log_held_by_a_reader()?;
         let pages = Arc::new(AtomicU32::new(WAL_LIMIT_PAGES));
         let mut keeper = LogKeeper::new(pages);
         let started = Instant::now();
@@ -303,13 +312,7 @@ mod tests {
     #[test]
     fn a_reader_that_outlasts_waits_is_waited_for_ever_less_often()
     -> Result<(), Box<dyn std::error::Error>> {
-        let dir = tempfile::tempdir()?;
-        let path = dir.path().join("k.sqlite3");
-        let (writer, _file) = crate::store::open_writer(&path)?;
-        writer.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")?;
-        let reader = crate::store::schema::open_reader(&path)?;
-        reader.execute_batch("BEGIN; SELECT COUNT(*) FROM t;")?;
-        writer.execute_batch("INSERT INTO t VALUES (2);")?;
+        let (_dir, _file, writer, reader) = log_held_by_a_reader()?;
         let mut keeper = LogKeeper::new(Arc::new(AtomicU32::new(WAL_LIMIT_PAGES)));
         let ago = |secs: f64| Instant::now().checked_sub(Duration::from_secs_f64(secs));
         for (vain, pause) in [(1, 2.0), (2, 4.0), (3, 8.0)] {
