@@ -49,12 +49,24 @@ impl fmt::Display for Refusal {
 impl std::error::Error for Refusal {}
 
 /// The tokens the server was started with; `None` leaves that access open.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Tokens {
     /// Needed to create, update and delete.
     pub write: Option<String>,
     /// Needed to read.
     pub read: Option<String>,
+}
+
+/// Says which tokens are set, never what they are: a `Config` printed
+/// for debugging, or in a test's failure, must not show them.
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |token: &Option<String>| token.as_ref().map(|_| "…");
+        f.debug_struct("Tokens")
+            .field("write", &set(&self.write))
+            .field("read", &set(&self.read))
+            .finish()
+    }
 }
 
 impl Tokens {
@@ -130,6 +142,17 @@ fn same(expected: &[u8], given: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_never_shows_a_token() {
+        let tokens = Tokens {
+            write: Some("s3cret-w".into()),
+            read: None,
+        };
+        let shown = format!("{tokens:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert_eq!(shown, "Tokens { write: Some(\"…\"), read: None }");
+    }
 
     fn tokens(write: Option<&str>, read: Option<&str>) -> Tokens {
         Tokens {
