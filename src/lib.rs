@@ -11,6 +11,7 @@
 mod auth;
 pub mod backups;
 pub mod chart;
+mod client;
 pub mod clock;
 pub mod config;
 mod demo;

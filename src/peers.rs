@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::client::{self, GetError};
 use crate::config::PeerConfig;
 use crate::json;
 use crate::model::{Elsewhere, JobSummary, ListedJob, PeerReport};
@@ -255,27 +256,15 @@ impl PeerState {
 /// Asks the peer at `url` for its own `wanted` most recent jobs.
 fn fetch(agent: &ureq::Agent, url: &str, token: Option<&str>, wanted: u64) -> Answer {
     let asked = format!("{url}/progress/jobs?peers=0&envelope=1&limit={wanted}");
-    let mut request = agent.get(&asked);
-    if let Some(token) = token {
-        request = request.header("Authorization", format!("Bearer {token}"));
-    }
-    let mut response = request.call().map_err(|e| match e {
-        ureq::Error::Io(io) => format!("cannot reach it: {io}"),
-        ureq::Error::Timeout(_) => format!("no answer within {:.1} s", PEER_TIMEOUT.as_secs_f64()),
-        other => format!("cannot reach it: {other}"),
-    })?;
-    let status = response.status();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(MAX_ANSWER_BYTES)
-        .read_to_string()
-        .map_err(|e| format!("reading its answer: {e}"))?;
-    if !status.is_success() {
+    let body = client::get_text(agent, &asked, token, MAX_ANSWER_BYTES).map_err(|e| match e {
+        GetError::Unreachable(ureq::Error::Timeout(_)) => {
+            format!("no answer within {:.1} s", PEER_TIMEOUT.as_secs_f64())
+        }
+        GetError::Unreachable(e) => format!("cannot reach it: {}", client::reason(&e)),
+        GetError::Unreadable(e) => format!("reading its answer: {e}"),
         // Its one line says why (a wrong token: "401 …").
-        let why = body.lines().next().unwrap_or_default();
-        return Err(format!("it answered {} {why}", status.as_u16()));
-    }
+        GetError::Refused { status, why } => format!("it answered {status} {why}"),
+    })?;
     read_answer(&body, url)
 }
 

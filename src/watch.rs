@@ -33,6 +33,7 @@ use crossterm::style::{Attribute, Print, SetAttribute};
 use crossterm::terminal::{self, Clear, ClearType};
 use crossterm::{cursor, execute, queue};
 
+use crate::client::{self, GetError};
 use crate::config::WatchConfig;
 use crate::model::{BarState, Pick};
 use crate::terminal::{cell_width, safe};
@@ -343,28 +344,14 @@ fn text_url(
 
 /// The text at `url`, or the one line that says why not.
 fn fetch_text(agent: &ureq::Agent, url: &str, token: Option<&str>) -> Result<String, String> {
-    let mut request = agent.get(url);
-    if let Some(token) = token {
-        request = request.header("Authorization", format!("Bearer {token}"));
-    }
-    let mut response = request.call().map_err(|e| match e {
-        ureq::Error::Io(io) => format!("cannot reach {}: {io}", server_of(url)),
-        other => format!("cannot reach {}: {other}", server_of(url)),
-    })?;
-    let status = response.status();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(MAX_ANSWER_BYTES)
-        .read_to_string()
-        .map_err(|e| format!("reading the answer of {}: {e}", server_of(url)))?;
-    if status.is_success() {
-        Ok(body)
-    } else {
+    client::get_text(agent, url, token, MAX_ANSWER_BYTES).map_err(|e| match e {
+        GetError::Unreachable(e) => {
+            format!("cannot reach {}: {}", server_of(url), client::reason(&e))
+        }
+        GetError::Unreadable(e) => format!("reading the answer of {}: {e}", server_of(url)),
         // The server's one line says why (`no job with jobid "x"`).
-        let why = body.lines().next().unwrap_or_default();
-        Err(format!("{} {why}", status.as_u16()))
-    }
+        GetError::Refused { status, why } => format!("{status} {why}"),
+    })
 }
 
 /// The server part of `url`: what to name when it cannot be reached.
