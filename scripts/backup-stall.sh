@@ -72,14 +72,7 @@ small=100
 threads=1
 connections=4
 
-work=$(mktemp -d)
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-  kill_started
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+make_work_dir
 
 db="$work/db.sqlite3"
 launch backup-stall "$work/server.log" --db "$db" --max-workers-per-job "$roster"

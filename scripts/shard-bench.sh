@@ -58,14 +58,7 @@ threads=2
 connections=16
 workers=4
 
-work=$(mktemp -d)
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-  kill_started
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+make_work_dir
 
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -77,14 +77,7 @@ connections=4
 p99_target=10
 max_target=50
 
-work=$(mktemp -d)
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-  kill_started
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+make_work_dir
 
 # The driver: does the big work of a phase over HTTP (kept-alive) and
 # prints one line saying how long it took.

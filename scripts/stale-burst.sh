@@ -31,8 +31,7 @@ done
 [ "$binary" = ./target/release/progressd ] && cargo build --release --quiet
 command -v sqlite3 >/dev/null || { echo "stale-burst: needs sqlite3 (apt-get install sqlite3)" >&2; exit 2; }
 
-work=$(mktemp -d)
-trap 'kill_started; rm -rf "$work"' EXIT
+make_work_dir
 
 one_run() {
   local notify=$1 db="$work/run$1.sqlite3" latencies="$work/lat$1.txt"

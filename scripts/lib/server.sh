@@ -91,3 +91,11 @@ share() {
     echo -
   fi
 }
+
+# make_work_dir: sets $work to a new temporary directory, and on exit (or
+# Ctrl-C) kills every process in `started` and deletes the directory.
+make_work_dir() {
+  work=$(mktemp -d)
+  trap 'kill_started; rm -rf "$work"' EXIT
+  trap 'exit 130' INT TERM
+}
