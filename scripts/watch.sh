@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `progressd watch` in tmux, as README shows it, and how it holds up on a
+# `progressd watch` in tmux, as README and docs/api.md show it, and how it holds up on a
 # job of 100,000 workers: prints the screen of a small job (six workers,
 # one failed), then for the big job the time from a key (End, f) to the
 # screen that answers it, and the watch process's peak memory (VmHWM) and
