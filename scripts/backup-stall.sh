@@ -10,9 +10,9 @@
 #            back to back, for the whole phase (the online backup API, one
 #            step: one read transaction while it copies);
 #   scheduled  the server, restarted with `--backup-dir DIR --backup-every
-#            0.1`, copies it itself, 0.1 s after each copy ends (the same
-#            copy, but the writer knows of it and does not wait for it to
-#            empty the log); its log tells each copy's time;
+#            0.1`, copies it itself, 0.1 s after each copy ends (its writer
+#            copies a step of pages at a time between batches, paced, with
+#            no long read); its log tells each copy's time;
 #   vacuum   the same with `sqlite3 … "VACUUM INTO …"` on a read-only
 #            connection, the alternative (skipped without sqlite3);
 #   hold     no copy at all: python3's sqlite3 holds a read transaction

@@ -16,7 +16,7 @@ use crate::config::BackupSchedule;
 use crate::format::utc_compact;
 use crate::metrics::Metrics;
 use crate::periodic::Periodic;
-use crate::store::DbFile;
+use crate::store::Writer;
 use crate::store::backup::{self, BackupError, Checked, Copied};
 
 /// What a backup's name starts with.
@@ -124,20 +124,18 @@ fn prune(dir: &Path, keep: usize) -> std::io::Result<Vec<PathBuf>> {
     Ok(deleted)
 }
 
-/// Takes one scheduled backup of the server's database `file` into the
-/// schedule's directory and prunes the old ones.
+/// Takes one scheduled backup of the server's database `db`, copied by
+/// its `writer`, into the schedule's directory and prunes the old ones.
 fn take_scheduled(
-    file: &DbFile,
+    writer: &Writer,
+    db: &Path,
     schedule: &BackupSchedule,
     clock: &Clock,
 ) -> Result<Copied, BackupError> {
     let dest = schedule.dir.join(backup_name(clock));
-    // The writer is told, so that it does not wait for this read to end.
-    let reading = file.long_read();
     // Two backups in one second (a sub-second schedule) share a name: the
     // newer replaces the older.
-    let copied = backup::copy(file.path(), &dest, true)?;
-    drop(reading);
+    let copied = backup::copy_live(writer, db, &dest, true)?;
     prune(&schedule.dir, schedule.keep).map_err(|source| BackupError::Io {
         path: schedule.dir.display().to_string(),
         source,
@@ -145,12 +143,13 @@ fn take_scheduled(
     Ok(copied)
 }
 
-/// Starts the thread that backs the server's database `file` up by
-/// `schedule`, first one interval from now. A failed backup is logged and
+/// Starts the thread that backs the server's database `db` up by
+/// `schedule`, copied by `writer`, first one interval from now. A failed backup is logged and
 /// counted, and tried again at the next interval; it never stops the
 /// service.
 pub fn start(
-    file: Arc<DbFile>,
+    writer: Writer,
+    db: PathBuf,
     schedule: BackupSchedule,
     clock: Clock,
     metrics: Arc<Metrics>,
@@ -160,7 +159,7 @@ pub fn start(
         "progressd-backup",
         every,
         (),
-        move |(), _| match take_scheduled(&file, &schedule, &clock) {
+        move |(), _| match take_scheduled(&writer, &db, &schedule, &clock) {
             Ok(copied) => {
                 metrics.backup_taken(copied.took);
                 log::info!(

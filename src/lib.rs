@@ -124,8 +124,8 @@ impl Running {
         self.http.shutdown();
         self.expiry.stop();
         self.notifier.stop();
-        // A backup in progress is finished first: its read keeps the final
-        // checkpoint from emptying the log.
+        // A backup in progress is finished first: the writer makes it, and
+        // ends only once the backup thread's handle is gone.
         if let Some(backups) = self.backups {
             backups.stop();
         }
@@ -204,13 +204,19 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
             clock: config.clock.clone(),
         })
     };
-    let expiry = expiry::start(writer, stale, config.expire_interval, Arc::clone(&metrics))
-        .map_err(StartError::Thread)?;
+    let expiry = expiry::start(
+        writer.clone(),
+        stale,
+        config.expire_interval,
+        Arc::clone(&metrics),
+    )
+    .map_err(StartError::Thread)?;
     let checkpoints = start_checkpoints(store::open_checkpointer(&config.db)?)?;
     let backups = match &config.backups {
         Some(schedule) => Some(
             backups::start(
-                Arc::clone(&db_file),
+                writer.clone(),
+                config.db.clone(),
                 schedule.clone(),
                 config.clock.clone(),
                 Arc::clone(&metrics),

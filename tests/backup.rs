@@ -1,6 +1,7 @@
 //! Backups (issue 16): `progressd backup` of a database under write load
 //! holds every update acknowledged before it started and serves them;
-//! scheduled backups appear, are pruned, and each checks sound;
+//! scheduled backups appear, are pruned, and each checks sound, and one
+//! taken under write load holds every update acknowledged before it ended;
 //! `progressd check` tells a sound database from a damaged or missing one.
 
 mod common;
@@ -271,6 +272,59 @@ fn scheduled_backups_appear_keep_the_newest_and_each_checks_sound() -> TestResul
     for name in others {
         assert_eq!(std::fs::read(backups.path().join(name))?, b"mine", "{name}");
     }
+    Ok(())
+}
+
+#[test]
+fn a_scheduled_backup_under_write_load_holds_every_update_acknowledged_before_it_ended()
+-> TestResult {
+    let backups = tempfile::tempdir()?;
+    let schedule = Config::from_args(&[
+        "--backup-dir",
+        &backups.path().to_string_lossy(),
+        "--backup-every",
+        "1",
+    ])?
+    .backups;
+    let s = TestServer::start_with(|c| c.backups = schedule);
+    s.get("/progress/create?jobid=roster&workers=5000");
+    common::wait_for_roster(&s.addr(), "roster", 5000);
+    let load = Load::start(&s.base);
+    thread::sleep(Duration::from_millis(300));
+    // A backup that appears after this was read ended after it.
+    let earlier = scheduled(backups.path())?;
+    let before = load.acknowledged();
+    assert!(before.iter().all(|&c| c > 0), "the load runs: {before:?}");
+    let started = Instant::now();
+    let backup = loop {
+        let now = scheduled(backups.path())?;
+        if let Some(new) = now.into_iter().find(|p| !earlier.contains(p)) {
+            break new;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no new backup");
+        thread::sleep(Duration::from_millis(20));
+    };
+    let during = load.acknowledged();
+    thread::sleep(Duration::from_millis(300));
+    let after = load.stop()?;
+    assert!(
+        before.iter().zip(&after).all(|(b, a)| a > b),
+        "updates went on while backups were taken: {before:?} → {after:?}"
+    );
+    let (code, report, stderr) = check(&backup)?;
+    assert_eq!(code, Some(0), "{report}{stderr}");
+    assert!(report.contains("jobs: 2\nworkers: 5004\n"), "{report}");
+    let copied = stored_currents(&backup)?;
+    for (w, (stored, acked)) in copied.iter().zip(&before).enumerate() {
+        assert!(
+            stored >= acked,
+            "w{w}: the backup holds {stored}, but {acked} was acknowledged before it ended"
+        );
+    }
+    assert!(
+        copied.iter().zip(&during).all(|(c, d)| c <= d),
+        "nothing acknowledged after it appeared: {copied:?} against {during:?}"
+    );
     Ok(())
 }
 

@@ -19,13 +19,16 @@
 use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
+use super::StoreError;
 use super::path_text;
 use super::schema::{BUSY_TIMEOUT, MIGRATIONS};
+use super::writer::Writer;
 
 /// What can go wrong in taking or checking a copy.
 #[derive(Debug)]
@@ -69,6 +72,8 @@ pub enum BackupError {
         /// The system's reason.
         source: std::io::Error,
     },
+    /// The server's writer could not make the copy (it stopped, or a bug).
+    Server(StoreError),
     /// The source stayed locked through every retry.
     Busy {
         /// The file.
@@ -98,6 +103,7 @@ impl fmt::Display for BackupError {
             }
             BackupError::Sqlite { path, source } => write!(f, "{path}: {source}"),
             BackupError::Io { path, source } => write!(f, "{path}: {source}"),
+            BackupError::Server(e) => write!(f, "the copy was not made: {e}"),
             BackupError::Busy { path } => write!(
                 f,
                 "database {path} stayed locked through every try; try again"
@@ -130,7 +136,61 @@ const LOCKED_PAUSE: Duration = Duration::from_millis(100);
 /// the moment the copy starts, while others may write to it. An existing
 /// `dest` is replaced only when `replace` is true.
 pub fn copy(source: &Path, dest: &Path, replace: bool) -> Result<Copied, BackupError> {
+    write_copy(source, dest, replace, |mut to| {
+        let from = open_source(source)?;
+        copy_pages(&from, &mut to, source)?;
+        Ok(to)
+    })
+}
+
+/// The server's own copy of its database at `source`, made by its
+/// `writer` between batches (see [`Writer::copy_into`]): it holds no read
+/// transaction and delays updates by about one step. A snapshot as of the
+/// moment the copy ends; `dest` as for [`copy`].
+pub fn copy_live(
+    writer: &Writer,
+    source: &Path,
+    dest: &Path,
+    replace: bool,
+) -> Result<Copied, BackupError> {
+    write_copy(source, dest, replace, |to| {
+        // The writer's thread writes the copy: it must not wait for the
+        // disk. The file is synced once whole, off that thread.
+        to.execute_batch(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -1024;",
+        )
+        .map_err(|source| BackupError::Sqlite {
+            path: path_text(dest),
+            source,
+        })?;
+        writer.copy_into(to).map_err(|e| match e {
+            StoreError::Sqlite(e) => BackupError::Sqlite {
+                path: path_text(source),
+                source: e,
+            },
+            other => BackupError::Server(other),
+        })
+    })
+}
+
+/// How often what a copy wrote so far is sent to the disk.
+const WRITE_OUT_EVERY: Duration = Duration::from_millis(20);
+
+/// Writes a copy of `source` to `dest` through `fill`, which copies the
+/// pages into the empty database it is given: into `DEST.tmp`, synced,
+/// then renamed.
+fn write_copy(
+    source: &Path,
+    dest: &Path,
+    replace: bool,
+    fill: impl FnOnce(Connection) -> Result<Connection, BackupError>,
+) -> Result<Copied, BackupError> {
     let started = Instant::now();
+    if !source.is_file() {
+        return Err(BackupError::Missing {
+            path: path_text(source),
+        });
+    }
     if same_file(source, dest) {
         return Err(BackupError::SameFile {
             path: path_text(dest),
@@ -141,7 +201,6 @@ pub fn copy(source: &Path, dest: &Path, replace: bool) -> Result<Copied, BackupE
             path: path_text(dest),
         });
     }
-    let from = open_source(source)?;
     let partial = beside(dest, ".tmp");
     let sqlite_error = |path: &Path| {
         let path = path_text(path);
@@ -157,20 +216,27 @@ pub fn copy(source: &Path, dest: &Path, replace: bool) -> Result<Copied, BackupE
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io_error(&partial)(e)),
     }
-    {
-        let mut to = Connection::open(&partial).map_err(sqlite_error(&partial))?;
-        copy_pages(&from, &mut to, source)?;
-        // The copy's header says WAL, as the source's does; a copy is one
-        // file, so it goes back to a rollback journal (the server sets WAL
-        // again when it opens it).
-        to.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))
-            .map_err(sqlite_error(&partial))?;
-        to.close().map_err(|(_, e)| sqlite_error(&partial)(e))?;
+    let written = Connection::open(&partial)
+        .map_err(sqlite_error(&partial))
+        .and_then(|to| writing_out(&partial, || fill(to)))
+        .and_then(|to| {
+            // The copy's header says WAL, as the source's does; a copy is
+            // one file, so it goes back to a rollback journal (the server
+            // sets WAL again when it opens it).
+            to.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))
+                .map_err(sqlite_error(&partial))?;
+            to.close().map_err(|(_, e)| sqlite_error(&partial)(e))
+        })
+        .and_then(|()| {
+            File::open(&partial)
+                .and_then(|f| f.sync_all())
+                .map_err(io_error(&partial))
+        });
+    if let Err(e) = written {
+        // Half a copy is of no use: nothing is left behind.
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
     }
-    drop(from);
-    File::open(&partial)
-        .and_then(|f| f.sync_all())
-        .map_err(io_error(&partial))?;
     std::fs::rename(&partial, dest).map_err(io_error(dest))?;
     sync_directory(dest).map_err(io_error(dest))?;
     let bytes = std::fs::metadata(dest).map_err(io_error(dest))?.len();
@@ -290,11 +356,6 @@ fn integrity_problems(conn: &Connection) -> rusqlite::Result<String> {
 /// Opens the database to copy: read-only, and refused when a newer
 /// progressd wrote it (its copy could not be served by this one).
 fn open_source(path: &Path) -> Result<Connection, BackupError> {
-    if !path.is_file() {
-        return Err(BackupError::Missing {
-            path: path_text(path),
-        });
-    }
     let conn = open_read_only(path)?;
     let supported = MIGRATIONS.len() as i64;
     let found: i64 = conn
@@ -329,6 +390,34 @@ fn open_read_only(path: &Path) -> Result<Connection, BackupError> {
     .map_err(sqlite_error)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite_error)?;
     Ok(conn)
+}
+
+/// Runs `work`, which writes the file at `path`, while a thread of its
+/// own starts the writing out of what it wrote so far, every
+/// [`WRITE_OUT_EVERY`], without waiting for the disk, and drops those
+/// pages from the cache. Left to the end, the copy's last sync would have
+/// the whole file to write, and the server's own syncs (its checkpoints)
+/// would wait behind it on the disk.
+fn writing_out<T>(path: &Path, work: impl FnOnce() -> T) -> T {
+    let Ok(file) = File::open(path) else {
+        return work();
+    };
+    let (done, finished) = mpsc::channel::<()>();
+    let file = &file;
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(WRITE_OUT_EVERY) {
+                // Only advice: the final sync writes whatever this missed.
+                if let Err(e) = rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed) {
+                    log::debug!("writing out a copy under way: {e}");
+                    return;
+                }
+            }
+        });
+        let result = work();
+        drop(done);
+        result
+    })
 }
 
 /// True when `dest` names the file at `source` (through links or `..`).
@@ -432,6 +521,7 @@ mod tests {
             other => panic!("expected NewerSchema, got {other:?}"),
         }
         assert!(!dest.exists());
+        assert!(!beside(&dest, ".tmp").exists(), "a failed copy leaves nothing");
         let checked = check(&db)?;
         assert!(!checked.is_sound(), "a schema it cannot read");
         Ok(())

@@ -141,21 +141,15 @@ impl LogKeeper {
     /// Copies what the checkpoint thread has not, so that the next commit
     /// starts the log again, or, when readers have kept it from starting
     /// again, waits briefly for them and empties it. `free` tells the
-    /// bytes left on the disk; `long_read`, that a backup is reading,
-    /// which would not finish within the wait: then it only copies.
-    pub fn after_commit(
-        &mut self,
-        conn: &Connection,
-        free: impl FnOnce() -> Option<u64>,
-        long_read: bool,
-    ) {
+    /// bytes left on the disk.
+    pub fn after_commit(&mut self, conn: &Connection, free: impl FnOnce() -> Option<u64>) {
         let pages = self.pages.load(Ordering::Relaxed);
         if pages < MIN_RESTART_PAGES {
             return;
         }
         let done = match LogBound::for_log(pages, free()) {
             LogBound::Fine => return,
-            LogBound::Empty if self.may_empty() && !long_read => {
+            LogBound::Empty if self.may_empty() => {
                 log::debug!("write-ahead log at {pages} pages: emptying it");
                 self.empty(conn)
             }
@@ -277,7 +271,7 @@ mod tests {
         let pages = Arc::new(AtomicU32::new(WAL_LIMIT_PAGES));
         let mut keeper = LogKeeper::new(Arc::clone(&pages));
         let started = Instant::now();
-        keeper.after_commit(&writer, || None, false);
+        keeper.after_commit(&writer, || None);
         let first = started.elapsed();
         // It waited for the reader, but not the connection's usual 10 s.
         assert!(
@@ -287,24 +281,11 @@ mod tests {
         assert!(first < Duration::from_secs(2), "waited {first:?}");
         // Tried again at once, it copies without waiting.
         let started = Instant::now();
-        keeper.after_commit(&writer, || None, false);
+        keeper.after_commit(&writer, || None);
         assert!(
             started.elapsed() < first,
             "not waited for again within the second"
         );
-        reader.execute_batch("COMMIT;")?;
-        Ok(())
-    }
-
-    #[test]
-    fn a_backup_reading_is_not_waited_for() -> Result<(), Box<dyn std::error::Error>> {
-        let (_dir, _file, writer, reader) = log_held_by_a_reader()?;
-        let pages = Arc::new(AtomicU32::new(WAL_LIMIT_PAGES));
-        let mut keeper = LogKeeper::new(pages);
-        let started = Instant::now();
-        keeper.after_commit(&writer, || None, true);
-        let took = started.elapsed();
-        assert!(took < EMPTY_WAIT / 4, "waited {took:?} for a long read");
         reader.execute_batch("COMMIT;")?;
         Ok(())
     }
@@ -317,7 +298,7 @@ mod tests {
         let ago = |secs: f64| Instant::now().checked_sub(Duration::from_secs_f64(secs));
         for (vain, pause) in [(1, 2.0), (2, 4.0), (3, 8.0)] {
             keeper.last_emptied = ago(pause + 0.1);
-            keeper.after_commit(&writer, || None, false);
+            keeper.after_commit(&writer, || None);
             assert_eq!(keeper.waits_in_vain, vain);
             // Not again before the doubled pause, then again after it.
             keeper.last_emptied = ago(pause - 0.1);
@@ -329,7 +310,7 @@ mod tests {
         // back to a second.
         reader.execute_batch("COMMIT;")?;
         keeper.last_emptied = ago(8.1);
-        keeper.after_commit(&writer, || None, false);
+        keeper.after_commit(&writer, || None);
         assert_eq!(keeper.waits_in_vain, 0);
         keeper.last_emptied = ago(1.1);
         assert!(keeper.may_empty());

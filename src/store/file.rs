@@ -11,10 +11,6 @@
 //! (Programs that open the database with SQLite, a backup or `sqlite3`,
 //! take no `flock` and are not kept out.)
 //!
-//! The server's own backups mark their read of the file as long
-//! ([`DbFile::long_read`]): the writer then does not wait for readers to
-//! empty the log, which a backup of a big file would keep waiting in vain.
-//!
 //! SQLite keeps writing to a file that has been deleted or renamed: the
 //! process still holds it open, so every update is acknowledged and then
 //! lost at the next restart. Around each batch the writer compares the
@@ -23,7 +19,6 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{StoreError, path_text};
 
@@ -36,19 +31,6 @@ pub struct DbFile {
     /// The database's and the log's identities, once the writer has
     /// opened them.
     opened: Option<(Identity, Option<Identity>)>,
-    /// Long reads of the file under way (the server's backups).
-    long_reads: AtomicUsize,
-}
-
-/// A long read of the database under way, until dropped (see
-/// [`DbFile::long_read`]).
-#[derive(Debug)]
-pub struct LongRead<'a>(&'a DbFile);
-
-impl Drop for LongRead<'_> {
-    fn drop(&mut self) {
-        self.0.long_reads.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 /// What tells two files apart: the device and inode.
@@ -101,7 +83,6 @@ impl DbFile {
             path: path.to_path_buf(),
             lock: file,
             opened: None,
-            long_reads: AtomicUsize::new(0),
         })
     }
 
@@ -130,22 +111,6 @@ impl DbFile {
     /// The database file's path.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// Marks a read that lasts long, a backup, for as long as the guard
-    /// lives. While one is under way the log cannot start again, and the
-    /// writer does not wait for readers to empty it: this reader would
-    /// not finish within the wait, so every update would pay the wait for
-    /// nothing (measured in docs/performance.md, scripts/backup-stall.sh).
-    /// The log grows by what is written meanwhile instead.
-    pub fn long_read(&self) -> LongRead<'_> {
-        self.long_reads.fetch_add(1, Ordering::SeqCst);
-        LongRead(self)
-    }
-
-    /// True while a [`DbFile::long_read`] is under way.
-    pub(super) fn in_long_read(&self) -> bool {
-        self.long_reads.load(Ordering::SeqCst) > 0
     }
 
     /// Bytes free for the database's files on their file system (for an

@@ -23,7 +23,7 @@ use rusqlite::types::{FromSql, FromSqlResult, ToSqlOutput, ValueRef};
 use crate::clock::{Secs, Time};
 
 pub use checkpoint::{checkpoint, truncate};
-pub use file::{DbFile, LongRead};
+pub use file::DbFile;
 pub use notices::{TurnedStale, set_targets};
 pub use queries::{JobRows, Reader, Snapshot};
 pub use schema::{MIGRATIONS, open_checkpointer, open_writer, writable_directory};

@@ -35,7 +35,7 @@
 use crate::clock::Time;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::checkpoint;
 use super::queries;
@@ -405,7 +405,7 @@ impl Backlog {
     /// their own, until [`SLICE_TIME`] has passed or none is left. A
     /// failure (a full disk) is logged, and the work waits for the next
     /// operation that may leave some.
-    pub(super) fn run_slice(&mut self, conn: &mut Connection, now: Time, log_pages: u32) {
+    pub(super) fn run_slice(&mut self, conn: &Connection, now: Time, log_pages: u32) {
         let started = Instant::now();
         if log_pages < self.copied_at {
             // The log started again.
@@ -430,14 +430,16 @@ impl Backlog {
         self.last = Some((Instant::now(), started.elapsed()));
     }
 
-    fn slice(&mut self, conn: &mut Connection, now: Time) -> rusqlite::Result<bool> {
+    fn slice(&mut self, conn: &Connection, now: Time) -> rusqlite::Result<bool> {
         let started = Instant::now();
         let first = self.next;
         self.next = match first {
             Work::Rosters => Work::Deletions,
             Work::Deletions => Work::Rosters,
         };
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Unchecked: the writer's connection is shared with a copy under
+        // way (`writer`), and never nests transactions.
+        let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
         let mut filled = false;
         let more = loop {
             let work = if first.step(&tx, now)? {

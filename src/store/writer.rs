@@ -23,6 +23,14 @@
 //! after a batch's answers, at most half the time while operations keep
 //! coming, and slice after slice while none waits, so an operation waits at
 //! most one slice behind them.
+//!
+//! A copy of the database (a scheduled backup, [`Writer::copy_into`]) is
+//! made by this thread too, a step of pages at a time between batches:
+//! through the writer's own connection, SQLite writes each page a later
+//! batch changes into the copy as well, so the copy needs no long read
+//! transaction (which would keep the log from starting again) and never
+//! starts over. The steps are paced, so the copy's writes reach the disk
+//! at a rate that leaves room for the server's own syncs.
 
 use crate::clock::{Clock, Secs, Time};
 use std::collections::HashMap;
@@ -33,7 +41,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::backup::{Backup, StepResult};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use super::checkpoint::LogKeeper;
 use super::notices::{self, TurnedStale};
@@ -50,6 +59,14 @@ use crate::model::{CreateJob, JobRef, WorkerUpdate};
 const MAX_BATCH: usize = 4096;
 /// Operations that may wait for the writer before submitters block.
 const QUEUE_DEPTH: usize = 16_384;
+/// Pages a copy copies at a time ([`Writer::copy_into`]).
+const COPY_STEP_PAGES: i32 = 64;
+/// The least time from one step of a copy to the next: 64 pages each 4 ms
+/// is 64 MiB/s.
+const COPY_STEP_EVERY: Duration = Duration::from_millis(4);
+/// How long a copy held up by a lock waits for operations before it tries
+/// again.
+const COPY_RETRY_PAUSE: Duration = Duration::from_millis(10);
 /// Most jobs [`KnownJobs`] remembers (a few MB at most); past this it
 /// forgets one for each new one.
 const MAX_KNOWN_JOBS: usize = 100_000;
@@ -129,6 +146,20 @@ struct Envelope {
     reply: SyncSender<Reply>,
 }
 
+/// A copy of the database for the writer to make ([`Writer::copy_into`]).
+struct CopyOrder {
+    /// The copy's connection.
+    dest: Connection,
+    /// Where it goes back once the copy is whole.
+    reply: SyncSender<Result<Connection, StoreError>>,
+}
+
+/// What the writer thread is sent.
+enum Mail {
+    Write(Envelope),
+    Copy(CopyOrder),
+}
+
 /// Limits on what the store holds; past one, a write that would add a job or
 /// a worker is refused (updates of what exists are always taken).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -148,7 +179,7 @@ pub struct Caps {
 /// thread ends once every handle is dropped and the queue is drained.
 #[derive(Clone)]
 pub struct Writer {
-    queue: SyncSender<Envelope>,
+    queue: SyncSender<Mail>,
     file: Arc<DbFile>,
 }
 
@@ -227,6 +258,23 @@ impl Writer {
         Ok((Writer { queue, file }, handle))
     }
 
+    /// Copies the whole database into `dest`, an empty database, and hands
+    /// it back once the copy is whole: a snapshot of the database as the
+    /// last batch before the copy ended left it. The writer copies
+    /// [`COPY_STEP_PAGES`] at a time, at most one step each
+    /// [`COPY_STEP_EVERY`], and serves what waits between steps, so a
+    /// copy delays an update by one step at most; it holds no read
+    /// transaction, so the log starts again as usual while it lasts.
+    /// `dest` should commit without syncing, as the writer's thread
+    /// writes it: the caller syncs the file once the copy is whole.
+    pub fn copy_into(&self, dest: Connection) -> Result<Connection, StoreError> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.queue
+            .send(Mail::Copy(CopyOrder { dest, reply }))
+            .map_err(|_| StoreError::WriterStopped)?;
+        answer.recv().map_err(|_| StoreError::WriterStopped)?
+    }
+
     /// Fails when the database file is no longer the one being written
     /// (deleted, moved or replaced), so nothing would be stored.
     pub fn check_file(&self) -> Result<(), StoreError> {
@@ -240,17 +288,17 @@ impl Writer {
     pub fn probe(&self, within: Duration) -> Result<(), StoreError> {
         let deadline = Instant::now() + within;
         let (reply, answer) = mpsc::sync_channel(1);
-        let mut envelope = Envelope {
+        let mut mail = Mail::Write(Envelope {
             op: WriteOp::Probe,
             reply,
-        };
+        });
         // Never waits longer than `within` for room in a full queue.
         loop {
-            match self.queue.try_send(envelope) {
+            match self.queue.try_send(mail) {
                 Ok(()) => break,
                 Err(TrySendError::Disconnected(_)) => return Err(StoreError::WriterStopped),
                 Err(TrySendError::Full(back)) if Instant::now() < deadline => {
-                    envelope = back;
+                    mail = back;
                     thread::sleep(Duration::from_millis(1));
                 }
                 Err(TrySendError::Full(_)) => return Err(StoreError::WriterSlow(within)),
@@ -339,43 +387,43 @@ impl Writer {
     fn submit(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
         let (reply, answer) = mpsc::sync_channel(1);
         self.queue
-            .send(Envelope { op, reply })
+            .send(Mail::Write(Envelope { op, reply }))
             .map_err(|_| StoreError::WriterStopped)?;
         answer.recv().map_err(|_| StoreError::WriterStopped)?
     }
 }
 
-fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
-    let Duties { caps, metrics, .. } = duties;
-    let caps = *caps;
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    let mut known = KnownJobs::default();
-    let mut place = FileWatch {
-        file: &duties.file,
-        moved: false,
+fn run(conn: Connection, inbox: Receiver<Mail>, duties: &Duties) {
+    let mut serving = Serving {
+        duties,
+        batch: Vec::with_capacity(MAX_BATCH),
+        known: KnownJobs::default(),
+        place: FileWatch {
+            file: &duties.file,
+            moved: false,
+        },
+        log: LogKeeper::new(Arc::clone(&duties.log_pages)),
+        // Each batch's time is later than the last one's, across restarts
+        // and even when the clock steps back, so a reader that has seen one
+        // batch's time has seen every row stamped up to it
+        // (`status?since=`).
+        batch_time: queries::read_clock(&conn).unwrap_or_default(),
+        // Starts by resuming what a previous run left.
+        backlog: Backlog::new(),
+        copy: None,
     };
-    let mut log = LogKeeper::new(Arc::clone(&duties.log_pages));
-    // Each batch's time is later than the last one's, across restarts and
-    // even when the clock steps back, so a reader that has seen one
-    // batch's time has seen every row stamped up to it (`status?since=`).
-    let mut batch_time = queries::read_clock(&conn).unwrap_or_default();
-    // Starts by resuming what a previous run left.
-    let mut backlog = Backlog::new();
     loop {
+        if let Some(order) = serving.copy.take() {
+            serving.copy(&conn, order, &inbox);
+            continue;
+        }
         // Wait for the first operation, or, with slices to run, run one
-        // while none waits; then take whatever else is waiting.
-        let first = if backlog.pending() {
+        // while none waits.
+        let first = if serving.backlog.pending() {
             match inbox.try_recv() {
                 Ok(first) => first,
                 Err(TryRecvError::Empty) => {
-                    run_slice(
-                        &mut conn,
-                        &mut backlog,
-                        &mut place,
-                        &mut batch_time,
-                        &mut log,
-                        duties,
-                    );
+                    serving.run_slice(&conn);
                     continue;
                 }
                 Err(TryRecvError::Disconnected) => break,
@@ -386,40 +434,87 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
                 Err(_) => break,
             }
         };
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
+        serving.take(&conn, first, &inbox);
+    }
+    log::debug!("writer thread stopping: every handle dropped; slices left resume at start");
+}
+
+/// The writer thread's state besides its connection.
+struct Serving<'d> {
+    duties: &'d Duties,
+    batch: Vec<Envelope>,
+    known: KnownJobs,
+    place: FileWatch<'d>,
+    log: LogKeeper,
+    batch_time: Time,
+    backlog: Backlog,
+    /// A copy asked for and not yet begun.
+    copy: Option<CopyOrder>,
+}
+
+impl Serving<'_> {
+    /// Takes a message off the queue: applies a batch that starts with
+    /// it, or notes a copy to make.
+    fn take(&mut self, conn: &Connection, mail: Mail, inbox: &Receiver<Mail>) {
+        match mail {
+            Mail::Write(first) => self.serve_batch(conn, first, inbox),
+            Mail::Copy(order) => self.order_copy(order),
+        }
+    }
+
+    fn order_copy(&mut self, order: CopyOrder) {
+        if self.copy.is_some() {
+            // The backup thread waits for each copy, so this is a bug.
+            let _ = order.reply.send(Err(StoreError::WrongAnswer(
+                "a copy was asked for while another waited".into(),
+            )));
+        } else {
+            self.copy = Some(order);
+        }
+    }
+
+    /// Applies `first` and whatever else is waiting in one transaction,
+    /// answers each, then looks after the log and the backlog.
+    fn serve_batch(&mut self, conn: &Connection, first: Envelope, inbox: &Receiver<Mail>) {
+        let duties = self.duties;
+        self.batch.push(first);
+        while self.batch.len() < MAX_BATCH {
             match inbox.try_recv() {
-                Ok(next) => batch.push(next),
+                Ok(Mail::Write(next)) => self.batch.push(next),
+                Ok(Mail::Copy(order)) => {
+                    self.order_copy(order);
+                    break;
+                }
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        let ops: Vec<&WriteOp> = batch.iter().map(|e| &e.op).collect();
+        let ops: Vec<&WriteOp> = self.batch.iter().map(|e| &e.op).collect();
         // Any operation but an update may leave slices to run.
         let leaves_work = ops
             .iter()
             .any(|op| !matches!(op, WriteOp::Update(_) | WriteOp::Batch(_) | WriteOp::Probe));
         // A file deleted or moved away would take every commit with it.
-        if !place.still_in_place() {
-            for envelope in batch.drain(..) {
+        if !self.place.still_in_place() {
+            for envelope in self.batch.drain(..) {
                 let _ = envelope.reply.send(Err(duties.file.moved()));
             }
-            continue;
+            return;
         }
-        batch_time = duties.clock.now().max(batch_time.next_up());
-        let outcome = apply_batch(&mut conn, &ops, batch_time, caps, &mut known);
+        self.batch_time = duties.clock.now().max(self.batch_time.next_up());
+        let outcome = apply_batch(conn, &ops, self.batch_time, duties.caps, &mut self.known);
         let committed = outcome.is_ok();
         let mut results = match outcome {
             Ok(results) => {
                 let (updated, ignored) = tally(&results);
-                metrics.batch(ops.len(), updated, ignored);
+                duties.metrics.batch(ops.len(), updated, ignored);
                 results
             }
             Err(e) => {
-                log::error!("commit of {} operations failed: {e}", batch.len());
+                log::error!("commit of {} operations failed: {e}", ops.len());
                 // What the map learnt from the lost batch is not in the file.
-                known = KnownJobs::default();
+                self.known = KnownJobs::default();
                 // A full disk may be full of log.
-                log.after_failed_commit(&conn);
+                self.log.after_failed_commit(conn);
                 let reason = e.to_string();
                 ops.iter()
                     .map(|_| Err(StoreError::CommitFailed(reason.clone())))
@@ -427,10 +522,10 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
             }
         };
         // Gone while the batch was written: it went to the vanished file.
-        if !place.still_in_place() {
+        if !self.place.still_in_place() {
             results = ops.iter().map(|_| Err(duties.file.moved())).collect();
         }
-        for (envelope, result) in batch.drain(..).zip(results) {
+        for (envelope, result) in self.batch.drain(..).zip(results) {
             // The requester may have gone (its client hung up); the
             // change is committed either way.
             let _ = envelope.reply.send(result);
@@ -438,51 +533,90 @@ fn run(mut conn: Connection, inbox: Receiver<Envelope>, duties: &Duties) {
         // After the answers, so they do not wait for the log's upkeep, nor
         // for a slice.
         if committed {
-            log.after_commit(
-                &conn,
-                || duties.file.free_bytes(),
-                duties.file.in_long_read(),
-            );
+            self.log.after_commit(conn, || duties.file.free_bytes());
             if leaves_work {
-                backlog.more();
+                self.backlog.more();
             }
         }
-        if backlog.due() {
-            run_slice(
-                &mut conn,
-                &mut backlog,
-                &mut place,
-                &mut batch_time,
-                &mut log,
-                duties,
-            );
+        if self.backlog.due() {
+            self.run_slice(conn);
         }
     }
-    log::debug!("writer thread stopping: every handle dropped; slices left resume at start");
-}
 
-/// Runs one slice of the backlog at a time later than `batch_time` (the
-/// last batch's), and the log's upkeep after it; none while the file is
-/// not in place.
-fn run_slice(
-    conn: &mut Connection,
-    backlog: &mut Backlog,
-    place: &mut FileWatch,
-    batch_time: &mut Time,
-    log: &mut LogKeeper,
-    duties: &Duties,
-) {
-    if !place.still_in_place() {
-        backlog.pause();
-        return;
+    /// Runs one slice of the backlog at a time later than the last
+    /// batch's, and the log's upkeep after it; none while the file is not
+    /// in place.
+    fn run_slice(&mut self, conn: &Connection) {
+        let duties = self.duties;
+        if !self.place.still_in_place() {
+            self.backlog.pause();
+            return;
+        }
+        self.batch_time = duties.clock.now().max(self.batch_time.next_up());
+        self.backlog.run_slice(
+            conn,
+            self.batch_time,
+            duties.log_pages.load(Ordering::Relaxed),
+        );
+        self.log.after_commit(conn, || duties.file.free_bytes());
     }
-    *batch_time = duties.clock.now().max(batch_time.next_up());
-    backlog.run_slice(conn, *batch_time, duties.log_pages.load(Ordering::Relaxed));
-    log.after_commit(
-        conn,
-        || duties.file.free_bytes(),
-        duties.file.in_long_read(),
-    );
+
+    /// Copies the database into the order's connection,
+    /// [`COPY_STEP_PAGES`] at a time, a step at most each
+    /// [`COPY_STEP_EVERY`], serving what waits (or, while nothing waits,
+    /// slices) between steps; answers with the connection once the copy is
+    /// whole.
+    fn copy(&mut self, conn: &Connection, order: CopyOrder, inbox: &Receiver<Mail>) {
+        let CopyOrder { mut dest, reply } = order;
+        let copied = self.copy_pages(conn, &mut dest, inbox);
+        let _ = reply.send(copied.map(|()| dest));
+    }
+
+    fn copy_pages(
+        &mut self,
+        conn: &Connection,
+        dest: &mut Connection,
+        inbox: &Receiver<Mail>,
+    ) -> Result<(), StoreError> {
+        // The copy is made through the writer's own connection: SQLite then
+        // writes each page this connection changes into the copy as well,
+        // so the copy needs no read transaction that lasts (which would keep
+        // the log from starting again) and never starts over.
+        let backup = Backup::new(conn, dest)?;
+        let mut due = Instant::now();
+        loop {
+            let now = Instant::now();
+            if now >= due {
+                due = match backup.step(COPY_STEP_PAGES)? {
+                    StepResult::Done => return Ok(()),
+                    StepResult::More => now + COPY_STEP_EVERY,
+                    // Only while this connection's own checkpoint empties
+                    // the log: tried again a little later.
+                    _ => now + COPY_RETRY_PAUSE,
+                };
+            }
+            // Until the next step: what waits, else slices, else a rest.
+            let next = if self.backlog.pending() {
+                inbox.try_recv()
+            } else {
+                inbox
+                    .recv_timeout(due.saturating_duration_since(Instant::now()))
+                    .map_err(|e| match e {
+                        RecvTimeoutError::Timeout => TryRecvError::Empty,
+                        RecvTimeoutError::Disconnected => TryRecvError::Disconnected,
+                    })
+            };
+            match next {
+                Ok(mail) => self.take(conn, mail, inbox),
+                Err(TryRecvError::Empty) => {
+                    if self.backlog.pending() {
+                        self.run_slice(conn);
+                    }
+                }
+                Err(TryRecvError::Disconnected) => return Err(StoreError::WriterStopped),
+            }
+        }
+    }
 }
 
 /// Worker reports stored and ignored (by seq) in committed results, those
@@ -689,13 +823,15 @@ impl KnownJobs {
 /// Applies a batch in one transaction at time `now`. The outer error means the transaction
 /// did not commit, so nothing of the batch is stored.
 fn apply_batch(
-    conn: &mut Connection,
+    conn: &Connection,
     ops: &[&WriteOp],
     now: Time,
     caps: Caps,
     known: &mut KnownJobs,
 ) -> rusqlite::Result<Vec<Reply>> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Unchecked: only for the borrow, which a copy shares (`copy_pages`);
+    // this thread never nests transactions.
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(ops.len());
     let mut to_chart = Vec::new();
     let mut reports = queries::Reports::new(&tx)?;
@@ -1146,7 +1282,7 @@ mod tests {
             })
         };
         let mut at = |now: f64, op: WriteOp| {
-            apply_batch(&mut w.conn, &[&op], Time::unix(now), CAPS, &mut w.known)
+            apply_batch(&w.conn, &[&op], Time::unix(now), CAPS, &mut w.known)
         };
         at(1000.0, update("w", Some(9.0), ""))?;
         at(1000.5, update("w", None, ""))?;
@@ -1169,7 +1305,7 @@ mod tests {
         // Created by its first update: the burn-up starts at 0 % then.
         let first = [update("a", Some(2.0), "")];
         apply_batch(
-            &mut w.conn,
+            &w.conn,
             &first.iter().collect::<Vec<_>>(),
             Time::unix(1000.0),
             CAPS,
@@ -1181,7 +1317,7 @@ mod tests {
         let done = |w: &str| update(w, Some(1.0), "");
         let ops = [done("a"), done("b"), done("c")];
         apply_batch(
-            &mut w.conn,
+            &w.conn,
             &ops.iter().collect::<Vec<_>>(),
             Time::unix(1002.0),
             CAPS,
@@ -1196,7 +1332,7 @@ mod tests {
         // Within the interval, no point; the next one a second later.
         let again = [done("a")];
         apply_batch(
-            &mut w.conn,
+            &w.conn,
             &again.iter().collect::<Vec<_>>(),
             Time::unix(1002.5),
             CAPS,
@@ -1213,8 +1349,7 @@ mod tests {
     fn expiry_allows_for_the_stamp_lag_and_never_deletes_early() -> Result<(), StoreError> {
         let mut w = Fixture::new();
         let mut at = |now: f64, op: WriteOp| -> Result<WriteOutcome, StoreError> {
-            let mut results =
-                apply_batch(&mut w.conn, &[&op], Time::unix(now), CAPS, &mut w.known)?;
+            let mut results = apply_batch(&w.conn, &[&op], Time::unix(now), CAPS, &mut w.known)?;
             results.remove(0)
         };
         let create = WriteOp::Create(CreateJob {
@@ -1249,7 +1384,7 @@ mod tests {
         };
         let ops = [update("a", Some(2.0), ""), update("b", Some(2.0), "")];
         apply_batch(
-            &mut w.conn,
+            &w.conn,
             &ops.iter().collect::<Vec<_>>(),
             Time::unix(1000.0),
             caps,
@@ -1257,7 +1392,7 @@ mod tests {
         )?;
         // As after a restart: the writer knows nothing yet.
         for op in [update("c", Some(2.0), ""), update("d", None, "")] {
-            let results = apply_batch(&mut w.conn, &[&op], Time::unix(1001.0), caps, &mut w.known)?;
+            let results = apply_batch(&w.conn, &[&op], Time::unix(1001.0), caps, &mut w.known)?;
             assert!(results[0].is_err(), "refused: {:?}", results[0]);
             assert_eq!(
                 w.known.get("j").map(|job| job.workers),
@@ -1276,7 +1411,7 @@ mod tests {
             ..CAPS
         };
         let mut run = |op: WriteOp| -> Result<WriteOutcome, StoreError> {
-            apply_batch(&mut w.conn, &[&op], Time::unix(1000.0), caps, &mut w.known)?.remove(0)
+            apply_batch(&w.conn, &[&op], Time::unix(1000.0), caps, &mut w.known)?.remove(0)
         };
         let on = |jobid: &str, workid: &str| {
             WriteOp::Update(WorkerUpdate {
@@ -1392,7 +1527,7 @@ mod tests {
             ..CAPS
         };
         let mut run = |op: WriteOp| -> Result<WriteOutcome, StoreError> {
-            apply_batch(&mut w.conn, &[&op], Time::unix(1000.0), caps, &mut w.known)?.remove(0)
+            apply_batch(&w.conn, &[&op], Time::unix(1000.0), caps, &mut w.known)?.remove(0)
         };
         // The third report names a new worker without a total: the job the
         // first one created is gone again, and so is the second.
@@ -1551,7 +1686,7 @@ mod tests {
         let again = report("big", "7", 1.0, Some(9.0));
         w.apply(1003.0, again)?;
         let mut backlog = Backlog::new();
-        backlog.run_slice(&mut w.conn, Time::unix(1003.5), 0);
+        backlog.run_slice(&w.conn, Time::unix(1003.5), 0);
         let left = rows_of(&w.conn, old)?;
         assert!(left < 3001, "a slice deleted rows: {left} left");
         let job = reader.read_job("big")?.expect("job");
@@ -1916,14 +2051,14 @@ mod tests {
         let id = job_id(&w.conn, "r")?.expect("r");
         let mut backlog = Backlog::new();
         // Enough log since the last copy: this slice copies, inserting none.
-        backlog.run_slice(&mut w.conn, Time::unix(1000.0), LOG_SLICE_PAGES);
+        backlog.run_slice(&w.conn, Time::unix(1000.0), LOG_SLICE_PAGES);
         assert_eq!(rows_of(&w.conn, id)?, CHUNK_ROWS as i64);
         // A little more: it works.
-        backlog.run_slice(&mut w.conn, Time::unix(1000.0), LOG_SLICE_PAGES + 10);
+        backlog.run_slice(&w.conn, Time::unix(1000.0), LOG_SLICE_PAGES + 10);
         let after = rows_of(&w.conn, id)?;
         assert!(after > CHUNK_ROWS as i64);
         // The log started again: counted from its start.
-        backlog.run_slice(&mut w.conn, Time::unix(1000.0), 10);
+        backlog.run_slice(&w.conn, Time::unix(1000.0), 10);
         assert!(rows_of(&w.conn, id)? > after);
         assert!(backlog.pending());
         Ok(())
@@ -1978,7 +2113,7 @@ mod tests {
         w.apply_capped(caps, 1000.0, report("b", "1999", 1.0, Some(2.0)))?;
         check(&mut w, 5000)?;
         // A slice in between changes rows, not the count.
-        Backlog::new().run_slice(&mut w.conn, Time::unix(1000.5), 0);
+        Backlog::new().run_slice(&w.conn, Time::unix(1000.5), 0);
         check(&mut w, 5000)?;
         // Deleting makes room at once, though its rows are still there.
         w.apply_capped(caps, 1000.0, delete("a"))?;
@@ -2106,6 +2241,73 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_is_made_between_batches_and_holds_every_write_answered_before_it_ends()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let (dir, path, mut conn) = new_db();
+        // Pages for the copy to take: a job of 20,000 workers.
+        let mut known = KnownJobs::default();
+        apply_one(
+            &mut conn,
+            &mut known,
+            1000.0,
+            create_roster("big", Roster::Count(20_000)),
+        )?;
+        run_slices(&mut conn, 1000.0);
+        drop(conn);
+        let (writer, thread) = start_writer(&path)?;
+        writer.update(update_of("live", "w", 0.0, Some(1e9)))?;
+        // One thread reports as fast as it is answered, keeping the last
+        // `current` answered.
+        let answered = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let load = {
+            let (writer, answered, stop) = (writer.clone(), answered.clone(), stop.clone());
+            thread::spawn(move || -> Result<(), StoreError> {
+                let mut current = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    current += 1;
+                    writer.update(update_of("live", "w", current as f64, None))?;
+                    answered.store(current, Ordering::SeqCst);
+                }
+                Ok(())
+            })
+        };
+        while answered.load(Ordering::SeqCst) < 10 {
+            thread::sleep(Duration::from_millis(1));
+        }
+        let dest = Connection::open(dir.path().join("copy.sqlite3"))?;
+        dest.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")?;
+        let at_start = answered.load(Ordering::SeqCst);
+        let dest = writer.copy_into(dest)?;
+        let at_end = answered.load(Ordering::SeqCst);
+        stop.store(true, Ordering::SeqCst);
+        load.join().map_err(|_| "the load panicked")??;
+        assert!(
+            at_end > at_start,
+            "updates were answered while the copy was made: {at_start} → {at_end}"
+        );
+        // Not a snapshot of the start: the copy holds what was answered
+        // before it ended.
+        let copied: f64 = dest.query_row(
+            "SELECT w.current FROM workers w JOIN jobs j ON j.id = w.job
+             WHERE j.jobid = 'live' AND w.workid = 'w'",
+            [],
+            |row| row.get(0),
+        )?;
+        assert!(
+            copied >= at_end as f64,
+            "the copy holds {copied}, {at_end} was answered before it ended"
+        );
+        let integrity: String = dest.query_row("PRAGMA integrity_check", [], |row| row.get(0))?;
+        assert_eq!(integrity, "ok");
+        let workers: i64 = dest.query_row("SELECT COUNT(*) FROM workers", [], |row| row.get(0))?;
+        assert_eq!(workers, 20_001);
+        drop(writer);
+        thread.join().map_err(|_| "the writer panicked")?;
+        Ok(())
+    }
+
+    #[test]
     fn a_writer_that_dies_says_why_and_nothing_waits_for_it()
     -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
@@ -2211,7 +2413,7 @@ mod tests {
             (seed >> 33) % n
         };
         for round in 0..6 {
-            let (_dir, _path, mut conn) = new_db();
+            let (_dir, _path, conn) = new_db();
             let caps = if round % 2 == 0 {
                 Caps {
                     max_workers_per_job: 4,
@@ -2271,9 +2473,9 @@ mod tests {
                 }
                 now += [0.2, 1.0, 7.0, 45.0, 130.0][next(5) as usize];
                 let refs: Vec<&WriteOp> = ops.iter().collect();
-                apply_batch(&mut conn, &refs, Time::unix(now), caps, &mut known)?;
+                apply_batch(&conn, &refs, Time::unix(now), caps, &mut known)?;
                 if next(3) == 0 {
-                    Backlog::new().run_slice(&mut conn, Time::unix(now), 0);
+                    Backlog::new().run_slice(&conn, Time::unix(now), 0);
                 }
                 assert_tallies_exact(&conn)?;
                 assert_eq!(
