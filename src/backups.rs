@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::clock::Clock;
@@ -128,6 +129,7 @@ fn prune(dir: &Path, keep: usize) -> std::io::Result<Vec<PathBuf>> {
 /// its `writer`, into the schedule's directory and prunes the old ones.
 fn take_scheduled(
     writer: &Writer,
+    stopping: &Arc<AtomicBool>,
     db: &Path,
     schedule: &BackupSchedule,
     clock: &Clock,
@@ -135,7 +137,7 @@ fn take_scheduled(
     let dest = schedule.dir.join(backup_name(clock));
     // Two backups in one second (a sub-second schedule) share a name: the
     // newer replaces the older.
-    let copied = backup::copy_live(writer, db, &dest, true)?;
+    let copied = backup::copy_live(writer, stopping, db, &dest, true)?;
     prune(&schedule.dir, schedule.keep).map_err(|source| BackupError::Io {
         path: schedule.dir.display().to_string(),
         source,
@@ -159,7 +161,7 @@ pub fn start(
         "progressd-backup",
         every,
         (),
-        move |(), _| match take_scheduled(&writer, &db, &schedule, &clock) {
+        move |(), stopping| match take_scheduled(&writer, stopping, &db, &schedule, &clock) {
             Ok(copied) => {
                 metrics.backup_taken(copied.took);
                 log::info!(
@@ -168,6 +170,11 @@ pub fn start(
                     copied.bytes,
                     copied.took.as_millis()
                 );
+            }
+            // Given up so that the service stops at once (a big database
+            // takes seconds to copy): not a failure.
+            Err(_) if stopping.load(Ordering::SeqCst) => {
+                log::info!("backup under way given up: progressd is stopping");
             }
             Err(e) => {
                 metrics.backup_failed();

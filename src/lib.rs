@@ -124,7 +124,7 @@ impl Running {
         self.http.shutdown();
         self.expiry.stop();
         self.notifier.stop();
-        // A backup in progress is finished first: the writer makes it, and
+        // A backup under way is given up first: the writer makes it, and
         // ends only once the backup thread's handle is gone.
         if let Some(backups) = self.backups {
             backups.stop();

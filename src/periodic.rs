@@ -1,5 +1,5 @@
 //! A thread that runs a task every interval until stopped: the expiry of old
-//! jobs and the WAL checkpoints both run on one.
+//! jobs, the WAL checkpoints and the scheduled backups each run on one.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,12 +18,12 @@ impl Periodic {
     /// Starts thread `name`, which owns `state`, runs `task` on it one
     /// `interval` from now and every `interval` after, and `last` once when
     /// stopped. A long task should end early once its flag says the thread
-    /// is stopping.
+    /// is stopping (the flag may be handed to another thread).
     pub fn start<S: Send + 'static>(
         name: &str,
         interval: Duration,
         mut state: S,
-        mut task: impl FnMut(&mut S, &AtomicBool) + Send + 'static,
+        mut task: impl FnMut(&mut S, &Arc<AtomicBool>) + Send + 'static,
         last: impl FnOnce(S) + Send + 'static,
     ) -> std::io::Result<Periodic> {
         let (stop, stopped) = mpsc::channel::<()>();

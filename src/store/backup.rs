@@ -19,6 +19,8 @@
 use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -146,9 +148,11 @@ pub fn copy(source: &Path, dest: &Path, replace: bool) -> Result<Copied, BackupE
 /// The server's own copy of its database at `source`, made by its
 /// `writer` between batches (see [`Writer::copy_into`]): it holds no read
 /// transaction and delays updates by about one step. A snapshot as of the
-/// moment the copy ends; `dest` as for [`copy`].
+/// moment the copy ends; `dest` as for [`copy`]. Setting `give_up` ends
+/// it early, as a failure.
 pub fn copy_live(
     writer: &Writer,
+    give_up: &Arc<AtomicBool>,
     source: &Path,
     dest: &Path,
     replace: bool,
@@ -163,13 +167,15 @@ pub fn copy_live(
             path: path_text(dest),
             source,
         })?;
-        writer.copy_into(to).map_err(|e| match e {
-            StoreError::Sqlite(e) => BackupError::Sqlite {
-                path: path_text(source),
-                source: e,
-            },
-            other => BackupError::Server(other),
-        })
+        writer
+            .copy_into(to, Arc::clone(give_up))
+            .map_err(|e| match e {
+                StoreError::Sqlite(e) => BackupError::Sqlite {
+                    path: path_text(source),
+                    source: e,
+                },
+                other => BackupError::Server(other),
+            })
     })
 }
 
@@ -521,7 +527,10 @@ mod tests {
             other => panic!("expected NewerSchema, got {other:?}"),
         }
         assert!(!dest.exists());
-        assert!(!beside(&dest, ".tmp").exists(), "a failed copy leaves nothing");
+        assert!(
+            !beside(&dest, ".tmp").exists(),
+            "a failed copy leaves nothing"
+        );
         let checked = check(&db)?;
         assert!(!checked.is_sound(), "a schema it cannot read");
         Ok(())

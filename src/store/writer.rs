@@ -36,7 +36,7 @@ use crate::clock::{Clock, Secs, Time};
 use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -150,6 +150,8 @@ struct Envelope {
 struct CopyOrder {
     /// The copy's connection.
     dest: Connection,
+    /// Set to give the copy up (the server is stopping).
+    give_up: Arc<AtomicBool>,
     /// Where it goes back once the copy is whole.
     reply: SyncSender<Result<Connection, StoreError>>,
 }
@@ -266,11 +268,21 @@ impl Writer {
     /// copy delays an update by one step at most; it holds no read
     /// transaction, so the log starts again as usual while it lasts.
     /// `dest` should commit without syncing, as the writer's thread
-    /// writes it: the caller syncs the file once the copy is whole.
-    pub fn copy_into(&self, dest: Connection) -> Result<Connection, StoreError> {
+    /// writes it: the caller syncs the file once the copy is whole. Once
+    /// `give_up` is set, the writer stops copying and fails the copy with
+    /// [`StoreError::WriterStopped`].
+    pub fn copy_into(
+        &self,
+        dest: Connection,
+        give_up: Arc<AtomicBool>,
+    ) -> Result<Connection, StoreError> {
         let (reply, answer) = mpsc::sync_channel(1);
         self.queue
-            .send(Mail::Copy(CopyOrder { dest, reply }))
+            .send(Mail::Copy(CopyOrder {
+                dest,
+                give_up,
+                reply,
+            }))
             .map_err(|_| StoreError::WriterStopped)?;
         answer.recv().map_err(|_| StoreError::WriterStopped)?
     }
@@ -567,8 +579,12 @@ impl Serving<'_> {
     /// slices) between steps; answers with the connection once the copy is
     /// whole.
     fn copy(&mut self, conn: &Connection, order: CopyOrder, inbox: &Receiver<Mail>) {
-        let CopyOrder { mut dest, reply } = order;
-        let copied = self.copy_pages(conn, &mut dest, inbox);
+        let CopyOrder {
+            mut dest,
+            give_up,
+            reply,
+        } = order;
+        let copied = self.copy_pages(conn, &mut dest, &give_up, inbox);
         let _ = reply.send(copied.map(|()| dest));
     }
 
@@ -576,6 +592,7 @@ impl Serving<'_> {
         &mut self,
         conn: &Connection,
         dest: &mut Connection,
+        give_up: &AtomicBool,
         inbox: &Receiver<Mail>,
     ) -> Result<(), StoreError> {
         // The copy is made through the writer's own connection: SQLite then
@@ -585,6 +602,9 @@ impl Serving<'_> {
         let backup = Backup::new(conn, dest)?;
         let mut due = Instant::now();
         loop {
+            if give_up.load(Ordering::Relaxed) {
+                return Err(StoreError::WriterStopped);
+            }
             let now = Instant::now();
             if now >= due {
                 due = match backup.step(COPY_STEP_PAGES)? {
@@ -2278,7 +2298,7 @@ mod tests {
         let dest = Connection::open(dir.path().join("copy.sqlite3"))?;
         dest.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")?;
         let at_start = answered.load(Ordering::SeqCst);
-        let dest = writer.copy_into(dest)?;
+        let dest = writer.copy_into(dest, Arc::new(AtomicBool::new(false)))?;
         let at_end = answered.load(Ordering::SeqCst);
         stop.store(true, Ordering::SeqCst);
         load.join().map_err(|_| "the load panicked")??;
@@ -2302,6 +2322,13 @@ mod tests {
         assert_eq!(integrity, "ok");
         let workers: i64 = dest.query_row("SELECT COUNT(*) FROM workers", [], |row| row.get(0))?;
         assert_eq!(workers, 20_001);
+        // A copy given up (the server stops) fails, and the writer goes on.
+        let given_up = Connection::open(dir.path().join("given-up.sqlite3"))?;
+        assert!(matches!(
+            writer.copy_into(given_up, Arc::new(AtomicBool::new(true))),
+            Err(StoreError::WriterStopped)
+        ));
+        assert!(writer.update(update_of("live", "w", copied + 1.0, None))?);
         drop(writer);
         thread.join().map_err(|_| "the writer panicked")?;
         Ok(())
