@@ -21,7 +21,7 @@
 # Prints per phase updates/s, wrk's latency p50 / p99 / max, answers other
 # than 200, the copies made with their mean and longest time and size, and
 # the largest -wal seen (sampled every 10 ms: while a copy reads, the log
-# cannot start again), and the share of the phase some task of the
+# cannot start again) and the server's largest RSS, and the share of the phase some task of the
 # machine waited for a CPU and for the disk (/proc/pressure: the copies'
 # own work counts, and so does any other work on the machine). Then checks
 # each phase's last copy with `progressd check`.
@@ -131,8 +131,8 @@ c.execute('COMMIT')
 }
 
 failed=0
-printf '%-10s %9s %7s %7s %8s %8s %7s %7s %7s %9s %12s %4s %4s\n' \
-  phase updates/s "p50 ms" "p99 ms" "max ms" non-200 copies "mean s" "max s" "copy MiB" "largest WAL" cpu io
+printf '%-10s %9s %7s %7s %8s %8s %7s %7s %7s %9s %12s %8s %4s %4s\n' \
+  phase updates/s "p50 ms" "p99 ms" "max ms" non-200 copies "mean s" "max s" "copy MiB" "largest WAL" "RSS MiB" cpu io
 for phase in $phases; do
   if [ "$phase" = vacuum ] && ! command -v sqlite3 >/dev/null; then
     echo "backup-stall: vacuum skipped: needs sqlite3"
@@ -151,7 +151,7 @@ for phase in $phases; do
   wrk -t"$threads" -c"$connections" -d"${seconds}s" -s "$lua" "$base" -- update small "$small" "$threads" >"$out" &
   wrk_pid=$!
   started+=("$wrk_pid")
-  sample_largest "$db-wal" "$wrk_pid" >"$work/$phase.wal" &
+  sample_largest "$db-wal" "$wrk_pid" "$server" >"$work/$phase.wal" &
   sampler=$!
   started+=("$sampler")
   copier=
@@ -178,7 +178,7 @@ for phase in $phases; do
     dest=$(find "$scheduled" -name 'progressd-*Z.sqlite3' | sort | tail -1)
     launch backup-stall "$work/server.log" --db "$db" --max-workers-per-job "$roster"
   fi
-  read -r largest _ <"$work/$phase.wal"
+  read -r largest _ rss <"$work/$phase.wal"
   copies=- mean=- longest=- size=-
   if [ "$phase" != none ]; then
     copies=$(wc -l <"$work/$phase.copies")
@@ -197,9 +197,9 @@ for phase in $phases; do
   rate=$(awk -v n="$updates" -v s="$(field "$out" seconds)" 'BEGIN { printf "%.0f", n / s }')
   bad=$(($(field "$out" refused) + $(field "$out" other) + $(field "$out" errors)))
   took=$(field "$out" seconds)
-  printf '%-10s %9s %7s %7s %8s %8s %7s %7s %7s %9s %8s MiB %4s %4s\n' \
+  printf '%-10s %9s %7s %7s %8s %8s %7s %7s %7s %9s %8s MiB %8s %4s %4s\n' \
     "$phase" "$rate" "$(field "$out" p50_ms)" "$(field "$out" p99_ms)" "$(field "$out" max_ms)" \
-    "$bad" "$copies" "$mean" "$longest" "$size" "$(mib "$largest")" \
+    "$bad" "$copies" "$mean" "$longest" "$size" "$(mib "$largest")" "$(mib "$rss")" \
     "$(share "$cpu_before" "$cpu_after" "$took")" "$(share "$io_before" "$io_after" "$took")"
   if [ "$bad" != 0 ]; then
     echo "backup-stall: FAILED: $bad of $updates updates got no 200" >&2

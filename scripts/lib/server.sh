@@ -45,13 +45,15 @@ stop_server() {
 }
 
 # Prints the largest size of file $1 seen while process $2 runs, sampled
-# every 10 ms, and the number of samples. Run in the background, it is that
-# process (exec), so the trap's kill reaches it.
+# every 10 ms, and the number of samples; given a process $3 (the server),
+# also the largest resident set size it had meanwhile, in bytes. Run in
+# the background, it is that process (exec), so the trap's kill reaches it.
 sample_largest() {
-  exec python3 - "$1" "$2" <<'PY'
+  exec python3 - "$@" <<'PY'
 import os, sys, time
 path, pid = sys.argv[1], int(sys.argv[2])
-largest = samples = 0
+server = sys.argv[3] if len(sys.argv) > 3 else None
+largest = samples = rss = 0
 while True:
     try:
         os.kill(pid, 0)
@@ -61,9 +63,17 @@ while True:
         largest = max(largest, os.stat(path).st_size)
     except FileNotFoundError:
         pass
+    if server:
+        try:
+            with open(f"/proc/{server}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        rss = max(rss, int(line.split()[1]) * 1024)
+        except FileNotFoundError:
+            pass
     samples += 1
     time.sleep(0.01)
-print(largest, samples)
+print(largest, samples, *([rss] if server else []))
 PY
 }
 
