@@ -479,9 +479,10 @@ fn expected_slow_and_history_show_on_the_page() -> TestResult {
     };
     let s = TestServer::start();
     s.get("/progress/create?jobid=roster&workers=5");
-    // Three reports each, 60 ms apart: workers 0-2 move 100 per report,
-    // worker 3 a hundredth (under 1/s, which alone would be written per
-    // minute); worker 4 never reports.
+    // Three reports each, half a second apart (long beside a stalled
+    // report on a loaded machine, which would make one of 0-2 look slow):
+    // workers 0-2 move 100 per report, worker 3 a hundredth (under 1/s,
+    // which alone would be written per minute); worker 4 never reports.
     for round in 0..3 {
         for (workid, step) in [("0", 100.0), ("1", 100.0), ("2", 100.0), ("3", 0.01)] {
             let current = (f64::from(round) * step).to_string();
@@ -492,7 +493,7 @@ fn expected_slow_and_history_show_on_the_page() -> TestResult {
                 ("total", "1000"),
             ]);
         }
-        std::thread::sleep(Duration::from_millis(60));
+        std::thread::sleep(Duration::from_millis(500));
     }
     let browser = Browser::start(&chromium)?;
     let mut page = Page::open_running(
@@ -637,12 +638,15 @@ fn a_big_job_page_lists_attention_filters_searches_pages_and_follows_updates() -
     };
     let s = TestServer::start();
     s.get("/progress/create?jobid=huge&desc=Big+job&workers=600");
-    // Workers 0-9 report twice, 60 ms apart: 0-8 move 50 a report, 9 one
-    // (slow). 17 fails, 20 finishes, 21 has a hostile desc.
+    // Workers 0-9 report twice, a second apart: 0-8 move 50 a report, 9
+    // one (slow). The gap is long beside the time a loop of reports takes,
+    // so a loaded machine that stalls one report does not make any of 0-8
+    // look slow beside the others (each rate is 50 over its own gap). 17
+    // fails, 20 finishes, 21 has a hostile desc.
     for workid in 0..10 {
         s.report_percents("huge", &[(&workid.to_string(), "0", "1")]);
     }
-    std::thread::sleep(Duration::from_millis(60));
+    std::thread::sleep(Duration::from_secs(1));
     for workid in 0..10 {
         let current = if workid == 9 { "1" } else { "50" };
         s.update(&[
