@@ -17,8 +17,8 @@ use crate::config::BackupSchedule;
 use crate::format::utc_compact;
 use crate::metrics::Metrics;
 use crate::periodic::Periodic;
-use crate::store::Writer;
 use crate::store::backup::{self, BackupError, Checked, Copied};
+use crate::store::{StoreError, Writer};
 
 /// What a backup's name starts with.
 const NAME_PREFIX: &str = "progressd-";
@@ -173,7 +173,9 @@ pub fn start(
             }
             // Given up so that the service stops at once (a big database
             // takes seconds to copy): not a failure.
-            Err(_) if stopping.load(Ordering::SeqCst) => {
+            Err(BackupError::Server(StoreError::WriterStopped))
+                if stopping.load(Ordering::SeqCst) =>
+            {
                 log::info!("backup under way given up: progressd is stopping");
             }
             Err(e) => {

@@ -1,7 +1,7 @@
 //! Backups (issue 16): `progressd backup` of a database under write load
 //! holds every update acknowledged before it started and serves them;
 //! scheduled backups appear, are pruned, and each checks sound, and one
-//! taken under write load holds every update acknowledged before it ended;
+//! taken under write load holds every update acknowledged before it began;
 //! `progressd check` tells a sound database from a damaged or missing one.
 
 mod common;
@@ -287,7 +287,7 @@ fn scheduled_backups_appear_keep_the_newest_and_each_checks_sound() -> TestResul
 }
 
 #[test]
-fn a_scheduled_backup_under_write_load_holds_every_update_acknowledged_before_it_ended()
+fn a_scheduled_backup_under_write_load_holds_every_update_acknowledged_before_it_began()
 -> TestResult {
     let backups = tempfile::tempdir()?;
     let schedule = Config::from_args(&[
@@ -302,19 +302,27 @@ fn a_scheduled_backup_under_write_load_holds_every_update_acknowledged_before_it
     common::wait_for_roster(&s.addr(), "roster", 5000);
     let load = Load::start(&s.base);
     thread::sleep(Duration::from_millis(300));
-    // A backup that appears after this was read ended after it.
-    let earlier = scheduled(backups.path())?;
     let before = load.acknowledged();
     assert!(before.iter().all(|&c| c > 0), "the load runs: {before:?}");
+    // A copy under way now may have ended before `before` was read, and
+    // appear later; the one after it began once it had appeared.
+    let mut seen = scheduled(backups.path())?;
     let started = Instant::now();
-    let backup = loop {
-        let now = scheduled(backups.path())?;
-        if let Some(new) = now.into_iter().find(|p| !earlier.contains(p)) {
-            break new;
+    let mut next_backup = || -> std::io::Result<PathBuf> {
+        loop {
+            if let Some(new) = scheduled(backups.path())?
+                .into_iter()
+                .find(|p| !seen.contains(p))
+            {
+                seen.push(new.clone());
+                return Ok(new);
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "no new backup");
+            thread::sleep(Duration::from_millis(20));
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "no new backup");
-        thread::sleep(Duration::from_millis(20));
     };
+    next_backup()?;
+    let backup = next_backup()?;
     stop_and_check(load, &before, &backup)?;
     let (_, report, _) = check(&backup)?;
     assert!(report.contains("jobs: 2\nworkers: 5004\n"), "{report}");

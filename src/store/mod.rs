@@ -153,6 +153,9 @@ pub enum StoreError {
     CommitFailed(String),
     /// The writer thread is gone (the server is shutting down).
     WriterStopped,
+    /// A copy of the database started over: a write failed and was rolled
+    /// back whole while it was made (see `Writer::copy_into`).
+    CopyStartedOver,
     /// The writer did not commit a probe within this long (`/healthz`).
     WriterSlow(std::time::Duration),
     /// The writer answered an operation with the outcome of another kind
@@ -209,6 +212,10 @@ impl fmt::Display for StoreError {
                 write!(f, "update not stored, commit failed: {reason}")
             }
             StoreError::WriterStopped => write!(f, "the database writer has stopped"),
+            StoreError::CopyStartedOver => write!(
+                f,
+                "a write failed while the copy was made, and SQLite started the copy over"
+            ),
             StoreError::WrongAnswer(what) => {
                 write!(f, "the database writer answered {what}")
             }
@@ -243,6 +250,7 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::CommitFailed(_)
+            | StoreError::CopyStartedOver
             | StoreError::WriterStopped
             | StoreError::WriterSlow(_)
             | StoreError::FileMoved { .. } => true,

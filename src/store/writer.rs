@@ -28,8 +28,9 @@
 //! made by this thread too, a step of pages at a time between batches:
 //! through the writer's own connection, SQLite writes each page a later
 //! batch changes into the copy as well, so the copy needs no long read
-//! transaction (which would keep the log from starting again) and never
-//! starts over. The steps are paced, so the copy's writes reach the disk
+//! transaction (which would keep the log from starting again) and does
+//! not start over (unless a write fails and rolls back whole: then the
+//! copy fails, and the next backup tries again). The steps are paced, so the copy's writes reach the disk
 //! at a rate that leaves room for the server's own syncs.
 
 use crate::clock::{Clock, Secs, Time};
@@ -266,7 +267,10 @@ impl Writer {
     /// [`COPY_STEP_PAGES`] at a time, at most one step each
     /// [`COPY_STEP_EVERY`], and serves what waits between steps, so a
     /// copy delays an update by one step at most; it holds no read
-    /// transaction, so the log starts again as usual while it lasts.
+    /// transaction, so the log starts again as usual while it lasts. A
+    /// write that fails and rolls back whole while the copy is made would
+    /// make SQLite start it over: it fails instead
+    /// ([`StoreError::CopyStartedOver`]).
     /// `dest` should commit without syncing, as the writer's thread
     /// writes it: the caller syncs the file once the copy is whole. Once
     /// `give_up` is set, the writer stops copying and fails the copy with
@@ -596,11 +600,17 @@ impl Serving<'_> {
         inbox: &Receiver<Mail>,
     ) -> Result<(), StoreError> {
         // The copy is made through the writer's own connection: SQLite then
-        // writes each page this connection changes into the copy as well,
-        // so the copy needs no read transaction that lasts (which would keep
-        // the log from starting again) and never starts over.
+        // writes each page this connection's commits change into the copy
+        // as well, so the copy needs no read transaction that lasts (which
+        // would keep the log from starting again) and does not start over.
+        // Only a transaction rolled back whole (a batch or slice that
+        // failed: a full disk, say) or a checkpoint that empties the log
+        // from another connection makes SQLite start it over; that fails
+        // the copy, which the next backup tries again, rather than let
+        // failures that repeat keep it going.
         let backup = Backup::new(conn, dest)?;
         let mut due = Instant::now();
+        let mut copied = 0;
         loop {
             if give_up.load(Ordering::Relaxed) {
                 return Err(StoreError::WriterStopped);
@@ -609,9 +619,20 @@ impl Serving<'_> {
             if now >= due {
                 due = match backup.step(COPY_STEP_PAGES)? {
                     StepResult::Done => return Ok(()),
-                    StepResult::More => now + COPY_STEP_EVERY,
-                    // Only while this connection's own checkpoint empties
-                    // the log: tried again a little later.
+                    StepResult::More => {
+                        // Each step copies pages past the last one's; a
+                        // copy started over has copied no more.
+                        let progress = backup.progress();
+                        let now_copied = progress.pagecount - progress.remaining;
+                        if now_copied <= copied {
+                            return Err(StoreError::CopyStartedOver);
+                        }
+                        copied = now_copied;
+                        now + COPY_STEP_EVERY
+                    }
+                    // Another connection holds a lock it needs (a
+                    // checkpoint, SQLite's recovery of the log): tried
+                    // again a little later.
                     _ => now + COPY_RETRY_PAUSE,
                 };
             }
@@ -2260,11 +2281,18 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn a_copy_is_made_between_batches_and_holds_every_write_answered_before_it_ends()
-    -> Result<(), Box<dyn std::error::Error>> {
+    /// A database of a 20,000-worker job and its writer thread (about 570
+    /// pages: a copy takes at least 9 steps, 32 ms): its directory, path,
+    /// writer and thread.
+    type BigJob = (
+        tempfile::TempDir,
+        std::path::PathBuf,
+        Writer,
+        JoinHandle<()>,
+    );
+
+    fn writer_on_a_big_job() -> Result<BigJob, Box<dyn std::error::Error>> {
         let (dir, path, mut conn) = new_db();
-        // Pages for the copy to take: a job of 20,000 workers.
         let mut known = KnownJobs::default();
         apply_one(
             &mut conn,
@@ -2276,10 +2304,24 @@ mod tests {
         drop(conn);
         let (writer, thread) = start_writer(&path)?;
         writer.update(update_of("live", "w", 0.0, Some(1e9)))?;
+        Ok((dir, path, writer, thread))
+    }
+
+    /// A connection for a copy, as `backup::copy_live` opens it.
+    fn copy_at(path: &std::path::Path) -> rusqlite::Result<Connection> {
+        let dest = Connection::open(path)?;
+        dest.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")?;
+        Ok(dest)
+    }
+
+    #[test]
+    fn a_copy_is_made_between_batches_and_holds_the_writes_made_meanwhile()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let (dir, _path, writer, thread) = writer_on_a_big_job()?;
         // One thread reports as fast as it is answered, keeping the last
         // `current` answered.
         let answered = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
         let load = {
             let (writer, answered, stop) = (writer.clone(), answered.clone(), stop.clone());
             thread::spawn(move || -> Result<(), StoreError> {
@@ -2295,40 +2337,68 @@ mod tests {
         while answered.load(Ordering::SeqCst) < 10 {
             thread::sleep(Duration::from_millis(1));
         }
-        let dest = Connection::open(dir.path().join("copy.sqlite3"))?;
-        dest.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")?;
         let at_start = answered.load(Ordering::SeqCst);
-        let dest = writer.copy_into(dest, Arc::new(AtomicBool::new(false)))?;
-        let at_end = answered.load(Ordering::SeqCst);
+        let dest = writer.copy_into(
+            copy_at(&dir.path().join("copy.sqlite3"))?,
+            Arc::new(AtomicBool::new(false)),
+        )?;
         stop.store(true, Ordering::SeqCst);
         load.join().map_err(|_| "the load panicked")??;
-        assert!(
-            at_end > at_start,
-            "updates were answered while the copy was made: {at_start} → {at_end}"
-        );
-        // Not a snapshot of the start: the copy holds what was answered
-        // before it ended.
+        let last = answered.load(Ordering::SeqCst);
         let copied: f64 = dest.query_row(
             "SELECT w.current FROM workers w JOIN jobs j ON j.id = w.job
              WHERE j.jobid = 'live' AND w.workid = 'w'",
             [],
             |row| row.get(0),
         )?;
+        // Not a snapshot of its start: the copy holds reports stored while
+        // it was made, over its 9 steps or more, between which the
+        // writer went on storing them.
         assert!(
-            copied >= at_end as f64,
-            "the copy holds {copied}, {at_end} was answered before it ended"
+            copied > at_start as f64 && copied <= last as f64,
+            "the copy holds {copied}: {at_start} was answered before it began, {last} in all"
         );
         let integrity: String = dest.query_row("PRAGMA integrity_check", [], |row| row.get(0))?;
         assert_eq!(integrity, "ok");
         let workers: i64 = dest.query_row("SELECT COUNT(*) FROM workers", [], |row| row.get(0))?;
         assert_eq!(workers, 20_001);
         // A copy given up (the server stops) fails, and the writer goes on.
-        let given_up = Connection::open(dir.path().join("given-up.sqlite3"))?;
+        let given_up = copy_at(&dir.path().join("given-up.sqlite3"))?;
         assert!(matches!(
             writer.copy_into(given_up, Arc::new(AtomicBool::new(true))),
             Err(StoreError::WriterStopped)
         ));
         assert!(writer.update(update_of("live", "w", copied + 1.0, None))?);
+        drop(writer);
+        thread.join().map_err(|_| "the writer panicked")?;
+        Ok(())
+    }
+
+    #[test]
+    fn a_copy_that_sqlite_starts_over_fails_and_the_writer_goes_on()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let (dir, path, writer, thread) = writer_on_a_big_job()?;
+        let copying = {
+            let (writer, dest) = (writer.clone(), copy_at(&dir.path().join("copy.sqlite3"))?);
+            thread::spawn(move || writer.copy_into(dest, Arc::new(AtomicBool::new(false))))
+        };
+        // Another connection empties the log after each write: SQLite
+        // starts the copy over at its next step.
+        let other = crate::store::open_checkpointer(&path)?;
+        let mut current = 0.0;
+        while !copying.is_finished() {
+            current += 1.0;
+            writer.update(update_of("live", "w", current, None))?;
+            other.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            thread::sleep(Duration::from_millis(1));
+        }
+        let copied = copying.join().map_err(|_| "the copy panicked")?;
+        assert!(
+            matches!(copied, Err(StoreError::CopyStartedOver)),
+            "{:?}",
+            copied.map(|_| "a whole copy")
+        );
+        assert!(writer.update(update_of("live", "w", current + 1.0, None))?);
         drop(writer);
         thread.join().map_err(|_| "the writer panicked")?;
         Ok(())
