@@ -41,7 +41,7 @@ usage='usage: scripts/backup-stall.sh [--seconds N (20)] [--jobs N (10)] [--phas
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds | --jobs)
-      [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "$1 needs a whole number from 1" >&2; exit 2; }
+      whole_number "$1" "${2:-}"
       if [ "$1" = --seconds ]; then seconds=$2; else jobs=$2; fi
       shift 2
       ;;
@@ -55,14 +55,9 @@ while [ $# -gt 0 ]; do
       ;;
   esac
 done
-for phase in $phases; do
-  case "$phase" in
-    none | backup | scheduled | vacuum | hold) ;;
-    *) echo "backup-stall: unknown phase $phase" >&2; echo "$usage" >&2; exit 2 ;;
-  esac
-done
-command -v wrk >/dev/null || { echo "backup-stall: needs wrk (apt-get install wrk)" >&2; exit 2; }
-command -v python3 >/dev/null || { echo "backup-stall: needs python3" >&2; exit 2; }
+only_phases backup-stall "$usage" "$phases" none backup scheduled vacuum hold
+needs backup-stall wrk "apt-get install wrk"
+needs backup-stall python3
 
 cargo build --release -q --bin progressd
 binary=./target/release/progressd

@@ -27,14 +27,9 @@ jobs=60
 usage='usage: scripts/shard-bench.sh [--seconds N (10)] [--jobs N (60)]'
 while [ $# -gt 0 ]; do
   case "$1" in
-    --seconds)
-      [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "--seconds needs a whole number from 1" >&2; exit 2; }
-      seconds=$2
-      shift 2
-      ;;
-    --jobs)
-      [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "--jobs needs a whole number from 1" >&2; exit 2; }
-      jobs=$2
+    --seconds | --jobs)
+      whole_number "$1" "${2:-}"
+      if [ "$1" = --seconds ]; then seconds=$2; else jobs=$2; fi
       shift 2
       ;;
     *)
@@ -43,9 +38,9 @@ while [ $# -gt 0 ]; do
       ;;
   esac
 done
-command -v wrk >/dev/null || { echo "shard-bench: needs wrk (apt-get install wrk)" >&2; exit 2; }
-command -v python3 >/dev/null || { echo "shard-bench: needs python3" >&2; exit 2; }
-command -v curl >/dev/null || { echo "shard-bench: needs curl" >&2; exit 2; }
+needs shard-bench wrk "apt-get install wrk"
+needs shard-bench python3
+needs shard-bench curl
 [ -x /usr/bin/time ] || { echo "shard-bench: needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$nginx" ] || { echo "shard-bench: needs nginx (apt-get install nginx-light)" >&2; exit 2; }

@@ -41,7 +41,7 @@ usage='usage: scripts/slices.sh [--seconds N (10)] [--phases "idle roster delete
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds)
-      [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "--seconds needs a whole number from 1" >&2; exit 2; }
+      whole_number --seconds "${2:-}"
       seconds=$2
       shift 2
       ;;
@@ -60,14 +60,9 @@ while [ $# -gt 0 ]; do
       ;;
   esac
 done
-for phase in $phases; do
-  case "$phase" in
-    idle | roster | delete | expire | expire-small) ;;
-    *) echo "slices: unknown phase $phase" >&2; echo "$usage" >&2; exit 2 ;;
-  esac
-done
-command -v wrk >/dev/null || { echo "slices: needs wrk (apt-get install wrk)" >&2; exit 2; }
-command -v python3 >/dev/null || { echo "slices: needs python3" >&2; exit 2; }
+only_phases slices "$usage" "$phases" idle roster delete expire expire-small
+needs slices wrk "apt-get install wrk"
+needs slices python3
 
 [ "$binary" != ./target/release/progressd ] || cargo build --release -q --bin progressd
 lua=scripts/wal-bound.lua

@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$binary" = ./target/release/progressd ] && cargo build --release --quiet
-command -v sqlite3 >/dev/null || { echo "stale-burst: needs sqlite3 (apt-get install sqlite3)" >&2; exit 2; }
+needs stale-burst sqlite3 "apt-get install sqlite3"
 
 make_work_dir
 

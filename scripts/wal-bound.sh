@@ -50,8 +50,8 @@ while [ $# -gt 0 ]; do
       ;;
   esac
 done
-command -v wrk >/dev/null || { echo "wal-bound: needs wrk (apt-get install wrk)" >&2; exit 2; }
-command -v python3 >/dev/null || { echo "wal-bound: needs python3" >&2; exit 2; }
+needs wal-bound wrk "apt-get install wrk"
+needs wal-bound python3
 
 cargo build --release -q --bin progressd
 binary=./target/release/progressd

@@ -78,6 +78,6 @@ answer f '^Failed workers'
 for _ in $(seq 29); do tmux -S "$sock" send-keys -t big PgDn; done
 answer PgDn 'workers 871–899 of 1031 failed'
 sleep 2
-echo "watch ($(ps -o comm= -p "$pid")): $(grep VmHWM /proc/$pid/status)"
+echo "watch ($(ps -o comm= -p "$pid")): $(grep VmHWM /proc/"$pid"/status)"
 echo "server: $(grep VmHWM /proc/$server/status)"
 tmux -S "$sock" send-keys -t big q

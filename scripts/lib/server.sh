@@ -6,6 +6,28 @@
 # the caller sets $binary, adds every process it starts to `started`, and
 # calls kill_started from its EXIT trap.
 
+# whole_number OPTION VALUE: exits 2 unless VALUE, given to OPTION, is a
+# whole number from 1.
+whole_number() {
+  [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "$1 needs a whole number from 1" >&2; exit 2; }
+}
+
+# needs NAME COMMAND [HINT]: exits 2, NAME saying it needs COMMAND (and
+# how to get it), unless COMMAND is installed.
+needs() {
+  command -v "$2" >/dev/null || { echo "$1: needs $2${3:+ ($3)}" >&2; exit 2; }
+}
+
+# only_phases NAME USAGE PHASES KNOWN...: exits 2, NAME saying which and
+# then USAGE, unless each of the space-separated PHASES is one of KNOWN.
+only_phases() {
+  local name=$1 usage=$2 given=$3 phase
+  shift 3
+  for phase in $given; do
+    [[ " $* " == *" $phase "* ]] || { echo "$name: unknown phase $phase" >&2; echo "$usage" >&2; exit 2; }
+  done
+}
+
 # Processes the script started (servers, wrk, samplers), killed on exit.
 started=()
 
